@@ -1,0 +1,5 @@
+"""``python -m tradecalc``."""
+
+from tradecalc.cli import main
+
+main()

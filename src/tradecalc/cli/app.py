@@ -1,0 +1,68 @@
+"""The Typer application object and what every command shares."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tradecalc import __version__
+
+if TYPE_CHECKING:
+    from tradecalc.schedules import LoadedSchedule
+
+app = typer.Typer(
+    name="tradecalc",
+    help="US–China tariff calculator: landed duty under pre-Geneva, Geneva, later and "
+    "hypothetical regimes, from versioned, sourced schedules.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+class Format(StrEnum):
+    """Output formats of ``duty``."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Schedule file (default: $TRADECALC_DATA or the bundled data).",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+
+
+def load(data: Path | None) -> LoadedSchedule:
+    """Load the schedule named by ``--data`` (or the default one)."""
+    from tradecalc.schedules import load_schedule
+
+    return load_schedule(data)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tradecalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """US–China tariff calculator."""

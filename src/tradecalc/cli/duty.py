@@ -1,0 +1,211 @@
+"""``tradecalc duty``: one shipment under one or more regimes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tradecalc.cli.app import DataOption, Format, app, load
+from tradecalc.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from tradecalc.engine import RegimeView
+    from tradecalc.render import Report
+    from tradecalc.schedules import LoadedSchedule
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  tradecalc duty 1000 --hs 9503.00.0073                 # toys, every named regime\n\n"
+    "  tradecalc duty 1000 --hs 9503.00.0073 --regime pre-geneva --regime geneva\n\n"
+    "  tradecalc duty 5000 --hs 8542.31 --dest CN --freight 120  # US chips into China\n\n"
+    "  tradecalc duty 1000 --hs 9503.00.0073 --regime geneva --set us-ieepa-reciprocal=50%\n\n"
+    "  tradecalc duty 1000 --hs 7323.93.0080 --metal steel=60% --format json",
+)
+def duty(
+    value: Annotated[
+        str,
+        typer.Argument(
+            help="Shipment value (transaction value; for China "
+            "the goods value before freight and insurance).",
+            show_default=False,
+        ),
+    ],
+    hs: Annotated[
+        str, typer.Option("--hs", help="HS/HTS code, e.g. 9503.00.0073.", show_default=False)
+    ],
+    origin: Annotated[
+        str | None,
+        typer.Option(
+            help="Country of origin [default: CN, or US when --dest CN].", show_default=False
+        ),
+    ] = None,
+    dest: Annotated[
+        str | None,
+        typer.Option(
+            help="Importing country [default: US, or CN when --origin US].", show_default=False
+        ),
+    ] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            help="Entry date, YYYY-MM-DD or YYYY-MM-DDTHH:MM (importer's local time).",
+            show_default=False,
+        ),
+    ] = None,
+    regime: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Named regime or scenario; repeat to compare. Default: all named regimes.",
+            show_default=False,
+        ),
+    ] = None,
+    scenario: Annotated[
+        list[Path] | None,
+        typer.Option(help="Scenario file; repeatable.", show_default=False, dir_okay=False),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="MEASURE=RATE or MEASURE=off: adds a column 'custom' based on the last one.",
+            show_default=False,
+        ),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(help="Currency of the value [default: the importer's].", show_default=False),
+    ] = None,
+    freight: Annotated[
+        str | None, typer.Option(help="International freight.", show_default=False)
+    ] = None,
+    insurance: Annotated[
+        str | None,
+        typer.Option(
+            help="Insurance [China default: 0.3% of cost and freight].", show_default=False
+        ),
+    ] = None,
+    qty: Annotated[
+        str | None, typer.Option(help="Quantity, for specific rates.", show_default=False)
+    ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            help="Unit of --qty: kg, g, t, l, m2, m3, item, pair, doz, head, bbl.",
+            show_default=False,
+        ),
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="Transport: ocean, air, truck, rail, postal.")
+    ] = "ocean",
+    metal: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Metal content: steel=40% or steel=400 (amount); repeatable.", show_default=False
+        ),
+    ] = None,
+    fx: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Exchange rate CUR=RATE (units per 1 USD), e.g. CNY=7.18.", show_default=False
+        ),
+    ] = None,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="Output format.")
+    ] = Format.table,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show why each layer applied or not, with citations.")
+    ] = False,
+    data: DataOption = None,
+) -> None:
+    """Compute the duty, fees and taxes on a shipment under one or more regimes."""
+    from tradecalc.engine import assess
+    from tradecalc.inputs import ShipmentText, build_shipment, parse_fx
+    from tradecalc.render import Report
+
+    loaded = load(data)
+    shipment = build_shipment(
+        ShipmentText(
+            hs=hs,
+            value=value,
+            origin=origin,
+            dest=dest,
+            currency=currency,
+            date=date,
+            freight=freight,
+            insurance=insurance,
+            qty=qty,
+            unit=unit,
+            mode=mode,
+            metal=tuple(metal or ()),
+        )
+    )
+    fx_table = parse_fx(fx or ())
+    views = select_views(loaded, regime or [], scenario or [], set_ or [], date)
+    results = tuple(assess(loaded.schedule, shipment, view, fx_table) for view in views)
+    report = Report(
+        shipment,
+        results,
+        loaded.schedule.version,
+        loaded.sha256,
+        {k: s.title for k, s in loaded.schedule.sources.items()},
+    )
+    _emit(report, output_format, explain)
+    if any(r.needs_review for r in results):
+        raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
+
+
+def select_views(
+    loaded: LoadedSchedule,
+    regimes: list[str],
+    scenario_files: list[Path],
+    sets: list[str],
+    date: str | None,
+) -> list[RegimeView]:
+    """The columns to compute: chosen regimes, scenario files, a date, and ``--set``."""
+    from tradecalc.engine import RegimeView, regime_views, with_overrides
+    from tradecalc.inputs import parse_entry, parse_overrides
+    from tradecalc.schedules import load_scenario
+
+    schedule = loaded.schedule
+    files = [load_scenario(path, schedule) for path in scenario_files]
+    known = regime_views(schedule.model_copy(update={"scenarios": (*schedule.scenarios, *files)}))
+    chosen: list[RegimeView] = []
+    for name in regimes:
+        if name not in known:
+            raise UsageError(f"unknown regime {name!r}; known: {', '.join(known)}")
+        chosen.append(known[name])
+    chosen += [known[s.id] for s in files if known[s.id] not in chosen]
+    if not chosen:
+        if date is not None:
+            when, _ = parse_entry(date)
+            chosen = [RegimeView(date, f"As of {date}", when, "Schedule in force on that date")]
+        else:
+            chosen = [known[r.id] for r in schedule.regimes]
+    overrides = parse_overrides(sets)
+    if overrides:
+        measures = {m.id for m in schedule.measures}
+        for o in overrides:
+            if o.measure not in measures:
+                raise UsageError(f"--set: unknown measure {o.measure!r} (see: tradecalc regimes)")
+        chosen.append(with_overrides(chosen[-1], overrides, "custom"))
+    return chosen
+
+
+def _emit(report: Report, output_format: Format, explain: bool) -> None:
+    from tradecalc.render import comparison_table, footnotes, to_csv, to_json
+
+    if output_format is Format.json:
+        sys.stdout.write(to_json(report, explain))
+    elif output_format is Format.csv:
+        sys.stdout.write(to_csv(report))
+    else:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        console.print(comparison_table(report, explain))
+        for line in footnotes(report, explain):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,722 @@
+"""The duty engine: pure functions from (schedule, shipment, regime) to a frozen assessment.
+
+Steps, in order: value the shipment in the importer's currency (transaction value or
+CIF); find the measures in force for the code, origin and moment; drop the displaced
+ones; charge each on its value base (full, metal content, or the remainder); add fees;
+add taxes (consumption tax, then VAT); total. Every line is rounded half-up to the cent
+by :func:`tradecalc.money.round_money`; totals are sums of rounded lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from tradecalc.errors import MissingFxRateError, UsageError
+from tradecalc.models import (
+    CodeRate,
+    Fee,
+    Measure,
+    Override,
+    Party,
+    Period,
+    Schedule,
+    Scope,
+    Tax,
+    code_digits,
+    format_when,
+    is_code,
+)
+from tradecalc.money import FxTable, effective_rate, round_money
+from tradecalc.rate import Rate, convert_quantity
+
+ZERO = Decimal(0)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    """One shipment line. ``value`` is in ``currency`` (None: the importer's currency)."""
+
+    code: str
+    value: Decimal
+    origin: str = "CN"
+    dest: str = "US"
+    entry: datetime | None = None
+    entry_is_date: bool = True
+    currency: str | None = None
+    freight: Decimal | None = None
+    insurance: Decimal | None = None
+    quantity: Decimal | None = None
+    unit: str | None = None
+    mode: str = "ocean"
+    metal: Mapping[str, Decimal] = field(default_factory=dict)
+    """Metal content per metal: a share of the value (``Decimal('0.4')``) when
+    ``metal_is_share`` is true, else an amount in the shipment's currency."""
+    metal_is_share: Mapping[str, bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not is_code(self.code):
+            raise UsageError(
+                f"HS code {self.code!r} is not valid: use 4 to 10 digits, e.g. 9503.00.0073"
+            )
+        if len(code_digits(self.code)) < 4:
+            raise UsageError(f"HS code {self.code!r} is too short: give at least 4 digits")
+        if self.value < 0:
+            raise UsageError("the value must not be negative")
+
+    @property
+    def digits(self) -> str:
+        """The code without dots."""
+        return code_digits(self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class RegimeView:
+    """What to compute under: a moment plus scenario overrides and added measures."""
+
+    id: str
+    title: str
+    as_of: datetime
+    description: str = ""
+    overrides: tuple[Override, ...] = ()
+    added: tuple[Measure, ...] = ()
+    hypothetical: bool = False
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One charged layer, fee or tax."""
+
+    measure: str
+    name: str
+    group: str
+    heading: str | None
+    rate: str
+    base: Decimal
+    amount: Decimal
+    source: tuple[str, ...]
+    unconfirmed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Why a measure was or was not charged (the rule trace for ``--explain``)."""
+
+    measure: str
+    applied: bool
+    reason: str
+    order: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The frozen result for one shipment under one regime."""
+
+    regime: str
+    title: str
+    as_of: datetime
+    importer: str
+    currency: str
+    customs_value: Decimal
+    lines: tuple[Line, ...]
+    fees: tuple[Line, ...]
+    taxes: tuple[Line, ...]
+    landed_extra: Decimal
+    """Freight and insurance paid on top of the customs value (US transaction value)."""
+    review: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    trace: tuple[Step, ...] = ()
+    hypothetical: bool = False
+
+    @property
+    def duty(self) -> Decimal:
+        """Sum of the duty lines."""
+        return sum((line.amount for line in self.lines), ZERO)
+
+    @property
+    def fees_total(self) -> Decimal:
+        """Sum of the fee lines."""
+        return sum((line.amount for line in self.fees), ZERO)
+
+    @property
+    def taxes_total(self) -> Decimal:
+        """Sum of the tax lines."""
+        return sum((line.amount for line in self.taxes), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        """Duty + fees + taxes."""
+        return self.duty + self.fees_total + self.taxes_total
+
+    @property
+    def effective_rate(self) -> Decimal:
+        """Duty over customs value, as a fraction."""
+        return effective_rate(self.duty, self.customs_value)
+
+    @property
+    def landed_cost(self) -> Decimal:
+        """Customs value + freight and insurance not in it + duty, fees and taxes."""
+        return self.customs_value + self.landed_extra + self.total
+
+    @property
+    def needs_review(self) -> bool:
+        """True when any part of the result could not be computed with confidence."""
+        return bool(self.review)
+
+
+# ----------------------------------------------------------------------------- regimes
+
+
+def regime_views(schedule: Schedule, extra: Sequence[RegimeView] = ()) -> dict[str, RegimeView]:
+    """Every named regime and scenario of the schedule, resolved, plus ``extra``."""
+    views: dict[str, RegimeView] = {}
+    for regime in schedule.regimes:
+        views[regime.id] = RegimeView(regime.id, regime.title, regime.as_of, regime.description)
+    pending = list(schedule.scenarios)
+    while pending:
+        progressed = False
+        for scenario in list(pending):
+            parent = views.get(scenario.based_on)
+            if parent is None:
+                continue
+            views[scenario.id] = RegimeView(
+                scenario.id,
+                scenario.title,
+                scenario.as_of or parent.as_of,
+                scenario.description,
+                parent.overrides + scenario.overrides,
+                parent.added + scenario.add,
+                hypothetical=True,
+            )
+            pending.remove(scenario)
+            progressed = True
+        if not progressed:
+            names = ", ".join(f"{s.id} (based on {s.based_on})" for s in pending)
+            raise UsageError(f"scenario base not found or cyclic: {names}")
+    for view in extra:
+        views[view.id] = view
+    return views
+
+
+def with_overrides(view: RegimeView, overrides: Sequence[Override], name: str) -> RegimeView:
+    """An ad-hoc scenario: ``view`` with more overrides (``--set``)."""
+    return RegimeView(
+        name,
+        f"{view.title} + overrides",
+        view.as_of,
+        "Ad-hoc: " + ", ".join(_describe(o) for o in overrides),
+        view.overrides + tuple(overrides),
+        view.added,
+        hypothetical=True,
+    )
+
+
+def _describe(override: Override) -> str:
+    return f"{override.measure}={'off' if override.off else override.rate}"
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+@dataclass(frozen=True, slots=True)
+class _Active:
+    measure: Measure
+    period: Period | None
+    rate: Rate
+    heading: str | None
+    source: tuple[str, ...]
+    unconfirmed: str | None
+    order: int
+    why: str
+
+
+def assess(
+    schedule: Schedule,
+    shipment: Shipment,
+    view: RegimeView,
+    fx: FxTable | None = None,
+) -> Assessment:
+    """Compute the duty, fees and taxes for one shipment under one regime."""
+    fx = fx or FxTable()
+    party = schedule.parties.get(shipment.dest)
+    if party is None:
+        known = ", ".join(sorted(schedule.parties))
+        raise UsageError(f"no schedule for imports into {shipment.dest!r} (known: {known})")
+    if shipment.origin == shipment.dest:
+        raise UsageError(f"origin and destination are both {shipment.dest}")
+    when = shipment.entry or view.as_of
+    review: list[str] = []
+    notes: list[str] = []
+    trace: list[Step] = []
+
+    value_currency = shipment.currency or party.currency
+    convert = _Convert(fx, value_currency, party.currency)
+    customs_value, extra = _customs_value(party, shipment, convert, notes)
+
+    measures = [m for m in (*schedule.measures, *view.added) if m.importer == shipment.dest]
+    overrides = {o.measure: o for o in view.overrides}
+    active = _active_measures(schedule, measures, shipment, when, overrides, trace)
+    charged = _drop_displaced(active, trace)
+    review.extend(
+        f"{item.measure.name}: {item.measure.note or 'check this measure'}"
+        for item in charged
+        if item.measure.kind == "flag"
+    )
+    duties = [a for a in charged if a.measure.kind == "duty"]
+    if not any(a.measure.group == "base" for a in duties):
+        review.append(_unknown_code_message(schedule, measures, shipment, when))
+
+    metal_bases = _metal_bases(duties, shipment, customs_value, convert, review)
+    remainder = max(customs_value - sum(metal_bases.values(), ZERO), ZERO)
+    order = {group: i for i, group in enumerate(party.reporting_order)}
+    lines = []
+    for item in sorted(duties, key=lambda a: (order.get(a.measure.group, 99), a.measure.id)):
+        base = _base_value(item, customs_value, metal_bases, remainder)
+        amount = _charge(item.rate, base, shipment, party.currency, fx, item.measure.name, review)
+        lines.append(_line(item, base, amount))
+        notes.extend(_measure_notes(item))
+    duty = sum((line.amount for line in lines), ZERO)
+    _check_threshold(party, duty, notes)
+
+    fees = _fees(party, shipment, when, customs_value, review, notes)
+    taxes = _taxes(party, shipment, when, customs_value, duty, review, notes)
+    if shipment.entry_is_date and shipment.entry is not None:
+        _check_intraday(measures, party, shipment.entry, review)
+
+    return Assessment(
+        regime=view.id,
+        title=view.title,
+        as_of=when,
+        importer=shipment.dest,
+        currency=party.currency,
+        customs_value=customs_value,
+        lines=tuple(lines),
+        fees=tuple(fees),
+        taxes=tuple(taxes),
+        landed_extra=extra,
+        review=tuple(dict.fromkeys(review)),
+        notes=tuple(dict.fromkeys(notes)),
+        trace=tuple(sorted(trace, key=lambda s: s.order)),
+        hypothetical=view.hypothetical,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Convert:
+    fx: FxTable
+    source: str
+    target: str
+
+    def __call__(self, amount: Decimal) -> Decimal:
+        return self.fx.convert(amount, self.source, self.target)
+
+
+def _customs_value(
+    party: Party, shipment: Shipment, convert: _Convert, notes: list[str]
+) -> tuple[Decimal, Decimal]:
+    """The value duty is charged on, and freight + insurance paid on top of it."""
+    value = convert(shipment.value)
+    freight = convert(shipment.freight) if shipment.freight is not None else ZERO
+    insurance = convert(shipment.insurance) if shipment.insurance is not None else None
+    if party.valuation == "transaction":
+        extra = freight + (insurance or ZERO)
+        return round_money(value), round_money(extra)
+    if shipment.freight is None:
+        notes.append(f"{party.name} values goods CIF: no freight given, none added")
+    if insurance is None and party.insurance_default is not None:
+        insurance = (value + freight) * party.insurance_default.ad_valorem
+        notes.append(f"insurance not given: {party.insurance_default} of cost and freight assumed")
+    return round_money(value + freight + (insurance or ZERO)), ZERO
+
+
+def _scope_matches(schedule: Schedule, scope: Scope, digits: str) -> tuple[bool, str]:
+    def hits(entries: Iterable[str]) -> str | None:
+        for entry in entries:
+            if entry.startswith("@"):
+                plist = schedule.product_lists.get(entry[1:])
+                codes = plist.codes if plist else ()
+                if any(digits.startswith(code_digits(c)) for c in codes):
+                    return entry
+            elif digits.startswith(code_digits(entry)):
+                return entry
+        return None
+
+    excluded = hits(scope.exclude)
+    if excluded:
+        return False, f"excluded by scope {excluded}"
+    if not scope.include:
+        return True, "all goods"
+    included = hits(scope.include)
+    if included:
+        return True, f"in scope {included}"
+    return False, "code not in scope"
+
+
+def _period_at(periods: Sequence[Period], when: datetime) -> Period | None:
+    return next((p for p in periods if p.covers(when)), None)
+
+
+def _table_rate(period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:
+    best: tuple[int, Rate, CodeRate | None] | None = None
+    for key, entry in period.rates.items():
+        key_digits = code_digits(key)
+        if digits.startswith(key_digits) and (best is None or len(key_digits) > best[0]):
+            rate = entry.rate if isinstance(entry, CodeRate) else entry
+            best = (len(key_digits), rate, entry if isinstance(entry, CodeRate) else None)
+    if best is not None:
+        return best[1], best[2]
+    if period.rate is not None:
+        return period.rate, None
+    return None
+
+
+def _active_measures(
+    schedule: Schedule,
+    measures: Sequence[Measure],
+    shipment: Shipment,
+    when: datetime,
+    overrides: Mapping[str, Override],
+    trace: list[Step],
+) -> list[_Active]:
+    active = []
+    for index, measure in enumerate(measures):
+        if "*" not in measure.origins and shipment.origin not in measure.origins:
+            continue
+        in_scope, why = _scope_matches(schedule, measure.scope, shipment.digits)
+        if not in_scope:
+            trace.append(Step(measure.id, False, why, index))
+            continue
+        override = overrides.get(measure.id)
+        if override is not None and override.off:
+            trace.append(Step(measure.id, False, "switched off by the scenario", index))
+            continue
+        period = _period_at(measure.periods, when)
+        if override is not None and override.rate is not None:
+            heading = override.heading or (period.heading if period else None)
+            reason = f"{why}; rate {override.rate} set by the scenario"
+            active.append(
+                _Active(measure, period, override.rate, heading, ("scenario",), None, index, reason)
+            )
+            continue
+        if period is None:
+            trace.append(Step(measure.id, False, f"not in force on {format_when(when)}", index))
+            continue
+        found = _table_rate(period, shipment.digits)
+        if found is None:
+            trace.append(Step(measure.id, False, "no rate for this code", index))
+            continue
+        rate, entry = found
+        source = entry.source if entry and entry.source else period.source
+        unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
+        span = f"{format_when(period.from_)} to {format_when(period.to) if period.to else 'open'}"
+        reason = f"{why}; period {span}; rate {rate}"
+        active.append(
+            _Active(measure, period, rate, period.heading, source, unconfirmed, index, reason)
+        )
+    return active
+
+
+def _displacers(item: _Active) -> tuple[str, ...]:
+    if item.period is not None and item.period.displaced_by is not None:
+        return item.period.displaced_by
+    return item.measure.displaced_by
+
+
+def _drop_displaced(active: Sequence[_Active], trace: list[Step]) -> list[_Active]:
+    """Remove measures displaced by another measure that applies (order-independent)."""
+    duties = [a for a in active if a.measure.kind == "duty"]
+    ids = {a.measure.id for a in duties}
+    groups = {a.measure.group: a.measure.id for a in duties}
+    kept = []
+    for item in active:
+        by = None
+        for ref in _displacers(item):
+            if ref.startswith("group:"):
+                other = groups.get(ref.removeprefix("group:"))
+                by = other if other and other != item.measure.id else None
+            elif ref in ids and ref != item.measure.id:
+                by = ref
+            if by:
+                break
+        if by:
+            trace.append(Step(item.measure.id, False, f"{item.why}; displaced by {by}", item.order))
+        else:
+            trace.append(Step(item.measure.id, True, item.why, item.order))
+            kept.append(item)
+    return kept
+
+
+def _metal_bases(
+    duties: Sequence[_Active],
+    shipment: Shipment,
+    customs_value: Decimal,
+    convert: _Convert,
+    review: list[str],
+) -> dict[str, Decimal]:
+    bases: dict[str, Decimal] = {}
+    for item in duties:
+        if _base_kind(item) != "metal" or item.measure.metal is None:
+            continue
+        metal = item.measure.metal
+        if metal in bases:
+            continue
+        if metal not in shipment.metal:
+            review.append(
+                f"{metal} content unknown: {item.measure.name} charged on the full value "
+                f"(CBP's fallback); pass --metal {metal}=PERCENT or --metal {metal}=AMOUNT"
+            )
+            bases[metal] = customs_value
+            continue
+        given = shipment.metal[metal]
+        if shipment.metal_is_share.get(metal, True):
+            amount = round_money(customs_value * given)
+        else:
+            amount = round_money(convert(given))
+        if amount > customs_value:
+            raise UsageError(f"--metal {metal} is more than the customs value")
+        bases[metal] = amount
+    return bases
+
+
+def _base_kind(item: _Active) -> str:
+    if item.period is not None and item.period.base is not None:
+        return item.period.base
+    return item.measure.base
+
+
+def _base_value(
+    item: _Active, customs_value: Decimal, metal: Mapping[str, Decimal], remainder: Decimal
+) -> Decimal:
+    kind = _base_kind(item)
+    if kind == "metal" and item.measure.metal is not None:
+        return metal[item.measure.metal]
+    if kind == "remainder":
+        return remainder
+    return customs_value
+
+
+def _charge(
+    rate: Rate,
+    base: Decimal,
+    shipment: Shipment,
+    currency: str,
+    fx: FxTable,
+    what: str,
+    review: list[str],
+) -> Decimal:
+    """Ad valorem on ``base`` plus each specific component on the quantity."""
+    amount = base * rate.ad_valorem
+    for part in rate.specifics:
+        if part.amount == 0:
+            continue
+        quantity = None
+        if shipment.quantity is not None and shipment.unit is not None:
+            quantity = convert_quantity(shipment.quantity, shipment.unit, part.unit)
+        if quantity is None:
+            review.append(
+                f"{what}: the rate {rate} needs a quantity in {part.unit}; "
+                f"pass --qty N --unit {part.unit} (specific part not charged)"
+            )
+            continue
+        try:
+            amount += fx.convert(quantity * part.amount, part.currency, currency)
+        except MissingFxRateError as exc:
+            review.append(f"{what}: {exc} (specific part not charged)")
+    return round_money(amount)
+
+
+def _line(item: _Active, base: Decimal, amount: Decimal) -> Line:
+    return Line(
+        measure=item.measure.id,
+        name=item.measure.name,
+        group=item.measure.group,
+        heading=item.heading,
+        rate=str(item.rate),
+        base=base,
+        amount=amount,
+        source=item.source,
+        unconfirmed=item.unconfirmed,
+    )
+
+
+def _measure_notes(item: _Active) -> list[str]:
+    notes = []
+    if item.unconfirmed:
+        notes.append(f"unconfirmed: {item.measure.id}: {item.unconfirmed}")
+    if item.measure.status:
+        notes.append(f"{item.measure.id}: {item.measure.status}")
+    return notes
+
+
+def _unknown_code_message(
+    schedule: Schedule, measures: Sequence[Measure], shipment: Shipment, when: datetime
+) -> str:
+    known: set[str] = set()
+    for measure in measures:
+        if measure.group == "base" and measure.kind == "duty":
+            for period in measure.periods:
+                known.update(period.rates)
+    digits = shipment.digits
+
+    def shared(code: str) -> int:
+        other = code_digits(code)
+        return next(
+            (i for i, (a, b) in enumerate(zip(digits, other, strict=False)) if a != b),
+            min(len(digits), len(other)),
+        )
+
+    nearest = sorted(known, key=lambda c: (-shared(c), c))[:3]
+    hint = f"; nearest known codes: {', '.join(nearest)}" if nearest else ""
+    return (
+        f"no {shipment.dest} base (MFN) rate for {shipment.code} on {format_when(when)} "
+        f"in data version {schedule.version}{hint}; "
+        "add it to the data file or import the official schedule (tradecalc hts import)"
+    )
+
+
+def _check_threshold(party: Party, duty: Decimal, notes: list[str]) -> None:
+    rule = party.duty_threshold
+    if rule is not None and ZERO < duty < rule.amount:
+        text = f"duty below {rule.amount} {party.currency} is normally not collected"
+        if rule.unconfirmed:
+            text += f" (unconfirmed: {rule.unconfirmed})"
+        notes.append(text)
+
+
+def _fees(
+    party: Party,
+    shipment: Shipment,
+    when: datetime,
+    customs_value: Decimal,
+    review: list[str],
+    notes: list[str],
+) -> list[Line]:
+    lines = []
+    for fee in party.fees:
+        if fee.modes and shipment.mode not in fee.modes:
+            continue
+        period = next((p for p in fee.periods if p.covers(when)), None)
+        if period is None:
+            review.append(f"{fee.name}: no rate known on {format_when(when)}")
+            continue
+        amount = customs_value * period.rate.ad_valorem
+        if period.min is not None:
+            amount = max(amount, period.min)
+        if period.max is not None:
+            amount = min(amount, period.max)
+        if period.unconfirmed:
+            notes.append(f"unconfirmed: {fee.id}: {period.unconfirmed}")
+        lines.append(
+            _fee_line(
+                fee,
+                str(period.rate),
+                customs_value,
+                round_money(amount),
+                period.source,
+                period.unconfirmed,
+            )
+        )
+    return lines
+
+
+def _fee_line(
+    fee: Fee | Tax,
+    rate: str,
+    base: Decimal,
+    amount: Decimal,
+    source: tuple[str, ...],
+    unconfirmed: str | None,
+) -> Line:
+    return Line(
+        fee.id,
+        fee.name,
+        "fee" if isinstance(fee, Fee) else "tax",
+        None,
+        rate,
+        base,
+        amount,
+        source,
+        unconfirmed,
+    )
+
+
+def _taxes(
+    party: Party,
+    shipment: Shipment,
+    when: datetime,
+    customs_value: Decimal,
+    duty: Decimal,
+    review: list[str],
+    notes: list[str],
+) -> list[Line]:
+    lines = []
+    consumption = ZERO
+    for kind in ("consumption", "vat"):
+        for tax in (t for t in party.taxes if t.kind == kind):
+            found = _tax_rate(tax, shipment.digits, when)
+            if found is None:
+                continue
+            rate, source, unconfirmed = found
+            if unconfirmed:
+                notes.append(f"unconfirmed: {tax.id}: {unconfirmed}")
+            if kind == "consumption":
+                c = rate.ad_valorem
+                if c >= 1:
+                    review.append(f"{tax.name}: rate {rate} cannot be 100% or more")
+                    continue
+                base = (customs_value + duty) / (1 - c)
+                amount = round_money(base * c)
+                consumption += amount
+            else:
+                base = customs_value + duty + consumption
+                amount = round_money(base * rate.ad_valorem)
+            lines.append(_fee_line(tax, str(rate), round_money(base), amount, source, unconfirmed))
+    return lines
+
+
+def _tax_rate(
+    tax: Tax, digits: str, when: datetime
+) -> tuple[Rate, tuple[str, ...], str | None] | None:
+    if tax.scope.include or tax.scope.exclude:
+        include_ok = not tax.scope.include or any(
+            digits.startswith(code_digits(c)) for c in tax.scope.include if not c.startswith("@")
+        )
+        exclude_hit = any(
+            digits.startswith(code_digits(c)) for c in tax.scope.exclude if not c.startswith("@")
+        )
+        if not include_ok or exclude_hit:
+            return None
+    period = _period_at(tax.periods, when)
+    if period is None:
+        return None
+    found = _table_rate(period, digits)
+    if found is None:
+        return None
+    rate, entry = found
+    source = entry.source if entry and entry.source else period.source
+    return rate, source, (entry.unconfirmed if entry else None) or period.unconfirmed
+
+
+def _check_intraday(
+    measures: Sequence[Measure], party: Party, entry: datetime, review: list[str]
+) -> None:
+    """A bare date is ambiguous when a rate changes at a time inside that day."""
+    day_end = entry + timedelta(days=1)
+    for measure in measures:
+        for period in measure.periods:
+            for edge in (period.from_, period.to):
+                if edge is not None and entry < edge < day_end:
+                    review.append(
+                        f"{measure.name} changes at {edge:%H:%M} {party.timezone} on "
+                        f"{entry:%Y-%m-%d}; give the time, "
+                        f"e.g. --date {entry:%Y-%m-%d}T{edge:%H:%M}"
+                    )
+                    return

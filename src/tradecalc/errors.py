@@ -1,0 +1,70 @@
+"""Error types shared by every layer, and the exit codes the CLI maps them to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes: a documented contract for scripts and CI."""
+
+    OK = 0
+    NEEDS_REVIEW = 1  # invalid data, or a result that needs a human look
+    USAGE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """A position in a data file, 1-based, for compiler-style messages."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        if self.column <= 0:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in a data file."""
+
+    location: SourceLocation
+    message: str
+    level: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class TradecalcError(Exception):
+    """Base class: every expected failure; the CLI turns it into one stderr line."""
+
+    exit_code: ExitCode = ExitCode.NEEDS_REVIEW
+
+
+class UsageError(TradecalcError, ValueError):
+    """The caller asked for something malformed (bad code, bad number, unknown name)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class DataError(TradecalcError):
+    """A data or scenario file is unreadable or invalid; carries every diagnostic found."""
+
+    exit_code = ExitCode.NEEDS_REVIEW
+
+    def __init__(self, message: str, diagnostics: tuple[Diagnostic, ...] = ()) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics
+
+
+class MissingFxRateError(TradecalcError, LookupError):
+    """No exchange rate is known for a currency the shipment needs."""
+
+    exit_code = ExitCode.NEEDS_REVIEW

@@ -1,0 +1,209 @@
+"""Build shipments, FX tables and overrides from text, as typed on a command line or in a CSV.
+
+Every function raises :class:`~tradecalc.errors.UsageError` naming the bad field and an
+example of a good one; nothing here reads files or prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from tradecalc.engine import Shipment
+from tradecalc.errors import UsageError
+from tradecalc.models import Override, parse_when
+from tradecalc.money import FxTable, parse_amount, parse_decimal
+from tradecalc.rate import RateSyntaxError, normalise_unit, parse_rate
+
+MODES = ("ocean", "air", "truck", "rail", "postal")
+METALS = ("steel", "aluminum", "copper")
+_METAL_ALIASES = {"aluminium": "aluminum"}
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentText:
+    """The text fields of one shipment (blank or None = not given)."""
+
+    hs: str
+    value: str
+    origin: str | None = None
+    dest: str | None = None
+    currency: str | None = None
+    date: str | None = None
+    freight: str | None = None
+    insurance: str | None = None
+    qty: str | None = None
+    unit: str | None = None
+    mode: str | None = None
+    metal: tuple[str, ...] = ()
+
+
+def _blank(text: str | None) -> bool:
+    return text is None or not text.strip()
+
+
+def parse_entry(text: str) -> tuple[datetime, bool]:
+    """``2025-05-14`` or ``2025-05-14T12:30``; returns the moment and whether it was a bare date."""
+    try:
+        when = parse_when(text)
+    except ValueError:
+        raise UsageError(f"date {text!r} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+    return when, "T" not in text.strip() and " " not in text.strip()
+
+
+def directions(origin: str | None, dest: str | None) -> tuple[str, str]:
+    """Fill in the missing end: CN->US by default; ``--dest CN`` alone implies origin US."""
+    origin = origin.strip().upper() if not _blank(origin) else None  # type: ignore[union-attr]
+    dest = dest.strip().upper() if not _blank(dest) else None  # type: ignore[union-attr]
+    if origin is None and dest is None:
+        return "CN", "US"
+    if dest is None:
+        dest = "CN" if origin == "US" else "US"
+    if origin is None:
+        origin = "US" if dest == "CN" else "CN"
+    for name, code in (("origin", origin), ("destination", dest)):
+        if len(code) != 2 or not code.isalpha():
+            raise UsageError(f"{name} {code!r} is not a two-letter country code (e.g. CN, US)")
+    return origin, dest
+
+
+def parse_metal(items: Iterable[str]) -> tuple[dict[str, Decimal], dict[str, bool]]:
+    """``steel=40%`` (share of value) or ``steel=400`` (amount) per metal."""
+    amounts: dict[str, Decimal] = {}
+    shares: dict[str, bool] = {}
+    for item in items:
+        for part in (p for p in item.split(";") if p.strip()):
+            name, sep, text = part.partition("=")
+            metal = _METAL_ALIASES.get(name.strip().lower(), name.strip().lower())
+            if not sep or metal not in METALS:
+                raise UsageError(
+                    f"--metal {part!r}: use METAL=PERCENT or METAL=AMOUNT with METAL one of "
+                    f"{', '.join(METALS)} (e.g. steel=40%)"
+                )
+            text = text.strip()
+            if text.endswith("%"):
+                share = parse_amount(text[:-1], f"--metal {metal}") / 100
+                if share > 1:
+                    raise UsageError(f"--metal {metal}={text}: a share cannot exceed 100%")
+                amounts[metal], shares[metal] = share, True
+            else:
+                amounts[metal], shares[metal] = parse_amount(text, f"--metal {metal}"), False
+    return amounts, shares
+
+
+def parse_fx(items: Iterable[str]) -> FxTable:
+    """``CNY=7.18`` means 7.18 CNY per 1 USD."""
+    rates: dict[str, Decimal] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        currency = name.strip().upper()
+        if not sep or len(currency) != 3 or not currency.isalpha():
+            raise UsageError(f"--fx {item!r}: use CUR=RATE, units of CUR per 1 USD (e.g. CNY=7.18)")
+        rate = parse_decimal(text, f"--fx {currency}")
+        if rate <= 0:
+            raise UsageError(f"--fx {currency}: the rate must be positive")
+        rates[currency] = rate
+    return FxTable(rates)
+
+
+def parse_overrides(items: Iterable[str]) -> tuple[Override, ...]:
+    """``us-ieepa-reciprocal=50%`` or ``cn-counter-301-2018=off``."""
+    found = []
+    for item in items:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name or not text:
+            raise UsageError(
+                f"--set {item!r}: use MEASURE=RATE or MEASURE=off (e.g. us-ieepa-reciprocal=50%)"
+            )
+        if text.lower() == "off":
+            found.append(Override(measure=name, off=True))
+            continue
+        try:
+            found.append(Override(measure=name, rate=parse_rate(text)))
+        except (RateSyntaxError, ValueError) as exc:
+            raise UsageError(f"--set {item!r}: {exc}") from None
+    return tuple(found)
+
+
+def build_shipment(fields: ShipmentText) -> Shipment:
+    """Validate every field and build the engine's shipment."""
+    if _blank(fields.hs):
+        raise UsageError("an HS code is required (e.g. --hs 9503.00.0073)")
+    if _blank(fields.value):
+        raise UsageError("a value is required (e.g. 1000 or 1234.56)")
+    origin, dest = directions(fields.origin, fields.dest)
+    date = (fields.date or "").strip()
+    entry, is_date = parse_entry(date) if date else (None, True)
+    mode = (fields.mode or "ocean").strip().lower() or "ocean"
+    if mode not in MODES:
+        raise UsageError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    unit = None
+    if not _blank(fields.unit):
+        try:
+            unit = normalise_unit(fields.unit or "")
+        except RateSyntaxError as exc:
+            raise UsageError(str(exc)) from None
+    quantity = _optional(fields.qty, "quantity")
+    if quantity is not None and unit is None:
+        raise UsageError("a quantity needs its unit (e.g. --qty 120 --unit kg)")
+    currency = None
+    if not _blank(fields.currency):
+        currency = (fields.currency or "").strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise UsageError(f"currency {currency!r} is not a three-letter code (e.g. USD)")
+    metal, shares = parse_metal(fields.metal)
+    return Shipment(
+        code=fields.hs.strip(),
+        value=parse_amount(fields.value, "value"),
+        origin=origin,
+        dest=dest,
+        entry=entry,
+        entry_is_date=is_date,
+        currency=currency,
+        freight=_optional(fields.freight, "freight"),
+        insurance=_optional(fields.insurance, "insurance"),
+        quantity=quantity,
+        unit=unit,
+        mode=mode,
+        metal=metal,
+        metal_is_share=shares,
+    )
+
+
+def _optional(text: str | None, what: str) -> Decimal | None:
+    return None if _blank(text) else parse_amount(text or "", what)
+
+
+def shipment_from_mapping(row: Mapping[str, object]) -> Shipment:
+    """A shipment from a CSV row or JSON object with the batch column names."""
+
+    def text(key: str) -> str | None:
+        value = row.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            if isinstance(value, float):
+                raise UsageError(f'{key}: write numbers as text to keep them exact, e.g. "1234.56"')
+            raise UsageError(f"{key}: expected text, got {type(value).__name__}")
+        return str(value)
+
+    metal = text("metal")
+    return build_shipment(
+        ShipmentText(
+            hs=text("hs") or "",
+            value=text("value") or "",
+            origin=text("origin"),
+            dest=text("dest"),
+            currency=text("currency"),
+            date=text("date"),
+            freight=text("freight"),
+            insurance=text("insurance"),
+            qty=text("qty"),
+            unit=text("unit"),
+            mode=text("mode"),
+            metal=(metal,) if metal else (),
+        )
+    )

@@ -1,0 +1,352 @@
+"""Frozen pydantic models of a schedule file and of a scenario file.
+
+Every scalar arrives from YAML as text; the annotated types below parse rates, dates
+and codes from text and refuse anything else. Times are wall-clock times in the
+importing party's time zone; a bare date means the start of that day.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from tradecalc.money import parse_decimal
+from tradecalc.rate import Rate, RateSyntaxError, parse_rate
+
+_CODE = re.compile(r"\d{2}(?:\.?\d{2}){0,3}(?:\.?\d{2})?")
+_WHEN = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?")
+_ID = r"^[a-z0-9][a-z0-9.-]*$"
+
+
+def code_digits(code: str) -> str:
+    """The digits of an HS/HTS code: ``"8471.30.0100"`` -> ``"8471300100"``."""
+    return code.replace(".", "").replace(" ", "")
+
+
+def is_code(text: str) -> bool:
+    """True for 2 to 10 digits of an HS/HTS code, dotted or not."""
+    return bool(_CODE.fullmatch(text.strip())) and 2 <= len(code_digits(text)) <= 10
+
+
+def _to_code(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"HS code {value!r} must be quoted text (YAML would read it as a number)")
+    if not is_code(value):
+        raise ValueError(f"{value!r} is not an HS code (2-10 digits, e.g. '8471.30.01')")
+    return value.strip()
+
+
+def parse_when(value: Any) -> datetime:
+    """Parse ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (local wall time)."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if not isinstance(value, str) or not _WHEN.fullmatch(value.strip()):
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+    return datetime.fromisoformat(value.strip().replace(" ", "T"))
+
+
+def format_when(value: datetime) -> str:
+    """Inverse of :func:`parse_when`: a date, or a date and time when not midnight."""
+    if value.hour == 0 and value.minute == 0:
+        return value.date().isoformat()
+    return value.strftime("%Y-%m-%dT%H:%M")
+
+
+def _to_rate(value: Any) -> Rate:
+    if isinstance(value, Rate):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"rate {value!r} must be text such as '25%' or 'Free'")
+    try:
+        return parse_rate(value)
+    except RateSyntaxError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"amount {value!r} must be quoted text such as '33.58'")
+    return parse_decimal(value)
+
+
+Code = Annotated[
+    str,
+    BeforeValidator(_to_code),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{2}(\.?\d{2}){0,4}$"}),
+]
+When = Annotated[
+    datetime,
+    BeforeValidator(parse_when),
+    PlainSerializer(format_when, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?$"}),
+]
+RateField = Annotated[
+    Rate,
+    BeforeValidator(_to_rate),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["Free", "25%", "4.4¢/kg", "25¢/kg + 2.6%"]}),
+]
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_to_decimal),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$"}),
+]
+Id = Annotated[str, Field(pattern=_ID, max_length=80)]
+Heading = Annotated[str, Field(pattern=r"^98\d\d\.\d\d\.\d\d$|^99\d\d\.\d\d\.\d\d$")]
+Country = Annotated[str, Field(pattern=r"^([A-Z]{2}|\*)$")]
+Base = Literal["full", "metal", "remainder"]
+Metal = Literal["steel", "aluminum", "copper"]
+Mode = Literal["ocean", "air", "truck", "rail", "postal"]
+SourceRefs = Annotated[
+    tuple[Id, ...],
+    BeforeValidator(lambda v: (v,) if isinstance(v, str) else v),
+    Field(min_length=1),
+]
+
+
+class Model(BaseModel):
+    """Base: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Source(Model):
+    """A citation: an official text, a secondary report, or a derived figure."""
+
+    title: str
+    url: str | None = None
+    kind: Literal["primary", "secondary", "repository", "derived"]
+    note: str | None = None
+
+
+class CodeRate(Model):
+    """A rate for one code inside a period's table, with its own citation if needed."""
+
+    rate: RateField
+    source: SourceRefs | None = None
+    unconfirmed: str | None = None
+    note: str | None = None
+
+
+class Period(Model):
+    """``[from, to)`` with one rate (or a table of rates by code) and its source."""
+
+    from_: When = Field(alias="from")
+    to: When | None = None
+    rate: RateField | None = None
+    rates: dict[Code, RateField | CodeRate] = Field(default_factory=dict)
+    heading: Heading | None = None
+    base: Base | None = None
+    displaced_by: tuple[str, ...] | None = None
+    source: SourceRefs
+    unconfirmed: str | None = None
+    note: str | None = None
+
+    @property
+    def has_rate(self) -> bool:
+        return self.rate is not None or bool(self.rates)
+
+    def covers(self, when: datetime) -> bool:
+        """True if ``when`` falls in ``[from, to)``."""
+        return self.from_ <= when and (self.to is None or when < self.to)
+
+
+class Scope(Model):
+    """Which goods a measure covers: code prefixes or ``@list`` names; empty = all."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _codes_or_lists(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not isinstance(item, str):
+                raise ValueError(f"scope entry {item!r} must be quoted text")
+            if not item.startswith("@"):
+                _to_code(item)
+        return value
+
+
+class Measure(Model):
+    """One legal layer of duty, with its dated periods."""
+
+    id: Id
+    name: str
+    importer: Country
+    origins: tuple[Country, ...] = Field(min_length=1)
+    authority: str
+    group: Id
+    kind: Literal["duty", "flag"] = "duty"
+    scope: Scope = Scope()
+    base: Base = "full"
+    metal: Metal | None = None
+    displaced_by: tuple[str, ...] = ()
+    status: str | None = None
+    note: str | None = None
+    periods: tuple[Period, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Measure:
+        if self.base == "metal" and self.metal is None:
+            raise ValueError("a measure with base 'metal' must name its 'metal'")
+        if self.kind == "duty":
+            _require_rates(self.periods)
+        return self
+
+
+def _require_rates(periods: tuple[Period, ...]) -> None:
+    missing = [str(i) for i, p in enumerate(periods) if not p.has_rate]
+    if missing:
+        raise ValueError(f"periods {', '.join(missing)}: a period needs 'rate' or 'rates'")
+
+
+class FeePeriod(Model):
+    """A fee's rate and its per-entry minimum and maximum over ``[from, to)``."""
+
+    from_: When = Field(alias="from")
+    to: When | None = None
+    rate: RateField
+    min: Amount | None = None
+    max: Amount | None = None
+    source: SourceRefs
+    unconfirmed: str | None = None
+    note: str | None = None
+
+    def covers(self, when: datetime) -> bool:
+        """True if ``when`` falls in ``[from, to)``."""
+        return self.from_ <= when and (self.to is None or when < self.to)
+
+
+class Fee(Model):
+    """A fee charged on the customs value (e.g. MPF, HMF), by transport mode."""
+
+    id: Id
+    name: str
+    modes: tuple[Mode, ...] = ()
+    periods: tuple[FeePeriod, ...] = Field(min_length=1)
+
+
+class Tax(Model):
+    """An import tax computed after duty: consumption tax, then VAT."""
+
+    id: Id
+    name: str
+    kind: Literal["consumption", "vat"]
+    scope: Scope = Scope()
+    periods: tuple[Period, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _rated(self) -> Tax:
+        _require_rates(self.periods)
+        return self
+
+
+class DutyThreshold(Model):
+    """Duty below this amount is waived (e.g. China's RMB 50 rule)."""
+
+    amount: Amount
+    source: SourceRefs
+    unconfirmed: str | None = None
+
+
+class Party(Model):
+    """The rules of one importing country."""
+
+    name: str
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    valuation: Literal["transaction", "cif"]
+    valuation_source: SourceRefs
+    insurance_default: RateField | None = None
+    timezone: str
+    reporting_order: tuple[Id, ...] = Field(min_length=1)
+    duty_threshold: DutyThreshold | None = None
+    fees: tuple[Fee, ...] = ()
+    taxes: tuple[Tax, ...] = ()
+
+
+class ProductList(Model):
+    """A named list of codes that scopes can refer to as ``@id``."""
+
+    name: str
+    codes: tuple[Code, ...] = Field(min_length=1)
+    source: SourceRefs
+    unconfirmed: str | None = None
+    note: str | None = None
+
+
+class Regime(Model):
+    """A named snapshot of the schedule at one moment."""
+
+    id: Id
+    title: str
+    as_of: When
+    description: str
+
+
+class Override(Model):
+    """Set a measure's rate (or switch it off) in a scenario."""
+
+    measure: Id
+    rate: RateField | None = None
+    off: bool = False
+    heading: Heading | None = None
+
+    @model_validator(mode="after")
+    def _rate_or_off(self) -> Override:
+        if (self.rate is None) == (not self.off):
+            raise ValueError("an override needs exactly one of 'rate' or 'off: true'")
+        return self
+
+
+class Scenario(Model):
+    """A hypothetical regime: a named regime (or scenario) with overrides."""
+
+    id: Id
+    title: str
+    description: str
+    based_on: Id
+    as_of: When | None = None
+    overrides: tuple[Override, ...] = ()
+    add: tuple[Measure, ...] = ()
+
+
+class Schedule(Model):
+    """A whole schedule file: the root of ``data/rates.yaml``."""
+
+    schema_version: Literal["1"] = "1"
+    version: str
+    title: str
+    published: When
+    sources: dict[Id, Source]
+    parties: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], Party]
+    product_lists: dict[Id, ProductList] = Field(default_factory=dict)
+    measures: tuple[Measure, ...]
+    regimes: tuple[Regime, ...] = Field(min_length=1)
+    scenarios: tuple[Scenario, ...] = ()
+
+
+class ScenarioFile(Model):
+    """A stand-alone scenario file (``--scenario FILE``)."""
+
+    schema_version: Literal["1"] = "1"
+    scenario: Scenario
+    sources: dict[Id, Source] = Field(default_factory=dict)

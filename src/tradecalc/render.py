@@ -1,0 +1,255 @@
+"""Turn assessments into a Rich comparison table, JSON or CSV. Reads results, computes nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tradecalc.engine import Assessment, Line, Shipment, Step
+from tradecalc.models import format_when
+from tradecalc.money import percent
+
+DASH = "—"
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything one ``duty`` call shows: the shipment, its assessments, the data used."""
+
+    shipment: Shipment
+    results: tuple[Assessment, ...]
+    data_version: str
+    data_sha256: str
+    sources: dict[str, str]
+    """Source id -> title, for citations."""
+
+
+def money(amount: Decimal) -> str:
+    """``1234.5`` -> ``'1,234.50'``."""
+    return f"{amount:,.2f}"
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def _line_json(line: Line) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "measure": line.measure,
+        "heading": line.heading,
+        "rate": line.rate,
+        "base": str(line.base),
+        "amount": str(line.amount),
+        "source": list(line.source),
+    }
+    if line.unconfirmed:
+        data["unconfirmed"] = line.unconfirmed
+    return data
+
+
+def _step_json(step: Step) -> dict[str, Any]:
+    return {"measure": step.measure, "applied": step.applied, "reason": step.reason}
+
+
+def result_json(result: Assessment, explain: bool = False) -> dict[str, Any]:
+    """One assessment in the JSON contract (amounts as decimal strings)."""
+    data: dict[str, Any] = {
+        "regime": result.regime,
+        "as_of": format_when(result.as_of),
+        "currency": result.currency,
+        "customs_value": str(result.customs_value),
+        "lines": [_line_json(line) for line in result.lines],
+        "fee_lines": [_line_json(line) for line in result.fees],
+        "tax_lines": [_line_json(line) for line in result.taxes],
+        "duty": str(result.duty),
+        "fees": str(result.fees_total),
+        "taxes": str(result.taxes_total),
+        "total": str(result.total),
+        "effective_rate": str(result.effective_rate),
+        "landed_cost": str(result.landed_cost),
+        "hypothetical": result.hypothetical,
+        "needs_review": result.needs_review,
+        "review": list(result.review),
+        "notes": list(result.notes),
+    }
+    if explain:
+        data["explain"] = [_step_json(step) for step in result.trace]
+    return data
+
+
+def shipment_json(shipment: Shipment) -> dict[str, Any]:
+    """The shipment as given, for provenance."""
+    return {
+        "hs": shipment.code,
+        "origin": shipment.origin,
+        "dest": shipment.dest,
+        "value": str(shipment.value),
+        "currency": shipment.currency,
+        "date": format_when(shipment.entry) if shipment.entry else None,
+        "mode": shipment.mode,
+    }
+
+
+def to_json(report: Report, explain: bool = False) -> str:
+    """The whole report as deterministic JSON text."""
+    data = {
+        "shipment": shipment_json(report.shipment),
+        "results": [result_json(r, explain) for r in report.results],
+        "data_version": report.data_version,
+        "data_sha256": report.data_sha256,
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+# ----------------------------------------------------------------------------- CSV
+
+CSV_COLUMNS = (
+    "regime",
+    "as_of",
+    "currency",
+    "kind",
+    "measure",
+    "heading",
+    "rate",
+    "base",
+    "amount",
+    "source",
+    "data_version",
+)
+
+
+def to_csv(report: Report) -> str:
+    """One row per duty, fee and tax line, then the totals of each regime."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in report.results:
+        head = (r.regime, format_when(r.as_of), r.currency)
+        for kind, lines in (("duty", r.lines), ("fee", r.fees), ("tax", r.taxes)):
+            for line in lines:
+                writer.writerow(
+                    (
+                        *head,
+                        kind,
+                        line.measure,
+                        line.heading or "",
+                        line.rate,
+                        line.base,
+                        line.amount,
+                        " ".join(line.source),
+                        report.data_version,
+                    )
+                )
+        totals = (
+            ("duty_total", r.duty),
+            ("fees_total", r.fees_total),
+            ("taxes_total", r.taxes_total),
+            ("total", r.total),
+            ("effective_rate", r.effective_rate),
+            ("landed_cost", r.landed_cost),
+        )
+        for kind, amount in totals:
+            writer.writerow((*head, kind, "", "", "", "", amount, "", report.data_version))
+    return out.getvalue()
+
+
+# ----------------------------------------------------------------------------- table
+
+
+def _row_keys(results: Sequence[Assessment]) -> list[tuple[str, str, str | None]]:
+    """Duty layers across all results, in the order the first result reports them."""
+    seen: dict[str, tuple[str, str, str | None]] = {}
+    for result in results:
+        for line in result.lines:
+            seen.setdefault(line.measure, (line.measure, line.name, line.heading))
+    return list(seen.values())
+
+
+def _cell(lines: Sequence[Line], measure: str) -> str:
+    for line in lines:
+        if line.measure == measure:
+            mark = " †" if line.unconfirmed else ""
+            return f"{line.rate}  {money(line.amount)}{mark}"
+    return DASH
+
+
+def comparison_table(report: Report, explain: bool = False) -> Any:
+    """A Rich table: one column per regime, one row per layer, totals and deltas."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    results = report.results
+    ship = report.shipment
+    first = results[0]
+    title = (
+        f"HS {ship.code} · {ship.origin} → {ship.dest} · "
+        f"customs value {money(first.customs_value)} {first.currency}"
+    )
+    table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False)
+    table.add_column("Layer", style="bold", no_wrap=False)
+    for r in results:
+        star = "*" if r.hypothetical else ""
+        table.add_column(f"{r.regime}{star}\n{format_when(r.as_of)}", justify="right")
+
+    for measure, name, heading in _row_keys(results):
+        label = f"{name}" + (f"\n[dim]{heading}[/dim]" if heading else "")
+        table.add_row(label, *(_cell(r.lines, measure) for r in results))
+    table.add_section()
+    table.add_row("Duty", *(money(r.duty) for r in results), style="bold")
+    table.add_row("Effective duty rate", *(percent(r.effective_rate) for r in results))
+    fee_names = {line.measure: line.name for r in results for line in r.fees}
+    for fee, name in fee_names.items():
+        table.add_row(name, *(_cell(r.fees, fee) for r in results))
+    tax_names = {line.measure: line.name for r in results for line in r.taxes}
+    for tax, name in tax_names.items():
+        table.add_row(name, *(_cell(r.taxes, tax) for r in results))
+    table.add_section()
+    table.add_row("Total duty, fees and taxes", *(money(r.total) for r in results), style="bold")
+    table.add_row("Landed cost", *(money(r.landed_cost) for r in results))
+    if len(results) > 1:
+        deltas = [DASH] + [_delta(r.total - first.total) for r in results[1:]]
+        table.add_row(f"Change vs {first.regime}", *deltas)
+    review = ["needs review" if r.needs_review else "ok" for r in results]
+    table.add_row("Status", *(Text(s, style="red" if s != "ok" else "green") for s in review))
+    return table
+
+
+def _delta(amount: Decimal) -> str:
+    sign = "+" if amount > 0 else ""
+    return f"{sign}{money(amount)}"
+
+
+def footnotes(report: Report, explain: bool = False) -> list[str]:
+    """Plain lines printed under the table: review items, unconfirmed facts, notes."""
+    out: list[str] = []
+    if any(r.hypothetical for r in report.results):
+        out.append("* hypothetical scenario, not law")
+    if any(line.unconfirmed for r in report.results for line in (*r.lines, *r.fees, *r.taxes)):
+        out.append("† rests on an unconfirmed fact (see notes)")
+    seen: set[str] = set()
+    for r in report.results:
+        for item in r.review:
+            if item not in seen:
+                seen.add(item)
+                out.append(f"needs review [{r.regime}]: {item}")
+    for r in report.results:
+        for note in r.notes:
+            if note not in seen:
+                seen.add(note)
+                out.append(f"note: {note}")
+    if explain:
+        for r in report.results:
+            out.append(f"explain [{r.regime} as of {format_when(r.as_of)}]:")
+            for step in r.trace:
+                mark = "+" if step.applied else "-"
+                out.append(f"  {mark} {step.measure}: {step.reason}")
+            for line in (*r.lines, *r.fees, *r.taxes):
+                cites = "; ".join(report.sources.get(s, s) for s in line.source)
+                out.append(f"  source {line.measure}: {cites}")
+    out.append(f"data {report.data_version} (sha256 {report.data_sha256[:12]})")
+    return out
