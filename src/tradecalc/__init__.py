@@ -1,3 +1,45 @@
-"""tradecalc: landed duty on US–China shipments under dated and hypothetical regimes."""
+"""tradecalc: landed duty on US–China shipments under dated and hypothetical regimes.
+
+The library works without the command line::
+
+    from tradecalc import Shipment, assess, load_schedule, regime_views
+
+    loaded = load_schedule()
+    views = regime_views(loaded.schedule)
+    result = assess(loaded.schedule, Shipment("9503.00.0073", Decimal("1000")), views["geneva"])
+
+Names are imported on first use so that ``import tradecalc`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_schedule": "tradecalc.schedules",
+    "assess": "tradecalc.engine",
+    "regime_views": "tradecalc.engine",
+    "Shipment": "tradecalc.engine",
+    "Assessment": "tradecalc.engine",
+    "FxTable": "tradecalc.money",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+if TYPE_CHECKING:
+    from tradecalc.engine import Assessment as Assessment
+    from tradecalc.engine import Shipment as Shipment
+    from tradecalc.engine import assess as assess
+    from tradecalc.engine import regime_views as regime_views
+    from tradecalc.money import FxTable as FxTable
+    from tradecalc.schedules import load_schedule as load_schedule
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tradecalc' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -30,9 +30,11 @@ from tradecalc.models import (
     is_code,
 )
 from tradecalc.money import FxTable, effective_rate, round_money
-from tradecalc.rate import Rate, convert_quantity
+from tradecalc.rate import FREE, Rate, convert_quantity
 
 ZERO = Decimal(0)
+NO_MONEY = Decimal("0.00")
+"""An empty sum of money, shown with its cents."""
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -139,17 +141,17 @@ class Assessment:
     @property
     def duty(self) -> Decimal:
         """Sum of the duty lines."""
-        return sum((line.amount for line in self.lines), ZERO)
+        return sum((line.amount for line in self.lines), NO_MONEY)
 
     @property
     def fees_total(self) -> Decimal:
         """Sum of the fee lines."""
-        return sum((line.amount for line in self.fees), ZERO)
+        return sum((line.amount for line in self.fees), NO_MONEY)
 
     @property
     def taxes_total(self) -> Decimal:
         """Sum of the tax lines."""
-        return sum((line.amount for line in self.taxes), ZERO)
+        return sum((line.amount for line in self.taxes), NO_MONEY)
 
     @property
     def total(self) -> Decimal:
@@ -409,7 +411,7 @@ def _active_measures(
         if period is None:
             trace.append(Step(measure.id, False, f"not in force on {format_when(when)}", index))
             continue
-        found = _table_rate(period, shipment.digits)
+        found = (FREE, None) if measure.kind == "flag" else _table_rate(period, shipment.digits)
         if found is None:
             trace.append(Step(measure.id, False, "no rate for this code", index))
             continue

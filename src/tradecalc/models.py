@@ -26,8 +26,8 @@ from pydantic import (
 from tradecalc.money import parse_decimal
 from tradecalc.rate import Rate, RateSyntaxError, parse_rate
 
-_CODE = re.compile(r"\d{2}(?:\.?\d{2}){0,3}(?:\.?\d{2})?")
-_WHEN = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?")
+_CODE = re.compile(r"\d{2}(?:\.?\d{2}){0,3}(?:\.?\d{2})?", re.ASCII)
+_WHEN = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?", re.ASCII)
 _ID = r"^[a-z0-9][a-z0-9.-]*$"
 
 

@@ -18,7 +18,7 @@ MAX_DIGITS = 28
 """Amounts with more significant digits than this are refused rather than rounded."""
 
 _EXACT = Context(prec=60, traps=[InvalidOperation])
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 
 
 def parse_decimal(text: str, what: str = "amount") -> Decimal:

@@ -40,10 +40,10 @@ UNIT_ALIASES = {
 
 _TO_BASE = {"g": ("kg", Decimal("0.001")), "t": ("kg", Decimal(1000)), "m3": ("l", Decimal(1000))}
 
-_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
-_CENTS = re.compile(r"(\d+(?:\.\d+)?)\s*¢\s*(?:/\s*(\S+)|\s+(each))")
-_DOLLARS = re.compile(r"\$\s*(\d+(?:\.\d+)?)\s*(?:/\s*(\S+)|\s+(each))")
-_NAMED = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Z]{3})\s*/\s*(\S+)")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%", re.ASCII)
+_CENTS = re.compile(r"(\d+(?:\.\d+)?)\s*¢\s*(?:/\s*(\S+)|\s+(each))", re.ASCII)
+_DOLLARS = re.compile(r"\$\s*(\d+(?:\.\d+)?)\s*(?:/\s*(\S+)|\s+(each))", re.ASCII)
+_NAMED = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Z]{3})\s*/\s*(\S+)", re.ASCII)
 
 
 class RateSyntaxError(ValueError):

@@ -1,0 +1,97 @@
+"""Shared fixtures: paths, the test schedule, an isolated cache, hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from tradecalc.schedules import LoadedSchedule, load_schedule
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MINI = FIXTURES / "mini.yaml"
+BUNDLED = ROOT / "data" / "rates.yaml"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+settings.register_profile("default", max_examples=60, deadline=None)
+settings.register_profile(
+    "fuzz",
+    max_examples=10_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never touch the user's cache or data directories from a test."""
+    home = tmp_path_factory.getbasetemp() / "tradecalc-home"
+    monkeypatch.setenv("TRADECALC_CACHE_DIR", str(home / "cache"))
+    monkeypatch.setenv("TRADECALC_HOME", str(home / "data"))
+    monkeypatch.delenv("TRADECALC_DATA", raising=False)
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.fixture(scope="session")
+def mini() -> LoadedSchedule:
+    """The small test schedule of tests/fixtures/mini.yaml."""
+    return load_schedule(MINI, use_cache=False)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one command-line run printed and returned."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
+    """Run ``tradecalc ARGS`` in-process through the real entry point (error mapping included)."""
+    from tradecalc.cli import main
+
+    def run(*args: str, stdin: str | None = None) -> Run:
+        monkeypatch.setattr(sys, "argv", ["tradecalc", *args])
+        if stdin is not None:
+            import io
+
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+def bundled_validates() -> bool:
+    """True when the bundled data file compiles cleanly (tests of real rates need it)."""
+    from tradecalc.errors import DataError
+
+    try:
+        load_schedule(BUNDLED, use_cache=False)
+    except DataError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def bundled() -> Iterator[LoadedSchedule]:
+    """The bundled schedule, data/rates.yaml."""
+    yield load_schedule(BUNDLED, use_cache=False)
