@@ -106,6 +106,8 @@ class Line:
     amount: Decimal
     source: tuple[str, ...]
     unconfirmed: str | None = None
+    base_rule: str = "full"
+    """How ``base`` was found: ``full`` value, ``metal`` content or the ``remainder``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,8 @@ class Assessment:
     notes: tuple[str, ...] = ()
     trace: tuple[Step, ...] = ()
     hypothetical: bool = False
+    reporting_order: tuple[str, ...] = ()
+    """The importer's order of measure groups, which ``lines`` follow."""
 
     @property
     def duty(self) -> Decimal:
@@ -308,6 +312,7 @@ def assess(
         notes=tuple(dict.fromkeys(notes)),
         trace=tuple(sorted(trace, key=lambda s: s.order)),
         hypothetical=view.hypothetical,
+        reporting_order=party.reporting_order,
     )
 
 
@@ -364,6 +369,17 @@ def _scope_matches(schedule: Schedule, scope: Scope, digits: str) -> tuple[bool,
 
 def _period_at(periods: Sequence[Period], when: datetime) -> Period | None:
     return next((p for p in periods if p.covers(when)), None)
+
+
+def table_rate(period: Period, digits: str) -> Rate | None:
+    """The rate a period sets for a code (longest matching table entry, else its flat rate)."""
+    found = _table_rate(period, digits)
+    return found[0] if found else None
+
+
+def scope_matches(schedule: Schedule, scope: Scope, digits: str) -> bool:
+    """True if ``scope`` covers the code ``digits``."""
+    return _scope_matches(schedule, scope, digits)[0]
 
 
 def _table_rate(period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:
@@ -546,6 +562,7 @@ def _line(item: _Active, base: Decimal, amount: Decimal) -> Line:
         amount=amount,
         source=item.source,
         unconfirmed=item.unconfirmed,
+        base_rule=_base_kind(item),
     )
 
 

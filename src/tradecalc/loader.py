@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tradecalc.errors import DataError, Diagnostic, SourceLocation
+from tradecalc.errors import DataError, Diagnostic, SourceLocation, UsageError
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 """Files larger than this are refused before parsing."""
@@ -50,7 +50,11 @@ class Document:
 
 
 def read_text(path: Path) -> str:
-    """Read a UTF-8 text file within the size bound, with clear errors."""
+    """Read a UTF-8 text file within the size bound.
+
+    A file that cannot be opened is the caller's mistake (:class:`UsageError`, exit 2);
+    one that is too big or not UTF-8 is bad data (:class:`DataError`, exit 1).
+    """
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -61,11 +65,11 @@ def read_text(path: Path) -> str:
     except DataError:
         raise
     except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
+        raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, not a file") from None
+        raise UsageError(f"{path}: is a directory, not a file") from None
     except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

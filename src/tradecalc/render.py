@@ -161,12 +161,14 @@ def to_csv(report: Report) -> str:
 
 
 def _row_keys(results: Sequence[Assessment]) -> list[tuple[str, str, str | None]]:
-    """Duty layers across all results, in the order the first result reports them."""
-    seen: dict[str, tuple[str, str, str | None]] = {}
+    """Duty layers across all results, in the importer's reporting order."""
+    seen: dict[str, tuple[int, str, str, str | None]] = {}
     for result in results:
+        rank = {group: i for i, group in enumerate(result.reporting_order)}
         for line in result.lines:
-            seen.setdefault(line.measure, (line.measure, line.name, line.heading))
-    return list(seen.values())
+            key = (rank.get(line.group, len(rank)), line.measure, line.name, line.heading)
+            seen.setdefault(line.measure, key)
+    return [key[1:] for key in sorted(seen.values())]
 
 
 def _cell(lines: Sequence[Line], measure: str) -> str:
@@ -213,7 +215,7 @@ def comparison_table(report: Report, explain: bool = False) -> Any:
     table.add_row("Landed cost", *(money(r.landed_cost) for r in results))
     if len(results) > 1:
         deltas = [DASH] + [_delta(r.total - first.total) for r in results[1:]]
-        table.add_row(f"Change vs {first.regime}", *deltas)
+        table.add_row(f"Change in total vs {first.regime}", *deltas)
     review = ["needs review" if r.needs_review else "ok" for r in results]
     table.add_row("Status", *(Text(s, style="red" if s != "ok" else "green") for s in review))
     return table
