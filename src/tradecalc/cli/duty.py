@@ -27,16 +27,17 @@ if TYPE_CHECKING:
 )
 def duty(
     value: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help="Shipment value (transaction value; for China "
             "the goods value before freight and insurance).",
             show_default=False,
         ),
-    ],
+    ] = None,
     hs: Annotated[
-        str, typer.Option("--hs", help="HS/HTS code, e.g. 9503.00.0073.", show_default=False)
-    ],
+        str | None,
+        typer.Option("--hs", help="HS/HTS code, e.g. 9503.00.0073.", show_default=False),
+    ] = None,
     origin: Annotated[
         str | None,
         typer.Option(
@@ -119,6 +120,14 @@ def duty(
     explain: Annotated[
         bool, typer.Option("--explain", help="Show why each layer applied or not, with citations.")
     ] = False,
+    stdin: Annotated[
+        bool,
+        typer.Option(
+            "--stdin",
+            help="Read one JSON shipment per line (batch column names) and answer each with "
+            "one JSON line; options give the regimes and defaults.",
+        ),
+    ] = False,
     data: DataOption = None,
 ) -> None:
     """Compute the duty, fees and taxes on a shipment under one or more regimes."""
@@ -127,10 +136,23 @@ def duty(
     from tradecalc.render import Report
 
     loaded = load(data)
+    if stdin:
+        from tradecalc.cli.stdin import serve
+        from tradecalc.inputs import parse_overrides
+
+        if value is not None or hs is not None:
+            raise UsageError("--stdin reads the shipments from stdin: give no value or --hs")
+        views = select_views(loaded, regime or [], scenario or [], set_ or [], date)
+        explicit = bool(regime or scenario or date)
+        overrides = parse_overrides(set_ or [])
+        ok = serve(loaded, views, explicit, overrides, parse_fx(fx or ()), explain)
+        if not ok:
+            raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
+        return
     shipment = build_shipment(
         ShipmentText(
-            hs=hs,
-            value=value,
+            hs=hs or "",
+            value=value or "",
             origin=origin,
             dest=dest,
             currency=currency,

@@ -1,0 +1,436 @@
+"""Batch assessment: shipment rows from CSV or JSONL in, one result row per shipment and regime out.
+
+Everything streams: rows are read, assessed and yielded one at a time, so memory stays flat
+however long the file. Nothing here prints or draws; the ``batch`` command adds the progress
+bar, the summary table and the files.
+
+Input columns (any order, blank = not given): ``hs, origin, dest, value, currency, date,
+freight, insurance, qty, unit, mode, metal``. Any other column (``sku``...) is passed through
+unchanged. Output columns, always in this order: ``row``, the pass-through columns, then
+:data:`RESULT_COLUMNS`. ``row`` is the data row number (CSV: 1 = the first row under the
+header; JSONL: the line number). HS codes stay text, so leading zeros survive.
+
+Regimes: each row is assessed under every view given. With none given, a row with a date is
+assessed once, under the schedule in force on that date (regime ``entry-date``); a row without
+a date under every named regime of the schedule. A row's date always sets the moment of the
+assessment, as in ``tradecalc duty --date``; a regime then only adds its scenario overrides.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import IO, Any
+
+from tradecalc.engine import RegimeView, Shipment, assess
+from tradecalc.errors import TradecalcError, UsageError
+from tradecalc.inputs import shipment_from_mapping
+from tradecalc.models import Schedule, format_when
+from tradecalc.money import FxTable, effective_rate, parse_amount
+
+INPUT_COLUMNS = (
+    "hs",
+    "origin",
+    "dest",
+    "value",
+    "currency",
+    "date",
+    "freight",
+    "insurance",
+    "qty",
+    "unit",
+    "mode",
+    "metal",
+)
+RESULT_COLUMNS = (
+    "hs",
+    "regime",
+    "as_of",
+    "currency",
+    "customs_value",
+    "duty",
+    "fees",
+    "taxes",
+    "total",
+    "effective_rate",
+    "landed_cost",
+    "status",
+    "review",
+)
+ENTRY_DATE = "entry-date"
+"""The regime name of the default view for dated rows: the schedule in force on the date."""
+
+_DATED_VIEW = RegimeView(
+    ENTRY_DATE, "In force on the entry date", datetime(1900, 1, 1), "The row's own date"
+)
+_SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:\.\d+)?[eE][+-]?\d+\s*")
+_INPUT_SET = frozenset(INPUT_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A row that could not be assessed, with its row number and the reason."""
+
+    row: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.reason}"
+
+
+@dataclass(slots=True)
+class RegimeTotals:
+    """Running totals of one regime (and importer currency) over a batch."""
+
+    regime: str
+    currency: str
+    shipments: int = 0
+    customs_value: Decimal = Decimal("0.00")
+    duty: Decimal = Decimal("0.00")
+    needs_review: int = 0
+
+    @property
+    def effective_rate(self) -> Decimal:
+        """Total duty over total customs value, as a fraction."""
+        return effective_rate(self.duty, self.customs_value)
+
+
+@dataclass(slots=True)
+class Summary:
+    """What a finished (or interrupted) batch did."""
+
+    rows: int = 0
+    results: int = 0
+    errors: int = 0
+    needs_review: int = 0
+    totals: dict[tuple[str, str], RegimeTotals] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every row was assessed and none needs review."""
+        return self.errors == 0 and self.needs_review == 0
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Rows of a shipment file: the pass-through columns and ``(row number, fields)`` pairs."""
+
+    extra: tuple[str, ...]
+    items: Iterator[tuple[int, Mapping[str, object]] | RowError]
+
+
+def read_csv(handle: Iterable[str]) -> Rows:
+    """Read CSV rows keyed by the header; every cell stays text."""
+    reader = csv.reader(handle)
+    header = next(reader, None)
+    if header is None:
+        raise UsageError("the input is empty: expected a header row with hs and value columns")
+    names = [name.strip().lower() for name in header]
+    missing = [c for c in ("hs", "value") if c not in names]
+    if missing:
+        raise UsageError(f"the input has no {' or '.join(missing)} column (header: {header})")
+    if len(set(names)) != len(names):
+        raise UsageError(f"the input header repeats a column name: {header}")
+    extra = tuple(n for n in names if n not in _INPUT_SET)
+    width = len(names)
+
+    def items() -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
+        for number, cells in enumerate(reader, start=1):
+            if len(cells) != width:
+                if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue
+                yield RowError(number, f"{len(cells)} cells where the header has {width}")
+                continue
+            yield number, dict(zip(names, cells, strict=True))
+
+    return Rows(extra, items())
+
+
+def read_jsonl(handle: Iterable[str]) -> Rows:
+    """Read one JSON object per line; pass-through keys are the first object's extra keys."""
+    lines = enumerate(handle, start=1)
+    first: tuple[int, Mapping[str, object] | RowError] | None = None
+    for number, line in lines:
+        if line.strip():
+            first = (number, _json_object(line, number))
+            break
+    extra: tuple[str, ...] = ()
+    if first is not None and not isinstance(first[1], RowError):
+        extra = tuple(k for k in first[1] if k not in _INPUT_SET)
+
+    def items() -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
+        if first is not None:
+            number, obj = first
+            yield obj if isinstance(obj, RowError) else (number, obj)
+        for number, line in lines:
+            if not line.strip():
+                continue
+            obj = _json_object(line, number)
+            yield obj if isinstance(obj, RowError) else (number, obj)
+
+    return Rows(extra, items())
+
+
+def _json_object(line: str, number: int) -> Mapping[str, object] | RowError:
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        return RowError(number, f"not valid JSON: {exc}")
+    if not isinstance(obj, dict):
+        return RowError(number, f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def read_rows(handle: Iterable[str], fmt: str) -> Rows:
+    """Rows of ``handle`` read as ``csv`` or ``jsonl``."""
+    return read_jsonl(handle) if fmt == "jsonl" else read_csv(handle)
+
+
+def format_for(name: str | None, default: str = "csv") -> str:
+    """``jsonl`` for a ``.jsonl``/``.ndjson`` file name, ``csv`` for ``.csv``, else ``default``."""
+    if name:
+        lowered = name.lower()
+        if lowered.endswith((".jsonl", ".ndjson")):
+            return "jsonl"
+        if lowered.endswith(".csv"):
+            return "csv"
+    return default
+
+
+# ----------------------------------------------------------------------------- shipments
+
+
+def _check_code(text: object) -> None:
+    """Refuse codes a spreadsheet has turned into numbers, with a reason that says so."""
+    if not isinstance(text, str):
+        return
+    if _SCIENTIFIC.fullmatch(text):
+        raise UsageError(
+            f"HS code {text!r} looks like a spreadsheet number in scientific notation; "
+            "keep the hs column as text (e.g. 8471.30.0100)"
+        )
+    digits = text.strip().replace(".", "")
+    if digits.isdigit() and len(digits) % 2 == 1 and 3 <= len(digits) <= 9:
+        raise UsageError(
+            f"HS code {text!r} has an odd number of digits: a leading zero was probably lost "
+            f"(did you mean 0{text.strip()}?); keep the hs column as text"
+        )
+
+
+_VARYING_AT = tuple(INPUT_COLUMNS.index(n) for n in ("value", "freight", "insurance", "qty"))
+
+
+@lru_cache(maxsize=4096)
+def _template(key: tuple[str | None, ...]) -> Shipment:
+    """A validated shipment for the fields that repeat across rows (amounts set to 0)."""
+    fields = dict(zip(INPUT_COLUMNS, key, strict=True))
+    fields["value"] = "0"
+    return shipment_from_mapping(fields)
+
+
+def to_shipment(fields: Mapping[str, object]) -> Shipment:
+    """Validate one row into a shipment, exactly as :func:`shipment_from_mapping` does.
+
+    The fields that repeat across rows (code, countries, date, unit...) are validated once
+    per distinct combination; only the amounts are parsed per row. Any failure is re-raised
+    by the plain path, so the messages are the same.
+    """
+    _check_code(fields.get("hs"))
+    try:
+        texts = [_text_or_none(fields.get(name)) for name in INPUT_COLUMNS]
+        value, freight, insurance, qty = texts[3], texts[6], texts[7], texts[8]
+        for index in _VARYING_AT:
+            if texts[index] is not None:
+                texts[index] = "0"
+        template = _template(tuple(texts))
+        return Shipment(
+            code=template.code,
+            value=parse_amount(value or "", "value"),
+            origin=template.origin,
+            dest=template.dest,
+            entry=template.entry,
+            entry_is_date=template.entry_is_date,
+            currency=template.currency,
+            freight=None if freight is None else parse_amount(freight, "freight"),
+            insurance=None if insurance is None else parse_amount(insurance, "insurance"),
+            quantity=None if qty is None else parse_amount(qty, "quantity"),
+            unit=template.unit,
+            mode=template.mode,
+            metal=template.metal,
+            metal_is_share=template.metal_is_share,
+        )
+    except (TradecalcError, _NotTextError):
+        return shipment_from_mapping(fields)  # raises the canonical error
+
+
+class _NotTextError(Exception):
+    """A field that is not plain text (a JSON number or list): take the plain path."""
+
+
+def _text_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise _NotTextError
+    return value if value.strip() else None
+
+
+# ----------------------------------------------------------------------------- assessing
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One output row: the row number, its pass-through values and the result columns."""
+
+    row: int
+    passthrough: tuple[object, ...]
+    values: tuple[str, ...]
+    """In the order of :data:`RESULT_COLUMNS`."""
+    needs_review: bool
+
+
+def output_columns(extra: Sequence[str]) -> tuple[str, ...]:
+    """The header of the output: ``row``, the pass-through columns, the result columns."""
+    return ("row", *extra, *RESULT_COLUMNS)
+
+
+def assess_rows(
+    schedule: Schedule,
+    rows: Rows,
+    views: Sequence[RegimeView] = (),
+    fx: FxTable | None = None,
+    summary: Summary | None = None,
+) -> Iterator[ResultRow | RowError]:
+    """Assess every row under ``views`` (default: see the module docstring), in input order."""
+    fx = fx or FxTable()
+    summary = summary if summary is not None else Summary()
+    named = tuple(views)
+    extra = rows.extra
+    totals = summary.totals
+    for item in rows.items:
+        summary.rows += 1
+        if isinstance(item, RowError):
+            summary.errors += 1
+            yield item
+            continue
+        number, fields = item
+        try:
+            shipment = to_shipment(fields)
+            chosen = named or ((_DATED_VIEW,) if shipment.entry is not None else None)
+            if chosen is None:
+                chosen = _named_views(schedule)
+            results = [assess(schedule, shipment, view, fx) for view in chosen]
+        except TradecalcError as exc:
+            summary.errors += 1
+            yield RowError(number, str(exc))
+            continue
+        passthrough = tuple(fields.get(name, "") for name in extra)
+        for result in results:
+            duty = result.duty
+            fees = result.fees_total
+            taxes = result.taxes_total
+            total = duty + fees + taxes
+            customs = result.customs_value
+            review = result.review
+            key = (result.regime, result.currency)
+            acc = totals.get(key)
+            if acc is None:
+                acc = totals[key] = RegimeTotals(result.regime, result.currency)
+            acc.shipments += 1
+            acc.customs_value += customs
+            acc.duty += duty
+            if review:
+                acc.needs_review += 1
+                summary.needs_review += 1
+            summary.results += 1
+            yield ResultRow(
+                number,
+                passthrough,
+                (
+                    shipment.code,
+                    result.regime,
+                    format_when(result.as_of),
+                    result.currency,
+                    str(customs),
+                    str(duty),
+                    str(fees),
+                    str(taxes),
+                    str(total),
+                    str(effective_rate(duty, customs)),
+                    str(customs + result.landed_extra + total),
+                    "needs_review" if review else "ok",
+                    "; ".join(review),
+                ),
+                bool(review),
+            )
+
+
+_NAMED: dict[int, tuple[Schedule, tuple[RegimeView, ...]]] = {}
+
+
+def _named_views(schedule: Schedule) -> tuple[RegimeView, ...]:
+    """The schedule's named regimes (not scenarios), resolved once per schedule."""
+    cached = _NAMED.get(id(schedule))
+    if cached is not None and cached[0] is schedule:
+        return cached[1]
+    from tradecalc.engine import regime_views
+
+    views = regime_views(schedule)
+    named = tuple(views[r.id] for r in schedule.regimes)
+    _NAMED.clear()
+    _NAMED[id(schedule)] = (schedule, named)
+    return named
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+class ResultWriter:
+    """Write result rows as CSV or JSONL to an open text stream."""
+
+    def __init__(self, stream: IO[str], fmt: str, extra: Sequence[str]) -> None:
+        self._stream = stream
+        self._jsonl = fmt == "jsonl"
+        self._columns = output_columns(extra)
+        self._csv: Any = None
+        if not self._jsonl:
+            self._csv = csv.writer(stream, lineterminator="\n")
+            self._csv.writerow(self._columns)
+
+    def write(self, row: ResultRow) -> None:
+        """Write one result row."""
+        if self._jsonl:
+            record = dict(zip(self._columns, (row.row, *row.passthrough, *row.values), strict=True))
+            self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            self._csv.writerow((row.row, *row.passthrough, *row.values))
+
+
+def run(
+    schedule: Schedule,
+    rows: Rows,
+    out: IO[str],
+    fmt: str,
+    views: Sequence[RegimeView] = (),
+    fx: FxTable | None = None,
+    on_error: Callable[[RowError], object] | None = None,
+) -> Summary:
+    """Assess ``rows`` into ``out``; bad rows go to ``on_error`` when given."""
+    summary = Summary()
+    writer = ResultWriter(out, fmt, rows.extra)
+    for item in assess_rows(schedule, rows, views, fx, summary):
+        if isinstance(item, RowError):
+            if on_error is not None:
+                on_error(item)
+        else:
+            writer.write(item)
+    return summary

@@ -1,0 +1,255 @@
+"""``tradecalc batch``: a file of shipments under one or more regimes, streamed to a file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated
+
+import typer
+
+from tradecalc.cli.app import DataOption, app, load
+from tradecalc.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from tradecalc.batch import RowError, Summary
+    from tradecalc.engine import RegimeView
+    from tradecalc.models import Schedule
+    from tradecalc.money import FxTable
+
+_PROGRESS_EVERY = 2048
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  tradecalc batch imports.csv -o results.csv                 # default regimes\n\n"
+    "  tradecalc batch imports.csv -o out.jsonl --regime pre-geneva --regime geneva\n\n"
+    "  cat lines.jsonl | tradecalc batch - --input-format jsonl --errors bad.csv > out.csv\n\n"
+    "Columns in: hs, value, origin, dest, currency, date, freight, insurance, qty, unit, mode, "
+    "metal; others (e.g. sku) are copied to the output. Columns out: row, the copied columns, "
+    "hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, effective_rate, "
+    "landed_cost, status, review. Without --regime, a row with a date is assessed under the "
+    "schedule in force on that date (regime entry-date), a row without one under every named "
+    "regime.",
+)
+def batch(
+    input_: Annotated[
+        str,
+        typer.Argument(
+            metavar="IN", help="CSV or JSONL file of shipments, or - for stdin.", show_default=False
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Result file, written atomically (default: stdout).",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,
+    regime: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Named regime or scenario; repeatable. Default: see below.", show_default=False
+        ),
+    ] = None,
+    scenario: Annotated[
+        list[Path] | None,
+        typer.Option(help="Scenario file; repeatable.", show_default=False, dir_okay=False),
+    ] = None,
+    fx: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Exchange rate CUR=RATE (units per 1 USD), e.g. CNY=7.18.", show_default=False
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="csv or jsonl [default: from the output file name, else csv].",
+            show_default=False,
+        ),
+    ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            "--input-format",
+            help="csv or jsonl [default: from the input file name, else csv].",
+            show_default=False,
+        ),
+    ] = None,
+    errors: Annotated[
+        Path | None,
+        typer.Option(
+            "--errors",
+            help="Write bad rows (row,error) to this CSV file instead of stderr.",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,
+    data: DataOption = None,
+) -> None:
+    """Assess a CSV or JSONL file of shipments: one result row per shipment and regime."""
+    from tradecalc.batch import format_for
+    from tradecalc.inputs import parse_fx
+
+    out_fmt = _choose_format(output_format, format_for(str(output) if output else None))
+    in_fmt = _choose_format(input_format, format_for(None if input_ == "-" else input_))
+    loaded = load(data)
+    views: list[RegimeView] = []
+    if regime or scenario:
+        from tradecalc.cli.duty import select_views
+
+        views = select_views(loaded, regime or [], scenario or [], [], None)
+    fx_table = parse_fx(fx or ())
+    with contextlib.ExitStack() as stack:
+        handle, size = stack.enter_context(_open_input(input_))
+        on_error: Callable[[RowError], None] = _echo_error
+        if errors is not None:
+            on_error = _error_writer(stack.enter_context(atomic_output(errors)))
+        out = sys.stdout if output is None else stack.enter_context(atomic_output(output))
+        summary = _run(
+            loaded.schedule, handle, size, in_fmt, out, out_fmt, views, fx_table, on_error
+        )
+    _print_summary(summary)
+    if not summary.ok:
+        raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
+
+
+def _choose_format(given: str | None, default: str) -> str:
+    fmt = (given or default).lower()
+    if fmt not in ("csv", "jsonl"):
+        raise UsageError(f"--format {given!r}: use csv or jsonl")
+    return fmt
+
+
+@contextlib.contextmanager
+def _open_input(name: str) -> Iterator[tuple[IO[str], int]]:
+    if name == "-":
+        yield sys.stdin, 0
+        return
+    path = Path(name)
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+    with handle:
+        yield handle, path.stat().st_size
+
+
+def _run(
+    schedule: Schedule,
+    handle: IO[str],
+    size: int,
+    in_fmt: str,
+    out: IO[str],
+    out_fmt: str,
+    views: Sequence[RegimeView],
+    fx: FxTable,
+    on_error: Callable[[RowError], None],
+) -> Summary:
+    from tradecalc.batch import read_rows, run
+
+    show = size > 0 and sys.stderr.isatty()
+    with _progress(size if show else 0) as advance:
+        lines: Iterable[str] = _counting(handle, advance) if show else handle
+        return run(schedule, read_rows(lines, in_fmt), out, out_fmt, views, fx, on_error)
+
+
+def _echo_error(error: RowError) -> None:
+    print(f"tradecalc: {error}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path) -> Iterator[IO[str]]:
+    """A text stream into a temporary file beside ``target``, renamed onto it on success only."""
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="", buffering=1 << 20) as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar on stderr over ``total`` characters; a no-op when total is 0."""
+    if total <= 0:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("assessing", total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def _counting(lines: Iterable[str], advance: Callable[[int], None]) -> Iterator[str]:
+    done = 0
+    for count, line in enumerate(lines, start=1):
+        done += len(line)
+        if count % _PROGRESS_EVERY == 0:
+            advance(done)
+            done = 0
+        yield line
+    advance(done)
+
+
+def _error_writer(stream: IO[str]) -> Callable[[RowError], None]:
+    import csv
+
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(("row", "error"))
+    return lambda error: writer.writerow((error.row, error.reason))
+
+
+def _print_summary(summary: Summary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from tradecalc.money import percent
+    from tradecalc.render import money
+
+    table = Table(title="Batch summary", title_justify="left")
+    for column in ("Regime", "Currency", "Shipments", "Customs value", "Duty", "Rate", "Review"):
+        left = column in ("Regime", "Currency")
+        table.add_column(column, justify="left" if left else "right", no_wrap=True)
+    for totals in summary.totals.values():
+        table.add_row(
+            totals.regime,
+            totals.currency,
+            f"{totals.shipments:,}",
+            money(totals.customs_value),
+            money(totals.duty),
+            percent(totals.effective_rate),
+            f"{totals.needs_review:,}",
+        )
+    console = Console(stderr=True, highlight=False)
+    console.print(table)
+    console.print(
+        f"{summary.rows:,} rows, {summary.results:,} results, {summary.errors:,} bad rows, "
+        f"{summary.needs_review:,} results need review",
+        markup=False,
+    )

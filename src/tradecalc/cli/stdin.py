@@ -1,0 +1,88 @@
+"""``tradecalc duty --stdin``: one JSON shipment per line in, one JSON answer per line out.
+
+A script keeps one process open and pays the start-up once. Each answer is flushed as soon as
+it is written. A line that cannot be assessed is answered with ``{"line": N, "error": "..."}``
+and the loop goes on. The answer for a good line is the ``--format json`` document on one
+line, with ``"line": N`` first. Blank lines are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import IO, Any
+
+from tradecalc.engine import RegimeView, assess, with_overrides
+from tradecalc.errors import TradecalcError
+from tradecalc.inputs import shipment_from_mapping
+from tradecalc.models import Override, format_when
+from tradecalc.money import FxTable
+from tradecalc.render import result_json, shipment_json
+from tradecalc.schedules import LoadedSchedule
+
+
+def serve(
+    loaded: LoadedSchedule,
+    views: Sequence[RegimeView],
+    explicit: bool,
+    overrides: Sequence[Override],
+    fx: FxTable,
+    explain: bool = False,
+    source: IO[str] | None = None,
+    sink: IO[str] | None = None,
+) -> bool:
+    """Answer every line of ``source``; True when every line was ok and none needs review."""
+    source = source or sys.stdin
+    sink = sink or sys.stdout
+    ok = True
+    for number, line in enumerate(iter(source.readline, ""), start=1):
+        if not line.strip():
+            continue
+        chosen = (views, explicit, overrides)
+        answer, good = _answer(loaded, chosen, fx, explain, line, number)
+        ok = ok and good
+        sink.write(json.dumps(answer, ensure_ascii=False, separators=(",", ":")) + "\n")
+        sink.flush()
+    return ok
+
+
+def _answer(
+    loaded: LoadedSchedule,
+    views: tuple[Sequence[RegimeView], bool, Sequence[Override]],
+    fx: FxTable,
+    explain: bool,
+    line: str,
+    number: int,
+) -> tuple[dict[str, Any], bool]:
+    try:
+        fields = json.loads(line)
+    except ValueError as exc:
+        return {"line": number, "error": f"not valid JSON: {exc}"}, False
+    if not isinstance(fields, dict):
+        kind = type(fields).__name__
+        return {"line": number, "error": f"expected a JSON object, got {kind}"}, False
+    try:
+        shipment = shipment_from_mapping(fields)
+        chosen, explicit, overrides = views
+        if not explicit and shipment.entry is not None:
+            chosen = _dated(shipment.entry, overrides)
+        results = [assess(loaded.schedule, shipment, view, fx) for view in chosen]
+    except TradecalcError as exc:
+        return {"line": number, "error": str(exc)}, False
+    answer = {
+        "line": number,
+        "shipment": shipment_json(shipment),
+        "results": [result_json(r, explain) for r in results],
+        "data_version": loaded.schedule.version,
+        "data_sha256": loaded.sha256,
+    }
+    return answer, not any(r.needs_review for r in results)
+
+
+def _dated(entry: datetime, overrides: Sequence[Override]) -> list[RegimeView]:
+    """Like ``duty --date``: the schedule in force on the line's date, plus ``--set``'s column."""
+    text = format_when(entry)
+    view = RegimeView(text, f"As of {text}", entry, "Schedule in force on that date")
+    return [view, with_overrides(view, overrides, "custom")] if overrides else [view]
