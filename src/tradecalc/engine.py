@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate
 from tradecalc.errors import MissingFxRateError, UsageError
 from tradecalc.models import (
     CodeRate,
@@ -249,8 +250,13 @@ def assess(
     shipment: Shipment,
     view: RegimeView,
     fx: FxTable | None = None,
+    base_rates: BaseRates | None = None,
 ) -> Assessment:
-    """Compute the duty, fees and taxes for one shipment under one regime."""
+    """Compute the duty, fees and taxes for one shipment under one regime.
+
+    ``base_rates`` (an imported schedule) is asked only when no curated base measure
+    gives a rate for the code; its line then also decides ``@hts:HEADING`` scopes.
+    """
     fx = fx or FxTable()
     party = schedule.parties.get(shipment.dest)
     if party is None:
@@ -270,6 +276,15 @@ def assess(
     measures = [m for m in (*schedule.measures, *view.added) if m.importer == shipment.dest]
     overrides = {o.measure: o for o in view.overrides}
     active = _active_measures(schedule, measures, shipment, when, overrides, trace)
+    imported = None
+    if base_rates is not None and base_rates.importer == shipment.dest and not _has_base(active):
+        imported = base_rates.lookup(shipment.digits, when)
+        if imported is not None:
+            trace = []
+            active = _active_measures(
+                schedule, measures, shipment, when, overrides, trace, imported.headings
+            )
+            active += _imported_base(measures, shipment, imported, overrides, trace, review)
     charged = _drop_displaced(active, trace)
     review.extend(
         f"{item.measure.name}: {item.measure.note or 'check this measure'}"
@@ -277,8 +292,8 @@ def assess(
         if item.measure.kind == "flag"
     )
     duties = [a for a in charged if a.measure.kind == "duty"]
-    if not any(a.measure.group == "base" for a in duties):
-        review.append(_unknown_code_message(schedule, measures, shipment, when))
+    if not any(a.measure.group == "base" for a in duties) and imported is None:
+        review.append(_unknown_code_message(schedule, measures, shipment, when, base_rates))
 
     metal_bases = _metal_bases(duties, shipment, customs_value, convert, review)
     remainder = max(customs_value - sum(metal_bases.values(), ZERO), ZERO)
@@ -344,10 +359,15 @@ def _customs_value(
     return round_money(value + freight + (insurance or ZERO)), ZERO
 
 
-def _scope_matches(schedule: Schedule, scope: Scope, digits: str) -> tuple[bool, str]:
+def _scope_matches(
+    schedule: Schedule, scope: Scope, digits: str, headings: tuple[str, ...] = ()
+) -> tuple[bool, str]:
     def hits(entries: Iterable[str]) -> str | None:
         for entry in entries:
-            if entry.startswith("@"):
+            if entry.startswith(HEADING_SCOPE):
+                if entry.removeprefix(HEADING_SCOPE) in headings:
+                    return entry
+            elif entry.startswith("@"):
                 plist = schedule.product_lists.get(entry[1:])
                 codes = plist.codes if plist else ()
                 if any(digits.startswith(code_digits(c)) for c in codes):
@@ -403,12 +423,13 @@ def _active_measures(
     when: datetime,
     overrides: Mapping[str, Override],
     trace: list[Step],
+    headings: tuple[str, ...] = (),
 ) -> list[_Active]:
     active = []
     for index, measure in enumerate(measures):
         if "*" not in measure.origins and shipment.origin not in measure.origins:
             continue
-        in_scope, why = _scope_matches(schedule, measure.scope, shipment.digits)
+        in_scope, why = _scope_matches(schedule, measure.scope, shipment.digits, headings)
         if not in_scope:
             trace.append(Step(measure.id, False, why, index))
             continue
@@ -440,6 +461,64 @@ def _active_measures(
             _Active(measure, period, rate, period.heading, source, unconfirmed, index, reason)
         )
     return active
+
+
+def _has_base(active: Sequence[_Active]) -> bool:
+    return any(a.measure.group == "base" and a.measure.kind == "duty" for a in active)
+
+
+def _imported_base(
+    measures: Sequence[Measure],
+    shipment: Shipment,
+    imported: ImportedRate,
+    overrides: Mapping[str, Override],
+    trace: list[Step],
+    review: list[str],
+) -> list[_Active]:
+    """The imported base rate, charged as the schedule's base measure (or a stand-in)."""
+    template = next(
+        (
+            m
+            for m in measures
+            if m.group == "base"
+            and m.kind == "duty"
+            and ("*" in m.origins or shipment.origin in m.origins)
+        ),
+        None,
+    )
+    if template is None:
+        template = Measure(
+            id=f"{shipment.dest.lower()}-hts-general",
+            name=f"{shipment.dest} MFN (imported)",
+            importer=shipment.dest,
+            origins=("*",),
+            authority="Column 1 General rate of the imported tariff schedule",
+            group="base",
+            periods=(
+                Period.model_validate(
+                    {"from": "1900-01-01", "rate": "Free", "source": imported.source}
+                ),
+            ),
+        )
+    order = len(measures)
+    where = f"{imported.source} line {imported.code}: {imported.text}"
+    override = overrides.get(template.id)
+    if override is not None and override.off:
+        trace.append(Step(template.id, False, "switched off by the scenario", order))
+        return []
+    if imported.rate is None:
+        review.append(
+            f"{template.name}: the rate of {imported.code} in {imported.source} "
+            f"({imported.text!r}) cannot be computed; work it out by hand"
+        )
+        trace.append(Step(template.id, False, f"not computable: {where}", order))
+        return []
+    rate, source = imported.rate, (imported.source,)
+    why = f"no curated rate for this code; {where}"
+    if override is not None and override.rate is not None:
+        rate, source = override.rate, ("scenario",)
+        why += f"; rate {rate} set by the scenario"
+    return [_Active(template, None, rate, None, source, None, order, why)]
 
 
 def _displacers(item: _Active) -> tuple[str, ...]:
@@ -576,7 +655,11 @@ def _measure_notes(item: _Active) -> list[str]:
 
 
 def _unknown_code_message(
-    schedule: Schedule, measures: Sequence[Measure], shipment: Shipment, when: datetime
+    schedule: Schedule,
+    measures: Sequence[Measure],
+    shipment: Shipment,
+    when: datetime,
+    base_rates: BaseRates | None = None,
 ) -> str:
     known: set[str] = set()
     for measure in measures:
@@ -592,11 +675,21 @@ def _unknown_code_message(
             min(len(digits), len(other)),
         )
 
+    revision = None
+    if base_rates is not None and base_rates.importer == shipment.dest:
+        revision = base_rates.describe(when)
+        known.update(base_rates.nearest(digits, when))
     nearest = sorted(known, key=lambda c: (-shared(c), c))[:3]
     hint = f"; nearest known codes: {', '.join(nearest)}" if nearest else ""
+    where = f"in data version {schedule.version}"
+    if revision is not None:
+        return (
+            f"no {shipment.dest} base (MFN) rate for {shipment.code} on {format_when(when)} "
+            f"{where} or in {revision}{hint}"
+        )
     return (
         f"no {shipment.dest} base (MFN) rate for {shipment.code} on {format_when(when)} "
-        f"in data version {schedule.version}{hint}; "
+        f"{where}{hint}; "
         "add it to the data file or import the official schedule (tradecalc hts import)"
     )
 
