@@ -40,7 +40,7 @@ class Located(Protocol):
 def check_schedule(schedule: Schedule, doc: Located) -> list[Diagnostic]:
     """Every semantic problem in ``schedule``, with positions from ``doc``."""
     found = [
-        *_unquoted_codes(doc),
+        *unquoted_codes(doc),
         *_duplicate_ids(schedule, doc),
         *_measure_checks(schedule, schedule.measures, ("measures",), doc),
         *_fee_and_tax_periods(schedule, doc),
@@ -53,11 +53,21 @@ def check_schedule(schedule: Schedule, doc: Located) -> list[Diagnostic]:
 
 def check_scenario(scenario: Scenario, schedule: Schedule, doc: Located) -> list[Diagnostic]:
     """Problems in a stand-alone scenario file checked against ``schedule``."""
-    found = list(_unquoted_codes(doc))
+    found = list(unquoted_codes(doc))
     found += _overrides(scenario, ("scenario",), schedule, doc)
     found += _measure_checks(schedule, scenario.add, ("scenario", "add"), doc)
     names = {r.id for r in schedule.regimes} | {s.id for s in schedule.scenarios}
-    if scenario.based_on not in names:
+    if scenario.id in names:
+        found.append(
+            _at(
+                doc,
+                ("scenario", "id"),
+                f"scenario id {scenario.id!r} is already a regime or scenario of the schedule",
+            )
+        )
+    if scenario.based_on == scenario.id:
+        found.append(_at(doc, ("scenario", "based_on"), "a scenario cannot be based on itself"))
+    elif scenario.based_on not in names:
         found.append(
             _at(
                 doc,
@@ -73,7 +83,8 @@ def _at(doc: Located, path: Path_, message: str) -> Diagnostic:
     return Diagnostic(doc.locate(path), message)
 
 
-def _unquoted_codes(doc: Located) -> Iterator[Diagnostic]:
+def unquoted_codes(doc: Located) -> Iterator[Diagnostic]:
+    """HS codes written without quotes, which YAML 1.1 readers would turn into numbers."""
     for path in sorted(doc.numeric_plain, key=str):
         if len(path) >= 2 and (path[-2] in _CODE_LISTS or path[-2] == "rates"):
             yield _at(
@@ -165,7 +176,9 @@ def _measure_checks(
         for j, period in enumerate(measure.periods):
             yield from _period_checks(schedule, period, (*path, "periods", j), doc)
         for k, entry in enumerate((*measure.scope.include, *measure.scope.exclude)):
-            if entry.startswith("@") and entry[1:] not in schedule.product_lists:
+            if entry.startswith("@") and not entry.startswith("@hts:") and entry[1:] not in (
+                schedule.product_lists
+            ):
                 key = "include" if k < len(measure.scope.include) else "exclude"
                 index = k if key == "include" else k - len(measure.scope.include)
                 yield _at(doc, (*path, "scope", key, index), f"unknown product list {entry!r}")

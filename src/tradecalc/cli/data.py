@@ -1,55 +1,234 @@
-"""Commands about the schedule data: ``regimes`` and ``validate``."""
+"""Commands about the schedule data: ``validate``, ``schema``, ``diff``, ``regimes``, ``rates``."""
 
 from __future__ import annotations
 
+import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import DataOption, app, load
-from tradecalc.errors import DataError, ExitCode
+from tradecalc.cli.app import DataOption, Format, app, load
+from tradecalc.errors import DataError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from tradecalc.engine import RegimeView
+    from tradecalc.schedules import LoadedSchedule
+
+
+class CheckFormat(StrEnum):
+    """Output formats of ``validate``."""
+
+    text = "text"
+    github = "github"
+    json = "json"
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  tradecalc validate                          # the bundled data\n\n"
+    "  tradecalc validate my-rates.yaml scenarios/*.yaml --format github\n\n"
+    "Exit status: 0 when every file is clean, 1 when any problem is found."
+)
+def validate(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Schedule or scenario files (default: the bundled data). A file with a "
+            "top-level 'scenario:' key is checked against --data.",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        CheckFormat, typer.Option("--format", help="text, github (annotations) or json.")
+    ] = CheckFormat.text,
+    data: DataOption = None,
+) -> None:
+    """Check data files: schema and semantic checks, every problem as file:line:col: message."""
+    from tradecalc.render_data import diagnostics_github, diagnostics_json, diagnostics_text
+    from tradecalc.schedules import default_path
+    from tradecalc.validation import validate_files
+
+    paths = files or [default_path()]
+    found = validate_files(paths, lambda: load(data).schedule)
+    render = {
+        CheckFormat.text: diagnostics_text,
+        CheckFormat.github: diagnostics_github,
+        CheckFormat.json: diagnostics_json,
+    }[output_format]
+    if found or output_format is CheckFormat.json:
+        sys.stdout.write(render(found))
+    count, files_bad = len(found), len({d.location.file for d in found})
+    if found:
+        typer.echo(
+            f"tradecalc: {count} problem{'s' if count != 1 else ''} in "
+            f"{files_bad} of {len(paths)} file{'s' if len(paths) != 1 else ''}",
+            err=True,
+        )
+        raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
+    typer.echo(f"tradecalc: {len(paths)} file{'s' if len(paths) != 1 else ''} OK", err=True)
+
+
+@app.command()
+def schema(
+    scenario: Annotated[
+        bool, typer.Option("--scenario", help="The schema of scenario files instead.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write to FILE (default: stdout).", dir_okay=False),
+    ] = None,
+) -> None:
+    """Print the JSON Schema of schedule files (or scenario files), for editors and CI."""
+    import json
+
+    from tradecalc.models import ScenarioFile, Schedule
+    from tradecalc.schedules import write_atomic
+
+    model = ScenarioFile if scenario else Schedule
+    kind = "scenario" if scenario else "schedule"
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://tradecalc.invalid/{kind}.schema.json",
+        **model.model_json_schema(by_alias=True),
+    }
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text.encode("utf-8"))
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  tradecalc diff pre-geneva geneva            # two regimes of the bundled data\n\n"
+    "  tradecalc diff geneva my-scenario.yaml      # a regime and a scenario file\n\n"
+    "  tradecalc diff old/rates.yaml data/rates.yaml --format csv   # two data files\n\n"
+    "Exit status: 0 whatever changed; 2 when an input is unknown or invalid."
+)
+def diff(
+    a: Annotated[str, typer.Argument(help="Regime or scenario id, scenario file or data file.")],
+    b: Annotated[str, typer.Argument(help="Regime or scenario id, scenario file or data file.")],
+    output_format: Annotated[
+        Format, typer.Option("--format", help="Output format.")
+    ] = Format.table,
+    data: DataOption = None,
+) -> None:
+    """Show what changed between two regimes, two scenarios or two data files."""
+    from tradecalc.render_data import diff_csv, diff_json, diff_table
+
+    try:
+        result = _diff(a, b, data)
+    except DataError as exc:
+        exc.exit_code = ExitCode.USAGE  # a bad input, not a finding
+        raise
+    if output_format is Format.json:
+        sys.stdout.write(diff_json(result))
+    elif output_format is Format.csv:
+        sys.stdout.write(diff_csv(result))
+    else:
+        _console().print(diff_table(result))
+
+
+def _diff(a: str, b: str, data: Path | None) -> Any:
+    from tradecalc.diff import diff_regimes, diff_schedules
+    from tradecalc.schedules import load_schedule
+
+    kinds = [_file_kind(a), _file_kind(b)]
+    if kinds == ["schedule", "schedule"]:
+        if data is not None:
+            raise UsageError("diff of two data files: --data does not apply")
+        old, new = load_schedule(Path(a)).schedule, load_schedule(Path(b)).schedule
+        return diff_schedules(old, new, a, b)
+    if "schedule" in kinds:
+        raise UsageError("diff compares two regimes (or scenarios) or two data files, not a mix")
+    loaded = load(data)
+    views = _views(loaded, [Path(x) for x, k in zip((a, b), kinds, strict=True) if k])
+    for name in (a, b):
+        if _key(name) not in views:
+            raise UsageError(f"unknown regime {name!r}; known: {', '.join(views)}")
+    return diff_regimes(loaded.schedule, views[_key(a)], views[_key(b)])
+
+
+def _file_kind(arg: str) -> str | None:
+    """``schedule``, ``scenario`` or None (an id) for a diff argument."""
+    path = Path(arg)
+    if not path.is_file():
+        return None
+    from tradecalc.loader import read_document
+
+    doc = read_document(path)
+    return "scenario" if isinstance(doc.data, dict) and "scenario" in doc.data else "schedule"
+
+
+def _views(loaded: LoadedSchedule, scenario_files: list[Path]) -> dict[str, RegimeView]:
+    """Named regimes and scenarios, plus scenario files keyed by their path."""
+    from tradecalc.engine import regime_views
+    from tradecalc.schedules import load_scenario
+
+    schedule = loaded.schedule
+    files = {str(p): load_scenario(p, schedule) for p in scenario_files}
+    known = regime_views(
+        schedule.model_copy(update={"scenarios": (*schedule.scenarios, *files.values())})
+    )
+    return {**known, **{path: known[s.id] for path, s in files.items()}}
+
+
+def _key(arg: str) -> str:
+    return str(Path(arg)) if Path(arg).is_file() else arg
 
 
 @app.command()
 def regimes(data: DataOption = None) -> None:
-    """List the named regimes and scenarios of the schedule."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """List the named regimes and scenarios with their dates and headline rates."""
     from tradecalc.engine import regime_views
-    from tradecalc.models import format_when
+    from tradecalc.render_data import regimes_table
+    from tradecalc.snapshot import headlines
 
-    loaded = load(data)
-    table = Table(title=f"Regimes in data {loaded.schedule.version}", title_justify="left")
-    for column in ("Regime", "As of", "Title", "Description"):
-        table.add_column(column)
-    for view in regime_views(loaded.schedule).values():
-        star = "*" if view.hypothetical else ""
-        table.add_row(f"{view.id}{star}", format_when(view.as_of), view.title, view.description)
-    Console(highlight=False).print(table)
+    schedule = load(data).schedule
+    rows = [(view, headlines(schedule, view)) for view in regime_views(schedule).values()]
+    _console().print(regimes_table(schedule.version, rows))
 
 
-@app.command()
-def validate(
-    files: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Schedule files (default: the bundled data).", show_default=False),
+@app.command(
+    epilog="Examples:\n\n"
+    "  tradecalc rates 9503.00.0073                # toys from China into the US\n\n"
+    "  tradecalc rates 1201.90 --dest CN           # US soybeans into China"
+)
+def rates(
+    code: Annotated[str, typer.Argument(help="HS/HTS code, e.g. 9503.00.0073.")],
+    origin: Annotated[
+        str | None,
+        typer.Option(
+            help="Country of origin [default: CN, or US when --dest CN].", show_default=False
+        ),
     ] = None,
+    dest: Annotated[
+        str | None,
+        typer.Option(
+            help="Importing country [default: US, or CN when --origin US].", show_default=False
+        ),
+    ] = None,
+    data: DataOption = None,
 ) -> None:
-    """Check schedule files: schema and semantic checks, as file:line:col: message."""
-    from tradecalc.loader import read_text
-    from tradecalc.schedules import compile_schedule, default_path
+    """Show every measure touching a code over time, and a chart of the total rate."""
+    from tradecalc.render_data import timeline_chart, timeline_table
+    from tradecalc.timeline import timeline
 
-    failed = False
-    for path in files or [default_path()]:
-        try:
-            compile_schedule(read_text(path), str(path))
-        except DataError as exc:
-            failed = True
-            for diagnostic in exc.diagnostics or ():
-                typer.echo(str(diagnostic))
-            if not exc.diagnostics:
-                typer.echo(str(exc))
-    if failed:
-        raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
+    dest = (dest or ("CN" if origin == "US" else "US")).upper()
+    origin = (origin or ("US" if dest == "CN" else "CN")).upper()
+    schedule = load(data).schedule
+    line = timeline(schedule, code, origin, dest)
+    console = _console()
+    console.print(timeline_table(line, {k: s.title for k, s in schedule.sources.items()}))
+    if any(e.unconfirmed for e in line.entries):
+        console.print("† rests on an unconfirmed fact", markup=False)
+    for text in timeline_chart(line):
+        console.print(text, markup=False, soft_wrap=True)

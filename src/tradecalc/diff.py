@@ -1,0 +1,290 @@
+"""What changed between two regimes, or between two schedule files: a flat list of changes.
+
+Pure: takes models, returns frozen :class:`Change` rows that ``render_data`` turns into a
+table, JSON or CSV. A regime diff compares what is in force (rate, heading, base, scope);
+a period boundary that changes none of those is not a change. A file diff compares the
+files' structure: measures, their periods, regimes, scenarios and sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from tradecalc.engine import RegimeView
+from tradecalc.models import Measure, Period, Regime, Scenario, Schedule, Source, format_when
+from tradecalc.snapshot import (
+    InForce,
+    direction,
+    in_force,
+    period_text,
+    scope_text,
+    table_of,
+)
+
+ChangeKind = Literal["added", "removed", "changed"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One difference: an item added or removed, or one field of it changed."""
+
+    change: ChangeKind
+    section: str
+    """``measure``, ``period``, ``regime``, ``scenario`` or ``source``."""
+    direction: str
+    item: str
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """Every change from ``a`` to ``b``."""
+
+    a: str
+    b: str
+    kind: Literal["regimes", "files"]
+    changes: tuple[Change, ...]
+
+
+# ----------------------------------------------------------------------------- regimes
+
+
+def diff_regimes(schedule: Schedule, a: RegimeView, b: RegimeView) -> Diff:
+    """The measures whose rate, heading, base or scope differ between two regimes."""
+    before, after = in_force(schedule, a), in_force(schedule, b)
+    measures = {**before, **after}
+    order = sorted(measures, key=lambda m: (direction(measures[m].measure), m))
+    changes: list[Change] = []
+    for ident in order:
+        old, new = before.get(ident), after.get(ident)
+        where = direction(measures[ident].measure)
+        if old is None and new is not None:
+            changes.append(Change("added", "measure", where, ident, "", "", _summary(new)))
+        elif new is None and old is not None:
+            changes.append(Change("removed", "measure", where, ident, "", _summary(old), ""))
+        elif old is not None and new is not None:
+            changes += _state_changes(old, new, where, ident)
+    return Diff(a.id, b.id, "regimes", tuple(changes))
+
+
+def _summary(state: InForce) -> str:
+    parts = [state.rate or _table_size(state.table)]
+    if state.heading:
+        parts.append(state.heading)
+    parts.append(state.period)
+    return " · ".join(parts)
+
+
+def _table_size(table: Mapping[str, object]) -> str:
+    return f"{len(table):,} code rate{'s' if len(table) != 1 else ''}"
+
+
+def _state_changes(old: InForce, new: InForce, where: str, ident: str) -> list[Change]:
+    pairs = [
+        ("rate", old.rate, new.rate),
+        ("heading", old.heading or "", new.heading or ""),
+        ("base", old.base, new.base),
+        ("scope", old.scope, new.scope),
+    ]
+    rows = [Change("changed", "measure", where, ident, f, x, y) for f, x, y in pairs if x != y]
+    if old.table != new.table:
+        rows.append(_table_change("measure", where, ident, old.table, new.table))
+    if rows and old.period != new.period:
+        rows.append(Change("changed", "measure", where, ident, "period", old.period, new.period))
+    return rows
+
+
+def _table_change(
+    section: str, where: str, ident: str, old: Mapping[str, str], new: Mapping[str, str]
+) -> Change:
+    added = len(new.keys() - old.keys())
+    removed = len(old.keys() - new.keys())
+    changed = sum(1 for code in old.keys() & new.keys() if old[code] != new[code])
+    detail = f"{_table_size(new)} ({changed} changed, {added} added, {removed} removed)"
+    return Change("changed", section, where, ident, "rates", _table_size(old), detail)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def diff_schedules(a: Schedule, b: Schedule, a_name: str, b_name: str) -> Diff:
+    """Structural differences between two schedule files."""
+    changes = [
+        *_keyed(
+            "measure",
+            {m.id: m for m in a.measures},
+            {m.id: m for m in b.measures},
+            _measure_changes,
+            lambda m: f"{len(m.periods)} period{'s' if len(m.periods) != 1 else ''}",
+            direction,
+        ),
+        *_keyed(
+            "regime",
+            {r.id: r for r in a.regimes},
+            {r.id: r for r in b.regimes},
+            _regime_changes,
+            lambda r: format_when(r.as_of),
+        ),
+        *_keyed(
+            "scenario",
+            {s.id: s for s in a.scenarios},
+            {s.id: s for s in b.scenarios},
+            _scenario_changes,
+            lambda s: f"based on {s.based_on}",
+        ),
+        *_keyed("source", a.sources, b.sources, _source_changes, lambda s: s.title),
+    ]
+    return Diff(a_name, b_name, "files", tuple(changes))
+
+
+def _keyed(
+    section: str,
+    old: Mapping[str, T],
+    new: Mapping[str, T],
+    compare: Callable[[str, T, T], Iterable[Change]],
+    summary: Callable[[T], str],
+    where: Callable[[T], str] = lambda _: "",
+) -> Iterator[Change]:
+    """Items added, removed, then compared field by field, in the old file's order."""
+    for key in [*old, *(k for k in new if k not in old)]:
+        if key not in new:
+            yield Change("removed", section, where(old[key]), key, "", summary(old[key]), "")
+        elif key not in old:
+            yield Change("added", section, where(new[key]), key, "", "", summary(new[key]))
+        else:
+            yield from compare(key, old[key], new[key])
+
+
+def _fields(
+    section: str, where: str, item: str, pairs: Iterable[tuple[str, object, object]]
+) -> list[Change]:
+    return [
+        Change("changed", section, where, item, name, _text(x), _text(y))
+        for name, x, y in pairs
+        if x != y
+    ]
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _measure_changes(_: str, old: Measure, new: Measure) -> list[Change]:
+    where = direction(new)
+    rows = _fields(
+        "measure",
+        where,
+        new.id,
+        [
+            ("name", old.name, new.name),
+            ("importer", old.importer, new.importer),
+            ("origins", old.origins, new.origins),
+            ("group", old.group, new.group),
+            ("kind", old.kind, new.kind),
+            ("scope", scope_text(old.scope), scope_text(new.scope)),
+            ("base", old.base, new.base),
+            ("metal", old.metal, new.metal),
+            ("displaced_by", old.displaced_by, new.displaced_by),
+            ("status", old.status, new.status),
+        ],
+    )
+    olds = {format_when(p.from_): p for p in old.periods}
+    news = {format_when(p.from_): p for p in new.periods}
+    periods = _keyed("period", olds, news, _period_changes, _period_summary)
+    return rows + [_name_period(row, new.id, where) for row in periods]
+
+
+def _name_period(row: Change, measure: str, where: str) -> Change:
+    """Period rows are keyed by their start; show them as ``measure @ start``."""
+    item = f"{measure} @ {row.item}"
+    return Change(row.change, row.section, where, item, row.field, row.before, row.after)
+
+
+def _period_summary(period: Period) -> str:
+    rate = str(period.rate) if period.rate is not None else _table_size(period.rates)
+    parts = [period_text(period), rate]
+    if period.heading:
+        parts.append(period.heading)
+    return " · ".join(parts)
+
+
+def _period_changes(item: str, old: Period, new: Period) -> list[Change]:
+    rows = _fields(
+        "period",
+        "",
+        item,
+        [
+            (
+                "to",
+                format_when(old.to) if old.to else "open",
+                format_when(new.to) if new.to else "open",
+            ),
+            ("rate", old.rate, new.rate),
+            ("heading", old.heading, new.heading),
+            ("base", old.base, new.base),
+            ("displaced_by", old.displaced_by, new.displaced_by),
+            ("source", old.source, new.source),
+            ("unconfirmed", old.unconfirmed, new.unconfirmed),
+        ],
+    )
+    old_table, new_table = table_of(old), table_of(new)
+    if old_table != new_table:
+        rows.append(_table_change("period", "", item, old_table, new_table))
+    return rows
+
+
+def _regime_changes(_: str, old: Regime, new: Regime) -> list[Change]:
+    return _fields(
+        "regime",
+        "",
+        new.id,
+        [
+            ("as_of", format_when(old.as_of), format_when(new.as_of)),
+            ("title", old.title, new.title),
+            ("description", old.description, new.description),
+        ],
+    )
+
+
+def _overrides_text(scenario: Scenario) -> str:
+    return "; ".join(
+        f"{o.measure}={'off' if o.off else o.rate}" + (f" ({o.heading})" if o.heading else "")
+        for o in scenario.overrides
+    )
+
+
+def _scenario_changes(_: str, old: Scenario, new: Scenario) -> list[Change]:
+    return _fields(
+        "scenario",
+        "",
+        new.id,
+        [
+            ("based_on", old.based_on, new.based_on),
+            ("as_of", _when(old), _when(new)),
+            ("title", old.title, new.title),
+            ("overrides", _overrides_text(old), _overrides_text(new)),
+            ("add", tuple(m.id for m in old.add), tuple(m.id for m in new.add)),
+        ],
+    )
+
+
+def _when(scenario: Scenario) -> str:
+    return format_when(scenario.as_of) if scenario.as_of else ""
+
+
+def _source_changes(key: str, old: Source, new: Source) -> list[Change]:
+    return _fields(
+        "source",
+        "",
+        key,
+        [("title", old.title, new.title), ("url", old.url, new.url), ("kind", old.kind, new.kind)],
+    )

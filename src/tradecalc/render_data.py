@@ -1,0 +1,222 @@
+"""Render what the data commands found: diagnostics, diffs, regimes and rate timelines.
+
+Reads results, computes nothing. Tables are Rich renderables; text formats are strings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Any
+
+from tradecalc.diff import Diff
+from tradecalc.engine import RegimeView
+from tradecalc.errors import Diagnostic
+from tradecalc.models import format_when
+from tradecalc.money import percent
+from tradecalc.snapshot import Headline
+from tradecalc.timeline import Timeline
+
+DASH = "—"
+CHART_WIDTH = 40
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+# ----------------------------------------------------------------------------- validate
+
+
+def diagnostics_text(found: Sequence[Diagnostic]) -> str:
+    """``file:line:col: message``, one per line."""
+    return "".join(f"{d}\n" for d in found)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def diagnostics_github(found: Sequence[Diagnostic]) -> str:
+    """GitHub Actions workflow commands: ``::error file=F,line=L,col=C::message``."""
+    out = []
+    for d in found:
+        where = [f"file={_escape_property(d.location.file)}"]
+        if d.location.line > 0:
+            where.append(f"line={d.location.line}")
+        if d.location.column > 0:
+            where.append(f"col={d.location.column}")
+        out.append(f"::{d.level} {','.join(where)}::{_escape_data(d.message)}\n")
+    return "".join(out)
+
+
+def diagnostics_json(found: Sequence[Diagnostic]) -> str:
+    """A JSON list of ``{file, line, column, message}``."""
+    items = [
+        {
+            "file": d.location.file,
+            "line": d.location.line,
+            "column": d.location.column,
+            "message": d.message,
+        }
+        for d in found
+    ]
+    return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+
+
+# ----------------------------------------------------------------------------- diff
+
+DIFF_COLUMNS = ("change", "section", "direction", "item", "field", "before", "after")
+
+
+def diff_json(diff: Diff) -> str:
+    """The diff as JSON: ``{a, b, kind, changes: [...]}``."""
+    data = {
+        "a": diff.a,
+        "b": diff.b,
+        "kind": diff.kind,
+        "changes": [asdict(change) for change in diff.changes],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def diff_csv(diff: Diff) -> str:
+    """One CSV row per change."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(DIFF_COLUMNS)
+    for c in diff.changes:
+        writer.writerow((c.change, c.section, c.direction, c.item, c.field, c.before, c.after))
+    return out.getvalue()
+
+
+_MARKS = {"added": "+", "removed": "-", "changed": "~"}
+
+
+def diff_table(diff: Diff) -> Any:
+    """A Rich table of the changes, or a one-line message when there are none."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    title = f"Changes from {diff.a} to {diff.b}"
+    if not diff.changes:
+        return Text(f"{title}: none")
+    table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("Direction" if diff.kind == "regimes" else "Section", no_wrap=True)
+    table.add_column("Item")
+    table.add_column("Field", no_wrap=True)
+    table.add_column(diff.a, overflow="fold")
+    table.add_column(diff.b, overflow="fold")
+    styles = {"added": "green", "removed": "red", "changed": "yellow"}
+    for c in diff.changes:
+        where = c.direction if diff.kind == "regimes" else c.section
+        if diff.kind == "files" and c.direction:
+            where = f"{c.section} {c.direction}"
+        table.add_row(
+            Text(_MARKS[c.change], style=styles[c.change]),
+            where,
+            c.item,
+            c.field or c.change,
+            c.before or DASH,
+            c.after or DASH,
+        )
+    return table
+
+
+# ----------------------------------------------------------------------------- regimes
+
+
+def headline_text(found: Sequence[Headline]) -> str:
+    """``US←CN 145% · CN←US 125%``."""
+    return " · ".join(f"{h.direction} {percent(h.rate)}" for h in found)
+
+
+def regimes_table(version: str, views: Sequence[tuple[RegimeView, Sequence[Headline]]]) -> Any:
+    """Named regimes and scenarios with their date, headline rates and description."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(
+        title=f"Regimes in data {version}",
+        caption="Headline: all-goods ad valorem duties on top of MFN; * hypothetical scenario",
+        box=box.SIMPLE_HEAVY,
+        title_justify="left",
+        caption_justify="left",
+        pad_edge=False,
+    )
+    table.add_column("Regime", no_wrap=True)
+    table.add_column("As of", no_wrap=True)
+    table.add_column("Headline", no_wrap=True)
+    table.add_column("Title and description")
+    for view, found in views:
+        star = "*" if view.hypothetical else ""
+        table.add_row(
+            f"{view.id}{star}",
+            format_when(view.as_of),
+            headline_text(found).replace(" · ", "\n"),
+            Text.assemble(view.title, "\n", (view.description, "dim")),
+        )
+    return table
+
+
+# ----------------------------------------------------------------------------- rates
+
+
+def timeline_table(line: Timeline, sources: dict[str, str]) -> Any:
+    """Every period of every measure touching the code."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=f"HS {line.code} · {line.origin} → {line.dest}: measures over time",
+        box=box.SIMPLE_HEAVY,
+        title_justify="left",
+        pad_edge=False,
+    )
+    table.add_column("From", no_wrap=True)
+    table.add_column("To", no_wrap=True)
+    table.add_column("Measure")
+    table.add_column("Heading", no_wrap=True)
+    table.add_column("Rate", justify="right", no_wrap=True)
+    table.add_column("Source")
+    for e in line.entries:
+        mark = " †" if e.unconfirmed else ""
+        table.add_row(
+            format_when(e.start),
+            format_when(e.end) if e.end else "open",
+            e.measure.id,
+            e.heading or DASH,
+            f"{e.rate}{mark}",
+            "; ".join(sources.get(s, s) for s in e.source),
+        )
+    return table
+
+
+def bar(value: Decimal, scale: Decimal, width: int = CHART_WIDTH) -> str:
+    """A horizontal bar of ``value / scale`` of ``width`` cells, in eighths of a cell."""
+    if scale <= 0 or value <= 0:
+        return ""
+    eighths = int(value / scale * width * 8)
+    full, part = divmod(min(eighths, width * 8), 8)
+    return "█" * full + (_EIGHTHS[part] if part else "")
+
+
+def timeline_chart(line: Timeline) -> list[str]:
+    """One line per change date: the date, the total ad valorem rate and a bar."""
+    if not line.points:
+        return ["no ad valorem duty found for this code"]
+    scale = max(p.total for p in line.points)
+    label = max(len(format_when(p.when)) for p in line.points)
+    out = [f"Total ad valorem duty on {line.code} from {line.origin} into {line.dest}:"]
+    out.extend(
+        f"  {format_when(p.when):<{label}}  {percent(p.total):>7}  {bar(p.total, scale)}"
+        for p in line.points
+    )
+    return out

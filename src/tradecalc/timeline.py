@@ -1,0 +1,109 @@
+"""Every measure touching one code over time, and the total ad valorem rate at each change.
+
+Pure: the totals come from :func:`tradecalc.engine.assess` at each period boundary, so
+displacement and value bases follow exactly the rules ``duty`` applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from tradecalc.engine import RegimeView, Shipment, assess, scope_matches, table_rate
+from tradecalc.models import CodeRate, Measure, Schedule, code_digits, format_when
+from tradecalc.money import effective_rate
+from tradecalc.rate import Rate
+
+PROBE_VALUE = Decimal(1_000_000)
+"""The shipment value the totals are computed on (large, so cents do not blur rates)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One period of one measure that sets a rate for the code."""
+
+    measure: Measure
+    start: datetime
+    end: datetime | None
+    rate: str
+    heading: str | None
+    source: tuple[str, ...]
+    unconfirmed: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """The total ad valorem duty rate from ``when`` until the next point."""
+
+    when: datetime
+    total: Decimal
+    layers: tuple[str, ...]
+    """The measures charged, in reporting order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """What ``tradecalc rates CODE`` shows."""
+
+    code: str
+    origin: str
+    dest: str
+    entries: tuple[Entry, ...]
+    points: tuple[Point, ...]
+
+
+def timeline(schedule: Schedule, code: str, origin: str, dest: str) -> Timeline:
+    """The measures touching ``code`` on goods from ``origin`` into ``dest``, and totals."""
+    probe = Shipment(code, PROBE_VALUE, origin, dest)  # validates the code and parties
+    entries = _entries(schedule, probe.digits, origin, dest)
+    edges = sorted({e.start for e in entries} | {e.end for e in entries if e.end is not None})
+    points: list[Point] = []
+    for when in edges:
+        shipment = Shipment(code, PROBE_VALUE, origin, dest, entry=when, entry_is_date=False)
+        result = assess(schedule, shipment, RegimeView(format_when(when), "", when))
+        total = effective_rate(result.duty, result.customs_value)
+        layers = tuple(line.measure for line in result.lines)
+        if not points or points[-1].total != total or points[-1].layers != layers:
+            points.append(Point(when, total, layers))
+    return Timeline(code, origin, dest, tuple(entries), tuple(points))
+
+
+def _entries(schedule: Schedule, digits: str, origin: str, dest: str) -> list[Entry]:
+    found = []
+    for measure in schedule.measures:
+        if measure.importer != dest:
+            continue
+        if "*" not in measure.origins and origin not in measure.origins:
+            continue
+        if not scope_matches(schedule, measure.scope, digits):
+            continue
+        for period in measure.periods:
+            rate = table_rate(period, digits)
+            if measure.kind == "duty" and rate is None:
+                continue
+            entry = _code_entry(period.rates, digits)
+            found.append(
+                Entry(
+                    measure,
+                    period.from_,
+                    period.to,
+                    str(rate) if measure.kind == "duty" else "flag",
+                    period.heading,
+                    (entry.source if entry and entry.source else None) or period.source,
+                    (entry.unconfirmed if entry else None) or period.unconfirmed,
+                )
+            )
+    return sorted(found, key=lambda e: (e.start, e.measure.id))
+
+
+def _code_entry(rates: Mapping[str, Rate | CodeRate], digits: str) -> CodeRate | None:
+    """The table entry for the code, when it carries its own citation or caveat."""
+    best = max(
+        (key for key in rates if digits.startswith(code_digits(key))),
+        key=lambda key: len(code_digits(key)),
+        default=None,
+    )
+    value = rates.get(best) if best is not None else None
+    return value if isinstance(value, CodeRate) else None
