@@ -176,9 +176,8 @@ def _measure_checks(
         for j, period in enumerate(measure.periods):
             yield from _period_checks(schedule, period, (*path, "periods", j), doc)
         for k, entry in enumerate((*measure.scope.include, *measure.scope.exclude)):
-            if entry.startswith("@") and not entry.startswith("@hts:") and entry[1:] not in (
-                schedule.product_lists
-            ):
+            imported = entry.startswith("@hts:")  # an imported HTS heading, not a list
+            if entry.startswith("@") and not imported and entry[1:] not in schedule.product_lists:
                 key = "include" if k < len(measure.scope.include) else "exclude"
                 index = k if key == "include" else k - len(measure.scope.include)
                 yield _at(doc, (*path, "scope", key, index), f"unknown product list {entry!r}")

@@ -29,6 +29,7 @@ from tradecalc.rate import Rate, RateSyntaxError, parse_rate
 _CODE = re.compile(r"\d{2}(?:\.?\d{2}){0,3}(?:\.?\d{2})?", re.ASCII)
 _WHEN = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?", re.ASCII)
 _ID = r"^[a-z0-9][a-z0-9.-]*$"
+_HTS_HEADING = re.compile(r"9[89]\d\d\.\d\d\.\d\d")
 
 
 def code_digits(code: str) -> str:
@@ -170,7 +171,11 @@ class Period(Model):
 
 
 class Scope(Model):
-    """Which goods a measure covers: code prefixes or ``@list`` names; empty = all."""
+    """Which goods a measure covers: code prefixes or ``@list`` names; empty = all.
+
+    ``@hts:9903.88.03`` names the codes whose line in the imported HTS revision points to
+    that Chapter 99 heading in a footnote (used for codes without a curated base rate).
+    """
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -181,6 +186,8 @@ class Scope(Model):
         for item in value:
             if not isinstance(item, str):
                 raise ValueError(f"scope entry {item!r} must be quoted text")
+            if item.startswith("@hts:") and not _HTS_HEADING.fullmatch(item[5:]):
+                raise ValueError(f"{item!r}: write an imported heading as '@hts:9903.88.03'")
             if not item.startswith("@"):
                 _to_code(item)
         return value
