@@ -120,6 +120,14 @@ SourceRefs = Annotated[
     tuple[Id, ...],
     BeforeValidator(lambda v: (v,) if isinstance(v, str) else v),
     Field(min_length=1),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _ID},
+                {"type": "array", "items": {"type": "string", "pattern": _ID}, "minItems": 1},
+            ]
+        }
+    ),
 ]
 
 
