@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,8 @@ class Report:
     data_sha256: str
     sources: dict[str, str]
     """Source id -> title, for citations."""
+    urls: Mapping[str, str] = field(default_factory=dict)
+    """Source id -> address, for citations (``--explain``)."""
 
 
 def money(amount: Decimal) -> str:
@@ -81,6 +83,104 @@ def result_json(result: Assessment, explain: bool = False) -> dict[str, Any]:
     return data
 
 
+# ----------------------------------------------------------------------------- explain
+
+BASE_RULES = {
+    "full": "full value",
+    "metal": "metal content",
+    "remainder": "value remaining after metal content",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Explained:
+    """One measure's rule trace joined with the duty line it produced, if any."""
+
+    step: Step
+    line: Line | None
+    position: int | None
+    """1-based place of the line in the importer's reporting order."""
+
+
+def explained(result: Assessment) -> list[Explained]:
+    """Charged layers in reporting order, then the measures left out, in schedule order."""
+    lines = {line.measure: (i, line) for i, line in enumerate(result.lines, start=1)}
+    items = []
+    for step in result.trace:
+        position, line = lines.get(step.measure, (None, None)) if step.applied else (None, None)
+        items.append(Explained(step, line, position))
+    return sorted(items, key=lambda e: (e.position is None, e.position or 0, not e.step.applied))
+
+
+def _citations(report: Report, ids: Sequence[str]) -> list[dict[str, str | None]]:
+    return [{"id": i, "title": report.sources.get(i, i), "url": report.urls.get(i)} for i in ids]
+
+
+def _cite_text(report: Report, ids: Sequence[str]) -> str:
+    return "; ".join(
+        report.sources.get(i, i) + (f" <{report.urls[i]}>" if i in report.urls else "") for i in ids
+    )
+
+
+def explain_json(report: Report, result: Assessment) -> list[dict[str, Any]]:
+    """The ``explain`` list of one result: rule, base, heading, order and citations."""
+    out = []
+    for item in explained(result):
+        data: dict[str, Any] = {**_step_json(item.step), "reporting_order": item.position}
+        line = item.line
+        if line is not None:
+            data.update(
+                group=line.group,
+                heading=line.heading,
+                rate=line.rate,
+                base_rule=line.base_rule,
+                base=str(line.base),
+                amount=str(line.amount),
+                citations=_citations(report, line.source),
+            )
+        out.append(data)
+    out.extend(
+        {
+            "measure": line.measure,
+            "applied": True,
+            "reason": line.group,
+            "reporting_order": None,
+            "rate": line.rate,
+            "base": str(line.base),
+            "amount": str(line.amount),
+            "citations": _citations(report, line.source),
+        }
+        for line in (*result.fees, *result.taxes)
+    )
+    return out
+
+
+def explain_lines(report: Report, result: Assessment) -> list[str]:
+    """The ``--explain`` footnotes of one result."""
+    out = [f"explain [{result.regime} as of {format_when(result.as_of)}]:"]
+    count = len(result.lines)
+    for item in explained(result):
+        step, line = item.step, item.line
+        if line is None:
+            mark = "+" if step.applied else "-"
+            out.append(f"  {mark} {step.measure}: {step.reason}")
+            continue
+        heading = f" {line.heading}" if line.heading else ""
+        rule = BASE_RULES.get(line.base_rule, line.base_rule)
+        out.append(
+            f"  + {item.position}/{count} {step.measure} ({line.group}){heading}: "
+            f"{line.rate} on {rule} {money(line.base)} = {money(line.amount)}"
+        )
+        out.append(f"      rule: {step.reason}")
+        out.append(f"      cites: {_cite_text(report, line.source)}")
+    out.extend(
+        f"  + {line.group} {line.measure}: {line.rate} on {money(line.base)} = "
+        f"{money(line.amount)}; cites: {_cite_text(report, line.source)}"
+        for line in (*result.fees, *result.taxes)
+    )
+    return out
+
+
 def shipment_json(shipment: Shipment) -> dict[str, Any]:
     """The shipment as given, for provenance."""
     return {
@@ -98,7 +198,10 @@ def to_json(report: Report, explain: bool = False) -> str:
     """The whole report as deterministic JSON text."""
     data = {
         "shipment": shipment_json(report.shipment),
-        "results": [result_json(r, explain) for r in report.results],
+        "results": [
+            {**result_json(r), "explain": explain_json(report, r)} if explain else result_json(r)
+            for r in report.results
+        ],
         "data_version": report.data_version,
         "data_sha256": report.data_sha256,
     }
@@ -246,12 +349,6 @@ def footnotes(report: Report, explain: bool = False) -> list[str]:
                 out.append(f"note: {note}")
     if explain:
         for r in report.results:
-            out.append(f"explain [{r.regime} as of {format_when(r.as_of)}]:")
-            for step in r.trace:
-                mark = "+" if step.applied else "-"
-                out.append(f"  {mark} {step.measure}: {step.reason}")
-            for line in (*r.lines, *r.fees, *r.taxes):
-                cites = "; ".join(report.sources.get(s, s) for s in line.source)
-                out.append(f"  source {line.measure}: {cites}")
+            out.extend(explain_lines(report, r))
     out.append(f"data {report.data_version} (sha256 {report.data_sha256[:12]})")
     return out

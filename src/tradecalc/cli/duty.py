@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tradecalc.cli.app import DataOption, Format, app, load
+from tradecalc.cli.hts import imported_schedule
 from tradecalc.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -120,6 +121,13 @@ def duty(
     explain: Annotated[
         bool, typer.Option("--explain", help="Show why each layer applied or not, with citations.")
     ] = False,
+    no_hts: Annotated[
+        bool,
+        typer.Option(
+            "--no-hts",
+            help="Ignore imported HTS revisions (tradecalc hts import): curated data only.",
+        ),
+    ] = False,
     stdin: Annotated[
         bool,
         typer.Option(
@@ -167,13 +175,16 @@ def duty(
     )
     fx_table = parse_fx(fx or ())
     views = select_views(loaded, regime or [], scenario or [], set_ or [], date)
-    results = tuple(assess(loaded.schedule, shipment, view, fx_table) for view in views)
+    imported = imported_schedule(not no_hts)
+    results = tuple(assess(loaded.schedule, shipment, v, fx_table, imported) for v in views)
+    sources = {k: s.title for k, s in loaded.schedule.sources.items()}
     report = Report(
         shipment,
         results,
         loaded.schedule.version,
         loaded.sha256,
-        {k: s.title for k, s in loaded.schedule.sources.items()},
+        {**(imported.sources() if imported else {}), **sources},
+        {k: s.url for k, s in loaded.schedule.sources.items() if s.url},
     )
     _emit(report, output_format, explain)
     if any(r.needs_review for r in results):
