@@ -222,7 +222,8 @@ def _coded_rows(rows: Iterable[Mapping[str, Any]]) -> list[HtsLine]:
         if not code.isdigit():
             continue
         general = parse_general(row.get("general"))
-        units = row.get("units") if isinstance(row.get("units"), list) else []
+        raw_units = row.get("units")
+        units: list[object] = raw_units if isinstance(raw_units, list) else []
         lines.append(
             HtsLine(
                 code=code,

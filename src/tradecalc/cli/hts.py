@@ -1,0 +1,135 @@
+"""``tradecalc hts``: import, list and remove official USITC HTS revisions.
+
+Imported revisions live in ``$TRADECALC_HOME/hts`` (default: the platform's user data
+directory, e.g. ``~/.local/share/tradecalc/hts``). ``duty`` then takes base (MFN) rates
+and Chapter 99 footnote headings from the revision in force on the entry date, for any
+code the curated schedule has no base rate for.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tradecalc.cli.app import app
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from tradecalc.hts_store import ImportedSchedule
+
+hts_app = typer.Typer(
+    help="Import the official USITC tariff schedule (HTS JSON export) for every code.",
+    no_args_is_help=True,
+)
+app.add_typer(hts_app, name="hts")
+
+
+@hts_app.command(
+    "import",
+    epilog="Examples:\n\n"
+    "  tradecalc hts import hts_2025_rev_11.json.gz          # name and date from the file\n\n"
+    "  tradecalc hts import export.json --revision 2026-rev-3 --effective 2026-02-07\n\n"
+    "  tradecalc hts import 'https://hts.usitc.gov/reststop/exportList?from=0100&to=9999"
+    "&format=JSON&styles=false' --revision 2026-rev-10 --effective 2026-06-08",
+)
+def import_(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE_OR_URL",
+            help="USITC HTS JSON export: a path or an https URL, plain or gzip.",
+            show_default=False,
+        ),
+    ],
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            help="Revision name, e.g. 2025-rev-11 [default: from the file name].",
+            show_default=False,
+        ),
+    ] = None,
+    effective: Annotated[
+        str | None,
+        typer.Option(
+            help="Date the revision takes effect, YYYY-MM-DD [default: known for "
+            "2025-basic, 2025-rev-11, -12, -32, 2026-rev-9, -10].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Import one HTS revision: parse every tariff line once, store it for fast lookups."""
+    import time
+
+    from tradecalc.hts_store import import_revision
+
+    started = time.perf_counter()
+    rev, parsed = import_revision(source, revision, _date(effective))
+    flagged = sum(1 for line in parsed.lines if line.general.needs_review and len(line.code) >= 8)
+    typer.echo(
+        f"imported {rev.name} (effective {rev.effective.isoformat()}): {parsed.rows} rows, "
+        f"{parsed.tariff_lines} tariff lines, {flagged} coded lines with a rate that needs "
+        f"review, in {time.perf_counter() - started:.1f} s -> {rev.path}"
+    )
+
+
+@hts_app.command("list")
+def list_() -> None:
+    """List the imported revisions and the dates they take effect."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tradecalc.hts_store import hts_dir, revisions
+
+    revs = revisions()
+    if not revs:
+        typer.echo(f"no HTS revision imported (folder {hts_dir()}); see: tradecalc hts import")
+        return
+    table = Table(title=f"Imported HTS revisions in {hts_dir()}", title_justify="left")
+    for column in ("Revision", "Effective", "Tariff lines", "Imported", "sha256", "From"):
+        table.add_column(column)
+    for rev in revs:
+        meta = rev.meta()
+        table.add_row(
+            rev.name,
+            rev.effective.isoformat(),
+            meta.get("tariff_lines", "?"),
+            meta.get("imported", "?"),
+            meta.get("sha256", "?")[:12],
+            meta.get("origin", "?"),
+        )
+    Console(highlight=False).print(table)
+
+
+@hts_app.command("remove")
+def remove(
+    revision: Annotated[str, typer.Argument(help="Revision name, as `hts list` shows it.")],
+) -> None:
+    """Delete an imported revision."""
+    from tradecalc.hts_store import remove_revision
+
+    rev = remove_revision(revision)
+    typer.echo(f"removed {rev.name} (effective {rev.effective.isoformat()})")
+
+
+def imported_schedule(enabled: bool = True) -> ImportedSchedule | None:
+    """The imported revisions for ``duty``/``rates`` (None if disabled or none imported)."""
+    if not enabled:
+        return None
+    from tradecalc.hts_store import ImportedSchedule
+
+    return ImportedSchedule.open()
+
+
+def _date(text: str | None) -> date | None:
+    from datetime import date
+
+    from tradecalc.errors import UsageError
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--effective {text!r} is not a date (YYYY-MM-DD)") from None
