@@ -263,22 +263,25 @@ def to_csv(report: Report) -> str:
 # ----------------------------------------------------------------------------- table
 
 
-def _row_keys(results: Sequence[Assessment]) -> list[tuple[str, str, str | None]]:
-    """Duty layers across all results, in the importer's reporting order."""
-    seen: dict[str, tuple[int, str, str, str | None]] = {}
+def _row_keys(results: Sequence[Assessment]) -> list[tuple[str, set[str]]]:
+    """Duty layers (measure id, its headings) across all results, in reporting order."""
+    rows: dict[str, tuple[int, set[str]]] = {}
     for result in results:
         rank = {group: i for i, group in enumerate(result.reporting_order)}
         for line in result.lines:
-            key = (rank.get(line.group, len(rank)), line.measure, line.name, line.heading)
-            seen.setdefault(line.measure, key)
-    return [key[1:] for key in sorted(seen.values())]
+            _, headings = rows.setdefault(line.measure, (rank.get(line.group, len(rank)), set()))
+            if line.heading:
+                headings.add(line.heading)
+    ordered = sorted(rows.items(), key=lambda item: (item[1][0], item[0]))
+    return [(measure, headings) for measure, (_, headings) in ordered]
 
 
-def _cell(lines: Sequence[Line], measure: str) -> str:
+def _cell(lines: Sequence[Line], measure: str, with_heading: bool = False) -> str:
     for line in lines:
         if line.measure == measure:
             mark = " †" if line.unconfirmed else ""
-            return f"{line.rate}  {money(line.amount)}{mark}"
+            heading = f"\n[dim]{line.heading}[/dim]" if with_heading and line.heading else ""
+            return f"{line.rate}{mark}\n{money(line.amount)}{heading}"
     return DASH
 
 
@@ -296,30 +299,31 @@ def comparison_table(report: Report, explain: bool = False) -> Any:
         f"customs value {money(first.customs_value)} {first.currency}"
     )
     table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False)
-    table.add_column("Layer", style="bold", no_wrap=False)
+    table.add_column("Layer", style="bold", no_wrap=True)
     for r in results:
         star = "*" if r.hypothetical else ""
-        table.add_column(f"{r.regime}{star}\n{format_when(r.as_of)}", justify="right")
+        when = format_when(r.as_of).replace("T", "\n")
+        table.add_column(f"{r.regime}{star}\n{when}", justify="right", overflow="fold")
 
-    for measure, name, heading in _row_keys(results):
-        label = f"{name}" + (f"\n[dim]{heading}[/dim]" if heading else "")
-        table.add_row(label, *(_cell(r.lines, measure) for r in results))
+    for measure, headings in _row_keys(results):
+        (heading,) = headings if len(headings) == 1 else (None,)
+        label = measure + (f"\n[dim]{heading}[/dim]" if heading else "")
+        cells = (_cell(r.lines, measure, with_heading=len(headings) > 1) for r in results)
+        table.add_row(label, *cells)
     table.add_section()
     table.add_row("Duty", *(money(r.duty) for r in results), style="bold")
-    table.add_row("Effective duty rate", *(percent(r.effective_rate) for r in results))
-    fee_names = {line.measure: line.name for r in results for line in r.fees}
-    for fee, name in fee_names.items():
-        table.add_row(name, *(_cell(r.fees, fee) for r in results))
-    tax_names = {line.measure: line.name for r in results for line in r.taxes}
-    for tax, name in tax_names.items():
-        table.add_row(name, *(_cell(r.taxes, tax) for r in results))
+    table.add_row("Effective rate", *(percent(r.effective_rate) for r in results))
+    for fee in dict.fromkeys(line.measure for r in results for line in r.fees):
+        table.add_row(fee, *(_cell(r.fees, fee) for r in results))
+    for tax in dict.fromkeys(line.measure for r in results for line in r.taxes):
+        table.add_row(tax, *(_cell(r.taxes, tax) for r in results))
     table.add_section()
-    table.add_row("Total duty, fees and taxes", *(money(r.total) for r in results), style="bold")
+    table.add_row("Total", *(money(r.total) for r in results), style="bold")
     table.add_row("Landed cost", *(money(r.landed_cost) for r in results))
     if len(results) > 1:
         deltas = [DASH] + [_delta(r.total - first.total) for r in results[1:]]
-        table.add_row(f"Change in total vs {first.regime}", *deltas)
-    review = ["needs review" if r.needs_review else "ok" for r in results]
+        table.add_row(f"Total vs {first.regime}", *deltas)
+    review = ["review" if r.needs_review else "ok" for r in results]
     table.add_row("Status", *(Text(s, style="red" if s != "ok" else "green") for s in review))
     return table
 

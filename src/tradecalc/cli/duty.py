@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from tradecalc.engine import RegimeView
     from tradecalc.render import Report
     from tradecalc.schedules import LoadedSchedule
+
+
+PIPE_WIDTH = 160
+"""Table width when stdout is not a terminal and $COLUMNS is unset (Rich would use 80)."""
 
 
 @app.command(
@@ -239,6 +244,8 @@ def _emit(report: Report, output_format: Format, explain: bool) -> None:
         from rich.console import Console
 
         console = Console(highlight=False)
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            console.width = PIPE_WIDTH
         console.print(comparison_table(report, explain))
         for line in footnotes(report, explain):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
