@@ -19,6 +19,7 @@ from tradecalc.errors import MissingFxRateError, UsageError
 from tradecalc.models import (
     CodeRate,
     Fee,
+    FeePeriod,
     Measure,
     Override,
     Party,
@@ -265,14 +266,121 @@ def assess(
     if shipment.origin == shipment.dest:
         raise UsageError(f"origin and destination are both {shipment.dest}")
     when = shipment.entry or view.as_of
-    review: list[str] = []
+    plan = _plan_for(schedule, shipment, view, when, party, base_rates)
+    review = list(plan.review)
     notes: list[str] = []
-    trace: list[Step] = []
 
     value_currency = shipment.currency or party.currency
     convert = _Convert(fx, value_currency, party.currency)
     customs_value, extra = _customs_value(party, shipment, convert, notes)
 
+    duties = plan.duties
+    metal_bases = (
+        _metal_bases(duties, shipment, customs_value, convert, review) if plan.metal else {}
+    )
+    remainder = max(customs_value - sum(metal_bases.values(), ZERO), ZERO)
+    lines = []
+    for item, rate_text, item_notes in zip(duties, plan.rate_texts, plan.notes, strict=True):
+        base = _base_value(item, customs_value, metal_bases, remainder)
+        if item.rate.specifics:
+            amount = _charge(
+                item.rate, base, shipment, party.currency, fx, item.measure.name, review
+            )
+        else:
+            amount = round_money(base * item.rate.ad_valorem)
+        lines.append(_line(item, base, amount, rate_text))
+        notes.extend(item_notes)
+    duty = sum((line.amount for line in lines), ZERO)
+    _check_threshold(party, duty, notes)
+
+    fees = _fees(party, shipment, when, customs_value, review, notes)
+    taxes = _taxes(party, shipment, when, customs_value, duty, review, notes)
+    review.extend(plan.intraday)
+    trace = plan.trace
+
+    return Assessment(
+        regime=view.id,
+        title=view.title,
+        as_of=when,
+        importer=shipment.dest,
+        currency=party.currency,
+        customs_value=customs_value,
+        lines=tuple(lines),
+        fees=tuple(fees),
+        taxes=tuple(taxes),
+        landed_extra=extra,
+        review=tuple(dict.fromkeys(review)) if review else (),
+        notes=tuple(dict.fromkeys(notes)) if notes else (),
+        trace=trace,
+        hypothetical=view.hypothetical,
+        reporting_order=party.reporting_order,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything about one assessment that does not depend on the amounts.
+
+    Which measures apply to a code, from an origin, at a moment, under a regime is
+    worked out once and reused: batches repeat codes, so this is most of the speed.
+    """
+
+    duties: tuple[_Active, ...]
+    """The charged duty measures, in reporting order."""
+    rate_texts: tuple[str, ...]
+    notes: tuple[tuple[str, ...], ...]
+    """Notes of each duty measure (unconfirmed facts, status)."""
+    review: tuple[str, ...]
+    """Review items known before any amount: flags, an unknown code, an uncomputable rate."""
+    intraday: tuple[str, ...]
+    trace: tuple[Step, ...]
+    metal: bool
+    """True when some duty is charged on a metal content."""
+
+
+_PLANS: dict[tuple[object, ...], tuple[Schedule, RegimeView, object, _Plan]] = {}
+_PLANS_MAX = 50_000
+
+
+def _plan_for(
+    schedule: Schedule,
+    shipment: Shipment,
+    view: RegimeView,
+    when: datetime,
+    party: Party,
+    base_rates: BaseRates | None,
+) -> _Plan:
+    """The memoised plan (keyed by object identity, checked, so a reused id is never trusted)."""
+    key = (
+        id(schedule),
+        id(view),
+        id(base_rates),
+        shipment.code,
+        shipment.origin,
+        shipment.dest,
+        when,
+        shipment.entry_is_date and shipment.entry is not None,
+    )
+    hit = _PLANS.get(key)
+    if hit is not None and hit[0] is schedule and hit[1] is view and hit[2] is base_rates:
+        return hit[3]
+    plan = _make_plan(schedule, shipment, view, when, party, base_rates)
+    if len(_PLANS) >= _PLANS_MAX:
+        _PLANS.clear()
+    _PLANS[key] = (schedule, view, base_rates, plan)
+    return plan
+
+
+def _make_plan(
+    schedule: Schedule,
+    shipment: Shipment,
+    view: RegimeView,
+    when: datetime,
+    party: Party,
+    base_rates: BaseRates | None,
+) -> _Plan:
+    review: list[str] = []
+    trace: list[Step] = []
     measures = [m for m in (*schedule.measures, *view.added) if m.importer == shipment.dest]
     overrides = {o.measure: o for o in view.overrides}
     active = _active_measures(schedule, measures, shipment, when, overrides, trace)
@@ -294,40 +402,19 @@ def assess(
     duties = [a for a in charged if a.measure.kind == "duty"]
     if not any(a.measure.group == "base" for a in duties) and imported is None:
         review.append(_unknown_code_message(schedule, measures, shipment, when, base_rates))
-
-    metal_bases = _metal_bases(duties, shipment, customs_value, convert, review)
-    remainder = max(customs_value - sum(metal_bases.values(), ZERO), ZERO)
     order = {group: i for i, group in enumerate(party.reporting_order)}
-    lines = []
-    for item in sorted(duties, key=lambda a: (order.get(a.measure.group, 99), a.measure.id)):
-        base = _base_value(item, customs_value, metal_bases, remainder)
-        amount = _charge(item.rate, base, shipment, party.currency, fx, item.measure.name, review)
-        lines.append(_line(item, base, amount))
-        notes.extend(_measure_notes(item))
-    duty = sum((line.amount for line in lines), ZERO)
-    _check_threshold(party, duty, notes)
-
-    fees = _fees(party, shipment, when, customs_value, review, notes)
-    taxes = _taxes(party, shipment, when, customs_value, duty, review, notes)
+    duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
+    intraday: list[str] = []
     if shipment.entry_is_date and shipment.entry is not None:
-        _check_intraday(measures, party, shipment.entry, review)
-
-    return Assessment(
-        regime=view.id,
-        title=view.title,
-        as_of=when,
-        importer=shipment.dest,
-        currency=party.currency,
-        customs_value=customs_value,
-        lines=tuple(lines),
-        fees=tuple(fees),
-        taxes=tuple(taxes),
-        landed_extra=extra,
-        review=tuple(dict.fromkeys(review)),
-        notes=tuple(dict.fromkeys(notes)),
+        _check_intraday(measures, party, shipment.entry, intraday)
+    return _Plan(
+        duties=tuple(duties),
+        rate_texts=tuple(str(a.rate) for a in duties),
+        notes=tuple(tuple(_measure_notes(a)) for a in duties),
+        review=tuple(review),
+        intraday=tuple(intraday),
         trace=tuple(sorted(trace, key=lambda s: s.order)),
-        hypothetical=view.hypothetical,
-        reporting_order=party.reporting_order,
+        metal=any(_base_kind(a) == "metal" and a.measure.metal is not None for a in duties),
     )
 
 
@@ -630,13 +717,13 @@ def _charge(
     return round_money(amount)
 
 
-def _line(item: _Active, base: Decimal, amount: Decimal) -> Line:
+def _line(item: _Active, base: Decimal, amount: Decimal, rate_text: str) -> Line:
     return Line(
         measure=item.measure.id,
         name=item.measure.name,
         group=item.measure.group,
         heading=item.heading,
-        rate=str(item.rate),
+        rate=rate_text,
         base=base,
         amount=amount,
         source=item.source,
@@ -712,12 +799,9 @@ def _fees(
     notes: list[str],
 ) -> list[Line]:
     lines = []
-    for fee in party.fees:
-        if fee.modes and shipment.mode not in fee.modes:
-            continue
-        period = next((p for p in fee.periods if p.covers(when)), None)
+    for fee, period, rate_text in _fee_periods(party, shipment.mode, when):
         if period is None:
-            review.append(f"{fee.name}: no rate known on {format_when(when)}")
+            review.append(rate_text)
             continue
         amount = customs_value * period.rate.ad_valorem
         if period.min is not None:
@@ -729,7 +813,7 @@ def _fees(
         lines.append(
             _fee_line(
                 fee,
-                str(period.rate),
+                rate_text,
                 customs_value,
                 round_money(amount),
                 period.source,
@@ -737,6 +821,32 @@ def _fees(
             )
         )
     return lines
+
+
+_FeeAt = tuple[Fee, FeePeriod | None, str]
+_FEE_PERIODS: dict[tuple[int, str, datetime], tuple[Party, tuple[_FeeAt, ...]]] = {}
+
+
+def _fee_periods(party: Party, mode: str, when: datetime) -> tuple[_FeeAt, ...]:
+    """Each fee charged for ``mode`` with its period at ``when`` and its rate text, or no
+    period and the review text instead (memoised: the same few moments recur)."""
+    key = (id(party), mode, when)
+    hit = _FEE_PERIODS.get(key)
+    if hit is not None and hit[0] is party:
+        return hit[1]
+    found: list[_FeeAt] = []
+    for fee in party.fees:
+        if fee.modes and mode not in fee.modes:
+            continue
+        period = next((p for p in fee.periods if p.covers(when)), None)
+        if period is None:
+            found.append((fee, None, f"{fee.name}: no rate known on {format_when(when)}"))
+        else:
+            found.append((fee, period, str(period.rate)))
+    if len(_FEE_PERIODS) >= _PLANS_MAX:
+        _FEE_PERIODS.clear()
+    _FEE_PERIODS[key] = (party, tuple(found))
+    return tuple(found)
 
 
 def _fee_line(

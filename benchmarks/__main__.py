@@ -1,0 +1,23 @@
+"""Run every benchmark: ``python -m benchmarks [--rows N] [--data FILE]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from benchmarks import bench_batch, bench_startup
+
+
+def main() -> None:
+    """Start-up first (quick), then the batch benchmark."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="shipments to generate")
+    parser.add_argument("--runs", type=int, default=10, help="start-up runs per command")
+    parser.add_argument("--data", default=None, help="schedule file (default: see bench_batch)")
+    args = parser.parse_args()
+    bench_startup.main(runs=args.runs, data=args.data)
+    print()
+    bench_batch.main(rows=args.rows, data=args.data)
+
+
+if __name__ == "__main__":
+    main()
