@@ -1,0 +1,70 @@
+"""HTS import: time to import one revision, and ``duty`` with an imported revision vs without.
+
+Import: one USITC revision (2025 Rev 11, gzip) parsed and compiled to SQLite, in process.
+Duty: ``tradecalc duty`` in fresh processes, alternately with an imported revision
+(``$TRADECALC_HOME`` holding it) and with none (curated data only), pair by pair; the ratio
+of medians is reported for a curated code (the import is not opened) and for a code only
+the import knows. Targets: import <= 10 s, ratio <= 1.1.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import ROOT, child_env, schedule_path
+
+SOURCE = ROOT.parent / "shared" / "data" / "usitc-hts-json" / "hts_2025_rev_11.json.gz"
+CODES = {
+    "curated code 9503.00.0073": "9503.00.0073",
+    "import-only code 0709.51.0100": "0709.51.0100",
+}
+
+
+def _wall(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.decode()}")
+    return elapsed
+
+
+def main(runs: int = 15, data: str | None = None) -> None:
+    """Print the import time and the duty-call ratios."""
+    from tradecalc.hts_store import import_revision
+
+    if not SOURCE.is_file():
+        raise SystemExit(f"{SOURCE} is absent: no USITC export to import")
+    schedule = schedule_path(data)
+    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as empty:
+        start = time.perf_counter()
+        rev, parsed = import_revision(str(SOURCE), None, None, Path(home) / "hts")
+        took = time.perf_counter() - start
+        print(
+            f"import {rev.name}: {parsed.rows} rows, {parsed.tariff_lines} tariff lines in "
+            f"{took:.2f} s (target <= 10 s), {rev.path.stat().st_size / 2**20:.1f} MiB"
+        )
+        with_hts = {**child_env(), "TRADECALC_HOME": home}
+        without = {**child_env(), "TRADECALC_HOME": empty}
+        for label, code in CODES.items():
+            cmd = [sys.executable, "-m", "tradecalc", "duty", "1000", "--hs", code]
+            cmd += ["--date", "2025-06-01", "--data", str(schedule)]
+            _wall(cmd, with_hts)  # warm the schedule cache and byte-code
+            a, b = [], []
+            for _ in range(runs):
+                a.append(_wall(cmd, with_hts))
+                b.append(_wall(cmd, without))
+            ratio = statistics.median(a) / statistics.median(b)
+            print(
+                f"duty, {label}: imported {statistics.median(a) * 1000:.0f} ms vs curated only "
+                f"{statistics.median(b) * 1000:.0f} ms: ratio {ratio:.3f} (target <= 1.1)"
+            )
+
+
+if __name__ == "__main__":
+    main()
