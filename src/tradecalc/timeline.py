@@ -65,7 +65,7 @@ def timeline(schedule: Schedule, code: str, origin: str, dest: str) -> Timeline:
         result = assess(schedule, shipment, RegimeView(format_when(when), "", when))
         total = effective_rate(result.duty, result.customs_value)
         layers = tuple(line.measure for line in result.lines)
-        if not points or points[-1].total != total or points[-1].layers != layers:
+        if not points or points[-1].total != total:
             points.append(Point(when, total, layers))
     return Timeline(code, origin, dest, tuple(entries), tuple(points))
 

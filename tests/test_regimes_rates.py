@@ -1,0 +1,109 @@
+"""``tradecalc regimes`` (headline rates) and ``tradecalc rates CODE`` (timeline and chart)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from tests.conftest import BUNDLED, MINI, Run, bundled_validates
+from tests.snapshot import assert_snapshot
+
+from tradecalc.engine import regime_views
+from tradecalc.render_data import bar, headline_text
+from tradecalc.schedules import LoadedSchedule
+from tradecalc.snapshot import headlines
+from tradecalc.timeline import timeline
+
+Cli = Callable[..., Run]
+DATA = ("--data", str(MINI))
+
+
+@pytest.mark.parametrize(
+    ("regime", "text"),
+    [
+        ("before", "US←CN 0% · CN←US 0%"),
+        ("pre-geneva", "US←CN 145% · CN←US 125%"),
+        ("geneva", "US←CN 30% · CN←US 10%"),
+        ("lapse", "US←CN 54% · CN←US 34%"),
+    ],
+)
+def test_headline_rates_are_computed(mini: LoadedSchedule, regime: str, text: str) -> None:
+    view = regime_views(mini.schedule)[regime]
+    assert headline_text(headlines(mini.schedule, view)) == text
+
+
+def test_regimes_snapshot(cli: Cli) -> None:
+    run = cli("regimes", *DATA)
+    assert run.code == 0
+    assert_snapshot("regimes.txt", run.out)
+
+
+@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
+def test_bundled_headlines_tell_the_geneva_story(bundled: LoadedSchedule) -> None:
+    views = regime_views(bundled.schedule)
+    text = {k: headline_text(headlines(bundled.schedule, views[k])) for k in views}
+    assert text["pre-geneva"].startswith("US←CN 145% · CN←US 125%")
+    assert text["geneva"].startswith("US←CN 30% · CN←US 10%")
+
+
+def test_timeline_lists_every_measure_touching_the_code(mini: LoadedSchedule) -> None:
+    line = timeline(mini.schedule, "8703.80.0000", "CN", "US")
+    assert [(e.measure.id, e.rate) for e in line.entries] == [
+        ("us-mfn", "2.5%"),
+        ("us-fentanyl", "20%"),
+        ("us-232-autos", "25%"),
+        ("us-recip", "125%"),
+        ("us-recip", "10%"),
+        ("us-recip", "10%"),
+    ]
+    # reciprocal never adds: section 232 autos displace it from 3 April
+    assert [(str(p.when.date()), p.total) for p in line.points] == [
+        ("2024-01-01", Decimal("0.025")),
+        ("2025-03-04", Decimal("0.225")),
+        ("2025-04-03", Decimal("0.475")),
+    ]
+
+
+def test_timeline_total_follows_the_china_side(mini: LoadedSchedule) -> None:
+    line = timeline(mini.schedule, "1201.90", "US", "CN")
+    assert [p.total for p in line.points] == [Decimal("0.03"), Decimal("1.28"), Decimal("0.13")]
+
+
+def test_rates_snapshot(cli: Cli) -> None:
+    run = cli("rates", "7326.90.8688", *DATA)
+    assert run.code == 0, run.err
+    assert_snapshot("rates.txt", run.out)
+
+
+def test_rates_dest_china_defaults_origin_us(cli: Cli) -> None:
+    run = cli("rates", "1201.90", "--dest", "CN", *DATA)
+    assert run.code == 0
+    assert "HS 1201.90 · US → CN" in run.out
+
+
+def test_rates_bad_code_is_a_usage_error(cli: Cli) -> None:
+    run = cli("rates", "12x", *DATA)
+    assert run.code == 2
+    assert run.err.startswith("tradecalc: error: HS code '12x' is not valid")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal(0), ""),
+        (Decimal(1), "█" * 40),
+        (Decimal("0.5"), "█" * 20),
+        (Decimal("0.01"), "▍"),  # 3.2 eighths of a cell
+        (Decimal(2), "█" * 40),
+    ],
+)
+def test_bar(value: Decimal, expected: str) -> None:
+    assert bar(value, Decimal(1)) == expected
+
+
+@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
+def test_bundled_rates_runs(cli: Cli) -> None:
+    run = cli("rates", "9503.00.0073", "--data", str(BUNDLED))
+    assert run.code == 0, run.err
+    assert "Total ad valorem duty on 9503.00.0073 from CN into US:" in run.out
