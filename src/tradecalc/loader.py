@@ -128,12 +128,12 @@ def _convert(root: yaml.Node, doc: Document) -> Any:
                     _fail(doc, key_node, f"duplicate key {key!r}")
                 keys.add(key)
                 child = (*path, key)
-                if key_node.style is None and _resolves_numeric(key_node):
+                if not key_node.style and _resolves_numeric(key_node):
                     doc.numeric_plain.add(child)
                 stack.append((value_node, child))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
-        elif isinstance(node, yaml.ScalarNode) and node.style is None and _resolves_numeric(node):
+        elif isinstance(node, yaml.ScalarNode) and not node.style and _resolves_numeric(node):
             doc.numeric_plain.add(path)
     for node, path in reversed(order):
         out[path] = _build(node, path, out)
@@ -145,7 +145,7 @@ def _build(node: yaml.Node, path: Path_, built: dict[Path_, Any]) -> Any:
         return {k.value: built.pop((*path, k.value)) for k, _ in node.value}
     if isinstance(node, yaml.SequenceNode):
         return [built.pop((*path, i)) for i in range(len(node.value))]
-    if isinstance(node, yaml.ScalarNode) and node.style is None and node.value in _NULLS:
+    if isinstance(node, yaml.ScalarNode) and not node.style and node.value in _NULLS:
         return None
     return node.value
 
