@@ -169,8 +169,8 @@ def regimes_table(version: str, views: Sequence[tuple[RegimeView, Sequence[Headl
 # ----------------------------------------------------------------------------- rates
 
 
-def timeline_table(line: Timeline, sources: dict[str, str]) -> Any:
-    """Every period of every measure touching the code."""
+def timeline_table(line: Timeline) -> Any:
+    """Every period of every measure touching the code, citing source ids."""
     from rich import box
     from rich.table import Table
 
@@ -194,7 +194,7 @@ def timeline_table(line: Timeline, sources: dict[str, str]) -> Any:
             e.measure.id,
             e.heading or DASH,
             f"{e.rate}{mark}",
-            "; ".join(sources.get(s, s) for s in e.source),
+            ", ".join(e.source),
         )
     return table
 

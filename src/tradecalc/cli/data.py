@@ -227,7 +227,7 @@ def rates(
     schedule = load(data).schedule
     line = timeline(schedule, code, origin, dest)
     console = _console()
-    console.print(timeline_table(line, {k: s.title for k, s in schedule.sources.items()}))
+    console.print(timeline_table(line))
     if any(e.unconfirmed for e in line.entries):
         console.print("† rests on an unconfirmed fact", markup=False)
     for text in timeline_chart(line):
