@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from tradecalc.base_rates import ImportedRate
 from tradecalc.errors import DataError, UsageError
+from tradecalc.files import replacing
 from tradecalc.rate import parse_rate
 
 if TYPE_CHECKING:
@@ -274,38 +275,30 @@ def write_revision(
 ) -> Revision:
     """Write the compiled revision atomically, replacing any earlier import of ``name``."""
     import sqlite3
-    import tempfile
 
     folder = directory or hts_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{effective.isoformat()}_{name}.sqlite"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with contextlib.closing(sqlite3.connect(tmp)) as conn:
-            conn.execute("PRAGMA journal_mode=OFF")
-            conn.execute("PRAGMA synchronous=OFF")
-            conn.executescript(_SCHEMA)
-            conn.executemany(
-                "INSERT OR IGNORE INTO lines VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(parsed)
-            )
-            meta = {
-                "format": FORMAT,
-                "revision": name,
-                "effective": effective.isoformat(),
-                "origin": fetched.origin,
-                "sha256": fetched.sha256,
-                "rows": str(parsed.rows),
-                "tariff_lines": str(parsed.tariff_lines),
-                "coded_rows": str(len(parsed.lines)),
-                "imported": datetime.now().replace(microsecond=0).isoformat(),
-            }
-            conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-            conn.commit()
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(target) as tmp, contextlib.closing(sqlite3.connect(tmp)) as conn:
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.executescript(_SCHEMA)
+        conn.executemany(
+            "INSERT OR IGNORE INTO lines VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(parsed)
+        )
+        meta = {
+            "format": FORMAT,
+            "revision": name,
+            "effective": effective.isoformat(),
+            "origin": fetched.origin,
+            "sha256": fetched.sha256,
+            "rows": str(parsed.rows),
+            "tariff_lines": str(parsed.tariff_lines),
+            "coded_rows": str(len(parsed.lines)),
+            "imported": datetime.now().replace(microsecond=0).isoformat(),
+        }
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        conn.commit()
     for old in revisions(folder):
         if old.name == name and old.path != target:
             old.path.unlink(missing_ok=True)

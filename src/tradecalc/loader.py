@@ -16,10 +16,9 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tradecalc.errors import DataError, Diagnostic, SourceLocation, UsageError
+from tradecalc.errors import DataError, Diagnostic, SourceLocation
+from tradecalc.files import MAX_FILE_BYTES, read_text
 
-MAX_FILE_BYTES = 32 * 1024 * 1024
-"""Files larger than this are refused before parsing."""
 MAX_DEPTH = 64
 MAX_NODES = 2_000_000
 
@@ -47,33 +46,6 @@ class Document:
             path = path[:-1]
         line, column = self.positions.get(path, (0, 0))
         return SourceLocation(self.name, line, column)
-
-
-def read_text(path: Path) -> str:
-    """Read a UTF-8 text file within the size bound.
-
-    A file that cannot be opened is the caller's mistake (:class:`UsageError`, exit 2);
-    one that is too big or not UTF-8 is bad data (:class:`DataError`, exit 1).
-    """
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise DataError(
-                f"{path}: file is {size:,} bytes, above the {MAX_FILE_BYTES:,}-byte limit"
-            )
-        raw = path.read_bytes()
-    except DataError:
-        raise
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def parse_yaml(text: str, name: str) -> Document:

@@ -134,7 +134,7 @@ SourceRefs = Annotated[
 class Model(BaseModel):
     """Base: immutable, and unknown keys are errors."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class Source(Model):
@@ -211,7 +211,7 @@ class Measure(Model):
     authority: str
     group: Id
     kind: Literal["duty", "flag"] = "duty"
-    scope: Scope = Scope()
+    scope: Scope = Field(default_factory=Scope)
     base: Base = "full"
     metal: Metal | None = None
     displaced_by: tuple[str, ...] = ()
@@ -266,7 +266,7 @@ class Tax(Model):
     id: Id
     name: str
     kind: Literal["consumption", "vat"]
-    scope: Scope = Scope()
+    scope: Scope = Field(default_factory=Scope)
     periods: tuple[Period, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -1,9 +1,11 @@
 """Find, load, check and cache schedule and scenario files.
 
-A schedule is parsed from YAML and checked once per content: the validated result is
-cached as JSON in the user's cache directory, keyed by the file's sha256, so a ``duty``
-call never parses YAML when the file has not changed. A cache file that cannot be read
-or validated is ignored and rebuilt, never trusted.
+A schedule is parsed from YAML and checked once per content: the checked model is cached
+in the user's cache directory, keyed by the file's sha256, so a ``duty`` call neither
+parses YAML nor re-validates when the file has not changed. A cache file is a one-line
+JSON header (format, tradecalc version, the data file's sha256 and the sha256 of the
+payload) followed by the pickled model; one whose header or payload hash does not match
+is ignored and rebuilt, never trusted.
 """
 
 from __future__ import annotations
@@ -12,19 +14,18 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from tradecalc import __version__
 from tradecalc.errors import DataError
+from tradecalc.files import read_text, write_atomic
 from tradecalc.models import Scenario, ScenarioFile, Schedule
 
 ENV_DATA = "TRADECALC_DATA"
 ENV_CACHE = "TRADECALC_CACHE_DIR"
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +64,10 @@ def cache_dir() -> Path:
 
 def load_schedule(path: Path | None = None, *, use_cache: bool = True) -> LoadedSchedule:
     """Load, validate and check a schedule file; raise DataError listing every problem."""
-    from tradecalc.loader import read_text
-
     path = path or default_path()
     text = read_text(path)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    cache_file = cache_dir() / f"schedule-{digest}.json"
+    cache_file = cache_dir() / f"schedule-{digest}.bin"
     if use_cache:
         cached = _read_cache(cache_file, digest)
         if cached is not None:
@@ -113,39 +112,30 @@ def load_scenario(path: Path, schedule: Schedule) -> Scenario:
 
 def _read_cache(cache_file: Path, digest: str) -> Schedule | None:
     try:
-        raw = json.loads(cache_file.read_bytes())
-        if (
-            raw.get("format") != _CACHE_FORMAT
-            or raw.get("sha256") != digest
-            or raw.get("tradecalc") != __version__
-        ):
+        header_line, payload = cache_file.read_bytes().split(b"\n", 1)
+        header = json.loads(header_line)
+        expected = {
+            "format": _CACHE_FORMAT,
+            "tradecalc": __version__,
+            "sha256": digest,
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        }
+        if header != expected:
             return None
-        return Schedule.model_validate(raw["schedule"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, ValidationError):
+        schedule = pickle.loads(payload)
+    except Exception:  # any unreadable cache is rebuilt
         return None
+    return schedule if isinstance(schedule, Schedule) else None
 
 
 def _write_cache(cache_file: Path, digest: str, schedule: Schedule) -> None:
-    payload = {
+    payload = pickle.dumps(schedule, protocol=pickle.HIGHEST_PROTOCOL)
+    header = {
         "format": _CACHE_FORMAT,
         "tradecalc": __version__,
         "sha256": digest,
-        "schedule": schedule.model_dump(mode="json", by_alias=True),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
     }
+    data = json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + payload
     with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed
-        write_atomic(cache_file, json.dumps(payload, separators=(",", ":")).encode("utf-8"))
-
-
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` via a temporary file and rename: never half-written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomic(cache_file, data)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 
 from tradecalc.cli.app import DataOption, app, load
 from tradecalc.errors import ExitCode, UsageError
+from tradecalc.files import atomic_text
 
 if TYPE_CHECKING:
     from tradecalc.batch import RowError, Summary
@@ -112,8 +112,8 @@ def batch(
         handle, size = stack.enter_context(_open_input(input_))
         on_error: Callable[[RowError], None] = _echo_error
         if errors is not None:
-            on_error = _error_writer(stack.enter_context(atomic_output(errors)))
-        out = sys.stdout if output is None else stack.enter_context(atomic_output(output))
+            on_error = _error_writer(stack.enter_context(atomic_text(errors)))
+        out = sys.stdout if output is None else stack.enter_context(atomic_text(output))
         summary = _run(
             loaded.schedule, handle, size, in_fmt, out, out_fmt, views, fx_table, on_error
         )
@@ -164,24 +164,6 @@ def _run(
 
 def _echo_error(error: RowError) -> None:
     print(f"tradecalc: {error}", file=sys.stderr)
-
-
-@contextlib.contextmanager
-def atomic_output(target: Path) -> Iterator[IO[str]]:
-    """A text stream into a temporary file beside ``target``, renamed onto it on success only."""
-    import tempfile
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="", buffering=1 << 20) as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @contextlib.contextmanager

@@ -89,8 +89,8 @@ def schema(
     """Print the JSON Schema of schedule files (or scenario files), for editors and CI."""
     import json
 
+    from tradecalc.files import write_atomic
     from tradecalc.models import ScenarioFile, Schedule
-    from tradecalc.schedules import write_atomic
 
     model = ScenarioFile if scenario else Schedule
     kind = "scenario" if scenario else "schedule"
