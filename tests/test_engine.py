@@ -336,3 +336,13 @@ def test_same_origin_and_destination_is_a_usage_error(mini: LoadedSchedule) -> N
 def test_bad_codes_are_refused(code: str) -> None:
     with pytest.raises(UsageError):
         Shipment(code, D(1))
+
+
+def test_an_unconfirmed_product_list_that_decides_scope_is_noted(mini: LoadedSchedule) -> None:
+    lists = dict(mini.schedule.product_lists)
+    lists["list3"] = lists["list3"].model_copy(update={"unconfirmed": "line list not obtained"})
+    schedule = mini.schedule.model_copy(update={"product_lists": lists})
+    on_list = assess(schedule, Shipment("6110.11.0015", D(100)), at("2025-05-14"), FxTable())
+    off_list = assess(schedule, Shipment("9503.00.0073", D(100)), at("2025-05-14"), FxTable())
+    assert "unconfirmed: list3: line list not obtained" in on_list.notes
+    assert not any("list3" in n for n in off_list.notes)

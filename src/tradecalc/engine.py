@@ -296,6 +296,7 @@ def assess(
     fees = _fees(party, shipment, when, customs_value, review, notes)
     taxes = _taxes(party, shipment, when, customs_value, duty, review, notes)
     review.extend(plan.intraday)
+    notes.extend(plan.list_notes)
     trace = plan.trace
 
     return Assessment(
@@ -336,6 +337,8 @@ class _Plan:
     trace: tuple[Step, ...]
     metal: bool
     """True when some duty is charged on a metal content."""
+    list_notes: tuple[str, ...] = ()
+    """Unconfirmed product lists that decided whether a measure covers the code."""
 
 
 _PLANS: dict[tuple[object, ...], tuple[Schedule, RegimeView, object, _Plan]] = {}
@@ -415,7 +418,25 @@ def _make_plan(
         intraday=tuple(intraday),
         trace=tuple(sorted(trace, key=lambda s: s.order)),
         metal=any(_base_kind(a) == "metal" and a.measure.metal is not None for a in duties),
+        list_notes=tuple(_uncertain_lists(schedule, measures, shipment)),
     )
+
+
+def _uncertain_lists(
+    schedule: Schedule, measures: Sequence[Measure], shipment: Shipment
+) -> list[str]:
+    """Notes for unconfirmed product lists that contain the code, in measures that could apply."""
+    notes: dict[str, None] = {}
+    for measure in measures:
+        if "*" not in measure.origins and shipment.origin not in measure.origins:
+            continue
+        for entry in (*measure.scope.include, *measure.scope.exclude):
+            plist = schedule.product_lists.get(entry[1:]) if entry.startswith("@") else None
+            if plist is None or plist.unconfirmed is None:
+                continue
+            if any(shipment.digits.startswith(code_digits(c)) for c in plist.codes):
+                notes[f"unconfirmed: {entry[1:]}: {plist.unconfirmed}"] = None
+    return list(notes)
 
 
 @dataclass(frozen=True, slots=True)
