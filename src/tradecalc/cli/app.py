@@ -43,6 +43,28 @@ DataOption = Annotated[
 ]
 
 
+OriginOption = Annotated[
+    str | None,
+    typer.Option(help="Country of origin [default: CN, or US when --dest CN].", show_default=False),
+]
+DestOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Importing country [default: US, or CN when --origin US].", show_default=False
+    ),
+]
+ScenarioOption = Annotated[
+    list[Path] | None,
+    typer.Option(help="Scenario file; repeatable.", show_default=False, dir_okay=False),
+]
+FxOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Exchange rate CUR=RATE (units per 1 USD), e.g. CNY=7.18.", show_default=False
+    ),
+]
+
+
 def load(data: Path | None) -> LoadedSchedule:
     """Load the schedule named by ``--data`` (or the default one)."""
     from tradecalc.schedules import load_schedule

@@ -10,7 +10,7 @@ from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
-from tradecalc.cli.app import DataOption, app, load
+from tradecalc.cli.app import DataOption, FxOption, ScenarioOption, app, load
 from tradecalc.errors import ExitCode, UsageError
 from tradecalc.files import atomic_text
 
@@ -58,16 +58,8 @@ def batch(
             help="Named regime or scenario; repeatable. Default: see below.", show_default=False
         ),
     ] = None,
-    scenario: Annotated[
-        list[Path] | None,
-        typer.Option(help="Scenario file; repeatable.", show_default=False, dir_okay=False),
-    ] = None,
-    fx: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Exchange rate CUR=RATE (units per 1 USD), e.g. CNY=7.18.", show_default=False
-        ),
-    ] = None,
+    scenario: ScenarioOption = None,
+    fx: FxOption = None,
     output_format: Annotated[
         str | None,
         typer.Option(

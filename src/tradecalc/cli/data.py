@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import DataOption, Format, app, load
+from tradecalc.cli.app import DataOption, DestOption, Format, OriginOption, app, load
 from tradecalc.errors import DataError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -204,18 +204,8 @@ def regimes(data: DataOption = None) -> None:
 )
 def rates(
     code: Annotated[str, typer.Argument(help="HS/HTS code, e.g. 9503.00.0073.")],
-    origin: Annotated[
-        str | None,
-        typer.Option(
-            help="Country of origin [default: CN, or US when --dest CN].", show_default=False
-        ),
-    ] = None,
-    dest: Annotated[
-        str | None,
-        typer.Option(
-            help="Importing country [default: US, or CN when --origin US].", show_default=False
-        ),
-    ] = None,
+    origin: OriginOption = None,
+    dest: DestOption = None,
     data: DataOption = None,
 ) -> None:
     """Show every measure touching a code over time, and a chart of the total rate."""

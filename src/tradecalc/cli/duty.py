@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradecalc.cli.app import DataOption, Format, app, load
+from tradecalc.cli.app import (
+    DataOption,
+    DestOption,
+    Format,
+    FxOption,
+    OriginOption,
+    ScenarioOption,
+    app,
+    load,
+)
 from tradecalc.cli.hts import imported_schedule
 from tradecalc.errors import ExitCode, UsageError
 
@@ -44,18 +53,8 @@ def duty(
         str | None,
         typer.Option("--hs", help="HS/HTS code, e.g. 9503.00.0073.", show_default=False),
     ] = None,
-    origin: Annotated[
-        str | None,
-        typer.Option(
-            help="Country of origin [default: CN, or US when --dest CN].", show_default=False
-        ),
-    ] = None,
-    dest: Annotated[
-        str | None,
-        typer.Option(
-            help="Importing country [default: US, or CN when --origin US].", show_default=False
-        ),
-    ] = None,
+    origin: OriginOption = None,
+    dest: DestOption = None,
     date: Annotated[
         str | None,
         typer.Option(
@@ -70,10 +69,7 @@ def duty(
             show_default=False,
         ),
     ] = None,
-    scenario: Annotated[
-        list[Path] | None,
-        typer.Option(help="Scenario file; repeatable.", show_default=False, dir_okay=False),
-    ] = None,
+    scenario: ScenarioOption = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -114,12 +110,7 @@ def duty(
             help="Metal content: steel=40% or steel=400 (amount); repeatable.", show_default=False
         ),
     ] = None,
-    fx: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Exchange rate CUR=RATE (units per 1 USD), e.g. CNY=7.18.", show_default=False
-        ),
-    ] = None,
+    fx: FxOption = None,
     output_format: Annotated[
         Format, typer.Option("--format", help="Output format.")
     ] = Format.table,
