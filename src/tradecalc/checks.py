@@ -23,7 +23,7 @@ from tradecalc.models import (
 )
 
 MAX_RATE = Decimal(10)
-"""Ad valorem rates above 1000% (as a fraction) are reported as errors."""
+"""Ad valorem rates above 1000% (as a fraction) are errors unless marked ``intentional``."""
 
 Path_ = tuple[str | int, ...]
 _CODE_LISTS = {"include", "exclude", "codes"}
@@ -189,15 +189,22 @@ def _period_checks(
     for ref in period.source:
         if ref not in schedule.sources:
             yield _at(doc, (*path, "source"), f"unknown source {ref!r}")
-    rates = [("rate", period.rate)] if period.rate is not None else []
+    rates = [("rate", period.rate, period.intentional)] if period.rate is not None else []
     rates += [
-        (key, entry.rate if isinstance(entry, CodeRate) else entry)
+        (key, entry.rate, entry.intentional or period.intentional)
+        if isinstance(entry, CodeRate)
+        else (key, entry, period.intentional)
         for key, entry in period.rates.items()
     ]
-    for key, rate in rates:
-        if rate is not None and rate.ad_valorem > MAX_RATE:
+    for key, rate, intentional in rates:
+        if rate is not None and rate.ad_valorem > MAX_RATE and not intentional:
             where = (*path, "rate") if key == "rate" else (*path, "rates", key)
-            yield _at(doc, where, f"rate {rate} is above 1000%; check it")
+            yield _at(
+                doc,
+                where,
+                f"rate {rate} is above 1000%; check it, or say why it is right "
+                "with intentional: 'reason'",
+            )
     for key, entry in period.rates.items():
         for ref in getattr(entry, "source", None) or ():
             if ref not in schedule.sources:

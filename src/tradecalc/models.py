@@ -152,6 +152,8 @@ class CodeRate(Model):
     rate: RateField
     source: SourceRefs | None = None
     unconfirmed: str | None = None
+    intentional: str | None = None
+    """Why a rate above 1000% is right (otherwise the checks report it)."""
     note: str | None = None
 
 
@@ -167,6 +169,8 @@ class Period(Model):
     displaced_by: tuple[str, ...] | None = None
     source: SourceRefs
     unconfirmed: str | None = None
+    intentional: str | None = None
+    """Why a rate above 1000% is right (otherwise the checks report it)."""
     note: str | None = None
 
     @property
