@@ -134,7 +134,7 @@ def read_csv(handle: Iterable[str]) -> Rows:
     header = next(reader, None)
     if header is None:
         raise UsageError("the input is empty: expected a header row with hs and value columns")
-    names = [name.strip().lower() for name in header]
+    names = [name.replace("\ufeff", "").strip().lower() for name in header]  # BOM via stdin
     missing = [c for c in ("hs", "value") if c not in names]
     if missing:
         raise UsageError(f"the input has no {' or '.join(missing)} column (header: {header})")

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Annotated
 import typer
 
 from tradecalc.cli.app import DataOption, FxOption, ScenarioOption, app, load
-from tradecalc.errors import ExitCode, UsageError
+from tradecalc.errors import DataError, ExitCode, UsageError
 from tradecalc.files import atomic_text
 
 if TYPE_CHECKING:
@@ -106,9 +106,15 @@ def batch(
         if errors is not None:
             on_error = _error_writer(stack.enter_context(atomic_text(errors)))
         out = sys.stdout if output is None else stack.enter_context(atomic_text(output))
-        summary = _run(
-            loaded.schedule, handle, size, in_fmt, out, out_fmt, views, fx_table, on_error
-        )
+        try:
+            summary = _run(
+                loaded.schedule, handle, size, in_fmt, out, out_fmt, views, fx_table, on_error
+            )
+        except UnicodeDecodeError:
+            raise DataError(
+                f"{input_}: not UTF-8 text: save it as UTF-8 (in Excel: CSV UTF-8) "
+                "or UTF-16 with a byte-order mark"
+            ) from None
     _print_summary(summary)
     if not summary.ok:
         raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
@@ -128,7 +134,10 @@ def _open_input(name: str) -> Iterator[tuple[IO[str], int]]:
         return
     path = Path(name)
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        with path.open("rb") as probe:
+            bom = probe.read(2)
+        encoding = "utf-16" if bom in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+        handle = path.open(encoding=encoding, newline="")
     except OSError as exc:
         raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
     with handle:
