@@ -58,8 +58,14 @@ def parse_yaml(text: str, name: str) -> Document:
         mark = exc.problem_mark
         where = SourceLocation(name, mark.line + 1, mark.column + 1) if mark else name
         raise DataError(f"{where}: invalid YAML: {exc.problem}") from None
+    except yaml.reader.ReaderError as exc:  # a control character: no mark, a position
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        where = SourceLocation(name, line, column)
+        problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise DataError(f"{where}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
-        raise DataError(f"{name}: invalid YAML: {exc}") from None
+        raise DataError(f"{name}: invalid YAML: {' '.join(str(exc).split())}") from None
     doc = Document(name, None)
     if root is not None:
         doc.data = _convert(root, doc)
