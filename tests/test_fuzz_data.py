@@ -1,0 +1,216 @@
+"""Fuzzing data files: random mutations of the test schedule and of the bundled rates.yaml.
+
+Structural mutations (deleted keys, wrong types, huge numbers, unicode, deep nesting) work on
+the parsed data and are written back as YAML; text mutations (deleted, duplicated or swapped
+lines, truncation, stray characters, anchors and aliases) work on the file's text. Each
+mutant goes through ``validate`` or ``duty --data``: it must end with exit 0, 1 or 2 and, on
+failure, ``file:line:col`` diagnostics or one ``tradecalc: error:`` line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fuzzing import BOTH, assert_clean, assert_diagnostics, run_main
+from tradecalc.errors import DataError
+from tradecalc.loader import parse_yaml
+from tradecalc.schedules import compile_schedule
+
+from conftest import BUNDLED, MINI
+
+Path_ = tuple[str | int, ...]
+SOURCES = {"mini": MINI.read_text(encoding="utf-8"), "bundled": BUNDLED.read_text(encoding="utf-8")}
+
+
+def _paths(data: Any, here: Path_ = ()) -> list[Path_]:
+    found = [here]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found += _paths(value, (*here, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found += _paths(value, (*here, i))
+    return found
+
+
+PLAIN = {name: parse_yaml(text, name).data for name, text in SOURCES.items()}
+PATHS = {name: _paths(data)[1:] for name, data in PLAIN.items()}
+
+replacements = st.one_of(
+    st.sampled_from(
+        (
+            None,
+            True,
+            0,
+            -1,
+            10**40,
+            1.5,
+            float("inf"),
+            "1e999999",
+            "NaN",
+            "-0",
+            "1" * 40 + "%",
+            "99999%",
+            "",
+            "Free",
+            "2025-02-30",
+            "9999-12-31",
+            "8.47E+09",
+            "@nope",
+            "@hts:9903.88.03",
+            "ÄÖÜ 中文 \u202e",
+            "x" * 5000,
+            [],
+            {},
+            [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]],
+        )
+    ),
+    st.text(max_size=20),
+    st.integers(),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
+    st.integers(min_value=60, max_value=80).map(lambda n: _nested(n)),
+)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _mutate(data: Any, path: Path_, action: str, new: Any) -> None:
+    parent = data
+    for part in path[:-1]:
+        parent = parent[part]
+    last = path[-1]
+    if action == "delete":
+        del parent[last]
+    elif action == "replace":
+        parent[last] = new
+    elif action == "rename" and isinstance(parent, dict):
+        parent[f"{last}_x"] = parent.pop(last)
+
+
+@st.composite
+def structural_mutants(draw: st.DrawFn) -> tuple[str, str]:
+    name = draw(st.sampled_from(("mini", "mini", "bundled")))
+    data = copy.deepcopy(PLAIN[name])
+    for _ in range(draw(st.integers(1, 3))):
+        paths = _paths(data)[1:]
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        action = draw(st.sampled_from(("delete", "replace", "replace", "rename")))
+        _mutate(data, path, action, draw(replacements))
+    return name, yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200)
+
+
+@st.composite
+def text_mutants(draw: st.DrawFn) -> tuple[str, str]:
+    name = draw(st.sampled_from(("mini", "mini", "bundled")))
+    lines = SOURCES[name].splitlines(keepends=True)
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(lines) - 1))
+        action = draw(
+            st.sampled_from(("delete", "duplicate", "swap", "insert", "anchor", "truncate"))
+        )
+        if action == "delete":
+            del lines[i]
+        elif action == "duplicate":
+            lines.insert(i, lines[i])  # a duplicated key, or a repeated list item
+        elif action == "swap":
+            j = draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+        elif action == "insert":
+            column = draw(st.integers(0, len(lines[i])))
+            junk = draw(
+                st.one_of(
+                    st.text(max_size=6),
+                    st.sampled_from(("{", "]", ": ", "\t", "'", '"', "- ", "#", "\x00", "\ufeff")),
+                )
+            )
+            lines[i] = lines[i][:column] + junk + lines[i][column:]
+        elif action == "anchor":
+            lines[i] = lines[i].replace(": ", ": &a ", 1)
+            j = draw(st.integers(i, len(lines) - 1))
+            lines[j] = lines[j].replace(": ", ": *a #", 1)
+        else:
+            cut = draw(st.integers(0, len(lines[i])))
+            lines = [*lines[:i], lines[i][:cut]]
+        if not lines:
+            break
+    return name, "".join(lines)
+
+
+mutants = st.one_of(structural_mutants(), text_mutants())
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz-data")
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "rates.yaml"
+    path.write_text(text, encoding="utf-8")
+    cache = folder / "cache"
+    shutil.rmtree(cache, ignore_errors=True)  # valid mutants would fill the cache
+    os.environ["TRADECALC_CACHE_DIR"] = str(cache)  # restored by the autouse fixture
+    return path
+
+
+@BOTH
+@given(mutant=mutants)
+def test_validate_of_a_mutated_schedule_ends_cleanly(
+    depth: str, mutant: tuple[str, str], fuzz_dir: Path
+) -> None:
+    path = _write(fuzz_dir, mutant[1])
+    run = run_main(["validate", str(path)])
+    assert_diagnostics(run)
+    for line in run.out.splitlines():
+        assert line.startswith(f"{path}"), line
+
+
+@BOTH
+@given(mutant=mutants, explain=st.booleans())
+def test_duty_on_a_mutated_schedule_ends_cleanly(
+    depth: str, mutant: tuple[str, str], explain: bool, fuzz_dir: Path
+) -> None:
+    path = _write(fuzz_dir, mutant[1])
+    args = ["duty", "1000", "--hs", "9503.00.0073", "--data", str(path), "--format", "json"]
+    run = run_main([*args, *(["--explain"] if explain else [])])
+    assert_clean(run)
+    if run.code == 1 and run.err:
+        *diagnostics, last = run.err.splitlines()
+        assert last.startswith("tradecalc: error: "), run.err
+        for line in diagnostics:
+            assert line.startswith(f"{path}:"), line
+
+
+@BOTH
+@given(mutant=mutants)
+def test_validate_and_compile_agree(depth: str, mutant: tuple[str, str]) -> None:
+    """A file ``validate`` passes compiles, and one it rejects raises DataError only."""
+    name, text = mutant
+    try:
+        compile_schedule(text, name)
+    except DataError as exc:
+        assert str(exc)
+        for diagnostic in exc.diagnostics:
+            assert diagnostic.location.file == name
+
+
+def test_unmutated_sources_compile() -> None:
+    compile_schedule(SOURCES["mini"], "mini")
+    assert PATHS["mini"] and PATHS["bundled"]
