@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import IO, Any
 
 from tradecalc.engine import RegimeView, Shipment, assess
-from tradecalc.errors import TradecalcError, UsageError
+from tradecalc.errors import DataError, TradecalcError, UsageError
 from tradecalc.inputs import shipment_from_mapping
 from tradecalc.models import Schedule, format_when
 from tradecalc.money import FxTable, effective_rate, parse_amount
@@ -130,7 +130,7 @@ class Rows:
 
 def read_csv(handle: Iterable[str]) -> Rows:
     """Read CSV rows keyed by the header; every cell stays text."""
-    reader = csv.reader(handle)
+    reader = _csv_rows(handle)
     header = next(reader, None)
     if header is None:
         raise UsageError("the input is empty: expected a header row with hs and value columns")
@@ -153,6 +153,18 @@ def read_csv(handle: Iterable[str]) -> Rows:
             yield number, dict(zip(names, cells, strict=True))
 
     return Rows(extra, items())
+
+
+def _csv_rows(handle: Iterable[str]) -> Iterator[list[str]]:
+    """CSV records; one the csv module refuses (a cell above its size limit, usually an
+    unclosed quote swallowing the rest of the file) stops the batch with a clear error."""
+    reader = csv.reader(handle)
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise DataError(
+            f"CSV record {reader.line_num}: {exc} (an unclosed quote?)"
+        ) from None
 
 
 def read_jsonl(handle: Iterable[str]) -> Rows:
@@ -185,6 +197,8 @@ def _json_object(line: str, number: int) -> Mapping[str, object] | RowError:
         obj = json.loads(line)
     except ValueError as exc:
         return RowError(number, f"not valid JSON: {exc}")
+    except RecursionError:
+        return RowError(number, "not valid JSON: nested too deeply")
     if not isinstance(obj, dict):
         return RowError(number, f"expected a JSON object, got {type(obj).__name__}")
     return obj

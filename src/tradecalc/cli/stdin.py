@@ -60,6 +60,8 @@ def _answer(
         fields = json.loads(line)
     except ValueError as exc:
         return {"line": number, "error": f"not valid JSON: {exc}"}, False
+    except RecursionError:
+        return {"line": number, "error": "not valid JSON: nested too deeply"}, False
     if not isinstance(fields, dict):
         kind = type(fields).__name__
         return {"line": number, "error": f"expected a JSON object, got {kind}"}, False
