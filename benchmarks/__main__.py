@@ -13,10 +13,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="shipments to generate")
     parser.add_argument("--runs", type=int, default=10, help="start-up runs per command")
     parser.add_argument("--data", default=None, help="schedule file (default: see bench_batch)")
+    parser.add_argument("--jobs", type=int, default=1, help="batch --jobs for the batch run")
     args = parser.parse_args()
     bench_startup.main(runs=args.runs, data=args.data)
     print()
-    bench_batch.main(rows=args.rows, data=args.data)
+    bench_batch.main(rows=args.rows, data=args.data, jobs=args.jobs)
 
 
 if __name__ == "__main__":

@@ -213,4 +213,6 @@ def main(rows: int = 1_000_000, data: str | None = None, jobs: int = 1) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:2]))
+    # python -m benchmarks.bench_batch [ROWS [JOBS]]
+    arguments = [int(a) for a in sys.argv[1:3]]
+    main(rows=arguments[0] if arguments else 1_000_000, jobs=arguments[1] if arguments[1:] else 1)

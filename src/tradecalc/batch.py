@@ -14,6 +14,10 @@ Regimes: each row is assessed under every view given. With none given, a row wit
 assessed once, under the schedule in force on that date (regime ``entry-date``); a row without
 a date under every named regime of the schedule. A row's date always sets the moment of the
 assessment, as in ``tradecalc duty --date``; a regime then only adds its scenario overrides.
+
+Speed: rows that share code, countries, date, unit, mode and metal share money plans
+(:mod:`tradecalc.batch_plan`), so most rows only do Decimal arithmetic; the rest, and every
+row a plan cannot reproduce exactly, go through :func:`tradecalc.engine.assess`.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import IO, Any
+from operator import itemgetter
+from typing import IO, Any, NamedTuple
 
+from tradecalc.batch_plan import RowPlan, compile_plan, result_values
 from tradecalc.engine import RegimeView, Shipment, assess
 from tradecalc.errors import DataError, TradecalcError, UsageError
 from tradecalc.inputs import shipment_from_mapping
-from tradecalc.models import Schedule, format_when
+from tradecalc.models import Schedule
 from tradecalc.money import FxTable, effective_rate, parse_amount
 
 INPUT_COLUMNS = (
@@ -122,10 +128,16 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """Rows of a shipment file: the pass-through columns and ``(row number, fields)`` pairs."""
+    """Rows of a shipment file: the pass-through columns and ``(row number, fields)`` pairs.
+
+    A CSV file also offers its rows as ``(row number, cells)`` in ``cells``, in the order of
+    ``header``: the batch reads those (cheaper than a mapping per row). Read one or the other.
+    """
 
     extra: tuple[str, ...]
     items: Iterator[tuple[int, Mapping[str, object]] | RowError]
+    header: tuple[str, ...] = ()
+    cells: Iterator[tuple[int, list[str]] | RowError] | None = None
 
 
 def read_csv(handle: Iterable[str]) -> Rows:
@@ -143,16 +155,27 @@ def read_csv(handle: Iterable[str]) -> Rows:
     extra = tuple(n for n in names if n not in _INPUT_SET)
     width = len(names)
 
-    def items() -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
+    def records() -> Iterator[tuple[int, list[str]] | RowError]:
         for number, cells in enumerate(reader, start=1):
             if len(cells) != width:
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue
                 yield RowError(number, f"{len(cells)} cells where the header has {width}")
                 continue
-            yield number, dict(zip(names, cells, strict=True))
+            yield number, cells
 
-    return Rows(extra, items())
+    def items(
+        source: Iterator[tuple[int, list[str]] | RowError],
+    ) -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
+        for item in source:
+            yield (
+                item
+                if isinstance(item, RowError)
+                else (item[0], dict(zip(names, item[1], strict=True)))
+            )
+
+    cells = records()
+    return Rows(extra, items(cells), tuple(names), cells)
 
 
 def _csv_rows(handle: Iterable[str]) -> Iterator[list[str]]:
@@ -162,9 +185,7 @@ def _csv_rows(handle: Iterable[str]) -> Iterator[list[str]]:
     try:
         yield from reader
     except csv.Error as exc:
-        raise DataError(
-            f"CSV record {reader.line_num}: {exc} (an unclosed quote?)"
-        ) from None
+        raise DataError(f"CSV record {reader.line_num}: {exc} (an unclosed quote?)") from None
 
 
 def read_jsonl(handle: Iterable[str]) -> Rows:
@@ -301,8 +322,7 @@ def _text_or_none(value: object) -> str | None:
 # ----------------------------------------------------------------------------- assessing
 
 
-@dataclass(frozen=True, slots=True)
-class ResultRow:
+class ResultRow(NamedTuple):
     """One output row: the row number, its pass-through values and the result columns."""
 
     row: int
@@ -317,6 +337,210 @@ def output_columns(extra: Sequence[str]) -> tuple[str, ...]:
     return ("row", *extra, *RESULT_COLUMNS)
 
 
+_Item = tuple[int, list[Any], Mapping[str, object] | None] | RowError
+"""A row as ``(number, cells in header order, the original mapping if any)``, or a bad row."""
+
+_KEY_COLUMNS = tuple(n for n in INPUT_COLUMNS if n not in ("value", "freight", "insurance", "qty"))
+_OPTIONAL_AMOUNTS = ("freight", "insurance", "qty")
+_ENTRIES_MAX = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """The plans of one combination of repeated fields (see batch_plan)."""
+
+    plan: RowPlan
+    keys: tuple[tuple[str, str], ...]
+    """``(regime, currency)`` of each plan: its running totals."""
+    reviews: tuple[bool, ...]
+    freight: bool
+    insurance: bool
+    qty: bool
+
+
+class _Assessor:
+    """Assesses the rows of one batch: through money plans where they apply, else the engine.
+
+    Rows are grouped by the fields that repeat (code, countries, date, unit, mode, metal and
+    which optional amounts are given); each group gets its plans once, or none, and then every
+    row of the group takes the same path.
+    """
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        views: Sequence[RegimeView],
+        fx: FxTable,
+        header: Sequence[str],
+        extra: Sequence[str],
+    ) -> None:
+        self.schedule = schedule
+        self.views = tuple(views)
+        self.fx = fx
+        self.header = tuple(header)
+        self.extra = tuple(extra)
+        self._entries: dict[tuple[object, ...], _Entry | None] = {}
+
+    def assess(self, items: Iterable[_Item], summary: Summary) -> Iterator[ResultRow | RowError]:
+        """Assess ``items`` in order, adding to ``summary``."""
+        at = {name: i for i, name in enumerate(self.header)}
+        pad = len(self.header)  # index of the blank cell appended to every row
+        key_of = itemgetter(*(at.get(n, pad) for n in _KEY_COLUMNS))
+        optional = tuple(at[n] for n in _OPTIONAL_AMOUNTS if n in at)
+        value_at = at["value"]
+        freight_at, insurance_at, qty_at = (at.get(n, pad) for n in _OPTIONAL_AMOUNTS)
+        extra_at = tuple(at[n] for n in self.extra)
+        entries = self._entries
+        totals = summary.totals
+        for item in items:
+            summary.rows += 1
+            if isinstance(item, RowError):
+                summary.errors += 1
+                yield item
+                continue
+            number, cells, fields = item
+            cells.append("")
+            try:
+                key: tuple[object, ...] = key_of(cells)
+                if optional:
+                    key = (key, *[bool(cells[i].strip()) for i in optional])
+                entry = entries[key] if key in entries else self._entry(key, cells, fields)
+            except (TypeError, AttributeError):  # a JSON value that is not text
+                entry = None
+            if entry is not None:
+                try:
+                    value = parse_amount(cells[value_at], "value")
+                    freight = parse_amount(cells[freight_at], "freight") if entry.freight else None
+                    insurance = (
+                        parse_amount(cells[insurance_at], "insurance") if entry.insurance else None
+                    )
+                    if entry.qty:
+                        parse_amount(cells[qty_at], "quantity")
+                except (TradecalcError, AttributeError, TypeError):  # bad or not text
+                    entry = None
+            if entry is None:
+                del cells[-1]
+                yield from self._assess_plainly(number, cells, fields, summary)
+                continue
+            passthrough = tuple([cells[i] for i in extra_at])
+            rows = entry.plan.rows(value, freight, insurance)
+            for (customs, duty, values), totals_key, review in zip(
+                rows, entry.keys, entry.reviews, strict=True
+            ):
+                acc = totals.get(totals_key)
+                if acc is None:
+                    acc = totals[totals_key] = RegimeTotals(*totals_key)
+                acc.shipments += 1
+                acc.customs_value += customs
+                acc.duty += duty
+                if review:
+                    acc.needs_review += 1
+                    summary.needs_review += 1
+                summary.results += 1
+                yield ResultRow(number, passthrough, values, review)
+
+    def _entry(
+        self, key: tuple[object, ...], cells: list[Any], fields: Mapping[str, object] | None
+    ) -> _Entry | None:
+        if len(self._entries) >= _ENTRIES_MAX:
+            self._entries.clear()
+        self._entries[key] = entry = self._compile(self._mapping(cells, fields))
+        return entry
+
+    def _compile(self, fields: Mapping[str, object]) -> _Entry | None:
+        try:
+            _check_code(fields.get("hs"))
+            texts = [_text_or_none(fields.get(name)) for name in INPUT_COLUMNS]
+        except (TradecalcError, _NotTextError):
+            return None
+        for index in _VARYING_AT:
+            if texts[index] is not None:
+                texts[index] = "0"
+        try:
+            template = _template(tuple(texts))
+        except TradecalcError:
+            return None
+        views = self.views or (
+            (_DATED_VIEW,) if template.entry is not None else _named_views(self.schedule)
+        )
+        plan = compile_plan(self.schedule, template, views, self.fx)
+        if plan is None:
+            return None
+        return _Entry(
+            plan,
+            tuple(p.totals_key for p in plan.plans),
+            tuple(p.status != "ok" for p in plan.plans),
+            template.freight is not None,
+            template.insurance is not None,
+            template.quantity is not None,
+        )
+
+    def _mapping(
+        self, cells: list[Any], fields: Mapping[str, object] | None
+    ) -> Mapping[str, object]:
+        return fields if fields is not None else dict(zip(self.header, cells, strict=False))
+
+    def _assess_plainly(
+        self,
+        number: int,
+        cells: list[Any],
+        fields: Mapping[str, object] | None,
+        summary: Summary,
+    ) -> Iterator[ResultRow | RowError]:
+        """One row through :func:`tradecalc.engine.assess` (and its canonical errors)."""
+        fields = self._mapping(cells, fields)
+        try:
+            shipment = to_shipment(fields)
+            chosen = self.views or ((_DATED_VIEW,) if shipment.entry is not None else None)
+            if chosen is None:
+                chosen = _named_views(self.schedule)
+            results = [assess(self.schedule, shipment, view, self.fx) for view in chosen]
+        except TradecalcError as exc:
+            summary.errors += 1
+            yield RowError(number, str(exc))
+            return
+        passthrough = tuple(fields.get(name, "") for name in self.extra)
+        totals = summary.totals
+        for result in results:
+            key = (result.regime, result.currency)
+            acc = totals.get(key)
+            if acc is None:
+                acc = totals[key] = RegimeTotals(*key)
+            acc.shipments += 1
+            acc.customs_value += result.customs_value
+            acc.duty += result.duty
+            if result.review:
+                acc.needs_review += 1
+                summary.needs_review += 1
+            summary.results += 1
+            yield ResultRow(
+                number, passthrough, result_values(shipment.code, result), bool(result.review)
+            )
+
+
+def _items(rows: Rows) -> tuple[tuple[str, ...], Iterator[_Item]]:
+    """The header and the rows of ``rows`` as cells in header order."""
+    cells = rows.cells
+    if cells is not None:
+
+        def records() -> Iterator[_Item]:
+            for item in cells:
+                yield item if isinstance(item, RowError) else (item[0], item[1], None)
+
+        return rows.header, records()
+    header = (*INPUT_COLUMNS, *rows.extra)
+
+    def items() -> Iterator[_Item]:
+        for item in rows.items:
+            if isinstance(item, RowError):
+                yield item
+            else:
+                number, fields = item
+                yield number, [fields.get(name, "") for name in header], fields
+
+    return header, items()
+
+
 def assess_rows(
     schedule: Schedule,
     rows: Rows,
@@ -325,67 +549,10 @@ def assess_rows(
     summary: Summary | None = None,
 ) -> Iterator[ResultRow | RowError]:
     """Assess every row under ``views`` (default: see the module docstring), in input order."""
-    fx = fx or FxTable()
     summary = summary if summary is not None else Summary()
-    named = tuple(views)
-    extra = rows.extra
-    totals = summary.totals
-    for item in rows.items:
-        summary.rows += 1
-        if isinstance(item, RowError):
-            summary.errors += 1
-            yield item
-            continue
-        number, fields = item
-        try:
-            shipment = to_shipment(fields)
-            chosen = named or ((_DATED_VIEW,) if shipment.entry is not None else None)
-            if chosen is None:
-                chosen = _named_views(schedule)
-            results = [assess(schedule, shipment, view, fx) for view in chosen]
-        except TradecalcError as exc:
-            summary.errors += 1
-            yield RowError(number, str(exc))
-            continue
-        passthrough = tuple(fields.get(name, "") for name in extra)
-        for result in results:
-            duty = result.duty
-            fees = result.fees_total
-            taxes = result.taxes_total
-            total = duty + fees + taxes
-            customs = result.customs_value
-            review = result.review
-            key = (result.regime, result.currency)
-            acc = totals.get(key)
-            if acc is None:
-                acc = totals[key] = RegimeTotals(result.regime, result.currency)
-            acc.shipments += 1
-            acc.customs_value += customs
-            acc.duty += duty
-            if review:
-                acc.needs_review += 1
-                summary.needs_review += 1
-            summary.results += 1
-            yield ResultRow(
-                number,
-                passthrough,
-                (
-                    shipment.code,
-                    result.regime,
-                    format_when(result.as_of),
-                    result.currency,
-                    str(customs),
-                    str(duty),
-                    str(fees),
-                    str(taxes),
-                    str(total),
-                    str(effective_rate(duty, customs)),
-                    str(customs + result.landed_extra + total),
-                    "needs_review" if review else "ok",
-                    "; ".join(review),
-                ),
-                bool(review),
-            )
+    header, items = _items(rows)
+    assessor = _Assessor(schedule, views, fx or FxTable(), header, rows.extra)
+    return assessor.assess(items, summary)
 
 
 _NAMED: dict[int, tuple[Schedule, tuple[RegimeView, ...]]] = {}
@@ -411,14 +578,17 @@ def _named_views(schedule: Schedule) -> tuple[RegimeView, ...]:
 class ResultWriter:
     """Write result rows as CSV or JSONL to an open text stream."""
 
-    def __init__(self, stream: IO[str], fmt: str, extra: Sequence[str]) -> None:
+    def __init__(
+        self, stream: IO[str], fmt: str, extra: Sequence[str], header: bool = True
+    ) -> None:
         self._stream = stream
         self._jsonl = fmt == "jsonl"
         self._columns = output_columns(extra)
         self._csv: Any = None
         if not self._jsonl:
             self._csv = csv.writer(stream, lineterminator="\n")
-            self._csv.writerow(self._columns)
+            if header:
+                self._csv.writerow(self._columns)
 
     def write(self, row: ResultRow) -> None:
         """Write one result row."""
@@ -437,8 +607,20 @@ def run(
     views: Sequence[RegimeView] = (),
     fx: FxTable | None = None,
     on_error: Callable[[RowError], object] | None = None,
+    jobs: int = 1,
 ) -> Summary:
-    """Assess ``rows`` into ``out``; bad rows go to ``on_error`` when given."""
+    """Assess ``rows`` into ``out``; bad rows go to ``on_error`` when given.
+
+    ``jobs`` > 1 assesses chunks of rows in that many worker processes; the output is the
+    same, in the same order.
+    """
+    if jobs > 1:
+        from tradecalc.batch_jobs import run_parallel
+
+        header, items = _items(rows)
+        return run_parallel(
+            schedule, header, rows.extra, items, out, fmt, views, fx or FxTable(), on_error, jobs
+        )
     summary = Summary()
     writer = ResultWriter(out, fmt, rows.extra)
     for item in assess_rows(schedule, rows, views, fx, summary):

@@ -86,6 +86,15 @@ def batch(
         ),
     ] = None,
     data: DataOption = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes; output and its order are the same for any number.",
+        ),
+    ] = 1,
 ) -> None:
     """Assess a CSV or JSONL file of shipments: one result row per shipment and regime."""
     from tradecalc.batch import format_for
@@ -108,7 +117,7 @@ def batch(
         out = sys.stdout if output is None else stack.enter_context(atomic_text(output))
         try:
             summary = _run(
-                loaded.schedule, handle, size, in_fmt, out, out_fmt, views, fx_table, on_error
+                loaded.schedule, handle, size, in_fmt, out, out_fmt, views, fx_table, on_error, jobs
             )
         except UnicodeDecodeError:
             raise DataError(
@@ -154,13 +163,14 @@ def _run(
     views: Sequence[RegimeView],
     fx: FxTable,
     on_error: Callable[[RowError], None],
+    jobs: int = 1,
 ) -> Summary:
     from tradecalc.batch import read_rows, run
 
     show = size > 0 and sys.stderr.isatty()
     with _progress(size if show else 0) as advance:
         lines: Iterable[str] = _counting(handle, advance) if show else handle
-        return run(schedule, read_rows(lines, in_fmt), out, out_fmt, views, fx, on_error)
+        return run(schedule, read_rows(lines, in_fmt), out, out_fmt, views, fx, on_error, jobs)
 
 
 def _echo_error(error: RowError) -> None:

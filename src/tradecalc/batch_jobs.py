@@ -1,0 +1,114 @@
+"""``batch --jobs N``: chunks of rows assessed in worker processes, written in input order.
+
+The parent reads the input and writes the output; workers assess chunks of rows and return
+them as formatted text with their bad rows and totals. At most ``2 * jobs`` chunks are in
+flight, so memory stays bounded however long the input.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import IO, TYPE_CHECKING
+
+from tradecalc.batch import ResultWriter, RowError, Summary, _Assessor, _Item
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult
+
+    from tradecalc.engine import RegimeView
+    from tradecalc.models import Schedule
+    from tradecalc.money import FxTable
+
+CHUNK_ROWS = 4096
+
+_worker: tuple[_Assessor, str] | None = None
+
+
+def run_parallel(
+    schedule: Schedule,
+    header: Sequence[str],
+    extra: Sequence[str],
+    items: Iterator[_Item],
+    out: IO[str],
+    fmt: str,
+    views: Sequence[RegimeView],
+    fx: FxTable,
+    on_error: Callable[[RowError], object] | None,
+    jobs: int,
+) -> Summary:
+    """Assess ``items`` in ``jobs`` processes; same output, order and summary as one process."""
+    summary = Summary()
+    ResultWriter(out, fmt, extra)  # the header
+    pending: deque[AsyncResult[tuple[str, list[RowError], Summary]]] = deque()
+
+    def collect() -> None:
+        text, errors, part = pending.popleft().get()
+        out.write(text)
+        if on_error is not None:
+            for error in errors:
+                on_error(error)
+        _merge(summary, part)
+
+    with multiprocessing.Pool(
+        jobs, initializer=_start, initargs=(schedule, views, fx, header, extra, fmt)
+    ) as pool:
+        for chunk in _chunks(items, CHUNK_ROWS):
+            pending.append(pool.apply_async(_assess_chunk, (chunk,)))
+            if len(pending) >= 2 * jobs:
+                collect()
+        while pending:
+            collect()
+    return summary
+
+
+def _chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _start(
+    schedule: Schedule,
+    views: Sequence[RegimeView],
+    fx: FxTable,
+    header: Sequence[str],
+    extra: Sequence[str],
+    fmt: str,
+) -> None:
+    global _worker
+    _worker = (_Assessor(schedule, views, fx, header, extra), fmt)
+
+
+def _assess_chunk(chunk: list[_Item]) -> tuple[str, list[RowError], Summary]:
+    assert _worker is not None, "worker not started"
+    assessor, fmt = _worker
+    summary = Summary()
+    buffer = io.StringIO()
+    writer = ResultWriter(buffer, fmt, assessor.extra, header=False)
+    errors = []
+    for item in assessor.assess(chunk, summary):
+        if isinstance(item, RowError):
+            errors.append(item)
+        else:
+            writer.write(item)
+    return buffer.getvalue(), errors, summary
+
+
+def _merge(summary: Summary, part: Summary) -> None:
+    summary.rows += part.rows
+    summary.results += part.results
+    summary.errors += part.errors
+    summary.needs_review += part.needs_review
+    for key, totals in part.totals.items():
+        acc = summary.totals.get(key)
+        if acc is None:
+            summary.totals[key] = totals
+            continue
+        acc.shipments += totals.shipments
+        acc.customs_value += totals.customs_value
+        acc.duty += totals.duty
+        acc.needs_review += totals.needs_review
