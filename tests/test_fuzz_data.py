@@ -28,6 +28,7 @@ from tradecalc.schedules import compile_schedule
 from conftest import BUNDLED, MINI
 
 Path_ = tuple[str | int, ...]
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # big reprs
 SOURCES = {"mini": MINI.read_text(encoding="utf-8"), "bundled": BUNDLED.read_text(encoding="utf-8")}
 
 
@@ -214,3 +215,11 @@ def test_validate_and_compile_agree(depth: str, mutant: tuple[str, str]) -> None
 def test_unmutated_sources_compile() -> None:
     compile_schedule(SOURCES["mini"], "mini")
     assert PATHS["mini"] and PATHS["bundled"]
+
+
+def test_a_key_with_a_line_break_stays_on_one_diagnostic_line(tmp_path: Path) -> None:
+    path = tmp_path / "rates.yaml"
+    path.write_text(SOURCES["mini"] + '"bad\\r\\nkey": x\n', encoding="utf-8")
+    run = run_main(["validate", str(path)])
+    assert run.code == 1
+    assert run.out == f"{path}:166:15: 'bad\\r\\nkey': unknown key 'bad\\r\\nkey'\n"

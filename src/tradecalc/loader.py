@@ -149,7 +149,7 @@ def validation_diagnostics(exc: ValidationError, doc: Document) -> list[Diagnost
             message = f"unknown key {path[-1]!r}" if path else message
         elif error["type"] == "missing":
             message = f"missing key {path[-1]!r}" if path else message
-        dotted = ".".join(str(p) for p in path)
+        dotted = ".".join(p if isinstance(p, str) and p.isprintable() else repr(p) for p in path)
         diagnostic = Diagnostic(doc.locate(path), f"{dotted}: {message}" if dotted else message)
         if diagnostic not in found:
             found.append(diagnostic)
