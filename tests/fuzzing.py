@@ -51,10 +51,11 @@ def assert_clean(run: Run) -> None:
     assert run.code in (0, 1, 2), run
     assert "Traceback" not in run.err and "Traceback" not in run.out, run.err
     assert "internal error" not in run.err, run.err
-    errors = [line for line in run.err.splitlines() if line.startswith("tradecalc: error: ")]
+    lines = run.err.rstrip("\n").split("\n")  # not splitlines: a file name may hold U+0085
+    errors = [line for line in lines if line.startswith("tradecalc: error: ")]
     assert len(errors) <= 1, run.err
     if errors:
-        assert run.err.splitlines()[-1] == errors[0], run.err  # the error line comes last
+        assert lines[-1] == errors[0], run.err  # the error line comes last
         assert run.code in (1, 2), run
     if run.code == 2:
         assert errors or "Usage:" in run.err, run.err  # ours, or Click's usage error
