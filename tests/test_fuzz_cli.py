@@ -195,7 +195,7 @@ def test_scenario_files_with_random_content_end_cleanly(
     )
     assert_clean(run)
     if run.code == 1 and run.err:
-        assert run.err.splitlines()[-1].startswith("tradecalc: error: "), run.err
+        assert run.err.rstrip("\n").split("\n")[-1].startswith("tradecalc: error: "), run.err
 
 
 data_words = st.one_of(

@@ -193,7 +193,7 @@ def test_duty_on_a_mutated_schedule_ends_cleanly(
     run = run_main([*args, *(["--explain"] if explain else [])])
     assert_clean(run)
     if run.code == 1 and run.err:
-        *diagnostics, last = run.err.splitlines()
+        *diagnostics, last = run.err.rstrip("\n").split("\n")
         assert last.startswith("tradecalc: error: "), run.err
         for line in diagnostics:
             assert line.startswith(f"{path}:"), line
