@@ -309,3 +309,8 @@ def test_runner_sees_a_traceback_as_unclean() -> None:
 
 def test_fuzz_tests_leave_the_working_tree_alone() -> None:
     assert not Path("fuzz-scenario.yaml").exists()
+
+
+def test_a_file_name_with_a_line_break_gives_one_error_line() -> None:
+    run = run_main(["validate", "a\nb.yaml"])
+    assert (run.code, run.err) == (2, "tradecalc: error: a\\nb.yaml: no such file\n")

@@ -41,5 +41,6 @@ def main() -> None:
 
 
 def _fail_plain(message: str, code: ExitCode) -> NoReturn:
-    print(f"tradecalc: error: {message}", file=sys.stderr)
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")  # e.g. from a file name
+    print(f"tradecalc: error: {one_line}", file=sys.stderr)
     raise SystemExit(int(code))
