@@ -251,3 +251,24 @@ def test_binary_data_file(cli: Cli, tmp_path: Path) -> None:
 def test_version(cli: Cli) -> None:
     run = cli("--version")
     assert run.code == 0 and run.out.startswith("tradecalc 0.1.0")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("duty", "1000", "--hs", "9503.00.0073", "--bogus"), "No such option: --bogus"),
+        (
+            ("duty", "1000", "--hs", "9503.00.0073", "--format", "xml"),
+            "Invalid value for '--format'",
+        ),
+        (("nocmd",), "No such command 'nocmd'"),
+    ],
+)
+def test_parser_errors_are_one_line_with_the_help_to_read(
+    cli: Cli, args: tuple[str, ...], message: str
+) -> None:
+    run = cli(*args)
+    assert run.code == 2
+    (line,) = run.err.splitlines()
+    assert line.startswith("tradecalc: error: ") and message in line
+    assert line.endswith("--help)")

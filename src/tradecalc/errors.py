@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     OK = 0
     NEEDS_REVIEW = 1  # invalid data, or a result that needs a human look
     USAGE = 2
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 @dataclass(frozen=True, slots=True)

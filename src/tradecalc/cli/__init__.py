@@ -22,14 +22,21 @@ __all__ = ["app", "main"]
 def main() -> None:
     """Console-script entry point: run the app and turn any failure into a clean exit."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        _fail_plain("interrupted", ExitCode.INTERRUPTED)
+    except typer.TyperException as exc:  # Click's usage errors: unknown option, missing value
+        message, status = _usage_message(exc)
+        if not message:  # no arguments at all: the help was shown
+            raise SystemExit(status) from None
+        _fail_plain(message, status)
     except TradecalcError as exc:
         if isinstance(exc, DataError):
             for diagnostic in exc.diagnostics[:20]:
                 typer.echo(str(diagnostic), err=True)
         _fail_plain(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        _fail_plain("interrupted", ExitCode.NEEDS_REVIEW)
+        _fail_plain("interrupted", ExitCode.INTERRUPTED)
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(int(ExitCode.NEEDS_REVIEW)) from None
@@ -38,9 +45,22 @@ def main() -> None:
             f"internal error: {type(exc).__name__}: {exc} (please report this)",
             ExitCode.NEEDS_REVIEW,
         )
+    if code == ExitCode.INTERRUPTED:  # Ctrl-C: typer turns KeyboardInterrupt into exit 130
+        _fail_plain("interrupted", ExitCode.INTERRUPTED)
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
-def _fail_plain(message: str, code: ExitCode) -> NoReturn:
+def _usage_message(exc: typer.TyperException) -> tuple[str, int]:
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    code = getattr(exc, "exit_code", ExitCode.USAGE)
+    ctx = getattr(exc, "ctx", None)
+    if message and code == ExitCode.USAGE:
+        message += f" (see: {getattr(ctx, 'command_path', 'tradecalc')} --help)"
+    return str(message), int(code)
+
+
+def _fail_plain(message: str, code: int) -> NoReturn:
     one_line = message.replace("\r", "\\r").replace("\n", "\\n")  # e.g. from a file name
     print(f"tradecalc: error: {one_line}", file=sys.stderr)
     raise SystemExit(int(code))
