@@ -203,3 +203,23 @@ def test_cli_import_list_duty_remove(cli: Callable[..., object], tmp_path: Path)
     )
     bad_date = cli("hts", "import", str(GRAMMAR), "--revision", "a", "--effective", "May")
     assert bad_date.err == "tradecalc: error: --effective 'May' is not a date (YYYY-MM-DD)\n"
+
+
+def test_rates_timeline_takes_base_rates_and_301_scope_from_the_import(
+    store: ImportedSchedule, mini: LoadedSchedule
+) -> None:
+    from tradecalc.timeline import timeline
+
+    loaded = _mini_with_hts_scopes(mini)
+    line = timeline(loaded.schedule, "0709.51.0100", "CN", "US", store)
+    by_measure = {e.measure.id: e for e in line.entries}
+    start = store.starts()[0]
+    assert (by_measure["us-mfn"].start, by_measure["us-mfn"].source) == (
+        start,
+        ("usitc-hts-2025-rev-12",),
+    )
+    assert "us-301" in by_measure  # on List 3 by its footnote
+    after = [p for p in line.points if p.when >= start]
+    assert after and "us-mfn" in after[0].layers
+    curated_only = timeline(loaded.schedule, "0709.51.0100", "CN", "US")
+    assert not any(e.measure.group == "base" for e in curated_only.entries)

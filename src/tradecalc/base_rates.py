@@ -54,3 +54,7 @@ class BaseRates(Protocol):
     def describe(self, when: datetime) -> str | None:
         """A one-line name of the revision in force at ``when`` (None if there is none)."""
         ...  # pragma: no cover
+
+    def starts(self) -> tuple[datetime, ...]:
+        """The moments the imported revisions take effect, earliest first."""
+        ...  # pragma: no cover

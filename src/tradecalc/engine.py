@@ -505,9 +505,11 @@ def table_rate(period: Period, digits: str) -> Rate | None:
     return found[0] if found else None
 
 
-def scope_matches(schedule: Schedule, scope: Scope, digits: str) -> bool:
-    """True if ``scope`` covers the code ``digits``."""
-    return _scope_matches(schedule, scope, digits)[0]
+def scope_matches(
+    schedule: Schedule, scope: Scope, digits: str, headings: tuple[str, ...] = ()
+) -> bool:
+    """True if ``scope`` covers the code ``digits`` (whose imported line names ``headings``)."""
+    return _scope_matches(schedule, scope, digits, headings)[0]
 
 
 def _table_rate(period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:

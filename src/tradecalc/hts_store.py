@@ -283,9 +283,7 @@ def write_revision(
         conn.execute("PRAGMA journal_mode=OFF")
         conn.execute("PRAGMA synchronous=OFF")
         conn.executescript(_SCHEMA)
-        conn.executemany(
-            "INSERT OR IGNORE INTO lines VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(parsed)
-        )
+        conn.executemany("INSERT OR IGNORE INTO lines VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(parsed))
         meta = {
             "format": FORMAT,
             "revision": name,
@@ -379,6 +377,11 @@ class ImportedSchedule:
     def sources(self) -> dict[str, str]:
         """Source id -> title, for every imported revision."""
         return {r.source_id: r.title for r in self.revisions}
+
+    def starts(self) -> tuple[datetime, ...]:
+        return tuple(
+            datetime(r.effective.year, r.effective.month, r.effective.day) for r in self.revisions
+        )
 
     def describe(self, when: datetime) -> str | None:
         rev = in_force(self.revisions, when)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from tradecalc.base_rates import BaseRates
 from tradecalc.engine import RegimeView, Shipment, assess, scope_matches, table_rate
 from tradecalc.models import CodeRate, Measure, Schedule, code_digits, format_when
 from tradecalc.money import effective_rate
@@ -54,15 +55,33 @@ class Timeline:
     points: tuple[Point, ...]
 
 
-def timeline(schedule: Schedule, code: str, origin: str, dest: str) -> Timeline:
-    """The measures touching ``code`` on goods from ``origin`` into ``dest``, and totals."""
+def timeline(
+    schedule: Schedule,
+    code: str,
+    origin: str,
+    dest: str,
+    base_rates: BaseRates | None = None,
+) -> Timeline:
+    """The measures touching ``code`` on goods from ``origin`` into ``dest``, and totals.
+
+    With ``base_rates`` (imported HTS revisions), a code the curated data has no base rate
+    for takes it from the revision in force, and ``@hts:`` scopes follow its footnotes.
+    """
     probe = Shipment(code, PROBE_VALUE, origin, dest)  # validates the code and parties
-    entries = _entries(schedule, probe.digits, origin, dest)
+    imported = base_rates if base_rates is not None and base_rates.importer == dest else None
+    headings = _imported_headings(imported, probe.digits)
+    entries = _entries(schedule, probe.digits, origin, dest, headings)
+    if imported is not None and not any(e.measure.group == "base" for e in entries):
+        entries = sorted(
+            [*entries, *_imported_entries(schedule, imported, probe.digits, dest)],
+            key=lambda e: (e.start, e.measure.id),
+        )
     edges = sorted({e.start for e in entries} | {e.end for e in entries if e.end is not None})
     points: list[Point] = []
     for when in edges:
         shipment = Shipment(code, PROBE_VALUE, origin, dest, entry=when, entry_is_date=False)
-        result = assess(schedule, shipment, RegimeView(format_when(when), "", when))
+        view = RegimeView(format_when(when), "", when)
+        result = assess(schedule, shipment, view, base_rates=imported)
         total = effective_rate(result.duty, result.customs_value)
         layers = tuple(line.measure for line in result.lines)
         if not points or points[-1].total != total:
@@ -70,14 +89,44 @@ def timeline(schedule: Schedule, code: str, origin: str, dest: str) -> Timeline:
     return Timeline(code, origin, dest, tuple(entries), tuple(points))
 
 
-def _entries(schedule: Schedule, digits: str, origin: str, dest: str) -> list[Entry]:
+def _imported_headings(base_rates: BaseRates | None, digits: str) -> tuple[str, ...]:
+    """Chapter 99 headings any imported revision's line for the code names."""
+    if base_rates is None:
+        return ()
+    found: dict[str, None] = {}
+    for start in base_rates.starts():
+        hit = base_rates.lookup(digits, start)
+        found.update(dict.fromkeys(hit.headings if hit else ()))
+    return tuple(found)
+
+
+def _imported_entries(
+    schedule: Schedule, base_rates: BaseRates, digits: str, dest: str
+) -> list[Entry]:
+    """Base-rate periods from the imported revisions, under the schedule's base measure."""
+    base = next((m for m in schedule.measures if m.importer == dest and m.group == "base"), None)
+    if base is None:
+        return []
+    starts = base_rates.starts()
+    entries = []
+    for start, end in zip(starts, (*starts[1:], None), strict=True):
+        hit = base_rates.lookup(digits, start)
+        if hit is not None:
+            caveat = None if hit.rate is not None else "the rate text cannot be computed"
+            entries.append(Entry(base, start, end, hit.text, None, (hit.source,), caveat))
+    return entries
+
+
+def _entries(
+    schedule: Schedule, digits: str, origin: str, dest: str, headings: tuple[str, ...] = ()
+) -> list[Entry]:
     found = []
     for measure in schedule.measures:
         if measure.importer != dest:
             continue
         if "*" not in measure.origins and origin not in measure.origins:
             continue
-        if not scope_matches(schedule, measure.scope, digits):
+        if not scope_matches(schedule, measure.scope, digits, headings):
             continue
         for period in measure.periods:
             rate = table_rate(period, digits)

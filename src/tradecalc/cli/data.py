@@ -207,15 +207,23 @@ def rates(
     origin: OriginOption = None,
     dest: DestOption = None,
     data: DataOption = None,
+    no_hts: Annotated[
+        bool,
+        typer.Option(
+            "--no-hts",
+            help="Ignore imported HTS revisions (tradecalc hts import): curated data only.",
+        ),
+    ] = False,
 ) -> None:
     """Show every measure touching a code over time, and a chart of the total rate."""
+    from tradecalc.cli.hts import imported_schedule
     from tradecalc.render_data import timeline_chart, timeline_table
     from tradecalc.timeline import timeline
 
     dest = (dest or ("CN" if origin == "US" else "US")).upper()
     origin = (origin or ("US" if dest == "CN" else "CN")).upper()
     schedule = load(data).schedule
-    line = timeline(schedule, code, origin, dest)
+    line = timeline(schedule, code, origin, dest, imported_schedule(not no_hts))
     console = _console()
     console.print(timeline_table(line))
     if any(e.unconfirmed for e in line.entries):
