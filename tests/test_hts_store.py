@@ -223,3 +223,33 @@ def test_rates_timeline_takes_base_rates_and_301_scope_from_the_import(
     assert after and "us-mfn" in after[0].layers
     curated_only = timeline(loaded.schedule, "0709.51.0100", "CN", "US")
     assert not any(e.measure.group == "base" for e in curated_only.entries)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_batch_uses_the_import_like_duty(
+    store: ImportedSchedule, mini: LoadedSchedule, jobs: int
+) -> None:
+    import csv
+    import io
+
+    from tradecalc.batch import read_rows, run
+
+    loaded = _mini_with_hts_scopes(mini)
+    view = RegimeView("may", "May", MAY)
+    text = "hs,value\n0709.51.0100,1000\n6110.11.0015,1000\n"
+    out = io.StringIO()
+    summary = run(
+        loaded.schedule,
+        read_rows(io.StringIO(text), "csv"),
+        out,
+        "csv",
+        [view],
+        jobs=jobs,
+        base_rates=store,
+    )
+    assert summary.errors == 0
+    rows = list(csv.reader(io.StringIO(out.getvalue())))[1:]
+    for row, code in zip(rows, ("0709.51.0100", "6110.11.0015"), strict=True):
+        expected = assess(loaded.schedule, Shipment(code, Decimal(1000)), view, None, store)
+        status = "needs_review" if expected.needs_review else "ok"
+        assert (row[1], row[6], row[12]) == (code, str(expected.duty), status)

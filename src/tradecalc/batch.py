@@ -33,6 +33,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import IO, Any, NamedTuple
 
+from tradecalc.base_rates import BaseRates
 from tradecalc.batch_plan import RowPlan, compile_plan, result_values
 from tradecalc.engine import RegimeView, Shipment, assess
 from tradecalc.errors import DataError, TradecalcError, UsageError
@@ -373,10 +374,12 @@ class _Assessor:
         fx: FxTable,
         header: Sequence[str],
         extra: Sequence[str],
+        base_rates: BaseRates | None = None,
     ) -> None:
         self.schedule = schedule
         self.views = tuple(views)
         self.fx = fx
+        self.base_rates = base_rates
         self.header = tuple(header)
         self.extra = tuple(extra)
         self._entries: dict[tuple[object, ...], _Entry | None] = {}
@@ -463,7 +466,7 @@ class _Assessor:
         views = self.views or (
             (_DATED_VIEW,) if template.entry is not None else _named_views(self.schedule)
         )
-        plan = compile_plan(self.schedule, template, views, self.fx)
+        plan = compile_plan(self.schedule, template, views, self.fx, self.base_rates)
         if plan is None:
             return None
         return _Entry(
@@ -494,7 +497,9 @@ class _Assessor:
             chosen = self.views or ((_DATED_VIEW,) if shipment.entry is not None else None)
             if chosen is None:
                 chosen = _named_views(self.schedule)
-            results = [assess(self.schedule, shipment, view, self.fx) for view in chosen]
+            results = [
+                assess(self.schedule, shipment, view, self.fx, self.base_rates) for view in chosen
+            ]
         except TradecalcError as exc:
             summary.errors += 1
             yield RowError(number, str(exc))
@@ -547,11 +552,12 @@ def assess_rows(
     views: Sequence[RegimeView] = (),
     fx: FxTable | None = None,
     summary: Summary | None = None,
+    base_rates: BaseRates | None = None,
 ) -> Iterator[ResultRow | RowError]:
     """Assess every row under ``views`` (default: see the module docstring), in input order."""
     summary = summary if summary is not None else Summary()
     header, items = _items(rows)
-    assessor = _Assessor(schedule, views, fx or FxTable(), header, rows.extra)
+    assessor = _Assessor(schedule, views, fx or FxTable(), header, rows.extra, base_rates)
     return assessor.assess(items, summary)
 
 
@@ -608,6 +614,7 @@ def run(
     fx: FxTable | None = None,
     on_error: Callable[[RowError], object] | None = None,
     jobs: int = 1,
+    base_rates: BaseRates | None = None,
 ) -> Summary:
     """Assess ``rows`` into ``out``; bad rows go to ``on_error`` when given.
 
@@ -619,11 +626,20 @@ def run(
 
         header, items = _items(rows)
         return run_parallel(
-            schedule, header, rows.extra, items, out, fmt, views, fx or FxTable(), on_error, jobs
+            schedule,
+            header,
+            rows.extra,
+            items,
+            out,
+            fmt,
+            views,
+            (fx or FxTable(), base_rates),
+            on_error,
+            jobs,
         )
     summary = Summary()
     writer = ResultWriter(out, fmt, rows.extra)
-    for item in assess_rows(schedule, rows, views, fx, summary):
+    for item in assess_rows(schedule, rows, views, fx, summary, base_rates):
         if isinstance(item, RowError):
             if on_error is not None:
                 on_error(item)

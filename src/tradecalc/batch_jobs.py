@@ -19,6 +19,7 @@ from tradecalc.batch import ResultWriter, RowError, Summary, _Assessor, _Item
 if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult
 
+    from tradecalc.base_rates import BaseRates
     from tradecalc.engine import RegimeView
     from tradecalc.models import Schedule
     from tradecalc.money import FxTable
@@ -36,7 +37,7 @@ def run_parallel(
     out: IO[str],
     fmt: str,
     views: Sequence[RegimeView],
-    fx: FxTable,
+    rates: tuple[FxTable, BaseRates | None],
     on_error: Callable[[RowError], object] | None,
     jobs: int,
 ) -> Summary:
@@ -54,7 +55,7 @@ def run_parallel(
         _merge(summary, part)
 
     with multiprocessing.Pool(
-        jobs, initializer=_start, initargs=(schedule, views, fx, header, extra, fmt)
+        jobs, initializer=_start, initargs=(schedule, views, rates, header, extra, fmt)
     ) as pool:
         for chunk in _chunks(items, CHUNK_ROWS):
             pending.append(pool.apply_async(_assess_chunk, (chunk,)))
@@ -74,13 +75,14 @@ def _chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
 def _start(
     schedule: Schedule,
     views: Sequence[RegimeView],
-    fx: FxTable,
+    rates: tuple[FxTable, BaseRates | None],
     header: Sequence[str],
     extra: Sequence[str],
     fmt: str,
 ) -> None:
     global _worker
-    _worker = (_Assessor(schedule, views, fx, header, extra), fmt)
+    fx, base_rates = rates
+    _worker = (_Assessor(schedule, views, fx, header, extra, base_rates), fmt)
 
 
 def _assess_chunk(chunk: list[_Item]) -> tuple[str, list[RowError], Summary]:

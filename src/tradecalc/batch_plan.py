@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from tradecalc.base_rates import BaseRates
 from tradecalc.engine import Assessment, RegimeView, Shipment, assess
 from tradecalc.errors import TradecalcError
 from tradecalc.models import Schedule, format_when
@@ -153,7 +154,11 @@ class RowPlan:
 
 
 def compile_plan(
-    schedule: Schedule, template: Shipment, views: Sequence[RegimeView], fx: FxTable
+    schedule: Schedule,
+    template: Shipment,
+    views: Sequence[RegimeView],
+    fx: FxTable,
+    base_rates: BaseRates | None = None,
 ) -> RowPlan | None:
     """The plans for shipments like ``template`` (any amounts) under each of ``views``, or None
     when the engine must assess them itself (see the module docstring)."""
@@ -165,7 +170,7 @@ def compile_plan(
     plans = []
     try:
         for view in views:
-            probe = assess(schedule, replace(template, value=Decimal(1000)), view, fx)
+            probe = assess(schedule, replace(template, value=Decimal(1000)), view, fx, base_rates)
             plan = _read_plan(schedule, template, probe, rates, fees)
             if plan is None:
                 return None
@@ -180,7 +185,8 @@ def compile_plan(
         rates=tuple(rates),
         fees=tuple(fees),
     )
-    return row_plan if _agrees(schedule, template, views, fx, row_plan) else None
+    agrees = _agrees(schedule, template, views, (fx, base_rates), row_plan)
+    return row_plan if agrees else None
 
 
 def _read_plan(
@@ -227,7 +233,7 @@ def _agrees(
     schedule: Schedule,
     template: Shipment,
     views: Sequence[RegimeView],
-    fx: FxTable,
+    rates: tuple[FxTable, BaseRates | None],
     plan: RowPlan,
 ) -> bool:
     """True when the plan gives the engine's result columns for every probe amount."""
@@ -239,7 +245,7 @@ def _agrees(
         insurance = None if template.insurance is None else extra
         shipment = replace(template, value=value, freight=freight, insurance=insurance)
         expected = [
-            result_values(template.code, assess(schedule, shipment, view, fx)) for view in views
+            result_values(template.code, assess(schedule, shipment, view, *rates)) for view in views
         ]
         if [row[2] for row in plan.rows(value, freight, insurance)] != expected:
             return False

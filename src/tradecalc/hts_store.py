@@ -368,6 +368,12 @@ class ImportedSchedule:
         revs = revisions(directory)
         return cls(revs) if revs else None
 
+    def __getstate__(self) -> list[Revision]:
+        return self.revisions  # open files stay with their process
+
+    def __setstate__(self, revs: list[Revision]) -> None:
+        self.__init__(revs)  # type: ignore[misc]
+
     def close(self) -> None:
         """Close the open files."""
         for conn in self._conns.values():

@@ -15,6 +15,7 @@ from tradecalc.errors import DataError, ExitCode, UsageError
 from tradecalc.files import atomic_text
 
 if TYPE_CHECKING:
+    from tradecalc.base_rates import BaseRates
     from tradecalc.batch import RowError, Summary
     from tradecalc.engine import RegimeView
     from tradecalc.models import Schedule
@@ -95,9 +96,17 @@ def batch(
             help="Worker processes; output and its order are the same for any number.",
         ),
     ] = 1,
+    no_hts: Annotated[
+        bool,
+        typer.Option(
+            "--no-hts",
+            help="Ignore imported HTS revisions (tradecalc hts import): curated data only.",
+        ),
+    ] = False,
 ) -> None:
     """Assess a CSV or JSONL file of shipments: one result row per shipment and regime."""
     from tradecalc.batch import format_for
+    from tradecalc.cli.hts import imported_schedule
     from tradecalc.inputs import parse_fx
 
     out_fmt = _choose_format(output_format, format_for(str(output) if output else None))
@@ -108,7 +117,7 @@ def batch(
         from tradecalc.cli.duty import select_views
 
         views = select_views(loaded, regime or [], scenario or [], [], None)
-    fx_table = parse_fx(fx or ())
+    rates = (parse_fx(fx or ()), imported_schedule(not no_hts))
     with contextlib.ExitStack() as stack:
         handle, size = stack.enter_context(_open_input(input_))
         on_error: Callable[[RowError], None] = _echo_error
@@ -117,7 +126,7 @@ def batch(
         out = sys.stdout if output is None else stack.enter_context(atomic_text(output))
         try:
             summary = _run(
-                loaded.schedule, handle, size, in_fmt, out, out_fmt, views, fx_table, on_error, jobs
+                loaded.schedule, handle, size, in_fmt, out, out_fmt, views, rates, on_error, jobs
             )
         except UnicodeDecodeError:
             raise DataError(
@@ -161,7 +170,7 @@ def _run(
     out: IO[str],
     out_fmt: str,
     views: Sequence[RegimeView],
-    fx: FxTable,
+    rates: tuple[FxTable, BaseRates | None],
     on_error: Callable[[RowError], None],
     jobs: int = 1,
 ) -> Summary:
@@ -170,7 +179,9 @@ def _run(
     show = size > 0 and sys.stderr.isatty()
     with _progress(size if show else 0) as advance:
         lines: Iterable[str] = _counting(handle, advance) if show else handle
-        return run(schedule, read_rows(lines, in_fmt), out, out_fmt, views, fx, on_error, jobs)
+        rows = read_rows(lines, in_fmt)
+        fx, base_rates = rates
+        return run(schedule, rows, out, out_fmt, views, fx, on_error, jobs, base_rates)
 
 
 def _echo_error(error: RowError) -> None:

@@ -149,7 +149,8 @@ def duty(
         views = select_views(loaded, regime or [], scenario or [], set_ or [], date)
         explicit = bool(regime or scenario or date)
         overrides = parse_overrides(set_ or [])
-        ok = serve(loaded, views, explicit, overrides, parse_fx(fx or ()), explain)
+        imported = imported_schedule(not no_hts)
+        ok = serve(loaded, views, explicit, overrides, parse_fx(fx or ()), explain, imported)
         if not ok:
             raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
         return

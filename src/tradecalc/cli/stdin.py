@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import IO, Any
 
+from tradecalc.base_rates import BaseRates
 from tradecalc.engine import RegimeView, assess, with_overrides
 from tradecalc.errors import TradecalcError
 from tradecalc.inputs import shipment_from_mapping
@@ -30,6 +31,7 @@ def serve(
     overrides: Sequence[Override],
     fx: FxTable,
     explain: bool = False,
+    base_rates: BaseRates | None = None,
     source: IO[str] | None = None,
     sink: IO[str] | None = None,
 ) -> bool:
@@ -41,7 +43,7 @@ def serve(
         if not line.strip():
             continue
         chosen = (views, explicit, overrides)
-        answer, good = _answer(loaded, chosen, fx, explain, line, number)
+        answer, good = _answer(loaded, chosen, (fx, base_rates), explain, line, number)
         ok = ok and good
         sink.write(json.dumps(answer, ensure_ascii=False, separators=(",", ":")) + "\n")
         sink.flush()
@@ -51,7 +53,7 @@ def serve(
 def _answer(
     loaded: LoadedSchedule,
     views: tuple[Sequence[RegimeView], bool, Sequence[Override]],
-    fx: FxTable,
+    rates: tuple[FxTable, BaseRates | None],
     explain: bool,
     line: str,
     number: int,
@@ -70,7 +72,7 @@ def _answer(
         chosen, explicit, overrides = views
         if not explicit and shipment.entry is not None:
             chosen = _dated(shipment.entry, overrides)
-        results = [assess(loaded.schedule, shipment, view, fx) for view in chosen]
+        results = [assess(loaded.schedule, shipment, view, *rates) for view in chosen]
     except TradecalcError as exc:
         return {"line": number, "error": str(exc)}, False
     answer = {
