@@ -113,7 +113,7 @@ def structural_mutants(draw: st.DrawFn) -> tuple[str, str]:
             break
         path = draw(st.sampled_from(paths))
         action = draw(st.sampled_from(("delete", "replace", "replace", "rename")))
-        _mutate(data, path, action, draw(replacements))
+        _mutate(data, path, action, copy.deepcopy(draw(replacements)))  # never share a sample
     return name, yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200)
 
 
