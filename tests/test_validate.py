@@ -74,7 +74,15 @@ def test_schema_and_semantic_problems_together(cli: Cli, tmp_path: Path) -> None
 
 def test_clean_file_exits_zero_with_summary(cli: Cli) -> None:
     run = cli("validate", "tests/fixtures/mini.yaml")
-    assert (run.code, run.out, run.err) == (0, "", "tradecalc: 1 file OK\n")
+    summary = "tradecalc: 1 file OK; 1 fact marked unconfirmed (list them with --unconfirmed)\n"
+    assert (run.code, run.out, run.err) == (0, "", summary)
+
+
+def test_unconfirmed_facts_are_listed_with_their_owner_and_line(cli: Cli) -> None:
+    run = cli("validate", "tests/fixtures/mini.yaml", "--unconfirmed")
+    assert run.code == 0
+    assert run.out == "tests/fixtures/mini.yaml:109:92: us-232-steel: fixture fact\n"
+    assert run.err == "tradecalc: 1 file OK; 1 fact marked unconfirmed\n"
 
 
 def test_scenario_files_are_validated(cli: Cli, tmp_path: Path) -> None:
@@ -86,7 +94,8 @@ def test_scenario_files_are_validated(cli: Cli, tmp_path: Path) -> None:
     run = cli(
         "validate", str(good), "tests/fixtures/mini.yaml", "--data", "tests/fixtures/mini.yaml"
     )
-    assert (run.code, run.err) == (0, "tradecalc: 2 files OK\n")
+    assert run.code == 0
+    assert run.err.startswith("tradecalc: 2 files OK; 1 fact marked unconfirmed")
 
 
 def test_scenario_against_broken_schedule_says_so(cli: Cli) -> None:

@@ -79,3 +79,23 @@ def _from_message(name: str, message: str) -> Diagnostic:
         line, column = int(match["line"]), int(match["column"])
         return Diagnostic(SourceLocation(name, line, column), match["message"])
     return Diagnostic(SourceLocation(name), text)
+
+
+def unconfirmed_facts(path: Path) -> list[Diagnostic]:
+    """Every ``unconfirmed:`` note of a (valid) data file, with its position and owner id."""
+    doc = read_document(path)
+    found = []
+    stack: list[tuple[object, tuple[str | int, ...], str]] = [(doc.data, (), "")]
+    while stack:
+        node, where, owner = stack.pop()
+        if isinstance(node, dict):
+            owner = str(node.get("id", owner)) if isinstance(node.get("id"), str) else owner
+            for key, value in node.items():
+                if key == "unconfirmed" and isinstance(value, str):
+                    label = owner or ".".join(str(p) for p in where) or "file"
+                    found.append(Diagnostic(doc.locate((*where, key)), f"{label}: {value}"))
+                else:
+                    stack.append((value, (*where, key), owner))
+        elif isinstance(node, list):
+            stack.extend((item, (*where, i), owner) for i, item in enumerate(node))
+    return sorted(found, key=_position)

@@ -50,11 +50,18 @@ def validate(
         CheckFormat, typer.Option("--format", help="text, github (annotations) or json.")
     ] = CheckFormat.text,
     data: DataOption = None,
+    unconfirmed: Annotated[
+        bool,
+        typer.Option(
+            "--unconfirmed",
+            help="Also list every fact marked unconfirmed (file:line:col: owner: why).",
+        ),
+    ] = False,
 ) -> None:
     """Check data files: schema and semantic checks, every problem as file:line:col: message."""
     from tradecalc.render_data import diagnostics_github, diagnostics_json, diagnostics_text
     from tradecalc.schedules import default_path
-    from tradecalc.validation import validate_files
+    from tradecalc.validation import unconfirmed_facts, validate_files
 
     paths = files or [default_path()]
     found = validate_files(paths, lambda: load(data).schedule)
@@ -73,7 +80,15 @@ def validate(
             err=True,
         )
         raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
-    typer.echo(f"tradecalc: {len(paths)} file{'s' if len(paths) != 1 else ''} OK", err=True)
+    facts = [f for path in paths for f in unconfirmed_facts(path)]
+    if unconfirmed and facts:
+        sys.stdout.write(diagnostics_text(facts))
+    hint = "" if unconfirmed or not facts else " (list them with --unconfirmed)"
+    typer.echo(
+        f"tradecalc: {len(paths)} file{'s' if len(paths) != 1 else ''} OK; "
+        f"{len(facts)} fact{'s' if len(facts) != 1 else ''} marked unconfirmed{hint}",
+        err=True,
+    )
 
 
 @app.command()
