@@ -57,6 +57,13 @@ ScenarioOption = Annotated[
     list[Path] | None,
     typer.Option(help="Scenario file; repeatable.", show_default=False, dir_okay=False),
 ]
+NoHtsOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-hts",
+        help="Ignore imported HTS revisions (tradecalc hts import): curated data only.",
+    ),
+]
 FxOption = Annotated[
     list[str] | None,
     typer.Option(

@@ -10,7 +10,7 @@ from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
-from tradecalc.cli.app import DataOption, FxOption, ScenarioOption, app, load
+from tradecalc.cli.app import DataOption, FxOption, NoHtsOption, ScenarioOption, app, load
 from tradecalc.errors import DataError, ExitCode, UsageError
 from tradecalc.files import atomic_text
 
@@ -96,13 +96,7 @@ def batch(
             help="Worker processes; output and its order are the same for any number.",
         ),
     ] = 1,
-    no_hts: Annotated[
-        bool,
-        typer.Option(
-            "--no-hts",
-            help="Ignore imported HTS revisions (tradecalc hts import): curated data only.",
-        ),
-    ] = False,
+    no_hts: NoHtsOption = False,
 ) -> None:
     """Assess a CSV or JSONL file of shipments: one result row per shipment and regime."""
     from tradecalc.batch import format_for

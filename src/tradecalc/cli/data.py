@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import DataOption, DestOption, Format, OriginOption, app, load
+from tradecalc.cli.app import DataOption, DestOption, Format, NoHtsOption, OriginOption, app, load
 from tradecalc.errors import DataError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -222,13 +222,7 @@ def rates(
     origin: OriginOption = None,
     dest: DestOption = None,
     data: DataOption = None,
-    no_hts: Annotated[
-        bool,
-        typer.Option(
-            "--no-hts",
-            help="Ignore imported HTS revisions (tradecalc hts import): curated data only.",
-        ),
-    ] = False,
+    no_hts: NoHtsOption = False,
 ) -> None:
     """Show every measure touching a code over time, and a chart of the total rate."""
     from tradecalc.cli.hts import imported_schedule

@@ -14,6 +14,7 @@ from tradecalc.cli.app import (
     DestOption,
     Format,
     FxOption,
+    NoHtsOption,
     OriginOption,
     ScenarioOption,
     app,
@@ -117,13 +118,7 @@ def duty(
     explain: Annotated[
         bool, typer.Option("--explain", help="Show why each layer applied or not, with citations.")
     ] = False,
-    no_hts: Annotated[
-        bool,
-        typer.Option(
-            "--no-hts",
-            help="Ignore imported HTS revisions (tradecalc hts import): curated data only.",
-        ),
-    ] = False,
+    no_hts: NoHtsOption = False,
     stdin: Annotated[
         bool,
         typer.Option(
