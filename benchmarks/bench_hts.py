@@ -10,28 +10,18 @@ the import knows. Targets: import <= 10 s, ratio <= 1.1.
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, child_env, schedule_path
+from benchmarks.common import ROOT, child_env, schedule_path, wall_time
 
 SOURCE = ROOT.parent / "shared" / "data" / "usitc-hts-json" / "hts_2025_rev_11.json.gz"
 CODES = {
     "curated code 9503.00.0073": "9503.00.0073",
     "import-only code 0709.51.0100": "0709.51.0100",
 }
-
-
-def _wall(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.decode()}")
-    return elapsed
 
 
 def main(runs: int = 15, data: str | None = None) -> None:
@@ -55,11 +45,11 @@ def main(runs: int = 15, data: str | None = None) -> None:
         for label, code in CODES.items():
             cmd = [sys.executable, "-m", "tradecalc", "duty", "1000", "--hs", code]
             cmd += ["--date", "2025-06-01", "--data", str(schedule)]
-            _wall(cmd, with_hts)  # warm the schedule cache and byte-code
+            wall_time(cmd, with_hts)  # warm the schedule cache and byte-code
             a, b = [], []
             for _ in range(runs):
-                a.append(_wall(cmd, with_hts))
-                b.append(_wall(cmd, without))
+                a.append(wall_time(cmd, with_hts))
+                b.append(wall_time(cmd, without))
             ratio = statistics.median(a) / statistics.median(b)
             print(
                 f"duty, {label}: imported {statistics.median(a) * 1000:.0f} ms vs curated only "

@@ -7,11 +7,9 @@ drift in machine speed cancels; the ratio is taken pair by pair. Target: median 
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
-import time
 
-from benchmarks.common import OUT, child_env, schedule_path
+from benchmarks.common import OUT, child_env, schedule_path, wall_time
 
 HELLO = """import typer
 
@@ -28,15 +26,6 @@ if __name__ == "__main__":
 """
 
 
-def _wall(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.decode()}")
-    return elapsed
-
-
 def main(runs: int = 10, data: str | None = None) -> None:
     """Print medians (min) in ms and the paired ratio."""
     OUT.mkdir(parents=True, exist_ok=True)
@@ -48,8 +37,8 @@ def main(runs: int = 10, data: str | None = None) -> None:
     duty += ["--data", str(path)]
     base = [sys.executable, str(hello)]
     for cmd in (duty, base):  # warm up: byte-code, schedule cache, file cache
-        _wall(cmd, env)
-    pairs = [(_wall(duty, env), _wall(base, env)) for _ in range(runs)]
+        wall_time(cmd, env)
+    pairs = [(wall_time(duty, env), wall_time(base, env)) for _ in range(runs)]
     ratios = [d / b for d, b in pairs]
     d_ms = [d * 1000 for d, _ in pairs]
     b_ms = [b * 1000 for _, b in pairs]

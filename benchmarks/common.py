@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,3 +34,13 @@ def child_env() -> dict[str, str]:
     env["TRADECALC_CACHE_DIR"] = str(OUT / "cache")
     env["NO_COLOR"] = "1"
     return env
+
+
+def wall_time(cmd: list[str], env: dict[str, str]) -> float:
+    """Seconds one run of ``cmd`` takes; exits 0 or 1 (needs review) are both fine."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.decode()}")
+    return elapsed
