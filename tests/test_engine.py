@@ -346,3 +346,31 @@ def test_an_unconfirmed_product_list_that_decides_scope_is_noted(mini: LoadedSch
     off_list = assess(schedule, Shipment("9503.00.0073", D(100)), at("2025-05-14"), FxTable())
     assert "unconfirmed: list3: line list not obtained" in on_list.notes
     assert not any("list3" in n for n in off_list.notes)
+
+
+def test_a_tax_scoped_by_a_product_list_applies_to_its_codes(mini: LoadedSchedule) -> None:
+    from tradecalc.models import ProductList, Scope
+
+    schedule = mini.schedule
+    cn = schedule.parties["CN"]
+    taxes = tuple(
+        t.model_copy(update={"scope": Scope(include=("@cars",))}) if t.kind == "consumption" else t
+        for t in cn.taxes
+    )
+    lists = {
+        **schedule.product_lists,
+        "cars": ProductList(name="Cars", codes=("8703",), source="fx"),
+    }
+    changed = schedule.model_copy(
+        update={
+            "parties": {**schedule.parties, "CN": cn.model_copy(update={"taxes": taxes})},
+            "product_lists": lists,
+        }
+    )
+    shipment = Shipment(
+        "8703.23.41", D("30000"), origin="US", dest="CN", freight=D("0"), insurance=D("0")
+    )
+    by_list = assess(changed, shipment, at("2025-02-03"), FxTable())
+    by_prefix = assess(mini.schedule, shipment, at("2025-02-03"), FxTable())
+    assert [t.measure for t in by_list.taxes] == ["cn-consumption", "cn-vat"]
+    assert by_list.taxes == by_prefix.taxes

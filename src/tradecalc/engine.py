@@ -294,7 +294,7 @@ def assess(
     _check_threshold(party, duty, notes)
 
     fees = _fees(party, shipment, when, customs_value, review, notes)
-    taxes = _taxes(party, shipment, when, customs_value, duty, review, notes)
+    taxes = _taxes(schedule, party, shipment, when, customs_value, duty, review, notes)
     review.extend(plan.intraday)
     notes.extend(plan.list_notes)
     trace = plan.trace
@@ -428,13 +428,13 @@ def _uncertain_lists(
     """Notes for unconfirmed product lists that contain the code, in measures that could apply."""
     notes: dict[str, None] = {}
     for measure in measures:
-        if "*" not in measure.origins and shipment.origin not in measure.origins:
+        if not measure.from_origin(shipment.origin):
             continue
         for entry in (*measure.scope.include, *measure.scope.exclude):
             plist = schedule.product_lists.get(entry[1:]) if entry.startswith("@") else None
             if plist is None or plist.unconfirmed is None:
                 continue
-            if any(shipment.digits.startswith(code_digits(c)) for c in plist.codes):
+            if plist.holds(shipment.digits):
                 notes[f"unconfirmed: {entry[1:]}: {plist.unconfirmed}"] = None
     return list(notes)
 
@@ -477,8 +477,7 @@ def _scope_matches(
                     return entry
             elif entry.startswith("@"):
                 plist = schedule.product_lists.get(entry[1:])
-                codes = plist.codes if plist else ()
-                if any(digits.startswith(code_digits(c)) for c in codes):
+                if plist is not None and plist.holds(digits):
                     return entry
             elif digits.startswith(code_digits(entry)):
                 return entry
@@ -537,7 +536,7 @@ def _active_measures(
 ) -> list[_Active]:
     active = []
     for index, measure in enumerate(measures):
-        if "*" not in measure.origins and shipment.origin not in measure.origins:
+        if not measure.from_origin(shipment.origin):
             continue
         in_scope, why = _scope_matches(schedule, measure.scope, shipment.digits, headings)
         if not in_scope:
@@ -894,6 +893,7 @@ def _fee_line(
 
 
 def _taxes(
+    schedule: Schedule,
     party: Party,
     shipment: Shipment,
     when: datetime,
@@ -906,7 +906,7 @@ def _taxes(
     consumption = ZERO
     for kind in ("consumption", "vat"):
         for tax in (t for t in party.taxes if t.kind == kind):
-            found = _tax_rate(tax, shipment.digits, when)
+            found = _tax_rate(schedule, tax, shipment.digits, when)
             if found is None:
                 continue
             rate, source, unconfirmed = found
@@ -928,17 +928,10 @@ def _taxes(
 
 
 def _tax_rate(
-    tax: Tax, digits: str, when: datetime
+    schedule: Schedule, tax: Tax, digits: str, when: datetime
 ) -> tuple[Rate, tuple[str, ...], str | None] | None:
-    if tax.scope.include or tax.scope.exclude:
-        include_ok = not tax.scope.include or any(
-            digits.startswith(code_digits(c)) for c in tax.scope.include if not c.startswith("@")
-        )
-        exclude_hit = any(
-            digits.startswith(code_digits(c)) for c in tax.scope.exclude if not c.startswith("@")
-        )
-        if not include_ok or exclude_hit:
-            return None
+    if not _scope_matches(schedule, tax.scope, digits)[0]:
+        return None
     period = _period_at(tax.periods, when)
     if period is None:
         return None

@@ -223,6 +223,10 @@ class Measure(Model):
     note: str | None = None
     periods: tuple[Period, ...] = Field(min_length=1)
 
+    def from_origin(self, origin: str) -> bool:
+        """True if the measure covers goods of ``origin``."""
+        return "*" in self.origins or origin in self.origins
+
     @model_validator(mode="after")
     def _consistent(self) -> Measure:
         if self.base == "metal" and self.metal is None:
@@ -310,6 +314,10 @@ class ProductList(Model):
     source: SourceRefs
     unconfirmed: str | None = None
     note: str | None = None
+
+    def holds(self, digits: str) -> bool:
+        """True if a code of the list is a prefix of the code ``digits``."""
+        return any(digits.startswith(code_digits(code)) for code in self.codes)
 
 
 class Regime(Model):

@@ -124,7 +124,7 @@ def _entries(
     for measure in schedule.measures:
         if measure.importer != dest:
             continue
-        if "*" not in measure.origins and origin not in measure.origins:
+        if not measure.from_origin(origin):
             continue
         if not scope_matches(schedule, measure.scope, digits, headings):
             continue
