@@ -14,7 +14,14 @@ from decimal import Decimal
 
 import pytest
 
-from tradecalc.engine import Assessment, RegimeView, Shipment, assess, regime_views
+from tradecalc.engine import (
+    Assessment,
+    RegimeView,
+    Shipment,
+    assess,
+    regime_views,
+    scope_matches,
+)
 from tradecalc.models import Measure, Period, Schedule, code_digits, format_when
 from tradecalc.money import FxTable
 from tradecalc.schedules import LoadedSchedule, load_schedule
@@ -99,9 +106,7 @@ def _codes(schedule: Schedule, importer: str) -> list[str]:
 
 
 def _in_scope(schedule: Schedule, measure: Measure, code: str) -> bool:
-    from tradecalc.engine import _scope_matches
-
-    return _scope_matches(schedule, measure.scope, code_digits(code))[0]
+    return scope_matches(schedule, measure.scope, code_digits(code))
 
 
 def _boundaries() -> Iterator[tuple[str, Measure, datetime]]:
