@@ -59,8 +59,12 @@ class Run:
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
-    """Run ``tradecalc ARGS`` in-process through the real entry point (error mapping included)."""
-    from tradecalc.cli import main
+    """Run ``tradecalc ARGS`` in-process: parsing, the command and the error mapping.
+
+    It calls ``run``, what the console script runs without its process-exit tuning of the
+    garbage collector (``tests/test_entry.py`` covers that in a child process).
+    """
+    from tradecalc.cli.run import run as main
 
     def run(*args: str, stdin: str | None = None) -> Run:
         monkeypatch.setattr(sys, "argv", ["tradecalc", *args])

@@ -26,8 +26,8 @@ _DIAGNOSTIC = re.compile(r"^.+:\d+(:\d+)?: .+$")
 
 
 def run_main(args: list[str], stdin: str | None = None) -> Run:
-    """``tradecalc ARGS`` in-process through the real entry point, output captured."""
-    from tradecalc.cli import main
+    """``tradecalc ARGS`` in-process (``run``, as the ``cli`` fixture does), output captured."""
+    from tradecalc.cli.run import run as main
 
     out, err = io.StringIO(), io.StringIO()
     saved = sys.argv, sys.stdin

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tradecalc import batch
-from tradecalc.cli import app
+from tradecalc.cli.run import app
 from tradecalc.schedules import LoadedSchedule
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

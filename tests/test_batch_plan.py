@@ -173,7 +173,7 @@ def test_golden_rows_through_plans_match_engine(value: str) -> None:
 def test_jobs_give_the_same_output_errors_and_summary(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from tradecalc.cli import app
+    from tradecalc.cli.run import app
 
     source = tmp_path / "in.csv"
     lines = (FIXTURES / "batch_in.csv").read_text(encoding="utf-8").splitlines()

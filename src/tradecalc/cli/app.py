@@ -1,7 +1,6 @@
 """The Typer application object and what every command shares."""
 
-from __future__ import annotations
-
+import gc
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -72,11 +71,22 @@ FxOption = Annotated[
 ]
 
 
-def load(data: Path | None) -> LoadedSchedule:
+def load(data: Path | None) -> "LoadedSchedule":
     """Load the schedule named by ``--data`` (or the default one)."""
     from tradecalc.schedules import load_schedule
 
     return load_schedule(data)
+
+
+def streaming() -> None:
+    """Turn cyclic garbage collection back on (``main`` turns it off).
+
+    For the commands that read a stream of unbounded length (``batch``, ``duty --stdin``):
+    their memory then stays flat however long they run. Everything else reads bounded
+    input (files of at most 32 MiB) and creates no cyclic garbage worth collecting:
+    validating a 10 MB schedule peaks at the same memory either way, in half the time.
+    """
+    gc.enable()
 
 
 def _version(value: bool) -> None:

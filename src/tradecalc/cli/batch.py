@@ -1,7 +1,5 @@
 """``tradecalc batch``: a file of shipments under one or more regimes, streamed to a file."""
 
-from __future__ import annotations
-
 import contextlib
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -10,7 +8,15 @@ from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
-from tradecalc.cli.app import DataOption, FxOption, NoHtsOption, ScenarioOption, app, load
+from tradecalc.cli.app import (
+    DataOption,
+    FxOption,
+    NoHtsOption,
+    ScenarioOption,
+    app,
+    load,
+    streaming,
+)
 from tradecalc.errors import DataError, ExitCode, UsageError
 from tradecalc.files import atomic_text
 
@@ -99,6 +105,7 @@ def batch(
     no_hts: NoHtsOption = False,
 ) -> None:
     """Assess a CSV or JSONL file of shipments: one result row per shipment and regime."""
+    streaming()
     from tradecalc.batch import format_for
     from tradecalc.cli.hts import imported_schedule
     from tradecalc.inputs import parse_fx
@@ -157,17 +164,17 @@ def _open_input(name: str) -> Iterator[tuple[IO[str], int]]:
 
 
 def _run(
-    schedule: Schedule,
+    schedule: "Schedule",
     handle: IO[str],
     size: int,
     in_fmt: str,
     out: IO[str],
     out_fmt: str,
-    views: Sequence[RegimeView],
-    rates: tuple[FxTable, BaseRates | None],
-    on_error: Callable[[RowError], None],
+    views: "Sequence[RegimeView]",
+    rates: "tuple[FxTable, BaseRates | None]",
+    on_error: "Callable[[RowError], None]",
     jobs: int = 1,
-) -> Summary:
+) -> "Summary":
     from tradecalc.batch import read_rows, run
 
     show = size > 0 and sys.stderr.isatty()
@@ -178,7 +185,7 @@ def _run(
         return run(schedule, rows, out, out_fmt, views, fx, on_error, jobs, base_rates)
 
 
-def _echo_error(error: RowError) -> None:
+def _echo_error(error: "RowError") -> None:
     print(f"tradecalc: {error}", file=sys.stderr)
 
 
@@ -215,7 +222,7 @@ def _counting(lines: Iterable[str], advance: Callable[[int], None]) -> Iterator[
     advance(done)
 
 
-def _error_writer(stream: IO[str]) -> Callable[[RowError], None]:
+def _error_writer(stream: IO[str]) -> "Callable[[RowError], None]":
     import csv
 
     writer = csv.writer(stream, lineterminator="\n")
@@ -223,7 +230,7 @@ def _error_writer(stream: IO[str]) -> Callable[[RowError], None]:
     return lambda error: writer.writerow((error.row, error.reason))
 
 
-def _print_summary(summary: Summary) -> None:
+def _print_summary(summary: "Summary") -> None:
     from rich.console import Console
     from rich.table import Table
 

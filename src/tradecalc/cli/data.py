@@ -1,7 +1,5 @@
 """Commands about the schedule data: ``validate``, ``schema``, ``diff``, ``regimes``, ``rates``."""
 
-from __future__ import annotations
-
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -9,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import DataOption, DestOption, Format, NoHtsOption, OriginOption, app, load
+from tradecalc.cli.app import (
+    DataOption,
+    DestOption,
+    Format,
+    NoHtsOption,
+    OriginOption,
+    app,
+    load,
+)
 from tradecalc.errors import DataError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -183,7 +189,7 @@ def _file_kind(arg: str) -> str | None:
     return "scenario" if isinstance(doc.data, dict) and "scenario" in doc.data else "schedule"
 
 
-def _views(loaded: LoadedSchedule, scenario_files: list[Path]) -> dict[str, RegimeView]:
+def _views(loaded: "LoadedSchedule", scenario_files: list[Path]) -> "dict[str, RegimeView]":
     """Named regimes and scenarios, plus scenario files keyed by their path."""
     from tradecalc.engine import regime_views
     from tradecalc.schedules import load_scenario

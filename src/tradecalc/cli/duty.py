@@ -1,7 +1,5 @@
 """``tradecalc duty``: one shipment under one or more regimes."""
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path
@@ -19,6 +17,7 @@ from tradecalc.cli.app import (
     ScenarioOption,
     app,
     load,
+    streaming,
 )
 from tradecalc.cli.hts import imported_schedule
 from tradecalc.errors import ExitCode, UsageError
@@ -136,6 +135,7 @@ def duty(
 
     loaded = load(data)
     if stdin:
+        streaming()
         from tradecalc.cli.stdin import serve
         from tradecalc.inputs import parse_overrides
 
@@ -184,12 +184,12 @@ def duty(
 
 
 def select_views(
-    loaded: LoadedSchedule,
+    loaded: "LoadedSchedule",
     regimes: list[str],
     scenario_files: list[Path],
     sets: list[str],
     date: str | None,
-) -> list[RegimeView]:
+) -> "list[RegimeView]":
     """The columns to compute: chosen regimes, scenario files, a date, and ``--set``."""
     from tradecalc.engine import RegimeView, regime_views, with_overrides
     from tradecalc.inputs import parse_entry, parse_overrides
@@ -220,7 +220,7 @@ def select_views(
     return chosen
 
 
-def _emit(report: Report, output_format: Format, explain: bool) -> None:
+def _emit(report: "Report", output_format: Format, explain: bool) -> None:
     from tradecalc.render import comparison_table, footnotes, to_csv, to_json
 
     if output_format is Format.json:
@@ -230,7 +230,7 @@ def _emit(report: Report, output_format: Format, explain: bool) -> None:
     else:
         from rich.console import Console
 
-        console = Console(highlight=False)
+        console = Console(highlight=False, emoji=False)
         if not console.is_terminal and "COLUMNS" not in os.environ:
             console.width = PIPE_WIDTH
         console.print(comparison_table(report, explain))

@@ -6,8 +6,6 @@ and Chapter 99 footnote headings from the revision in force on the entry date, f
 code the curated schedule has no base rate for.
 """
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -113,7 +111,7 @@ def remove(
     typer.echo(f"removed {rev.name} (effective {rev.effective.isoformat()})")
 
 
-def imported_schedule(enabled: bool = True) -> ImportedSchedule | None:
+def imported_schedule(enabled: bool = True) -> "ImportedSchedule | None":
     """The imported revisions for ``duty``/``rates`` (None if disabled or none imported)."""
     if not enabled:
         return None
@@ -122,7 +120,7 @@ def imported_schedule(enabled: bool = True) -> ImportedSchedule | None:
     return ImportedSchedule.open()
 
 
-def _date(text: str | None) -> date | None:
+def _date(text: str | None) -> "date | None":
     from datetime import date
 
     from tradecalc.errors import UsageError

@@ -1,0 +1,118 @@
+"""The console entry point: the same answers as ``run``, and its garbage-collector tuning."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, MINI, Run
+
+Cli = Callable[..., Run]
+DATA = ("--data", str(MINI))
+
+
+def _child(args: tuple[str, ...], stdin: str | None = None) -> tuple[int, str, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tradecalc", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("duty", "1000", "--hs", "9503.00.0073", *DATA),  # table, exit 0
+        ("duty", "1000", "--hs", "9503.00.0073", "--format", "json", *DATA),
+        ("duty", "1000", "--hs", "9503.00.0090", "--regime", "geneva", *DATA),  # exit 1
+        ("duty", "ten", "--hs", "9503.00.0073", *DATA),  # usage error, exit 2
+        ("duty", "--bogus"),  # parser error, exit 2
+        ("--version",),
+    ],
+)
+def test_console_entry_answers_exactly_as_run_does(cli: Cli, args: tuple[str, ...]) -> None:
+    inside = cli(*args)
+    assert _child(args) == (inside.code, inside.out, inside.err)
+
+
+def test_stdin_mode_through_the_entry_point() -> None:
+    code, out, err = _child(("duty", "--stdin", *DATA), '{"hs": "9503.00.0073", "value": "1"}\n')
+    assert (code, err) == (0, "")
+    assert out.count("\n") == 1 and '"regime"' in out
+
+
+@pytest.fixture
+def gc_restored() -> Iterator[None]:
+    """Leave the collector as the test found it, frozen objects included."""
+    enabled = gc.isenabled()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
+
+
+@pytest.mark.usefixtures("gc_restored")
+@pytest.mark.parametrize("enabled", [True, False])
+def test_main_restores_the_collector_state(
+    enabled: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tradecalc.cli import main
+
+    (gc.enable if enabled else gc.disable)()
+    monkeypatch.setattr(sys, "argv", ["tradecalc", "--version"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith("tradecalc ")
+    assert gc.isenabled() is enabled
+    assert gc.get_freeze_count() > 0  # what lived at exit is left out of the last collection
+
+
+@pytest.mark.usefixtures("gc_restored")
+@pytest.mark.parametrize(
+    ("args", "stdin", "collects"),
+    [
+        (("batch", str(FIXTURES / "batch_in.csv"), "-o", "{tmp}/out.csv", *DATA), None, True),
+        (("duty", "--stdin", *DATA), '{"hs": "9503.00.0073", "value": "1"}\n', True),
+        (("duty", "1000", "--hs", "9503.00.0073", *DATA), None, False),
+        (("validate", str(MINI)), None, False),
+        (
+            (
+                "hts",
+                "import",
+                str(FIXTURES / "hts_grammar.json"),
+                "--revision",
+                "t-1",
+                "--effective",
+                "2025-01-01",
+            ),
+            None,
+            False,
+        ),
+    ],
+)
+def test_only_streaming_commands_turn_garbage_collection_back_on(
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    stdin: str | None,
+    collects: bool,
+) -> None:
+    monkeypatch.setenv("TRADECALC_HOME", str(tmp_path / "home"))  # the import stays here
+    gc.disable()
+    run = cli(*(a.replace("{tmp}", str(tmp_path)) for a in args), stdin=stdin)
+    assert run.code in (0, 1), run.err
+    assert gc.isenabled() is collects
