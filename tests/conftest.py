@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -46,6 +48,26 @@ def _isolated_cache(
 def mini() -> LoadedSchedule:
     """The small test schedule of tests/fixtures/mini.yaml."""
     return load_schedule(MINI, use_cache=False)
+
+
+def run_child(
+    args: Sequence[str],
+    stdin: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    text: bool = True,
+) -> subprocess.CompletedProcess[Any]:
+    """``python -m tradecalc ARGS`` in a child process: the console entry point, as shipped."""
+    return subprocess.run(
+        [sys.executable, "-m", "tradecalc", *args],
+        input=stdin,
+        capture_output=True,
+        text=text,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +15,8 @@ from tradecalc import batch
 from tradecalc.cli.run import app
 from tradecalc.schedules import LoadedSchedule
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-MINI = FIXTURES / "mini.yaml"
+from conftest import FIXTURES, MINI, run_child
+
 CSV_IN = FIXTURES / "batch_in.csv"
 GOLDEN = FIXTURES / "batch_golden.csv"
 
@@ -117,20 +116,8 @@ def test_interrupted_batch_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 
 
-def _subprocess(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "tradecalc", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
 def test_no_progress_bar_in_a_pipe() -> None:
-    done = _subprocess(["batch", str(CSV_IN), "--data", str(MINI)])
+    done = run_child(["batch", str(CSV_IN), "--data", str(MINI)])
     assert done.returncode == 1
     assert done.stdout == GOLDEN.read_text()
     assert "assessing" not in done.stderr and "\x1b" not in done.stderr
@@ -138,9 +125,9 @@ def test_no_progress_bar_in_a_pipe() -> None:
 
 
 def test_stdin_input_and_format_option() -> None:
-    done = _subprocess(
+    done = run_child(
         ["batch", "-", "--input-format", "jsonl", "--format", "jsonl", "--data", str(MINI)],
-        input='{"hs": "0101.21.0010", "value": "1", "tag": "x"}\n',
+        '{"hs": "0101.21.0010", "value": "1", "tag": "x"}\n',
     )
     record = json.loads(done.stdout.splitlines()[0])
     assert record["hs"] == "0101.21.0010" and record["tag"] == "x" and record["row"] == 1

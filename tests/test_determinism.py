@@ -7,13 +7,11 @@ empty cache (YAML compiled) and the others with the filled one (model unpickled)
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import BUNDLED, FIXTURES, MINI, ROOT, bundled_validates
+from conftest import BUNDLED, FIXTURES, MINI, ROOT, bundled_validates, run_child
 
 SEEDS = ("0", "1", "random")
 SHIPMENT = ("1000", "--hs", "9503.00.0073", "--freight", "120", "--explain")
@@ -61,13 +59,7 @@ def _run(args: list[str], seed: str, cache: Path) -> tuple[int, bytes]:
         "NO_COLOR": "1",
     }
     env.pop("TRADECALC_DATA", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "tradecalc", *args],
-        capture_output=True,
-        env=env,
-        cwd=ROOT,
-        check=False,
-    )
+    done = run_child(args, env=env, cwd=ROOT, text=False)
     assert b"Traceback" not in done.stderr, done.stderr.decode()
     return done.returncode, done.stdout
 

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import gc
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, MINI, Run
+from conftest import FIXTURES, MINI, Run, run_child
 
 Cli = Callable[..., Run]
 DATA = ("--data", str(MINI))
 
 
 def _child(args: tuple[str, ...], stdin: str | None = None) -> tuple[int, str, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tradecalc", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_child(args, stdin)
     return done.returncode, done.stdout, done.stderr
 
 

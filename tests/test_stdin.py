@@ -7,13 +7,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from tradecalc.cli.stdin import serve
 from tradecalc.money import FxTable
 from tradecalc.schedules import LoadedSchedule
 
-MINI = Path(__file__).resolve().parent / "fixtures" / "mini.yaml"
+from conftest import MINI, run_child
 
 
 def _start() -> subprocess.Popen[str]:
@@ -76,13 +75,7 @@ def test_dated_line_without_regime_uses_its_date(mini: LoadedSchedule) -> None:
 
 
 def test_stdin_refuses_a_value_argument() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tradecalc", "duty", "5", "--stdin", "--data", str(MINI)],
-        capture_output=True,
-        text=True,
-        input="",
-        check=False,
-    )
+    done = run_child(["duty", "5", "--stdin", "--data", str(MINI)], "")
     assert done.returncode == 2
     assert done.stderr == (
         "tradecalc: error: --stdin reads the shipments from stdin: give no value or --hs\n"
