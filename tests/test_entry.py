@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -109,3 +110,15 @@ def test_only_streaming_commands_turn_garbage_collection_back_on(
     run = cli(*(a.replace("{tmp}", str(tmp_path)) for a in args), stdin=stdin)
     assert run.code in (0, 1), run.err
     assert gc.isenabled() is collects
+
+
+@pytest.mark.parametrize("output_format", ["table", "json", "csv"])
+def test_a_reader_that_goes_away_stops_it_quietly(output_format: str) -> None:
+    args = ["duty", "1000", "--hs", "9503.00.0073", "--format", output_format, *DATA]
+    with subprocess.Popen(
+        [sys.executable, "-m", "tradecalc", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as child:
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.close()  # long before the child has started up and written anything
+        err = child.stderr.read()
+    assert (child.returncode, err) == (1, b"")
