@@ -69,7 +69,7 @@ def main(runs: int = 10, data: str | None = None) -> None:
         "tradecalc duty (table)": duty,
         "tradecalc duty --format json": [*duty, "--format", "json"],
         "typer hello-world": [sys.executable, str(OUT / "hello.py")],
-        "  same, GC tuned as tradecalc": [sys.executable, str(OUT / "hello_gc.py")],
+        "hello-world, GC tuned": [sys.executable, str(OUT / "hello_gc.py")],
     }
     for cmd in commands.values():  # warm up: byte-code, schedule cache, file cache
         wall_time(cmd, env)
@@ -81,15 +81,15 @@ def main(runs: int = 10, data: str | None = None) -> None:
     for name, base, target in (
         ("tradecalc duty (table)", "typer hello-world", TARGET),
         ("tradecalc duty --format json", "typer hello-world", TARGET),
-        ("tradecalc duty (table)", "  same, GC tuned as tradecalc", None),
+        ("tradecalc duty (table)", "hello-world, GC tuned", None),
     ):
         ratios = [r[name] / r[base] for r in rounds]
         median = statistics.median(ratios)
         verdict = ""
         if target is not None:
             verdict = f"  target <= {target:.2f}x: {'meets' if median <= target else 'MISSES'}"
-        label = f"{name.split(' ', 1)[1]} / {base.strip()}"
-        print(f"  ratio {label:<52} {median:5.2f}x (min {min(ratios):.2f}x){verdict}")
+        label = f"{name} / {base}"
+        print(f"  ratio {label:<50} {median:5.2f}x (min {min(ratios):.2f}x){verdict}")
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     It calls ``run``, what the console script runs without its process-exit tuning of the
     garbage collector (``tests/test_entry.py`` covers that in a child process).
     """
-    from tradecalc.cli.run import run as main
+    from tradecalc.cli.run import run as run_tradecalc
 
     def run(*args: str, stdin: str | None = None) -> Run:
         monkeypatch.setattr(sys, "argv", ["tradecalc", *args])
@@ -96,7 +96,7 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
             monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         capsys.readouterr()
         try:
-            main()
+            run_tradecalc()
             code = 0
         except SystemExit as exc:
             code = int(exc.code or 0) if not isinstance(exc.code, str) else 1

@@ -27,7 +27,7 @@ _DIAGNOSTIC = re.compile(r"^.+:\d+(:\d+)?: .+$")
 
 def run_main(args: list[str], stdin: str | None = None) -> Run:
     """``tradecalc ARGS`` in-process (``run``, as the ``cli`` fixture does), output captured."""
-    from tradecalc.cli.run import run as main
+    from tradecalc.cli.run import run as run_tradecalc
 
     out, err = io.StringIO(), io.StringIO()
     saved = sys.argv, sys.stdin
@@ -37,7 +37,7 @@ def run_main(args: list[str], stdin: str | None = None) -> Run:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                main()
+                run_tradecalc()
                 code: object = 0
             except SystemExit as exc:
                 code = exc.code if exc.code is not None else 0

@@ -7,15 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import (
-    DataOption,
-    DestOption,
-    Format,
-    NoHtsOption,
-    OriginOption,
-    app,
-    load,
-)
+from tradecalc.cli.app import DataOption, DestOption, Format, NoHtsOption, OriginOption, app, load
 from tradecalc.errors import DataError, ExitCode, UsageError
 
 if TYPE_CHECKING:
