@@ -83,7 +83,9 @@ def _duty_in_child(cache: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero", "dangling link", "huge sparse"])
+@pytest.mark.parametrize(
+    "kind", ["fifo", "link to /dev/zero", "dangling link", "huge sparse", "folder"]
+)
 def test_whatever_is_at_the_cache_path_duty_answers_and_the_cache_is_rebuilt(
     cache: Path, kind: str
 ) -> None:
@@ -95,10 +97,16 @@ def test_whatever_is_at_the_cache_path_duty_answers_and_the_cache_is_rebuilt(
         target.symlink_to("/dev/zero")
     elif kind == "dangling link":
         target.symlink_to(cache / "nowhere")
+    elif kind == "folder":
+        target.mkdir()
     else:
         with target.open("wb") as handle:
             handle.truncate(MAX_CACHE_BYTES + 1)
     run = _duty_in_child(cache)
+    if kind == "folder":  # answered without a cache; the folder is left alone
+        assert (run.returncode, run.stdout) == (expected.returncode, expected.stdout)
+        assert target.is_dir()
+        return
     assert (run.returncode, run.stdout, run.stderr) == (
         expected.returncode,
         expected.stdout,

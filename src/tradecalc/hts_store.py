@@ -219,10 +219,11 @@ def _read_local(source: str) -> bytes:
         if exc.errno == errno.ELOOP:
             raise UsageError(f"{source}: symbolic links form a loop") from None
         raise DataError(f"cannot read {source}: {exc.strerror or exc}") from None
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        os.close(fd)
+        raise UsageError(f"{source} is a folder, not an HTS export file")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise UsageError(f"{source} is a folder, not an HTS export file")
         if info.st_size > MAX_BYTES:
             raise DataError(f"{source}: larger than {MAX_BYTES // 2**20} MiB; not an HTS export")
         try:

@@ -150,10 +150,11 @@ def _read_cache(cache_file: Path, digest: str) -> Schedule | None:
 def _read_regular(path: Path) -> bytes:
     """A regular file's bytes: no link followed, no FIFO waited on, at most MAX_CACHE_BYTES."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CACHE_BYTES:
+        os.close(fd)
+        raise NotACacheError(path)
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CACHE_BYTES:
-            raise NotACacheError(path)
         data = handle.read(MAX_CACHE_BYTES + 1)
     if len(data) > MAX_CACHE_BYTES:
         raise NotACacheError(path)
