@@ -83,7 +83,7 @@ def test_a_hard_linked_file_is_refused_and_both_names_keep_their_content(tmp_pat
     assert _temps(tmp_path) == []
 
 
-@pytest.mark.parametrize("mode", [0o644, 0o600, 0o664])
+@pytest.mark.parametrize("mode", [0o644, 0o600, 0o664, 0o444])
 def test_a_replaced_file_keeps_its_mode(tmp_path: Path, mode: int) -> None:
     target = tmp_path / "out.json"
     target.write_text("old\n", encoding="utf-8")

@@ -74,13 +74,15 @@ STALE_SECONDS = 300
 _TEMP_NAME = re.compile(r"\..*\.tc\d+-[0-9a-f]{8}\.tmp")
 _FD_ALIAS = re.compile(r"/dev/(stdout|stderr|fd/(\d+))|/proc/self/fd/(\d+)")
 _STD_FDS = {"stdout": 1, "stderr": 2}
-_live: dict[Path, int] = {}
-"""Temporary files being written by this process -> the descriptor holding their lock."""
+_live: dict[Path, tuple[int, int]] = {}
+"""Temporary files being written -> (descriptor holding their lock, pid of the writer)."""
 
 
 def write_error(path: Path | str, exc: OSError) -> WriteError:
     """A clear message for a failed write, from the errno (the previous file is unchanged)."""
-    where = exc.filename if isinstance(exc.filename, str) else path
+    where = exc.filename if isinstance(exc.filename, str) else str(path)
+    if _TEMP_NAME.fullmatch(os.path.basename(where)):
+        where = os.path.dirname(where)  # the folder refused the temporary file
     code = exc.errno
     if code in (errno.ENOSPC, errno.EDQUOT):
         return WriteError(f"cannot write {path}: the disk is full (or over quota)")
@@ -111,13 +113,13 @@ def _new_temp(folder: Path, name: str) -> tuple[int, Path]:
     """Create and lock a fresh temporary file beside ``name`` (mode 0666 less the umask)."""
     tmp = folder / f".{name[:120]}.tc{os.getpid()}-{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    _live[tmp] = fd
+    _live[tmp] = (fd, os.getpid())
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd, tmp
 
 
 def _drop_temp(tmp: Path, *, remove: bool) -> None:
-    fd = _live.pop(tmp, None)
+    fd, _ = _live.pop(tmp, (None, 0))
     if remove:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -127,9 +129,12 @@ def _drop_temp(tmp: Path, *, remove: bool) -> None:
 
 
 def remove_live_temps() -> None:
-    """Remove every temporary file this process is still writing (signals, exit)."""
-    for tmp in list(_live):
-        _drop_temp(tmp, remove=True)
+    """Remove every temporary file this process is still writing (signals, exit).
+
+    A forked worker inherits the list but never removes its parent's files."""
+    for tmp, (_, pid) in list(_live.items()):
+        if pid == os.getpid():
+            _drop_temp(tmp, remove=True)
 
 
 def sweep_stale(folder: Path) -> None:
@@ -179,9 +184,9 @@ def replacing(target: Path) -> Iterator[Path]:
     except OSError as exc:
         raise write_error(target, exc) from None
     try:
-        _keep_mode(fd, target)
         yield tmp
         try:
+            _keep_mode(fd, target)  # after writing: a read-only target's mode would block it
             os.fsync(fd)  # the same file as ``tmp``, whoever wrote it
             os.replace(tmp, target)
         except OSError as exc:
@@ -200,10 +205,10 @@ def _keep_mode(fd: int, target: Path) -> None:
     except OSError:
         return  # a new file: mode 0666 less the umask, from os.open
     if stat.S_ISREG(info.st_mode):
-        os.fchmod(fd, stat.S_IMODE(info.st_mode))
         if os.geteuid() == 0:
             with contextlib.suppress(OSError):
                 os.fchown(fd, info.st_uid, info.st_gid)
+        os.fchmod(fd, stat.S_IMODE(info.st_mode))
 
 
 @contextlib.contextmanager
@@ -321,8 +326,9 @@ def install_signal_cleanup() -> None:
     """On SIGTERM/SIGHUP remove live temporary files and raise :class:`Terminated`."""
     global _handler_pid
     _handler_pid = os.getpid()
-    for number in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, _on_signal)
+    with contextlib.suppress(ValueError):  # not the main thread: signals are not ours
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, _on_signal)
 
 
 def _on_signal(number: int, _frame: FrameType | None) -> None:
