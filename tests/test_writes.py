@@ -304,6 +304,8 @@ def test_a_file_where_a_folder_should_be(tmp_path: Path) -> None:
 def test_a_long_name_is_written_and_a_too_long_one_is_refused(tmp_path: Path) -> None:
     fine = tmp_path / ("n" * 250 + ".json")  # within NAME_MAX: the temp name is shortened
     assert run_main(_schema_args(fine)).code == 0 and fine.is_file()
+    wide = tmp_path / ("関" * 80 + ".json")  # 245 bytes in UTF-8
+    assert run_main(_schema_args(wide)).code == 0 and wide.is_file()
     run = run_main(_schema_args(tmp_path / ("n" * 300 + ".json")))
     assert_clean(run)
     assert "the file name is too long" in run.err

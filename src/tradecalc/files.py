@@ -24,6 +24,7 @@ import os
 import re
 import signal
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,7 +72,7 @@ def read_text(path: Path) -> str:
 STALE_SECONDS = 300
 """A temporary file this old whose writer holds no lock on it is left over: swept."""
 
-_TEMP_NAME = re.compile(r"\..*\.tc\d+-[0-9a-f]{8}\.tmp")
+_TEMP_NAME = re.compile(r"\..*\.tc\d+-[0-9a-f]{8}\.tmp", re.DOTALL)
 _FD_ALIAS = re.compile(r"/dev/(stdout|stderr|fd/(\d+))|/proc/self/fd/(\d+)")
 _STD_FDS = {"stdout": 1, "stderr": 2}
 _live: dict[Path, tuple[int, int]] = {}
@@ -111,7 +112,8 @@ def make_folder(folder: Path) -> None:
 
 def _new_temp(folder: Path, name: str) -> tuple[int, Path]:
     """Create and lock a fresh temporary file beside ``name`` (mode 0666 less the umask)."""
-    tmp = folder / f".{name[:120]}.tc{os.getpid()}-{os.urandom(4).hex()}.tmp"
+    short = os.fsencode(name)[:120].decode("utf-8", "ignore")  # room for the suffix in 255 bytes
+    tmp = folder / f".{short}.tc{os.getpid()}-{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     _live[tmp] = (fd, os.getpid())
     fcntl.flock(fd, fcntl.LOCK_EX)
@@ -264,6 +266,9 @@ def open_output(target: Path) -> Iterator[BinaryIO]:
     """
     if m := _FD_ALIAS.fullmatch(str(target)):
         number = _STD_FDS.get(m.group(1) or "") or int(m.group(2) or m.group(3))
+        for stream in (sys.stdout, sys.stderr):  # what was printed before comes first
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
         try:
             fd = os.dup(number)
         except OSError as exc:
