@@ -291,3 +291,17 @@ def test_concurrent_imports_of_one_revision_leave_exactly_one_valid_copy(tmp_pat
         (rev,) = revisions(folder)
         assert rev.meta()["revision"] == "2025-rev-12"
         assert [n for n in os.listdir(folder) if n.endswith(".tmp")] == []
+
+
+def test_too_many_rows_is_refused_and_the_catalogue_states_every_bound(tmp_path: Path) -> None:
+    from tradecalc.hts_parse import MAX_ROWS, MAX_VALUES
+
+    path = tmp_path / "rows.json"
+    path.write_bytes(b"[" + b'{"htsno":"1"},' * MAX_ROWS + b'{"htsno":"1"}]')
+    run = run_main(["hts", "import", str(path), *NAMED])
+    assert_clean(run)
+    assert f"{MAX_ROWS + 1:,} rows, more than {MAX_ROWS:,}" in run.err
+    catalogue = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    for bound in (MAX_ROWS, MAX_CONTAINERS, MAX_VALUES, MAX_FIELD_CHARS):
+        assert f"{bound:,}" in catalogue
+    assert f"{MAX_BYTES // 2**20} MiB" in catalogue
