@@ -1,7 +1,7 @@
 """Determinism: the same inputs give byte-identical JSON and CSV across runs and hash seeds.
 
 Each case runs in fresh processes with different ``PYTHONHASHSEED`` values, the first with an
-empty cache (YAML compiled) and the others with the filled one (model unpickled).
+empty cache (YAML compiled) and the others with the filled one (model read from the JSON cache).
 """
 
 from __future__ import annotations

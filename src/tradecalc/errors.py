@@ -69,3 +69,17 @@ class MissingFxRateError(TradecalcError, LookupError):
     """No exchange rate is known for a currency the shipment needs."""
 
     exit_code = ExitCode.NEEDS_REVIEW
+
+
+class WriteError(TradecalcError):
+    """A file could not be written (disk full, read-only, permissions, a bad path)."""
+
+    exit_code = ExitCode.NEEDS_REVIEW
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (removing temporary files) and exit 128 + signal."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal_number)
+        self.signal_number = signal_number

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -18,7 +19,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    PrivateAttr,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -339,13 +339,20 @@ class ProductList(Model):
     source: SourceRefs
     unconfirmed: str | None = None
     note: str | None = None
-    _index: dict[str, tuple[ListRow, ...]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _codes_or_file(self) -> ProductList:
         if bool(self.codes) == (self.file is not None):
             raise ValueError("a product list needs exactly one of 'codes' or 'file'")
         return self
+
+    @cached_property
+    def _index(self) -> dict[str, tuple[ListRow, ...]]:
+        """The rows by code digits (built on first use; not part of the model's value)."""
+        grouped: dict[str, list[ListRow]] = {}
+        for row in self.rows:
+            grouped.setdefault(row.digits, []).append(row)
+        return {key: tuple(rows) for key, rows in grouped.items()}
 
     def holds(self, digits: str, when: datetime | None = None) -> bool:
         """True if a code of the list is a prefix of ``digits`` (at ``when``, for dated rows)."""
@@ -354,12 +361,6 @@ class ProductList(Model):
         if not self.rows:
             return False
         index = self._index
-        if index is None:
-            grouped: dict[str, list[ListRow]] = {}
-            for row in self.rows:
-                grouped.setdefault(row.digits, []).append(row)
-            index = {key: tuple(rows) for key, rows in grouped.items()}
-            self._index = index
         for end in range(2, len(digits) + 1):
             found = index.get(digits[:end])
             if found is not None and any(row.covers(when) for row in found):

@@ -6,6 +6,7 @@ that needs review, 2 usage error, 130 interrupted.
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import NoReturn
 
@@ -13,13 +14,15 @@ import typer
 
 from tradecalc.cli import batch, data, duty, hts, refund  # noqa: F401  (registers the commands)
 from tradecalc.cli.app import app
-from tradecalc.errors import DataError, ExitCode, TradecalcError
+from tradecalc.errors import DataError, ExitCode, Terminated, TradecalcError
+from tradecalc.files import install_signal_cleanup
 
 __all__ = ["app", "run"]
 
 
 def run() -> None:
     """Run the app on ``sys.argv`` and turn any failure into a clean exit."""
+    install_signal_cleanup()
     try:
         code = app(prog_name="tradecalc", standalone_mode=False)
     except typer.Abort:
@@ -36,6 +39,9 @@ def run() -> None:
         _fail_plain(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         _fail_plain("interrupted", ExitCode.INTERRUPTED)
+    except Terminated as exc:  # SIGTERM/SIGHUP: temporary files are gone; 143 or 129
+        name = signal.Signals(exc.signal_number).name
+        _fail_plain(f"stopped by {name}", 128 + exc.signal_number)
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(int(ExitCode.NEEDS_REVIEW)) from None
