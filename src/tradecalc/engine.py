@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate
@@ -946,15 +946,16 @@ def _tax_rate(
 def _check_intraday(
     measures: Sequence[Measure], party: Party, entry: datetime, review: list[str]
 ) -> None:
-    """A bare date is ambiguous when a rate changes at a time inside that day."""
-    day_end = entry + timedelta(days=1)
+    """A bare date is ambiguous when a rate changes at a time inside that day.
+
+    Compared by calendar day, not ``entry + 1 day``, so 9999-12-31 works too."""
     for measure in measures:
         for period in measure.periods:
             for edge in (period.from_, period.to):
-                if edge is not None and entry < edge < day_end:
+                if edge is not None and entry < edge and edge.date() == entry.date():
                     review.append(
                         f"{measure.name} changes at {edge:%H:%M} {party.timezone} on "
-                        f"{entry:%Y-%m-%d}; give the time, "
-                        f"e.g. --date {entry:%Y-%m-%d}T{edge:%H:%M}"
+                        f"{entry.date().isoformat()}; give the time, "
+                        f"e.g. --date {entry.date().isoformat()}T{edge:%H:%M}"
                     )
                     return
