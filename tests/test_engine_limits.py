@@ -39,3 +39,163 @@ def test_extreme_dates_in_a_stream(cli: Cli, when: str) -> None:
     answers = [json.loads(line) for line in run.out.splitlines()]
     assert [a["line"] for a in answers] == [1, 2]
     assert all("results" in a for a in answers), answers
+
+
+# ----------------------------------------------------------------------------- exact money
+
+from decimal import Decimal  # noqa: E402
+from fractions import Fraction  # noqa: E402
+
+from hypothesis import example, given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tradecalc.engine import Shipment, assess, regime_views, with_overrides  # noqa: E402
+from tradecalc.errors import UsageError  # noqa: E402
+from tradecalc.inputs import parse_fx  # noqa: E402
+from tradecalc.models import Override  # noqa: E402
+from tradecalc.money import (  # noqa: E402
+    AMOUNT_BOUND,
+    FX_BOUND,
+    PERCENT_BOUND,
+    Bound,
+    parse_amount,
+)
+from tradecalc.rate import parse_rate  # noqa: E402
+
+
+def _bounded(bound: Bound) -> st.SearchStrategy[str]:
+    """Plain decimal texts across the whole of ``bound``: every number of decimals and of
+    significant digits is equally likely, so the tiny and the huge come up as often as 1.5."""
+
+    @st.composite
+    def draw(data: st.DrawFn) -> str:
+        places = data(st.integers(0, bound.decimals))
+        size = data(st.integers(1, bound.integer + places))
+        digits = str(data(st.integers(10 ** (size - 1), 10**size - 1)))
+        whole, fraction = digits[: len(digits) - places] or "0", digits[len(digits) - places :]
+        return f"{whole}.{fraction.rjust(places, '0')}" if places else whole
+
+    return draw()
+
+
+def _half_up(amount: Fraction) -> Fraction:
+    """Independent rounding to the cent, half-up (amounts here are never negative)."""
+    cents = amount * 100
+    whole = cents.numerator // cents.denominator
+    return Fraction(whole + (cents - whole >= Fraction(1, 2)), 100)
+
+
+US_DUTIES = ("us-mfn", "us-301", "us-recip", "us-fentanyl")
+
+
+def drawn_text(rates: list[str]) -> list[tuple[str, str]]:
+    return list(zip(US_DUTIES, rates, strict=True))
+
+
+@given(
+    value=_bounded(AMOUNT_BOUND),
+    fx=_bounded(FX_BOUND).filter(lambda t: Decimal(t) > 0),
+    rates=st.lists(_bounded(PERCENT_BOUND), min_size=4, max_size=4),
+    in_cny=st.booleans(),
+)
+@example(  # 24-digit customs value x 999.999999% = ...,00499 (30 digits): 28 would round it up
+    value="100000000000000.099501",
+    fx="0.000000001",
+    rates=["999.999999", "25", "0", "7.5"],
+    in_cny=True,
+)
+def test_duty_equals_an_exact_fraction_computation(
+    mini,  # type: ignore[no-untyped-def]
+    value: str,
+    fx: str,
+    rates: list[str],
+    in_cny: bool,
+) -> None:
+    """Across the whole accepted range every line, total and landed cost is exact."""
+    schedule = mini.schedule
+    drawn = {m: Fraction(Decimal(r)) / 100 for m, r in zip(US_DUTIES, rates, strict=True)}
+    overrides = [Override(measure=m, rate=parse_rate(f"{r}%")) for m, r in drawn_text(rates)]
+    view = with_overrides(regime_views(schedule)["geneva"], overrides, "custom")
+    shipment = Shipment("6110.11.0015", parse_amount(value), currency="CNY" if in_cny else None)
+    result = assess(schedule, shipment, view, parse_fx([f"CNY={fx}"]))
+
+    exact_value = Fraction(Decimal(value)) / (Fraction(Decimal(fx)) if in_cny else 1)
+    customs = _half_up(exact_value)
+    assert Fraction(result.customs_value) == customs
+    assert {line.measure for line in result.lines} == set(US_DUTIES)
+    for line in result.lines:
+        assert Fraction(line.amount) == _half_up(customs * drawn[line.measure]), line
+    duty = sum((_half_up(customs * r) for r in drawn.values()), Fraction(0))
+    assert Fraction(result.duty) == duty
+    others = sum((Fraction(x.amount) for x in (*result.fees, *result.taxes)), Fraction(0))
+    assert Fraction(result.landed_cost) == customs + duty + others
+    for amount in (result.customs_value, result.duty, result.total, result.landed_cost):
+        assert "E" not in str(amount) and str(amount).count(".") == 1
+        assert amount.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["9999999999999999999999999999"],
+            "value '9999999999999999999999999999' is out of range: "
+            "at most 15 digits before the decimal point and 6 after",
+        ),
+        (
+            ["1000", "--freight", "1.0000001"],
+            "freight '1.0000001' is out of range: "
+            "at most 15 digits before the decimal point and 6 after",
+        ),
+        (
+            ["1000", "--currency", "CNY", "--fx", "CNY=0." + "0" * 20 + "1"],
+            f"--fx CNY '0.{'0' * 20}1' is out of range: "
+            "at most 9 digits before the decimal point and 9 after",
+        ),
+        (
+            ["1000", "--set", "us-recip=" + "9" * 26 + "%"],
+            f"--set 'us-recip={'9' * 26}%': rate '{'9' * 26}%' is out of range: "
+            "at most 6 digits before the decimal point and 6 after",
+        ),
+        (
+            ["1000", "--set", "us-recip=$1234567890/kg"],
+            "--set 'us-recip=$1234567890/kg': rate '$1234567890/kg' is out of range: "
+            "at most 9 digits before the decimal point and 6 after",
+        ),
+    ],
+)
+def test_numbers_beyond_their_bound_are_usage_errors(
+    cli: Cli, args: list[str], message: str
+) -> None:
+    run = cli("duty", *args, "--hs", "6110.11.0015", "--regime", "geneva", *DATA)
+    assert (run.code, run.err) == (2, f"tradecalc: error: {message}\n")
+
+
+def test_bounds_hold_in_scenario_files_and_batch_rows(cli: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    scenario = tmp_path / "huge.yaml"
+    scenario.write_text(
+        'schema_version: "1"\nscenario:\n  id: huge\n  title: Huge\n  based_on: geneva\n'
+        "  description: x\n  overrides:\n"
+        '    - { measure: us-recip, rate: "99999999999999999999999999%" }\n',
+        encoding="utf-8",
+    )
+    run = cli("duty", "1000", "--hs", "6110.11.0015", "--scenario", str(scenario), *DATA)
+    assert run.code in (1, 2) and "out of range: at most 6 digits" in run.err, run.err
+    assert "internal error" not in run.err
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "hs,value\n6110.11.0015,9999999999999999999999999999\n6110.11.0015,1000\n",
+        encoding="utf-8",
+    )
+    run = cli("batch", str(rows), "--regime", "geneva", *DATA)
+    assert "row 1: value '9999999999999999999999999999' is out of range" in run.err
+    assert run.out.splitlines()[1].startswith("2,6110.11.0015,geneva,")
+
+
+def test_an_imported_rate_beyond_the_bound_is_not_computable() -> None:
+    from tradecalc.hts_parse import parse_general
+
+    general = parse_general("9" * 30 + "%")
+    assert (general.kind, general.rate) == ("text", None)
+    with pytest.raises(UsageError):
+        parse_amount("1" * 16)

@@ -39,7 +39,7 @@ from tradecalc.engine import RegimeView, Shipment, assess
 from tradecalc.errors import DataError, TradecalcError, UsageError
 from tradecalc.inputs import shipment_from_mapping
 from tradecalc.models import Schedule
-from tradecalc.money import FxTable, effective_rate, parse_amount
+from tradecalc.money import FxTable, effective_rate, exact, parse_amount
 
 INPUT_COLUMNS = (
     "hs",
@@ -101,6 +101,14 @@ class RegimeTotals:
     customs_value: Decimal = Decimal("0.00")
     duty: Decimal = Decimal("0.00")
     needs_review: int = 0
+
+    def add(self, customs_value: Decimal, duty: Decimal, needs_review: bool) -> None:
+        """Count one result (exactly: totals are never rounded)."""
+        self.shipments += 1
+        with exact():
+            self.customs_value += customs_value
+            self.duty += duty
+        self.needs_review += needs_review
 
     @property
     def effective_rate(self) -> Decimal:
@@ -433,11 +441,8 @@ class _Assessor:
                 acc = totals.get(totals_key)
                 if acc is None:
                     acc = totals[totals_key] = RegimeTotals(*totals_key)
-                acc.shipments += 1
-                acc.customs_value += customs
-                acc.duty += duty
+                acc.add(customs, duty, bool(review))
                 if review:
-                    acc.needs_review += 1
                     summary.needs_review += 1
                 summary.results += 1
                 yield ResultRow(number, passthrough, values, review)
@@ -511,11 +516,8 @@ class _Assessor:
             acc = totals.get(key)
             if acc is None:
                 acc = totals[key] = RegimeTotals(*key)
-            acc.shipments += 1
-            acc.customs_value += result.customs_value
-            acc.duty += result.duty
+            acc.add(result.customs_value, result.duty, bool(result.review))
             if result.review:
-                acc.needs_review += 1
                 summary.needs_review += 1
             summary.results += 1
             yield ResultRow(

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate
 from tradecalc.errors import MissingFxRateError, UsageError
@@ -31,7 +32,14 @@ from tradecalc.models import (
     format_when,
     is_code,
 )
-from tradecalc.money import FxTable, effective_rate, round_money
+from tradecalc.money import (
+    Exact,
+    FxTable,
+    consumption_tax,
+    effective_rate,
+    exact,
+    round_money,
+)
 from tradecalc.rate import FREE, Rate, convert_quantity
 
 ZERO = Decimal(0)
@@ -147,22 +155,23 @@ class Assessment:
     @property
     def duty(self) -> Decimal:
         """Sum of the duty lines."""
-        return sum((line.amount for line in self.lines), NO_MONEY)
+        return _sum(self.lines)
 
     @property
     def fees_total(self) -> Decimal:
         """Sum of the fee lines."""
-        return sum((line.amount for line in self.fees), NO_MONEY)
+        return _sum(self.fees)
 
     @property
     def taxes_total(self) -> Decimal:
         """Sum of the tax lines."""
-        return sum((line.amount for line in self.taxes), NO_MONEY)
+        return _sum(self.taxes)
 
     @property
     def total(self) -> Decimal:
         """Duty + fees + taxes."""
-        return self.duty + self.fees_total + self.taxes_total
+        with exact():
+            return self.duty + self.fees_total + self.taxes_total
 
     @property
     def effective_rate(self) -> Decimal:
@@ -172,12 +181,18 @@ class Assessment:
     @property
     def landed_cost(self) -> Decimal:
         """Customs value + freight and insurance not in it + duty, fees and taxes."""
-        return self.customs_value + self.landed_extra + self.total
+        with exact():
+            return self.customs_value + self.landed_extra + self.total
 
     @property
     def needs_review(self) -> bool:
         """True when any part of the result could not be computed with confidence."""
         return bool(self.review)
+
+
+def _sum(lines: Iterable[Line]) -> Decimal:
+    with exact():
+        return sum((line.amount for line in lines), NO_MONEY)
 
 
 # ----------------------------------------------------------------------------- regimes
@@ -257,8 +272,19 @@ def assess(
 
     ``base_rates`` (an imported schedule) is asked only when no curated base measure
     gives a rate for the code; its line then also decides ``@hts:HEADING`` scopes.
+    All amounts are computed exactly (see :mod:`tradecalc.money`).
     """
-    fx = fx or FxTable()
+    with exact():
+        return _assess(schedule, shipment, view, fx or FxTable(), base_rates)
+
+
+def _assess(
+    schedule: Schedule,
+    shipment: Shipment,
+    view: RegimeView,
+    fx: FxTable,
+    base_rates: BaseRates | None,
+) -> Assessment:
     party = schedule.parties.get(shipment.dest)
     if party is None:
         known = ", ".join(sorted(schedule.parties))
@@ -445,7 +471,7 @@ class _Convert:
     source: str
     target: str
 
-    def __call__(self, amount: Decimal) -> Decimal:
+    def __call__(self, amount: Decimal) -> Fraction:
         return self.fx.convert(amount, self.source, self.target)
 
 
@@ -454,17 +480,17 @@ def _customs_value(
 ) -> tuple[Decimal, Decimal]:
     """The value duty is charged on, and freight + insurance paid on top of it."""
     value = convert(shipment.value)
-    freight = convert(shipment.freight) if shipment.freight is not None else ZERO
+    freight = convert(shipment.freight) if shipment.freight is not None else Fraction(0)
     insurance = convert(shipment.insurance) if shipment.insurance is not None else None
     if party.valuation == "transaction":
-        extra = freight + (insurance or ZERO)
+        extra = freight + (insurance or 0)
         return round_money(value), round_money(extra)
     if shipment.freight is None:
         notes.append(f"{party.name} values goods CIF: no freight given, none added")
     if insurance is None and party.insurance_default is not None:
-        insurance = (value + freight) * party.insurance_default.ad_valorem
+        insurance = (value + freight) * Fraction(party.insurance_default.ad_valorem)
         notes.append(f"insurance not given: {party.insurance_default} of cost and freight assumed")
-    return round_money(value + freight + (insurance or ZERO)), ZERO
+    return round_money(value + freight + (insurance or 0)), ZERO
 
 
 def _scope_matches(
@@ -719,7 +745,7 @@ def _charge(
     review: list[str],
 ) -> Decimal:
     """Ad valorem on ``base`` plus each specific component on the quantity."""
-    amount = base * rate.ad_valorem
+    amount: Exact = base * rate.ad_valorem
     for part in rate.specifics:
         if part.amount == 0:
             continue
@@ -733,7 +759,7 @@ def _charge(
             )
             continue
         try:
-            amount += fx.convert(quantity * part.amount, part.currency, currency)
+            amount = Fraction(amount) + fx.convert(quantity * part.amount, part.currency, currency)
         except MissingFxRateError as exc:
             review.append(f"{what}: {exc} (specific part not charged)")
     return round_money(amount)
@@ -917,12 +943,11 @@ def _taxes(
                 if c >= 1:
                     review.append(f"{tax.name}: rate {rate} cannot be 100% or more")
                     continue
-                base = (customs_value + duty) / (1 - c)
-                amount = round_money(base * c)
+                base, amount = consumption_tax(customs_value + duty, c)
                 consumption += amount
             else:
-                base = customs_value + duty + consumption
-                amount = round_money(base * rate.ad_valorem)
+                base = Fraction(customs_value + duty + consumption)
+                amount = round_money(base * Fraction(rate.ad_valorem))
             lines.append(_fee_line(tax, str(rate), round_money(base), amount, source, unconfirmed))
     return lines
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from tradecalc.engine import Shipment
 from tradecalc.errors import UsageError
 from tradecalc.models import Override, parse_when
-from tradecalc.money import FxTable, parse_amount, parse_decimal
+from tradecalc.money import FX_BOUND, FxTable, parse_amount, parse_decimal
 from tradecalc.rate import RateSyntaxError, normalise_unit, parse_rate
 
 MODES = ("ocean", "air", "truck", "rail", "postal")
@@ -101,7 +101,7 @@ def parse_fx(items: Iterable[str]) -> FxTable:
         currency = name.strip().upper()
         if not sep or len(currency) != 3 or not currency.isalpha():
             raise UsageError(f"--fx {item!r}: use CUR=RATE, units of CUR per 1 USD (e.g. CNY=7.18)")
-        rate = parse_decimal(text, f"--fx {currency}")
+        rate = parse_decimal(text, f"--fx {currency}", FX_BOUND)
         if rate <= 0:
             raise UsageError(f"--fx {currency}: the rate must be positive")
         rates[currency] = rate
