@@ -64,7 +64,7 @@ def test_product_list_scope_includes_and_leaves_out(mini: LoadedSchedule) -> Non
 
 
 def test_origin_outside_a_measure_is_not_charged(mini: LoadedSchedule) -> None:
-    result = run(mini, "6110.11.0015", "1000", "2025-05-13", origin="VN")
+    result = run(mini, "6110.11.0015", "1000", "2025-05-13", origin="HK")
     assert set(lines(result)) == {"us-mfn"}
 
 

@@ -199,3 +199,50 @@ def test_an_imported_rate_beyond_the_bound_is_not_computable() -> None:
     assert (general.kind, general.rate) == ("text", None)
     with pytest.raises(UsageError):
         parse_amount("1" * 16)
+
+
+# ----------------------------------------------------------------------------- directions
+
+NOT_COVERED = "is not covered: tradecalc computes imports into the US from CN, HK or MO"
+
+
+@pytest.mark.parametrize(
+    ("pair", "covered"),
+    [
+        (("--origin", "CN"), True),
+        (("--origin", "HK"), True),
+        (("--origin", "MO"), True),
+        (("--dest", "CN"), True),
+        (("--origin", "XX"), False),
+        (("--origin", "DE"), False),
+        (("--origin", "VN", "--dest", "US"), False),
+        (("--origin", "HK", "--dest", "CN"), False),
+        (("--origin", "DE", "--dest", "CN"), False),
+        (("--dest", "DE"), False),
+    ],
+)
+def test_only_the_covered_pairs_compute(cli: Cli, pair: tuple[str, ...], covered: bool) -> None:
+    run = cli("duty", "1000", "--hs", "6110.11.0015", *pair, "--format", "json", *DATA)
+    if covered:
+        assert run.code in (0, 1) and json.loads(run.out)["results"], run.err
+    else:
+        assert run.code == 2 and NOT_COVERED in run.err and run.out == ""
+
+
+def test_an_uncovered_pair_is_a_bad_row_in_batch_and_stdin(cli: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "hs,value,origin,dest\n6110.11.0015,100,DE,\n6110.11.0015,100,CN,\n"
+        "6110.11.0015,100,DE,\n8542.31,100,,CN\n",
+        encoding="utf-8",
+    )
+    run = cli("batch", str(rows), "--regime", "geneva", *DATA)
+    assert run.err.count(NOT_COVERED) == 2
+    assert "row 1: DE -> US " in run.err and "row 3: DE -> US " in run.err
+    assert [line.split(",")[0] for line in run.out.splitlines()[1:]] == ["2", "4"]
+    lines = (
+        '{"hs": "6110.11.0015", "value": "1", "origin": "XX"}\n'
+        '{"hs": "6110.11.0015", "value": "1"}\n'
+    )
+    answers = [json.loads(x) for x in cli("duty", "--stdin", *DATA, stdin=lines).out.splitlines()]
+    assert NOT_COVERED in answers[0]["error"] and "results" in answers[1]

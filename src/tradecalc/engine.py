@@ -49,6 +49,22 @@ NO_MONEY = Decimal("0.00")
 
 # ----------------------------------------------------------------------------- inputs
 
+DIRECTIONS = {"US": ("CN", "HK", "MO"), "CN": ("US",)}
+"""The trade tradecalc covers, importer -> origins: US imports from China, Hong Kong and
+Macau (which US measures on China name), and China's imports from the US."""
+
+
+def check_direction(origin: str, dest: str) -> None:
+    """Refuse a pair of countries tradecalc has no tariffs for (it would be a silent zero)."""
+    if origin == dest:
+        raise UsageError(f"origin and destination are both {dest}")
+    if origin not in DIRECTIONS.get(dest, ()):
+        raise UsageError(
+            f"{origin} -> {dest} is not covered: tradecalc computes imports into the US "
+            "from CN, HK or MO, and imports into CN from the US"
+        )
+
+
 
 @dataclass(frozen=True, slots=True)
 class Shipment:
@@ -80,6 +96,7 @@ class Shipment:
             raise UsageError(f"HS code {self.code!r} is too short: give at least 4 digits")
         if self.value < 0:
             raise UsageError("the value must not be negative")
+        check_direction(self.origin, self.dest)
 
     @property
     def digits(self) -> str:
@@ -289,8 +306,6 @@ def _assess(
     if party is None:
         known = ", ".join(sorted(schedule.parties))
         raise UsageError(f"no schedule for imports into {shipment.dest!r} (known: {known})")
-    if shipment.origin == shipment.dest:
-        raise UsageError(f"origin and destination are both {shipment.dest}")
     when = shipment.entry or view.as_of
     plan = _plan_for(schedule, shipment, view, when, party, base_rates)
     review = list(plan.review)
