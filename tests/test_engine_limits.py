@@ -246,3 +246,50 @@ def test_an_uncovered_pair_is_a_bad_row_in_batch_and_stdin(cli: Cli, tmp_path) -
     )
     answers = [json.loads(x) for x in cli("duty", "--stdin", *DATA, stdin=lines).out.splitlines()]
     assert NOT_COVERED in answers[0]["error"] and "results" in answers[1]
+
+
+# ----------------------------------------------------------------------------- regime vs date
+
+INFORMATIONAL = "entry date 2026-12-02 is informational: pre-geneva is computed as of its own "
+
+
+def test_a_regime_is_its_own_moment_in_duty(cli: Cli) -> None:
+    args = ("duty", "1000", "--hs", "6110.11.0015", "--regime", "pre-geneva", "--format", "json")
+    plain = json.loads(cli(*args, *DATA).out)["results"][0]
+    dated = json.loads(cli(*args, "--date", "2026-12-02", *DATA).out)["results"][0]
+    assert dated["as_of"] == plain["as_of"] == "2025-05-13"
+    assert dated["duty"] == plain["duty"] and dated["lines"] == plain["lines"]
+    assert INFORMATIONAL + "moment, 2025-05-13" in dated["notes"]
+    table = cli(*args[:-2], "--date", "2026-12-02", *DATA)
+    assert "note: " + INFORMATIONAL in table.out
+
+
+def test_without_a_regime_the_date_sets_the_moment(cli: Cli) -> None:
+    run = cli(
+        "duty", "1000", "--hs", "6110.11.0015", "--date", "2025-05-13", "--format", "json", *DATA
+    )
+    (result,) = json.loads(run.out)["results"]
+    named = cli(
+        "duty", "1000", "--hs", "6110.11.0015", "--regime", "pre-geneva", "--format", "json", *DATA
+    )
+    assert result["as_of"] == "2025-05-13"
+    assert result["lines"] == json.loads(named.out)["results"][0]["lines"]
+
+
+def test_a_regime_is_its_own_moment_in_batch_and_stdin(cli: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rows = tmp_path / "rows.csv"
+    rows.write_text("hs,value,date\n6110.11.0015,1000,2026-12-02\n6110.11.0015,1000,\n", "utf-8")
+    out = cli("batch", str(rows), "--regime", "pre-geneva", *DATA).out.splitlines()
+    dated, undated = (line.split(",") for line in out[1:])
+    assert dated[2:4] == undated[2:4] == ["pre-geneva", "2025-05-13"]
+    assert dated[1:] == undated[1:]
+    lines = '{"hs": "6110.11.0015", "value": "1000", "date": "2026-12-02"}\n'
+    (answer,) = [
+        json.loads(x)
+        for x in cli(
+            "duty", "--stdin", "--regime", "pre-geneva", *DATA, stdin=lines
+        ).out.splitlines()
+    ]
+    (result,) = answer["results"]
+    assert result["as_of"] == "2025-05-13" and result["duty"] == dated[6]
+    assert INFORMATIONAL + "moment, 2025-05-13" in result["notes"]

@@ -12,8 +12,9 @@ header; JSONL: the line number). HS codes stay text, so leading zeros survive.
 
 Regimes: each row is assessed under every view given. With none given, a row with a date is
 assessed once, under the schedule in force on that date (regime ``entry-date``); a row without
-a date under every named regime of the schedule. A row's date always sets the moment of the
-assessment, as in ``tradecalc duty --date``; a regime then only adds its scenario overrides.
+a date under every named regime of the schedule. A named regime or scenario is computed at its
+own moment (:func:`tradecalc.engine.moment`, the rule ``duty`` follows too): a row's date then
+does not move it and the ``as_of`` column shows the moment used.
 
 Speed: rows that share code, countries, date, unit, mode and metal share money plans
 (:mod:`tradecalc.batch_plan`), so most rows only do Decimal arithmetic; the rest, and every
@@ -74,7 +75,11 @@ ENTRY_DATE = "entry-date"
 """The regime name of the default view for dated rows: the schedule in force on the date."""
 
 _DATED_VIEW = RegimeView(
-    ENTRY_DATE, "In force on the entry date", datetime(1900, 1, 1), "The row's own date"
+    ENTRY_DATE,
+    "In force on the entry date",
+    datetime(1900, 1, 1),
+    "The row's own date",
+    follows_entry=True,
 )
 _SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:\.\d+)?[eE][+-]?\d+\s*")
 _INPUT_SET = frozenset(INPUT_COLUMNS)

@@ -65,7 +65,6 @@ def check_direction(origin: str, dest: str) -> None:
         )
 
 
-
 @dataclass(frozen=True, slots=True)
 class Shipment:
     """One shipment line. ``value`` is in ``currency`` (None: the importer's currency)."""
@@ -106,7 +105,11 @@ class Shipment:
 
 @dataclass(frozen=True, slots=True)
 class RegimeView:
-    """What to compute under: a moment plus scenario overrides and added measures."""
+    """What to compute under: a moment plus scenario overrides and added measures.
+
+    A named regime or scenario is its own moment; only a view that ``follows_entry`` (the
+    schedule in force on the shipment's date) moves with the shipment. See :func:`moment`.
+    """
 
     id: str
     title: str
@@ -115,6 +118,34 @@ class RegimeView:
     overrides: tuple[Override, ...] = ()
     added: tuple[Measure, ...] = ()
     hypothetical: bool = False
+    follows_entry: bool = False
+
+
+def dated_view(entry: datetime, name: str | None = None) -> RegimeView:
+    """The schedule in force on a shipment's entry date (``--date``, a dated row)."""
+    text = format_when(entry)
+    return RegimeView(
+        name or text, f"As of {text}", entry, "Schedule in force on that date", follows_entry=True
+    )
+
+
+def moment(shipment: Shipment, view: RegimeView) -> tuple[datetime, str | None]:
+    """The instant to compute at, and a note when the shipment's date is only informational.
+
+    The one rule for ``duty``, ``duty --stdin`` and ``batch``: a named regime or scenario
+    means its own instant, as a column labelled with it must; the shipment's entry date then
+    does not move it and is reported as informational. A dated view follows the entry date.
+    """
+    if shipment.entry is None:
+        return view.as_of, None
+    if view.follows_entry:
+        return shipment.entry, None
+    if shipment.entry == view.as_of:
+        return view.as_of, None
+    return view.as_of, (
+        f"entry date {format_when(shipment.entry)} is informational: {view.id} is computed "
+        f"as of its own moment, {format_when(view.as_of)}"
+    )
 
 
 # ----------------------------------------------------------------------------- results
@@ -256,6 +287,7 @@ def with_overrides(view: RegimeView, overrides: Sequence[Override], name: str) -
         view.overrides + tuple(overrides),
         view.added,
         hypothetical=True,
+        follows_entry=view.follows_entry,
     )
 
 
@@ -306,10 +338,10 @@ def _assess(
     if party is None:
         known = ", ".join(sorted(schedule.parties))
         raise UsageError(f"no schedule for imports into {shipment.dest!r} (known: {known})")
-    when = shipment.entry or view.as_of
+    when, informational = moment(shipment, view)
     plan = _plan_for(schedule, shipment, view, when, party, base_rates)
     review = list(plan.review)
-    notes: list[str] = []
+    notes: list[str] = [informational] if informational else []
 
     value_currency = shipment.currency or party.currency
     convert = _Convert(fx, value_currency, party.currency)
@@ -449,7 +481,7 @@ def _make_plan(
     order = {group: i for i, group in enumerate(party.reporting_order)}
     duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
     intraday: list[str] = []
-    if shipment.entry_is_date and shipment.entry is not None:
+    if shipment.entry_is_date and shipment.entry is not None and view.follows_entry:
         _check_intraday(measures, party, shipment.entry, intraday)
     return _Plan(
         duties=tuple(duties),

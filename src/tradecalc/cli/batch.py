@@ -40,7 +40,8 @@ _PROGRESS_EVERY = 2048
     "hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, effective_rate, "
     "landed_cost, status, review. Without --regime, a row with a date is assessed under the "
     "schedule in force on that date (regime entry-date), a row without one under every named "
-    "regime.",
+    "regime. A regime or scenario is computed at its own moment (the as_of column): a row's "
+    "date does not move it.",
 )
 def batch(
     input_: Annotated[

@@ -58,7 +58,9 @@ def duty(
     date: Annotated[
         str | None,
         typer.Option(
-            help="Entry date, YYYY-MM-DD or YYYY-MM-DDTHH:MM (importer's local time).",
+            help="Entry date, YYYY-MM-DD or YYYY-MM-DDTHH:MM (importer's local time). With "
+            "--regime or --scenario, each is computed at its own moment and the date is only "
+            "noted.",
             show_default=False,
         ),
     ] = None,
@@ -191,7 +193,7 @@ def select_views(
     date: str | None,
 ) -> "list[RegimeView]":
     """The columns to compute: chosen regimes, scenario files, a date, and ``--set``."""
-    from tradecalc.engine import RegimeView, regime_views, with_overrides
+    from tradecalc.engine import dated_view, regime_views, with_overrides
     from tradecalc.inputs import parse_entry, parse_overrides
     from tradecalc.schedules import load_scenario
 
@@ -207,7 +209,7 @@ def select_views(
     if not chosen:
         if date is not None:
             when, _ = parse_entry(date)
-            chosen = [RegimeView(date, f"As of {date}", when, "Schedule in force on that date")]
+            chosen = [dated_view(when, date)]
         else:
             chosen = [known[r.id] for r in schedule.regimes]
     overrides = parse_overrides(sets)
