@@ -293,3 +293,88 @@ def test_a_regime_is_its_own_moment_in_batch_and_stdin(cli: Cli, tmp_path) -> No
     (result,) = answer["results"]
     assert result["as_of"] == "2025-05-13" and result["duty"] == dated[6]
     assert INFORMATIONAL + "moment, 2025-05-13" in result["notes"]
+
+
+# ----------------------------------------------------------------------------- smaller items
+
+STEEL = ("duty", "1000", "--hs", "7326.90.8688", "--regime", "geneva", "--format", "json")
+
+
+def _bases(run: Run) -> dict[str, str]:
+    (result,) = json.loads(run.out)["results"]
+    return {line["measure"]: line["base"] for line in result["lines"]}
+
+
+def test_metal_content_needs_a_percent_or_a_currency(cli: Cli) -> None:
+    bare = cli(*STEEL, "--metal", "steel=40", *DATA)
+    assert bare.code == 2
+    assert "give a share with % or an amount with its currency" in bare.err
+    share = _bases(cli(*STEEL, "--metal", "steel=40%", *DATA))
+    amount = _bases(cli(*STEEL, "--metal", "steel=USD400", *DATA))
+    in_cny = _bases(cli(*STEEL, "--metal", "steel=CNY2000", "--fx", "CNY=5", *DATA))
+    assert share == amount == in_cny
+    assert share["us-232-steel"] == "400.00"
+
+
+def test_a_set_measure_that_does_not_apply_is_noted(cli: Cli) -> None:
+    args = ("duty", "1000", "--hs", "6110.11.0015", "--regime", "geneva")
+    applies = cli(*args, "--set", "us-recip=5%", "--format", "json", *DATA)
+    assert not any("--set" in n for r in json.loads(applies.out)["results"] for n in r["notes"])
+    moot = ("--set", "us-232-steel=50%", "--set", "cn-counter=off")
+    run = cli(*args, *moot, "--format", "json", *DATA)
+    custom = json.loads(run.out)["results"][-1]
+    assert (
+        "--set us-232-steel changes nothing: it does not apply here (code not in scope)"
+        in (custom["notes"])
+    )
+    assert any(n.startswith("--set cn-counter changes nothing") for n in custom["notes"])
+    table = cli(*args, *moot, *DATA)
+    assert "note: --set us-232-steel changes nothing" in table.out
+
+
+def test_an_unknown_set_measure_names_the_nearest_ids(cli: Cli) -> None:
+    run = cli("duty", "1000", "--hs", "6110.11.0015", "--set", "us-reciprocal=5%", *DATA)
+    assert run.code == 2
+    assert "--set: unknown measure 'us-reciprocal'; nearest ids: us-recip" in run.err
+    assert "tradecalc rates CODE" in run.err
+
+
+def test_a_zero_effective_rate_has_the_precision_of_the_others(cli: Cli) -> None:
+    from tradecalc.money import effective_rate
+
+    assert str(effective_rate(Decimal("0.00"), Decimal("0.00"))) == "0.000000"
+    assert str(effective_rate(Decimal("0.00"), Decimal("5.00"))) == "0.000000"
+    run = cli("duty", "0", "--hs", "6110.11.0015", "--regime", "geneva", "--format", "json", *DATA)
+    assert json.loads(run.out)["results"][0]["effective_rate"] == "0.000000"
+
+
+@pytest.mark.parametrize("command", ["batch", "stdin"])
+def test_json_numbers_are_read_exactly_from_their_text(
+    cli: Cli,
+    tmp_path,  # type: ignore[no-untyped-def]
+    command: str,
+) -> None:
+    lines = (
+        '{"hs": "6110.11.0015", "value": 1200.5, "freight": 0.1}\n'
+        '{"hs": "6110.11.0015", "value": 0.30000000000000004}\n'
+        '{"hs": "6110.11.0015", "value": NaN}\n'
+        '{"hs": "6110.11.0015", "value": Infinity}\n'
+        '{"hs": "6110.11.0015", "value": "1200.5", "freight": "0.1"}\n'
+    )
+    if command == "batch":
+        path = tmp_path / "rows.jsonl"
+        path.write_text(lines, encoding="utf-8")
+        run = cli("batch", str(path), "--regime", "geneva", *DATA)
+        rows = [line.split(",") for line in run.out.splitlines()[1:]]
+        assert [(r[0], r[5]) for r in rows] == [("1", "1200.50"), ("5", "1200.50")]
+        assert "row 2: value '0.30000000000000004' is out of range" in run.err
+        assert "row 3: not valid JSON: NaN is not a number" in run.err
+        assert "row 4: not valid JSON: Infinity is not a number" in run.err
+        assert rows[0][1:] == rows[1][1:]
+    else:
+        run = cli("duty", "--stdin", "--regime", "geneva", *DATA, stdin=lines)
+        answers = [json.loads(x) for x in run.out.splitlines()]
+        assert answers[0]["shipment"]["value"] == "1200.5"
+        assert answers[0]["results"] == answers[4]["results"]
+        assert "out of range" in answers[1]["error"]
+        assert answers[2]["error"] == "not valid JSON: NaN is not a number"

@@ -38,7 +38,7 @@ from tradecalc.base_rates import BaseRates
 from tradecalc.batch_plan import RowPlan, compile_plan, result_values
 from tradecalc.engine import RegimeView, Shipment, assess
 from tradecalc.errors import DataError, TradecalcError, UsageError
-from tradecalc.inputs import shipment_from_mapping
+from tradecalc.inputs import load_json, shipment_from_mapping
 from tradecalc.models import Schedule
 from tradecalc.money import FxTable, effective_rate, exact, parse_amount
 
@@ -229,7 +229,7 @@ def read_jsonl(handle: Iterable[str]) -> Rows:
 
 def _json_object(line: str, number: int) -> Mapping[str, object] | RowError:
     try:
-        obj = json.loads(line)
+        obj = load_json(line)
     except ValueError as exc:
         return RowError(number, f"not valid JSON: {exc}")
     except RecursionError:
@@ -316,6 +316,7 @@ def to_shipment(fields: Mapping[str, object]) -> Shipment:
             mode=template.mode,
             metal=template.metal,
             metal_is_share=template.metal_is_share,
+            metal_currency=template.metal_currency,
         )
     except (TradecalcError, _NotTextError):
         return shipment_from_mapping(fields)  # raises the canonical error

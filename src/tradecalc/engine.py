@@ -83,8 +83,9 @@ class Shipment:
     mode: str = "ocean"
     metal: Mapping[str, Decimal] = field(default_factory=dict)
     """Metal content per metal: a share of the value (``Decimal('0.4')``) when
-    ``metal_is_share`` is true, else an amount in the shipment's currency."""
+    ``metal_is_share`` is true, else an amount in ``metal_currency`` (default: the value's)."""
     metal_is_share: Mapping[str, bool] = field(default_factory=dict)
+    metal_currency: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not is_code(self.code):
@@ -119,6 +120,8 @@ class RegimeView:
     added: tuple[Measure, ...] = ()
     hypothetical: bool = False
     follows_entry: bool = False
+    set_by_user: tuple[str, ...] = ()
+    """Measures given with ``--set``: a note says so when one does not apply."""
 
 
 def dated_view(entry: datetime, name: str | None = None) -> RegimeView:
@@ -288,6 +291,7 @@ def with_overrides(view: RegimeView, overrides: Sequence[Override], name: str) -
         view.added,
         hypothetical=True,
         follows_entry=view.follows_entry,
+        set_by_user=tuple(o.measure for o in overrides),
     )
 
 
@@ -491,8 +495,23 @@ def _make_plan(
         intraday=tuple(intraday),
         trace=tuple(sorted(trace, key=lambda s: s.order)),
         metal=any(_base_kind(a) == "metal" and a.measure.metal is not None for a in duties),
-        list_notes=tuple(_uncertain_lists(schedule, measures, shipment)),
+        list_notes=(
+            *_uncertain_lists(schedule, measures, shipment),
+            *_unused_settings(view, shipment, trace),
+        ),
     )
+
+
+def _unused_settings(view: RegimeView, shipment: Shipment, trace: Sequence[Step]) -> list[str]:
+    """Notes for ``--set`` measures that do not apply to the shipment (the setting is moot)."""
+    notes = []
+    for measure in dict.fromkeys(view.set_by_user):
+        steps = [s for s in trace if s.measure == measure]
+        if any(s.applied or s.reason == "switched off by the scenario" for s in steps):
+            continue
+        why = steps[-1].reason if steps else f"not for goods from {shipment.origin}"
+        notes.append(f"--set {measure} changes nothing: it does not apply here ({why})")
+    return notes
 
 
 def _uncertain_lists(
@@ -750,7 +769,7 @@ def _metal_bases(
         if metal not in shipment.metal:
             review.append(
                 f"{metal} content unknown: {item.measure.name} charged on the full value "
-                f"(CBP's fallback); pass --metal {metal}=PERCENT or --metal {metal}=AMOUNT"
+                f"(CBP's fallback); pass --metal {metal}=PERCENT% or --metal {metal}=USDAMOUNT"
             )
             bases[metal] = customs_value
             continue
@@ -758,7 +777,8 @@ def _metal_bases(
         if shipment.metal_is_share.get(metal, True):
             amount = round_money(customs_value * given)
         else:
-            amount = round_money(convert(given))
+            source = shipment.metal_currency.get(metal, convert.source)
+            amount = round_money(convert.fx.convert(given, source, convert.target))
         if amount > customs_value:
             raise UsageError(f"--metal {metal} is more than the customs value")
         bases[metal] = amount

@@ -109,7 +109,8 @@ def duty(
     metal: Annotated[
         list[str] | None,
         typer.Option(
-            help="Metal content: steel=40% or steel=400 (amount); repeatable.", show_default=False
+            help="Metal content: steel=40% (share) or steel=USD400 (amount); repeatable.",
+            show_default=False,
         ),
     ] = None,
     fx: FxOption = None,
@@ -214,10 +215,16 @@ def select_views(
             chosen = [known[r.id] for r in schedule.regimes]
     overrides = parse_overrides(sets)
     if overrides:
-        measures = {m.id for m in schedule.measures}
+        measures = [m.id for m in schedule.measures]
         for o in overrides:
             if o.measure not in measures:
-                raise UsageError(f"--set: unknown measure {o.measure!r} (see: tradecalc regimes)")
+                from difflib import get_close_matches
+
+                nearest = ", ".join(get_close_matches(o.measure, measures, n=3, cutoff=0))
+                raise UsageError(
+                    f"--set: unknown measure {o.measure!r}; nearest ids: {nearest} "
+                    "(tradecalc rates CODE lists the measures on a code)"
+                )
         chosen.append(with_overrides(chosen[-1], overrides, "custom"))
     return chosen
 

@@ -17,7 +17,7 @@ from typing import IO, Any
 from tradecalc.base_rates import BaseRates
 from tradecalc.engine import RegimeView, assess, dated_view, with_overrides
 from tradecalc.errors import TradecalcError
-from tradecalc.inputs import shipment_from_mapping
+from tradecalc.inputs import load_json, shipment_from_mapping
 from tradecalc.models import Override
 from tradecalc.money import FxTable
 from tradecalc.render import result_json, shipment_json
@@ -59,7 +59,7 @@ def _answer(
     number: int,
 ) -> tuple[dict[str, Any], bool]:
     try:
-        fields = json.loads(line)
+        fields = load_json(line)
     except ValueError as exc:
         return {"line": number, "error": f"not valid JSON: {exc}"}, False
     except RecursionError:
