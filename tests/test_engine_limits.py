@@ -378,3 +378,70 @@ def test_json_numbers_are_read_exactly_from_their_text(
         assert answers[0]["results"] == answers[4]["results"]
         assert "out of range" in answers[1]["error"]
         assert answers[2]["error"] == "not valid JSON: NaN is not a number"
+
+
+# ----------------------------------------------------------------------------- China direction
+
+
+def test_nearest_codes_are_neighbours_in_the_hierarchy() -> None:
+    from tradecalc.engine import nearest_codes
+
+    known = ["0201", "9018.19", "9018.90.10", "9022.14", "9018.11", "1201.90.11", "90"]
+    assert nearest_codes("9018901000"[:6], known) == ["9018.90.10", "9018.11", "9018.19"]
+    assert nearest_codes("901850", known) == ["9018.11", "9018.19", "9018.90.10"]
+    assert nearest_codes("903000", known) == ["90", "9018.11", "9018.19"]
+    assert nearest_codes("850000", known) == []
+
+
+def _review(run: Run) -> list[str]:
+    return [r for result in json.loads(run.out)["results"] for r in result["review"]]
+
+
+def test_unknown_china_code_points_at_real_neighbours_not_hts_import(cli: Cli) -> None:
+    base = ("duty", "1000", "--dest", "CN", "--regime", "busan", "--format", "json")
+    (message,) = [r for r in _review(cli(*base, "--hs", "9018.90")) if "base (MFN)" in r]
+    assert "hts import" not in message and "add it to the data file" in message
+    hint = message.split("; ")[1]
+    if hint.startswith("nearest known codes: "):
+        codes = hint.removeprefix("nearest known codes: ").split(", ")
+        assert all(code.startswith("90") for code in codes), codes
+    else:
+        assert hint == "no known code is in chapter 90"
+    (us,) = [
+        r
+        for r in _review(
+            cli(
+                "duty",
+                "1000",
+                "--hs",
+                "0101.21.0010",
+                "--regime",
+                "geneva",
+                "--format",
+                "json",
+                *DATA,
+            )
+        )
+        if "base (MFN)" in r
+    ]
+    assert "no known code is in chapter 01" in us and "tradecalc hts import" in us
+
+
+def test_vat_of_a_shorter_code_than_its_listed_lines_needs_review(cli: Cli) -> None:
+    def vat(code: str) -> tuple[str, list[str]]:
+        run = cli(
+            "duty", "1000", "--hs", code, "--dest", "CN", "--regime", "busan", "--format", "json"
+        )
+        (result,) = json.loads(run.out)["results"]
+        (line,) = [t for t in result["tax_lines"] if t["measure"] == "cn-vat"]
+        return line["rate"], [r for r in result["review"] if r.startswith("Import VAT")]
+
+    assert vat("1201.90.11") == ("9%", [])
+    assert vat("1201.90.19") == ("9%", [])
+    rate, review = vat("1201.90")
+    assert rate == "13%"
+    assert review == [
+        "Import VAT: 1201.90 is charged 13%, but listed lines under it differ "
+        "(1201.90.11 9%, 1201.90.19 9%); give the full tariff line"
+    ]
+    assert vat("8542.31") == ("13%", [])

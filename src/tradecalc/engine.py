@@ -869,31 +869,48 @@ def _unknown_code_message(
             for period in measure.periods:
                 known.update(period.rates)
     digits = shipment.digits
-
-    def shared(code: str) -> int:
-        other = code_digits(code)
-        return next(
-            (i for i, (a, b) in enumerate(zip(digits, other, strict=False)) if a != b),
-            min(len(digits), len(other)),
-        )
-
     revision = None
     if base_rates is not None and base_rates.importer == shipment.dest:
         revision = base_rates.describe(when)
         known.update(base_rates.nearest(digits, when))
-    nearest = sorted(known, key=lambda c: (-shared(c), c))[:3]
-    hint = f"; nearest known codes: {', '.join(nearest)}" if nearest else ""
+    nearest = nearest_codes(digits, known)
+    if nearest:
+        hint = f"; nearest known codes: {', '.join(nearest)}"
+    else:
+        hint = f"; no known code is in chapter {digits[:2]}"
     where = f"in data version {schedule.version}"
     if revision is not None:
-        return (
-            f"no {shipment.dest} base (MFN) rate for {shipment.code} on {format_when(when)} "
-            f"{where} or in {revision}{hint}"
-        )
+        where += f" or in {revision}"
+    fix = "add it to the data file"
+    if shipment.dest == IMPORTED_SCHEDULE_IMPORTER and revision is None:
+        fix += " or import the official schedule (tradecalc hts import)"
     return (
         f"no {shipment.dest} base (MFN) rate for {shipment.code} on {format_when(when)} "
-        f"{where}{hint}; "
-        "add it to the data file or import the official schedule (tradecalc hts import)"
+        f"{where}{hint}; {fix}"
     )
+
+
+IMPORTED_SCHEDULE_IMPORTER = "US"
+"""``tradecalc hts import`` loads the USITC schedule: it can only help imports into the US."""
+
+
+def nearest_codes(digits: str, known: Iterable[str], limit: int = 3) -> list[str]:
+    """Known codes nearest to ``digits`` in the HS hierarchy, never from another chapter.
+
+    Closeness is the deepest level shared (chapter 2, heading 4, subheading 6, then 8 and
+    10 digits): siblings under the same subheading come before cousins under the same
+    heading, then the rest of the chapter; ties in code order."""
+
+    def level(code: str) -> int:
+        other = code_digits(code)
+        same = next(
+            (i for i, (a, b) in enumerate(zip(digits, other, strict=False)) if a != b),
+            min(len(digits), len(other)),
+        )
+        return same - same % 2
+
+    ranked = sorted((-level(code), code) for code in set(known) if level(code) >= 2)
+    return [code for _, code in ranked[:limit]]
 
 
 def _check_threshold(party: Party, duty: Decimal, notes: list[str]) -> None:
@@ -1002,9 +1019,14 @@ def _taxes(
             found = _tax_rate(schedule, tax, shipment.digits, when)
             if found is None:
                 continue
-            rate, source, unconfirmed = found
+            rate, source, unconfirmed, finer = found
             if unconfirmed:
                 notes.append(f"unconfirmed: {tax.id}: {unconfirmed}")
+            if finer:
+                review.append(
+                    f"{tax.name}: {shipment.code} is charged {rate}, but listed lines under it "
+                    f"differ ({', '.join(finer)}); give the full tariff line"
+                )
             if kind == "consumption":
                 c = rate.ad_valorem
                 if c >= 1:
@@ -1021,7 +1043,10 @@ def _taxes(
 
 def _tax_rate(
     schedule: Schedule, tax: Tax, digits: str, when: datetime
-) -> tuple[Rate, tuple[str, ...], str | None] | None:
+) -> tuple[Rate, tuple[str, ...], str | None, list[str]] | None:
+    """The tax rate for a code, its source and caveat, and the listed lines under the code
+    whose rate differs: a code inherits the rate of its most specific listed prefix, so a
+    shorter code than some listed line cannot tell which of them applies."""
     if not _scope_matches(schedule, tax.scope, digits)[0]:
         return None
     period = _period_at(tax.periods, when)
@@ -1032,7 +1057,14 @@ def _tax_rate(
         return None
     rate, entry = found
     source = entry.source if entry and entry.source else period.source
-    return rate, source, (entry.unconfirmed if entry else None) or period.unconfirmed
+    finer = [
+        f"{key} {other}"
+        for key, value in sorted(period.rates.items())
+        if len(code_digits(key)) > len(digits)
+        and code_digits(key).startswith(digits)
+        and (other := value.rate if isinstance(value, CodeRate) else value) != rate
+    ]
+    return rate, source, (entry.unconfirmed if entry else None) or period.unconfirmed, finer
 
 
 def _check_intraday(
