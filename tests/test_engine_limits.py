@@ -445,3 +445,19 @@ def test_vat_of_a_shorter_code_than_its_listed_lines_needs_review(cli: Cli) -> N
         "(1201.90.11 9%, 1201.90.19 9%); give the full tariff line"
     ]
     assert vat("8542.31") == ("13%", [])
+
+
+def test_the_effective_rate_is_shown_as_charged_to_a_hundredth_of_a_percent(cli: Cli) -> None:
+    from tradecalc.money import effective_percent
+
+    assert effective_percent(Decimal("0.100001")) == "10%"
+    assert effective_percent(Decimal("0.100050")) == "10.01%"
+    assert effective_percent(Decimal("0.274949")) == "27.49%"
+    assert effective_percent(Decimal("0.000000")) == "0%"
+    run = cli("duty", "1000.05", "--hs", "6110.11.0015", "--regime", "geneva", *DATA)
+    (row,) = [line for line in run.out.splitlines() if "Effective rate" in line]
+    assert row.split()[-1] == "71%"
+    data = cli(
+        "duty", "1000.05", "--hs", "6110.11.0015", "--regime", "geneva", "--format", "json", *DATA
+    )
+    assert json.loads(data.out)["results"][0]["effective_rate"] == "0.710004"  # data keep 6 places

@@ -131,6 +131,18 @@ RATE_PLACES = 6
 """An effective rate is a fraction rounded half-up to 6 places: 0.0001 percentage point."""
 
 
+DISPLAY_PLACES = 4
+"""An effective rate is shown to 0.01 percentage point (4 places of the fraction)."""
+
+
+def effective_percent(fraction: Decimal) -> str:
+    """An effective rate for people: half-up to 0.01 %, trailing zeros dropped (``10%``).
+
+    Cents make duty / value drift from the rates charged (10% of 1000.05 is 100.01, i.e.
+    10.0005%); the data formats keep :data:`RATE_PLACES`, people read the rate as charged."""
+    return percent(_half_up(Fraction(fraction), DISPLAY_PLACES))
+
+
 def effective_rate(total: Decimal, base: Decimal) -> Decimal:
     """Total over base as a fraction to :data:`RATE_PLACES` places (``0.000000`` on a zero base)."""
     if base == 0:

@@ -235,7 +235,7 @@ def _print_summary(summary: "Summary") -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from tradecalc.money import percent
+    from tradecalc.money import effective_percent
     from tradecalc.render import money
 
     table = Table(title="Batch summary", title_justify="left")
@@ -249,7 +249,7 @@ def _print_summary(summary: "Summary") -> None:
             f"{totals.shipments:,}",
             money(totals.customs_value),
             money(totals.duty),
-            percent(totals.effective_rate),
+            effective_percent(totals.effective_rate),
             f"{totals.needs_review:,}",
         )
     console = Console(stderr=True, highlight=False)
