@@ -40,7 +40,7 @@ from tradecalc.engine import RegimeView, Shipment, assess
 from tradecalc.errors import DataError, TradecalcError, UsageError
 from tradecalc.inputs import load_json, shipment_from_mapping
 from tradecalc.models import Schedule
-from tradecalc.money import FxTable, effective_rate, exact, parse_amount
+from tradecalc.money import FxTable, effective_rate, money_sum, parse_amount
 
 INPUT_COLUMNS = (
     "hs",
@@ -110,9 +110,8 @@ class RegimeTotals:
     def add(self, customs_value: Decimal, duty: Decimal, needs_review: bool) -> None:
         """Count one result (exactly: totals are never rounded)."""
         self.shipments += 1
-        with exact():
-            self.customs_value += customs_value
-            self.duty += duty
+        self.customs_value = money_sum((customs_value,), self.customs_value)
+        self.duty = money_sum((duty,), self.duty)
         self.needs_review += needs_review
 
     @property

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from typing import TypeVar
 
 from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate
 from tradecalc.errors import MissingFxRateError, UsageError
@@ -38,6 +39,7 @@ from tradecalc.money import (
     consumption_tax,
     effective_rate,
     exact,
+    money_sum,
     round_money,
 )
 from tradecalc.rate import FREE, Rate, convert_quantity
@@ -221,8 +223,7 @@ class Assessment:
     @property
     def total(self) -> Decimal:
         """Duty + fees + taxes."""
-        with exact():
-            return self.duty + self.fees_total + self.taxes_total
+        return money_sum((self.duty, self.fees_total, self.taxes_total))
 
     @property
     def effective_rate(self) -> Decimal:
@@ -232,8 +233,7 @@ class Assessment:
     @property
     def landed_cost(self) -> Decimal:
         """Customs value + freight and insurance not in it + duty, fees and taxes."""
-        with exact():
-            return self.customs_value + self.landed_extra + self.total
+        return money_sum((self.customs_value, self.landed_extra, self.total))
 
     @property
     def needs_review(self) -> bool:
@@ -242,8 +242,7 @@ class Assessment:
 
 
 def _sum(lines: Iterable[Line]) -> Decimal:
-    with exact():
-        return sum((line.amount for line in lines), NO_MONEY)
+    return money_sum(line.amount for line in lines)
 
 
 # ----------------------------------------------------------------------------- regimes
@@ -544,19 +543,47 @@ class _Convert:
 def _customs_value(
     party: Party, shipment: Shipment, convert: _Convert, notes: list[str]
 ) -> tuple[Decimal, Decimal]:
-    """The value duty is charged on, and freight + insurance paid on top of it."""
-    value = convert(shipment.value)
-    freight = convert(shipment.freight) if shipment.freight is not None else Fraction(0)
-    insurance = convert(shipment.insurance) if shipment.insurance is not None else None
+    """The value duty is charged on, and freight + insurance paid on top of it.
+
+    In the importer's currency the amounts stay Decimals (exact sums and products); a
+    conversion makes them exact fractions."""
+    freight, insurance = shipment.freight or ZERO, shipment.insurance
+    default = party.insurance_default.ad_valorem if party.insurance_default else None
+    if convert.source == convert.target:
+        return _valued(party, shipment, shipment.value, freight, insurance, default, notes)
+    return _valued(
+        party,
+        shipment,
+        convert(shipment.value),
+        convert(freight),
+        None if insurance is None else convert(insurance),
+        None if default is None else Fraction(default),
+        notes,
+    )
+
+
+_N = TypeVar("_N", Decimal, Fraction)
+
+
+def _valued(
+    party: Party,
+    shipment: Shipment,
+    value: _N,
+    freight: _N,
+    insurance: _N | None,
+    insurance_default: _N | None,
+    notes: list[str],
+) -> tuple[Decimal, Decimal]:
     if party.valuation == "transaction":
-        extra = freight + (insurance or 0)
+        extra = freight if insurance is None else freight + insurance
         return round_money(value), round_money(extra)
     if shipment.freight is None:
         notes.append(f"{party.name} values goods CIF: no freight given, none added")
-    if insurance is None and party.insurance_default is not None:
-        insurance = (value + freight) * Fraction(party.insurance_default.ad_valorem)
+    if insurance is None and insurance_default is not None:
+        insurance = (value + freight) * insurance_default
         notes.append(f"insurance not given: {party.insurance_default} of cost and freight assumed")
-    return round_money(value + freight + (insurance or 0)), ZERO
+    cif = value + freight if insurance is None else value + freight + insurance
+    return round_money(cif), ZERO
 
 
 def _scope_matches(
@@ -1032,12 +1059,13 @@ def _taxes(
                 if c >= 1:
                     review.append(f"{tax.name}: rate {rate} cannot be 100% or more")
                     continue
-                base, amount = consumption_tax(customs_value + duty, c)
+                grossed, amount = consumption_tax(customs_value + duty, c)
+                base = round_money(grossed)
                 consumption += amount
             else:
-                base = Fraction(customs_value + duty + consumption)
-                amount = round_money(base * Fraction(rate.ad_valorem))
-            lines.append(_fee_line(tax, str(rate), round_money(base), amount, source, unconfirmed))
+                base = customs_value + duty + consumption
+                amount = round_money(base * rate.ad_valorem)
+            lines.append(_fee_line(tax, str(rate), base, amount, source, unconfirmed))
     return lines
 
 
@@ -1057,14 +1085,30 @@ def _tax_rate(
         return None
     rate, entry = found
     source = entry.source if entry and entry.source else period.source
+    unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
+    return rate, source, unconfirmed, _finer_lines(period, digits, rate)
+
+
+_FINER: dict[tuple[int, str], tuple[Period, list[str]]] = {}
+
+
+def _finer_lines(period: Period, digits: str, rate: Rate) -> list[str]:
+    """Listed lines under ``digits`` whose rate is not ``rate`` (memoised per period)."""
+    key = (id(period), digits)
+    hit = _FINER.get(key)
+    if hit is not None and hit[0] is period:
+        return hit[1]
     finer = [
-        f"{key} {other}"
-        for key, value in sorted(period.rates.items())
-        if len(code_digits(key)) > len(digits)
-        and code_digits(key).startswith(digits)
+        f"{code} {other}"
+        for code, value in sorted(period.rates.items())
+        if len(code_digits(code)) > len(digits)
+        and code_digits(code).startswith(digits)
         and (other := value.rate if isinstance(value, CodeRate) else value) != rate
     ]
-    return rate, source, (entry.unconfirmed if entry else None) or period.unconfirmed, finer
+    if len(_FINER) >= _PLANS_MAX:
+        _FINER.clear()
+    _FINER[key] = (period, finer)
+    return finer
 
 
 def _check_intraday(

@@ -12,6 +12,7 @@ where a line of an assessment is fixed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import (
@@ -25,6 +26,7 @@ from decimal import (
     localcontext,
 )
 from fractions import Fraction
+from functools import reduce
 
 from tradecalc.errors import MissingFxRateError, UsageError
 
@@ -70,6 +72,11 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 
 Exact = Decimal | Fraction
 """A sum of money before rounding: a Decimal, or a Fraction once a quotient is involved."""
+
+
+def money_sum(amounts: Iterable[Decimal], start: Decimal = Decimal("0.00")) -> Decimal:
+    """The exact sum of ``amounts`` (in :data:`EXACT`, without switching contexts)."""
+    return reduce(EXACT.add, amounts, start)
 
 
 def exact() -> AbstractContextManager[Context]:
@@ -147,7 +154,11 @@ def effective_rate(total: Decimal, base: Decimal) -> Decimal:
     """Total over base as a fraction to :data:`RATE_PLACES` places (``0.000000`` on a zero base)."""
     if base == 0:
         return _half_up(Fraction(0), RATE_PLACES)
-    return _half_up(Fraction(total) / Fraction(base), RATE_PLACES)
+    # integer quotient and remainder: exact, and cheaper than a Fraction
+    units, rest = EXACT.divmod(abs(total).scaleb(RATE_PLACES), abs(base))
+    units += 2 * rest >= abs(base)
+    sign = "-" if (total < 0) != (base < 0) and units else ""
+    return Decimal(f"{sign}{units:f}e-{RATE_PLACES}")
 
 
 class FxTable:
@@ -157,6 +168,7 @@ class FxTable:
 
     def __init__(self, rates: dict[str, Decimal] | None = None) -> None:
         self._rates = {self.PIVOT: Decimal(1), **(rates or {})}
+        self._factors: dict[tuple[str, str], Fraction] = {}
 
     def __contains__(self, currency: str) -> bool:
         return currency in self._rates
@@ -165,13 +177,17 @@ class FxTable:
         """Convert exactly (a fraction); a missing rate is an error, never a guess."""
         if source == target:
             return Fraction(amount)
-        for currency in (source, target):
-            if currency not in self._rates:
-                raise MissingFxRateError(
-                    f"no exchange rate for {currency}: pass --fx {currency}=RATE "
-                    f"(units of {currency} per 1 {self.PIVOT})"
-                )
-        return Fraction(amount) / Fraction(self._rates[source]) * Fraction(self._rates[target])
+        factor = self._factors.get((source, target))
+        if factor is None:
+            for currency in (source, target):
+                if currency not in self._rates:
+                    raise MissingFxRateError(
+                        f"no exchange rate for {currency}: pass --fx {currency}=RATE "
+                        f"(units of {currency} per 1 {self.PIVOT})"
+                    )
+            factor = Fraction(self._rates[target]) / Fraction(self._rates[source])
+            self._factors[(source, target)] = factor
+        return Fraction(amount) * factor
 
     def items(self) -> list[tuple[str, Decimal]]:
         """Rates given by the user, pivot excluded, sorted by currency."""
