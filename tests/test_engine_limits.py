@@ -461,3 +461,57 @@ def test_the_effective_rate_is_shown_as_charged_to_a_hundredth_of_a_percent(cli:
         "duty", "1000.05", "--hs", "6110.11.0015", "--regime", "geneva", "--format", "json", *DATA
     )
     assert json.loads(data.out)["results"][0]["effective_rate"] == "0.710004"  # data keep 6 places
+
+
+def _schedule_with_301_at(tmp_path, rate: str):  # type: ignore[no-untyped-def]
+    text = MINI.read_text(encoding="utf-8")
+    old = '      - { from: "2024-01-01", rate: "25%", heading: "9903.88.03", source: fx }\n'
+    new = (
+        f'      - {{ from: "2024-01-01", rate: "{rate}", heading: "9903.88.03", source: fx, '
+        'intentional: "prohibitive test rate" }\n'
+    )
+    assert old in text
+    path = tmp_path / "rates.yaml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+def test_validate_clean_implies_duty_computes_at_the_largest_rate(cli: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    largest = _schedule_with_301_at(tmp_path, "999999.999999%")
+    assert cli("validate", str(largest)).code == 0
+    value = "9" * 15 + ".999999"
+    run = cli(
+        "duty",
+        value,
+        "--hs",
+        "6110.11.0015",
+        "--regime",
+        "before",
+        "--format",
+        "json",
+        "--data",
+        str(largest),
+    )
+    (result,) = json.loads(run.out)["results"]
+    (line,) = [x for x in result["lines"] if x["measure"] == "us-301"]
+    customs = Fraction(Decimal(result["customs_value"]))
+    assert customs == _half_up(Fraction(Decimal(value)))
+    assert Fraction(Decimal(line["amount"])) == _half_up(customs * Fraction("9999.99999999"))
+    assert "E" not in run.out
+    beyond = _schedule_with_301_at(tmp_path, "9" * 26 + "%")
+    run = cli("validate", str(beyond))
+    assert run.code == 1 and "out of range: at most 6 digits" in run.out
+
+
+def test_extreme_dates_in_a_batch(cli: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "hs,value,date\n"
+        + "".join(f"6110.11.0015,1000,{when}\n" for when in EXTREME_DATES)
+        + "6110.11.0015,1000,2025-06-01\n",
+        encoding="utf-8",
+    )
+    run = cli("batch", str(rows), *DATA)
+    assert "internal error" not in run.err and "row " not in run.err
+    as_of = [line.split(",")[3] for line in run.out.splitlines()[1:]]
+    assert as_of == [*EXTREME_DATES, "2025-06-01"]
