@@ -12,8 +12,9 @@ header; JSONL: the line number). HS codes stay text, so leading zeros survive.
 
 Regimes: each row is assessed under every view given. With none given, a row with a date is
 assessed once, under the schedule in force on that date (regime ``entry-date``); a row without
-a date under every named regime of the schedule. A row's date always sets the moment of the
-assessment, as in ``tradecalc duty --date``; a regime then only adds its scenario overrides.
+a date under every named regime of the schedule. A named regime or scenario is computed at its
+own moment (:func:`tradecalc.engine.moment`, the rule ``duty`` follows too): a row's date then
+does not move it and the ``as_of`` column shows the moment used.
 
 Speed: rows that share code, countries, date, unit, mode and metal share money plans
 (:mod:`tradecalc.batch_plan`), so most rows only do Decimal arithmetic; the rest, and every
@@ -37,9 +38,9 @@ from tradecalc.base_rates import BaseRates
 from tradecalc.batch_plan import RowPlan, compile_plan, result_values
 from tradecalc.engine import RegimeView, Shipment, assess
 from tradecalc.errors import DataError, TradecalcError, UsageError
-from tradecalc.inputs import shipment_from_mapping
+from tradecalc.inputs import load_json, shipment_from_mapping
 from tradecalc.models import Schedule
-from tradecalc.money import FxTable, effective_rate, parse_amount
+from tradecalc.money import FxTable, effective_rate, money_sum, parse_amount
 
 INPUT_COLUMNS = (
     "hs",
@@ -74,7 +75,11 @@ ENTRY_DATE = "entry-date"
 """The regime name of the default view for dated rows: the schedule in force on the date."""
 
 _DATED_VIEW = RegimeView(
-    ENTRY_DATE, "In force on the entry date", datetime(1900, 1, 1), "The row's own date"
+    ENTRY_DATE,
+    "In force on the entry date",
+    datetime(1900, 1, 1),
+    "The row's own date",
+    follows_entry=True,
 )
 _SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:\.\d+)?[eE][+-]?\d+\s*")
 _INPUT_SET = frozenset(INPUT_COLUMNS)
@@ -101,6 +106,13 @@ class RegimeTotals:
     customs_value: Decimal = Decimal("0.00")
     duty: Decimal = Decimal("0.00")
     needs_review: int = 0
+
+    def add(self, customs_value: Decimal, duty: Decimal, needs_review: bool) -> None:
+        """Count one result (exactly: totals are never rounded)."""
+        self.shipments += 1
+        self.customs_value = money_sum((customs_value,), self.customs_value)
+        self.duty = money_sum((duty,), self.duty)
+        self.needs_review += needs_review
 
     @property
     def effective_rate(self) -> Decimal:
@@ -216,7 +228,7 @@ def read_jsonl(handle: Iterable[str]) -> Rows:
 
 def _json_object(line: str, number: int) -> Mapping[str, object] | RowError:
     try:
-        obj = json.loads(line)
+        obj = load_json(line)
     except ValueError as exc:
         return RowError(number, f"not valid JSON: {exc}")
     except RecursionError:
@@ -303,6 +315,7 @@ def to_shipment(fields: Mapping[str, object]) -> Shipment:
             mode=template.mode,
             metal=template.metal,
             metal_is_share=template.metal_is_share,
+            metal_currency=template.metal_currency,
         )
     except (TradecalcError, _NotTextError):
         return shipment_from_mapping(fields)  # raises the canonical error
@@ -433,11 +446,8 @@ class _Assessor:
                 acc = totals.get(totals_key)
                 if acc is None:
                     acc = totals[totals_key] = RegimeTotals(*totals_key)
-                acc.shipments += 1
-                acc.customs_value += customs
-                acc.duty += duty
+                acc.add(customs, duty, bool(review))
                 if review:
-                    acc.needs_review += 1
                     summary.needs_review += 1
                 summary.results += 1
                 yield ResultRow(number, passthrough, values, review)
@@ -511,11 +521,8 @@ class _Assessor:
             acc = totals.get(key)
             if acc is None:
                 acc = totals[key] = RegimeTotals(*key)
-            acc.shipments += 1
-            acc.customs_value += result.customs_value
-            acc.duty += result.duty
+            acc.add(result.customs_value, result.duty, bool(result.review))
             if result.review:
-                acc.needs_review += 1
                 summary.needs_review += 1
             summary.results += 1
             yield ResultRow(

@@ -21,7 +21,7 @@ from tradecalc.base_rates import BaseRates
 from tradecalc.engine import Assessment, RegimeView, Shipment, assess
 from tradecalc.errors import TradecalcError
 from tradecalc.models import Schedule, format_when
-from tradecalc.money import FxTable, effective_rate, round_money
+from tradecalc.money import FxTable, consumption_tax, effective_rate, exact, round_money
 from tradecalc.rate import RateSyntaxError, parse_rate
 
 ZERO = Decimal(0)
@@ -32,6 +32,11 @@ _PROBE_EXTRAS = ("0", "12.345", "250")
 
 def result_values(code: str, result: Assessment) -> tuple[str, ...]:
     """The result columns of a batch row (see ``batch.RESULT_COLUMNS``) from an assessment."""
+    with exact():
+        return _result_values(code, result)
+
+
+def _result_values(code: str, result: Assessment) -> tuple[str, ...]:
     duty = result.duty
     fees = result.fees_total
     taxes = result.taxes_total
@@ -95,6 +100,12 @@ class RowPlan:
 
     def rows(self, value: Decimal, freight: Decimal | None, insurance: Decimal | None) -> list[Row]:
         """One :data:`Row` per plan for these amounts: the engine's arithmetic, line by line."""
+        with exact():
+            return self._rows(value, freight, insurance)
+
+    def _rows(
+        self, value: Decimal, freight: Decimal | None, insurance: Decimal | None
+    ) -> list[Row]:
         if self.cif:
             cost = ZERO if freight is None else freight
             if insurance is None and self.insurance_default is not None:
@@ -126,7 +137,7 @@ class RowPlan:
             if plan.consumption or plan.vat:
                 consumption = ZERO
                 for rate in plan.consumption:
-                    amount = round_money((customs + duty) / (1 - rate) * rate)
+                    amount = consumption_tax(customs + duty, rate)[1]
                     consumption += amount
                     taxes += amount
                 for rate in plan.vat:

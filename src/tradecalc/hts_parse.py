@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from tradecalc.errors import DataError
-from tradecalc.money import HUNDRED
+from tradecalc.money import HUNDRED, PERCENT_BOUND, SPECIFIC_BOUND
 from tradecalc.rate import Rate, Specific
 
 RateKind = Literal[
@@ -43,6 +43,7 @@ _TAG = re.compile(r"<[^<>]*>")  # no '<' inside: each start scans to the next '<
 _SPACE = re.compile(r"\s+")
 _HEADING = re.compile(r"\b(99\d\d\.\d\d\.\d\d)\b")
 _NUMBER = r"(\d+(?:\.\d+)?)"
+_DIGITS = re.compile(r"\d*\.?\d+", re.ASCII)
 _AD_VALOREM = re.compile(_NUMBER + r"%")
 _SPECIFIC = re.compile(r"(?:" + _NUMBER + r"¢|\$" + _NUMBER + r")\s*(?:/\s*(.+)|\s(each))")
 _QUALIFIED = re.compile(r"(?:" + _NUMBER + r"\s*%|" + _NUMBER + r"¢|\$" + _NUMBER + r")[\s/].*")
@@ -150,7 +151,9 @@ def parse_general(value: object) -> GeneralRate:
     specifics: list[Specific] = []
     kinds: set[str] = set()
     for part in (p.strip() for p in text.split("+")):
-        if m := _AD_VALOREM.fullmatch(part):
+        if not _within_bounds(part):
+            kinds.add("text")
+        elif m := _AD_VALOREM.fullmatch(part):
             if ad_valorem is not None:
                 kinds.add("qualified")
             ad_valorem = Decimal(m.group(1)) / HUNDRED
@@ -176,6 +179,15 @@ def parse_general(value: object) -> GeneralRate:
     else:
         kind = "compound"
     return GeneralRate(text, kind, Rate(ad_valorem or Decimal(0), tuple(specifics)))
+
+
+def _within_bounds(part: str) -> bool:
+    """False when a number in a rate part has more digits than a curated rate may have
+    (the line is then not computable, as for text): see :data:`tradecalc.money.PERCENT_BOUND`."""
+    return all(
+        SPECIFIC_BOUND.allows(n) if "%" not in part else PERCENT_BOUND.allows(n)
+        for n in _DIGITS.findall(part)
+    )
 
 
 def footnote_headings(footnotes: object) -> tuple[str, ...]:

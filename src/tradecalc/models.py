@@ -67,7 +67,7 @@ def format_when(value: datetime) -> str:
     """Inverse of :func:`parse_when`: a date, or a date and time when not midnight."""
     if value.hour == 0 and value.minute == 0:
         return value.date().isoformat()
-    return value.strftime("%Y-%m-%dT%H:%M")
+    return value.isoformat(timespec="minutes")  # strftime's %Y drops year 1's zeros
 
 
 def _to_rate(value: Any) -> Rate:

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tradecalc.engine import RegimeView, Shipment, assess
+from tradecalc.engine import Shipment, assess, dated_view
 from tradecalc.errors import DataError, UsageError
 from tradecalc.models import Schedule
 from tradecalc.money import parse_amount, round_money
@@ -33,7 +33,6 @@ DEVIATION_SHARE = Decimal("0.005")
 """A paid amount further than 0.5% from the expected one is flagged."""
 
 _ENTRY_NUMBER = re.compile(r"[A-Z0-9]{3}\d{8}", re.ASCII)
-_DATED_VIEW = RegimeView("entry-date", "In force on the entry date", datetime(1900, 1, 1), "")
 
 # Header names, compared without case, spaces or punctuation, to the fields they fill.
 _HEADERS: Mapping[str, str] = {
@@ -361,7 +360,7 @@ def expect(entry: EntryResult, schedule: Schedule) -> None:
             continue
         try:
             shipment = Shipment(line.hts, line.value, origin=line.origin, dest="US", entry=when)
-            result = assess(schedule, shipment, _DATED_VIEW)
+            result = assess(schedule, shipment, dated_view(when, "entry-date"))
         except (UsageError, DataError, ArithmeticError) as exc:
             line.review.append(str(exc))
             continue

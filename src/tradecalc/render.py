@@ -12,7 +12,7 @@ from typing import Any
 
 from tradecalc.engine import Assessment, Line, Shipment, Step
 from tradecalc.models import format_when
-from tradecalc.money import percent
+from tradecalc.money import effective_percent
 
 DASH = "—"
 
@@ -312,7 +312,7 @@ def comparison_table(report: Report, explain: bool = False) -> Any:
         table.add_row(label, *cells)
     table.add_section()
     table.add_row("Duty", *(money(r.duty) for r in results), style="bold")
-    table.add_row("Effective rate", *(percent(r.effective_rate) for r in results))
+    table.add_row("Effective rate", *(effective_percent(r.effective_rate) for r in results))
     for fee in dict.fromkeys(line.measure for r in results for line in r.fees):
         table.add_row(fee, *(_cell(r.fees, fee) for r in results))
     for tax in dict.fromkeys(line.measure for r in results for line in r.taxes):

@@ -40,7 +40,8 @@ _PROGRESS_EVERY = 2048
     "hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, effective_rate, "
     "landed_cost, status, review. Without --regime, a row with a date is assessed under the "
     "schedule in force on that date (regime entry-date), a row without one under every named "
-    "regime.",
+    "regime. A regime or scenario is computed at its own moment (the as_of column): a row's "
+    "date does not move it.",
 )
 def batch(
     input_: Annotated[
@@ -234,7 +235,7 @@ def _print_summary(summary: "Summary") -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from tradecalc.money import percent
+    from tradecalc.money import effective_percent
     from tradecalc.render import money
 
     table = Table(title="Batch summary", title_justify="left")
@@ -248,7 +249,7 @@ def _print_summary(summary: "Summary") -> None:
             f"{totals.shipments:,}",
             money(totals.customs_value),
             money(totals.duty),
-            percent(totals.effective_rate),
+            effective_percent(totals.effective_rate),
             f"{totals.needs_review:,}",
         )
     console = Console(stderr=True, highlight=False)

@@ -58,7 +58,9 @@ def duty(
     date: Annotated[
         str | None,
         typer.Option(
-            help="Entry date, YYYY-MM-DD or YYYY-MM-DDTHH:MM (importer's local time).",
+            help="Entry date, YYYY-MM-DD or YYYY-MM-DDTHH:MM (importer's local time). With "
+            "--regime or --scenario, each is computed at its own moment and the date is only "
+            "noted.",
             show_default=False,
         ),
     ] = None,
@@ -107,7 +109,8 @@ def duty(
     metal: Annotated[
         list[str] | None,
         typer.Option(
-            help="Metal content: steel=40% or steel=400 (amount); repeatable.", show_default=False
+            help="Metal content: steel=40% (share) or steel=USD400 (amount); repeatable.",
+            show_default=False,
         ),
     ] = None,
     fx: FxOption = None,
@@ -191,7 +194,7 @@ def select_views(
     date: str | None,
 ) -> "list[RegimeView]":
     """The columns to compute: chosen regimes, scenario files, a date, and ``--set``."""
-    from tradecalc.engine import RegimeView, regime_views, with_overrides
+    from tradecalc.engine import dated_view, regime_views, with_overrides
     from tradecalc.inputs import parse_entry, parse_overrides
     from tradecalc.schedules import load_scenario
 
@@ -207,15 +210,21 @@ def select_views(
     if not chosen:
         if date is not None:
             when, _ = parse_entry(date)
-            chosen = [RegimeView(date, f"As of {date}", when, "Schedule in force on that date")]
+            chosen = [dated_view(when, date)]
         else:
             chosen = [known[r.id] for r in schedule.regimes]
     overrides = parse_overrides(sets)
     if overrides:
-        measures = {m.id for m in schedule.measures}
+        measures = [m.id for m in schedule.measures]
         for o in overrides:
             if o.measure not in measures:
-                raise UsageError(f"--set: unknown measure {o.measure!r} (see: tradecalc regimes)")
+                from difflib import get_close_matches
+
+                nearest = ", ".join(get_close_matches(o.measure, measures, n=3, cutoff=0))
+                raise UsageError(
+                    f"--set: unknown measure {o.measure!r}; nearest ids: {nearest} "
+                    "(tradecalc rates CODE lists the measures on a code)"
+                )
         chosen.append(with_overrides(chosen[-1], overrides, "custom"))
     return chosen
 

@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import IO, Any
 
 from tradecalc.base_rates import BaseRates
-from tradecalc.engine import RegimeView, assess, with_overrides
+from tradecalc.engine import RegimeView, assess, dated_view, with_overrides
 from tradecalc.errors import TradecalcError
-from tradecalc.inputs import shipment_from_mapping
-from tradecalc.models import Override, format_when
+from tradecalc.inputs import load_json, shipment_from_mapping
+from tradecalc.models import Override
 from tradecalc.money import FxTable
 from tradecalc.render import result_json, shipment_json
 from tradecalc.schedules import LoadedSchedule
@@ -59,7 +59,7 @@ def _answer(
     number: int,
 ) -> tuple[dict[str, Any], bool]:
     try:
-        fields = json.loads(line)
+        fields = load_json(line)
     except ValueError as exc:
         return {"line": number, "error": f"not valid JSON: {exc}"}, False
     except RecursionError:
@@ -87,6 +87,5 @@ def _answer(
 
 def _dated(entry: datetime, overrides: Sequence[Override]) -> list[RegimeView]:
     """Like ``duty --date``: the schedule in force on the line's date, plus ``--set``'s column."""
-    text = format_when(entry)
-    view = RegimeView(text, f"As of {text}", entry, "Schedule in force on that date")
+    view = dated_view(entry)
     return [view, with_overrides(view, overrides, "custom")] if overrides else [view]
