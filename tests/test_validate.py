@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import BUNDLED, MINI, ROOT, Run, bundled_validates
 from tests.snapshot import assert_snapshot
 
 INVALID = ROOT / "tests" / "invalid"
+FIXTURE_SCENARIO = ROOT / "tests" / "fixtures" / "scenarios" / "half.yaml"
 EXAMPLES = sorted(INVALID.glob("*.yaml"))
 Cli = Callable[..., Run]
 
@@ -221,3 +223,47 @@ def test_schema_to_file(cli: Cli, tmp_path: Path) -> None:
 def test_bundled_data_points_at_the_schema() -> None:
     first = BUNDLED.read_text(encoding="utf-8").splitlines()[0]
     assert first == "# yaml-language-server: $schema=../docs/schedule.schema.json"
+
+
+# ----------------------------------------------------------------------------- pre-commit
+
+
+def _readme_example() -> dict[str, Any]:
+    """The repository entry of the README's pre-commit example."""
+    import yaml
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```yaml\n- repo: https://github.com/OWNER/tradecalc")
+    block = readme[start + len("```yaml\n") : readme.index("```", start + 3)]
+    (repo,) = yaml.safe_load(block)
+    assert isinstance(repo, dict)
+    return repo
+
+
+def test_pre_commit_hook_checks_schedules_and_scenarios_only() -> None:
+    import re
+
+    import yaml
+
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    (example,) = _readme_example()["hooks"]
+    assert example["id"] == hook["id"] == "tradecalc-validate"
+    pattern = re.compile(str(example.get("files", hook["files"])))
+    for checked in ("data/rates.yaml", "rates.yaml", "scenarios/lapse.yaml", "us-schedule.yml"):
+        assert pattern.search(checked), checked
+    assert pattern.search(str(FIXTURE_SCENARIO.relative_to(ROOT)))
+    for ignored in (".github/workflows/ci.yml", ".pre-commit-config.yaml", "mkdocs.yml"):
+        assert not pattern.search(ignored), ignored
+    data = example["args"]
+    assert isinstance(data, list) and data[0] == "--data" and pattern.search(data[1])
+
+
+def test_pre_commit_example_pins_a_revision_that_exists() -> None:
+    import re
+    import subprocess
+
+    rev = str(_readme_example()["rev"])
+    tags = subprocess.run(
+        ["git", "tag"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert rev in tags or re.fullmatch(r"[0-9a-f]{40}", rev), rev
