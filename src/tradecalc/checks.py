@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from itertools import pairwise
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from tradecalc.errors import Diagnostic, SourceLocation
 from tradecalc.models import (
@@ -24,6 +25,15 @@ from tradecalc.models import (
 
 MAX_RATE = Decimal(10)
 """Ad valorem rates above 1000% (as a fraction) are errors unless marked ``intentional``."""
+
+OFFICIAL_DOMAINS = ("gov", "gov.cn", "wto.org")
+"""A ``primary`` source is published on one of these domains or their subdomains (usitc.gov,
+federalregister.gov, govinfo.gov, mof.gov.cn, customs.gov.cn, ...)."""
+OFFICIAL_URL_PREFIXES = (
+    "https://content.govdelivery.com/accounts/USDHSCBP/",
+    "https://content.govdelivery.com/bulletins/gd/USDHSCBP-",
+)
+"""Official publications hosted elsewhere: CBP sends its CSMS messages through GovDelivery."""
 
 Path_ = tuple[str | int, ...]
 _CODE_LISTS = {"include", "exclude", "codes"}
@@ -42,6 +52,7 @@ def check_schedule(schedule: Schedule, doc: Located) -> list[Diagnostic]:
     found = [
         *unquoted_codes(doc),
         *_duplicate_ids(schedule, doc),
+        *_primary_sources(schedule, doc),
         *_measure_checks(schedule, schedule.measures, ("measures",), doc),
         *_fee_and_tax_periods(schedule, doc),
         *_reference_checks(schedule, doc),
@@ -92,6 +103,27 @@ def unquoted_codes(doc: Located) -> Iterator[Diagnostic]:
                 path,
                 "HS code is not quoted: YAML would read it as a number "
                 "(e.g. 8471.30 as 8471.3, 0101 as 65); write it in quotes",
+            )
+
+
+def is_official(url: str) -> bool:
+    """True if ``url`` is on an official domain (see :data:`OFFICIAL_DOMAINS`)."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    on_domain = any(host == d or host.endswith(f".{d}") for d in OFFICIAL_DOMAINS)
+    return on_domain or url.strip().startswith(OFFICIAL_URL_PREFIXES)
+
+
+def _primary_sources(schedule: Schedule, doc: Located) -> Iterator[Diagnostic]:
+    for key, source in schedule.sources.items():
+        if source.kind == "primary" and source.url and not is_official(source.url):
+            yield _at(
+                doc,
+                ("sources", key, "kind"),
+                f"source {key!r} is marked primary but {source.url!r} is not an official "
+                "publisher's site; mark it secondary (or cite the official text)",
             )
 
 

@@ -11,6 +11,7 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -79,6 +80,16 @@ def _to_rate(value: Any) -> Rate:
         raise ValueError(str(exc)) from None
 
 
+def _to_time_zone(value: Any) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as 'America/New_York')"
+        ) from None
+    return str(value)
+
+
 def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, Decimal):
         return value
@@ -110,6 +121,7 @@ Amount = Annotated[
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$"}),
 ]
+TimeZone = Annotated[str, BeforeValidator(_to_time_zone)]
 Id = Annotated[str, Field(pattern=_ID, max_length=80)]
 Heading = Annotated[str, Field(pattern=r"^98\d\d\.\d\d\.\d\d$|^99\d\d\.\d\d\.\d\d$")]
 Country = Annotated[str, Field(pattern=r"^([A-Z]{2}|\*)$")]
@@ -299,7 +311,7 @@ class Party(Model):
     valuation: Literal["transaction", "cif"]
     valuation_source: SourceRefs
     insurance_default: RateField | None = None
-    timezone: str
+    timezone: TimeZone
     reporting_order: tuple[Id, ...] = Field(min_length=1)
     duty_threshold: DutyThreshold | None = None
     fees: tuple[Fee, ...] = ()
