@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from tests.conftest import BUNDLED, MINI, ROOT, Run, bundled_validates
 from tests.snapshot import assert_snapshot
+
+from tradecalc.files import MAX_FILE_BYTES
 
 INVALID = ROOT / "tests" / "invalid"
 FIXTURE_SCENARIO = ROOT / "tests" / "fixtures" / "scenarios" / "half.yaml"
@@ -190,6 +195,74 @@ def test_ten_megabyte_file_validates(cli: Cli, tmp_path: Path) -> None:
     assert path.stat().st_size > 10_000_000
     run = cli("validate", str(path))
     assert (run.code, run.out) == (0, ""), run.out[:500]
+
+
+_LIMITED_CHILD = (
+    "import resource, runpy, sys\n"
+    "limit = int(sys.argv.pop(1))\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+    "sys.argv[0] = 'tradecalc'\n"
+    "runpy.run_module('tradecalc', run_name='__main__')\n"
+)
+"""``python -c _LIMITED_CHILD BYTES ARGS``: the entry point with its address space capped."""
+
+
+def test_many_tiny_nodes_are_refused_while_composing(tmp_path: Path) -> None:
+    """31.4 MB of ``0,`` (15.7 M nodes): refused at the node bound, within 1 GiB."""
+    from tradecalc.loader import MAX_NODES
+
+    path = tmp_path / "nodes.yaml"
+    count = 15_700_000
+    path.write_text("[" + "0," * (count - 1) + "0]\n", encoding="ascii")
+    child = subprocess.run(
+        [sys.executable, "-c", _LIMITED_CHILD, str(1 << 30), "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    column = 2 * MAX_NODES  # the root list is node 1; item k starts at column 2k
+    assert child.stdout == f"{path}:1:{column}: more than {MAX_NODES:,} YAML nodes\n"
+    assert (child.returncode, child.stderr) == (1, "tradecalc: 1 problem in 1 of 1 file\n")
+
+
+@pytest.mark.xfail(strict=True, reason="bounded reading of a stream: branch a-io")
+def test_endless_schedule_stream_is_refused_at_the_byte_limit(tmp_path: Path) -> None:
+    """``validate /dev/stdin`` fed zeros forever stops at the size limit, within 1 GiB."""
+    import threading
+
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("wb") as out_file, err.open("wb") as err_file:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _LIMITED_CHILD, str(1 << 30), "validate", "/dev/stdin"],
+            stdin=subprocess.PIPE,
+            stdout=out_file,
+            stderr=err_file,
+        )
+    assert child.stdin is not None
+
+    def feed(stream: IO[bytes]) -> None:
+        block = b"0" * (1 << 16)
+        try:
+            while True:
+                stream.write(block)
+        except OSError:  # the child stopped reading
+            return
+
+    feeder = threading.Thread(target=feed, args=(child.stdin,), daemon=True)
+    feeder.start()
+    try:
+        code = child.wait(timeout=600)
+    finally:
+        child.kill()
+        child.wait()
+        feeder.join()
+        with contextlib.suppress(OSError):
+            child.stdin.close()
+    printed = out.read_text(encoding="utf-8") + err.read_text(encoding="utf-8")
+    assert code == 1, printed
+    assert "internal error" not in printed
+    assert f"{MAX_FILE_BYTES:,}" in printed
 
 
 @pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
