@@ -340,3 +340,12 @@ def test_pre_commit_example_pins_a_revision_that_exists() -> None:
         ["git", "tag"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.split()
     assert rev in tags or re.fullmatch(r"[0-9a-f]{40}", rev), rev
+
+
+_PYDANTIC_INTERNALS = ("Input should be a valid", "should have at least", "function-", "instance of")
+
+
+def test_no_example_shows_pydantic_internals() -> None:
+    for expected in INVALID.glob("*.expected"):
+        text = expected.read_text(encoding="utf-8")
+        assert not [word for word in _PYDANTIC_INTERNALS if word in text], expected

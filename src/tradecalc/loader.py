@@ -208,11 +208,21 @@ def _fail(doc: Document, mark: Any, message: str) -> NoReturn:
 
 
 def validation_diagnostics(exc: ValidationError, doc: Document) -> list[Diagnostic]:
-    """Turn pydantic errors into ``file:line:col: message`` diagnostics."""
+    """Turn pydantic errors into ``file:line:col: message`` diagnostics, one per problem.
+
+    A list's length error is dropped when its items have errors of their own (pydantic
+    counts only the items that validated), and union branches never appear in paths.
+    """
+    errors = exc.errors(include_url=False)
+    locations = [tuple(error["loc"]) for error in errors]
     found: list[Diagnostic] = []
-    for error in exc.errors(include_url=False):
-        path = _data_path(tuple(error["loc"]), doc.data)
-        message = error["msg"].removeprefix("Value error, ")
+    for error, loc in zip(errors, locations, strict=True):
+        if error["type"] == "too_short" and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in locations
+        ):
+            continue
+        path = _data_path(loc, doc.data, missing=error["type"] == "missing")
+        message = _message(error["type"], error["msg"], error.get("ctx") or {})
         if error["type"] == "extra_forbidden":
             message = f"unknown key {path[-1]!r}" if path else message
         elif error["type"] == "missing":
@@ -224,20 +234,39 @@ def validation_diagnostics(exc: ValidationError, doc: Document) -> list[Diagnost
     return found
 
 
-def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
-    """Follow a pydantic location through the data as far as it exists."""
+_PLAIN_MESSAGES = {
+    "model_type": "expected a mapping (key: value lines)",
+    "model_attributes_type": "expected a mapping (key: value lines)",
+    "dict_type": "expected a mapping (key: value lines)",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "string_type": "expected text",
+}
+
+
+def _message(kind: str, text: str, context: Mapping[str, Any]) -> str:
+    """Pydantic's message in tradecalc's words where pydantic names its own internals."""
+    if kind == "too_short" and context.get("min_length") == 1:
+        return "must not be empty"
+    return _PLAIN_MESSAGES.get(kind, text.removeprefix("Value error, "))
+
+
+def _data_path(loc: tuple[Any, ...], data: Any, *, missing: bool = False) -> Path_:
+    """Follow a pydantic location through the data as far as it exists.
+
+    Parts of the location that are not in the data are union branch names, skipped, except
+    the last part of a missing key, which is named (and located at its parent).
+    """
     path: list[str | int] = []
     node = data
-    for part in loc:
+    for i, part in enumerate(loc):
         in_mapping = isinstance(node, Mapping) and part in node
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if in_mapping or in_list:
             node = node[part]
-        else:
-            if isinstance(node, Mapping) and isinstance(part, str):
-                path.append(part)  # a missing or unknown key: name it, locate its parent
-            break
-        path.append(part)
+            path.append(part)
+        elif missing and i == len(loc) - 1 and isinstance(node, Mapping):
+            path.append(part)
     return tuple(path)
 
 

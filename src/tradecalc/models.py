@@ -17,8 +17,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
+    Tag,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -57,9 +59,13 @@ def parse_when(value: Any) -> datetime:
         return value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
+    message = f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
     if not isinstance(value, str) or not _WHEN.fullmatch(value.strip()):
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
-    return datetime.fromisoformat(value.strip().replace(" ", "T"))
+        raise ValueError(message)
+    try:
+        return datetime.fromisoformat(value.strip().replace(" ", "T"))
+    except ValueError:  # a day or an hour out of range
+        raise ValueError(message) from None
 
 
 def format_when(value: datetime) -> str:
@@ -169,13 +175,24 @@ class CodeRate(Model):
     note: str | None = None
 
 
+def _rate_shape(value: Any) -> str:
+    return "table" if isinstance(value, dict | CodeRate) else "text"
+
+
+CodeRateEntry = Annotated[
+    Annotated[RateField, Tag("text")] | Annotated[CodeRate, Tag("table")],
+    Discriminator(_rate_shape),
+]
+"""A code's rate: text (``"25%"``), or a mapping with its own source; errors follow the shape."""
+
+
 class Period(Model):
     """``[from, to)`` with one rate (or a table of rates by code) and its source."""
 
     from_: When = Field(alias="from")
     to: When | None = None
     rate: RateField | None = None
-    rates: dict[Code, RateField | CodeRate] = Field(default_factory=dict)
+    rates: dict[Code, CodeRateEntry] = Field(default_factory=dict)
     heading: Heading | None = None
     base: Base | None = None
     displaced_by: tuple[str, ...] | None = None
