@@ -342,7 +342,12 @@ def test_pre_commit_example_pins_a_revision_that_exists() -> None:
     assert rev in tags or re.fullmatch(r"[0-9a-f]{40}", rev), rev
 
 
-_PYDANTIC_INTERNALS = ("Input should be a valid", "should have at least", "function-", "instance of")
+_PYDANTIC_INTERNALS = (
+    "Input should be a valid",
+    "should have at least",
+    "function-",
+    "instance of",
+)
 
 
 def test_no_example_shows_pydantic_internals() -> None:
