@@ -30,6 +30,8 @@ from conftest import BUNDLED, MINI
 
 Path_ = tuple[str | int, ...]
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # big reprs
+PYDANTIC_INTERNALS = ("instance of", "after validation", "function-", "tagged-union", "[key]")
+"""Words of pydantic's own error texts that a diagnostic must never show."""
 SOURCES = {"mini": MINI.read_text(encoding="utf-8"), "bundled": BUNDLED.read_text(encoding="utf-8")}
 
 
@@ -182,6 +184,7 @@ def test_validate_of_a_mutated_schedule_ends_cleanly(
     assert_diagnostics(run)
     for line in run.out.splitlines():
         assert line.startswith(f"{path}"), line
+        assert not [word for word in PYDANTIC_INTERNALS if word in line], line
 
 
 @BOTH
