@@ -347,11 +347,11 @@ _FORMATS = [
 ]
 
 
-def _review_by_regime(args: list[str]) -> tuple[int, dict[str, bool]]:
+def _json_results(args: list[str]) -> tuple[int, list[dict[str, Any]]]:
+    """The exit status and the per-regime results of ``ARGS --format json``."""
     run = run_main([*args, "--format", "json"])
     assert run.code in (0, 1), run
-    results = json.loads(run.out)["results"]
-    return run.code, {r["regime"]: bool(r["needs_review"]) for r in results}
+    return run.code, json.loads(run.out)["results"]
 
 
 def _csv_review(out: str) -> dict[str, bool]:
@@ -383,7 +383,8 @@ def test_every_output_format_carries_the_status(
     os.environ["COLUMNS"] = "250"  # one table row per line (restored by the autouse fixture)
     origin = "US" if dest == "CN" else "CN"
     args = ["duty", "1000", "--hs", code, "--origin", origin, "--dest", dest, *extra, *date]
-    code_json, review = _review_by_regime(args)
+    code_json, results = _json_results(args)
+    review = {result["regime"]: bool(result["needs_review"]) for result in results}
     run = run_main([*args, "--format", form])
     assert run.code == code_json == (1 if any(review.values()) else 0), run
     if form == "csv":
@@ -392,6 +393,6 @@ def test_every_output_format_carries_the_status(
     (status,) = [line.split()[1:] for line in run.out.splitlines() if line.startswith(" Status ")]
     assert status == ["review" if needs else "ok" for needs in review.values()], run.out
     printed = " ".join((run.out + run.err).split())
-    for result in json.loads(run_main([*args, "--format", "json"]).out)["results"]:
+    for result in results:
         for reason in result["review"]:
             assert f": {' '.join(reason.split())}" in printed, (reason, run.out)
