@@ -69,11 +69,20 @@ def check_schedule(
     return sorted(set(found), key=lambda d: (d.location.line, d.location.column, d.message))
 
 
-def check_scenario(scenario: Scenario, schedule: Schedule, doc: Located) -> list[Diagnostic]:
-    """Problems in a stand-alone scenario file checked against ``schedule``."""
+def check_scenario(
+    scenario: Scenario,
+    schedule: Schedule,
+    doc: Located,
+    unloaded: Collection[Path_] = frozenset(),
+) -> list[Diagnostic]:
+    """Problems in a stand-alone scenario file checked against ``schedule``.
+
+    ``unloaded`` holds the paths of overrides and added measures that failed the schema
+    (as for :func:`check_schedule`).
+    """
     found = list(unquoted_codes(doc))
-    found += _overrides(scenario, ("scenario",), schedule, doc)
-    found += _measure_checks(schedule, scenario.add, ("scenario", "add"), doc, ())
+    found += _overrides(scenario, ("scenario",), schedule, doc, unloaded)
+    found += _measure_checks(schedule, scenario.add, ("scenario", "add"), doc, unloaded)
     names = {r.id for r in schedule.regimes} | {s.id for s in schedule.scenarios}
     if scenario.id in names:
         found.append(
@@ -324,7 +333,11 @@ def _reference_checks(
 
 
 def _overrides(
-    scenario: Scenario, path: Path_, schedule: Schedule, doc: Located
+    scenario: Scenario,
+    path: Path_,
+    schedule: Schedule,
+    doc: Located,
+    unloaded: Collection[Path_] = frozenset(),
 ) -> list[Diagnostic]:
     known = {m.id for m in schedule.measures} | {m.id for m in scenario.add}
     return [
@@ -332,7 +345,7 @@ def _overrides(
             doc, (*path, "overrides", k, "measure"), f"override names unknown measure {o.measure!r}"
         )
         for k, o in enumerate(scenario.overrides)
-        if o.measure not in known
+        if o.measure not in known and (*path, "overrides", k) not in unloaded
     ]
 
 

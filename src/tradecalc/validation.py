@@ -19,6 +19,7 @@ from tradecalc.errors import DataError, Diagnostic, SourceLocation
 from tradecalc.loader import Document, build_model, read_document, validation_diagnostics
 from tradecalc.models import (
     Measure,
+    Override,
     Party,
     ProductList,
     Regime,
@@ -68,19 +69,25 @@ def validate_file(path: Path, schedule: Callable[[], Schedule | DataError]) -> l
         return list(exc.diagnostics) or [_from_message(name, str(exc))]
     found = list(unquoted_codes(doc))
     is_scenario = isinstance(doc.data, dict) and "scenario" in doc.data
-    try:
-        if is_scenario:
-            scenario = build_model(ScenarioFile, doc).scenario
-        else:
+    if not is_scenario:
+        try:
             return [*found, *schedule_problems(doc)]
-    except DataError as exc:
-        return [*found, *exc.diagnostics]
+        except DataError as exc:
+            return [*found, *exc.diagnostics]
+    try:
+        scenario, unloaded = ScenarioFile.model_validate(doc.data).scenario, set[Path_]()
+    except ValidationError as exc:
+        found += validation_diagnostics(exc, doc)
+        partial = _scenario_without(doc.data, {tuple(e["loc"]) for e in exc.errors()})
+        if partial is None:
+            return found
+        scenario, unloaded = partial
     base = schedule()
     if isinstance(base, DataError):
         where = doc.locate(("scenario", "based_on"))
         message = f"cannot check references: the schedule does not load ({base})"
         return [*found, Diagnostic(where, message)]
-    return [*found, *check_scenario(scenario, base, doc)]
+    return [*found, *check_scenario(scenario, base, doc, unloaded)]
 
 
 _PARTS: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
@@ -164,6 +171,42 @@ def _without(
                 for name, item in value.items()
             }
     return schedule.model_copy(update=update), unloaded
+
+
+def _scenario_without(
+    data: dict[str, Any], failed: set[tuple[Any, ...]]
+) -> tuple[Scenario, set[Path_]] | None:
+    """The scenario of ``data`` with stand-ins for the overrides and added measures that
+    failed; None when a problem is elsewhere in the scenario."""
+    raw = data.get("scenario")
+    unloaded = {loc[:3] for loc in failed if len(loc) > 2 and loc[:2] in _SCENARIO_PARTS}
+    if not isinstance(raw, dict) or any(loc[:3] not in unloaded for loc in failed):
+        return None
+    if any(not _holds(raw.get(str(key)), index) for _, key, index in unloaded):
+        return None
+    pruned = dict(raw)
+    for _, key, _ in unloaded:
+        skip = {index for _, k, index in unloaded if k == key}
+        pruned[str(key)] = [item for i, item in enumerate(raw[str(key)]) if i not in skip]
+    try:
+        scenario = Scenario.model_validate(pruned)
+    except ValidationError:
+        return None
+    update: dict[str, Any] = {}
+    for key in ("overrides", "add"):
+        items: list[Any] = list(getattr(scenario, key))
+        for index in sorted(int(i) for _, k, i in unloaded if k == key):
+            stand_in = (
+                _stand_in("measures", raw[key][index])
+                if key == "add"
+                else Override.model_construct(None, measure="", off=True)
+            )
+            items.insert(index, stand_in)
+        update[key] = tuple(items)
+    return scenario.model_copy(update=update), unloaded
+
+
+_SCENARIO_PARTS = {("scenario", "overrides"), ("scenario", "add")}
 
 
 def _stand_in(key: str, raw: Any) -> BaseModel:
