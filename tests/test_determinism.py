@@ -93,3 +93,49 @@ def test_batch_output_file_is_identical_across_runs(tmp_path: Path) -> None:
         _run(args, seed, tmp_path / f"cache-{seed}")
         files.append(target.read_bytes())
     assert files[0] == files[1] and files[0]
+
+
+ENVIRONMENTS = {
+    "UTC, C.UTF-8, seed 0": {"TZ": "UTC", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"},
+    "Shanghai, C": {"TZ": "Asia/Shanghai", "LC_ALL": "C", "PYTHONHASHSEED": "1"},
+    "New York, C.UTF-8": {"TZ": "America/New_York", "LC_ALL": "C.UTF-8"},
+    "Kiritimati, LANG only": {"TZ": "Pacific/Kiritimati", "LANG": "C.UTF-8"},
+}
+"""Time zones on both sides of UTC and of the schedules' own zones, and C locales."""
+ENVIRONMENT_CASES = {
+    "duty table, test data": ["duty", *SHIPMENT, "--data", str(MINI)],
+    "duty json with a time, test data": [
+        *CASES["duty json, test data"],
+        "--date",
+        "2025-05-14T00:30",
+    ],
+    "duty csv, test data": CASES["duty csv, test data"],
+    "batch csv": CASES["batch csv"],
+    "validate": ["validate", "tests/invalid/unsorted-periods.yaml", str(MINI)],
+    "duty json, bundled": BUNDLED_CASES["duty json, bundled"],
+    "duty table, bundled": ["duty", "1000", "--hs", "7326.90.8688"],
+}
+
+
+@pytest.mark.parametrize("case", list(ENVIRONMENT_CASES))
+def test_same_bytes_across_time_zones_and_locales(case: str, tmp_path: Path) -> None:
+    """Output never depends on the machine's time zone, locale or hash seed."""
+    outputs = {}
+    for name, variables in ENVIRONMENTS.items():
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "TZ"))}
+        env |= {
+            "PYTHONHASHSEED": "random",
+            "TRADECALC_CACHE_DIR": str(tmp_path / "cache"),
+            "TRADECALC_HOME": str(tmp_path / "home"),
+            "COLUMNS": "100",
+            "NO_COLOR": "1",
+            **variables,
+        }
+        env.pop("TRADECALC_DATA", None)
+        done = run_child(ENVIRONMENT_CASES[case], env=env, cwd=ROOT, text=False)
+        assert b"Traceback" not in done.stderr, done.stderr.decode()
+        outputs[name] = (done.returncode, done.stdout, done.stderr)
+    first = next(iter(outputs.values()))
+    assert first[1] or first[2], "no output to compare"
+    for name, output in outputs.items():
+        assert output == first, f"{name} differs"

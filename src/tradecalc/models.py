@@ -12,13 +12,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
+    Tag,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -58,9 +61,13 @@ def parse_when(value: Any) -> datetime:
         return value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
+    message = f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
     if not isinstance(value, str) or not _WHEN.fullmatch(value.strip()):
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
-    return datetime.fromisoformat(value.strip().replace(" ", "T"))
+        raise ValueError(message)
+    try:
+        return datetime.fromisoformat(value.strip().replace(" ", "T"))
+    except ValueError:  # a day or an hour out of range
+        raise ValueError(message) from None
 
 
 def format_when(value: datetime) -> str:
@@ -79,6 +86,16 @@ def _to_rate(value: Any) -> Rate:
         return parse_rate(value)
     except RateSyntaxError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _to_time_zone(value: Any) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as 'America/New_York')"
+        ) from None
+    return str(value)
 
 
 def _to_decimal(value: Any) -> Decimal:
@@ -112,6 +129,7 @@ Amount = Annotated[
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$"}),
 ]
+TimeZone = Annotated[str, BeforeValidator(_to_time_zone)]
 Id = Annotated[str, Field(pattern=_ID, max_length=80)]
 Heading = Annotated[str, Field(pattern=r"^98\d\d\.\d\d\.\d\d$|^99\d\d\.\d\d\.\d\d$")]
 Country = Annotated[str, Field(pattern=r"^([A-Z]{2}|\*)$")]
@@ -159,13 +177,24 @@ class CodeRate(Model):
     note: str | None = None
 
 
+def _rate_shape(value: Any) -> str:
+    return "table" if isinstance(value, dict | CodeRate) else "text"
+
+
+CodeRateEntry = Annotated[
+    Annotated[RateField, Tag("text")] | Annotated[CodeRate, Tag("table")],
+    Discriminator(_rate_shape),
+]
+"""A code's rate: text (``"25%"``), or a mapping with its own source; errors follow the shape."""
+
+
 class Period(Model):
     """``[from, to)`` with one rate (or a table of rates by code) and its source."""
 
     from_: When = Field(alias="from")
     to: When | None = None
     rate: RateField | None = None
-    rates: dict[Code, RateField | CodeRate] = Field(default_factory=dict)
+    rates: dict[Code, CodeRateEntry] = Field(default_factory=dict)
     heading: Heading | None = None
     base: Base | None = None
     displaced_by: tuple[str, ...] | None = None
@@ -301,7 +330,7 @@ class Party(Model):
     valuation: Literal["transaction", "cif"]
     valuation_source: SourceRefs
     insurance_default: RateField | None = None
-    timezone: str
+    timezone: TimeZone
     reporting_order: tuple[Id, ...] = Field(min_length=1)
     duty_threshold: DutyThreshold | None = None
     fees: tuple[Fee, ...] = ()
