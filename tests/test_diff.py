@@ -7,12 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.conftest import BUNDLED, MINI, ROOT, Run, bundled_validates
-from tests.snapshot import assert_snapshot
 
 from tradecalc.diff import Change, diff_regimes, diff_schedules
 from tradecalc.engine import regime_views
 from tradecalc.schedules import LoadedSchedule
+
+from conftest import BUNDLED, MINI, ROOT, Run
+from snapshot import assert_snapshot
 
 Cli = Callable[..., Run]
 DATA = ("--data", str(MINI))
@@ -152,7 +153,6 @@ def test_file_diff_table_snapshot(
 # ----------------------------------------------------------------------------- bundled
 
 
-@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
 def test_bundled_geneva_diff_is_exactly_the_14_may_changes(cli: Cli) -> None:
     run = cli("diff", "pre-geneva", "geneva", "--data", str(BUNDLED), "--format", "json")
     assert run.code == 0, run.err

@@ -6,14 +6,15 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from tests.conftest import BUNDLED, MINI, Run, bundled_validates
-from tests.snapshot import assert_snapshot
 
 from tradecalc.engine import regime_views
 from tradecalc.render_data import bar, headline_text
 from tradecalc.schedules import LoadedSchedule
 from tradecalc.snapshot import headlines
 from tradecalc.timeline import timeline
+
+from conftest import BUNDLED, MINI, Run
+from snapshot import assert_snapshot
 
 Cli = Callable[..., Run]
 DATA = ("--data", str(MINI))
@@ -39,7 +40,6 @@ def test_regimes_snapshot(cli: Cli) -> None:
     assert_snapshot("regimes.txt", run.out)
 
 
-@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
 def test_bundled_headlines_tell_the_geneva_story(bundled: LoadedSchedule) -> None:
     views = regime_views(bundled.schedule)
     text = {k: headline_text(headlines(bundled.schedule, views[k])) for k in views}
@@ -102,7 +102,6 @@ def test_bar(value: Decimal, expected: str) -> None:
     assert bar(value, Decimal(1)) == expected
 
 
-@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
 def test_bundled_rates_runs(cli: Cli) -> None:
     run = cli("rates", "9503.00.0073", "--data", str(BUNDLED))
     assert run.code == 0, run.err

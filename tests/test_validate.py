@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.conftest import BUNDLED, MINI, ROOT, Run, bundled_validates
-from tests.snapshot import assert_snapshot
+
+from conftest import BUNDLED, MINI, ROOT, Run
+from snapshot import assert_snapshot
 
 INVALID = ROOT / "tests" / "invalid"
 EXAMPLES = sorted(INVALID.glob("*.yaml"))
@@ -182,6 +183,7 @@ def _big_schedule(codes: int) -> str:
     return head.replace(marker, marker + rows)
 
 
+@pytest.mark.slow
 def test_ten_megabyte_file_validates(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     path.write_text(_big_schedule(320_000), encoding="utf-8")
@@ -190,7 +192,6 @@ def test_ten_megabyte_file_validates(cli: Cli, tmp_path: Path) -> None:
     assert (run.code, run.out) == (0, ""), run.out[:500]
 
 
-@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
 def test_bundled_data_validates(cli: Cli) -> None:
     run = cli("validate", str(BUNDLED))
     assert (run.code, run.out) == (0, "")
