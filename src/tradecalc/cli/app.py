@@ -89,6 +89,16 @@ def streaming() -> None:
     gc.enable()
 
 
+_traceback_wanted = False
+
+
+def traceback_wanted() -> bool:
+    """Should an internal error print its trace (``--traceback`` or ``TRADECALC_DEBUG=1``)?"""
+    import os
+
+    return _traceback_wanted or os.environ.get("TRADECALC_DEBUG", "") not in ("", "0")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"tradecalc {__version__}")
@@ -103,5 +113,15 @@ def _root(
             "--version", callback=_version, is_eager=True, help="Show the version and exit."
         ),
     ] = False,
+    traceback: Annotated[
+        bool,
+        typer.Option(
+            "--traceback",
+            help="On an internal error, print the full trace to report it "
+            "(or set TRADECALC_DEBUG=1).",
+        ),
+    ] = False,
 ) -> None:
     """US–China tariff calculator."""
+    global _traceback_wanted
+    _traceback_wanted = traceback

@@ -12,7 +12,7 @@ from typing import NoReturn
 import typer
 
 from tradecalc.cli import batch, data, duty, hts  # noqa: F401  (registers the commands)
-from tradecalc.cli.app import app
+from tradecalc.cli.app import app, traceback_wanted
 from tradecalc.errors import DataError, ExitCode, TradecalcError
 
 __all__ = ["app", "run"]
@@ -40,10 +40,14 @@ def run() -> None:
         sys.stderr.close()
         raise SystemExit(int(ExitCode.NEEDS_REVIEW)) from None
     except Exception as exc:
-        _fail_plain(
-            f"internal error: {type(exc).__name__}: {exc} (please report this)",
-            ExitCode.NEEDS_REVIEW,
-        )
+        if traceback_wanted():
+            import traceback
+
+            traceback.print_exc()
+            hint = "please report this with the trace above"
+        else:
+            hint = "please report this; rerun with --traceback for the trace"
+        _fail_plain(f"internal error: {type(exc).__name__}: {exc} ({hint})", ExitCode.NEEDS_REVIEW)
     if code == ExitCode.INTERRUPTED:  # Ctrl-C: typer turns KeyboardInterrupt into exit 130
         _fail_plain("interrupted", ExitCode.INTERRUPTED)
     raise SystemExit(code if isinstance(code, int) else 0)
