@@ -13,6 +13,7 @@ from typing import Any
 from tradecalc.engine import Assessment, Line, Shipment, Step
 from tradecalc.models import format_when
 from tradecalc.money import percent
+from tradecalc.status import NEEDS_REVIEW, OK, status, status_label
 
 DASH = "—"
 
@@ -74,6 +75,7 @@ def result_json(result: Assessment, explain: bool = False) -> dict[str, Any]:
         "effective_rate": str(result.effective_rate),
         "landed_cost": str(result.landed_cost),
         "hypothetical": result.hypothetical,
+        "status": status(result.review),
         "needs_review": result.needs_review,
         "review": list(result.review),
         "notes": list(result.notes),
@@ -222,16 +224,24 @@ CSV_COLUMNS = (
     "amount",
     "source",
     "data_version",
+    "status",
+    "review",
+    "data_sha256",
 )
 
 
 def to_csv(report: Report) -> str:
-    """One row per duty, fee and tax line, then the totals of each regime."""
+    """One row per duty, fee and tax line, then the totals of each regime.
+
+    Every row ends with its regime's status and review items (joined by ``; ``) and the
+    data file's sha256.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in report.results:
         head = (r.regime, format_when(r.as_of), r.currency)
+        tail = (report.data_version, status(r.review), "; ".join(r.review), report.data_sha256)
         for kind, lines in (("duty", r.lines), ("fee", r.fees), ("tax", r.taxes)):
             for line in lines:
                 writer.writerow(
@@ -244,7 +254,7 @@ def to_csv(report: Report) -> str:
                         line.base,
                         line.amount,
                         " ".join(line.source),
-                        report.data_version,
+                        *tail,
                     )
                 )
         totals = (
@@ -256,7 +266,7 @@ def to_csv(report: Report) -> str:
             ("landed_cost", r.landed_cost),
         )
         for kind, amount in totals:
-            writer.writerow((*head, kind, "", "", "", "", amount, "", report.data_version))
+            writer.writerow((*head, kind, "", "", "", "", amount, "", *tail))
     return out.getvalue()
 
 
@@ -323,14 +333,37 @@ def comparison_table(report: Report, explain: bool = False) -> Any:
     if len(results) > 1:
         deltas = [DASH] + [_delta(r.total - first.total) for r in results[1:]]
         table.add_row(f"Total vs {first.regime}", *deltas)
-    review = ["review" if r.needs_review else "ok" for r in results]
-    table.add_row("Status", *(Text(s, style="red" if s != "ok" else "green") for s in review))
+    words = [status(r.review) for r in results]
+    styled = (Text(status_label(w), style="green" if w == OK else "red") for w in words)
+    table.add_row("Status", *styled)
     return table
 
 
 def _delta(amount: Decimal) -> str:
     sign = "+" if amount > 0 else ""
     return f"{sign}{money(amount)}"
+
+
+def review_lines(results: Sequence[Assessment]) -> list[str]:
+    """Each distinct review item once, naming the columns it applies to.
+
+    Items that differ only by their column's own date (``... on 2025-05-13 ...``) are one
+    item, shown with "each column's date" in place of the dates.
+    """
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for r in results:
+        when = format_when(r.as_of)
+        for item in r.review:
+            groups.setdefault(item.replace(when, "\0"), []).append((r.regime, item))
+    out = []
+    for key, members in groups.items():
+        texts = {text for _, text in members}
+        text = texts.pop() if len(texts) == 1 else key.replace("\0", "each column's date")
+        regimes = list(dict.fromkeys(regime for regime, _ in members))
+        every = len(results) > 1 and len(regimes) == len(results)
+        where = "every column" if every else ", ".join(regimes)
+        out.append(f"{status_label(NEEDS_REVIEW)} [{where}]: {text}")
+    return out
 
 
 def footnotes(report: Report, explain: bool = False) -> list[str]:
@@ -340,12 +373,8 @@ def footnotes(report: Report, explain: bool = False) -> list[str]:
         out.append("* hypothetical scenario, not law")
     if any(line.unconfirmed for r in report.results for line in (*r.lines, *r.fees, *r.taxes)):
         out.append("† rests on an unconfirmed fact (see notes)")
-    seen: set[str] = set()
-    for r in report.results:
-        for item in r.review:
-            if item not in seen:
-                seen.add(item)
-                out.append(f"needs review [{r.regime}]: {item}")
+    out.extend(review_lines(report.results))
+    seen = {item for r in report.results for item in r.review}
     for r in report.results:
         for note in r.notes:
             if note not in seen:

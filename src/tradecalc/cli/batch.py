@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from tradecalc.base_rates import BaseRates
     from tradecalc.batch import RowError, Summary
     from tradecalc.engine import RegimeView
-    from tradecalc.models import Schedule
     from tradecalc.money import FxTable
+    from tradecalc.schedules import LoadedSchedule
 
 _PROGRESS_EVERY = 2048
 
@@ -38,7 +38,7 @@ _PROGRESS_EVERY = 2048
     "Columns in: hs, value, origin, dest, currency, date, freight, insurance, qty, unit, mode, "
     "metal; others (e.g. sku) are copied to the output. Columns out: row, the copied columns, "
     "hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, effective_rate, "
-    "landed_cost, status, review. Without --regime, a row with a date is assessed under the "
+    "landed_cost, status, review, origin, dest, data_version, data_sha256. Without --regime, a row with a date is assessed under the "
     "schedule in force on that date (regime entry-date), a row without one under every named "
     "regime.",
 )
@@ -127,7 +127,7 @@ def batch(
         out = sys.stdout if output is None else stack.enter_context(atomic_text(output))
         try:
             summary = _run(
-                loaded.schedule, handle, size, in_fmt, out, out_fmt, views, rates, on_error, jobs
+                loaded, handle, size, in_fmt, out, out_fmt, views, rates, on_error, jobs
             )
         except UnicodeDecodeError:
             raise DataError(
@@ -164,7 +164,7 @@ def _open_input(name: str) -> Iterator[tuple[IO[str], int]]:
 
 
 def _run(
-    schedule: "Schedule",
+    loaded: "LoadedSchedule",
     handle: IO[str],
     size: int,
     in_fmt: str,
@@ -182,7 +182,8 @@ def _run(
         lines: Iterable[str] = _counting(handle, advance) if show else handle
         rows = read_rows(lines, in_fmt)
         fx, base_rates = rates
-        return run(schedule, rows, out, out_fmt, views, fx, on_error, jobs, base_rates)
+        schedule, sha256 = loaded.schedule, loaded.sha256
+        return run(schedule, rows, out, out_fmt, views, fx, on_error, jobs, base_rates, sha256)
 
 
 def _echo_error(error: "RowError") -> None:
