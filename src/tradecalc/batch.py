@@ -7,8 +7,9 @@ bar, the summary table and the files.
 Input columns (any order, blank = not given): ``hs, origin, dest, value, currency, date,
 freight, insurance, qty, unit, mode, metal``. Any other column (``sku``...) is passed through
 unchanged. Output columns, always in this order: ``row``, the pass-through columns, then
-:data:`RESULT_COLUMNS` and :data:`PROVENANCE_COLUMNS`. ``row`` is the data row number (CSV: 1 = the first row under the
-header; JSONL: the line number). HS codes stay text, so leading zeros survive.
+:data:`RESULT_COLUMNS` and :data:`PROVENANCE_COLUMNS`. ``row`` is the data row number
+(CSV: 1 = the first row under the header; JSONL: the line number). HS codes stay text, so
+leading zeros survive.
 
 Regimes: each row is assessed under every view given. With none given, a row with a date is
 assessed once, under the schedule in force on that date (regime ``entry-date``); a row without

@@ -38,9 +38,9 @@ _PROGRESS_EVERY = 2048
     "Columns in: hs, value, origin, dest, currency, date, freight, insurance, qty, unit, mode, "
     "metal; others (e.g. sku) are copied to the output. Columns out: row, the copied columns, "
     "hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, effective_rate, "
-    "landed_cost, status, review, origin, dest, data_version, data_sha256. Without --regime, a row with a date is assessed under the "
-    "schedule in force on that date (regime entry-date), a row without one under every named "
-    "regime.",
+    "landed_cost, status, review, origin, dest, data_version, data_sha256. Without --regime, "
+    "a row with a date is assessed under the schedule in force on that date (regime "
+    "entry-date), a row without one under every named regime.",
 )
 def batch(
     input_: Annotated[
