@@ -137,6 +137,43 @@ def headline_text(found: Sequence[Headline]) -> str:
     return " · ".join(f"{h.direction} {percent(h.rate)}" for h in found)
 
 
+REGIME_COLUMNS = ("regime", "as_of", "hypothetical", "importer", "origin", "headline", "title")
+
+
+def regimes_json(version: str, views: Sequence[tuple[RegimeView, Sequence[Headline]]]) -> str:
+    """``{data_version, regimes: [{id, title, description, as_of, hypothetical, headline}]}``.
+
+    ``headline`` lists ``{importer, origin, rate}``, the rate a decimal fraction as text.
+    """
+    regimes = [
+        {
+            "id": view.id,
+            "title": view.title,
+            "description": view.description,
+            "as_of": format_when(view.as_of),
+            "hypothetical": view.hypothetical,
+            "headline": [
+                {"importer": h.importer, "origin": h.origin, "rate": str(h.rate)} for h in found
+            ],
+        }
+        for view, found in views
+    ]
+    data = {"data_version": version, "regimes": regimes}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def regimes_csv(views: Sequence[tuple[RegimeView, Sequence[Headline]]]) -> str:
+    """One row per regime and direction (one row with blank rates if it has no headline)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REGIME_COLUMNS)
+    for view, found in views:
+        head = (view.id, format_when(view.as_of), str(view.hypothetical).lower())
+        rates = [(h.importer, h.origin, str(h.rate)) for h in found] or [("", "", "")]
+        writer.writerows((*head, *rate, view.title) for rate in rates)
+    return out.getvalue()
+
+
 def regimes_table(version: str, views: Sequence[tuple[RegimeView, Sequence[Headline]]]) -> Any:
     """Named regimes and scenarios with their date, headline rates and description."""
     from rich import box

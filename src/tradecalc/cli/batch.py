@@ -14,6 +14,7 @@ from tradecalc.cli.app import (
     NoHtsOption,
     ScenarioOption,
     app,
+    examples,
     load,
     streaming,
 )
@@ -31,22 +32,31 @@ _PROGRESS_EVERY = 2048
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  tradecalc batch imports.csv -o results.csv                 # default regimes\n\n"
-    "  tradecalc batch imports.csv -o out.jsonl --regime pre-geneva --regime geneva\n\n"
-    "  cat lines.jsonl | tradecalc batch - --input-format jsonl --errors bad.csv > out.csv\n\n"
-    "Columns in: hs, value, origin, dest, currency, date, freight, insurance, qty, unit, mode, "
-    "metal; others (e.g. sku) are copied to the output. Columns out: row, the copied columns, "
-    "hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, effective_rate, "
-    "landed_cost, status, review, origin, dest, data_version, data_sha256. Without --regime, "
-    "a row with a date is assessed under the schedule in force on that date (regime "
-    "entry-date), a row without one under every named regime.",
+    epilog=examples(
+        ("Every named regime, to a CSV file", "tradecalc batch imports.csv -o results.csv"),
+        (
+            "Two regimes, as JSON lines",
+            "tradecalc batch imports.csv -o out.jsonl --regime pre-geneva --regime geneva",
+        ),
+        (
+            "JSON lines from a pipe; bad rows to their own file",
+            "cat lines.jsonl | tradecalc batch - --input-format jsonl --errors bad.csv",
+        ),
+    )
+    + "\n\nColumns in: hs, value, origin, dest, currency, date, freight, insurance, qty, unit, "
+    "mode, metal; others (e.g. sku) are copied to the output. Columns out: row, the copied "
+    "columns, hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, "
+    "effective_rate, landed_cost, status, review, origin, dest, data_version, data_sha256. "
+    "Without --regime, a row with a date is assessed under the schedule in force on that date "
+    "(regime entry-date), a row without one under every named regime.",
 )
 def batch(
     input_: Annotated[
         str,
         typer.Argument(
-            metavar="IN", help="CSV or JSONL file of shipments, or - for stdin.", show_default=False
+            metavar="FILE",
+            help="CSV or JSONL file of shipments, or - for stdin.",
+            show_default=False,
         ),
     ],
     output: Annotated[
@@ -54,7 +64,7 @@ def batch(
         typer.Option(
             "--output",
             "-o",
-            help="Result file, written atomically (default: stdout).",
+            help="Result file, written atomically.",
             show_default=False,
             dir_okay=False,
         ),
@@ -62,7 +72,9 @@ def batch(
     regime: Annotated[
         list[str] | None,
         typer.Option(
-            help="Named regime or scenario; repeatable. Default: see below.", show_default=False
+            metavar="NAME",
+            help="Named regime or scenario; repeatable.",
+            show_default="see below",
         ),
     ] = None,
     scenario: ScenarioOption = None,
@@ -71,16 +83,18 @@ def batch(
         str | None,
         typer.Option(
             "--format",
-            help="csv or jsonl [default: from the output file name, else csv].",
-            show_default=False,
+            metavar="[csv|jsonl]",
+            help="Output format.",
+            show_default="from the output file name, else csv",
         ),
     ] = None,
     input_format: Annotated[
         str | None,
         typer.Option(
             "--input-format",
-            help="csv or jsonl [default: from the input file name, else csv].",
-            show_default=False,
+            metavar="[csv|jsonl]",
+            help="Input format.",
+            show_default="from the input file name, else csv",
         ),
     ] = None,
     errors: Annotated[

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import DataOption, DestOption, Format, NoHtsOption, OriginOption, app, load
+from tradecalc.cli.app import (
+    DataOption,
+    DestOption,
+    Format,
+    NoHtsOption,
+    OriginOption,
+    app,
+    examples,
+    load,
+)
 from tradecalc.errors import DataError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -30,18 +39,23 @@ def _console() -> Any:
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  tradecalc validate                          # the bundled data\n\n"
-    "  tradecalc validate my-rates.yaml scenarios/*.yaml --format github\n\n"
-    "Exit status: 0 when every file is clean, 1 when any problem is found."
+    epilog=examples(
+        ("The bundled data", "tradecalc validate"),
+        (
+            "Your files, as GitHub annotations",
+            "tradecalc validate my-rates.yaml scenarios/*.yaml --format github",
+        ),
+    )
+    + "\n\nExit status: 0 when every file is clean, 1 when any problem is found."
 )
 def validate(
     files: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Schedule or scenario files (default: the bundled data). A file with a "
-            "top-level 'scenario:' key is checked against --data.",
-            show_default=False,
+            metavar="FILE...",
+            help="Schedule or scenario files. A file with a top-level 'scenario:' key is "
+            "checked against --data.",
+            show_default="the bundled data",
         ),
     ] = None,
     output_format: Annotated[
@@ -96,7 +110,7 @@ def schema(
     ] = False,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Write to FILE (default: stdout).", dir_okay=False),
+        typer.Option("-o", "--output", help="Write to FILE instead of stdout.", dir_okay=False),
     ] = None,
 ) -> None:
     """Print the JSON Schema of schedule files (or scenario files), for editors and CI."""
@@ -120,11 +134,12 @@ def schema(
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  tradecalc diff pre-geneva geneva            # two regimes of the bundled data\n\n"
-    "  tradecalc diff geneva my-scenario.yaml      # a regime and a scenario file\n\n"
-    "  tradecalc diff old/rates.yaml data/rates.yaml --format csv   # two data files\n\n"
-    "Exit status: 0 whatever changed; 2 when an input is unknown or invalid."
+    epilog=examples(
+        ("Two regimes of the bundled data", "tradecalc diff pre-geneva geneva"),
+        ("A regime and a scenario file", "tradecalc diff geneva my-scenario.yaml"),
+        ("Two data files, as CSV", "tradecalc diff old/rates.yaml data/rates.yaml --format csv"),
+    )
+    + "\n\nExit status: 0 whatever changed; 2 when an input is unknown or invalid."
 )
 def diff(
     a: Annotated[str, typer.Argument(help="Regime or scenario id, scenario file or data file.")],
@@ -199,24 +214,35 @@ def _key(arg: str) -> str:
 
 
 @app.command()
-def regimes(data: DataOption = None) -> None:
+def regimes(
+    output_format: Annotated[
+        Format, typer.Option("--format", help="Output format.")
+    ] = Format.table,
+    data: DataOption = None,
+) -> None:
     """List the named regimes and scenarios with their dates and headline rates."""
     from tradecalc.engine import regime_views
-    from tradecalc.render_data import regimes_table
+    from tradecalc.render_data import regimes_csv, regimes_json, regimes_table
     from tradecalc.snapshot import headlines
 
     schedule = load(data).schedule
     rows = [(view, headlines(schedule, view)) for view in regime_views(schedule).values()]
-    _console().print(regimes_table(schedule.version, rows))
+    if output_format is Format.json:
+        sys.stdout.write(regimes_json(schedule.version, rows))
+    elif output_format is Format.csv:
+        sys.stdout.write(regimes_csv(rows))
+    else:
+        _console().print(regimes_table(schedule.version, rows))
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  tradecalc rates 9503.00.0073                # toys from China into the US\n\n"
-    "  tradecalc rates 1201.90 --dest CN           # US soybeans into China"
+    epilog=examples(
+        ("Toys from China into the US", "tradecalc rates 9503.00.0073"),
+        ("US soybeans into China", "tradecalc rates 1201.90 --dest CN"),
+    )
 )
 def rates(
-    code: Annotated[str, typer.Argument(help="HS/HTS code, e.g. 9503.00.0073.")],
+    code: Annotated[str, typer.Argument(metavar="CODE", help="HS/HTS code, e.g. 9503.00.0073.")],
     origin: OriginOption = None,
     dest: DestOption = None,
     data: DataOption = None,

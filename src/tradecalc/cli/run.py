@@ -56,6 +56,7 @@ def run() -> None:
 def _usage_message(exc: typer.TyperException) -> tuple[str, int]:
     format_message = getattr(exc, "format_message", None)
     message = format_message() if callable(format_message) else str(exc)
+    message = str(message).replace("Value error, ", "")  # pydantic's prefix, via Typer's coercion
     code = getattr(exc, "exit_code", ExitCode.USAGE)
     ctx = getattr(exc, "ctx", None)
     if message and code == ExitCode.USAGE:
