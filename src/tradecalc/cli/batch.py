@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from tradecalc.schedules import LoadedSchedule
 
 _PROGRESS_EVERY = 2048
+_LOG_WIDTH = 160
+"""Width of the summary when stderr is not a terminal and $COLUMNS is unset (Rich: 80)."""
 
 
 @app.command(
@@ -246,18 +248,24 @@ def _error_writer(stream: IO[str]) -> "Callable[[RowError], None]":
 
 
 def _print_summary(summary: "Summary") -> None:
+    """The per-regime totals on stderr: a table when it fits the width, else one line each.
+
+    Off a terminal the width is $COLUMNS, else wide enough for a line of a log file.
+    """
+    import os
+
     from rich.console import Console
     from rich.table import Table
 
     from tradecalc.money import percent
-    from tradecalc.render import money
+    from tradecalc.render import fits, money, pinned
 
-    table = Table(title="Batch summary", title_justify="left")
-    for column in ("Regime", "Currency", "Shipments", "Customs value", "Duty", "Rate", "Review"):
-        left = column in ("Regime", "Currency")
-        table.add_column(column, justify="left" if left else "right", no_wrap=True)
-    for totals in summary.totals.values():
-        table.add_row(
+    console = Console(stderr=True, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = _LOG_WIDTH
+    columns = ("Regime", "Currency", "Shipments", "Customs value", "Duty", "Rate", "Review")
+    rows = [
+        (
             totals.regime,
             totals.currency,
             f"{totals.shipments:,}",
@@ -266,10 +274,24 @@ def _print_summary(summary: "Summary") -> None:
             percent(totals.effective_rate),
             f"{totals.needs_review:,}",
         )
-    console = Console(stderr=True, highlight=False)
-    console.print(table)
+        for totals in summary.totals.values()
+    ]
+    table = Table(title="Batch summary", title_justify="left")
+    for column in columns:
+        left = column in ("Regime", "Currency")
+        table.add_column(column, justify="left" if left else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    if fits(pinned(table), console.width):
+        console.print(table)
+    else:
+        console.print("Batch summary", markup=False)
+        for regime, currency, *figures in rows:
+            named = ", ".join(f"{k.lower()} {v}" for k, v in zip(columns[2:], figures, strict=True))
+            console.print(f"  {regime} ({currency}): {named}", markup=False)
     console.print(
         f"{summary.rows:,} rows, {summary.results:,} results, {summary.errors:,} bad rows, "
         f"{summary.needs_review:,} results need review",
         markup=False,
+        soft_wrap=True,
     )

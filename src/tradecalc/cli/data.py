@@ -33,6 +33,7 @@ class CheckFormat(StrEnum):
 
 
 def _console() -> Any:
+    """stdout's console: $COLUMNS wide, else the terminal's, else (in a pipe) Rich's 80."""
     from rich.console import Console
 
     return Console(highlight=False)
@@ -162,7 +163,8 @@ def diff(
     elif output_format is Format.csv:
         sys.stdout.write(diff_csv(result))
     else:
-        _console().print(diff_table(result))
+        console = _console()
+        console.print(diff_table(result, console.width))
 
 
 def _diff(a: str, b: str, data: Path | None) -> Any:
@@ -232,7 +234,8 @@ def regimes(
     elif output_format is Format.csv:
         sys.stdout.write(regimes_csv(rows))
     else:
-        _console().print(regimes_table(schedule.version, rows))
+        console = _console()
+        console.print(regimes_table(schedule.version, rows, console.width))
 
 
 @app.command(
@@ -258,7 +261,7 @@ def rates(
     schedule = load(data).schedule
     line = timeline(schedule, code, origin, dest, imported_schedule(not no_hts))
     console = _console()
-    console.print(timeline_table(line))
+    console.print(timeline_table(line, console.width))
     if any(e.unconfirmed for e in line.entries):
         console.print("† rests on an unconfirmed fact", markup=False)
     for text in timeline_chart(line):

@@ -246,7 +246,7 @@ def select_views(
 
 
 def _emit(report: "Report", output_format: Format, explain: bool) -> None:
-    from tradecalc.render import comparison_table, footnotes, to_csv, to_json
+    from tradecalc.render import comparison_tables, footnotes, to_csv, to_json
 
     if output_format is Format.json:
         sys.stdout.write(to_json(report, explain))
@@ -258,6 +258,7 @@ def _emit(report: "Report", output_format: Format, explain: bool) -> None:
         console = Console(highlight=False, emoji=False)
         if not console.is_terminal and "COLUMNS" not in os.environ:
             console.width = PIPE_WIDTH
-        console.print(comparison_table(report, explain))
+        for table in comparison_tables(report, explain, console.width):
+            console.print(table)
         for line in footnotes(report, explain):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
