@@ -53,6 +53,11 @@ def test_help_uses_click_metavars(
     assert not re.search(r"<(str|bool|int|file|path|list\[)", text), text
     usage = next(line for line in text.splitlines() if "Usage:" in line)
     assert "{" not in usage, usage
+    command = dict(_commands())[path]
+    for param in command.params:  # arguments are named in capitals, as in the usage line
+        if param.param_type_name == "argument":
+            assert param.metavar and param.metavar.isupper(), param.name
+            assert param.metavar in usage
     for line in text.splitlines():  # a flag shows no type: its help starts right after it
         if re.match(r"│ --(explain|no-hts|stdin|unconfirmed|version|traceback) ", line):
             assert not re.search(r"--\S+\s+(TEXT|BOOLEAN)\b", line), line

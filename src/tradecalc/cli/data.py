@@ -53,7 +53,7 @@ def validate(
     files: Annotated[
         list[Path] | None,
         typer.Argument(
-            metavar="FILE...",
+            metavar="FILE",
             help="Schedule or scenario files. A file with a top-level 'scenario:' key is "
             "checked against --data.",
             show_default="the bundled data",
@@ -143,8 +143,14 @@ def schema(
     + "\n\nExit status: 0 whatever changed; 2 when an input is unknown or invalid."
 )
 def diff(
-    a: Annotated[str, typer.Argument(help="Regime or scenario id, scenario file or data file.")],
-    b: Annotated[str, typer.Argument(help="Regime or scenario id, scenario file or data file.")],
+    a: Annotated[
+        str,
+        typer.Argument(metavar="A", help="Regime or scenario id, scenario file or data file."),
+    ],
+    b: Annotated[
+        str,
+        typer.Argument(metavar="B", help="Regime or scenario id, scenario file or data file."),
+    ],
     output_format: Annotated[
         Format, typer.Option("--format", help="Output format.")
     ] = Format.table,
