@@ -46,7 +46,11 @@ class _Argument(TyperArgument):
 
 
 def _click_style(params: list[Any]) -> list[Any]:
-    """Give Typer's parameters Click's help conventions (:class:`_Option`, :class:`_Argument`)."""
+    """Give Typer's parameters Click's help conventions (:class:`_Option`, :class:`_Argument`).
+
+    Typer builds the parameter objects itself, with no way to choose their class; the
+    subclasses only change how help shows them, so swapping the class in place is safe.
+    """
     for param in params:
         if type(param) is TyperOption:
             param.__class__ = _Option
