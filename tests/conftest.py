@@ -106,17 +106,6 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     return run
 
 
-def bundled_validates() -> bool:
-    """True when the bundled data file compiles cleanly (tests of real rates need it)."""
-    from tradecalc.errors import DataError
-
-    try:
-        load_schedule(BUNDLED, use_cache=False)
-    except DataError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def bundled() -> Iterator[LoadedSchedule]:
     """The bundled schedule, data/rates.yaml."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUNDLED, FIXTURES, MINI, ROOT, bundled_validates, run_child
+from conftest import BUNDLED, FIXTURES, MINI, ROOT, run_child
 
 SEEDS = ("0", "1", "random")
 SHIPMENT = ("1000", "--hs", "9503.00.0073", "--freight", "120", "--explain")
@@ -78,7 +78,6 @@ def test_same_bytes_across_hash_seeds(case: str, tmp_path: Path) -> None:
     _assert_identical(CASES[case], tmp_path)
 
 
-@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
 @pytest.mark.parametrize("case", list(BUNDLED_CASES))
 def test_same_bytes_across_hash_seeds_bundled(case: str, tmp_path: Path) -> None:
     assert BUNDLED.is_file()

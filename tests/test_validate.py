@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from tests.conftest import BUNDLED, MINI, ROOT, Run, bundled_validates
-from tests.snapshot import assert_snapshot
+
+from conftest import BUNDLED, MINI, ROOT, Run
+from snapshot import assert_snapshot
 
 from tradecalc.files import MAX_FILE_BYTES
 
@@ -189,6 +190,7 @@ def _big_schedule(codes: int) -> str:
     return head.replace(marker, marker + rows)
 
 
+@pytest.mark.slow
 def test_ten_megabyte_file_validates(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     path.write_text(_big_schedule(320_000), encoding="utf-8")
@@ -265,7 +267,6 @@ def test_endless_schedule_stream_is_refused_at_the_byte_limit(tmp_path: Path) ->
     assert f"{MAX_FILE_BYTES:,}" in printed
 
 
-@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
 def test_bundled_data_validates(cli: Cli) -> None:
     run = cli("validate", str(BUNDLED))
     assert (run.code, run.out) == (0, "")

@@ -7,8 +7,9 @@ bar, the summary table and the files.
 Input columns (any order, blank = not given): ``hs, origin, dest, value, currency, date,
 freight, insurance, qty, unit, mode, metal``. Any other column (``sku``...) is passed through
 unchanged. Output columns, always in this order: ``row``, the pass-through columns, then
-:data:`RESULT_COLUMNS`. ``row`` is the data row number (CSV: 1 = the first row under the
-header; JSONL: the line number). HS codes stay text, so leading zeros survive.
+:data:`RESULT_COLUMNS` and :data:`PROVENANCE_COLUMNS`. ``row`` is the data row number
+(CSV: 1 = the first row under the header; JSONL: the line number). HS codes stay text, so
+leading zeros survive.
 
 Regimes: each row is assessed under every view given. With none given, a row with a date is
 assessed once, under the schedule in force on that date (regime ``entry-date``); a row without
@@ -70,7 +71,11 @@ RESULT_COLUMNS = (
     "landed_cost",
     "status",
     "review",
+    "origin",
+    "dest",
 )
+PROVENANCE_COLUMNS = ("data_version", "data_sha256")
+"""The last output columns: the data every row was computed from (the same on every row)."""
 ENTRY_DATE = "entry-date"
 """The regime name of the default view for dated rows: the schedule in force on the date."""
 
@@ -347,8 +352,8 @@ class ResultRow(NamedTuple):
 
 
 def output_columns(extra: Sequence[str]) -> tuple[str, ...]:
-    """The header of the output: ``row``, the pass-through columns, the result columns."""
-    return ("row", *extra, *RESULT_COLUMNS)
+    """The header: ``row``, the pass-through, result and provenance columns."""
+    return ("row", *extra, *RESULT_COLUMNS, *PROVENANCE_COLUMNS)
 
 
 _Item = tuple[int, list[Any], Mapping[str, object] | None] | RowError
@@ -526,7 +531,7 @@ class _Assessor:
                 summary.needs_review += 1
             summary.results += 1
             yield ResultRow(
-                number, passthrough, result_values(shipment.code, result), bool(result.review)
+                number, passthrough, result_values(shipment, result), bool(result.review)
             )
 
 
@@ -592,9 +597,16 @@ class ResultWriter:
     """Write result rows as CSV or JSONL to an open text stream."""
 
     def __init__(
-        self, stream: IO[str], fmt: str, extra: Sequence[str], header: bool = True
+        self,
+        stream: IO[str],
+        fmt: str,
+        extra: Sequence[str],
+        header: bool = True,
+        provenance: tuple[str, str] = ("", ""),
     ) -> None:
+        """``provenance``: the data version and sha256 (:data:`PROVENANCE_COLUMNS`)."""
         self._stream = stream
+        self._provenance = provenance
         self._jsonl = fmt == "jsonl"
         self._columns = output_columns(extra)
         self._csv: Any = None
@@ -606,10 +618,11 @@ class ResultWriter:
     def write(self, row: ResultRow) -> None:
         """Write one result row."""
         if self._jsonl:
-            record = dict(zip(self._columns, (row.row, *row.passthrough, *row.values), strict=True))
+            cells = (row.row, *row.passthrough, *row.values, *self._provenance)
+            record = dict(zip(self._columns, cells, strict=True))
             self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
-            self._csv.writerow((row.row, *row.passthrough, *row.values))
+            self._csv.writerow((row.row, *row.passthrough, *row.values, *self._provenance))
 
 
 def run(
@@ -622,12 +635,16 @@ def run(
     on_error: Callable[[RowError], object] | None = None,
     jobs: int = 1,
     base_rates: BaseRates | None = None,
+    data_sha256: str = "",
 ) -> Summary:
     """Assess ``rows`` into ``out``; bad rows go to ``on_error`` when given.
+
+    Every row ends with the schedule's version and ``data_sha256`` (of the data file).
 
     ``jobs`` > 1 assesses chunks of rows in that many worker processes; the output is the
     same, in the same order.
     """
+    provenance = (schedule.version, data_sha256)
     if jobs > 1:
         from tradecalc.batch_jobs import run_parallel
 
@@ -643,9 +660,10 @@ def run(
             (fx or FxTable(), base_rates),
             on_error,
             jobs,
+            provenance,
         )
     summary = Summary()
-    writer = ResultWriter(out, fmt, rows.extra)
+    writer = ResultWriter(out, fmt, rows.extra, provenance=provenance)
     for item in assess_rows(schedule, rows, views, fx, summary, base_rates):
         if isinstance(item, RowError):
             if on_error is not None:

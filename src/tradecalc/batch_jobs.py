@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 CHUNK_ROWS = 4096
 
-_worker: tuple[_Assessor, str] | None = None
+_worker: tuple[_Assessor, tuple[str, tuple[str, str]]] | None = None
 
 
 def run_parallel(
@@ -40,6 +40,7 @@ def run_parallel(
     rates: tuple[FxTable, BaseRates | None],
     on_error: Callable[[RowError], object] | None,
     jobs: int,
+    provenance: tuple[str, str] = ("", ""),
 ) -> Summary:
     """Assess ``items`` in ``jobs`` processes; same output, order and summary as one process."""
     summary = Summary()
@@ -54,8 +55,9 @@ def run_parallel(
                 on_error(error)
         _merge(summary, part)
 
+    output = (fmt, provenance)
     with multiprocessing.Pool(
-        jobs, initializer=_start, initargs=(schedule, views, rates, header, extra, fmt)
+        jobs, initializer=_start, initargs=(schedule, views, rates, header, extra, output)
     ) as pool:
         for chunk in _chunks(items, CHUNK_ROWS):
             pending.append(pool.apply_async(_assess_chunk, (chunk,)))
@@ -78,19 +80,19 @@ def _start(
     rates: tuple[FxTable, BaseRates | None],
     header: Sequence[str],
     extra: Sequence[str],
-    fmt: str,
+    output: tuple[str, tuple[str, str]],
 ) -> None:
     global _worker
     fx, base_rates = rates
-    _worker = (_Assessor(schedule, views, fx, header, extra, base_rates), fmt)
+    _worker = (_Assessor(schedule, views, fx, header, extra, base_rates), output)
 
 
 def _assess_chunk(chunk: list[_Item]) -> tuple[str, list[RowError], Summary]:
     assert _worker is not None, "worker not started"
-    assessor, fmt = _worker
+    assessor, (fmt, provenance) = _worker
     summary = Summary()
     buffer = io.StringIO()
-    writer = ResultWriter(buffer, fmt, assessor.extra, header=False)
+    writer = ResultWriter(buffer, fmt, assessor.extra, header=False, provenance=provenance)
     errors = []
     for item in assessor.assess(chunk, summary):
         if isinstance(item, RowError):

@@ -14,6 +14,7 @@ from tradecalc.cli.app import (
     NoHtsOption,
     ScenarioOption,
     app,
+    examples,
     load,
     streaming,
 )
@@ -24,30 +25,41 @@ if TYPE_CHECKING:
     from tradecalc.base_rates import BaseRates
     from tradecalc.batch import RowError, Summary
     from tradecalc.engine import RegimeView
-    from tradecalc.models import Schedule
     from tradecalc.money import FxTable
+    from tradecalc.schedules import LoadedSchedule
 
 _PROGRESS_EVERY = 2048
+_LOG_WIDTH = 160
+"""Width of the summary when stderr is not a terminal and $COLUMNS is unset (Rich: 80)."""
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  tradecalc batch imports.csv -o results.csv                 # default regimes\n\n"
-    "  tradecalc batch imports.csv -o out.jsonl --regime pre-geneva --regime geneva\n\n"
-    "  cat lines.jsonl | tradecalc batch - --input-format jsonl --errors bad.csv > out.csv\n\n"
-    "Columns in: hs, value, origin, dest, currency, date, freight, insurance, qty, unit, mode, "
-    "metal; others (e.g. sku) are copied to the output. Columns out: row, the copied columns, "
-    "hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, effective_rate, "
-    "landed_cost, status, review. Without --regime, a row with a date is assessed under the "
-    "schedule in force on that date (regime entry-date), a row without one under every named "
-    "regime. A regime or scenario is computed at its own moment (the as_of column): a row's "
-    "date does not move it.",
+    epilog=examples(
+        ("Every named regime, to a CSV file", "tradecalc batch imports.csv -o results.csv"),
+        (
+            "Two regimes, as JSON lines",
+            "tradecalc batch imports.csv -o out.jsonl --regime pre-geneva --regime geneva",
+        ),
+        (
+            "JSON lines from a pipe; bad rows to their own file",
+            "cat lines.jsonl | tradecalc batch - --input-format jsonl --errors bad.csv",
+        ),
+    )
+    + "\n\nColumns in: hs, value, origin, dest, currency, date, freight, insurance, qty, unit, "
+    "mode, metal; others (e.g. sku) are copied to the output. Columns out: row, the copied "
+    "columns, hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, "
+    "effective_rate, landed_cost, status, review, origin, dest, data_version, data_sha256. "
+    "Without --regime, a row with a date is assessed under the schedule in force on that date "
+    "(regime entry-date), a row without one under every named regime. A regime or scenario "
+    "is computed at its own moment (the as_of column): a row's date does not move it.",
 )
 def batch(
     input_: Annotated[
         str,
         typer.Argument(
-            metavar="IN", help="CSV or JSONL file of shipments, or - for stdin.", show_default=False
+            metavar="FILE",
+            help="CSV or JSONL file of shipments, or - for stdin.",
+            show_default=False,
         ),
     ],
     output: Annotated[
@@ -55,7 +67,7 @@ def batch(
         typer.Option(
             "--output",
             "-o",
-            help="Result file, written atomically (default: stdout).",
+            help="Result file, written atomically.",
             show_default=False,
             dir_okay=False,
         ),
@@ -63,7 +75,9 @@ def batch(
     regime: Annotated[
         list[str] | None,
         typer.Option(
-            help="Named regime or scenario; repeatable. Default: see below.", show_default=False
+            metavar="NAME",
+            help="Named regime or scenario; repeatable.",
+            show_default="see below",
         ),
     ] = None,
     scenario: ScenarioOption = None,
@@ -72,16 +86,18 @@ def batch(
         str | None,
         typer.Option(
             "--format",
-            help="csv or jsonl [default: from the output file name, else csv].",
-            show_default=False,
+            metavar="[csv|jsonl]",
+            help="Output format.",
+            show_default="from the output file name, else csv",
         ),
     ] = None,
     input_format: Annotated[
         str | None,
         typer.Option(
             "--input-format",
-            help="csv or jsonl [default: from the input file name, else csv].",
-            show_default=False,
+            metavar="[csv|jsonl]",
+            help="Input format.",
+            show_default="from the input file name, else csv",
         ),
     ] = None,
     errors: Annotated[
@@ -128,7 +144,7 @@ def batch(
         out = sys.stdout if output is None else stack.enter_context(atomic_text(output))
         try:
             summary = _run(
-                loaded.schedule, handle, size, in_fmt, out, out_fmt, views, rates, on_error, jobs
+                loaded, handle, size, in_fmt, out, out_fmt, views, rates, on_error, jobs
             )
         except UnicodeDecodeError:
             raise DataError(
@@ -165,7 +181,7 @@ def _open_input(name: str) -> Iterator[tuple[IO[str], int]]:
 
 
 def _run(
-    schedule: "Schedule",
+    loaded: "LoadedSchedule",
     handle: IO[str],
     size: int,
     in_fmt: str,
@@ -183,7 +199,8 @@ def _run(
         lines: Iterable[str] = _counting(handle, advance) if show else handle
         rows = read_rows(lines, in_fmt)
         fx, base_rates = rates
-        return run(schedule, rows, out, out_fmt, views, fx, on_error, jobs, base_rates)
+        schedule, sha256 = loaded.schedule, loaded.sha256
+        return run(schedule, rows, out, out_fmt, views, fx, on_error, jobs, base_rates, sha256)
 
 
 def _echo_error(error: "RowError") -> None:
@@ -232,18 +249,24 @@ def _error_writer(stream: IO[str]) -> "Callable[[RowError], None]":
 
 
 def _print_summary(summary: "Summary") -> None:
+    """The per-regime totals on stderr: a table when it fits the width, else one line each.
+
+    Off a terminal the width is $COLUMNS, else wide enough for a line of a log file.
+    """
+    import os
+
     from rich.console import Console
     from rich.table import Table
 
     from tradecalc.money import effective_percent
-    from tradecalc.render import money
+    from tradecalc.render import fits, money, pinned
 
-    table = Table(title="Batch summary", title_justify="left")
-    for column in ("Regime", "Currency", "Shipments", "Customs value", "Duty", "Rate", "Review"):
-        left = column in ("Regime", "Currency")
-        table.add_column(column, justify="left" if left else "right", no_wrap=True)
-    for totals in summary.totals.values():
-        table.add_row(
+    console = Console(stderr=True, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = _LOG_WIDTH
+    columns = ("Regime", "Currency", "Shipments", "Customs value", "Duty", "Rate", "Review")
+    rows = [
+        (
             totals.regime,
             totals.currency,
             f"{totals.shipments:,}",
@@ -252,10 +275,24 @@ def _print_summary(summary: "Summary") -> None:
             effective_percent(totals.effective_rate),
             f"{totals.needs_review:,}",
         )
-    console = Console(stderr=True, highlight=False)
-    console.print(table)
+        for totals in summary.totals.values()
+    ]
+    table = Table(title="Batch summary", title_justify="left")
+    for column in columns:
+        left = column in ("Regime", "Currency")
+        table.add_column(column, justify="left" if left else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    if fits(pinned(table), console.width):
+        console.print(table)
+    else:
+        console.print("Batch summary", markup=False)
+        for regime, currency, *figures in rows:
+            named = ", ".join(f"{k.lower()} {v}" for k, v in zip(columns[2:], figures, strict=True))
+            console.print(f"  {regime} ({currency}): {named}", markup=False)
     console.print(
         f"{summary.rows:,} rows, {summary.results:,} results, {summary.errors:,} bad rows, "
         f"{summary.needs_review:,} results need review",
         markup=False,
+        soft_wrap=True,
     )
