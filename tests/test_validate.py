@@ -12,10 +12,10 @@ from typing import IO, Any
 
 import pytest
 
+from tradecalc.files import MAX_FILE_BYTES
+
 from conftest import BUNDLED, MINI, ROOT, Run
 from snapshot import assert_snapshot
-
-from tradecalc.files import MAX_FILE_BYTES
 
 INVALID = ROOT / "tests" / "invalid"
 FIXTURE_SCENARIO = ROOT / "tests" / "fixtures" / "scenarios" / "half.yaml"
