@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate
 from tradecalc.errors import MissingFxRateError, UsageError
+from tradecalc.hts_history import UsSchedule
 from tradecalc.models import (
     CodeRate,
     Fee,
@@ -785,6 +786,10 @@ def _unknown_code_message(
         )
 
     revision = None
+    if isinstance(base_rates, UsSchedule) and base_rates.importer == shipment.dest:
+        listing = _lines_under(base_rates, shipment, when)
+        if listing:
+            return listing
     if base_rates is not None and base_rates.importer == shipment.dest:
         revision = base_rates.describe(when)
         known.update(base_rates.nearest(digits, when))
@@ -801,6 +806,26 @@ def _unknown_code_message(
         f"{where}{hint}; "
         "add it to the data file or import the official schedule (tradecalc hts import)"
     )
+
+
+def _lines_under(schedule: UsSchedule, shipment: Shipment, when: datetime) -> str | None:
+    """The lines a short code covers when they differ; raise for a code not in the schedule."""
+    found = schedule.resolve(shipment.digits, when)
+    on = format_when(when)
+    if not found.exists:
+        near = f"; nearest codes: {', '.join(found.nearest)}" if found.nearest else ""
+        raise UsageError(
+            f"HS code {shipment.code} is not in the {shipment.dest} tariff schedule in force "
+            f"on {on} ({found.revision}){near}"
+        )
+    if found.under:
+        shown = "; ".join(f"{line.htsno}: {line.outcome}" for line in found.under[:12])
+        more = f"; and {len(found.under) - 12} more" if len(found.under) > 12 else ""
+        return (
+            f"{shipment.code} covers {len(found.under)} tariff lines that differ on {on}: "
+            f"{shown}{more}; give the full code"
+        )
+    return None
 
 
 def _check_threshold(party: Party, duty: Decimal, notes: list[str]) -> None:

@@ -15,7 +15,7 @@ from tradecalc.cli.app import app
 if TYPE_CHECKING:
     from datetime import date
 
-    from tradecalc.hts_store import ImportedSchedule
+    from tradecalc.hts_history import UsSchedule
 
 hts_app = typer.Typer(
     help="Import the official USITC tariff schedule (HTS JSON export) for every code.",
@@ -51,8 +51,8 @@ def import_(
     effective: Annotated[
         str | None,
         typer.Option(
-            help="Date the revision takes effect, YYYY-MM-DD [default: known for "
-            "2025-basic, 2025-rev-11, -12, -32, 2026-rev-9, -10].",
+            help="Date the revision takes effect, YYYY-MM-DD [default: known for the 44 "
+            "USITC exports 2025 Basic to 2026 Rev 10, by sha256 or name].",
             show_default=False,
         ),
     ] = None,
@@ -111,13 +111,12 @@ def remove(
     typer.echo(f"removed {rev.name} (effective {rev.effective.isoformat()})")
 
 
-def imported_schedule(enabled: bool = True) -> "ImportedSchedule | None":
-    """The imported revisions for ``duty``/``rates`` (None if disabled or none imported)."""
-    if not enabled:
-        return None
-    from tradecalc.hts_store import ImportedSchedule
+def imported_schedule(enabled: bool = True) -> "UsSchedule | None":
+    """The official US schedule for ``duty``/``batch``/``rates``: the bundled history plus
+    any imported revision (None with ``--no-hts``)."""
+    from tradecalc.hts_history import open_schedule
 
-    return ImportedSchedule.open()
+    return open_schedule(enabled)
 
 
 def _date(text: str | None) -> "date | None":
