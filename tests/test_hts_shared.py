@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 HTS = SHARED / "usitc-hts-json"
 LISTS = SHARED / "section301-lists" / "s301_product_lists.csv"
+REVISIONS = ROOT / "data" / "hts" / "revisions.csv"
 
 pytestmark = [
     pytest.mark.shared,
@@ -58,7 +60,17 @@ def _tariff_lines(export: ParsedExport) -> dict[str, object]:
 
 
 def test_every_file_is_covered() -> None:
-    assert {f.name.removesuffix(".json.gz") for f in FILES} == set(EXPECTED)
+    """Every export in ../shared is a revision of the project's table, with its sha256, and
+    every revision the source's date table names has its export."""
+    with REVISIONS.open(encoding="utf-8", newline="") as handle:
+        table = {row["file"]: row["sha256"] for row in csv.DictReader(handle)}
+    assert {f.name for f in FILES} == set(table)
+    for path in FILES:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == table[path.name], path.name
+    with (HTS / "revision_dates.csv").open(encoding="utf-8", newline="") as handle:
+        dated = {row["revision"] for row in csv.DictReader(handle)}
+    assert {f"hts_{r if r[:2] == '20' else '2025_' + r}.json.gz" for r in dated} <= set(table)
+    assert set(EXPECTED) <= {name.removesuffix(".json.gz") for name in table}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

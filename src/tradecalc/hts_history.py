@@ -313,11 +313,11 @@ class UsSchedule:
     def lines(self, prefix: str, when: datetime) -> dict[str, Line]:
         """The lines under ``prefix`` (itself included) in the revision in force."""
         rev = self.in_force(when)
-        if isinstance(rev, BundledRevision) and self.bundle is not None:
-            return self.bundle.lines(prefix, when)
-        if rev is not None and self.imported is not None:
-            return imported_lines(self.imported, rev, prefix)
-        return {}
+        if rev is None:
+            return {}
+        if isinstance(rev, BundledRevision):
+            return self.bundle.lines(prefix, when) if self.bundle is not None else {}
+        return imported_lines(self.imported, rev, prefix) if self.imported is not None else {}
 
     def resolve(self, digits: str, when: datetime) -> Resolved:
         """The line for a code as typed (10, 8, 6 or 4 digits), or why there is none."""
