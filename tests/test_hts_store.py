@@ -164,7 +164,7 @@ def test_cli_import_list_duty_remove(cli: Callable[..., object], tmp_path: Path)
         "--hs",
         "0101.30.0000",
         "--date",
-        "2025-05-15",  # the import ties with bundled 2025 Rev 12 (14 May) and wins; Rev 13 is 16 May
+        "2025-05-15",  # ties with bundled 2025 Rev 12 (14 May) and wins; Rev 13 is 16 May
         "--data",
         mini,
         "--format",

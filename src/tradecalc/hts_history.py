@@ -209,9 +209,7 @@ class Bundle:
         return found
 
 
-def imported_lines(
-    schedule: ImportedSchedule, rev: Revision, prefix: str
-) -> dict[str, Line]:
+def imported_lines(schedule: ImportedSchedule, rev: Revision, prefix: str) -> dict[str, Line]:
     """The lines under ``prefix`` in one imported revision."""
     rows = schedule.lines_under(rev, prefix)
     found = {}

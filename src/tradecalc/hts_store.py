@@ -427,11 +427,8 @@ class ImportedSchedule:
 
     def lines_under(self, rev: Revision, prefix: str) -> list[tuple[str, ...]]:
         """Every stored line of ``rev`` whose code starts with ``prefix``, by code."""
-        return self._conn(rev).execute(
-            f"SELECT code, indent, {_COLUMNS} FROM lines WHERE code >= ? AND code < ? "
-            "ORDER BY code",
-            (prefix, prefix + ":"),
-        ).fetchall()
+        query = f"SELECT code, indent, {_COLUMNS} FROM lines WHERE code >= ? AND code < ?"
+        return self._conn(rev).execute(query + " ORDER BY code", (prefix, prefix + ":")).fetchall()
 
     def _conn(self, rev: Revision) -> sqlite3.Connection:
         conn = self._conns.get(rev.path)
