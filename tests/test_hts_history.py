@@ -311,10 +311,12 @@ def test_no_hts_keeps_curated_only(cli: Cli) -> None:
     assert "no US base (MFN) rate for 8507.60.0099" in run.out
 
 
-def test_rates_shows_each_change_once(cli: Cli) -> None:
-    run = cli("rates", "8507.60.0010")
+def test_rates_shows_a_base_rate_once_while_it_does_not_change(cli: Cli) -> None:
+    run = cli("rates", "0101.30.0000")
     assert run.code == 0
-    assert run.out.count("usitc-hts-2025-basic") >= 1
+    rows = [line.split() for line in run.out.splitlines() if " us-mfn " in line]
+    assert [row[:2] for row in rows] == [["2025-01-01", "open"]]
+    assert "6.8%" in rows[0]
 
 
 def test_days_around_every_start_use_the_revision_in_force() -> None:
