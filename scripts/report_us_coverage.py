@@ -25,13 +25,17 @@ from pathlib import Path
 from tradecalc.base_rates import BaseRates
 from tradecalc.engine import RegimeView, Shipment, assess, regime_views
 from tradecalc.errors import UsageError
-from tradecalc.hts_history import open_schedule
+from tradecalc.hts_history import UsSchedule, open_schedule
 from tradecalc.schedules import bundled_path, load_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 BASKET = ROOT.parent / "shared" / "data" / "trade" / "us-imports-from-china-2024-hs10.csv"
 TODAY = datetime(2026, 12, 2)
 KINDS = (  # (kind, pattern of the review text), first match wins
+    (
+        "code not in the schedule in force, its 8-digit line prices",
+        re.compile(r"8-digit line prices"),
+    ),
     ("code not in the schedule in force", re.compile(r"is not in the US tariff schedule")),
     ("no base (MFN) rate", re.compile(r"no US base \(MFN\) rate")),
     ("base rate text not computable", re.compile(r"cannot be computed|rate text")),
@@ -67,12 +71,21 @@ def measure(
             result = assess(SCHEDULE, shipment, view, base_rates=base_rates)
             reasons = list(result.review)
         except UsageError as exc:
-            reasons = [str(exc)]
+            reasons = [str(exc) + _parent(code, view, base_rates)]
         if reasons:
             review += value
             for name in {kind(r) for r in reasons}:
                 kinds[name] += value
     return review, kinds
+
+
+def _parent(code: str, view: RegimeView, base_rates: BaseRates | None) -> str:
+    """Whether a code missing from the schedule (a 2024 statistical suffix since retired)
+    has an 8-digit line that prices."""
+    if not isinstance(base_rates, UsSchedule):
+        return ""
+    line = base_rates.resolve(code[:8], view.as_of).line
+    return " [8-digit line prices]" if line is not None else " [no 8-digit line]"
 
 
 SCHEDULE = load_schedule(bundled_path()).schedule

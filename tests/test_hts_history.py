@@ -328,3 +328,27 @@ def test_days_around_every_start_use_the_revision_in_force() -> None:
         if following is not None:
             last = datetime.combine(following.effective - timedelta(days=1), datetime.max.time())
             assert schedule.describe(last) == rev.title
+
+
+BASKET = ROOT.parent / "shared" / "data" / "trade" / "us-imports-from-china-2024-hs10.csv"
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not BASKET.is_file(), reason=f"{BASKET} is absent: shared data not here")
+def test_coverage_report_runs_and_the_bundle_reduces_review() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "report_us_coverage.py"), "--limit", "40"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    shares = [
+        (line.split()[0], float(line.split(":")[1].split("%")[0]))
+        for line in done.stdout.splitlines()
+        if "needs review:" in line
+    ]
+    assert len(shares) >= 4 and len(shares) % 2 == 0  # each regime and today, twice
+    for (before, curated), (after, bundled) in zip(shares[::2], shares[1::2], strict=True):
+        assert (before, after) == ("curated", "bundled")
+        assert bundled < curated

@@ -322,16 +322,16 @@ class UsSchedule:
         rev = self.in_force(when)
         if rev is None:
             return Resolved(None)
-        family = self.lines(digits[:4] if len(digits) >= 4 else digits, when)
-        below = {c: line for c, line in family.items() if c.startswith(digits)}
+        below = self.lines(digits, when)
         if not below:
-            family = family or self.lines(digits[:2], when)
+            family = self.lines(digits[:4], when) or self.lines(digits[:2], when)
             return Resolved(None, nearest=_nearest(digits, family), revision=rev.title)
         own = below.get(digits)
+        codes = sorted(below)  # a code's descendants follow it directly
         leaves = [
-            line
-            for code, line in sorted(below.items())
-            if not any(o != code and o.startswith(code) for o in below)
+            below[code]
+            for code, following in zip(codes, [*codes[1:], ""], strict=True)
+            if not following.startswith(code)
         ]
         if own is not None and own in leaves and own.has_rate:
             return Resolved(own, revision=rev.title)
