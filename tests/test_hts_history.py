@@ -352,3 +352,11 @@ def test_coverage_report_runs_and_the_bundle_reduces_review() -> None:
     for (before, curated), (after, bundled) in zip(shares[::2], shares[1::2], strict=True):
         assert (before, after) == ("curated", "bundled")
         assert bundled < curated
+
+
+def test_hts_list_names_the_bundled_history(cli: Cli) -> None:
+    run = cli("hts", "list")
+    assert run.code == 0
+    assert run.out.startswith(
+        "bundled: 43 revisions, 2025-basic (2025-01-01) to 2026-rev-10 (2026-06-08), in "
+    )

@@ -74,12 +74,18 @@ def import_(
 
 @hts_app.command("list")
 def list_() -> None:
-    """List the imported revisions and the dates they take effect."""
+    """List the bundled and imported revisions and the dates they take effect."""
     from rich.console import Console
     from rich.table import Table
 
+    from tradecalc.hts_history import bundle_dir, read_revisions
     from tradecalc.hts_store import hts_dir, revisions
 
+    bundled = read_revisions()
+    typer.echo(
+        f"bundled: {len(bundled)} revisions, {bundled[0].name} ({bundled[0].effective}) to "
+        f"{bundled[-1].name} ({bundled[-1].effective}), in {bundle_dir()}"
+    )
     revs = revisions()
     if not revs:
         typer.echo(f"no HTS revision imported (folder {hts_dir()}); see: tradecalc hts import")
