@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tradecalc.base_rates import BaseRates
 from tradecalc.engine import RegimeView, Shipment, assess
+from tradecalc.hts_history import open_schedule
 from tradecalc.hts_parse import COMPUTABLE, ParsedExport, clean_text, parse_export
 from tradecalc.hts_store import ImportedSchedule, import_revision
 from tradecalc.models import Scope
@@ -165,9 +167,7 @@ def revision(tmp_path_factory: pytest.TempPathFactory) -> ImportedSchedule:
     return imported
 
 
-def _layers(
-    schedule: object, code: str, imported: ImportedSchedule | None
-) -> list[tuple[str, ...]]:
+def _layers(schedule: object, code: str, imported: BaseRates | None) -> list[tuple[str, ...]]:
     shipment = Shipment(code, Decimal(1000), entry=WHEN)
     result = assess(schedule, shipment, RegimeView("d", "d", WHEN), None, imported)  # type: ignore[arg-type]
     return [
@@ -206,8 +206,9 @@ def test_toys_laptop_sweater_same_mfn_and_301_from_the_import(revision: Imported
             m = m.model_copy(update={"scope": Scope(include=(f"@hts:{heading}",))})
         measures.append(m)
     stripped = curated.model_copy(update={"measures": tuple(measures)})
+    bundled = open_schedule()  # the default: curated lists, base rates from the bundle
     for code in CODES:
-        expected = _layers(curated, code, None)
+        expected = _layers(curated, code, bundled)
         got = _layers(stripped, code, revision)
         assert any(layer[0] == "us-mfn" for layer in expected), code
         assert got == expected, code
