@@ -360,3 +360,10 @@ def test_hts_list_names_the_bundled_history(cli: Cli) -> None:
     assert run.out.startswith(
         "bundled: 43 revisions, 2025-basic (2025-01-01) to 2026-rev-10 (2026-06-08), in "
     )
+
+
+def test_a_line_without_any_rate_needs_review(cli: Cli) -> None:
+    """2025 Rev 16 printed 9401.99.30.30 (no 8-digit parent, no rate) for a month."""
+    run = cli("duty", "1000", "--hs", "9401.99.3030", "--date", "2025-07-15")
+    assert run.code == 1
+    assert "the rate of 9401.99.30.30 in usitc-hts-2025-rev-16 ('') cannot be computed" in run.out

@@ -333,7 +333,7 @@ class UsSchedule:
             for code, following in zip(codes, [*codes[1:], ""], strict=True)
             if not following.startswith(code)
         ]
-        if own is not None and own in leaves and own.has_rate:
+        if own is not None and own in leaves:  # a tariff line (without a rate: needs review)
             return Resolved(own, revision=rev.title)
         rated = [line for line in leaves if line.has_rate]
         outcomes = {(line.imported.text, line.imported.headings) for line in rated}
