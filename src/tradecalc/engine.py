@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate
 from tradecalc.errors import MissingFxRateError, UsageError
+from tradecalc.hts_history import UsSchedule
 from tradecalc.models import (
     CodeRate,
     Fee,
@@ -908,6 +909,10 @@ def _unknown_code_message(
                 known.update(period.rates)
     digits = shipment.digits
     revision = None
+    if isinstance(base_rates, UsSchedule) and base_rates.importer == shipment.dest:
+        listing = _lines_under(base_rates, shipment, when)
+        if listing:
+            return listing
     if base_rates is not None and base_rates.importer == shipment.dest:
         revision = base_rates.describe(when)
         known.update(base_rates.nearest(digits, when))
@@ -949,6 +954,26 @@ def nearest_codes(digits: str, known: Iterable[str], limit: int = 3) -> list[str
 
     ranked = sorted((-level(code), code) for code in set(known) if level(code) >= 2)
     return [code for _, code in ranked[:limit]]
+
+
+def _lines_under(schedule: UsSchedule, shipment: Shipment, when: datetime) -> str | None:
+    """The lines a short code covers when they differ; raise for a code not in the schedule."""
+    found = schedule.resolve(shipment.digits, when)
+    on = format_when(when)
+    if not found.exists:
+        near = f"; nearest codes: {', '.join(found.nearest)}" if found.nearest else ""
+        raise UsageError(
+            f"HS code {shipment.code} is not in the {shipment.dest} tariff schedule in force "
+            f"on {on} ({found.revision}){near}"
+        )
+    if found.under:
+        shown = "; ".join(f"{line.htsno}: {line.outcome}" for line in found.under[:12])
+        more = f"; and {len(found.under) - 12} more" if len(found.under) > 12 else ""
+        return (
+            f"{shipment.code} covers {len(found.under)} tariff lines that differ on {on}: "
+            f"{shown}{more}; give the full code"
+        )
+    return None
 
 
 def _check_threshold(party: Party, duty: Decimal, notes: list[str]) -> None:

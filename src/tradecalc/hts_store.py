@@ -42,21 +42,6 @@ FORMAT = "1"
 MAX_BYTES = 64 * 1024 * 1024
 """Refuse sources (or their decompressed content) larger than this (a 2026 export: 13 MB)."""
 
-KNOWN_REVISIONS: dict[str, date] = {
-    "2025-basic": date(2025, 1, 1),
-    "2025-rev-11": date(2025, 5, 3),
-    "2025-rev-12": date(2025, 5, 14),
-    "2025-rev-32": date(2025, 12, 5),
-    "2026-rev-9": date(2026, 5, 1),
-    "2026-rev-10": date(2026, 6, 8),
-}
-"""Effective dates of revisions whose date is known, used when ``--effective`` is not given.
-
-Source: the USITC HTS change records (hts.usitc.gov, "Change Record" of each revision),
-dates of legal effect as summarised in The Budget Lab at Yale's tariff-rate-tracker
-(config/revision_dates.csv, policy_effective_date where given). Example: Revision 12
-carries the Geneva cut (EO 14298), in force from 14 May 2025."""
-
 _NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,79}")
 _FILE = re.compile(r"(\d{4}-\d{2}-\d{2})_([a-z0-9][a-z0-9.-]*)\.sqlite")
 _SCHEMA = """
@@ -289,22 +274,19 @@ def import_revision(
     effective: date | None = None,
     directory: Path | None = None,
 ) -> tuple[Revision, ParsedExport]:
-    """Fetch, parse and store one revision; defaults for name and date as documented.
+    """Fetch, parse and store one revision; defaults for name and date as documented."""
+    from tradecalc.hts_history import known_revision
+    from tradecalc.hts_parse import parse_export
 
-    A local file is read first (so a missing file is reported as such); a URL is
-    downloaded only once the name and date are known.
-    """
-    fetched = None if is_url(source) else fetch(source)
-    name = check_name(name or _required_name(source))
-    effective = effective or KNOWN_REVISIONS.get(name)
+    fetched = fetch(source)
+    known = known_revision(name or name_from_source(source), fetched.sha256)
+    name = check_name(name or (known[0] if known else _required_name(source)))
+    effective = effective or (known[1] if known else None)
     if effective is None:
         raise UsageError(
             f"the effective date of revision {name!r} is not known: "
             "give it with --effective YYYY-MM-DD"
         )
-    from tradecalc.hts_parse import parse_export
-
-    fetched = fetched or fetch(source)
     parsed = parse_export(fetched.data, source)
     return write_revision(parsed, name, effective, fetched, directory), parsed
 
@@ -534,6 +516,11 @@ class ImportedSchedule:
                 if rows:
                     return tuple(_text(r[0]) for r in rows)
         return ()
+
+    def lines_under(self, rev: Revision, prefix: str) -> list[tuple[str, ...]]:
+        """Every stored line of ``rev`` whose code starts with ``prefix``, by code."""
+        query = f"SELECT code, indent, {_COLUMNS} FROM lines WHERE code >= ? AND code < ?"
+        return self._conn(rev).execute(query + " ORDER BY code", (prefix, prefix + ":")).fetchall()
 
     def _conn(self, rev: Revision) -> sqlite3.Connection:
         conn = self._conns.get(rev.path)

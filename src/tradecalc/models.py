@@ -31,7 +31,7 @@ from pydantic.json_schema import SkipJsonSchema
 from tradecalc.money import parse_decimal
 from tradecalc.rate import Rate, RateSyntaxError, parse_rate
 
-_CODE = re.compile(r"\d{2}(?:\.?\d{2}){0,3}(?:\.?\d{2})?", re.ASCII)
+_CODE = re.compile(r"\d{2}(?:[. ]?\d{2}){0,3}(?:[. ]?\d{2})?", re.ASCII)
 _WHEN = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?", re.ASCII)
 _ID = r"^[a-z0-9][a-z0-9.-]*$"
 _HTS_HEADING = re.compile(r"9[89]\d\d\.\d\d\.\d\d")
@@ -43,7 +43,7 @@ def code_digits(code: str) -> str:
 
 
 def is_code(text: str) -> bool:
-    """True for 2 to 10 digits of an HS/HTS code, dotted or not."""
+    """True for 2 to 10 digits of an HS/HTS code, dotted, spaced or not."""
     return bool(_CODE.fullmatch(text.strip())) and 2 <= len(code_digits(text)) <= 10
 
 

@@ -143,7 +143,8 @@ NoHtsOption = Annotated[
     bool,
     typer.Option(
         "--no-hts",
-        help="Ignore imported HTS revisions (tradecalc hts import): curated data only.",
+        help="Ignore the official US schedule (bundled and imported HTS revisions): "
+        "curated data only.",
     ),
 ]
 FxOption = Annotated[

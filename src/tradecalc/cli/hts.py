@@ -15,7 +15,7 @@ from tradecalc.cli.app import Typer, app, examples
 if TYPE_CHECKING:
     from datetime import date
 
-    from tradecalc.hts_store import ImportedSchedule
+    from tradecalc.hts_history import UsSchedule
 
 hts_app = Typer(
     help="Import the official USITC tariff schedule (HTS JSON export) for every code.",
@@ -60,8 +60,9 @@ def import_(
         str | None,
         typer.Option(
             metavar="DATE",
-            help="Date the revision takes effect, YYYY-MM-DD.",
-            show_default="known for 2025-basic, 2025-rev-11, -12, -32, 2026-rev-9, -10",
+            help="Date the revision takes effect, YYYY-MM-DD [default: known for the 44 "
+            "USITC exports 2025 Basic to 2026 Rev 10, by sha256 or name].",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
@@ -82,12 +83,18 @@ def import_(
 
 @hts_app.command("list")
 def list_() -> None:
-    """List the imported revisions and the dates they take effect."""
+    """List the bundled and imported revisions and the dates they take effect."""
     from rich.console import Console
     from rich.table import Table
 
+    from tradecalc.hts_history import bundle_dir, read_revisions
     from tradecalc.hts_store import hts_dir, revisions
 
+    bundled = read_revisions()
+    typer.echo(
+        f"bundled: {len(bundled)} revisions, {bundled[0].name} ({bundled[0].effective}) to "
+        f"{bundled[-1].name} ({bundled[-1].effective}), in {bundle_dir()}"
+    )
     revs = revisions()
     if not revs:
         typer.echo(f"no HTS revision imported (folder {hts_dir()}); see: tradecalc hts import")
@@ -121,13 +128,12 @@ def remove(
     typer.echo(f"removed {rev.name} (effective {rev.effective.isoformat()})")
 
 
-def imported_schedule(enabled: bool = True) -> "ImportedSchedule | None":
-    """The imported revisions for ``duty``/``rates`` (None if disabled or none imported)."""
-    if not enabled:
-        return None
-    from tradecalc.hts_store import ImportedSchedule
+def imported_schedule(enabled: bool = True) -> "UsSchedule | None":
+    """The official US schedule for ``duty``/``batch``/``rates``: the bundled history plus
+    any imported revision (None with ``--no-hts``)."""
+    from tradecalc.hts_history import open_schedule
 
-    return ImportedSchedule.open()
+    return open_schedule(enabled)
 
 
 def _date(text: str | None) -> "date | None":
