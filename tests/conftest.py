@@ -38,7 +38,7 @@ def _isolated_cache(
     """Never touch the user's cache or data directories from a test."""
     home = tmp_path_factory.getbasetemp() / "tradecalc-home"
     monkeypatch.setenv("TRADECALC_CACHE_DIR", str(home / "cache"))
-    monkeypatch.setenv("TRADECALC_HOME", str(home / "data"))
+    monkeypatch.setenv("TRADECALC_HOME", str(tmp_path_factory.mktemp("home")))  # own revisions
     monkeypatch.delenv("TRADECALC_DATA", raising=False)
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("NO_COLOR", "1")

@@ -420,6 +420,7 @@ def test_unknown_china_code_points_at_real_neighbours_not_hts_import(cli: Cli) -
                 "--format",
                 "json",
                 *DATA,
+                "--no-hts",
             )
         )
         if "base (MFN)" in r

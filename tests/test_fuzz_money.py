@@ -18,7 +18,6 @@ from decimal import Decimal
 from fractions import Fraction
 from math import floor
 
-import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -222,7 +221,6 @@ def test_money_equals_an_independent_exact_computation(
 
 
 @BOTH
-@pytest.mark.xfail(strict=True, reason="exact money at any accepted size: branch c-engine")
 @given(case=shipments(large_money))
 @example(case=(Shipment("9503.00.0073", Decimal("9" * 28)), VIEWS_BY_ID["geneva"]))
 def test_money_is_exact_or_refused_at_any_accepted_size(

@@ -223,7 +223,8 @@ def _damage(path: Path, kind: str) -> None:
     conn.close()
 
 
-DUTY = ["duty", "1000", "--hs", "0101.30.0000", "--date", "2025-06-01", "--data", str(MINI)]
+DUTY = ["duty", "1000", "--hs", "0101.30.0000", "--date", "2026-07-02", "--data", str(MINI)]
+"""After the imported revision's date, and after every bundled revision: the import decides."""
 
 
 @pytest.mark.parametrize(
@@ -232,26 +233,42 @@ DUTY = ["duty", "1000", "--hs", "0101.30.0000", "--date", "2025-06-01", "--data"
 def test_a_damaged_revision_says_import_it_again_and_never_stops_a_batch(
     tmp_path: Path, kind: str
 ) -> None:
-    assert run_main(["hts", "import", str(GRAMMAR), "--revision", "2025-rev-12"]).code == 0
-    (rev,) = revisions(hts_dir())
-    _damage(rev.path, kind)
-    duty = run_main(DUTY)
-    assert_clean(duty)
-    assert duty.code == 1 and "is unreadable" in duty.err and "import it again" in duty.err
-    rows = tmp_path / "rows.csv"
-    rows.write_text("hs,value,date\n0101.30.0000,1000,2025-06-01\n9503.00.0073,10,2025-06-01\n")
-    out = tmp_path / "out.csv"
-    batch = run_main(["batch", str(rows), "-o", str(out), "--data", str(MINI)])
-    assert_clean(batch)
-    assert batch.code == 1
-    assert "import it again" in batch.err
-    assert "9503.00.0073" in out.read_text(encoding="utf-8")  # the other row was computed
-    lines = '{"hs": "0101.30.0000", "value": "1000", "date": "2025-06-01"}\n' * 2
-    stdin = run_main(["duty", "--stdin", "--data", str(MINI)], stdin=lines)
-    assert_clean(stdin)
-    answers = [json.loads(line) for line in stdin.out.splitlines()]
-    assert len(answers) == 2
-    assert all("import it again" in a.get("error", "") for a in answers), answers
+    assert (
+        run_main(
+            [
+                "hts",
+                "import",
+                str(GRAMMAR),
+                "--revision",
+                "2026-rev-11",
+                "--effective",
+                "2026-07-01",
+            ]
+        ).code
+        == 0
+    )
+    rev = next(r for r in revisions(hts_dir()) if r.name == "2026-rev-11")
+    try:
+        _damage(rev.path, kind)
+        duty = run_main(DUTY)
+        assert_clean(duty)
+        assert duty.code == 1 and "is unreadable" in duty.err and "import it again" in duty.err
+        rows = tmp_path / "rows.csv"
+        rows.write_text("hs,value,date\n0101.30.0000,1000,2026-07-02\n9503.00.0073,10,2026-07-02\n")
+        out = tmp_path / "out.csv"
+        batch = run_main(["batch", str(rows), "-o", str(out), "--data", str(MINI)])
+        assert_clean(batch)
+        assert batch.code == 1
+        assert "import it again" in batch.err
+        assert "9503.00.0073" in out.read_text(encoding="utf-8")  # the other row was computed
+        lines = '{"hs": "0101.30.0000", "value": "1000", "date": "2026-07-02"}\n' * 2
+        stdin = run_main(["duty", "--stdin", "--data", str(MINI)], stdin=lines)
+        assert_clean(stdin)
+        answers = [json.loads(line) for line in stdin.out.splitlines()]
+        assert len(answers) == 2
+        assert all("import it again" in a.get("error", "") for a in answers), answers
+    finally:  # the home folder is shared by the session: leave no revision behind
+        rev.path.unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------- item 5

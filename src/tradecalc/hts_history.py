@@ -210,7 +210,14 @@ class Bundle:
 
 
 def imported_lines(schedule: ImportedSchedule, rev: Revision, prefix: str) -> dict[str, Line]:
-    """The lines under ``prefix`` in one imported revision."""
+    """The lines under ``prefix`` in one imported revision (a damaged file: DataError)."""
+    from tradecalc.hts_store import reading
+
+    with reading(rev.path):
+        return _imported_lines(schedule, rev, prefix)
+
+
+def _imported_lines(schedule: ImportedSchedule, rev: Revision, prefix: str) -> dict[str, Line]:
     rows = schedule.lines_under(rev, prefix)
     found = {}
     for code, indent, htsno, description, units, general, kind, rate, rate_from, heads in rows:

@@ -94,7 +94,7 @@ class Revision:
 
     def meta(self) -> dict[str, str]:
         """The revision's metadata (name, effective, origin, sha256, counts, format)."""
-        with contextlib.closing(_connect(self.path)) as conn, _reading(self.path):
+        with contextlib.closing(_connect(self.path)) as conn, reading(self.path):
             return {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
 
 
@@ -392,7 +392,7 @@ def _rows(parsed: ParsedExport) -> Iterator[tuple[object, ...]]:
 def _connect(path: Path) -> sqlite3.Connection:
     import sqlite3
 
-    with _reading(path):
+    with reading(path):
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         (version,) = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     if version != FORMAT:
@@ -402,7 +402,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 @contextlib.contextmanager
-def _reading(path: Path) -> Iterator[None]:
+def reading(path: Path) -> Iterator[None]:
     """Turn any sign of a damaged file (SQLite errors, missing or mistyped values, rate text
     that does not parse) into one DataError that says to import it again."""
     import sqlite3
@@ -478,7 +478,7 @@ class ImportedSchedule:
         rev = in_force(self.revisions, when)
         if rev is None:
             return None
-        with _reading(rev.path):
+        with reading(rev.path):
             return self._entry(self._conn(rev), digits, rev)
 
     def _entry(self, conn: sqlite3.Connection, digits: str, rev: Revision) -> HtsEntry | None:
@@ -506,7 +506,7 @@ class ImportedSchedule:
         if rev is None:
             return ()
         conn = self._conn(rev)
-        with _reading(rev.path):
+        with reading(rev.path):
             for n in range(len(digits), 1, -1):
                 rows = conn.execute(
                     "SELECT htsno FROM lines WHERE code >= ? AND code < ? AND kind != 'none' "

@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from tradecalc.base_rates import BaseRates
 from tradecalc.engine import Shipment, assess, dated_view
 from tradecalc.errors import DataError, UsageError
 from tradecalc.models import Schedule
@@ -350,7 +351,7 @@ def collect(rows: Iterable[TariffRow]) -> dict[str, EntryResult]:
     return entries
 
 
-def expect(entry: EntryResult, schedule: Schedule) -> None:
+def expect(entry: EntryResult, schedule: Schedule, base_rates: BaseRates | None = None) -> None:
     """Fill each line's expected Chapter 99 amounts from the engine at the entry date."""
     when = datetime(entry.entered.year, entry.entered.month, entry.entered.day)
     for line in entry.lines.values():
@@ -360,7 +361,7 @@ def expect(entry: EntryResult, schedule: Schedule) -> None:
             continue
         try:
             shipment = Shipment(line.hts, line.value, origin=line.origin, dest="US", entry=when)
-            result = assess(schedule, shipment, dated_view(when, "entry-date"))
+            result = assess(schedule, shipment, dated_view(when, "entry-date"), None, base_rates)
         except (UsageError, DataError, ArithmeticError) as exc:
             line.review.append(str(exc))
             continue
@@ -488,6 +489,7 @@ def build_report(
     corporate: bool = True,
     rules: Rules | None = None,
     rates: tuple[InterestRate, ...] | None = None,
+    base_rates: BaseRates | None = None,
 ) -> Report:
     """Read ES-003 records, recompute every line, route every entry, estimate interest."""
     rules = rules or load_rules()
@@ -504,7 +506,7 @@ def build_report(
     entries = collect(good_rows())
     notes: set[str] = set()
     for entry in entries.values():
-        expect(entry, schedule)
+        expect(entry, schedule, base_rates)
         route(entry, rules, as_of)
         paid = entry.total(rules.ieepa_prefixes, "filed")
         if paid > 0:

@@ -60,9 +60,8 @@ def import_(
         str | None,
         typer.Option(
             metavar="DATE",
-            help="Date the revision takes effect, YYYY-MM-DD [default: known for the 44 "
-            "USITC exports 2025 Basic to 2026 Rev 10, by sha256 or name].",
-            show_default=False,
+            help="Date the revision takes effect, YYYY-MM-DD.",
+            show_default="known for the 44 USITC exports 2025 Basic to 2026 Rev 10",
         ),
     ] = None,
 ) -> None:
