@@ -83,7 +83,7 @@ MAX_LINE_CHARS = 1 << 20
 """Longest line of a streamed input (a batch file, ``duty --stdin``): 1 MiB characters."""
 
 _READ_CHUNK = 1 << 16
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+_LINE_END = re.compile(r"(\r\n|\r|\n)")
 
 
 def open_stream(name: str) -> tuple[IO[bytes], int]:
@@ -145,12 +145,11 @@ class LineReader:
         return chunk
 
     def __iter__(self) -> Iterator[str]:
-        head = b""
-        while len(head) < 3:
+        head, final = b"", False
+        while len(head) < 3 and not final:
             chunk = self._read()
-            if not chunk:
-                break
             head += chunk
+            final = not chunk
         if head.startswith((b"\xff\xfe", b"\xfe\xff")):
             decoder = codecs.getincrementaldecoder("utf-16")("strict")
             self._label = "UTF-16"
@@ -160,7 +159,7 @@ class LineReader:
                 head = head[3:]
         fed = self.consumed - len(head)  # bytes before ``head`` in the stream
         rest = ""
-        chunk, final = head, not head
+        chunk = head
         while True:
             try:
                 pending = len(decoder.getstate()[0])
@@ -170,11 +169,11 @@ class LineReader:
                 raise self._not_text(fed - pending + exc.start, before.count(b"\n")) from None
             fed += len(chunk)
             buffer = rest + text if rest else text
-            lines = _LINE.findall(buffer)
-            used = sum(map(len, lines))
-            if not final and lines and used == len(buffer) and lines[-1].endswith("\r"):
-                used -= len(lines.pop())  # the stream may go on with the "\n" of a "\r\n"
-            rest = buffer[used:]
+            parts = _LINE_END.split(buffer)  # text, ending, text, ending, ..., text
+            rest = parts.pop()
+            lines = [text + end for text, end in zip(parts[::2], parts[1::2], strict=True)]
+            if not final and not rest and lines and lines[-1].endswith("\r"):
+                rest = lines.pop()  # the stream may go on with the "\n" of a "\r\n"
             if lines and max(map(len, lines)) > self.max_line:
                 self._too_long(next(i for i, s in enumerate(lines) if len(s) > self.max_line))
             if len(rest) > self.max_line:
