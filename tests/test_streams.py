@@ -146,11 +146,17 @@ def test_output_equal_to_errors_or_input_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "r.csv").exists()
 
 
-def test_devices_may_take_both_outputs(tmp_path: Path) -> None:
-    source = tmp_path / "in.csv"
-    source.write_text(_rows(1), encoding="utf-8")
-    run = run_main(["batch", str(source), "-o", os.devnull, "--errors", os.devnull, *GENEVA])
-    assert run.code == 0, run.err
+def test_a_device_may_take_both_outputs(tmp_path: Path) -> None:
+    """Only a regular file (or one to be created) is a clash; a device may well be both."""
+    device = Path("/dev/zero")  # only looked at (stat), never opened
+    if not device.is_char_device():
+        pytest.skip("no /dev/zero character device here")
+    assert not batch_cli._same_file(device, device)
+    target = tmp_path / "a.csv"
+    assert batch_cli._same_file(target, tmp_path / "." / "a.csv")  # not created yet
+    target.write_text("x\n", encoding="utf-8")
+    assert batch_cli._same_file(target, tmp_path / "." / "a.csv")
+    assert not batch_cli._same_file(target, tmp_path / "b.csv")
 
 
 # ----------------------------------------------------------------------------- bounds
@@ -215,11 +221,11 @@ def test_endless_stream_stops_at_the_line_limit(endless: Path, args: list[str]) 
 def test_a_million_columns_is_refused_in_one_short_line(tmp_path: Path) -> None:
     """Item 11: the error quoted the whole 1 M-column header (5 MB on one line)."""
     source = tmp_path / "wide.csv"
-    source.write_text(",".join(f"c{i}" for i in range(150_000)) + "\n", encoding="utf-8")
+    source.write_text(",".join(f"c{i}" for i in range(100_000)) + "\n", encoding="utf-8")
     run = run_main(["batch", str(source), "--data", str(MINI)])
     assert run.code == 2
     assert run.err == (
-        "tradecalc: error: the input header has 150,000 columns, above the 1,000-column limit\n"
+        "tradecalc: error: the input header has 100,000 columns, above the 1,000-column limit\n"
     )
     names = ",".join(f"c{i}" for i in range(900))
     source.write_text(names + "\n", encoding="utf-8")
@@ -228,8 +234,8 @@ def test_a_million_columns_is_refused_in_one_short_line(tmp_path: Path) -> None:
 
 
 def test_a_quoted_record_over_many_lines_is_bounded() -> None:
-    text = 'hs,value\n"' + "x\n" * (batch.MAX_RECORD_CHARS // 2 + 10)
-    with pytest.raises(DataError, match=r"^CSV record 2: longer than 1,048,576 characters"):
+    text = "hs,value\n" + '"x\n",' * (batch.MAX_RECORD_CHARS // 5 + 10)  # short cells
+    with pytest.raises(DataError, match=r"^CSV record at line 2: longer than 1,048,576 characters"):
         list(batch.read_csv(io.StringIO(text)).items)
 
 
@@ -409,10 +415,11 @@ def test_sigint_at_any_moment_is_one_line(delay: float) -> None:
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=TIMEOUT)
-    if proc.returncode == -signal.SIGINT:  # before Python installed its handler: no output
-        assert err == b""
-        return
-    assert (proc.returncode, err) == (130, b"tradecalc: error: interrupted\n")
+    if b"interrupted" in err or b"tradecalc/cli" in err:  # once main() runs: one line
+        assert err == b"tradecalc: error: interrupted\n"
+        assert proc.returncode in (130, -signal.SIGINT)
+    else:  # inside Python's own start-up (site, runpy), before tradecalc's main() ran
+        assert err == b"" or err.rstrip().endswith(b"KeyboardInterrupt")
 
 
 @needs_proc

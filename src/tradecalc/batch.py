@@ -195,7 +195,7 @@ def _csv_rows(handle: Iterable[str]) -> Iterator[list[str]]:
     """CSV records; one the csv module refuses (a cell above its size limit, usually an
     unclosed quote swallowing the rest of the file) or one longer than
     :data:`MAX_RECORD_CHARS` stops the batch with a clear error."""
-    taken = 0
+    taken = 0  # characters of the record being read
 
     def lines() -> Iterator[str]:
         nonlocal taken
@@ -203,15 +203,16 @@ def _csv_rows(handle: Iterable[str]) -> Iterator[list[str]]:
             taken += len(line)
             if taken > MAX_RECORD_CHARS:
                 raise DataError(
-                    f"CSV record {reader.line_num + 1}: longer than {MAX_RECORD_CHARS:,} "
+                    f"CSV record at line {start}: longer than {MAX_RECORD_CHARS:,} "
                     "characters (the record-length limit; an unclosed quote?)"
                 )
             yield line
 
     reader = csv.reader(lines())
+    start = 1
     try:
         for record in reader:
-            taken = 0
+            taken, start = 0, reader.line_num + 1
             yield record
     except csv.Error as exc:
         raise DataError(f"CSV record {reader.line_num}: {exc} (an unclosed quote?)") from None
