@@ -93,7 +93,8 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         if stdin is not None:
             import io
 
-            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+            data = io.BytesIO(stdin.encode("utf-8"))
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(data, encoding="utf-8"))
         capsys.readouterr()
         try:
             run_tradecalc()

@@ -228,7 +228,6 @@ def test_many_tiny_nodes_are_refused_while_composing(tmp_path: Path) -> None:
     assert (child.returncode, child.stderr) == (1, "tradecalc: 1 problem in 1 of 1 file\n")
 
 
-@pytest.mark.xfail(strict=True, reason="bounded reading of a stream: branch a-io")
 def test_endless_schedule_stream_is_refused_at_the_byte_limit(tmp_path: Path) -> None:
     """``validate /dev/stdin`` fed zeros forever stops at the size limit, within 1 GiB."""
     import threading

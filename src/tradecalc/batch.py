@@ -38,7 +38,8 @@ from typing import IO, Any, NamedTuple
 from tradecalc.base_rates import BaseRates
 from tradecalc.batch_plan import RowPlan, compile_plan, result_values
 from tradecalc.engine import RegimeView, Shipment, assess
-from tradecalc.errors import DataError, TradecalcError, UsageError
+from tradecalc.errors import DataError, TradecalcError, UsageError, failure_reason, shorten
+from tradecalc.files import MAX_LINE_CHARS
 from tradecalc.inputs import load_json, shipment_from_mapping
 from tradecalc.models import Schedule
 from tradecalc.money import FxTable, effective_rate, money_sum, parse_amount
@@ -86,6 +87,11 @@ _DATED_VIEW = RegimeView(
     "The row's own date",
     follows_entry=True,
 )
+MAX_COLUMNS = 1000
+"""Most columns a CSV input may have."""
+MAX_RECORD_CHARS = MAX_LINE_CHARS
+"""Longest CSV record (its lines together, for quoted cells that span lines)."""
+
 _SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:\.\d+)?[eE][+-]?\d+\s*")
 _INPUT_SET = frozenset(INPUT_COLUMNS)
 
@@ -164,12 +170,18 @@ def read_csv(handle: Iterable[str]) -> Rows:
     header = next(reader, None)
     if header is None:
         raise UsageError("the input is empty: expected a header row with hs and value columns")
+    if len(header) > MAX_COLUMNS:
+        raise UsageError(
+            f"the input header has {len(header):,} columns, above the {MAX_COLUMNS:,}-column limit"
+        )
     names = [name.replace("\ufeff", "").strip().lower() for name in header]  # BOM via stdin
     missing = [c for c in ("hs", "value") if c not in names]
     if missing:
-        raise UsageError(f"the input has no {' or '.join(missing)} column (header: {header})")
-    if len(set(names)) != len(names):
-        raise UsageError(f"the input header repeats a column name: {header}")
+        quoted = shorten(",".join(header), 80)
+        raise UsageError(f"the input has no {' or '.join(missing)} column (header: {quoted!r})")
+    repeated = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if repeated is not None:
+        raise UsageError(f"the input header repeats the column {shorten(repeated, 80)!r}")
     extra = tuple(n for n in names if n not in _INPUT_SET)
     width = len(names)
 
@@ -198,10 +210,27 @@ def read_csv(handle: Iterable[str]) -> Rows:
 
 def _csv_rows(handle: Iterable[str]) -> Iterator[list[str]]:
     """CSV records; one the csv module refuses (a cell above its size limit, usually an
-    unclosed quote swallowing the rest of the file) stops the batch with a clear error."""
-    reader = csv.reader(handle)
+    unclosed quote swallowing the rest of the file) or one longer than
+    :data:`MAX_RECORD_CHARS` stops the batch with a clear error."""
+    taken = 0  # characters of the record being read
+
+    def lines() -> Iterator[str]:
+        nonlocal taken
+        for line in handle:
+            taken += len(line)
+            if taken > MAX_RECORD_CHARS:
+                raise DataError(
+                    f"CSV record at line {start}: longer than {MAX_RECORD_CHARS:,} "
+                    "characters (the record-length limit; an unclosed quote?)"
+                )
+            yield line
+
+    reader = csv.reader(lines())
+    start = 1
     try:
-        yield from reader
+        for record in reader:
+            taken, start = 0, reader.line_num + 1
+            yield record
     except csv.Error as exc:
         raise DataError(f"CSV record {reader.line_num}: {exc} (an unclosed quote?)") from None
 
@@ -426,8 +455,8 @@ class _Assessor:
                 if optional:
                     key = (key, *[bool(cells[i].strip()) for i in optional])
                 entry = entries[key] if key in entries else self._entry(key, cells, fields)
-            except (TypeError, AttributeError):  # a JSON value that is not text
-                entry = None
+            except Exception:  # a JSON value that is not text, or no plan: the plain path
+                entry = None  # assesses the row or names its error
             if entry is not None:
                 try:
                     value = parse_amount(cells[value_at], "value")
@@ -437,14 +466,14 @@ class _Assessor:
                     )
                     if entry.qty:
                         parse_amount(cells[qty_at], "quantity")
-                except (TradecalcError, AttributeError, TypeError):  # bad or not text
+                    rows = entry.plan.rows(value, freight, insurance)
+                except Exception:  # bad or not text: the plain path says why
                     entry = None
             if entry is None:
                 del cells[-1]
                 yield from self._assess_plainly(number, cells, fields, summary)
                 continue
             passthrough = tuple([cells[i] for i in extra_at])
-            rows = entry.plan.rows(value, freight, insurance)
             for (customs, duty, values), totals_key, review in zip(
                 rows, entry.keys, entry.reviews, strict=True
             ):
@@ -462,7 +491,11 @@ class _Assessor:
     ) -> _Entry | None:
         if len(self._entries) >= _ENTRIES_MAX:
             self._entries.clear()
-        self._entries[key] = entry = self._compile(self._mapping(cells, fields))
+        try:
+            entry = self._compile(self._mapping(cells, fields))
+        except Exception:  # e.g. a date the engine cannot reach: no plan
+            entry = None
+        self._entries[key] = entry
         return entry
 
     def _compile(self, fields: Mapping[str, object]) -> _Entry | None:
@@ -505,7 +538,11 @@ class _Assessor:
         fields: Mapping[str, object] | None,
         summary: Summary,
     ) -> Iterator[ResultRow | RowError]:
-        """One row through :func:`tradecalc.engine.assess` (and its canonical errors)."""
+        """One row through :func:`tradecalc.engine.assess` (and its canonical errors).
+
+        Whatever goes wrong with the row (an error of any kind) is that row's error; the
+        batch goes on.
+        """
         fields = self._mapping(cells, fields)
         try:
             shipment = to_shipment(fields)
@@ -515,13 +552,14 @@ class _Assessor:
             results = [
                 assess(self.schedule, shipment, view, self.fx, self.base_rates) for view in chosen
             ]
-        except TradecalcError as exc:
+            values = [result_values(shipment, result) for result in results]
+        except Exception as exc:  # one bad row never stops the batch
             summary.errors += 1
-            yield RowError(number, str(exc))
+            yield RowError(number, failure_reason(exc))
             return
         passthrough = tuple(fields.get(name, "") for name in self.extra)
         totals = summary.totals
-        for result in results:
+        for result, row_values in zip(results, values, strict=True):
             key = (result.regime, result.currency)
             acc = totals.get(key)
             if acc is None:
@@ -530,9 +568,7 @@ class _Assessor:
             if result.review:
                 summary.needs_review += 1
             summary.results += 1
-            yield ResultRow(
-                number, passthrough, result_values(shipment, result), bool(result.review)
-            )
+            yield ResultRow(number, passthrough, row_values, bool(result.review))
 
 
 def _items(rows: Rows) -> tuple[tuple[str, ...], Iterator[_Item]]:
