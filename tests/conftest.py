@@ -38,7 +38,7 @@ def _isolated_cache(
     """Never touch the user's cache or data directories from a test."""
     home = tmp_path_factory.getbasetemp() / "tradecalc-home"
     monkeypatch.setenv("TRADECALC_CACHE_DIR", str(home / "cache"))
-    monkeypatch.setenv("TRADECALC_HOME", str(home / "data"))
+    monkeypatch.setenv("TRADECALC_HOME", str(tmp_path_factory.mktemp("home")))  # own revisions
     monkeypatch.delenv("TRADECALC_DATA", raising=False)
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("NO_COLOR", "1")
@@ -93,7 +93,8 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         if stdin is not None:
             import io
 
-            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+            data = io.BytesIO(stdin.encode("utf-8"))
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(data, encoding="utf-8"))
         capsys.readouterr()
         try:
             run_tradecalc()
@@ -104,17 +105,6 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         return Run(code, captured.out, captured.err)
 
     return run
-
-
-def bundled_validates() -> bool:
-    """True when the bundled data file compiles cleanly (tests of real rates need it)."""
-    from tradecalc.errors import DataError
-
-    try:
-        load_schedule(BUNDLED, use_cache=False)
-    except DataError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="session")

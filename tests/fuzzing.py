@@ -25,15 +25,19 @@ BOTH = pytest.mark.parametrize("depth", ["quick", pytest.param("fuzz", marks=pyt
 _DIAGNOSTIC = re.compile(r"^.+:\d+(:\d+)?: .+$")
 
 
-def run_main(args: list[str], stdin: str | None = None) -> Run:
-    """``tradecalc ARGS`` in-process (``run``, as the ``cli`` fixture does), output captured."""
+def run_main(args: list[str], stdin: str | bytes | None = None) -> Run:
+    """``tradecalc ARGS`` in-process (``run``, as the ``cli`` fixture does), output captured.
+
+    ``stdin`` is given as text (UTF-8 encoded) or as the exact bytes.
+    """
     from tradecalc.cli.run import run as run_tradecalc
 
     out, err = io.StringIO(), io.StringIO()
     saved = sys.argv, sys.stdin
     sys.argv = ["tradecalc", *args]
     if stdin is not None:
-        sys.stdin = io.StringIO(stdin)
+        raw = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8")
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:

@@ -82,7 +82,7 @@ def rows(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
     return name, fields
 
 
-def _expected(result: Assessment) -> tuple[str, ...]:
+def _expected(result: Assessment, shipment: Shipment) -> tuple[str, ...]:
     """The result columns written out straight from the engine's assessment."""
     return (
         str(result.customs_value),
@@ -94,6 +94,8 @@ def _expected(result: Assessment) -> tuple[str, ...]:
         str(result.landed_cost),
         "needs_review" if result.needs_review else "ok",
         "; ".join(result.review),
+        shipment.origin,
+        shipment.dest,
     )
 
 
@@ -119,7 +121,7 @@ def test_plan_equals_engine(row: tuple[str, dict[str, str]], data: st.DataObject
     got = plan.rows(shipment.value, shipment.freight, shipment.insurance)
     for (customs, duty, values), view in zip(got, views, strict=True):
         result = assess(schedule, shipment, view)
-        assert values[4:] == _expected(result)
+        assert values[4:] == _expected(result, shipment)
         assert values[:4] == (shipment.code, view.id, values[2], result.currency)
         assert (customs, duty) == (result.customs_value, result.duty)
 
@@ -131,7 +133,7 @@ def test_batch_rows_equal_engine(row: tuple[str, dict[str, str]]) -> None:
     views = _views(name)[:2]
     items = list(batch.assess_rows(schedule, batch.Rows((), iter([(1, fields)])), views))
     shipment = shipment_from_mapping(fields)
-    expected = [_expected(assess(schedule, shipment, view)) for view in views]
+    expected = [_expected(assess(schedule, shipment, view), shipment) for view in views]
     assert [item.values[4:] for item in items if isinstance(item, batch.ResultRow)] == expected
 
 
@@ -166,7 +168,7 @@ def test_golden_rows_through_plans_match_engine(value: str) -> None:
         shipment_from_mapping({"hs": "9503.00.0073", "value": value}),
         shipment_from_mapping({"hs": "1201.90", "value": value, "dest": "CN", "freight": "7"}),
     ]
-    expected = [_expected(assess(schedule, s, view)) for s in shipments for view in views]
+    expected = [_expected(assess(schedule, s, view), s) for s in shipments for view in views]
     assert [i.values[4:] for i in items if isinstance(i, batch.ResultRow)] == expected
 
 

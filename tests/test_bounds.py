@@ -14,8 +14,8 @@ import pytest
 from tradecalc import loader
 from tradecalc.errors import DataError, UsageError
 from tradecalc.files import MAX_FILE_BYTES
-from tradecalc.money import MAX_DIGITS, parse_amount, parse_decimal
-from tradecalc.rate import parse_rate
+from tradecalc.money import AMOUNT_BOUND, parse_amount, parse_decimal
+from tradecalc.rate import RateSyntaxError, parse_rate
 from tradecalc.schedules import compile_schedule
 
 from conftest import MINI, Run
@@ -148,8 +148,11 @@ def test_forty_digit_amounts_are_refused_not_rounded() -> None:
     text = "1" * 40
     with pytest.raises(UsageError) as caught:
         parse_amount(text, "value")
-    assert str(caught.value) == f"value {text!r} has more than {MAX_DIGITS} digits"
-    assert parse_amount("9" * MAX_DIGITS) == Decimal("9" * MAX_DIGITS)
+    assert str(caught.value) == (
+        f"value {text!r} is out of range: at most 15 digits before the decimal point and 6 after"
+    )
+    largest = "9" * AMOUNT_BOUND.integer + "." + "9" * AMOUNT_BOUND.decimals
+    assert parse_amount(largest) == Decimal(largest)
 
 
 @pytest.mark.parametrize("text", ["-0", "+0", "-0.00", "0"])
@@ -168,7 +171,8 @@ def test_extreme_values_on_the_command_line(cli: Cli) -> None:
     run = cli("duty", "1" * 40, *TOYS, "--data", str(MINI))
     assert (run.code, run.err) == (
         2,
-        f"tradecalc: error: value '{'1' * 40}' has more than 28 digits\n",
+        f"tradecalc: error: value '{'1' * 40}' is out of range: "
+        "at most 15 digits before the decimal point and 6 after\n",
     )
     run = cli("duty", "1000", *TOYS, "--freight", "NaN", "--data", str(MINI))
     assert run.err == (
@@ -181,16 +185,17 @@ def test_extreme_values_on_the_command_line(cli: Cli) -> None:
 
 
 def test_largest_amount_is_computed_exactly(cli: Cli) -> None:
-    value = "9" * 26 + ".99"
+    value = "9" * 15 + ".99"
     run = cli("duty", value, *TOYS, "--data", str(MINI))
     assert run.code == 0, run.err
     row = run.out.splitlines()[1].split(",")
     assert value in row
 
 
-def test_huge_rate_text_parses_exactly() -> None:
-    rate = parse_rate("9" * 40 + "%")
-    assert rate.ad_valorem == Decimal("9" * 40) / 100
+def test_huge_rate_text_is_refused_naming_the_bound() -> None:
+    assert parse_rate("9" * 6 + "." + "9" * 6 + "%").ad_valorem == Decimal("9999.99999999")
+    with pytest.raises(RateSyntaxError, match="at most 6 digits before the decimal point"):
+        parse_rate("9" * 40 + "%")
 
 
 # ----------------------------------------------------------------------------- rate bound

@@ -22,6 +22,7 @@ from tradecalc.engine import (
     regime_views,
     scope_matches,
 )
+from tradecalc.hts_history import open_schedule
 from tradecalc.models import Measure, Period, Schedule, code_digits, format_when
 from tradecalc.money import FxTable
 from tradecalc.schedules import LoadedSchedule, load_schedule
@@ -29,10 +30,12 @@ from tradecalc.schedules import LoadedSchedule, load_schedule
 from conftest import BUNDLED
 
 SCHEDULE = load_schedule(BUNDLED, use_cache=False).schedule
+US_SCHEDULE = open_schedule()  # base rates from the bundled official schedule, as the CLI does
 
 
 def _assess(code: str, value: str, view: RegimeView, **kw: object) -> Assessment:
-    return assess(SCHEDULE, Shipment(code, Decimal(value), **kw), view, FxTable())  # type: ignore[arg-type]
+    shipment = Shipment(code, Decimal(value), **kw)  # type: ignore[arg-type]
+    return assess(SCHEDULE, shipment, view, FxTable(), US_SCHEDULE)
 
 
 def _rates(result: Assessment) -> dict[str, str]:
@@ -97,12 +100,23 @@ def test_us_good_with_zero_mfn_into_china_125_percent_then_10_plus_vat() -> None
 
 
 def _codes(schedule: Schedule, importer: str) -> list[str]:
+    """Codes the data names for ``importer``: curated base rates, then product lists and
+    scope prefixes (US base rates come from the bundled official schedule)."""
     codes: set[str] = set()
     for measure in schedule.measures:
         if measure.importer == importer and measure.group == "base":
             for period in measure.periods:
                 codes.update(period.rates)
-    return sorted(codes, key=lambda c: (-len(code_digits(c)), c))
+    named: set[str] = set()
+    for measure in schedule.measures:
+        if measure.importer == importer:
+            named.update(c for c in measure.scope.include if not c.startswith("@"))
+            lists = [c.removeprefix("@") for c in measure.scope.include if c.startswith("@")]
+            for name in lists:
+                if name in schedule.product_lists:
+                    named.update(schedule.product_lists[name].codes)
+    ranked = sorted(codes, key=lambda c: (-len(code_digits(c)), c))
+    return ranked + sorted(named - codes, key=lambda c: (-len(code_digits(c)), c))
 
 
 def _in_scope(schedule: Schedule, measure: Measure, code: str) -> bool:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.conftest import BUNDLED, MINI, ROOT, Run, bundled_validates
-from tests.snapshot import assert_snapshot
 
 from tradecalc.diff import Change, diff_regimes, diff_schedules
 from tradecalc.engine import regime_views
 from tradecalc.schedules import LoadedSchedule
+
+from conftest import BUNDLED, MINI, ROOT, Run
+from snapshot import assert_snapshot
 
 Cli = Callable[..., Run]
 DATA = ("--data", str(MINI))
@@ -56,10 +60,10 @@ def test_scenario_overrides_show_as_changes(cli: Cli) -> None:
     run = cli("diff", "geneva", "lapse", *DATA, "--format", "csv")
     assert run.code == 0
     assert run.out.splitlines() == [
-        "change,section,direction,item,field,before,after",
-        "changed,measure,CN←US,cn-counter,rate,10%,34%",
-        "changed,measure,US←CN,us-recip,rate,10%,34%",
-        "changed,measure,US←CN,us-recip,heading,9903.01.25,9903.01.63",
+        "change,section,direction,item,field,before,after,code",
+        "changed,measure,CN←US,cn-counter,rate,10%,34%,",
+        "changed,measure,US←CN,us-recip,rate,10%,34%,",
+        "changed,measure,US←CN,us-recip,heading,9903.01.25,9903.01.63,",
     ]
 
 
@@ -86,7 +90,7 @@ def test_scenario_file_as_argument(cli: Cli, tmp_path: Path) -> None:
     )
     run = cli("diff", "geneva", str(scenario), *DATA, "--format", "csv")
     assert run.code == 0, run.err
-    assert run.out.splitlines()[1:] == ["changed,measure,US←CN,us-recip,rate,10%,5%"]
+    assert run.out.splitlines()[1:] == ["changed,measure,US←CN,us-recip,rate,10%,5%,"]
 
 
 def test_unknown_regime_is_a_usage_error(cli: Cli) -> None:
@@ -126,13 +130,42 @@ def test_file_diff_is_structural(cli: Cli, tmp_path: Path) -> None:
     assert run.code == 0, run.err
     assert run.out.splitlines()[1:] == [
         "changed,period,US←*,us-mfn @ 2024-01-01,rates,6 code rates,"
-        '"6 code rates (1 changed, 0 added, 0 removed)"',
-        "changed,period,US←CN,us-301 @ 2024-01-01,rate,25%,7.5%",
-        "changed,period,US←CN,us-301 @ 2024-01-01,heading,9903.88.03,9903.88.15",
-        "removed,measure,US←CN,us-adcvd-steel,,1 period,",
-        "added,measure,US←CN,us-adcvd-steel-2,,,1 period",
-        "changed,regime,,pre-geneva,as_of,2025-05-13,2025-05-12",
+        '"6 code rates (1 changed, 0 added, 0 removed)",',
+        "changed,period,US←*,us-mfn @ 2024-01-01,rate,16%,17%,6110.11.0015",
+        "changed,period,US←CN,us-301 @ 2024-01-01,rate,25%,7.5%,",
+        "changed,period,US←CN,us-301 @ 2024-01-01,heading,9903.88.03,9903.88.15,",
+        "removed,measure,US←CN,us-adcvd-steel,,1 period,,",
+        "added,measure,US←CN,us-adcvd-steel-2,,,1 period,",
+        "changed,regime,,pre-geneva,as_of,2025-05-13,2025-05-12,",
     ]
+
+
+def test_file_diff_names_each_code_with_both_rates(cli: Cli, tmp_path: Path) -> None:
+    text = MINI.read_text(encoding="utf-8")
+    text = text.replace('"6110.11.0015": "16%"', '"6110.11.0015": "17%"')
+    text = text.replace('"9503.00.0073": "Free"', '"9503.00.0074": "Free"')
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(text, encoding="utf-8")
+    expected = {
+        ("changed", "6110.11.0015", "16%", "17%"),
+        ("removed", "9503.00.0073", "Free", ""),
+        ("added", "9503.00.0074", "", "Free"),
+    }
+    as_json = json.loads(cli("diff", str(MINI), str(edited), "--format", "json").out)
+    rates = [c for c in as_json["changes"] if c["field"] == "rate"]
+    assert {(c["change"], c["code"], c["before"], c["after"]) for c in rates} == expected
+    summary = next(c for c in as_json["changes"] if c["field"] == "rates")
+    assert summary["after"] == "6 code rates (1 changed, 1 added, 1 removed)"
+    rows = list(
+        csv.DictReader(io.StringIO(cli("diff", str(MINI), str(edited), "--format", "csv").out))
+    )
+    assert {
+        (r["change"], r["code"], r["before"], r["after"]) for r in rows if r["code"]
+    } == expected
+    table = cli("diff", str(MINI), str(edited)).out
+    for line in (r"6110\.11\.0015:?\s+16%\s+(→ )?17%", r"9503\.00\.0073:?\s+Free\s+(→ )?—"):
+        assert re.search("rate " + line, table), table
+    assert re.search(r"rate 9503\.00\.0074:?\s+—\s+(→ )?Free", table), table
 
 
 def test_identical_files_have_no_changes(mini: LoadedSchedule) -> None:
@@ -152,7 +185,6 @@ def test_file_diff_table_snapshot(
 # ----------------------------------------------------------------------------- bundled
 
 
-@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
 def test_bundled_geneva_diff_is_exactly_the_14_may_changes(cli: Cli) -> None:
     run = cli("diff", "pre-geneva", "geneva", "--data", str(BUNDLED), "--format", "json")
     assert run.code == 0, run.err

@@ -11,7 +11,15 @@ from decimal import Decimal
 
 import pytest
 
-from tradecalc.engine import Assessment, RegimeView, Shipment, assess, regime_views, with_overrides
+from tradecalc.engine import (
+    Assessment,
+    RegimeView,
+    Shipment,
+    assess,
+    dated_view,
+    regime_views,
+    with_overrides,
+)
 from tradecalc.errors import UsageError
 from tradecalc.models import Override, parse_when
 from tradecalc.money import FxTable, round_money
@@ -22,7 +30,8 @@ D = Decimal
 
 
 def at(when: str) -> RegimeView:
-    return RegimeView(when, when, parse_when(when))
+    """The schedule in force at ``when`` (a shipment's own entry date, if any, moves it)."""
+    return dated_view(parse_when(when))
 
 
 def run(mini: LoadedSchedule, code: str, value: str, when: str, **kw: object) -> Assessment:
@@ -64,7 +73,7 @@ def test_product_list_scope_includes_and_leaves_out(mini: LoadedSchedule) -> Non
 
 
 def test_origin_outside_a_measure_is_not_charged(mini: LoadedSchedule) -> None:
-    result = run(mini, "6110.11.0015", "1000", "2025-05-13", origin="VN")
+    result = run(mini, "6110.11.0015", "1000", "2025-05-13", origin="HK")
     assert set(lines(result)) == {"us-mfn"}
 
 

@@ -122,3 +122,50 @@ def test_a_reader_that_goes_away_stops_it_quietly(output_format: str) -> None:
         child.stdout.close()  # long before the child has started up and written anything
         err = child.stderr.read()
     assert (child.returncode, err) == (1, b"")
+
+
+# ----------------------------------------------------------------------------- internal errors
+
+
+def _crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``duty`` hit a bug: loading the schedule raises an unexpected exception."""
+
+    def broken(data: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr("tradecalc.cli.duty.load", broken)
+
+
+def test_internal_error_is_one_line_that_says_how_to_get_the_trace(
+    cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRADECALC_DEBUG", raising=False)
+    _crash(monkeypatch)
+    run = cli("duty", "1000", "--hs", "9503.00.0073", "--data", str(MINI))
+    assert run.code == 1
+    assert run.err.splitlines() == [
+        "tradecalc: error: internal error: RuntimeError: simulated bug "
+        "(please report this; rerun with --traceback for the trace)"
+    ]
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_traceback_switch_prints_the_trace_and_keeps_the_status(
+    cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    _crash(monkeypatch)
+    args = ["duty", "1000", "--hs", "9503.00.0073", "--data", str(MINI)]
+    if how == "option":
+        monkeypatch.delenv("TRADECALC_DEBUG", raising=False)
+        args.insert(0, "--traceback")
+    else:
+        monkeypatch.setenv("TRADECALC_DEBUG", "1")
+    run = cli(*args)
+    assert run.code == 1
+    lines = run.err.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert 'raise RuntimeError("simulated bug")' in run.err
+    assert lines[-1] == (
+        "tradecalc: error: internal error: RuntimeError: simulated bug "
+        "(please report this with the trace above)"
+    )

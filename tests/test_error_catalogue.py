@@ -10,6 +10,7 @@ from conftest import ROOT
 
 CATALOGUE = ROOT / "docs" / "errors.md"
 _RAISERS = {"UsageError": 0, "DataError": 0, "MissingFxRateError": 0, "RateSyntaxError": 0}
+_RAISERS |= {"WriteError": 0}
 _RAISERS |= {"ValueError": 0, "RowError": 1, "_fail": 2, "_at": 2}
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from tests.conftest import MINI, Run
-from tests.snapshot import assert_snapshot
+from conftest import MINI, Run
+from snapshot import assert_snapshot
 
 Cli = Callable[..., Run]
 ARGS = ("duty", "1000", "--hs", "7326.90.8688", "--regime", "geneva", "--metal", "steel=40%")

@@ -179,8 +179,8 @@ def test_encodings(tmp_path: Path, encoding: str, ok: bool) -> None:
     else:
         assert run.code == 1
         assert run.err == (
-            f"tradecalc: error: {source}: not UTF-8 text: save it as UTF-8 (in Excel: CSV UTF-8) "
-            "or UTF-16 with a byte-order mark\n"
+            f"tradecalc: error: {source}: not UTF-8 text at line 2 (byte 34): save it as UTF-8 "
+            "(in Excel: CSV UTF-8) or UTF-16 with a byte-order mark\n"
         )
         assert out.read_text(encoding="utf-8") == "previous\n"
 

@@ -8,11 +8,13 @@ bundled data), ``duty --stdin`` lines, scenario files with random content, ``dif
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fuzzing import (
@@ -314,3 +316,91 @@ def test_fuzz_tests_leave_the_working_tree_alone() -> None:
 def test_a_file_name_with_a_line_break_gives_one_error_line() -> None:
     run = run_main(["validate", "a\nb.yaml"])
     assert (run.code, run.err) == (2, "tradecalc: error: a\\nb.yaml: no such file\n")
+
+
+# ----------------------------------------------------------------------------- status
+
+
+def _curated_codes() -> list[tuple[str, str]]:
+    """``(importer, code)`` of every code the bundled schedule rates, plus an unknown CN one."""
+    from tradecalc.schedules import load_schedule
+
+    schedule = load_schedule(BUNDLED, use_cache=False).schedule
+    found = {
+        (m.importer, code)
+        for m in schedule.measures
+        for p in m.periods
+        for code in p.rates
+        if len(code.replace(".", "")) >= 4
+    }
+    # A US code outside the official schedule is a usage error now (tests/test_hts_history.py)
+    return sorted(found | {("CN", "9999.99")})
+
+
+CURATED = _curated_codes()
+statuses = st.tuples(
+    st.sampled_from(CURATED),
+    st.sampled_from(([], ["--metal", "steel=40%"], ["--qty", "120", "--unit", "kg"])),
+    st.sampled_from(([], ["--date", "2025-05-14"], ["--date", "2026-03-01T09:30"])),
+)
+_FORMATS = ["table", "csv"]
+
+
+def _json_results(args: list[str]) -> tuple[int, list[dict[str, Any]]]:
+    """The exit status and the per-regime results of ``ARGS --format json``."""
+    run = run_main([*args, "--format", "json"])
+    assert run.code in (0, 1), run
+    return run.code, json.loads(run.out)["results"]
+
+
+def _csv_review(out: str) -> dict[str, bool]:
+    """Per regime: does a status column of ``duty --format csv`` say it needs review?"""
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows, out
+    columns = [c for c in rows[0] if "status" in c.lower() or "review" in c.lower()]
+    assert columns, f"no status column in {list(rows[0])}"
+    column = columns[0]
+    found: dict[str, bool] = {}
+    for row in rows:
+        found[row["regime"]] = found.get(row["regime"], False) or "review" in row[column].lower()
+    return found
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2})?")
+
+
+@BOTH
+@pytest.mark.parametrize("form", _FORMATS)
+@given(case=statuses)
+@example(case=(("US", "7326.90.8688"), [], []))  # steel content unknown in some regimes
+def test_every_output_format_carries_the_status(
+    depth: str, form: str, case: tuple[tuple[str, str], list[str], list[str]]
+) -> None:
+    """What ``--format json`` marks as needing review, the table and the CSV mark too: the
+    exit status, the table's status row and every review reason, the CSV's status column."""
+    (dest, code), extra, date = case
+    os.environ["COLUMNS"] = "250"  # one table row per line (restored by the autouse fixture)
+    origin = "US" if dest == "CN" else "CN"
+    args = ["duty", "1000", "--hs", code, "--origin", origin, "--dest", dest, *extra, *date]
+    code_json, results = _json_results(args)
+    review = {result["regime"]: bool(result["needs_review"]) for result in results}
+    run = run_main([*args, "--format", form])
+    assert run.code == code_json == (1 if any(review.values()) else 0), run
+    if form == "csv":
+        assert _csv_review(run.out) == review
+        return
+    (status,) = [
+        line.replace("needs review", "needs-review").split()[1:]
+        for line in run.out.splitlines()
+        if line.startswith(" Status ")
+    ]
+    assert status == ["needs-review" if needs else "ok" for needs in review.values()], run.out
+    printed = " ".join((run.out + run.err).split())
+    for result in results:
+        for reason in result["review"]:
+            text = " ".join(reason.split())
+            shared = _DATE.sub("each column's date", text)  # printed once for all columns
+            assert f": {text}" in printed or shared in printed, (reason, run.out)

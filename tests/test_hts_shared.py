@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tradecalc.base_rates import BaseRates
 from tradecalc.engine import RegimeView, Shipment, assess
+from tradecalc.hts_history import open_schedule
 from tradecalc.hts_parse import COMPUTABLE, ParsedExport, clean_text, parse_export
 from tradecalc.hts_store import ImportedSchedule, import_revision
 from tradecalc.models import Scope
@@ -26,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 HTS = SHARED / "usitc-hts-json"
 LISTS = SHARED / "section301-lists" / "s301_product_lists.csv"
+REVISIONS = ROOT / "data" / "hts" / "revisions.csv"
 
 pytestmark = [
     pytest.mark.shared,
@@ -58,7 +62,17 @@ def _tariff_lines(export: ParsedExport) -> dict[str, object]:
 
 
 def test_every_file_is_covered() -> None:
-    assert {f.name.removesuffix(".json.gz") for f in FILES} == set(EXPECTED)
+    """Every export in ../shared is a revision of the project's table, with its sha256, and
+    every revision the source's date table names has its export."""
+    with REVISIONS.open(encoding="utf-8", newline="") as handle:
+        table = {row["file"]: row["sha256"] for row in csv.DictReader(handle)}
+    assert {f.name for f in FILES} == set(table)
+    for path in FILES:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == table[path.name], path.name
+    with (HTS / "revision_dates.csv").open(encoding="utf-8", newline="") as handle:
+        dated = {row["revision"] for row in csv.DictReader(handle)}
+    assert {f"hts_{r if r[:2] == '20' else '2025_' + r}.json.gz" for r in dated} <= set(table)
+    assert set(EXPECTED) <= {name.removesuffix(".json.gz") for name in table}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -153,9 +167,7 @@ def revision(tmp_path_factory: pytest.TempPathFactory) -> ImportedSchedule:
     return imported
 
 
-def _layers(
-    schedule: object, code: str, imported: ImportedSchedule | None
-) -> list[tuple[str, ...]]:
+def _layers(schedule: object, code: str, imported: BaseRates | None) -> list[tuple[str, ...]]:
     shipment = Shipment(code, Decimal(1000), entry=WHEN)
     result = assess(schedule, shipment, RegimeView("d", "d", WHEN), None, imported)  # type: ignore[arg-type]
     return [
@@ -166,12 +178,7 @@ def _layers(
 
 
 def test_toys_laptop_sweater_same_mfn_and_301_from_the_import(revision: ImportedSchedule) -> None:
-    from tradecalc.errors import DataError
-
-    try:
-        curated = load_schedule(ROOT / "data" / "rates.yaml", use_cache=False).schedule
-    except DataError as exc:
-        pytest.skip(f"bundled data does not validate yet: {exc}")
+    curated = load_schedule(ROOT / "data" / "rates.yaml", use_cache=False).schedule
     stripped_digits = {c.replace(".", "") for c in CODES}
     measures = []
     for m in curated.measures:
@@ -194,8 +201,9 @@ def test_toys_laptop_sweater_same_mfn_and_301_from_the_import(revision: Imported
             m = m.model_copy(update={"scope": Scope(include=(f"@hts:{heading}",))})
         measures.append(m)
     stripped = curated.model_copy(update={"measures": tuple(measures)})
+    bundled = open_schedule()  # the default: curated lists, base rates from the bundle
     for code in CODES:
-        expected = _layers(curated, code, None)
+        expected = _layers(curated, code, bundled)
         got = _layers(stripped, code, revision)
         assert any(layer[0] == "us-mfn" for layer in expected), code
         assert got == expected, code

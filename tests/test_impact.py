@@ -26,17 +26,14 @@ from conftest import BUNDLED, ROOT, SHARED_DATA, run_child
 SCHEDULE = load_schedule(BUNDLED, use_cache=False).schedule
 
 
-def _curated_codes(importer: str) -> list[str]:
-    """Codes that the bundled schedule gives a base rate for (10 digits for the US)."""
-    found: set[str] = set()
-    for measure in SCHEDULE.measures:
-        if measure.importer == importer and measure.group == "base":
-            for period in measure.periods:
-                found.update(period.rates)
-    return sorted(found)
+def _basket_codes(every: int = 350) -> list[str]:
+    """Real HTS10 codes spread over the bundled 2024 basket (one in ``every``)."""
+    lines = (ROOT / "data" / "baskets" / "us-imports-from-cn-2024.csv").read_text().splitlines()
+    rows = [line.split(",")[0] for line in lines if line[:1].isdigit()]
+    return rows[::every]
 
 
-US_CODES = _curated_codes("US")
+US_CODES = _basket_codes()
 
 
 def _basket(tmp_path: Path, rows: list[tuple[str, str]], name: str = "basket.csv") -> Path:
@@ -128,19 +125,18 @@ def test_top_changes_and_by_chapter(tmp_path: Path) -> None:
     assert set(last["by"]) == chapters
 
 
-def test_unknown_code_is_review_value_and_exit_1(tmp_path: Path) -> None:
-    basket = _basket(tmp_path, [(US_CODES[0], "100"), ("0101.21.0010", "900")])
+def test_review_value_is_the_value_of_rows_needing_review(tmp_path: Path) -> None:
+    """Without the official schedule (--no-hts) no code has a base rate: all value needs review."""
+    basket = _basket(tmp_path, [(US_CODES[0], "100"), (US_CODES[1], "900")])
     done = run_child(["impact", str(basket), "--regime", "geneva", "--format", "json", "--no-hts"])
     result = json.loads(done.stdout)["results"][0]
-    if Decimal(result["review_value"]) == 0:
-        pytest.skip("the schedule prices 0101.21.0010 (bundled official rates)")
     assert done.returncode == 1
-    assert Decimal(result["review_value"]) == Decimal("900.00")
-    assert sum(Decimal(v) for v in result["review"].values()) >= Decimal("900.00")
+    assert Decimal(result["review_value"]) == Decimal("1000.00")
+    assert sum(Decimal(v) for v in result["review"].values()) >= Decimal("1000.00")
 
 
 def test_estimated_metal_is_labelled(tmp_path: Path) -> None:
-    steel = next(c for c in US_CODES if code_digits(c).startswith("7326"))
+    steel = "7326.90.8688"  # other articles of steel
     basket = _basket(tmp_path, [(steel, "10000")])
     args = ["impact", str(basket), "--date", "2025-06-10", "--format", "json"]
     plain = json.loads(run_child(args).stdout)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tradecalc.engine import Shipment, assess, regime_views
+from tradecalc.engine import Shipment, assess, dated_view, regime_views
 from tradecalc.errors import DataError
 from tradecalc.list_files import data_digest
 from tradecalc.schedules import load_schedule
@@ -42,9 +42,8 @@ def _schedule(folder: Path, rows: str = ROWS, name: str = "lists/list3.csv") -> 
 
 def _section_301(path: Path, code: str, when: str) -> Decimal:
     loaded = load_schedule(path, use_cache=False)
-    view = regime_views(loaded.schedule)["geneva"]
     entry = datetime.fromisoformat(when)
-    result = assess(loaded.schedule, Shipment(code, Decimal(1000), entry=entry), view)
+    result = assess(loaded.schedule, Shipment(code, Decimal(1000), entry=entry), dated_view(entry))
     return sum((line.amount for line in result.lines if line.measure == "us-301"), Decimal(0))
 
 

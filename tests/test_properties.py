@@ -33,7 +33,7 @@ def shipments(draw: st.DrawFn, value: Decimal | None = None) -> Shipment:
     return Shipment(
         code,
         draw(values) if value is None else value,
-        origin="US" if to_china else draw(st.sampled_from(["CN", "VN"])),
+        origin="US" if to_china else draw(st.sampled_from(["CN", "HK", "MO"])),
         dest="CN" if to_china else "US",
         freight=draw(st.none() | st.decimals(min_value=0, max_value=10**5, places=2)),
         mode=draw(st.sampled_from(["ocean", "air"])),

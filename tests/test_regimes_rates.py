@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from tests.conftest import BUNDLED, MINI, Run, bundled_validates
-from tests.snapshot import assert_snapshot
 
 from tradecalc.engine import regime_views
 from tradecalc.render_data import bar, headline_text
 from tradecalc.schedules import LoadedSchedule
 from tradecalc.snapshot import headlines
 from tradecalc.timeline import timeline
+
+from conftest import BUNDLED, MINI, Run
+from snapshot import assert_snapshot
 
 Cli = Callable[..., Run]
 DATA = ("--data", str(MINI))
@@ -39,7 +43,6 @@ def test_regimes_snapshot(cli: Cli) -> None:
     assert_snapshot("regimes.txt", run.out)
 
 
-@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
 def test_bundled_headlines_tell_the_geneva_story(bundled: LoadedSchedule) -> None:
     views = regime_views(bundled.schedule)
     text = {k: headline_text(headlines(bundled.schedule, views[k])) for k in views}
@@ -102,8 +105,34 @@ def test_bar(value: Decimal, expected: str) -> None:
     assert bar(value, Decimal(1)) == expected
 
 
-@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
 def test_bundled_rates_runs(cli: Cli) -> None:
     run = cli("rates", "9503.00.0073", "--data", str(BUNDLED))
     assert run.code == 0, run.err
     assert "Total ad valorem duty on 9503.00.0073 from CN into US:" in run.out
+
+
+def test_regimes_as_json_and_csv_agree_with_the_table(cli: Cli) -> None:
+    as_json = json.loads(cli("regimes", "--format", "json", *DATA).out)
+    assert as_json["data_version"] == "test.1"
+    ids = [r["id"] for r in as_json["regimes"]]
+    assert ids[:3] == ["before", "pre-geneva", "geneva"]
+    geneva = as_json["regimes"][2]
+    assert geneva["as_of"] == "2025-05-14T12:01" and geneva["hypothetical"] is False
+    assert {(h["importer"], h["origin"], h["rate"]) for h in geneva["headline"]} == {
+        ("US", "CN", "0.3"),
+        ("CN", "US", "0.1"),
+    }
+    rows = list(csv.DictReader(io.StringIO(cli("regimes", "--format", "csv", *DATA).out)))
+    assert [r["regime"] for r in rows][::2] == ids
+    table = cli("regimes", *DATA).out
+    assert "30%" in table and "10%" in table
+
+
+@pytest.mark.parametrize("command", [("duty", "1", "--hs", "9503.00.0073"), ("regimes",)])
+def test_a_misspelt_format_is_one_clean_usage_line(cli: Cli, command: tuple[str, ...]) -> None:
+    run = cli(*command, "--format", "jsn", *DATA)
+    assert run.code == 2
+    assert run.err.splitlines() == [
+        "tradecalc: error: Invalid value for '--format': 'jsn' is not one of 'table', 'json', "
+        f"'csv'. (see: tradecalc {command[0]} --help)"
+    ]

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
-from tests.conftest import BUNDLED, MINI, ROOT, Run, bundled_validates
-from tests.snapshot import assert_snapshot
+
+from tradecalc.files import MAX_FILE_BYTES
+
+from conftest import BUNDLED, MINI, ROOT, Run
+from snapshot import assert_snapshot
 
 INVALID = ROOT / "tests" / "invalid"
+FIXTURE_SCENARIO = ROOT / "tests" / "fixtures" / "scenarios" / "half.yaml"
 EXAMPLES = sorted(INVALID.glob("*.yaml"))
 Cli = Callable[..., Run]
 
@@ -182,6 +190,7 @@ def _big_schedule(codes: int) -> str:
     return head.replace(marker, marker + rows)
 
 
+@pytest.mark.slow
 def test_ten_megabyte_file_validates(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     path.write_text(_big_schedule(320_000), encoding="utf-8")
@@ -190,7 +199,73 @@ def test_ten_megabyte_file_validates(cli: Cli, tmp_path: Path) -> None:
     assert (run.code, run.out) == (0, ""), run.out[:500]
 
 
-@pytest.mark.skipif(not bundled_validates(), reason="data/rates.yaml does not validate yet")
+_LIMITED_CHILD = (
+    "import resource, runpy, sys\n"
+    "limit = int(sys.argv.pop(1))\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+    "sys.argv[0] = 'tradecalc'\n"
+    "runpy.run_module('tradecalc', run_name='__main__')\n"
+)
+"""``python -c _LIMITED_CHILD BYTES ARGS``: the entry point with its address space capped."""
+
+
+def test_many_tiny_nodes_are_refused_while_composing(tmp_path: Path) -> None:
+    """31.4 MB of ``0,`` (15.7 M nodes): refused at the node bound, within 1 GiB."""
+    from tradecalc.loader import MAX_NODES
+
+    path = tmp_path / "nodes.yaml"
+    count = 15_700_000
+    path.write_text("[" + "0," * (count - 1) + "0]\n", encoding="ascii")
+    child = subprocess.run(
+        [sys.executable, "-c", _LIMITED_CHILD, str(1 << 30), "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    column = 2 * MAX_NODES  # the root list is node 1; item k starts at column 2k
+    assert child.stdout == f"{path}:1:{column}: more than {MAX_NODES:,} YAML nodes\n"
+    assert (child.returncode, child.stderr) == (1, "tradecalc: 1 problem in 1 of 1 file\n")
+
+
+def test_endless_schedule_stream_is_refused_at_the_byte_limit(tmp_path: Path) -> None:
+    """``validate /dev/stdin`` fed zeros forever stops at the size limit, within 1 GiB."""
+    import threading
+
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("wb") as out_file, err.open("wb") as err_file:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _LIMITED_CHILD, str(1 << 30), "validate", "/dev/stdin"],
+            stdin=subprocess.PIPE,
+            stdout=out_file,
+            stderr=err_file,
+        )
+    assert child.stdin is not None
+
+    def feed(stream: IO[bytes]) -> None:
+        block = b"0" * (1 << 16)
+        try:
+            while True:
+                stream.write(block)
+        except OSError:  # the child stopped reading
+            return
+
+    feeder = threading.Thread(target=feed, args=(child.stdin,), daemon=True)
+    feeder.start()
+    try:
+        code = child.wait(timeout=600)
+    finally:
+        child.kill()
+        child.wait()
+        feeder.join()
+        with contextlib.suppress(OSError):
+            child.stdin.close()
+    printed = out.read_text(encoding="utf-8") + err.read_text(encoding="utf-8")
+    assert code == 1, printed
+    assert "internal error" not in printed
+    assert f"{MAX_FILE_BYTES:,}" in printed
+
+
 def test_bundled_data_validates(cli: Cli) -> None:
     run = cli("validate", str(BUNDLED))
     assert (run.code, run.out) == (0, "")
@@ -221,3 +296,61 @@ def test_schema_to_file(cli: Cli, tmp_path: Path) -> None:
 def test_bundled_data_points_at_the_schema() -> None:
     first = BUNDLED.read_text(encoding="utf-8").splitlines()[0]
     assert first == "# yaml-language-server: $schema=../docs/schedule.schema.json"
+
+
+# ----------------------------------------------------------------------------- pre-commit
+
+
+def _readme_example() -> dict[str, Any]:
+    """The repository entry of the README's pre-commit example."""
+    import yaml
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```yaml\n- repo: https://github.com/OWNER/tradecalc")
+    block = readme[start + len("```yaml\n") : readme.index("```", start + 3)]
+    (repo,) = yaml.safe_load(block)
+    assert isinstance(repo, dict)
+    return repo
+
+
+def test_pre_commit_hook_checks_schedules_and_scenarios_only() -> None:
+    import re
+
+    import yaml
+
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    (example,) = _readme_example()["hooks"]
+    assert example["id"] == hook["id"] == "tradecalc-validate"
+    pattern = re.compile(str(example.get("files", hook["files"])))
+    for checked in ("data/rates.yaml", "rates.yaml", "scenarios/lapse.yaml", "us-schedule.yml"):
+        assert pattern.search(checked), checked
+    assert pattern.search(str(FIXTURE_SCENARIO.relative_to(ROOT)))
+    for ignored in (".github/workflows/ci.yml", ".pre-commit-config.yaml", "mkdocs.yml"):
+        assert not pattern.search(ignored), ignored
+    data = example["args"]
+    assert isinstance(data, list) and data[0] == "--data" and pattern.search(data[1])
+
+
+def test_pre_commit_example_pins_a_revision_that_exists() -> None:
+    import re
+    import subprocess
+
+    rev = str(_readme_example()["rev"])
+    tags = subprocess.run(
+        ["git", "tag"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert rev in tags or re.fullmatch(r"[0-9a-f]{40}", rev), rev
+
+
+_PYDANTIC_INTERNALS = (
+    "Input should be a valid",
+    "should have at least",
+    "function-",
+    "instance of",
+)
+
+
+def test_no_example_shows_pydantic_internals() -> None:
+    for expected in INVALID.glob("*.expected"):
+        text = expected.read_text(encoding="utf-8")
+        assert not [word for word in _PYDANTIC_INTERNALS if word in text], expected

@@ -7,13 +7,15 @@ bar, the summary table and the files.
 Input columns (any order, blank = not given): ``hs, origin, dest, value, currency, date,
 freight, insurance, qty, unit, mode, metal``. Any other column (``sku``...) is passed through
 unchanged. Output columns, always in this order: ``row``, the pass-through columns, then
-:data:`RESULT_COLUMNS`. ``row`` is the data row number (CSV: 1 = the first row under the
-header; JSONL: the line number). HS codes stay text, so leading zeros survive.
+:data:`RESULT_COLUMNS` and :data:`PROVENANCE_COLUMNS`. ``row`` is the data row number
+(CSV: 1 = the first row under the header; JSONL: the line number). HS codes stay text, so
+leading zeros survive.
 
 Regimes: each row is assessed under every view given. With none given, a row with a date is
 assessed once, under the schedule in force on that date (regime ``entry-date``); a row without
-a date under every named regime of the schedule. A row's date always sets the moment of the
-assessment, as in ``tradecalc duty --date``; a regime then only adds its scenario overrides.
+a date under every named regime of the schedule. A named regime or scenario is computed at its
+own moment (:func:`tradecalc.engine.moment`, the rule ``duty`` follows too): a row's date then
+does not move it and the ``as_of`` column shows the moment used.
 
 Speed: rows that share code, countries, date, unit, mode and metal share money plans
 (:mod:`tradecalc.batch_plan`), so most rows only do Decimal arithmetic; the rest, and every
@@ -36,10 +38,11 @@ from typing import IO, Any, NamedTuple
 from tradecalc.base_rates import BaseRates
 from tradecalc.batch_plan import RowPlan, compile_plan, result_values
 from tradecalc.engine import RegimeView, Shipment, assess
-from tradecalc.errors import DataError, TradecalcError, UsageError
-from tradecalc.inputs import shipment_from_mapping
+from tradecalc.errors import DataError, TradecalcError, UsageError, failure_reason, shorten
+from tradecalc.files import MAX_LINE_CHARS
+from tradecalc.inputs import load_json, shipment_from_mapping
 from tradecalc.models import Schedule
-from tradecalc.money import FxTable, effective_rate, parse_amount
+from tradecalc.money import FxTable, effective_rate, money_sum, parse_amount
 
 INPUT_COLUMNS = (
     "hs",
@@ -69,13 +72,26 @@ RESULT_COLUMNS = (
     "landed_cost",
     "status",
     "review",
+    "origin",
+    "dest",
 )
+PROVENANCE_COLUMNS = ("data_version", "data_sha256")
+"""The last output columns: the data every row was computed from (the same on every row)."""
 ENTRY_DATE = "entry-date"
 """The regime name of the default view for dated rows: the schedule in force on the date."""
 
 _DATED_VIEW = RegimeView(
-    ENTRY_DATE, "In force on the entry date", datetime(1900, 1, 1), "The row's own date"
+    ENTRY_DATE,
+    "In force on the entry date",
+    datetime(1900, 1, 1),
+    "The row's own date",
+    follows_entry=True,
 )
+MAX_COLUMNS = 1000
+"""Most columns a CSV input may have."""
+MAX_RECORD_CHARS = MAX_LINE_CHARS
+"""Longest CSV record (its lines together, for quoted cells that span lines)."""
+
 _SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:\.\d+)?[eE][+-]?\d+\s*")
 _INPUT_SET = frozenset(INPUT_COLUMNS)
 
@@ -101,6 +117,13 @@ class RegimeTotals:
     customs_value: Decimal = Decimal("0.00")
     duty: Decimal = Decimal("0.00")
     needs_review: int = 0
+
+    def add(self, customs_value: Decimal, duty: Decimal, needs_review: bool) -> None:
+        """Count one result (exactly: totals are never rounded)."""
+        self.shipments += 1
+        self.customs_value = money_sum((customs_value,), self.customs_value)
+        self.duty = money_sum((duty,), self.duty)
+        self.needs_review += needs_review
 
     @property
     def effective_rate(self) -> Decimal:
@@ -147,12 +170,18 @@ def read_csv(handle: Iterable[str]) -> Rows:
     header = next(reader, None)
     if header is None:
         raise UsageError("the input is empty: expected a header row with hs and value columns")
+    if len(header) > MAX_COLUMNS:
+        raise UsageError(
+            f"the input header has {len(header):,} columns, above the {MAX_COLUMNS:,}-column limit"
+        )
     names = [name.replace("\ufeff", "").strip().lower() for name in header]  # BOM via stdin
     missing = [c for c in ("hs", "value") if c not in names]
     if missing:
-        raise UsageError(f"the input has no {' or '.join(missing)} column (header: {header})")
-    if len(set(names)) != len(names):
-        raise UsageError(f"the input header repeats a column name: {header}")
+        quoted = shorten(",".join(header), 80)
+        raise UsageError(f"the input has no {' or '.join(missing)} column (header: {quoted!r})")
+    repeated = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if repeated is not None:
+        raise UsageError(f"the input header repeats the column {shorten(repeated, 80)!r}")
     extra = tuple(n for n in names if n not in _INPUT_SET)
     width = len(names)
 
@@ -181,10 +210,27 @@ def read_csv(handle: Iterable[str]) -> Rows:
 
 def _csv_rows(handle: Iterable[str]) -> Iterator[list[str]]:
     """CSV records; one the csv module refuses (a cell above its size limit, usually an
-    unclosed quote swallowing the rest of the file) stops the batch with a clear error."""
-    reader = csv.reader(handle)
+    unclosed quote swallowing the rest of the file) or one longer than
+    :data:`MAX_RECORD_CHARS` stops the batch with a clear error."""
+    taken = 0  # characters of the record being read
+
+    def lines() -> Iterator[str]:
+        nonlocal taken
+        for line in handle:
+            taken += len(line)
+            if taken > MAX_RECORD_CHARS:
+                raise DataError(
+                    f"CSV record at line {start}: longer than {MAX_RECORD_CHARS:,} "
+                    "characters (the record-length limit; an unclosed quote?)"
+                )
+            yield line
+
+    reader = csv.reader(lines())
+    start = 1
     try:
-        yield from reader
+        for record in reader:
+            taken, start = 0, reader.line_num + 1
+            yield record
     except csv.Error as exc:
         raise DataError(f"CSV record {reader.line_num}: {exc} (an unclosed quote?)") from None
 
@@ -216,7 +262,7 @@ def read_jsonl(handle: Iterable[str]) -> Rows:
 
 def _json_object(line: str, number: int) -> Mapping[str, object] | RowError:
     try:
-        obj = json.loads(line)
+        obj = load_json(line)
     except ValueError as exc:
         return RowError(number, f"not valid JSON: {exc}")
     except RecursionError:
@@ -303,6 +349,7 @@ def to_shipment(fields: Mapping[str, object]) -> Shipment:
             mode=template.mode,
             metal=template.metal,
             metal_is_share=template.metal_is_share,
+            metal_currency=template.metal_currency,
         )
     except (TradecalcError, _NotTextError):
         return shipment_from_mapping(fields)  # raises the canonical error
@@ -334,8 +381,8 @@ class ResultRow(NamedTuple):
 
 
 def output_columns(extra: Sequence[str]) -> tuple[str, ...]:
-    """The header of the output: ``row``, the pass-through columns, the result columns."""
-    return ("row", *extra, *RESULT_COLUMNS)
+    """The header: ``row``, the pass-through, result and provenance columns."""
+    return ("row", *extra, *RESULT_COLUMNS, *PROVENANCE_COLUMNS)
 
 
 _Item = tuple[int, list[Any], Mapping[str, object] | None] | RowError
@@ -408,8 +455,8 @@ class _Assessor:
                 if optional:
                     key = (key, *[bool(cells[i].strip()) for i in optional])
                 entry = entries[key] if key in entries else self._entry(key, cells, fields)
-            except (TypeError, AttributeError):  # a JSON value that is not text
-                entry = None
+            except Exception:  # a JSON value that is not text, or no plan: the plain path
+                entry = None  # assesses the row or names its error
             if entry is not None:
                 try:
                     value = parse_amount(cells[value_at], "value")
@@ -419,25 +466,22 @@ class _Assessor:
                     )
                     if entry.qty:
                         parse_amount(cells[qty_at], "quantity")
-                except (TradecalcError, AttributeError, TypeError):  # bad or not text
+                    rows = entry.plan.rows(value, freight, insurance)
+                except Exception:  # bad or not text: the plain path says why
                     entry = None
             if entry is None:
                 del cells[-1]
                 yield from self._assess_plainly(number, cells, fields, summary)
                 continue
             passthrough = tuple([cells[i] for i in extra_at])
-            rows = entry.plan.rows(value, freight, insurance)
             for (customs, duty, values), totals_key, review in zip(
                 rows, entry.keys, entry.reviews, strict=True
             ):
                 acc = totals.get(totals_key)
                 if acc is None:
                     acc = totals[totals_key] = RegimeTotals(*totals_key)
-                acc.shipments += 1
-                acc.customs_value += customs
-                acc.duty += duty
+                acc.add(customs, duty, bool(review))
                 if review:
-                    acc.needs_review += 1
                     summary.needs_review += 1
                 summary.results += 1
                 yield ResultRow(number, passthrough, values, review)
@@ -447,7 +491,11 @@ class _Assessor:
     ) -> _Entry | None:
         if len(self._entries) >= _ENTRIES_MAX:
             self._entries.clear()
-        self._entries[key] = entry = self._compile(self._mapping(cells, fields))
+        try:
+            entry = self._compile(self._mapping(cells, fields))
+        except Exception:  # e.g. a date the engine cannot reach: no plan
+            entry = None
+        self._entries[key] = entry
         return entry
 
     def _compile(self, fields: Mapping[str, object]) -> _Entry | None:
@@ -490,7 +538,11 @@ class _Assessor:
         fields: Mapping[str, object] | None,
         summary: Summary,
     ) -> Iterator[ResultRow | RowError]:
-        """One row through :func:`tradecalc.engine.assess` (and its canonical errors)."""
+        """One row through :func:`tradecalc.engine.assess` (and its canonical errors).
+
+        Whatever goes wrong with the row (an error of any kind) is that row's error; the
+        batch goes on.
+        """
         fields = self._mapping(cells, fields)
         try:
             shipment = to_shipment(fields)
@@ -500,27 +552,23 @@ class _Assessor:
             results = [
                 assess(self.schedule, shipment, view, self.fx, self.base_rates) for view in chosen
             ]
-        except TradecalcError as exc:
+            values = [result_values(shipment, result) for result in results]
+        except Exception as exc:  # one bad row never stops the batch
             summary.errors += 1
-            yield RowError(number, str(exc))
+            yield RowError(number, failure_reason(exc))
             return
         passthrough = tuple(fields.get(name, "") for name in self.extra)
         totals = summary.totals
-        for result in results:
+        for result, row_values in zip(results, values, strict=True):
             key = (result.regime, result.currency)
             acc = totals.get(key)
             if acc is None:
                 acc = totals[key] = RegimeTotals(*key)
-            acc.shipments += 1
-            acc.customs_value += result.customs_value
-            acc.duty += result.duty
+            acc.add(result.customs_value, result.duty, bool(result.review))
             if result.review:
-                acc.needs_review += 1
                 summary.needs_review += 1
             summary.results += 1
-            yield ResultRow(
-                number, passthrough, result_values(shipment.code, result), bool(result.review)
-            )
+            yield ResultRow(number, passthrough, row_values, bool(result.review))
 
 
 def _items(rows: Rows) -> tuple[tuple[str, ...], Iterator[_Item]]:
@@ -585,9 +633,16 @@ class ResultWriter:
     """Write result rows as CSV or JSONL to an open text stream."""
 
     def __init__(
-        self, stream: IO[str], fmt: str, extra: Sequence[str], header: bool = True
+        self,
+        stream: IO[str],
+        fmt: str,
+        extra: Sequence[str],
+        header: bool = True,
+        provenance: tuple[str, str] = ("", ""),
     ) -> None:
+        """``provenance``: the data version and sha256 (:data:`PROVENANCE_COLUMNS`)."""
         self._stream = stream
+        self._provenance = provenance
         self._jsonl = fmt == "jsonl"
         self._columns = output_columns(extra)
         self._csv: Any = None
@@ -599,10 +654,11 @@ class ResultWriter:
     def write(self, row: ResultRow) -> None:
         """Write one result row."""
         if self._jsonl:
-            record = dict(zip(self._columns, (row.row, *row.passthrough, *row.values), strict=True))
+            cells = (row.row, *row.passthrough, *row.values, *self._provenance)
+            record = dict(zip(self._columns, cells, strict=True))
             self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
-            self._csv.writerow((row.row, *row.passthrough, *row.values))
+            self._csv.writerow((row.row, *row.passthrough, *row.values, *self._provenance))
 
 
 def run(
@@ -615,12 +671,16 @@ def run(
     on_error: Callable[[RowError], object] | None = None,
     jobs: int = 1,
     base_rates: BaseRates | None = None,
+    data_sha256: str = "",
 ) -> Summary:
     """Assess ``rows`` into ``out``; bad rows go to ``on_error`` when given.
+
+    Every row ends with the schedule's version and ``data_sha256`` (of the data file).
 
     ``jobs`` > 1 assesses chunks of rows in that many worker processes; the output is the
     same, in the same order.
     """
+    provenance = (schedule.version, data_sha256)
     if jobs > 1:
         from tradecalc.batch_jobs import run_parallel
 
@@ -636,9 +696,10 @@ def run(
             (fx or FxTable(), base_rates),
             on_error,
             jobs,
+            provenance,
         )
     summary = Summary()
-    writer = ResultWriter(out, fmt, rows.extra)
+    writer = ResultWriter(out, fmt, rows.extra, provenance=provenance)
     for item in assess_rows(schedule, rows, views, fx, summary, base_rates):
         if isinstance(item, RowError):
             if on_error is not None:

@@ -3,12 +3,19 @@
 The parent reads the input and writes the output; workers assess chunks of rows and return
 them as formatted text with their bad rows and totals. At most ``2 * jobs`` chunks are in
 flight, so memory stays bounded however long the input.
+
+Workers ignore Ctrl-C (the parent alone reports it and stops them) and die with the parent:
+killed, it leaves no orphan behind and no traceback.
 """
 
 from __future__ import annotations
 
 import io
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
@@ -26,7 +33,7 @@ if TYPE_CHECKING:
 
 CHUNK_ROWS = 4096
 
-_worker: tuple[_Assessor, str] | None = None
+_worker: tuple[_Assessor, tuple[str, tuple[str, str]]] | None = None
 
 
 def run_parallel(
@@ -40,6 +47,7 @@ def run_parallel(
     rates: tuple[FxTable, BaseRates | None],
     on_error: Callable[[RowError], object] | None,
     jobs: int,
+    provenance: tuple[str, str] = ("", ""),
 ) -> Summary:
     """Assess ``items`` in ``jobs`` processes; same output, order and summary as one process."""
     summary = Summary()
@@ -54,9 +62,20 @@ def run_parallel(
                 on_error(error)
         _merge(summary, part)
 
-    with multiprocessing.Pool(
-        jobs, initializer=_start, initargs=(schedule, views, rates, header, extra, fmt)
-    ) as pool:
+    output = (fmt, provenance)
+    blocked = hasattr(signal, "pthread_sigmask")
+    if blocked:  # a Ctrl-C while forking waits for the parent; workers never see it
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool = multiprocessing.Pool(
+            jobs,
+            initializer=_start,
+            initargs=(os.getpid(), schedule, views, rates, header, extra, output),
+        )
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    with pool:
         for chunk in _chunks(items, CHUNK_ROWS):
             pending.append(pool.apply_async(_assess_chunk, (chunk,)))
             if len(pending) >= 2 * jobs:
@@ -73,24 +92,57 @@ def _chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
 
 
 def _start(
+    parent: int,
     schedule: Schedule,
     views: Sequence[RegimeView],
     rates: tuple[FxTable, BaseRates | None],
     header: Sequence[str],
     extra: Sequence[str],
-    fmt: str,
+    output: tuple[str, tuple[str, str]],
 ) -> None:
     global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _die_with(parent)
     fx, base_rates = rates
-    _worker = (_Assessor(schedule, views, fx, header, extra, base_rates), fmt)
+    _worker = (_Assessor(schedule, views, fx, header, extra, base_rates), output)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """End this worker quietly as soon as ``parent`` is gone.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); elsewhere
+    a thread checks the parent process once a second.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        armed = False
+    if os.getppid() != parent:  # gone before the signal was armed
+        os._exit(0)
+    if not armed:
+        threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def _assess_chunk(chunk: list[_Item]) -> tuple[str, list[RowError], Summary]:
     assert _worker is not None, "worker not started"
-    assessor, fmt = _worker
+    assessor, (fmt, provenance) = _worker
     summary = Summary()
     buffer = io.StringIO()
-    writer = ResultWriter(buffer, fmt, assessor.extra, header=False)
+    writer = ResultWriter(buffer, fmt, assessor.extra, header=False, provenance=provenance)
     errors = []
     for item in assessor.assess(chunk, summary):
         if isinstance(item, RowError):

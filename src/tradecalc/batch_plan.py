@@ -21,8 +21,9 @@ from tradecalc.base_rates import BaseRates
 from tradecalc.engine import Assessment, RegimeView, Shipment, assess
 from tradecalc.errors import TradecalcError
 from tradecalc.models import Schedule, format_when
-from tradecalc.money import FxTable, effective_rate, round_money
+from tradecalc.money import FxTable, consumption_tax, effective_rate, exact, round_money
 from tradecalc.rate import RateSyntaxError, parse_rate
+from tradecalc.status import status
 
 ZERO = Decimal(0)
 NO_MONEY = Decimal("0.00")
@@ -30,8 +31,14 @@ _PROBES = ("0", "0.01", "0.005", "1", "999.995", "1000", "2610.35", "123456.785"
 _PROBE_EXTRAS = ("0", "12.345", "250")
 
 
-def result_values(code: str, result: Assessment) -> tuple[str, ...]:
+def result_values(shipment: Shipment, result: Assessment) -> tuple[str, ...]:
     """The result columns of a batch row (see ``batch.RESULT_COLUMNS``) from an assessment."""
+    with exact():
+        return _result_values(shipment, result)
+
+
+def _result_values(shipment: Shipment, result: Assessment) -> tuple[str, ...]:
+    code = shipment.code
     duty = result.duty
     fees = result.fees_total
     taxes = result.taxes_total
@@ -50,8 +57,10 @@ def result_values(code: str, result: Assessment) -> tuple[str, ...]:
         str(total),
         str(effective_rate(duty, customs)),
         str(customs + result.landed_extra + total),
-        "needs_review" if review else "ok",
+        status(review),
         "; ".join(review),
+        shipment.origin,
+        shipment.dest,
     )
 
 
@@ -92,9 +101,17 @@ class RowPlan:
     """Distinct ad valorem rates of the duty lines (Free lines, which charge 0.00, left out)."""
     fees: tuple[tuple[Decimal, Decimal | None, Decimal | None], ...]
     """Distinct rate, minimum and maximum of the fees."""
+    route: tuple[str, str]
+    """Origin and destination, the last result columns."""
 
     def rows(self, value: Decimal, freight: Decimal | None, insurance: Decimal | None) -> list[Row]:
         """One :data:`Row` per plan for these amounts: the engine's arithmetic, line by line."""
+        with exact():
+            return self._rows(value, freight, insurance)
+
+    def _rows(
+        self, value: Decimal, freight: Decimal | None, insurance: Decimal | None
+    ) -> list[Row]:
         if self.cif:
             cost = ZERO if freight is None else freight
             if insurance is None and self.insurance_default is not None:
@@ -126,7 +143,7 @@ class RowPlan:
             if plan.consumption or plan.vat:
                 consumption = ZERO
                 for rate in plan.consumption:
-                    amount = round_money((customs + duty) / (1 - rate) * rate)
+                    amount = consumption_tax(customs + duty, rate)[1]
                     consumption += amount
                     taxes += amount
                 for rate in plan.vat:
@@ -147,6 +164,7 @@ class RowPlan:
                         str(customs + extra + total),
                         plan.status,
                         plan.review,
+                        *self.route,
                     ),
                 )
             )
@@ -184,6 +202,7 @@ def compile_plan(
         insurance_default=None if insurance is None else insurance.ad_valorem,
         rates=tuple(rates),
         fees=tuple(fees),
+        route=(template.origin, template.dest),
     )
     agrees = _agrees(schedule, template, views, (fx, base_rates), row_plan)
     return row_plan if agrees else None
@@ -220,7 +239,7 @@ def _read_plan(
         (consumption if kinds[line.measure] == "consumption" else vat).append(fraction)
     return MoneyPlan(
         prefix=(template.code, probe.regime, format_when(probe.as_of), probe.currency),
-        status="needs_review" if probe.review else "ok",
+        status=status(probe.review),
         review="; ".join(probe.review),
         duty_at=tuple(duty_at),
         fee_at=tuple(fee_at),
@@ -245,7 +264,7 @@ def _agrees(
         insurance = None if template.insurance is None else extra
         shipment = replace(template, value=value, freight=freight, insurance=insurance)
         expected = [
-            result_values(template.code, assess(schedule, shipment, view, *rates)) for view in views
+            result_values(template, assess(schedule, shipment, view, *rates)) for view in views
         ]
         if [row[2] for row in plan.rows(value, freight, insurance)] != expected:
             return False

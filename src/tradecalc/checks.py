@@ -6,10 +6,11 @@ returns every problem, sorted by position, so one run lists everything to fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 from itertools import pairwise
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from tradecalc.errors import Diagnostic, SourceLocation
 from tradecalc.models import (
@@ -25,6 +26,15 @@ from tradecalc.models import (
 MAX_RATE = Decimal(10)
 """Ad valorem rates above 1000% (as a fraction) are errors unless marked ``intentional``."""
 
+OFFICIAL_DOMAINS = ("gov", "gov.cn", "wto.org")
+"""A ``primary`` source is published on one of these domains or their subdomains (usitc.gov,
+federalregister.gov, govinfo.gov, mof.gov.cn, customs.gov.cn, ...)."""
+OFFICIAL_URL_PREFIXES = (
+    "https://content.govdelivery.com/accounts/USDHSCBP/",
+    "https://content.govdelivery.com/bulletins/gd/USDHSCBP-",
+)
+"""Official publications hosted elsewhere: CBP sends its CSMS messages through GovDelivery."""
+
 Path_ = tuple[str | int, ...]
 _CODE_LISTS = {"include", "exclude", "codes"}
 
@@ -37,25 +47,42 @@ class Located(Protocol):
     def locate(self, path: Path_) -> SourceLocation: ...  # pragma: no cover
 
 
-def check_schedule(schedule: Schedule, doc: Located) -> list[Diagnostic]:
-    """Every semantic problem in ``schedule``, with positions from ``doc``."""
+def check_schedule(
+    schedule: Schedule, doc: Located, unloaded: Collection[Path_] = frozenset()
+) -> list[Diagnostic]:
+    """Every semantic problem in ``schedule``, with positions from ``doc``.
+
+    ``unloaded`` holds the paths (``("measures", 3)``, ``("sources", "x")``) of parts that
+    failed the schema and stand in only by name: they are not checked, and references to
+    them are not reported.
+    """
     found = [
         *unquoted_codes(doc),
         *_duplicate_ids(schedule, doc),
-        *_measure_checks(schedule, schedule.measures, ("measures",), doc),
-        *_fee_and_tax_periods(schedule, doc),
-        *_reference_checks(schedule, doc),
-        *_scenario_checks(schedule, doc),
-        *_regime_dates(schedule, doc),
+        *_primary_sources(schedule, doc, unloaded),
+        *_measure_checks(schedule, schedule.measures, ("measures",), doc, unloaded),
+        *_fee_and_tax_periods(schedule, doc, unloaded),
+        *_reference_checks(schedule, doc, unloaded),
+        *_scenario_checks(schedule, doc, unloaded),
+        *_regime_dates(schedule, doc, unloaded),
     ]
     return sorted(set(found), key=lambda d: (d.location.line, d.location.column, d.message))
 
 
-def check_scenario(scenario: Scenario, schedule: Schedule, doc: Located) -> list[Diagnostic]:
-    """Problems in a stand-alone scenario file checked against ``schedule``."""
+def check_scenario(
+    scenario: Scenario,
+    schedule: Schedule,
+    doc: Located,
+    unloaded: Collection[Path_] = frozenset(),
+) -> list[Diagnostic]:
+    """Problems in a stand-alone scenario file checked against ``schedule``.
+
+    ``unloaded`` holds the paths of overrides and added measures that failed the schema
+    (as for :func:`check_schedule`).
+    """
     found = list(unquoted_codes(doc))
-    found += _overrides(scenario, ("scenario",), schedule, doc)
-    found += _measure_checks(schedule, scenario.add, ("scenario", "add"), doc)
+    found += _overrides(scenario, ("scenario",), schedule, doc, unloaded)
+    found += _measure_checks(schedule, scenario.add, ("scenario", "add"), doc, unloaded)
     names = {r.id for r in schedule.regimes} | {s.id for s in schedule.scenarios}
     if scenario.id in names:
         found.append(
@@ -95,6 +122,34 @@ def unquoted_codes(doc: Located) -> Iterator[Diagnostic]:
             )
 
 
+def is_official(url: str) -> bool:
+    """True if ``url`` is on an official domain (see :data:`OFFICIAL_DOMAINS`)."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    on_domain = any(host == d or host.endswith(f".{d}") for d in OFFICIAL_DOMAINS)
+    return on_domain or url.strip().startswith(OFFICIAL_URL_PREFIXES)
+
+
+def _primary_sources(
+    schedule: Schedule, doc: Located, unloaded: Collection[Path_]
+) -> Iterator[Diagnostic]:
+    for key, source in schedule.sources.items():
+        if (
+            ("sources", key) not in unloaded
+            and source.kind == "primary"
+            and source.url
+            and not is_official(source.url)
+        ):
+            yield _at(
+                doc,
+                ("sources", key, "kind"),
+                f"source {key!r} is marked primary but {source.url!r} is not an official "
+                "publisher's site; mark it secondary (or cite the official text)",
+            )
+
+
 def _duplicate_ids(schedule: Schedule, doc: Located) -> Iterator[Diagnostic]:
     measures: list[tuple[str, Path_]] = [
         (m.id, ("measures", i, "id")) for i, m in enumerate(schedule.measures)
@@ -116,6 +171,8 @@ def _duplicate_ids(schedule: Schedule, doc: Located) -> Iterator[Diagnostic]:
     for kind, items in groups:
         first: dict[str, Path_] = {}
         for ident, path in items:
+            if not ident:  # a part that failed the schema without a readable id
+                continue
             if ident in first:
                 where = doc.locate(first[ident])
                 yield _at(doc, path, f"duplicate {kind} id {ident!r} (first defined at {where})")
@@ -153,12 +210,20 @@ def _period_order(
 
 
 def _measure_checks(
-    schedule: Schedule, measures: Sequence[Measure], root: Path_, doc: Located
+    schedule: Schedule,
+    measures: Sequence[Measure],
+    root: Path_,
+    doc: Located,
+    unloaded: Collection[Path_],
 ) -> Iterator[Diagnostic]:
     for i, measure in enumerate(measures):
         path = (*root, i)
+        if path in unloaded:
+            continue
         party = schedule.parties.get(measure.importer)
-        if party is None:
+        if ("parties", measure.importer) in unloaded:
+            pass
+        elif party is None:
             yield _at(
                 doc,
                 (*path, "importer"),
@@ -211,8 +276,12 @@ def _period_checks(
                 yield _at(doc, (*path, "rates", key, "source"), f"unknown source {ref!r}")
 
 
-def _fee_and_tax_periods(schedule: Schedule, doc: Located) -> Iterator[Diagnostic]:
+def _fee_and_tax_periods(
+    schedule: Schedule, doc: Located, unloaded: Collection[Path_]
+) -> Iterator[Diagnostic]:
     for code, party in schedule.parties.items():
+        if ("parties", code) in unloaded:
+            continue
         for ref in party.valuation_source:
             if ref not in schedule.sources:
                 yield _at(doc, ("parties", code, "valuation_source"), f"unknown source {ref!r}")
@@ -232,10 +301,15 @@ def _fee_and_tax_periods(schedule: Schedule, doc: Located) -> Iterator[Diagnosti
                 yield from _period_checks(schedule, period, (*path, j), doc)
 
 
-def _reference_checks(schedule: Schedule, doc: Located) -> Iterator[Diagnostic]:
+def _reference_checks(
+    schedule: Schedule, doc: Located, unloaded: Collection[Path_]
+) -> Iterator[Diagnostic]:
     ids = {m.id for m in schedule.measures}
     groups = {g for party in schedule.parties.values() for g in party.reporting_order}
+    any_group = any(path[0] == "parties" for path in unloaded)  # its groups are unknown
     for i, measure in enumerate(schedule.measures):
+        if ("measures", i) in unloaded:
+            continue
         refs: list[tuple[Path_, tuple[str, ...]]] = [
             (("measures", i, "displaced_by"), measure.displaced_by)
         ]
@@ -246,7 +320,7 @@ def _reference_checks(schedule: Schedule, doc: Located) -> Iterator[Diagnostic]:
         for path, items in refs:
             for k, ref in enumerate(items):
                 if ref.startswith("group:"):
-                    if ref.removeprefix("group:") not in groups:
+                    if ref.removeprefix("group:") not in groups and not any_group:
                         yield _at(doc, (*path, k), f"displaced_by names unknown group {ref!r}")
                 elif ref not in ids:
                     yield _at(doc, (*path, k), f"displaced_by names unknown measure {ref!r}")
@@ -259,7 +333,11 @@ def _reference_checks(schedule: Schedule, doc: Located) -> Iterator[Diagnostic]:
 
 
 def _overrides(
-    scenario: Scenario, path: Path_, schedule: Schedule, doc: Located
+    scenario: Scenario,
+    path: Path_,
+    schedule: Schedule,
+    doc: Located,
+    unloaded: Collection[Path_] = frozenset(),
 ) -> list[Diagnostic]:
     known = {m.id for m in schedule.measures} | {m.id for m in scenario.add}
     return [
@@ -267,22 +345,29 @@ def _overrides(
             doc, (*path, "overrides", k, "measure"), f"override names unknown measure {o.measure!r}"
         )
         for k, o in enumerate(scenario.overrides)
-        if o.measure not in known
+        if o.measure not in known and (*path, "overrides", k) not in unloaded
     ]
 
 
-def _scenario_checks(schedule: Schedule, doc: Located) -> Iterator[Diagnostic]:
+def _scenario_checks(
+    schedule: Schedule, doc: Located, unloaded: Collection[Path_]
+) -> Iterator[Diagnostic]:
     regimes = {r.id for r in schedule.regimes}
     scenarios = {s.id: s for s in schedule.scenarios}
+    stand_ins = {s.id for i, s in enumerate(schedule.scenarios) if ("scenarios", i) in unloaded}
     for i, scenario in enumerate(schedule.scenarios):
         path = ("scenarios", i)
+        if path in unloaded:
+            continue
         yield from _overrides(scenario, path, schedule, doc)
-        yield from _measure_checks(schedule, scenario.add, (*path, "add"), doc)
+        yield from _measure_checks(schedule, scenario.add, (*path, "add"), doc, ())
         seen = {scenario.id}
         current = scenario.based_on
-        while current in scenarios and current not in seen:
+        while current in scenarios and current not in seen and current not in stand_ins:
             seen.add(current)
             current = scenarios[current].based_on
+        if current in stand_ins:
+            continue
         if current in seen:
             yield _at(
                 doc,
@@ -297,8 +382,14 @@ def _scenario_checks(schedule: Schedule, doc: Located) -> Iterator[Diagnostic]:
             )
 
 
-def _regime_dates(schedule: Schedule, doc: Located) -> Iterator[Diagnostic]:
+def _regime_dates(
+    schedule: Schedule, doc: Located, unloaded: Collection[Path_]
+) -> Iterator[Diagnostic]:
+    if any(path[0] == "measures" for path in unloaded):
+        return  # a measure that did not load may be the one in force
     for i, regime in enumerate(schedule.regimes):
+        if ("regimes", i) in unloaded:
+            continue
         if not any(p.covers(regime.as_of) for m in schedule.measures for p in m.periods):
             yield _at(
                 doc,

@@ -9,7 +9,7 @@ files' structure: measures, their periods, regimes, scenarios and sources.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
 from tradecalc.engine import RegimeView
@@ -39,6 +39,8 @@ class Change:
     field: str
     before: str
     after: str
+    code: str = ""
+    """The HS code, for a rate of a per-code table (``field`` is then ``rate``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,20 +95,34 @@ def _state_changes(old: InForce, new: InForce, where: str, ident: str) -> list[C
     ]
     rows = [Change("changed", "measure", where, ident, f, x, y) for f, x, y in pairs if x != y]
     if old.table != new.table:
-        rows.append(_table_change("measure", where, ident, old.table, new.table))
+        rows += _table_changes("measure", where, ident, old.table, new.table)
     if rows and old.period != new.period:
         rows.append(Change("changed", "measure", where, ident, "period", old.period, new.period))
     return rows
 
 
-def _table_change(
+def _table_changes(
     section: str, where: str, ident: str, old: Mapping[str, str], new: Mapping[str, str]
-) -> Change:
-    added = len(new.keys() - old.keys())
-    removed = len(old.keys() - new.keys())
-    changed = sum(1 for code in old.keys() & new.keys() if old[code] != new[code])
-    detail = f"{_table_size(new)} ({changed} changed, {added} added, {removed} removed)"
-    return Change("changed", section, where, ident, "rates", _table_size(old), detail)
+) -> list[Change]:
+    """A summary row (``rates``: counts), then one ``rate`` row per code added, removed or
+    changed, in code order, with both rates."""
+    per_code = []
+    for code in sorted(old.keys() | new.keys()):
+        before, after = old.get(code), new.get(code)
+        if before == after:
+            continue
+        kind: ChangeKind = "added" if before is None else "removed" if after is None else "changed"
+        per_code.append(
+            Change(kind, section, where, ident, "rate", before or "", after or "", code)
+        )
+    counts = {kind: sum(c.change == kind for c in per_code) for kind in ("changed", "added")}
+    removed = len(per_code) - counts["changed"] - counts["added"]
+    detail = (
+        f"{_table_size(new)} ({counts['changed']} changed, {counts['added']} added, "
+        f"{removed} removed)"
+    )
+    summary = Change("changed", section, where, ident, "rates", _table_size(old), detail)
+    return [summary, *per_code]
 
 
 # ----------------------------------------------------------------------------- files
@@ -205,8 +221,7 @@ def _measure_changes(_: str, old: Measure, new: Measure) -> list[Change]:
 
 def _name_period(row: Change, measure: str, where: str) -> Change:
     """Period rows are keyed by their start; show them as ``measure @ start``."""
-    item = f"{measure} @ {row.item}"
-    return Change(row.change, row.section, where, item, row.field, row.before, row.after)
+    return replace(row, direction=where, item=f"{measure} @ {row.item}")
 
 
 def _period_summary(period: Period) -> str:
@@ -238,7 +253,7 @@ def _period_changes(item: str, old: Period, new: Period) -> list[Change]:
     )
     old_table, new_table = table_of(old), table_of(new)
     if old_table != new_table:
-        rows.append(_table_change("period", "", item, old_table, new_table))
+        rows += _table_changes("period", "", item, old_table, new_table)
     return rows
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
+from typing import TypeVar
 
 from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate
 from tradecalc.errors import MissingFxRateError, UsageError
+from tradecalc.hts_history import UsSchedule
 from tradecalc.models import (
     CodeRate,
     Fee,
@@ -31,7 +34,15 @@ from tradecalc.models import (
     format_when,
     is_code,
 )
-from tradecalc.money import FxTable, effective_rate, round_money
+from tradecalc.money import (
+    Exact,
+    FxTable,
+    consumption_tax,
+    effective_rate,
+    exact,
+    money_sum,
+    round_money,
+)
 from tradecalc.rate import FREE, Rate, convert_quantity
 
 ZERO = Decimal(0)
@@ -40,6 +51,21 @@ NO_MONEY = Decimal("0.00")
 
 
 # ----------------------------------------------------------------------------- inputs
+
+DIRECTIONS = {"US": ("CN", "HK", "MO"), "CN": ("US",)}
+"""The trade tradecalc covers, importer -> origins: US imports from China, Hong Kong and
+Macau (which US measures on China name), and China's imports from the US."""
+
+
+def check_direction(origin: str, dest: str) -> None:
+    """Refuse a pair of countries tradecalc has no tariffs for (it would be a silent zero)."""
+    if origin == dest:
+        raise UsageError(f"origin and destination are both {dest}")
+    if origin not in DIRECTIONS.get(dest, ()):
+        raise UsageError(
+            f"{origin} -> {dest} is not covered: tradecalc computes imports into the US "
+            "from CN, HK or MO, and imports into CN from the US"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +86,9 @@ class Shipment:
     mode: str = "ocean"
     metal: Mapping[str, Decimal] = field(default_factory=dict)
     """Metal content per metal: a share of the value (``Decimal('0.4')``) when
-    ``metal_is_share`` is true, else an amount in the shipment's currency."""
+    ``metal_is_share`` is true, else an amount in ``metal_currency`` (default: the value's)."""
     metal_is_share: Mapping[str, bool] = field(default_factory=dict)
+    metal_currency: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not is_code(self.code):
@@ -72,6 +99,7 @@ class Shipment:
             raise UsageError(f"HS code {self.code!r} is too short: give at least 4 digits")
         if self.value < 0:
             raise UsageError("the value must not be negative")
+        check_direction(self.origin, self.dest)
 
     @property
     def digits(self) -> str:
@@ -81,7 +109,11 @@ class Shipment:
 
 @dataclass(frozen=True, slots=True)
 class RegimeView:
-    """What to compute under: a moment plus scenario overrides and added measures."""
+    """What to compute under: a moment plus scenario overrides and added measures.
+
+    A named regime or scenario is its own moment; only a view that ``follows_entry`` (the
+    schedule in force on the shipment's date) moves with the shipment. See :func:`moment`.
+    """
 
     id: str
     title: str
@@ -90,6 +122,36 @@ class RegimeView:
     overrides: tuple[Override, ...] = ()
     added: tuple[Measure, ...] = ()
     hypothetical: bool = False
+    follows_entry: bool = False
+    set_by_user: tuple[str, ...] = ()
+    """Measures given with ``--set``: a note says so when one does not apply."""
+
+
+def dated_view(entry: datetime, name: str | None = None) -> RegimeView:
+    """The schedule in force on a shipment's entry date (``--date``, a dated row)."""
+    text = format_when(entry)
+    return RegimeView(
+        name or text, f"As of {text}", entry, "Schedule in force on that date", follows_entry=True
+    )
+
+
+def moment(shipment: Shipment, view: RegimeView) -> tuple[datetime, str | None]:
+    """The instant to compute at, and a note when the shipment's date is only informational.
+
+    The one rule for ``duty``, ``duty --stdin`` and ``batch``: a named regime or scenario
+    means its own instant, as a column labelled with it must; the shipment's entry date then
+    does not move it and is reported as informational. A dated view follows the entry date.
+    """
+    if shipment.entry is None:
+        return view.as_of, None
+    if view.follows_entry:
+        return shipment.entry, None
+    if shipment.entry == view.as_of:
+        return view.as_of, None
+    return view.as_of, (
+        f"entry date {format_when(shipment.entry)} is informational: {view.id} is computed "
+        f"as of its own moment, {format_when(view.as_of)}"
+    )
 
 
 # ----------------------------------------------------------------------------- results
@@ -147,22 +209,22 @@ class Assessment:
     @property
     def duty(self) -> Decimal:
         """Sum of the duty lines."""
-        return sum((line.amount for line in self.lines), NO_MONEY)
+        return _sum(self.lines)
 
     @property
     def fees_total(self) -> Decimal:
         """Sum of the fee lines."""
-        return sum((line.amount for line in self.fees), NO_MONEY)
+        return _sum(self.fees)
 
     @property
     def taxes_total(self) -> Decimal:
         """Sum of the tax lines."""
-        return sum((line.amount for line in self.taxes), NO_MONEY)
+        return _sum(self.taxes)
 
     @property
     def total(self) -> Decimal:
         """Duty + fees + taxes."""
-        return self.duty + self.fees_total + self.taxes_total
+        return money_sum((self.duty, self.fees_total, self.taxes_total))
 
     @property
     def effective_rate(self) -> Decimal:
@@ -172,12 +234,16 @@ class Assessment:
     @property
     def landed_cost(self) -> Decimal:
         """Customs value + freight and insurance not in it + duty, fees and taxes."""
-        return self.customs_value + self.landed_extra + self.total
+        return money_sum((self.customs_value, self.landed_extra, self.total))
 
     @property
     def needs_review(self) -> bool:
         """True when any part of the result could not be computed with confidence."""
         return bool(self.review)
+
+
+def _sum(lines: Iterable[Line]) -> Decimal:
+    return money_sum(line.amount for line in lines)
 
 
 # ----------------------------------------------------------------------------- regimes
@@ -224,6 +290,8 @@ def with_overrides(view: RegimeView, overrides: Sequence[Override], name: str) -
         view.overrides + tuple(overrides),
         view.added,
         hypothetical=True,
+        follows_entry=view.follows_entry,
+        set_by_user=tuple(o.measure for o in overrides),
     )
 
 
@@ -257,18 +325,27 @@ def assess(
 
     ``base_rates`` (an imported schedule) is asked only when no curated base measure
     gives a rate for the code; its line then also decides ``@hts:HEADING`` scopes.
+    All amounts are computed exactly (see :mod:`tradecalc.money`).
     """
-    fx = fx or FxTable()
+    with exact():
+        return _assess(schedule, shipment, view, fx or FxTable(), base_rates)
+
+
+def _assess(
+    schedule: Schedule,
+    shipment: Shipment,
+    view: RegimeView,
+    fx: FxTable,
+    base_rates: BaseRates | None,
+) -> Assessment:
     party = schedule.parties.get(shipment.dest)
     if party is None:
         known = ", ".join(sorted(schedule.parties))
         raise UsageError(f"no schedule for imports into {shipment.dest!r} (known: {known})")
-    if shipment.origin == shipment.dest:
-        raise UsageError(f"origin and destination are both {shipment.dest}")
-    when = shipment.entry or view.as_of
+    when, informational = moment(shipment, view)
     plan = _plan_for(schedule, shipment, view, when, party, base_rates)
     review = list(plan.review)
-    notes: list[str] = []
+    notes: list[str] = [informational] if informational else []
 
     value_currency = shipment.currency or party.currency
     convert = _Convert(fx, value_currency, party.currency)
@@ -408,7 +485,7 @@ def _make_plan(
     order = {group: i for i, group in enumerate(party.reporting_order)}
     duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
     intraday: list[str] = []
-    if shipment.entry_is_date and shipment.entry is not None:
+    if shipment.entry_is_date and shipment.entry is not None and view.follows_entry:
         _check_intraday(measures, party, shipment.entry, intraday)
     return _Plan(
         duties=tuple(duties),
@@ -418,8 +495,23 @@ def _make_plan(
         intraday=tuple(intraday),
         trace=tuple(sorted(trace, key=lambda s: s.order)),
         metal=any(_base_kind(a) == "metal" and a.measure.metal is not None for a in duties),
-        list_notes=tuple(_uncertain_lists(schedule, measures, shipment, when)),
+        list_notes=(
+            *_uncertain_lists(schedule, measures, shipment, when),
+            *_unused_settings(view, shipment, trace),
+        ),
     )
+
+
+def _unused_settings(view: RegimeView, shipment: Shipment, trace: Sequence[Step]) -> list[str]:
+    """Notes for ``--set`` measures that do not apply to the shipment (the setting is moot)."""
+    notes = []
+    for measure in dict.fromkeys(view.set_by_user):
+        steps = [s for s in trace if s.measure == measure]
+        if any(s.applied or s.reason == "switched off by the scenario" for s in steps):
+            continue
+        why = steps[-1].reason if steps else f"not for goods from {shipment.origin}"
+        notes.append(f"--set {measure} changes nothing: it does not apply here ({why})")
+    return notes
 
 
 def _uncertain_lists(
@@ -445,26 +537,54 @@ class _Convert:
     source: str
     target: str
 
-    def __call__(self, amount: Decimal) -> Decimal:
+    def __call__(self, amount: Decimal) -> Fraction:
         return self.fx.convert(amount, self.source, self.target)
 
 
 def _customs_value(
     party: Party, shipment: Shipment, convert: _Convert, notes: list[str]
 ) -> tuple[Decimal, Decimal]:
-    """The value duty is charged on, and freight + insurance paid on top of it."""
-    value = convert(shipment.value)
-    freight = convert(shipment.freight) if shipment.freight is not None else ZERO
-    insurance = convert(shipment.insurance) if shipment.insurance is not None else None
+    """The value duty is charged on, and freight + insurance paid on top of it.
+
+    In the importer's currency the amounts stay Decimals (exact sums and products); a
+    conversion makes them exact fractions."""
+    freight, insurance = shipment.freight or ZERO, shipment.insurance
+    default = party.insurance_default.ad_valorem if party.insurance_default else None
+    if convert.source == convert.target:
+        return _valued(party, shipment, shipment.value, freight, insurance, default, notes)
+    return _valued(
+        party,
+        shipment,
+        convert(shipment.value),
+        convert(freight),
+        None if insurance is None else convert(insurance),
+        None if default is None else Fraction(default),
+        notes,
+    )
+
+
+_N = TypeVar("_N", Decimal, Fraction)
+
+
+def _valued(
+    party: Party,
+    shipment: Shipment,
+    value: _N,
+    freight: _N,
+    insurance: _N | None,
+    insurance_default: _N | None,
+    notes: list[str],
+) -> tuple[Decimal, Decimal]:
     if party.valuation == "transaction":
-        extra = freight + (insurance or ZERO)
+        extra = freight if insurance is None else freight + insurance
         return round_money(value), round_money(extra)
     if shipment.freight is None:
         notes.append(f"{party.name} values goods CIF: no freight given, none added")
-    if insurance is None and party.insurance_default is not None:
-        insurance = (value + freight) * party.insurance_default.ad_valorem
+    if insurance is None and insurance_default is not None:
+        insurance = (value + freight) * insurance_default
         notes.append(f"insurance not given: {party.insurance_default} of cost and freight assumed")
-    return round_money(value + freight + (insurance or ZERO)), ZERO
+    cif = value + freight if insurance is None else value + freight + insurance
+    return round_money(cif), ZERO
 
 
 def _scope_matches(
@@ -688,7 +808,7 @@ def _metal_bases(
         if metal not in shipment.metal:
             review.append(
                 f"{metal} content unknown: {item.measure.name} charged on the full value "
-                f"(CBP's fallback); pass --metal {metal}=PERCENT or --metal {metal}=AMOUNT"
+                f"(CBP's fallback); pass --metal {metal}=PERCENT% or --metal {metal}=USDAMOUNT"
             )
             bases[metal] = customs_value
             continue
@@ -696,7 +816,8 @@ def _metal_bases(
         if shipment.metal_is_share.get(metal, True):
             amount = round_money(customs_value * given)
         else:
-            amount = round_money(convert(given))
+            source = shipment.metal_currency.get(metal, convert.source)
+            amount = round_money(convert.fx.convert(given, source, convert.target))
         if amount > customs_value:
             raise UsageError(f"--metal {metal} is more than the customs value")
         bases[metal] = amount
@@ -730,7 +851,7 @@ def _charge(
     review: list[str],
 ) -> Decimal:
     """Ad valorem on ``base`` plus each specific component on the quantity."""
-    amount = base * rate.ad_valorem
+    amount: Exact = base * rate.ad_valorem
     for part in rate.specifics:
         if part.amount == 0:
             continue
@@ -744,7 +865,7 @@ def _charge(
             )
             continue
         try:
-            amount += fx.convert(quantity * part.amount, part.currency, currency)
+            amount = Fraction(amount) + fx.convert(quantity * part.amount, part.currency, currency)
         except MissingFxRateError as exc:
             review.append(f"{what}: {exc} (specific part not charged)")
     return round_money(amount)
@@ -787,31 +908,72 @@ def _unknown_code_message(
             for period in measure.periods:
                 known.update(period.rates)
     digits = shipment.digits
-
-    def shared(code: str) -> int:
-        other = code_digits(code)
-        return next(
-            (i for i, (a, b) in enumerate(zip(digits, other, strict=False)) if a != b),
-            min(len(digits), len(other)),
-        )
-
     revision = None
+    if isinstance(base_rates, UsSchedule) and base_rates.importer == shipment.dest:
+        listing = _lines_under(base_rates, shipment, when)
+        if listing:
+            return listing
     if base_rates is not None and base_rates.importer == shipment.dest:
         revision = base_rates.describe(when)
         known.update(base_rates.nearest(digits, when))
-    nearest = sorted(known, key=lambda c: (-shared(c), c))[:3]
-    hint = f"; nearest known codes: {', '.join(nearest)}" if nearest else ""
+    nearest = nearest_codes(digits, known)
+    if nearest:
+        hint = f"; nearest known codes: {', '.join(nearest)}"
+    else:
+        hint = f"; no known code is in chapter {digits[:2]}"
     where = f"in data version {schedule.version}"
     if revision is not None:
-        return (
-            f"no {shipment.dest} base (MFN) rate for {shipment.code} on {format_when(when)} "
-            f"{where} or in {revision}{hint}"
-        )
+        where += f" or in {revision}"
+    fix = "add it to the data file"
+    if shipment.dest == IMPORTED_SCHEDULE_IMPORTER and revision is None:
+        fix += " or import the official schedule (tradecalc hts import)"
     return (
         f"no {shipment.dest} base (MFN) rate for {shipment.code} on {format_when(when)} "
-        f"{where}{hint}; "
-        "add it to the data file or import the official schedule (tradecalc hts import)"
+        f"{where}{hint}; {fix}"
     )
+
+
+IMPORTED_SCHEDULE_IMPORTER = "US"
+"""``tradecalc hts import`` loads the USITC schedule: it can only help imports into the US."""
+
+
+def nearest_codes(digits: str, known: Iterable[str], limit: int = 3) -> list[str]:
+    """Known codes nearest to ``digits`` in the HS hierarchy, never from another chapter.
+
+    Closeness is the deepest level shared (chapter 2, heading 4, subheading 6, then 8 and
+    10 digits): siblings under the same subheading come before cousins under the same
+    heading, then the rest of the chapter; ties in code order."""
+
+    def level(code: str) -> int:
+        other = code_digits(code)
+        same = next(
+            (i for i, (a, b) in enumerate(zip(digits, other, strict=False)) if a != b),
+            min(len(digits), len(other)),
+        )
+        return same - same % 2
+
+    ranked = sorted((-level(code), code) for code in set(known) if level(code) >= 2)
+    return [code for _, code in ranked[:limit]]
+
+
+def _lines_under(schedule: UsSchedule, shipment: Shipment, when: datetime) -> str | None:
+    """The lines a short code covers when they differ; raise for a code not in the schedule."""
+    found = schedule.resolve(shipment.digits, when)
+    on = format_when(when)
+    if not found.exists:
+        near = f"; nearest codes: {', '.join(found.nearest)}" if found.nearest else ""
+        raise UsageError(
+            f"HS code {shipment.code} is not in the {shipment.dest} tariff schedule in force "
+            f"on {on} ({found.revision}){near}"
+        )
+    if found.under:
+        shown = "; ".join(f"{line.htsno}: {line.outcome}" for line in found.under[:12])
+        more = f"; and {len(found.under) - 12} more" if len(found.under) > 12 else ""
+        return (
+            f"{shipment.code} covers {len(found.under)} tariff lines that differ on {on}: "
+            f"{shown}{more}; give the full code"
+        )
+    return None
 
 
 def _check_threshold(party: Party, duty: Decimal, notes: list[str]) -> None:
@@ -920,27 +1082,35 @@ def _taxes(
             found = _tax_rate(schedule, tax, shipment.digits, when)
             if found is None:
                 continue
-            rate, source, unconfirmed = found
+            rate, source, unconfirmed, finer = found
             if unconfirmed:
                 notes.append(f"unconfirmed: {tax.id}: {unconfirmed}")
+            if finer:
+                review.append(
+                    f"{tax.name}: {shipment.code} is charged {rate}, but listed lines under it "
+                    f"differ ({', '.join(finer)}); give the full tariff line"
+                )
             if kind == "consumption":
                 c = rate.ad_valorem
                 if c >= 1:
                     review.append(f"{tax.name}: rate {rate} cannot be 100% or more")
                     continue
-                base = (customs_value + duty) / (1 - c)
-                amount = round_money(base * c)
+                grossed, amount = consumption_tax(customs_value + duty, c)
+                base = round_money(grossed)
                 consumption += amount
             else:
                 base = customs_value + duty + consumption
                 amount = round_money(base * rate.ad_valorem)
-            lines.append(_fee_line(tax, str(rate), round_money(base), amount, source, unconfirmed))
+            lines.append(_fee_line(tax, str(rate), base, amount, source, unconfirmed))
     return lines
 
 
 def _tax_rate(
     schedule: Schedule, tax: Tax, digits: str, when: datetime
-) -> tuple[Rate, tuple[str, ...], str | None] | None:
+) -> tuple[Rate, tuple[str, ...], str | None, list[str]] | None:
+    """The tax rate for a code, its source and caveat, and the listed lines under the code
+    whose rate differs: a code inherits the rate of its most specific listed prefix, so a
+    shorter code than some listed line cannot tell which of them applies."""
     if not _scope_matches(schedule, tax.scope, digits, when=when)[0]:
         return None
     period = _period_at(tax.periods, when)
@@ -951,21 +1121,45 @@ def _tax_rate(
         return None
     rate, entry = found
     source = entry.source if entry and entry.source else period.source
-    return rate, source, (entry.unconfirmed if entry else None) or period.unconfirmed
+    unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
+    return rate, source, unconfirmed, _finer_lines(period, digits, rate)
+
+
+_FINER: dict[tuple[int, str], tuple[Period, list[str]]] = {}
+
+
+def _finer_lines(period: Period, digits: str, rate: Rate) -> list[str]:
+    """Listed lines under ``digits`` whose rate is not ``rate`` (memoised per period)."""
+    key = (id(period), digits)
+    hit = _FINER.get(key)
+    if hit is not None and hit[0] is period:
+        return hit[1]
+    finer = [
+        f"{code} {other}"
+        for code, value in sorted(period.rates.items())
+        if len(code_digits(code)) > len(digits)
+        and code_digits(code).startswith(digits)
+        and (other := value.rate if isinstance(value, CodeRate) else value) != rate
+    ]
+    if len(_FINER) >= _PLANS_MAX:
+        _FINER.clear()
+    _FINER[key] = (period, finer)
+    return finer
 
 
 def _check_intraday(
     measures: Sequence[Measure], party: Party, entry: datetime, review: list[str]
 ) -> None:
-    """A bare date is ambiguous when a rate changes at a time inside that day."""
-    day_end = entry + timedelta(days=1)
+    """A bare date is ambiguous when a rate changes at a time inside that day.
+
+    Compared by calendar day, not ``entry + 1 day``, so 9999-12-31 works too."""
     for measure in measures:
         for period in measure.periods:
             for edge in (period.from_, period.to):
-                if edge is not None and entry < edge < day_end:
+                if edge is not None and entry < edge and edge.date() == entry.date():
                     review.append(
                         f"{measure.name} changes at {edge:%H:%M} {party.timezone} on "
-                        f"{entry:%Y-%m-%d}; give the time, "
-                        f"e.g. --date {entry:%Y-%m-%d}T{edge:%H:%M}"
+                        f"{entry.date().isoformat()}; give the time, "
+                        f"e.g. --date {entry.date().isoformat()}T{edge:%H:%M}"
                     )
                     return

@@ -69,3 +69,45 @@ class MissingFxRateError(TradecalcError, LookupError):
     """No exchange rate is known for a currency the shipment needs."""
 
     exit_code = ExitCode.NEEDS_REVIEW
+
+
+class WriteError(TradecalcError):
+    """A file could not be written (disk full, read-only, permissions, a bad path)."""
+
+    exit_code = ExitCode.NEEDS_REVIEW
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (removing temporary files) and exit 128 + signal."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+
+MAX_MESSAGE_CHARS = 400
+"""Longest message about one batch row or ``--stdin`` line; longer ones keep head and tail."""
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text``, or its start and end around ``…`` when it is longer than ``limit``."""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    return f"{text[:head]}…{text[len(text) - (limit - head - 1) :]}"
+
+
+def failure_reason(exc: Exception) -> str:
+    """What to say about one batch row or ``--stdin`` line that raised ``exc``.
+
+    A tradecalc error says what is wrong; a ValueError or ArithmeticError (a value the
+    engine cannot compute with) says the row cannot be assessed; anything else is a bug,
+    reported as an internal error of that row alone.
+    """
+    if isinstance(exc, TradecalcError):
+        text = str(exc)
+    elif isinstance(exc, ValueError | ArithmeticError):
+        text = f"cannot be assessed: {type(exc).__name__}: {exc}"
+    else:
+        text = f"internal error: {type(exc).__name__}: {exc} (please report this)"
+    return shorten(text)

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from tradecalc.errors import DataError
-from tradecalc.money import HUNDRED
+from tradecalc.money import HUNDRED, PERCENT_BOUND, SPECIFIC_BOUND
 from tradecalc.rate import Rate, Specific
 
 RateKind = Literal[
@@ -39,10 +39,11 @@ RateKind = Literal[
 COMPUTABLE: frozenset[str] = frozenset({"free", "ad_valorem", "specific", "compound"})
 """Kinds that come with a :class:`Rate`; every other kind with text needs review."""
 
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")  # no '<' inside: each start scans to the next '<' (linear)
 _SPACE = re.compile(r"\s+")
 _HEADING = re.compile(r"\b(99\d\d\.\d\d\.\d\d)\b")
 _NUMBER = r"(\d+(?:\.\d+)?)"
+_DIGITS = re.compile(r"\d*\.?\d+", re.ASCII)
 _AD_VALOREM = re.compile(_NUMBER + r"%")
 _SPECIFIC = re.compile(r"(?:" + _NUMBER + r"¢|\$" + _NUMBER + r")\s*(?:/\s*(.+)|\s(each))")
 _QUALIFIED = re.compile(r"(?:" + _NUMBER + r"\s*%|" + _NUMBER + r"¢|\$" + _NUMBER + r")[\s/].*")
@@ -63,6 +64,17 @@ _SPECIFIC_UNITS = {
 """Units of HTS specific rates that a shipment can be given in (see rate.UNIT_ALIASES)."""
 _QUALIFIER_WORD = re.compile(r"\b(?:on|of|less|over|clean)\b")
 _RATE_COLUMNS = frozenset({"general", "desc"})
+
+MAX_ROWS = 200_000
+"""Rows in one export (a 2026 export has about 35,500)."""
+MAX_CONTAINERS = 1_000_000
+"""JSON objects and arrays, counted as ``{`` and ``[`` bytes before parsing (2026: 131,000)."""
+MAX_VALUES = 4_000_000
+"""JSON values, counted as ``,`` bytes before parsing (2026: 600,000)."""
+MAX_FIELD_CHARS = 16_384
+"""Characters in one text cell (the longest 2026 description has 1,685)."""
+MAX_ROW_DEPTH = 4
+"""Nesting inside a row: the row, its footnotes, a footnote, its columns."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +151,9 @@ def parse_general(value: object) -> GeneralRate:
     specifics: list[Specific] = []
     kinds: set[str] = set()
     for part in (p.strip() for p in text.split("+")):
-        if m := _AD_VALOREM.fullmatch(part):
+        if not _within_bounds(part):
+            kinds.add("text")
+        elif m := _AD_VALOREM.fullmatch(part):
             if ad_valorem is not None:
                 kinds.add("qualified")
             ad_valorem = Decimal(m.group(1)) / HUNDRED
@@ -167,6 +181,15 @@ def parse_general(value: object) -> GeneralRate:
     return GeneralRate(text, kind, Rate(ad_valorem or Decimal(0), tuple(specifics)))
 
 
+def _within_bounds(part: str) -> bool:
+    """False when a number in a rate part has more digits than a curated rate may have
+    (the line is then not computable, as for text): see :data:`tradecalc.money.PERCENT_BOUND`."""
+    return all(
+        SPECIFIC_BOUND.allows(n) if "%" not in part else PERCENT_BOUND.allows(n)
+        for n in _DIGITS.findall(part)
+    )
+
+
 def footnote_headings(footnotes: object) -> tuple[str, ...]:
     """Chapter 99 headings named by footnotes on the rate or the description column."""
     found: list[str] = []
@@ -183,35 +206,71 @@ def footnote_headings(footnotes: object) -> tuple[str, ...]:
 
 
 def load_rows(data: bytes, name: str) -> list[Mapping[str, Any]]:
-    """The rows of an export; raise DataError if it is not one."""
+    """The rows of an export; raise DataError if it is not one or exceeds a bound.
+
+    Memory stays bounded: objects, arrays and values are counted in the bytes before
+    anything is parsed, and the parser's depth is bounded by the recursion limit.
+    """
+    containers = data.count(b"{") + data.count(b"[")
+    if containers > MAX_CONTAINERS or data.count(b",") > MAX_VALUES:
+        raise DataError(
+            f"{name}: more than {MAX_CONTAINERS:,} objects and arrays or {MAX_VALUES:,} values; "
+            "not an HTS export"
+        )
     try:
         rows = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"{name}: not a USITC HTS JSON export ({exc})") from None
+    except RecursionError:
+        raise DataError(f"{name}: not a USITC HTS JSON export (nested too deeply)") from None
     if not isinstance(rows, list) or not all(isinstance(r, Mapping) and "htsno" in r for r in rows):
         raise DataError(f"{name}: not a USITC HTS JSON export (expected an array of rows)")
     if not rows:
         raise DataError(f"{name}: the export has no rows")
+    if len(rows) > MAX_ROWS:
+        raise DataError(f"{name}: {len(rows):,} rows, more than {MAX_ROWS:,}; not an HTS export")
+    for number, row in enumerate(rows, 1):
+        _check_cells(row, 1, name, number)
     return rows
+
+
+def _check_cells(value: object, depth: int, name: str, number: int) -> None:
+    """Refuse a row nested deeper than an HTS row or with an oversized text cell."""
+    if isinstance(value, str):
+        if len(value) > MAX_FIELD_CHARS:
+            raise DataError(
+                f"{name}: row {number}: a text cell is longer than {MAX_FIELD_CHARS:,} characters"
+            )
+    elif isinstance(value, Mapping | list):
+        if depth > MAX_ROW_DEPTH:
+            raise DataError(f"{name}: row {number}: nested deeper than an HTS row")
+        for child in value.values() if isinstance(value, Mapping) else value:
+            _check_cells(child, depth + 1, name, number)
 
 
 def parse_export(data: bytes, name: str = "export") -> ParsedExport:
     """Parse a whole export (UTF-8 JSON bytes) into resolved tariff lines."""
     rows = load_rows(data, name)
-    return ParsedExport(_resolve(_coded_rows(rows)), len(rows), _count_tariff_lines(rows))
+    lines = _coded_rows(rows, name)
+    return ParsedExport(_resolve(lines), len(rows), _count_tariff_lines(rows))
 
 
-def _indent(value: object) -> int:
+def _indent(value: object, name: str, number: int) -> int:
+    """A row's indent: a small whole number in ASCII digits (empty or missing: 0)."""
     text = clean_text(value)
-    return int(text) if text.isdigit() else 0
+    if not text:
+        return 0
+    if not (text.isascii() and text.isdigit() and len(text) <= 3):
+        raise DataError(f"{name}: row {number}: indent {text[:20]!r} is not a whole number")
+    return int(text)
 
 
-def _coded_rows(rows: Iterable[Mapping[str, Any]]) -> list[HtsLine]:
+def _coded_rows(rows: Iterable[Mapping[str, Any]], name: str) -> list[HtsLine]:
     """The coded rows with hierarchy paths and own rates (no inheritance yet)."""
     stack: list[tuple[int, str]] = []
     lines: list[HtsLine] = []
-    for row in rows:
-        indent = _indent(row.get("indent"))
+    for number, row in enumerate(rows, 1):
+        indent = _indent(row.get("indent"), name, number)
         description = clean_text(row.get("description"))
         htsno = clean_text(row.get("htsno"))
         while stack and stack[-1][0] >= indent:

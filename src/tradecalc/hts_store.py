@@ -4,7 +4,8 @@ Where: ``$TRADECALC_HOME/hts/`` if ``TRADECALC_HOME`` is set, else
 ``platformdirs.user_data_dir("tradecalc")/hts/``. Each revision is one file named
 ``<effective date>_<revision>.sqlite`` (e.g. ``2025-05-14_2025-rev-12.sqlite``), so the
 revision in force on a date is found from a directory listing without opening SQLite.
-A file is built under a temporary name and renamed into place: never half-written.
+A file is built under a temporary name, fsynced and renamed into place: never
+half-written. Writers of one revision take turns (``flock`` on ``.<revision>.lock``).
 
 Inside: ``meta`` (revision, effective date, origin, sha256 of the source file, row and
 line counts) and ``lines`` (one row per HTS code, digits as key, with the rate already
@@ -14,8 +15,10 @@ resolved: a 10-digit line carries the rate of its 8-digit line).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from tradecalc.base_rates import ImportedRate
 from tradecalc.errors import DataError, UsageError
-from tradecalc.files import replacing
+from tradecalc.files import holding_lock, make_folder, replacing, write_error
 from tradecalc.rate import parse_rate
 
 if TYPE_CHECKING:
@@ -36,23 +39,8 @@ if TYPE_CHECKING:
 
 ENV_HOME = "TRADECALC_HOME"
 FORMAT = "1"
-MAX_BYTES = 256 * 1024 * 1024
-"""Refuse sources (or their decompressed content) larger than this."""
-
-KNOWN_REVISIONS: dict[str, date] = {
-    "2025-basic": date(2025, 1, 1),
-    "2025-rev-11": date(2025, 5, 3),
-    "2025-rev-12": date(2025, 5, 14),
-    "2025-rev-32": date(2025, 12, 5),
-    "2026-rev-9": date(2026, 5, 1),
-    "2026-rev-10": date(2026, 6, 8),
-}
-"""Effective dates of revisions whose date is known, used when ``--effective`` is not given.
-
-Source: the USITC HTS change records (hts.usitc.gov, "Change Record" of each revision),
-dates of legal effect as summarised in The Budget Lab at Yale's tariff-rate-tracker
-(config/revision_dates.csv, policy_effective_date where given). Example: Revision 12
-carries the Geneva cut (EO 14298), in force from 14 May 2025."""
+MAX_BYTES = 64 * 1024 * 1024
+"""Refuse sources (or their decompressed content) larger than this (a 2026 export: 13 MB)."""
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,79}")
 _FILE = re.compile(r"(\d{4}-\d{2}-\d{2})_([a-z0-9][a-z0-9.-]*)\.sqlite")
@@ -106,8 +94,8 @@ class Revision:
 
     def meta(self) -> dict[str, str]:
         """The revision's metadata (name, effective, origin, sha256, counts, format)."""
-        with contextlib.closing(_connect(self.path)) as conn:
-            return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        with contextlib.closing(_connect(self.path)) as conn, reading(self.path):
+            return {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
 
 
 def revisions(directory: Path | None = None) -> list[Revision]:
@@ -159,14 +147,22 @@ def name_from_source(source: str) -> str | None:
 
 def remove_revision(name: str, directory: Path | None = None) -> Revision:
     """Delete an imported revision; raise UsageError naming the known ones if absent."""
-    revs = revisions(directory)
+    folder = directory or hts_dir()
+    revs = revisions(folder)
     matches = [r for r in revs if r.name == name]
     if not matches:
         known = ", ".join(r.name for r in revs) or "none imported"
         raise UsageError(f"no imported HTS revision {name!r} (known: {known})")
-    for rev in matches:
-        rev.path.unlink(missing_ok=True)
+    with _revision_lock(folder, name):
+        for rev in revisions(folder):
+            if rev.name == name:
+                rev.path.unlink(missing_ok=True)
     return matches[0]
+
+
+def _revision_lock(folder: Path, name: str) -> contextlib.AbstractContextManager[None]:
+    """Hold the lock of revision ``name``: other writers of it wait their turn."""
+    return holding_lock(folder / f".{name}.lock")
 
 
 # ----------------------------------------------------------------------------- import
@@ -181,20 +177,14 @@ class Fetched:
     origin: str
 
 
+def is_url(source: str) -> bool:
+    """True for ``scheme://...`` (only https is then accepted), False for a path."""
+    return bool(re.match(r"^[a-z][a-z0-9+.-]*://", source, re.IGNORECASE))
+
+
 def fetch(source: str) -> Fetched:
     """Read a path or an https URL, plain or gzip; raise UsageError/DataError on failure."""
-    if re.match(r"^[a-z][a-z0-9+.-]*://", source, re.IGNORECASE):
-        raw = _download(source)
-    else:
-        path = Path(source).expanduser()
-        if not path.is_file():
-            raise UsageError(f"no such file: {source}")
-        if path.stat().st_size > MAX_BYTES:
-            raise DataError(f"{source}: larger than {MAX_BYTES // 2**20} MiB; not an HTS export")
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise DataError(f"cannot read {source}: {exc.strerror or exc}") from None
+    raw = _download(source) if is_url(source) else _read_local(source)
     import hashlib
 
     digest = hashlib.sha256(raw).hexdigest()
@@ -203,12 +193,53 @@ def fetch(source: str) -> Fetched:
     return Fetched(raw, digest, source)
 
 
+def _read_local(source: str) -> bytes:
+    """A file's bytes within MAX_BYTES: a regular file, a pipe (``<(...)``) or a FIFO."""
+    path = Path(source).expanduser()
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {source}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UsageError(f"{source}: symbolic links form a loop") from None
+        raise DataError(f"cannot read {source}: {exc.strerror or exc}") from None
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        os.close(fd)
+        raise UsageError(f"{source} is a folder, not an HTS export file")
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_size > MAX_BYTES:
+            raise DataError(f"{source}: larger than {MAX_BYTES // 2**20} MiB; not an HTS export")
+        try:
+            raw = handle.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise DataError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise DataError(f"{source}: larger than {MAX_BYTES // 2**20} MiB; not an HTS export")
+    return raw
+
+
+def _check_url(url: str) -> None:
+    """Refuse what is not one well-formed https URL, before any network access."""
+    from urllib.parse import urlsplit
+
+    if not url.lower().startswith("https://"):
+        raise UsageError(f"only https URLs can be imported: {url}")
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port
+    except ValueError as exc:
+        raise UsageError(f"not a valid URL: {url!r} ({exc})") from None
+    if not host or parts.netloc.count("@") > 1 or any(c.isspace() or c < " " for c in url):
+        raise UsageError(f"not a valid URL: {url!r} (a host, no spaces, at most one '@')")
+
+
 def _download(url: str) -> bytes:
     import urllib.error
     import urllib.request
 
-    if not url.lower().startswith("https://"):
-        raise UsageError(f"only https URLs can be imported: {url}")
+    _check_url(url)
     request = urllib.request.Request(url, headers={"User-Agent": "tradecalc"})
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
@@ -222,13 +253,15 @@ def _download(url: str) -> bytes:
 
 
 def _gunzip(raw: bytes, source: str) -> bytes:
+    """Decompress, stopping at MAX_BYTES + 1 bytes (a small bomb is never fully inflated)."""
     import gzip
     import io
+    import zlib
 
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as handle:
             data = handle.read(MAX_BYTES + 1)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{source}: broken gzip data ({exc})") from None
     if len(data) > MAX_BYTES:
         raise DataError(f"{source}: decompresses to more than {MAX_BYTES // 2**20} MiB")
@@ -242,16 +275,18 @@ def import_revision(
     directory: Path | None = None,
 ) -> tuple[Revision, ParsedExport]:
     """Fetch, parse and store one revision; defaults for name and date as documented."""
-    name = check_name(name or _required_name(source))
-    effective = effective or KNOWN_REVISIONS.get(name)
+    from tradecalc.hts_history import known_revision
+    from tradecalc.hts_parse import parse_export
+
+    fetched = fetch(source)
+    known = known_revision(name or name_from_source(source), fetched.sha256)
+    name = check_name(name or (known[0] if known else _required_name(source)))
+    effective = effective or (known[1] if known else None)
     if effective is None:
         raise UsageError(
             f"the effective date of revision {name!r} is not known: "
             "give it with --effective YYYY-MM-DD"
         )
-    from tradecalc.hts_parse import parse_export
-
-    fetched = fetch(source)
     parsed = parse_export(fetched.data, source)
     return write_revision(parsed, name, effective, fetched, directory), parsed
 
@@ -274,33 +309,63 @@ def write_revision(
     directory: Path | None = None,
 ) -> Revision:
     """Write the compiled revision atomically, replacing any earlier import of ``name``."""
+    if directory is None:
+        _check_home()
+    folder = directory or hts_dir()
+    make_folder(folder)
+    target = folder / f"{effective.isoformat()}_{name}.sqlite"
+    with _revision_lock(folder, name):
+        _write_table(target, parsed, name, effective, fetched)
+        for old in revisions(folder):
+            if old.name == name and old.path != target:
+                old.path.unlink(missing_ok=True)
+    return Revision(name, effective, target)
+
+
+def _check_home() -> None:
+    home = os.environ.get(ENV_HOME)
+    if home and os.path.exists(home) and not os.path.isdir(home):
+        raise UsageError(f"{ENV_HOME}={home} is a file, not a folder")
+
+
+def _write_table(
+    target: Path, parsed: ParsedExport, name: str, effective: date, fetched: Fetched
+) -> None:
+    """Build the SQLite file beside ``target``; ``replacing`` fsyncs it before the rename."""
     import sqlite3
 
-    folder = directory or hts_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{effective.isoformat()}_{name}.sqlite"
     with replacing(target) as tmp, contextlib.closing(sqlite3.connect(tmp)) as conn:
-        conn.execute("PRAGMA journal_mode=OFF")
-        conn.execute("PRAGMA synchronous=OFF")
-        conn.executescript(_SCHEMA)
-        conn.executemany("INSERT OR IGNORE INTO lines VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(parsed))
-        meta = {
-            "format": FORMAT,
-            "revision": name,
-            "effective": effective.isoformat(),
-            "origin": fetched.origin,
-            "sha256": fetched.sha256,
-            "rows": str(parsed.rows),
-            "tariff_lines": str(parsed.tariff_lines),
-            "coded_rows": str(len(parsed.lines)),
-            "imported": datetime.now().replace(microsecond=0).isoformat(),
-        }
-        conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-        conn.commit()
-    for old in revisions(folder):
-        if old.name == name and old.path != target:
-            old.path.unlink(missing_ok=True)
-    return Revision(name, effective, target)
+        try:
+            _fill(conn, parsed, name, effective, fetched)
+        except sqlite3.Error as exc:
+            code = (
+                errno.ENOSPC
+                if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+                else errno.EIO
+            )
+            raise write_error(target, OSError(code, str(exc))) from None
+
+
+def _fill(
+    conn: sqlite3.Connection, parsed: ParsedExport, name: str, effective: date, fetched: Fetched
+) -> None:
+    conn.execute("PRAGMA journal_mode=OFF")  # a temporary file: no journal, synced at the end
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.executescript(_SCHEMA)
+    conn.executemany("INSERT OR IGNORE INTO lines VALUES (?,?,?,?,?,?,?,?,?,?)", _rows(parsed))
+    meta = {
+        "format": FORMAT,
+        "revision": name,
+        "effective": effective.isoformat(),
+        "origin": fetched.origin,
+        "sha256": fetched.sha256,
+        "rows": str(parsed.rows),
+        "tariff_lines": str(parsed.tariff_lines),
+        "coded_rows": str(len(parsed.lines)),
+        "imported": datetime.now().replace(microsecond=0).isoformat(),
+    }
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+    conn.commit()
 
 
 def _rows(parsed: ParsedExport) -> Iterator[tuple[object, ...]]:
@@ -327,17 +392,27 @@ def _rows(parsed: ParsedExport) -> Iterator[tuple[object, ...]]:
 def _connect(path: Path) -> sqlite3.Connection:
     import sqlite3
 
-    try:
+    with reading(path):
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         (version,) = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-    except (sqlite3.Error, TypeError) as exc:
-        raise DataError(
-            f"imported HTS file {path} is unreadable ({exc}); import it again"
-        ) from None
     if version != FORMAT:
         conn.close()
         raise DataError(f"imported HTS file {path} has an old format; import it again")
     return conn
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Turn any sign of a damaged file (SQLite errors, missing or mistyped values, rate text
+    that does not parse) into one DataError that says to import it again."""
+    import sqlite3
+
+    try:
+        yield
+    except (sqlite3.Error, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise DataError(
+            f"imported HTS file {path} is unreadable ({exc}); import it again"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,7 +478,10 @@ class ImportedSchedule:
         rev = in_force(self.revisions, when)
         if rev is None:
             return None
-        conn = self._conn(rev)
+        with reading(rev.path):
+            return self._entry(self._conn(rev), digits, rev)
+
+    def _entry(self, conn: sqlite3.Connection, digits: str, rev: Revision) -> HtsEntry | None:
         prefixes = [digits[:n] for n in (10, 8, 6, 4) if n < len(digits)]
         keys = [digits, *prefixes]
         marks = ",".join("?" * len(keys))
@@ -428,15 +506,21 @@ class ImportedSchedule:
         if rev is None:
             return ()
         conn = self._conn(rev)
-        for n in range(len(digits), 1, -1):
-            rows = conn.execute(
-                "SELECT htsno FROM lines WHERE code >= ? AND code < ? AND kind != 'none' "
-                "ORDER BY code LIMIT ?",
-                (digits[:n], digits[:n] + ":", limit),
-            ).fetchall()
-            if rows:
-                return tuple(r[0] for r in rows)
+        with reading(rev.path):
+            for n in range(len(digits), 1, -1):
+                rows = conn.execute(
+                    "SELECT htsno FROM lines WHERE code >= ? AND code < ? AND kind != 'none' "
+                    "ORDER BY code LIMIT ?",
+                    (digits[:n], digits[:n] + ":", limit),
+                ).fetchall()
+                if rows:
+                    return tuple(_text(r[0]) for r in rows)
         return ()
+
+    def lines_under(self, rev: Revision, prefix: str) -> list[tuple[str, ...]]:
+        """Every stored line of ``rev`` whose code starts with ``prefix``, by code."""
+        query = f"SELECT code, indent, {_COLUMNS} FROM lines WHERE code >= ? AND code < ?"
+        return self._conn(rev).execute(query + " ORDER BY code", (prefix, prefix + ":")).fetchall()
 
     def _conn(self, rev: Revision) -> sqlite3.Connection:
         conn = self._conns.get(rev.path)
@@ -445,8 +529,17 @@ class ImportedSchedule:
         return conn
 
 
-def _entry(row: tuple[str, ...], rev: Revision) -> HtsEntry:
-    htsno, description, units, general, kind, rate, rate_from, headings = row
+def _text(value: object) -> str:
+    """A column that must hold text (TypeError, reported as a damaged file, otherwise)."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, found {type(value).__name__}")
+    return value
+
+
+def _entry(row: tuple[object, ...], rev: Revision) -> HtsEntry:
+    htsno, description, units, general, kind = (_text(v) for v in row[:5])
+    rate, rate_from = (None if v is None else _text(v) for v in row[5:7])
+    headings = _text(row[7])
     imported = ImportedRate(
         code=rate_from or htsno,
         text=general,

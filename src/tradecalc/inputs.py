@@ -6,6 +6,8 @@ example of a good one; nothing here reads files or prints.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,12 +16,13 @@ from decimal import Decimal
 from tradecalc.engine import Shipment
 from tradecalc.errors import UsageError
 from tradecalc.models import Override, parse_when
-from tradecalc.money import FxTable, parse_amount, parse_decimal
+from tradecalc.money import FX_BOUND, FxTable, parse_amount, parse_decimal
 from tradecalc.rate import RateSyntaxError, normalise_unit, parse_rate
 
 MODES = ("ocean", "air", "truck", "rail", "postal")
 METALS = ("steel", "aluminum", "copper")
 _METAL_ALIASES = {"aluminium": "aluminum"}
+_METAL_AMOUNT = re.compile(r"([A-Za-z]{3})\s*(\S.*)", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +72,30 @@ def directions(origin: str | None, dest: str | None) -> tuple[str, str]:
     return origin, dest
 
 
-def parse_metal(items: Iterable[str]) -> tuple[dict[str, Decimal], dict[str, bool]]:
-    """``steel=40%`` (share of value) or ``steel=400`` (amount) per metal."""
+@dataclass(frozen=True, slots=True)
+class MetalContent:
+    """``--metal`` parsed: per metal a share of the value or an amount in a currency."""
+
+    amounts: dict[str, Decimal]
+    shares: dict[str, bool]
+    currencies: dict[str, str]
+
+
+def parse_metal(items: Iterable[str]) -> MetalContent:
+    """``steel=40%`` (share of value) or ``steel=USD400`` (amount and its currency) per metal.
+
+    A bare number is refused: ``steel=40`` could mean either."""
     amounts: dict[str, Decimal] = {}
     shares: dict[str, bool] = {}
+    currencies: dict[str, str] = {}
     for item in items:
         for part in (p for p in item.split(";") if p.strip()):
             name, sep, text = part.partition("=")
             metal = _METAL_ALIASES.get(name.strip().lower(), name.strip().lower())
             if not sep or metal not in METALS:
                 raise UsageError(
-                    f"--metal {part!r}: use METAL=PERCENT or METAL=AMOUNT with METAL one of "
-                    f"{', '.join(METALS)} (e.g. steel=40%)"
+                    f"--metal {part!r}: use METAL=PERCENT% or METAL=CURAMOUNT with METAL one of "
+                    f"{', '.join(METALS)} (e.g. steel=40% or steel=USD400)"
                 )
             text = text.strip()
             if text.endswith("%"):
@@ -88,9 +103,15 @@ def parse_metal(items: Iterable[str]) -> tuple[dict[str, Decimal], dict[str, boo
                 if share > 1:
                     raise UsageError(f"--metal {metal}={text}: a share cannot exceed 100%")
                 amounts[metal], shares[metal] = share, True
+            elif (m := _METAL_AMOUNT.fullmatch(text)) is not None:
+                amounts[metal] = parse_amount(m.group(2), f"--metal {metal}")
+                shares[metal], currencies[metal] = False, m.group(1).upper()
             else:
-                amounts[metal], shares[metal] = parse_amount(text, f"--metal {metal}"), False
-    return amounts, shares
+                raise UsageError(
+                    f"--metal {metal}={text}: give a share with % or an amount with its "
+                    f"currency (e.g. {metal}=40% or {metal}=USD400)"
+                )
+    return MetalContent(amounts, shares, currencies)
 
 
 def parse_fx(items: Iterable[str]) -> FxTable:
@@ -101,7 +122,7 @@ def parse_fx(items: Iterable[str]) -> FxTable:
         currency = name.strip().upper()
         if not sep or len(currency) != 3 or not currency.isalpha():
             raise UsageError(f"--fx {item!r}: use CUR=RATE, units of CUR per 1 USD (e.g. CNY=7.18)")
-        rate = parse_decimal(text, f"--fx {currency}")
+        rate = parse_decimal(text, f"--fx {currency}", FX_BOUND)
         if rate <= 0:
             raise UsageError(f"--fx {currency}: the rate must be positive")
         rates[currency] = rate
@@ -154,7 +175,7 @@ def build_shipment(fields: ShipmentText) -> Shipment:
         currency = (fields.currency or "").strip().upper()
         if len(currency) != 3 or not currency.isalpha():
             raise UsageError(f"currency {currency!r} is not a three-letter code (e.g. USD)")
-    metal, shares = parse_metal(fields.metal)
+    metal = parse_metal(fields.metal)
     return Shipment(
         code=fields.hs.strip(),
         value=parse_amount(fields.value, "value"),
@@ -168,13 +189,24 @@ def build_shipment(fields: ShipmentText) -> Shipment:
         quantity=quantity,
         unit=unit,
         mode=mode,
-        metal=metal,
-        metal_is_share=shares,
+        metal=metal.amounts,
+        metal_is_share=metal.shares,
+        metal_currency=metal.currencies,
     )
 
 
 def _optional(text: str | None, what: str) -> Decimal | None:
     return None if _blank(text) else parse_amount(text or "", what)
+
+
+def load_json(text: str) -> object:
+    """Parse a JSON document keeping numbers exact: ``1200.5`` becomes ``Decimal("1200.5")``
+    from its text, never a float. ``NaN`` and ``Infinity`` raise ``ValueError``."""
+    return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number")
 
 
 def shipment_from_mapping(row: Mapping[str, object]) -> Shipment:

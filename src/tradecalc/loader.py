@@ -1,9 +1,9 @@
 """Read YAML safely and turn it into models, keeping line numbers for every error.
 
-This is the only module that touches YAML. Documents are composed with libyaml's
-safe loader and converted by hand: every scalar stays text (no implicit typing, so
+This is the only module that touches YAML. Documents are built by hand from the events
+of libyaml's safe parser, without a node tree: every scalar stays text (no implicit typing, so
 ``8471.30`` is never the float 8471.3), aliases and duplicate keys are refused, and
-size, depth and node count are bounded.
+size, depth and node count are bounded while the file is read.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -28,6 +28,20 @@ M = TypeVar("M", bound=BaseModel)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _NUMERIC_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+_NUMERIC_STARTS = frozenset(
+    start
+    for start, resolvers in _Loader.yaml_implicit_resolvers.items()
+    if any(tag in _NUMERIC_TAGS for tag, _ in resolvers)
+)
+_NUMERIC_PATTERNS = tuple(
+    {
+        pattern: None
+        for resolvers in _Loader.yaml_implicit_resolvers.values()
+        for tag, pattern in resolvers
+        if tag in _NUMERIC_TAGS
+    }
+)
+_ALIASES = "YAML aliases (*name) are not allowed in tradecalc files"
 
 
 @dataclass
@@ -52,8 +66,9 @@ def parse_yaml(text: str, name: str) -> Document:
     """Compose one YAML document and convert it to plain data with positions."""
     if len(text) > MAX_FILE_BYTES:
         raise DataError(f"{name}: document above the {MAX_FILE_BYTES:,}-byte limit")
+    doc = Document(name, None)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        doc.data = _compose(text, doc)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = SourceLocation(name, mark.line + 1, mark.column + 1) if mark else name
@@ -66,9 +81,6 @@ def parse_yaml(text: str, name: str) -> Document:
         raise DataError(f"{where}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise DataError(f"{name}: invalid YAML: {' '.join(str(exc).split())}") from None
-    doc = Document(name, None)
-    if root is not None:
-        doc.data = _convert(root, doc)
     return doc
 
 
@@ -77,74 +89,140 @@ def read_document(path: Path) -> Document:
     return parse_yaml(read_text(path), str(path))
 
 
-def _convert(root: yaml.Node, doc: Document) -> Any:
-    """Walk the node tree iteratively, refusing aliases, duplicates and deep nesting."""
-    seen: set[int] = set()
-    out: dict[Path_, Any] = {}
-    stack: list[tuple[yaml.Node, Path_]] = [(root, ())]
-    order: list[tuple[yaml.Node, Path_]] = []
-    while stack:
-        node, path = stack.pop()
-        if id(node) in seen:
-            _fail(doc, node, "YAML aliases (*name) are not allowed in tradecalc files")
-        seen.add(id(node))
-        if len(seen) > MAX_NODES:
-            _fail(doc, node, f"more than {MAX_NODES:,} YAML nodes")
+@dataclass
+class _Open:
+    """A mapping or sequence being filled, and (for a mapping) the key awaiting its value."""
+
+    value: dict[str, Any] | list[Any]
+    path: Path_
+    key: str | None = None
+
+
+def _compose(text: str, doc: Document) -> Any:
+    """Build plain data straight from libyaml's events, refusing as soon as a bound is hit.
+
+    No node tree is built, so a hostile file costs at most ``MAX_NODES`` nodes of memory
+    and time before it is refused; aliases, merge keys, duplicate keys and non-text keys
+    are refused where they occur.
+    """
+    events = _Loader(text)
+    try:
+        events.get_event()  # stream start
+        if events.check_event(yaml.StreamEndEvent):
+            return None
+        start = events.get_event().start_mark  # document start
+        data = _compose_document(events, doc)
+        events.get_event()  # document end
+        if not events.check_event(yaml.StreamEndEvent):
+            raise yaml.composer.ComposerError(
+                "expected a single document in the stream",
+                start,
+                "but found another document",
+                events.get_event().start_mark,
+            )
+        return data
+    finally:
+        events.dispose()
+
+
+def _compose_document(events: Any, doc: Document) -> Any:
+    open_: list[_Open] = []
+    anchors: dict[str, Any] = {}
+    nodes = 0
+    root: Any = None
+    while True:
+        event = events.get_event()
+        kind = type(event)
+        if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            open_.pop()
+            if not open_:
+                return root
+            continue
+        mark = event.start_mark
+        if kind is yaml.AliasEvent:  # reported where the anchored node starts
+            _fail(doc, anchors.get(event.anchor, mark), _ALIASES)
+        if event.anchor is not None:
+            anchors[event.anchor] = mark
+        parent = open_[-1] if open_ else None
+        slot: str | int = 0
+        if parent is not None:
+            if isinstance(parent.value, list):
+                slot = len(parent.value)
+            elif parent.key is None:
+                parent.key = _key(event, parent, doc)
+                continue
+            else:
+                slot = parent.key
+        nodes += 1
+        if nodes > MAX_NODES:
+            _fail(doc, mark, f"more than {MAX_NODES:,} YAML nodes")
+        path: Path_ = () if parent is None else (*parent.path, slot)
         if len(path) > MAX_DEPTH:
-            _fail(doc, node, f"nested deeper than {MAX_DEPTH} levels")
-        doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        order.append((node, path))
-        if isinstance(node, yaml.MappingNode):
-            keys: set[str] = set()
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    _fail(doc, key_node, "mapping keys must be plain text")
-                key = key_node.value
-                if key == "<<":
-                    _fail(doc, key_node, "YAML merge keys (<<) are not allowed")
-                if key in keys:
-                    _fail(doc, key_node, f"duplicate key {key!r}")
-                keys.add(key)
-                child = (*path, key)
-                if not key_node.style and _resolves_numeric(key_node):
-                    doc.numeric_plain.add(child)
-                stack.append((value_node, child))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
-        elif isinstance(node, yaml.ScalarNode) and not node.style and _resolves_numeric(node):
-            doc.numeric_plain.add(path)
-    for node, path in reversed(order):
-        out[path] = _build(node, path, out)
-    return out[()]
+            _fail(doc, mark, f"nested deeper than {MAX_DEPTH} levels")
+        doc.positions[path] = (mark.line + 1, mark.column + 1)
+        value: Any
+        if kind is yaml.ScalarEvent:
+            value = event.value
+            if not event.style:  # plain: YAML 1.1 would type it
+                if _resolves_numeric(value):
+                    doc.numeric_plain.add(path)
+                elif value in _NULLS:
+                    value = None
+        else:
+            value = {} if kind is yaml.MappingStartEvent else []
+        if parent is None:
+            root = value
+        elif isinstance(parent.value, list):
+            parent.value.append(value)
+        else:
+            parent.value[str(slot)] = value
+            parent.key = None
+        if value.__class__ is dict or value.__class__ is list:
+            open_.append(_Open(value, path))
+        elif parent is None:
+            return root
 
 
-def _build(node: yaml.Node, path: Path_, built: dict[Path_, Any]) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        return {k.value: built.pop((*path, k.value)) for k, _ in node.value}
-    if isinstance(node, yaml.SequenceNode):
-        return [built.pop((*path, i)) for i in range(len(node.value))]
-    if isinstance(node, yaml.ScalarNode) and not node.style and node.value in _NULLS:
-        return None
-    return node.value
+def _key(event: Any, mapping: _Open, doc: Document) -> str:
+    """The text of a mapping key, refusing non-text, merge and duplicate keys."""
+    if type(event) is not yaml.ScalarEvent:
+        _fail(doc, event.start_mark, "mapping keys must be plain text")
+    key = str(event.value)
+    if key == "<<":
+        _fail(doc, event.start_mark, "YAML merge keys (<<) are not allowed")
+    if key in mapping.value:
+        _fail(doc, event.start_mark, f"duplicate key {key!r}")
+    if not event.style and _resolves_numeric(key):
+        doc.numeric_plain.add((*mapping.path, key))
+    return key
 
 
-def _resolves_numeric(node: yaml.ScalarNode) -> bool:
-    tag = _Loader.resolve(_Loader, yaml.ScalarNode, node.value, (True, False))
-    return tag in _NUMERIC_TAGS
+def _resolves_numeric(text: str) -> bool:
+    """True if YAML 1.1 would read ``text`` (unquoted) as an int or a float."""
+    return text[:1] in _NUMERIC_STARTS and any(p.match(text) for p in _NUMERIC_PATTERNS)
 
 
-def _fail(doc: Document, node: yaml.Node, message: str) -> None:
-    mark = node.start_mark
+def _fail(doc: Document, mark: Any, message: str) -> NoReturn:
     where = SourceLocation(doc.name, mark.line + 1, mark.column + 1)
     raise DataError(f"{where}: {message}", (Diagnostic(where, message),))
 
 
 def validation_diagnostics(exc: ValidationError, doc: Document) -> list[Diagnostic]:
-    """Turn pydantic errors into ``file:line:col: message`` diagnostics."""
+    """Turn pydantic errors into ``file:line:col: message`` diagnostics, one per problem.
+
+    A list's length error is dropped when its items have errors of their own (pydantic
+    counts only the items that validated), and union branches never appear in paths.
+    """
+    errors = exc.errors(include_url=False)
+    locations = [tuple(error["loc"]) for error in errors]
     found: list[Diagnostic] = []
-    for error in exc.errors(include_url=False):
-        path = _data_path(tuple(error["loc"]), doc.data)
-        message = error["msg"].removeprefix("Value error, ")
+    for error, loc in zip(errors, locations, strict=True):
+        if error["type"] == "too_short" and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in locations
+        ):
+            continue
+        path = _data_path(loc, doc.data, missing=error["type"] == "missing")
+        message = _message(error["type"], error["msg"], error.get("ctx") or {})
         if error["type"] == "extra_forbidden":
             message = f"unknown key {path[-1]!r}" if path else message
         elif error["type"] == "missing":
@@ -156,20 +234,39 @@ def validation_diagnostics(exc: ValidationError, doc: Document) -> list[Diagnost
     return found
 
 
-def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
-    """Follow a pydantic location through the data as far as it exists."""
+_PLAIN_MESSAGES = {
+    "model_type": "expected a mapping (key: value lines)",
+    "model_attributes_type": "expected a mapping (key: value lines)",
+    "dict_type": "expected a mapping (key: value lines)",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "string_type": "expected text",
+}
+
+
+def _message(kind: str, text: str, context: Mapping[str, Any]) -> str:
+    """Pydantic's message in tradecalc's words where pydantic names its own internals."""
+    if kind == "too_short" and context.get("min_length") == 1:
+        return "must not be empty"
+    return _PLAIN_MESSAGES.get(kind, text.removeprefix("Value error, "))
+
+
+def _data_path(loc: tuple[Any, ...], data: Any, *, missing: bool = False) -> Path_:
+    """Follow a pydantic location through the data as far as it exists.
+
+    Parts of the location that are not in the data are union branch names, skipped, except
+    the last part of a missing key, which is named (and located at its parent).
+    """
     path: list[str | int] = []
     node = data
-    for part in loc:
+    for i, part in enumerate(loc):
         in_mapping = isinstance(node, Mapping) and part in node
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if in_mapping or in_list:
             node = node[part]
-        else:
-            if isinstance(node, Mapping) and isinstance(part, str):
-                path.append(part)  # a missing or unknown key: name it, locate its parent
-            break
-        path.append(part)
+            path.append(part)
+        elif missing and i == len(loc) - 1 and isinstance(node, Mapping):
+            path.append(part)
     return tuple(path)
 
 

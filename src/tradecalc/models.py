@@ -10,15 +10,18 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
-    PrivateAttr,
+    Tag,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -28,7 +31,7 @@ from pydantic.json_schema import SkipJsonSchema
 from tradecalc.money import parse_decimal
 from tradecalc.rate import Rate, RateSyntaxError, parse_rate
 
-_CODE = re.compile(r"\d{2}(?:\.?\d{2}){0,3}(?:\.?\d{2})?", re.ASCII)
+_CODE = re.compile(r"\d{2}(?:[. ]?\d{2}){0,3}(?:[. ]?\d{2})?", re.ASCII)
 _WHEN = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?", re.ASCII)
 _ID = r"^[a-z0-9][a-z0-9.-]*$"
 _HTS_HEADING = re.compile(r"9[89]\d\d\.\d\d\.\d\d")
@@ -40,7 +43,7 @@ def code_digits(code: str) -> str:
 
 
 def is_code(text: str) -> bool:
-    """True for 2 to 10 digits of an HS/HTS code, dotted or not."""
+    """True for 2 to 10 digits of an HS/HTS code, dotted, spaced or not."""
     return bool(_CODE.fullmatch(text.strip())) and 2 <= len(code_digits(text)) <= 10
 
 
@@ -58,16 +61,20 @@ def parse_when(value: Any) -> datetime:
         return value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
+    message = f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
     if not isinstance(value, str) or not _WHEN.fullmatch(value.strip()):
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
-    return datetime.fromisoformat(value.strip().replace(" ", "T"))
+        raise ValueError(message)
+    try:
+        return datetime.fromisoformat(value.strip().replace(" ", "T"))
+    except ValueError:  # a day or an hour out of range
+        raise ValueError(message) from None
 
 
 def format_when(value: datetime) -> str:
     """Inverse of :func:`parse_when`: a date, or a date and time when not midnight."""
     if value.hour == 0 and value.minute == 0:
         return value.date().isoformat()
-    return value.strftime("%Y-%m-%dT%H:%M")
+    return value.isoformat(timespec="minutes")  # strftime's %Y drops year 1's zeros
 
 
 def _to_rate(value: Any) -> Rate:
@@ -79,6 +86,16 @@ def _to_rate(value: Any) -> Rate:
         return parse_rate(value)
     except RateSyntaxError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _to_time_zone(value: Any) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as 'America/New_York')"
+        ) from None
+    return str(value)
 
 
 def _to_decimal(value: Any) -> Decimal:
@@ -112,6 +129,7 @@ Amount = Annotated[
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$"}),
 ]
+TimeZone = Annotated[str, BeforeValidator(_to_time_zone)]
 Id = Annotated[str, Field(pattern=_ID, max_length=80)]
 Heading = Annotated[str, Field(pattern=r"^98\d\d\.\d\d\.\d\d$|^99\d\d\.\d\d\.\d\d$")]
 Country = Annotated[str, Field(pattern=r"^([A-Z]{2}|\*)$")]
@@ -159,13 +177,24 @@ class CodeRate(Model):
     note: str | None = None
 
 
+def _rate_shape(value: Any) -> str:
+    return "table" if isinstance(value, dict | CodeRate) else "text"
+
+
+CodeRateEntry = Annotated[
+    Annotated[RateField, Tag("text")] | Annotated[CodeRate, Tag("table")],
+    Discriminator(_rate_shape),
+]
+"""A code's rate: text (``"25%"``), or a mapping with its own source; errors follow the shape."""
+
+
 class Period(Model):
     """``[from, to)`` with one rate (or a table of rates by code) and its source."""
 
     from_: When = Field(alias="from")
     to: When | None = None
     rate: RateField | None = None
-    rates: dict[Code, RateField | CodeRate] = Field(default_factory=dict)
+    rates: dict[Code, CodeRateEntry] = Field(default_factory=dict)
     heading: Heading | None = None
     base: Base | None = None
     displaced_by: tuple[str, ...] | None = None
@@ -301,7 +330,7 @@ class Party(Model):
     valuation: Literal["transaction", "cif"]
     valuation_source: SourceRefs
     insurance_default: RateField | None = None
-    timezone: str
+    timezone: TimeZone
     reporting_order: tuple[Id, ...] = Field(min_length=1)
     duty_threshold: DutyThreshold | None = None
     fees: tuple[Fee, ...] = ()
@@ -339,13 +368,20 @@ class ProductList(Model):
     source: SourceRefs
     unconfirmed: str | None = None
     note: str | None = None
-    _index: dict[str, tuple[ListRow, ...]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _codes_or_file(self) -> ProductList:
         if bool(self.codes) == (self.file is not None):
             raise ValueError("a product list needs exactly one of 'codes' or 'file'")
         return self
+
+    @cached_property
+    def _index(self) -> dict[str, tuple[ListRow, ...]]:
+        """The rows by code digits (built on first use; not part of the model's value)."""
+        grouped: dict[str, list[ListRow]] = {}
+        for row in self.rows:
+            grouped.setdefault(row.digits, []).append(row)
+        return {key: tuple(rows) for key, rows in grouped.items()}
 
     def holds(self, digits: str, when: datetime | None = None) -> bool:
         """True if a code of the list is a prefix of ``digits`` (at ``when``, for dated rows)."""
@@ -354,12 +390,6 @@ class ProductList(Model):
         if not self.rows:
             return False
         index = self._index
-        if index is None:
-            grouped: dict[str, list[ListRow]] = {}
-            for row in self.rows:
-                grouped.setdefault(row.digits, []).append(row)
-            index = {key: tuple(rows) for key, rows in grouped.items()}
-            self._index = index
         for end in range(2, len(digits) + 1):
             found = index.get(digits[:end])
             if found is not None and any(row.covers(when) for row in found):

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tradecalc.money import HUNDRED, percent
+from tradecalc.money import HUNDRED, PERCENT_BOUND, SPECIFIC_BOUND, Bound, percent
 
 UNIT_ALIASES = {
     "kg": "kg",
@@ -48,6 +48,13 @@ _NAMED = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Z]{3})\s*/\s*(\S+)", re.ASCII)
 
 class RateSyntaxError(ValueError):
     """A rate string does not follow the grammar."""
+
+
+def bounded_number(digits: str, bound: Bound, rate: str) -> Decimal:
+    """The number ``digits`` of the rate text ``rate``; refused beyond ``bound``."""
+    if not bound.allows(digits):
+        raise RateSyntaxError(f"rate {rate!r} is out of range: {bound.describe()}")
+    return Decimal(digits)
 
 
 def normalise_unit(unit: str) -> str:
@@ -127,15 +134,19 @@ def parse_rate(text: str) -> Rate:
             if seen_percent:
                 raise RateSyntaxError(f"rate {text!r} has two ad valorem parts")
             seen_percent = True
-            ad_valorem = Decimal(m.group(1)) / HUNDRED
+            ad_valorem = bounded_number(m.group(1), PERCENT_BOUND, text) / HUNDRED
         elif m := _CENTS.fullmatch(part):
             unit = normalise_unit(m.group(2) or m.group(3))
-            specifics.append(Specific(Decimal(m.group(1)) / HUNDRED, "USD", unit))
+            cents = bounded_number(m.group(1), SPECIFIC_BOUND, text)
+            specifics.append(Specific(cents / HUNDRED, "USD", unit))
         elif m := _DOLLARS.fullmatch(part):
             unit = normalise_unit(m.group(2) or m.group(3))
-            specifics.append(Specific(Decimal(m.group(1)), "USD", unit))
+            specifics.append(
+                Specific(bounded_number(m.group(1), SPECIFIC_BOUND, text), "USD", unit)
+            )
         elif m := _NAMED.fullmatch(part):
-            specifics.append(Specific(Decimal(m.group(1)), m.group(2), normalise_unit(m.group(3))))
+            amount = bounded_number(m.group(1), SPECIFIC_BOUND, text)
+            specifics.append(Specific(amount, m.group(2), normalise_unit(m.group(3))))
         else:
             raise RateSyntaxError(
                 f"cannot read rate {text!r}: expected Free, 25%, 4.4¢/kg, $1.13/m3, "

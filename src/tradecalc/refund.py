@@ -21,7 +21,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tradecalc.engine import RegimeView, Shipment, assess
+from tradecalc.base_rates import BaseRates
+from tradecalc.engine import Shipment, assess, dated_view
 from tradecalc.errors import DataError, UsageError
 from tradecalc.models import Schedule
 from tradecalc.money import parse_amount, round_money
@@ -33,7 +34,6 @@ DEVIATION_SHARE = Decimal("0.005")
 """A paid amount further than 0.5% from the expected one is flagged."""
 
 _ENTRY_NUMBER = re.compile(r"[A-Z0-9]{3}\d{8}", re.ASCII)
-_DATED_VIEW = RegimeView("entry-date", "In force on the entry date", datetime(1900, 1, 1), "")
 
 # Header names, compared without case, spaces or punctuation, to the fields they fill.
 _HEADERS: Mapping[str, str] = {
@@ -351,7 +351,7 @@ def collect(rows: Iterable[TariffRow]) -> dict[str, EntryResult]:
     return entries
 
 
-def expect(entry: EntryResult, schedule: Schedule) -> None:
+def expect(entry: EntryResult, schedule: Schedule, base_rates: BaseRates | None = None) -> None:
     """Fill each line's expected Chapter 99 amounts from the engine at the entry date."""
     when = datetime(entry.entered.year, entry.entered.month, entry.entered.day)
     for line in entry.lines.values():
@@ -361,7 +361,7 @@ def expect(entry: EntryResult, schedule: Schedule) -> None:
             continue
         try:
             shipment = Shipment(line.hts, line.value, origin=line.origin, dest="US", entry=when)
-            result = assess(schedule, shipment, _DATED_VIEW)
+            result = assess(schedule, shipment, dated_view(when, "entry-date"), None, base_rates)
         except (UsageError, DataError, ArithmeticError) as exc:
             line.review.append(str(exc))
             continue
@@ -489,6 +489,7 @@ def build_report(
     corporate: bool = True,
     rules: Rules | None = None,
     rates: tuple[InterestRate, ...] | None = None,
+    base_rates: BaseRates | None = None,
 ) -> Report:
     """Read ES-003 records, recompute every line, route every entry, estimate interest."""
     rules = rules or load_rules()
@@ -505,7 +506,7 @@ def build_report(
     entries = collect(good_rows())
     notes: set[str] = set()
     for entry in entries.values():
-        expect(entry, schedule)
+        expect(entry, schedule, base_rates)
         route(entry, rules, as_of)
         paid = entry.total(rules.ieepa_prefixes, "filed")
         if paid > 0:

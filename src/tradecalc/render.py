@@ -12,7 +12,8 @@ from typing import Any
 
 from tradecalc.engine import Assessment, Line, Shipment, Step
 from tradecalc.models import format_when
-from tradecalc.money import percent
+from tradecalc.money import effective_percent
+from tradecalc.status import NEEDS_REVIEW, OK, status, status_label
 
 DASH = "—"
 
@@ -74,6 +75,7 @@ def result_json(result: Assessment, explain: bool = False) -> dict[str, Any]:
         "effective_rate": str(result.effective_rate),
         "landed_cost": str(result.landed_cost),
         "hypothetical": result.hypothetical,
+        "status": status(result.review),
         "needs_review": result.needs_review,
         "review": list(result.review),
         "notes": list(result.notes),
@@ -222,16 +224,24 @@ CSV_COLUMNS = (
     "amount",
     "source",
     "data_version",
+    "status",
+    "review",
+    "data_sha256",
 )
 
 
 def to_csv(report: Report) -> str:
-    """One row per duty, fee and tax line, then the totals of each regime."""
+    """One row per duty, fee and tax line, then the totals of each regime.
+
+    Every row ends with its regime's status and review items (joined by ``; ``) and the
+    data file's sha256.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in report.results:
         head = (r.regime, format_when(r.as_of), r.currency)
+        tail = (report.data_version, status(r.review), "; ".join(r.review), report.data_sha256)
         for kind, lines in (("duty", r.lines), ("fee", r.fees), ("tax", r.taxes)):
             for line in lines:
                 writer.writerow(
@@ -244,7 +254,7 @@ def to_csv(report: Report) -> str:
                         line.base,
                         line.amount,
                         " ".join(line.source),
-                        report.data_version,
+                        *tail,
                     )
                 )
         totals = (
@@ -256,7 +266,7 @@ def to_csv(report: Report) -> str:
             ("landed_cost", r.landed_cost),
         )
         for kind, amount in totals:
-            writer.writerow((*head, kind, "", "", "", "", amount, "", report.data_version))
+            writer.writerow((*head, kind, "", "", "", "", amount, "", *tail))
     return out.getvalue()
 
 
@@ -285,25 +295,89 @@ def _cell(lines: Sequence[Line], measure: str, with_heading: bool = False) -> st
     return DASH
 
 
-def comparison_table(report: Report, explain: bool = False) -> Any:
-    """A Rich table: one column per regime, one row per layer, totals and deltas."""
+def pinned(table: Any) -> Any:
+    """``table`` with each ``no_wrap`` column at least as wide as its widest line.
+
+    Rich measures a cell's minimum as its longest word even in a ``no_wrap`` column, and
+    cuts such a cell with "…" when space runs short; pinned, :func:`fits` sees the real need.
+    """
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    for column in table.columns:
+        if column.no_wrap:
+            cells = [column.header, *column.cells]
+            texts = [c if isinstance(c, Text) else Text.from_markup(str(c)) for c in cells]
+            lines = [line for text in texts for line in text.plain.splitlines()]
+            column.min_width = max((cell_len(line) for line in lines), default=0)
+    return table
+
+
+def fits(renderable: Any, width: int) -> bool:
+    """True when ``renderable`` fits ``width`` columns without cutting a word or a number
+    (for a table: once :func:`pinned`)."""
+    import io
+
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = Console(width=1_000_000, file=io.StringIO())
+    return Measurement.get(console, console.options, renderable).minimum <= width
+
+
+def fitted(table: Any, width: int | None, stacked: Sequence[str]) -> Any:
+    """``table`` (pinned) when it fits ``width`` or no width is given, else its title and
+    ``stacked``: one plain line per row, which wrap only at spaces."""
+    from rich.console import Group
+    from rich.text import Text
+
+    if width is None or fits(pinned(table), width):
+        return table
+    title = table.title if isinstance(table.title, str) else ""
+    return Group(*(Text(line) for line in [title, *stacked] if line))
+
+
+def comparison_tables(report: Report, explain: bool = False, width: int | None = None) -> list[Any]:
+    """The comparison table, or for a narrow ``width`` several, each with as many regimes
+    side by side as fit (down to one per table). A cell is never wrapped or cut."""
+    results = report.results
+    for size in range(len(results), 0, -1):
+        chunks = [results[i : i + size] for i in range(0, len(results), size)]
+        tables = [
+            comparison_table(report, explain, chunk, i == 0) for i, chunk in enumerate(chunks)
+        ]
+        if width is None or size == 1 or all(fits(table, width) for table in tables):
+            return tables
+    raise AssertionError("unreachable: one regime per table always returns")
+
+
+def comparison_table(
+    report: Report,
+    explain: bool = False,
+    columns: Sequence[Assessment] | None = None,
+    titled: bool = True,
+) -> Any:
+    """A Rich table: one column per regime (``columns``, default all), one row per layer,
+    totals, and the change of total against the report's first regime."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    results = report.results
+    first = report.results[0]
+    results = tuple(columns) if columns is not None else report.results
     ship = report.shipment
-    first = results[0]
     title = (
         f"HS {ship.code} · {ship.origin} → {ship.dest} · "
         f"customs value {money(first.customs_value)} {first.currency}"
     )
-    table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False)
+    table = Table(
+        title=title if titled else None, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False
+    )
     table.add_column("Layer", style="bold", no_wrap=True)
     for r in results:
         star = "*" if r.hypothetical else ""
         when = format_when(r.as_of).replace("T", "\n")
-        table.add_column(f"{r.regime}{star}\n{when}", justify="right", overflow="fold")
+        table.add_column(f"{r.regime}{star}\n{when}", justify="right", no_wrap=True)
 
     for measure, headings in _row_keys(results):
         (heading,) = headings if len(headings) == 1 else (None,)
@@ -312,7 +386,7 @@ def comparison_table(report: Report, explain: bool = False) -> Any:
         table.add_row(label, *cells)
     table.add_section()
     table.add_row("Duty", *(money(r.duty) for r in results), style="bold")
-    table.add_row("Effective rate", *(percent(r.effective_rate) for r in results))
+    table.add_row("Effective rate", *(effective_percent(r.effective_rate) for r in results))
     for fee in dict.fromkeys(line.measure for r in results for line in r.fees):
         table.add_row(fee, *(_cell(r.fees, fee) for r in results))
     for tax in dict.fromkeys(line.measure for r in results for line in r.taxes):
@@ -320,17 +394,40 @@ def comparison_table(report: Report, explain: bool = False) -> Any:
     table.add_section()
     table.add_row("Total", *(money(r.total) for r in results), style="bold")
     table.add_row("Landed cost", *(money(r.landed_cost) for r in results))
-    if len(results) > 1:
-        deltas = [DASH] + [_delta(r.total - first.total) for r in results[1:]]
+    if len(report.results) > 1:
+        deltas = [DASH if r is first else _delta(r.total - first.total) for r in results]
         table.add_row(f"Total vs {first.regime}", *deltas)
-    review = ["review" if r.needs_review else "ok" for r in results]
-    table.add_row("Status", *(Text(s, style="red" if s != "ok" else "green") for s in review))
-    return table
+    words = [status(r.review) for r in results]
+    styled = (Text(status_label(w), style="green" if w == OK else "red") for w in words)
+    table.add_row("Status", *styled)
+    return pinned(table)
 
 
 def _delta(amount: Decimal) -> str:
     sign = "+" if amount > 0 else ""
     return f"{sign}{money(amount)}"
+
+
+def review_lines(results: Sequence[Assessment]) -> list[str]:
+    """Each distinct review item once, naming the columns it applies to.
+
+    Items that differ only by their column's own date (``... on 2025-05-13 ...``) are one
+    item, shown with "each column's date" in place of the dates.
+    """
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for r in results:
+        when = format_when(r.as_of)
+        for item in r.review:
+            groups.setdefault(item.replace(when, "\0"), []).append((r.regime, item))
+    out = []
+    for key, members in groups.items():
+        texts = {text for _, text in members}
+        text = texts.pop() if len(texts) == 1 else key.replace("\0", "each column's date")
+        regimes = list(dict.fromkeys(regime for regime, _ in members))
+        every = len(results) > 1 and len(regimes) == len(results)
+        where = "every column" if every else ", ".join(regimes)
+        out.append(f"{status_label(NEEDS_REVIEW)} [{where}]: {text}")
+    return out
 
 
 def footnotes(report: Report, explain: bool = False) -> list[str]:
@@ -340,12 +437,8 @@ def footnotes(report: Report, explain: bool = False) -> list[str]:
         out.append("* hypothetical scenario, not law")
     if any(line.unconfirmed for r in report.results for line in (*r.lines, *r.fees, *r.taxes)):
         out.append("† rests on an unconfirmed fact (see notes)")
-    seen: set[str] = set()
-    for r in report.results:
-        for item in r.review:
-            if item not in seen:
-                seen.add(item)
-                out.append(f"needs review [{r.regime}]: {item}")
+    out.extend(review_lines(report.results))
+    seen = {item for r in report.results for item in r.review}
     for r in report.results:
         for note in r.notes:
             if note not in seen:

@@ -18,6 +18,7 @@ from tradecalc.engine import RegimeView
 from tradecalc.errors import Diagnostic
 from tradecalc.models import format_when
 from tradecalc.money import percent
+from tradecalc.render import fitted
 from tradecalc.snapshot import Headline
 from tradecalc.timeline import Timeline
 
@@ -70,7 +71,7 @@ def diagnostics_json(found: Sequence[Diagnostic]) -> str:
 
 # ----------------------------------------------------------------------------- diff
 
-DIFF_COLUMNS = ("change", "section", "direction", "item", "field", "before", "after")
+DIFF_COLUMNS = ("change", "section", "direction", "item", "field", "before", "after", "code")
 
 
 def diff_json(diff: Diff) -> str:
@@ -90,15 +91,20 @@ def diff_csv(diff: Diff) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(DIFF_COLUMNS)
     for c in diff.changes:
-        writer.writerow((c.change, c.section, c.direction, c.item, c.field, c.before, c.after))
+        writer.writerow(
+            (c.change, c.section, c.direction, c.item, c.field, c.before, c.after, c.code)
+        )
     return out.getvalue()
 
 
 _MARKS = {"added": "+", "removed": "-", "changed": "~"}
 
 
-def diff_table(diff: Diff) -> Any:
-    """A Rich table of the changes, or a one-line message when there are none."""
+def diff_table(diff: Diff, width: int | None = None) -> Any:
+    """A Rich table of the changes, or a one-line message when there are none.
+
+    Narrower than the table needs (see :func:`tradecalc.render.fitted`): one line per change.
+    """
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -109,24 +115,23 @@ def diff_table(diff: Diff) -> Any:
     table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left", pad_edge=False)
     table.add_column("", no_wrap=True)
     table.add_column("Direction" if diff.kind == "regimes" else "Section", no_wrap=True)
-    table.add_column("Item")
+    table.add_column("Item", no_wrap=True)
     table.add_column("Field", no_wrap=True)
     table.add_column(diff.a, overflow="fold")
     table.add_column(diff.b, overflow="fold")
     styles = {"added": "green", "removed": "red", "changed": "yellow"}
+    stacked = []
     for c in diff.changes:
         where = c.direction if diff.kind == "regimes" else c.section
         if diff.kind == "files" and c.direction:
             where = f"{c.section} {c.direction}"
+        field = f"{c.field} {c.code}" if c.code else c.field or c.change
+        before, after = c.before or DASH, c.after or DASH
         table.add_row(
-            Text(_MARKS[c.change], style=styles[c.change]),
-            where,
-            c.item,
-            c.field or c.change,
-            c.before or DASH,
-            c.after or DASH,
+            Text(_MARKS[c.change], style=styles[c.change]), where, c.item, field, before, after
         )
-    return table
+        stacked.append(f"{_MARKS[c.change]} {where} {c.item} {field}: {before} → {after}")
+    return fitted(table, width, stacked)
 
 
 # ----------------------------------------------------------------------------- regimes
@@ -137,7 +142,46 @@ def headline_text(found: Sequence[Headline]) -> str:
     return " · ".join(f"{h.direction} {percent(h.rate)}" for h in found)
 
 
-def regimes_table(version: str, views: Sequence[tuple[RegimeView, Sequence[Headline]]]) -> Any:
+REGIME_COLUMNS = ("regime", "as_of", "hypothetical", "importer", "origin", "headline", "title")
+
+
+def regimes_json(version: str, views: Sequence[tuple[RegimeView, Sequence[Headline]]]) -> str:
+    """``{data_version, regimes: [{id, title, description, as_of, hypothetical, headline}]}``.
+
+    ``headline`` lists ``{importer, origin, rate}``, the rate a decimal fraction as text.
+    """
+    regimes = [
+        {
+            "id": view.id,
+            "title": view.title,
+            "description": view.description,
+            "as_of": format_when(view.as_of),
+            "hypothetical": view.hypothetical,
+            "headline": [
+                {"importer": h.importer, "origin": h.origin, "rate": str(h.rate)} for h in found
+            ],
+        }
+        for view, found in views
+    ]
+    data = {"data_version": version, "regimes": regimes}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def regimes_csv(views: Sequence[tuple[RegimeView, Sequence[Headline]]]) -> str:
+    """One row per regime and direction (one row with blank rates if it has no headline)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REGIME_COLUMNS)
+    for view, found in views:
+        head = (view.id, format_when(view.as_of), str(view.hypothetical).lower())
+        rates = [(h.importer, h.origin, str(h.rate)) for h in found] or [("", "", "")]
+        writer.writerows((*head, *rate, view.title) for rate in rates)
+    return out.getvalue()
+
+
+def regimes_table(
+    version: str, views: Sequence[tuple[RegimeView, Sequence[Headline]]], width: int | None = None
+) -> Any:
     """Named regimes and scenarios with their date, headline rates and description."""
     from rich import box
     from rich.table import Table
@@ -154,22 +198,27 @@ def regimes_table(version: str, views: Sequence[tuple[RegimeView, Sequence[Headl
     table.add_column("Regime", no_wrap=True)
     table.add_column("As of", no_wrap=True)
     table.add_column("Headline", no_wrap=True)
-    table.add_column("Title and description")
+    table.add_column("Title and description", overflow="fold")
+    stacked = []
     for view, found in views:
         star = "*" if view.hypothetical else ""
+        when = format_when(view.as_of)
         table.add_row(
             f"{view.id}{star}",
-            format_when(view.as_of),
+            when,
             headline_text(found).replace(" · ", "\n"),
             Text.assemble(view.title, "\n", (view.description, "dim")),
         )
-    return table
+        stacked += [f"{view.id}{star}  {when}  {headline_text(found)}", f"  {view.title}"]
+        stacked += [f"  {view.description}"] if view.description else []
+    stacked.append(str(table.caption))
+    return fitted(table, width, stacked)
 
 
 # ----------------------------------------------------------------------------- rates
 
 
-def timeline_table(line: Timeline) -> Any:
+def timeline_table(line: Timeline, width: int | None = None) -> Any:
     """Every period of every measure touching the code, citing source ids."""
     from rich import box
     from rich.table import Table
@@ -182,13 +231,14 @@ def timeline_table(line: Timeline) -> Any:
     )
     table.add_column("From", no_wrap=True)
     table.add_column("To", no_wrap=True)
-    table.add_column("Measure")
+    table.add_column("Measure", no_wrap=True)
     table.add_column("Heading", no_wrap=True)
     table.add_column("Rate", justify="right", no_wrap=True)
-    table.add_column("Source")
+    table.add_column("Source", overflow="fold")
+    stacked = []
     for e in line.entries:
         mark = " †" if e.unconfirmed else ""
-        table.add_row(
+        cells = (
             format_when(e.start),
             format_when(e.end) if e.end else "open",
             e.measure.id,
@@ -196,7 +246,10 @@ def timeline_table(line: Timeline) -> Any:
             f"{e.rate}{mark}",
             ", ".join(e.source),
         )
-    return table
+        table.add_row(*cells)
+        start, end, measure, heading, rate, source = cells
+        stacked += [f"{start} to {end}  {measure}  {heading}  {rate}", f"  source: {source}"]
+    return fitted(table, width, stacked)
 
 
 def bar(value: Decimal, scale: Decimal, width: int = CHART_WIDTH) -> str:

@@ -229,8 +229,7 @@ def write_chart(report: ImpactReport, target: Path) -> None:
     figure, axes = plt.subplots(figsize=(9, 4.5), dpi=100)
     xs = [i.as_of for i in report.impacts]
     ys = [float(i.total.rate * 100) for i in report.impacts]
-    axes.step(xs, ys, where="post", color="#b22222", linewidth=2)
-    axes.scatter(xs, ys, color="#b22222", s=12)
+    axes.step(xs, ys, where="post", color="#b22222", linewidth=2, marker="o", markersize=3)
     axes.set_ylabel("trade-weighted average duty (%)")
     axes.set_title(f"{report.basket}: duty / customs value")
     axes.grid(True, alpha=0.3)

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tradecalc.refund import NOTICE, ROUTES, EntryResult, Report
+from tradecalc.status import status
 
 ENTRY_COLUMNS = (
     "entry_number",
@@ -36,7 +37,7 @@ def entry_status(entry: EntryResult) -> tuple[str, list[str]]:
     reasons = [f"line {line.line}: {why}" for line in entry.lines.values() for why in line.review]
     if not entry.valid_number:
         reasons.insert(0, "entry number is not a 3-character filer code and 8 digits")
-    return ("needs_review" if reasons else "ok"), reasons
+    return status(reasons), reasons
 
 
 def _deviations(entry: EntryResult) -> list[str]:

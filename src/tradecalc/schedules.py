@@ -1,11 +1,13 @@
 """Find, load, check and cache schedule and scenario files.
 
 A schedule is parsed from YAML and checked once per content: the checked model is cached
-in the user's cache directory, keyed by the file's sha256, so a ``duty`` call neither
-parses YAML nor re-validates when the file has not changed. A cache file is a one-line
-JSON header (format, tradecalc version, the data file's sha256 and the sha256 of the
-payload) followed by the pickled model; one whose header or payload hash does not match
-is ignored and rebuilt, never trusted.
+in the user's cache directory, keyed by :func:`schedule_digest`, so a ``duty`` call neither
+parses YAML nor re-validates when the data has not changed. A cache file is a one-line
+JSON header (format, tradecalc version, the data's digest and the sha256 of the payload)
+followed by the model as tagged JSON (:mod:`tradecalc.cache_format`: data only, nothing
+that can run). It is opened without following links or blocking, read only if it is a
+regular file within :data:`MAX_CACHE_BYTES`; one whose header or payload hash does not
+match is ignored and rebuilt, never trusted.
 """
 
 from __future__ import annotations
@@ -14,18 +16,22 @@ import contextlib
 import hashlib
 import json
 import os
-import pickle
+import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tradecalc import __version__
-from tradecalc.errors import DataError
-from tradecalc.files import read_text, write_atomic
+from tradecalc import __version__, cache_format
+from tradecalc.cache_format import NotACacheError
+from tradecalc.errors import DataError, WriteError
+from tradecalc.files import read_text, replace_file
 from tradecalc.models import Scenario, ScenarioFile, Schedule
 
 ENV_DATA = "TRADECALC_DATA"
 ENV_CACHE = "TRADECALC_CACHE_DIR"
 _CACHE_FORMAT = 3
+MAX_CACHE_BYTES = 16 * 1024 * 1024
+"""A cache file larger than this is ignored (the bundled schedule's is about 0.3 MB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +74,8 @@ def load_schedule(path: Path | None = None, *, use_cache: bool = True) -> Loaded
 
     path = path or default_path()
     text = read_text(path)
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    cache_file = cache_dir() / f"schedule-{digest}.bin"
+    digest = schedule_digest([text.encode("utf-8")])
+    cache_file = cache_dir() / f"schedule-{digest}.json"
     if use_cache:
         cached = _read_cache(cache_file, digest)
         if cached is not None:
@@ -80,6 +86,19 @@ def load_schedule(path: Path | None = None, *, use_cache: bool = True) -> Loaded
     if use_cache:
         _write_cache(cache_file, digest, schedule, files)
     return LoadedSchedule(schedule, path, data_digest(digest, files))
+
+
+def schedule_digest(contents: Sequence[bytes]) -> str:
+    """The schedule's identity: ``data_sha256`` in results and the cache key.
+
+    ``contents`` are the bytes of every file the schedule is read from, the schedule file
+    first. One file: its sha256. Several: the sha256 of their sha256s, in order, so a
+    change to any of them gives a new identity.
+    """
+    if len(contents) == 1:
+        return hashlib.sha256(contents[0]).hexdigest()
+    joined = "".join(hashlib.sha256(c).hexdigest() + "\n" for c in contents)
+    return hashlib.sha256(joined.encode("ascii")).hexdigest()
 
 
 def compile_schedule(text: str, name: str) -> Schedule:
@@ -122,7 +141,7 @@ def load_scenario(path: Path, schedule: Schedule) -> Scenario:
 
 def _read_cache(cache_file: Path, digest: str) -> tuple[Schedule, dict[str, str]] | None:
     try:
-        header_line, payload = cache_file.read_bytes().split(b"\n", 1)
+        header_line, payload = _read_regular(cache_file).split(b"\n", 1)
         header = json.loads(header_line)
         files = header.pop("files")
         expected = {
@@ -133,14 +152,31 @@ def _read_cache(cache_file: Path, digest: str) -> tuple[Schedule, dict[str, str]
         }
         if header != expected or not isinstance(files, dict):
             return None
-        schedule = pickle.loads(payload)
+        schedule = cache_format.decode(payload)
     except Exception:  # any unreadable cache is rebuilt
         return None
     return (schedule, files) if isinstance(schedule, Schedule) else None
 
 
+def _read_regular(path: Path) -> bytes:
+    """A regular file's bytes: no link followed, no FIFO waited on, at most MAX_CACHE_BYTES."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CACHE_BYTES:
+        os.close(fd)
+        raise NotACacheError(path)
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(MAX_CACHE_BYTES + 1)
+    if len(data) > MAX_CACHE_BYTES:
+        raise NotACacheError(path)
+    return data
+
+
 def _write_cache(cache_file: Path, digest: str, schedule: Schedule, files: dict[str, str]) -> None:
-    payload = pickle.dumps(schedule, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        payload = cache_format.encode(schedule)
+    except TypeError:  # a value the format does not know: run without a cache
+        return
     header = {
         "format": _CACHE_FORMAT,
         "tradecalc": __version__,
@@ -149,5 +185,7 @@ def _write_cache(cache_file: Path, digest: str, schedule: Schedule, files: dict[
         "files": files,
     }
     data = json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + payload
-    with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed
-        write_atomic(cache_file, data)
+    if len(data) > MAX_CACHE_BYTES:
+        return
+    with contextlib.suppress(WriteError):  # a cache that cannot be written only costs speed
+        replace_file(cache_file, data)

@@ -10,22 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from tradecalc.engine import RegimeView, regime_views, with_overrides
+from tradecalc.engine import RegimeView, dated_view, regime_views, with_overrides
 from tradecalc.errors import UsageError
 from tradecalc.inputs import parse_entry, parse_overrides
 from tradecalc.models import Scenario, Schedule, format_when
 
 
-def dated_view(text: str) -> RegimeView:
+def date_view(text: str) -> RegimeView:
     """The schedule in force at a date (``YYYY-MM-DD[THH:MM]``)."""
     when, _ = parse_entry(text)
-    return RegimeView(text, f"As of {text}", when, "Schedule in force on that date")
+    return dated_view(when, text)
 
 
 def instant_view(when: datetime) -> RegimeView:
     """The schedule in force at an instant of the data."""
-    text = format_when(when)
-    return RegimeView(text, f"As of {text}", when, "Schedule in force at that instant")
+    return dated_view(when, format_when(when))
 
 
 def select_views(
@@ -45,7 +44,7 @@ def select_views(
             raise UsageError(f"unknown regime {name!r}; known: {', '.join(known)}")
         chosen.append(known[name])
     chosen += [known[s.id] for s in scenarios if known[s.id] not in chosen]
-    chosen += [dated_view(text) for text in dates]
+    chosen += [date_view(text) for text in dates]
     if not chosen:
         chosen = [known[r.id] for r in schedule.regimes]
     overrides = parse_overrides(sets)

@@ -7,7 +7,7 @@ displacement and value bases follow exactly the rules ``duty`` applies.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -103,17 +103,23 @@ def _imported_headings(base_rates: BaseRates | None, digits: str) -> tuple[str, 
 def _imported_entries(
     schedule: Schedule, base_rates: BaseRates, digits: str, dest: str
 ) -> list[Entry]:
-    """Base-rate periods from the imported revisions, under the schedule's base measure."""
+    """Base-rate periods from the imported revisions, under the schedule's base measure
+    (one period per run of revisions that give the same rate from the same source)."""
     base = next((m for m in schedule.measures if m.importer == dest and m.group == "base"), None)
     if base is None:
         return []
     starts = base_rates.starts()
-    entries = []
+    entries: list[Entry] = []
     for start, end in zip(starts, (*starts[1:], None), strict=True):
         hit = base_rates.lookup(digits, start)
-        if hit is not None:
-            caveat = None if hit.rate is not None else "the rate text cannot be computed"
-            entries.append(Entry(base, start, end, hit.text, None, (hit.source,), caveat))
+        if hit is None:
+            continue
+        last = entries[-1] if entries else None
+        if last and last.end == start and (last.rate, last.source) == (hit.text, (hit.source,)):
+            entries[-1] = replace(last, end=end)
+            continue
+        caveat = None if hit.rate is not None else "the rate text cannot be computed"
+        entries.append(Entry(base, start, end, hit.text, None, (hit.source,), caveat))
     return entries
 
 

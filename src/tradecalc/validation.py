@@ -10,12 +10,25 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
-from tradecalc.checks import check_scenario, check_schedule, unquoted_codes
+from pydantic import BaseModel, ValidationError
+
+from tradecalc.checks import Path_, check_scenario, check_schedule, unquoted_codes
 from tradecalc.errors import DataError, Diagnostic, SourceLocation
 from tradecalc.list_files import attach_list_files
-from tradecalc.loader import build_model, read_document
-from tradecalc.models import ScenarioFile, Schedule
+from tradecalc.loader import Document, build_model, read_document, validation_diagnostics
+from tradecalc.models import (
+    Measure,
+    Override,
+    Party,
+    ProductList,
+    Regime,
+    Scenario,
+    ScenarioFile,
+    Schedule,
+    Source,
+)
 
 _LOCATED = re.compile(r"(?P<line>\d+):(?P<column>\d+): (?P<message>.*)", re.DOTALL)
 
@@ -57,20 +70,170 @@ def validate_file(path: Path, schedule: Callable[[], Schedule | DataError]) -> l
         return list(exc.diagnostics) or [_from_message(name, str(exc))]
     found = list(unquoted_codes(doc))
     is_scenario = isinstance(doc.data, dict) and "scenario" in doc.data
+    if not is_scenario:
+        try:
+            return [*found, *schedule_problems(doc, path.parent)]
+        except DataError as exc:
+            return [*found, *exc.diagnostics]
     try:
-        if is_scenario:
-            scenario = build_model(ScenarioFile, doc).scenario
-        else:
-            parsed, listed, _ = attach_list_files(build_model(Schedule, doc), path.parent, name)
-            return [*found, *listed, *check_schedule(parsed, doc)]
-    except DataError as exc:
-        return [*found, *exc.diagnostics]
+        scenario, unloaded = ScenarioFile.model_validate(doc.data).scenario, set[Path_]()
+    except ValidationError as exc:
+        found += validation_diagnostics(exc, doc)
+        partial = _scenario_without(doc.data, {tuple(e["loc"]) for e in exc.errors()})
+        if partial is None:
+            return found
+        scenario, unloaded = partial
     base = schedule()
     if isinstance(base, DataError):
         where = doc.locate(("scenario", "based_on"))
         message = f"cannot check references: the schedule does not load ({base})"
         return [*found, Diagnostic(where, message)]
-    return [*found, *check_scenario(scenario, base, doc)]
+    return [*found, *check_scenario(scenario, base, doc, unloaded)]
+
+
+_PARTS: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
+    "measures": (Measure, {"periods": (), "displaced_by": ()}),
+    "regimes": (Regime, {}),
+    "scenarios": (Scenario, {"overrides": (), "add": ()}),
+    "sources": (Source, {"title": "", "url": None, "kind": "derived"}),
+    "parties": (Party, {"reporting_order": (), "valuation_source": (), "fees": (), "taxes": ()}),
+    "product_lists": (ProductList, {"name": "", "codes": (), "source": ()}),
+}
+"""The parts of a schedule checked one by one, and a stand-in for a part that fails."""
+_HEADER = {"schema_version": "1", "version": "?", "title": "?", "published": "2000-01-01"}
+"""Stand-ins for top-level values the semantic checks do not read."""
+
+
+def schedule_problems(doc: Document, folder: Path) -> list[Diagnostic]:
+    """Schema problems of a schedule, then the semantic checks of every part that parsed.
+
+    A measure, regime, scenario, source, party or product list that fails the schema is
+    reported and replaced by a stand-in, so references to it are not reported again and the
+    other parts are still checked. The list files in ``folder`` are checked row by row.
+    """
+    if not isinstance(doc.data, dict):
+        build_model(Schedule, doc)  # raises: the top is not a mapping
+    try:
+        whole = Schedule.model_validate(doc.data)
+    except ValidationError as exc:
+        problems = validation_diagnostics(exc, doc)
+        failed = {tuple(error["loc"]) for error in exc.errors(include_url=False)}
+    else:
+        schedule, listed, _ = attach_list_files(whole, folder, doc.name)
+        return [*listed, *check_schedule(schedule, doc)]
+    partial = _without(doc.data, failed)
+    if partial is None:
+        return problems
+    schedule, unloaded = partial
+    schedule, listed, _ = attach_list_files(schedule, folder, doc.name)
+    return [*problems, *listed, *check_schedule(schedule, doc, unloaded)]
+
+
+def _without(
+    data: dict[str, Any], failed: set[tuple[Any, ...]]
+) -> tuple[Schedule, set[Path_]] | None:
+    """``data`` as a schedule with stand-ins for the parts at ``failed`` locations.
+
+    None when a problem is outside the parts (a whole list missing or malformed).
+    """
+    unloaded: set[Path_] = set()
+    pruned = dict(data)
+    for loc in failed:
+        if loc[0] in _HEADER:
+            pruned[loc[0]] = _HEADER[loc[0]]
+        elif loc[0] not in Schedule.model_fields and len(loc) == 1:
+            pruned.pop(loc[0], None)  # an unknown key
+        elif loc[0] in _PARTS and len(loc) > 1 and _holds(data.get(loc[0]), loc[1]):
+            unloaded.add(loc[:2])
+        else:
+            return None
+    for key in _PARTS:
+        bad = {path[1] for path in unloaded if path[0] == key}
+        value = data.get(key)
+        if isinstance(value, list):
+            pruned[key] = [item for i, item in enumerate(value) if i not in bad]
+        elif isinstance(value, dict):
+            pruned[key] = {name: item for name, item in value.items() if name not in bad}
+    try:
+        schedule = Schedule.model_validate(pruned)
+    except ValidationError:
+        return None
+    update: dict[str, Any] = {}
+    for key in _PARTS:
+        value = data.get(key)
+        failed_here = [path[1] for path in unloaded if path[0] == key]
+        if not failed_here:
+            continue
+        if isinstance(value, list):
+            items = list(getattr(schedule, key))
+            for index in sorted(int(i) for i in failed_here):
+                items.insert(index, _stand_in(key, value[index]))
+            update[key] = tuple(items)
+        elif isinstance(value, dict):
+            parts = dict(getattr(schedule, key))
+            update[key] = {
+                name: parts[name] if name in parts else _stand_in(key, item)
+                for name, item in value.items()
+            }
+    return schedule.model_copy(update=update), unloaded
+
+
+def _scenario_without(
+    data: dict[str, Any], failed: set[tuple[Any, ...]]
+) -> tuple[Scenario, set[Path_]] | None:
+    """The scenario of ``data`` with stand-ins for the overrides and added measures that
+    failed; None when a problem is elsewhere in the scenario."""
+    raw = data.get("scenario")
+    unloaded = {loc[:3] for loc in failed if len(loc) > 2 and loc[:2] in _SCENARIO_PARTS}
+    if not isinstance(raw, dict) or any(loc[:3] not in unloaded for loc in failed):
+        return None
+    if any(not _holds(raw.get(str(key)), index) for _, key, index in unloaded):
+        return None
+    pruned = dict(raw)
+    for _, key, _ in unloaded:
+        skip = {index for _, k, index in unloaded if k == key}
+        pruned[str(key)] = [item for i, item in enumerate(raw[str(key)]) if i not in skip]
+    try:
+        scenario = Scenario.model_validate(pruned)
+    except ValidationError:
+        return None
+    update: dict[str, Any] = {}
+    for key in ("overrides", "add"):
+        items: list[Any] = list(getattr(scenario, key))
+        for index in sorted(int(i) for _, k, i in unloaded if k == key):
+            stand_in = (
+                _stand_in("measures", raw[key][index])
+                if key == "add"
+                else Override.model_construct(None, measure="", off=True)
+            )
+            items.insert(index, stand_in)
+        update[key] = tuple(items)
+    return scenario.model_copy(update=update), unloaded
+
+
+_SCENARIO_PARTS = {("scenario", "overrides"), ("scenario", "add")}
+
+
+def _stand_in(key: str, raw: Any) -> BaseModel:
+    """A part that failed the schema, built without validation: its names, nothing else."""
+    model, empty = _PARTS[key]
+    fields: dict[str, Any] = dict(empty)
+    for name in ("id", "based_on"):
+        if name in model.model_fields:
+            fields[name] = _text(raw, name)
+    return model.model_construct(None, **fields)
+
+
+def _holds(collection: Any, key: Any) -> bool:
+    if isinstance(collection, list):
+        return isinstance(key, int) and 0 <= key < len(collection)
+    return isinstance(collection, dict) and key in collection
+
+
+def _text(raw: Any, key: str) -> str:
+    """``raw[key]`` if ``raw`` is a mapping holding text there, else an empty string."""
+    value = raw.get(key) if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def _from_message(name: str, message: str) -> Diagnostic:

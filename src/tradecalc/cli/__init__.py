@@ -7,6 +7,7 @@ would evaluate every option's annotation from text on each start (about 6 ms).
 """
 
 import gc
+import sys
 
 __all__ = ["main"]
 
@@ -19,6 +20,8 @@ def main() -> None:
     (modules, classes, the schedule), and collecting them over and over, then once more
     at exit, cost a fifth of a one-shot ``duty`` call. Commands that stream input turn
     it back on (:func:`tradecalc.cli.app.streaming`).
+
+    Ctrl-C at any point, even during the first imports, ends with one line and status 130.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -26,6 +29,9 @@ def main() -> None:
         from tradecalc.cli.run import run
 
         run()
+    except KeyboardInterrupt:  # Ctrl-C while the command line machinery is still importing
+        print("tradecalc: error: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
     finally:
         gc.freeze()
         if was_enabled:

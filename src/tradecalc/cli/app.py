@@ -1,25 +1,106 @@
 """The Typer application object and what every command shares."""
 
 import gc
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+from typer.models import CommandFunctionType
 
 from tradecalc import __version__
 
 if TYPE_CHECKING:
     from tradecalc.schedules import LoadedSchedule
 
-app = typer.Typer(
+COMMAND_ORDER = ("duty", "batch", "rates", "regimes", "diff", "validate", "schema", "hts")
+"""How ``tradecalc --help`` lists the commands: the main job first, then by how often used."""
+
+
+class _Option(TyperOption):
+    """An option shown the Click way: a METAVAR (``TEXT``, ``FILE``), none on a flag."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        if self.metavar is not None:
+            return self.metavar
+        if self.is_bool_flag:
+            return None
+        if self.type_descriptor.is_choice:
+            return "[" + self.display_type(ctx).strip("<>").removeprefix("list[").rstrip("]") + "]"
+        item = self.bare_type().removeprefix("list[").rstrip("]")
+        return {"Path": "FILE", "int": "INTEGER"}.get(item, "TEXT")
+
+
+class _Argument(TyperArgument):
+    """An argument shown the Click way: ``NAME`` (``[NAME]`` if optional), no type label."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw.upper()
+        name = name if self.required else f"[{name}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+
+def _click_style(params: list[Any]) -> list[Any]:
+    """Give Typer's parameters Click's help conventions (:class:`_Option`, :class:`_Argument`).
+
+    Typer builds the parameter objects itself, with no way to choose their class; the
+    subclasses only change how help shows them, so swapping the class in place is safe.
+    """
+    for param in params:
+        if type(param) is TyperOption:
+            param.__class__ = _Option
+        elif type(param) is TyperArgument:
+            param.__class__ = _Argument
+    return params
+
+
+class Command(TyperCommand):
+    """A command whose help follows Click's conventions."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _click_style(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """The command group: Click's help conventions, commands in :data:`COMMAND_ORDER`."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _click_style(super().get_params(ctx))
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
+
+class Typer(typer.Typer):
+    """``typer.Typer`` whose commands are :class:`Command` and groups :class:`Group`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            cls=Group,
+            context_settings={"help_option_names": ["-h", "--help"]},
+            rich_markup_mode="rich",
+            **kwargs,
+        )
+
+    def command(
+        self, name: str | None = None, **kwargs: Any
+    ) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        return super().command(name, cls=kwargs.pop("cls", Command), **kwargs)
+
+
+app = Typer(
     name="tradecalc",
     help="US–China tariff calculator: landed duty under pre-Geneva, Geneva, later and "
     "hypothetical regimes, from versioned, sourced schedules.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
 )
 
 
@@ -35,8 +116,8 @@ DataOption = Annotated[
     Path | None,
     typer.Option(
         "--data",
-        help="Schedule file (default: $TRADECALC_DATA or the bundled data).",
-        show_default=False,
+        help="Schedule file.",
+        show_default="$TRADECALC_DATA or the bundled data",
         dir_okay=False,
     ),
 ]
@@ -44,12 +125,14 @@ DataOption = Annotated[
 
 OriginOption = Annotated[
     str | None,
-    typer.Option(help="Country of origin [default: CN, or US when --dest CN].", show_default=False),
+    typer.Option(
+        metavar="COUNTRY", help="Country of origin.", show_default="CN, or US when --dest CN"
+    ),
 ]
 DestOption = Annotated[
     str | None,
     typer.Option(
-        help="Importing country [default: US, or CN when --origin US].", show_default=False
+        metavar="COUNTRY", help="Importing country.", show_default="US, or CN when --origin US"
     ),
 ]
 ScenarioOption = Annotated[
@@ -60,15 +143,26 @@ NoHtsOption = Annotated[
     bool,
     typer.Option(
         "--no-hts",
-        help="Ignore imported HTS revisions (tradecalc hts import): curated data only.",
+        help="Ignore the official US schedule (bundled and imported HTS revisions): "
+        "curated data only.",
     ),
 ]
 FxOption = Annotated[
     list[str] | None,
     typer.Option(
-        help="Exchange rate CUR=RATE (units per 1 USD), e.g. CNY=7.18.", show_default=False
+        metavar="CUR=RATE",
+        help="Exchange rate in units per 1 USD, e.g. CNY=7.18; repeatable.",
+        show_default=False,
     ),
 ]
+
+
+def examples(*items: tuple[str, str]) -> str:
+    """A help epilog of ``(what it does, command line)`` examples, each comment on its own line.
+
+    Keep each line under 78 characters: at 80 columns nothing then wraps.
+    """
+    return "Examples:\n\n" + "\n\n".join(f"# {what}\n{line}" for what, line in items)
 
 
 def load(data: Path | None) -> "LoadedSchedule":
@@ -89,6 +183,16 @@ def streaming() -> None:
     gc.enable()
 
 
+_traceback_wanted = False
+
+
+def traceback_wanted() -> bool:
+    """Should an internal error print its trace (``--traceback`` or ``TRADECALC_DEBUG=1``)?"""
+    import os
+
+    return _traceback_wanted or os.environ.get("TRADECALC_DEBUG", "") not in ("", "0")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"tradecalc {__version__}")
@@ -103,5 +207,15 @@ def _root(
             "--version", callback=_version, is_eager=True, help="Show the version and exit."
         ),
     ] = False,
+    traceback: Annotated[
+        bool,
+        typer.Option(
+            "--traceback",
+            help="On an internal error, print the full trace to report it "
+            "(or set TRADECALC_DEBUG=1).",
+        ),
+    ] = False,
 ) -> None:
     """US–China tariff calculator."""
+    global _traceback_wanted
+    _traceback_wanted = traceback

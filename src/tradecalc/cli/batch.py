@@ -1,8 +1,10 @@
 """``tradecalc batch``: a file of shipments under one or more regimes, streamed to a file."""
 
 import contextlib
+import os
+import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated
 
@@ -14,39 +16,52 @@ from tradecalc.cli.app import (
     NoHtsOption,
     ScenarioOption,
     app,
+    examples,
     load,
     streaming,
 )
-from tradecalc.errors import DataError, ExitCode, UsageError
-from tradecalc.files import atomic_text
+from tradecalc.errors import ExitCode, UsageError
+from tradecalc.files import LineReader, atomic_text, open_stream
 
 if TYPE_CHECKING:
     from tradecalc.base_rates import BaseRates
     from tradecalc.batch import RowError, Summary
     from tradecalc.engine import RegimeView
-    from tradecalc.models import Schedule
     from tradecalc.money import FxTable
+    from tradecalc.schedules import LoadedSchedule
 
 _PROGRESS_EVERY = 2048
+_LOG_WIDTH = 160
+"""Width of the summary when stderr is not a terminal and $COLUMNS is unset (Rich: 80)."""
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  tradecalc batch imports.csv -o results.csv                 # default regimes\n\n"
-    "  tradecalc batch imports.csv -o out.jsonl --regime pre-geneva --regime geneva\n\n"
-    "  cat lines.jsonl | tradecalc batch - --input-format jsonl --errors bad.csv > out.csv\n\n"
-    "Columns in: hs, value, origin, dest, currency, date, freight, insurance, qty, unit, mode, "
-    "metal; others (e.g. sku) are copied to the output. Columns out: row, the copied columns, "
-    "hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, effective_rate, "
-    "landed_cost, status, review. Without --regime, a row with a date is assessed under the "
-    "schedule in force on that date (regime entry-date), a row without one under every named "
-    "regime.",
+    epilog=examples(
+        ("Every named regime, to a CSV file", "tradecalc batch imports.csv -o results.csv"),
+        (
+            "Two regimes, as JSON lines",
+            "tradecalc batch imports.csv -o out.jsonl --regime pre-geneva --regime geneva",
+        ),
+        (
+            "JSON lines from a pipe; bad rows to their own file",
+            "cat lines.jsonl | tradecalc batch - --input-format jsonl --errors bad.csv",
+        ),
+    )
+    + "\n\nColumns in: hs, value, origin, dest, currency, date, freight, insurance, qty, unit, "
+    "mode, metal; others (e.g. sku) are copied to the output. Columns out: row, the copied "
+    "columns, hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, "
+    "effective_rate, landed_cost, status, review, origin, dest, data_version, data_sha256. "
+    "Without --regime, a row with a date is assessed under the schedule in force on that date "
+    "(regime entry-date), a row without one under every named regime. A regime or scenario "
+    "is computed at its own moment (the as_of column): a row's date does not move it.",
 )
 def batch(
     input_: Annotated[
         str,
         typer.Argument(
-            metavar="IN", help="CSV or JSONL file of shipments, or - for stdin.", show_default=False
+            metavar="FILE",
+            help="CSV or JSONL file of shipments, or - for stdin.",
+            show_default=False,
         ),
     ],
     output: Annotated[
@@ -54,7 +69,7 @@ def batch(
         typer.Option(
             "--output",
             "-o",
-            help="Result file, written atomically (default: stdout).",
+            help="Result file, written atomically.",
             show_default=False,
             dir_okay=False,
         ),
@@ -62,7 +77,9 @@ def batch(
     regime: Annotated[
         list[str] | None,
         typer.Option(
-            help="Named regime or scenario; repeatable. Default: see below.", show_default=False
+            metavar="NAME",
+            help="Named regime or scenario; repeatable.",
+            show_default="see below",
         ),
     ] = None,
     scenario: ScenarioOption = None,
@@ -71,16 +88,18 @@ def batch(
         str | None,
         typer.Option(
             "--format",
-            help="csv or jsonl [default: from the output file name, else csv].",
-            show_default=False,
+            metavar="[csv|jsonl]",
+            help="Output format.",
+            show_default="from the output file name, else csv",
         ),
     ] = None,
     input_format: Annotated[
         str | None,
         typer.Option(
             "--input-format",
-            help="csv or jsonl [default: from the input file name, else csv].",
-            show_default=False,
+            metavar="[csv|jsonl]",
+            help="Input format.",
+            show_default="from the input file name, else csv",
         ),
     ] = None,
     errors: Annotated[
@@ -112,6 +131,8 @@ def batch(
 
     out_fmt = _choose_format(output_format, format_for(str(output) if output else None))
     in_fmt = _choose_format(input_format, format_for(None if input_ == "-" else input_))
+    _refuse_clashes(input_, output, errors)
+    jobs = usable_jobs(jobs)
     loaded = load(data)
     views: list[RegimeView] = []
     if regime or scenario:
@@ -120,20 +141,18 @@ def batch(
         views = select_views(loaded, regime or [], scenario or [], [], None)
     rates = (parse_fx(fx or ()), imported_schedule(not no_hts))
     with contextlib.ExitStack() as stack:
-        handle, size = stack.enter_context(_open_input(input_))
+        stream, size = open_stream(input_)
+        if input_ != "-":
+            stack.callback(stream.close)
         on_error: Callable[[RowError], None] = _echo_error
         if errors is not None:
             on_error = _error_writer(stack.enter_context(atomic_text(errors)))
         out = sys.stdout if output is None else stack.enter_context(atomic_text(output))
-        try:
+        with _progress(size, sys.stderr.isatty()) as on_read:
+            lines = LineReader(stream, "stdin" if input_ == "-" else input_, on_read=on_read)
             summary = _run(
-                loaded.schedule, handle, size, in_fmt, out, out_fmt, views, rates, on_error, jobs
+                loaded, lines, in_fmt, out, out_fmt, views, rates, on_error, jobs
             )
-        except UnicodeDecodeError:
-            raise DataError(
-                f"{input_}: not UTF-8 text: save it as UTF-8 (in Excel: CSV UTF-8) "
-                "or UTF-16 with a byte-order mark"
-            ) from None
     _print_summary(summary)
     if not summary.ok:
         raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
@@ -146,27 +165,55 @@ def _choose_format(given: str | None, default: str) -> str:
     return fmt
 
 
-@contextlib.contextmanager
-def _open_input(name: str) -> Iterator[tuple[IO[str], int]]:
-    if name == "-":
-        yield sys.stdin, 0
+def _refuse_clashes(input_: str, output: Path | None, errors: Path | None) -> None:
+    """Refuse an output that is the input, or results and errors in one file (exit 2)."""
+    if output is not None and errors is not None and _same_file(output, errors):
+        raise UsageError(
+            f"--output and --errors are the same file ({output}): the results would be lost"
+        )
+    if input_ == "-":
         return
-    path = Path(name)
+    for option, path in (("--output", output), ("--errors", errors)):
+        if path is not None and _same_file(Path(input_), path):
+            raise UsageError(f"{option} {path} is the input file: it would be overwritten")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` are one regular file, or one path not created yet.
+
+    Existing files are compared by device and inode (hard links, symlinks, ``..``); a
+    device such as /dev/null may well be both.
+    """
     try:
-        with path.open("rb") as probe:
-            bom = probe.read(2)
-        encoding = "utf-16" if bom in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
-        handle = path.open(encoding=encoding, newline="")
-    except OSError as exc:
-        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
-    with handle:
-        yield handle, path.stat().st_size
+        return os.path.samefile(a, b) and stat.S_ISREG(os.stat(b).st_mode)
+    except OSError:  # one of them does not exist (yet)
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def usable_jobs(jobs: int) -> int:
+    """``jobs``, capped at the CPUs this process may run on (with a note on stderr)."""
+    available = available_cpus()
+    if jobs <= available:
+        return jobs
+    print(
+        f"tradecalc: note: --jobs {jobs:,} is more than the {available} CPUs available; "
+        f"using {available}",
+        file=sys.stderr,
+    )
+    return available
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system tells it)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        return max(1, len(affinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def _run(
-    schedule: "Schedule",
-    handle: IO[str],
-    size: int,
+    loaded: "LoadedSchedule",
+    lines: LineReader,
     in_fmt: str,
     out: IO[str],
     out_fmt: str,
@@ -177,12 +224,10 @@ def _run(
 ) -> "Summary":
     from tradecalc.batch import read_rows, run
 
-    show = size > 0 and sys.stderr.isatty()
-    with _progress(size if show else 0) as advance:
-        lines: Iterable[str] = _counting(handle, advance) if show else handle
-        rows = read_rows(lines, in_fmt)
-        fx, base_rates = rates
-        return run(schedule, rows, out, out_fmt, views, fx, on_error, jobs, base_rates)
+    rows = read_rows(lines, in_fmt)
+    fx, base_rates = rates
+    schedule, sha256 = loaded.schedule, loaded.sha256
+    return run(schedule, rows, out, out_fmt, views, fx, on_error, jobs, base_rates, sha256)
 
 
 def _echo_error(error: "RowError") -> None:
@@ -190,36 +235,42 @@ def _echo_error(error: "RowError") -> None:
 
 
 @contextlib.contextmanager
-def _progress(total: int) -> Iterator[Callable[[int], None]]:
-    """A Rich progress bar on stderr over ``total`` characters; a no-op when total is 0."""
-    if total <= 0:
-        yield lambda n: None
+def _progress(size: int, show: bool) -> "Iterator[Callable[[LineReader], None] | None]":
+    """A Rich progress bar on stderr, fed by the input reader after each read.
+
+    With the input's ``size`` known (a regular file) the bar is the share of its bytes read;
+    otherwise (a pipe) it counts the lines read. Input is read as rows are assessed (ahead
+    by at most a few chunks with ``--jobs``), so either follows the work done. Nothing is
+    shown when ``show`` is false (stderr is not a terminal).
+    """
+    if not show:
+        yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         TaskProgressColumn(),
+        TextColumn("{task.fields[lines]:,} lines"),
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
     )
     with progress:
-        task = progress.add_task("assessing", total=total)
-        yield lambda n: progress.advance(task, n)
+        task = progress.add_task("assessing", total=size or None, lines=0)
 
+        def update(reader: LineReader) -> None:
+            progress.update(task, completed=reader.consumed, lines=reader.lines)
 
-def _counting(lines: Iterable[str], advance: Callable[[int], None]) -> Iterator[str]:
-    done = 0
-    for count, line in enumerate(lines, start=1):
-        done += len(line)
-        if count % _PROGRESS_EVERY == 0:
-            advance(done)
-            done = 0
-        yield line
-    advance(done)
+        yield update
 
 
 def _error_writer(stream: IO[str]) -> "Callable[[RowError], None]":
@@ -231,30 +282,50 @@ def _error_writer(stream: IO[str]) -> "Callable[[RowError], None]":
 
 
 def _print_summary(summary: "Summary") -> None:
+    """The per-regime totals on stderr: a table when it fits the width, else one line each.
+
+    Off a terminal the width is $COLUMNS, else wide enough for a line of a log file.
+    """
+    import os
+
     from rich.console import Console
     from rich.table import Table
 
-    from tradecalc.money import percent
-    from tradecalc.render import money
+    from tradecalc.money import effective_percent
+    from tradecalc.render import fits, money, pinned
 
-    table = Table(title="Batch summary", title_justify="left")
-    for column in ("Regime", "Currency", "Shipments", "Customs value", "Duty", "Rate", "Review"):
-        left = column in ("Regime", "Currency")
-        table.add_column(column, justify="left" if left else "right", no_wrap=True)
-    for totals in summary.totals.values():
-        table.add_row(
+    console = Console(stderr=True, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = _LOG_WIDTH
+    columns = ("Regime", "Currency", "Shipments", "Customs value", "Duty", "Rate", "Review")
+    rows = [
+        (
             totals.regime,
             totals.currency,
             f"{totals.shipments:,}",
             money(totals.customs_value),
             money(totals.duty),
-            percent(totals.effective_rate),
+            effective_percent(totals.effective_rate),
             f"{totals.needs_review:,}",
         )
-    console = Console(stderr=True, highlight=False)
-    console.print(table)
+        for totals in summary.totals.values()
+    ]
+    table = Table(title="Batch summary", title_justify="left")
+    for column in columns:
+        left = column in ("Regime", "Currency")
+        table.add_column(column, justify="left" if left else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    if fits(pinned(table), console.width):
+        console.print(table)
+    else:
+        console.print("Batch summary", markup=False)
+        for regime, currency, *figures in rows:
+            named = ", ".join(f"{k.lower()} {v}" for k, v in zip(columns[2:], figures, strict=True))
+            console.print(f"  {regime} ({currency}): {named}", markup=False)
     console.print(
         f"{summary.rows:,} rows, {summary.results:,} results, {summary.errors:,} bad rows, "
         f"{summary.needs_review:,} results need review",
         markup=False,
+        soft_wrap=True,
     )

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import DataOption, DestOption, Format, NoHtsOption, OriginOption, app, load
+from tradecalc.cli.app import (
+    DataOption,
+    DestOption,
+    Format,
+    NoHtsOption,
+    OriginOption,
+    app,
+    examples,
+    load,
+)
 from tradecalc.errors import DataError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -24,24 +33,30 @@ class CheckFormat(StrEnum):
 
 
 def _console() -> Any:
+    """stdout's console: $COLUMNS wide, else the terminal's, else (in a pipe) Rich's 80."""
     from rich.console import Console
 
     return Console(highlight=False)
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  tradecalc validate                          # the bundled data\n\n"
-    "  tradecalc validate my-rates.yaml scenarios/*.yaml --format github\n\n"
-    "Exit status: 0 when every file is clean, 1 when any problem is found."
+    epilog=examples(
+        ("The bundled data", "tradecalc validate"),
+        (
+            "Your files, as GitHub annotations",
+            "tradecalc validate my-rates.yaml scenarios/*.yaml --format github",
+        ),
+    )
+    + "\n\nExit status: 0 when every file is clean, 1 when any problem is found."
 )
 def validate(
     files: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Schedule or scenario files (default: the bundled data). A file with a "
-            "top-level 'scenario:' key is checked against --data.",
-            show_default=False,
+            metavar="FILE",
+            help="Schedule or scenario files. A file with a top-level 'scenario:' key is "
+            "checked against --data.",
+            show_default="the bundled data",
         ),
     ] = None,
     output_format: Annotated[
@@ -96,7 +111,7 @@ def schema(
     ] = False,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Write to FILE (default: stdout).", dir_okay=False),
+        typer.Option("-o", "--output", help="Write to FILE instead of stdout.", dir_okay=False),
     ] = None,
 ) -> None:
     """Print the JSON Schema of schedule files (or scenario files), for editors and CI."""
@@ -120,15 +135,22 @@ def schema(
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  tradecalc diff pre-geneva geneva            # two regimes of the bundled data\n\n"
-    "  tradecalc diff geneva my-scenario.yaml      # a regime and a scenario file\n\n"
-    "  tradecalc diff old/rates.yaml data/rates.yaml --format csv   # two data files\n\n"
-    "Exit status: 0 whatever changed; 2 when an input is unknown or invalid."
+    epilog=examples(
+        ("Two regimes of the bundled data", "tradecalc diff pre-geneva geneva"),
+        ("A regime and a scenario file", "tradecalc diff geneva my-scenario.yaml"),
+        ("Two data files, as CSV", "tradecalc diff old/rates.yaml data/rates.yaml --format csv"),
+    )
+    + "\n\nExit status: 0 whatever changed; 2 when an input is unknown or invalid."
 )
 def diff(
-    a: Annotated[str, typer.Argument(help="Regime or scenario id, scenario file or data file.")],
-    b: Annotated[str, typer.Argument(help="Regime or scenario id, scenario file or data file.")],
+    a: Annotated[
+        str,
+        typer.Argument(metavar="A", help="Regime or scenario id, scenario file or data file."),
+    ],
+    b: Annotated[
+        str,
+        typer.Argument(metavar="B", help="Regime or scenario id, scenario file or data file."),
+    ],
     output_format: Annotated[
         Format, typer.Option("--format", help="Output format.")
     ] = Format.table,
@@ -147,7 +169,8 @@ def diff(
     elif output_format is Format.csv:
         sys.stdout.write(diff_csv(result))
     else:
-        _console().print(diff_table(result))
+        console = _console()
+        console.print(diff_table(result, console.width))
 
 
 def _diff(a: str, b: str, data: Path | None) -> Any:
@@ -199,24 +222,36 @@ def _key(arg: str) -> str:
 
 
 @app.command()
-def regimes(data: DataOption = None) -> None:
+def regimes(
+    output_format: Annotated[
+        Format, typer.Option("--format", help="Output format.")
+    ] = Format.table,
+    data: DataOption = None,
+) -> None:
     """List the named regimes and scenarios with their dates and headline rates."""
     from tradecalc.engine import regime_views
-    from tradecalc.render_data import regimes_table
+    from tradecalc.render_data import regimes_csv, regimes_json, regimes_table
     from tradecalc.snapshot import headlines
 
     schedule = load(data).schedule
     rows = [(view, headlines(schedule, view)) for view in regime_views(schedule).values()]
-    _console().print(regimes_table(schedule.version, rows))
+    if output_format is Format.json:
+        sys.stdout.write(regimes_json(schedule.version, rows))
+    elif output_format is Format.csv:
+        sys.stdout.write(regimes_csv(rows))
+    else:
+        console = _console()
+        console.print(regimes_table(schedule.version, rows, console.width))
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  tradecalc rates 9503.00.0073                # toys from China into the US\n\n"
-    "  tradecalc rates 1201.90 --dest CN           # US soybeans into China"
+    epilog=examples(
+        ("Toys from China into the US", "tradecalc rates 9503.00.0073"),
+        ("US soybeans into China", "tradecalc rates 1201.90 --dest CN"),
+    )
 )
 def rates(
-    code: Annotated[str, typer.Argument(help="HS/HTS code, e.g. 9503.00.0073.")],
+    code: Annotated[str, typer.Argument(metavar="CODE", help="HS/HTS code, e.g. 9503.00.0073.")],
     origin: OriginOption = None,
     dest: DestOption = None,
     data: DataOption = None,
@@ -232,7 +267,7 @@ def rates(
     schedule = load(data).schedule
     line = timeline(schedule, code, origin, dest, imported_schedule(not no_hts))
     console = _console()
-    console.print(timeline_table(line))
+    console.print(timeline_table(line, console.width))
     if any(e.unconfirmed for e in line.entries):
         console.print("† rests on an unconfirmed fact", markup=False)
     for text in timeline_chart(line):

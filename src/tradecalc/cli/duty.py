@@ -16,6 +16,7 @@ from tradecalc.cli.app import (
     OriginOption,
     ScenarioOption,
     app,
+    examples,
     load,
     streaming,
 )
@@ -33,17 +34,29 @@ PIPE_WIDTH = 160
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  tradecalc duty 1000 --hs 9503.00.0073                 # toys, every named regime\n\n"
-    "  tradecalc duty 1000 --hs 9503.00.0073 --regime pre-geneva --regime geneva\n\n"
-    "  tradecalc duty 5000 --hs 8542.31 --dest CN --freight 120  # US chips into China\n\n"
-    "  tradecalc duty 1000 --hs 9503.00.0073 --regime geneva --set us-ieepa-reciprocal=50%\n\n"
-    "  tradecalc duty 1000 --hs 7323.93.0080 --metal steel=60% --format json",
+    epilog=examples(
+        ("Toys from China under every named regime", "tradecalc duty 1000 --hs 9503.00.0073"),
+        (
+            "Before and after the Geneva truce",
+            "tradecalc duty 1000 --hs 9503.00.0073 --regime pre-geneva --regime geneva",
+        ),
+        ("US chips into China", "tradecalc duty 5000 --hs 8542.31 --dest CN --freight 120"),
+        (
+            "What if the reciprocal tariff were 50%",
+            "tradecalc duty 1000 --hs 9503.00.0073 --regime geneva \\\n"
+            "  --set us-ieepa-reciprocal=50%",
+        ),
+        (
+            "Steel articles, 60% steel by value, as JSON",
+            "tradecalc duty 1000 --hs 7326.90.8688 --metal steel=60% --format json",
+        ),
+    ),
 )
 def duty(
     value: Annotated[
         str | None,
         typer.Argument(
+            metavar="VALUE",
             help="Shipment value (transaction value; for China "
             "the goods value before freight and insurance).",
             show_default=False,
@@ -51,22 +64,26 @@ def duty(
     ] = None,
     hs: Annotated[
         str | None,
-        typer.Option("--hs", help="HS/HTS code, e.g. 9503.00.0073.", show_default=False),
+        typer.Option("--hs", metavar="CODE", help="HS/HTS code, e.g. 9503.00.0073."),
     ] = None,
     origin: OriginOption = None,
     dest: DestOption = None,
     date: Annotated[
         str | None,
         typer.Option(
-            help="Entry date, YYYY-MM-DD or YYYY-MM-DDTHH:MM (importer's local time).",
+            metavar="DATE",
+            help="Entry date, YYYY-MM-DD or YYYY-MM-DDTHH:MM (importer's local time). With "
+            "--regime or --scenario, each is computed at its own moment and the date is only "
+            "noted.",
             show_default=False,
         ),
     ] = None,
     regime: Annotated[
         list[str] | None,
         typer.Option(
-            help="Named regime or scenario; repeat to compare. Default: all named regimes.",
-            show_default=False,
+            metavar="NAME",
+            help="Named regime or scenario; repeat to compare.",
+            show_default="every named regime",
         ),
     ] = None,
     scenario: ScenarioOption = None,
@@ -74,40 +91,50 @@ def duty(
         list[str] | None,
         typer.Option(
             "--set",
+            metavar="MEASURE=RATE",
             help="MEASURE=RATE or MEASURE=off: adds a column 'custom' based on the last one.",
             show_default=False,
         ),
     ] = None,
     currency: Annotated[
         str | None,
-        typer.Option(help="Currency of the value [default: the importer's].", show_default=False),
+        typer.Option(
+            metavar="CUR", help="Currency of the value.", show_default="the importer's"
+        ),
     ] = None,
     freight: Annotated[
-        str | None, typer.Option(help="International freight.", show_default=False)
+        str | None,
+        typer.Option(metavar="AMOUNT", help="International freight.", show_default=False),
     ] = None,
     insurance: Annotated[
         str | None,
         typer.Option(
-            help="Insurance [China default: 0.3% of cost and freight].", show_default=False
+            metavar="AMOUNT",
+            help="Insurance.",
+            show_default="none; into China 0.3% of cost and freight",
         ),
     ] = None,
     qty: Annotated[
-        str | None, typer.Option(help="Quantity, for specific rates.", show_default=False)
+        str | None,
+        typer.Option(metavar="NUMBER", help="Quantity, for specific rates.", show_default=False),
     ] = None,
     unit: Annotated[
         str | None,
         typer.Option(
+            metavar="UNIT",
             help="Unit of --qty: kg, g, t, l, m2, m3, item, pair, doz, head, bbl.",
             show_default=False,
         ),
     ] = None,
     mode: Annotated[
-        str, typer.Option(help="Transport: ocean, air, truck, rail, postal.")
+        str, typer.Option(metavar="MODE", help="Transport: ocean, air, truck, rail, postal.")
     ] = "ocean",
     metal: Annotated[
         list[str] | None,
         typer.Option(
-            help="Metal content: steel=40% or steel=400 (amount); repeatable.", show_default=False
+            metavar="METAL=SHARE",
+            help="Metal content: steel=40% (share) or steel=USD400 (amount); repeatable.",
+            show_default=False,
         ),
     ] = None,
     fx: FxOption = None,
@@ -191,7 +218,7 @@ def select_views(
     date: str | None,
 ) -> "list[RegimeView]":
     """The columns to compute: chosen regimes, scenario files, a date, and ``--set``."""
-    from tradecalc.engine import RegimeView, regime_views, with_overrides
+    from tradecalc.engine import dated_view, regime_views, with_overrides
     from tradecalc.inputs import parse_entry, parse_overrides
     from tradecalc.schedules import load_scenario
 
@@ -207,21 +234,27 @@ def select_views(
     if not chosen:
         if date is not None:
             when, _ = parse_entry(date)
-            chosen = [RegimeView(date, f"As of {date}", when, "Schedule in force on that date")]
+            chosen = [dated_view(when, date)]
         else:
             chosen = [known[r.id] for r in schedule.regimes]
     overrides = parse_overrides(sets)
     if overrides:
-        measures = {m.id for m in schedule.measures}
+        measures = [m.id for m in schedule.measures]
         for o in overrides:
             if o.measure not in measures:
-                raise UsageError(f"--set: unknown measure {o.measure!r} (see: tradecalc regimes)")
+                from difflib import get_close_matches
+
+                nearest = ", ".join(get_close_matches(o.measure, measures, n=3, cutoff=0))
+                raise UsageError(
+                    f"--set: unknown measure {o.measure!r}; nearest ids: {nearest} "
+                    "(tradecalc rates CODE lists the measures on a code)"
+                )
         chosen.append(with_overrides(chosen[-1], overrides, "custom"))
     return chosen
 
 
 def _emit(report: "Report", output_format: Format, explain: bool) -> None:
-    from tradecalc.render import comparison_table, footnotes, to_csv, to_json
+    from tradecalc.render import comparison_tables, footnotes, to_csv, to_json
 
     if output_format is Format.json:
         sys.stdout.write(to_json(report, explain))
@@ -233,6 +266,7 @@ def _emit(report: "Report", output_format: Format, explain: bool) -> None:
         console = Console(highlight=False, emoji=False)
         if not console.is_terminal and "COLUMNS" not in os.environ:
             console.width = PIPE_WIDTH
-        console.print(comparison_table(report, explain))
+        for table in comparison_tables(report, explain, console.width):
+            console.print(table)
         for line in footnotes(report, explain):
             console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradecalc.cli.app import app
+from tradecalc.cli.app import Typer, app, examples
 
 if TYPE_CHECKING:
     from datetime import date
 
-    from tradecalc.hts_store import ImportedSchedule
+    from tradecalc.hts_history import UsSchedule
 
-hts_app = typer.Typer(
+hts_app = Typer(
     help="Import the official USITC tariff schedule (HTS JSON export) for every code.",
     no_args_is_help=True,
 )
@@ -26,11 +26,18 @@ app.add_typer(hts_app, name="hts")
 
 @hts_app.command(
     "import",
-    epilog="Examples:\n\n"
-    "  tradecalc hts import hts_2025_rev_11.json.gz          # name and date from the file\n\n"
-    "  tradecalc hts import export.json --revision 2026-rev-3 --effective 2026-02-07\n\n"
-    "  tradecalc hts import 'https://hts.usitc.gov/reststop/exportList?from=0100&to=9999"
-    "&format=JSON&styles=false' --revision 2026-rev-10 --effective 2026-06-08",
+    epilog=examples(
+        ("Name and date from the file", "tradecalc hts import hts_2025_rev_11.json.gz"),
+        (
+            "Name and date given",
+            "tradecalc hts import export.json --revision 2026-rev-3 --effective 2026-02-07",
+        ),
+        (
+            "Straight from USITC",
+            "tradecalc hts import --revision 2026-rev-10 --effective 2026-06-08 \\\n"
+            "  'https://hts.usitc.gov/reststop/exportList?from=0100&to=9999&format=JSON&styles=false'",
+        ),
+    ),
 )
 def import_(
     source: Annotated[
@@ -44,16 +51,17 @@ def import_(
     revision: Annotated[
         str | None,
         typer.Option(
-            help="Revision name, e.g. 2025-rev-11 [default: from the file name].",
-            show_default=False,
+            metavar="NAME",
+            help="Revision name, e.g. 2025-rev-11.",
+            show_default="from the file name",
         ),
     ] = None,
     effective: Annotated[
         str | None,
         typer.Option(
-            help="Date the revision takes effect, YYYY-MM-DD [default: known for "
-            "2025-basic, 2025-rev-11, -12, -32, 2026-rev-9, -10].",
-            show_default=False,
+            metavar="DATE",
+            help="Date the revision takes effect, YYYY-MM-DD.",
+            show_default="known for the 44 USITC exports 2025 Basic to 2026 Rev 10",
         ),
     ] = None,
 ) -> None:
@@ -74,12 +82,18 @@ def import_(
 
 @hts_app.command("list")
 def list_() -> None:
-    """List the imported revisions and the dates they take effect."""
+    """List the bundled and imported revisions and the dates they take effect."""
     from rich.console import Console
     from rich.table import Table
 
+    from tradecalc.hts_history import bundle_dir, read_revisions
     from tradecalc.hts_store import hts_dir, revisions
 
+    bundled = read_revisions()
+    typer.echo(
+        f"bundled: {len(bundled)} revisions, {bundled[0].name} ({bundled[0].effective}) to "
+        f"{bundled[-1].name} ({bundled[-1].effective}), in {bundle_dir()}"
+    )
     revs = revisions()
     if not revs:
         typer.echo(f"no HTS revision imported (folder {hts_dir()}); see: tradecalc hts import")
@@ -102,7 +116,9 @@ def list_() -> None:
 
 @hts_app.command("remove")
 def remove(
-    revision: Annotated[str, typer.Argument(help="Revision name, as `hts list` shows it.")],
+    revision: Annotated[
+        str, typer.Argument(metavar="REVISION", help="Revision name, as `hts list` shows it.")
+    ],
 ) -> None:
     """Delete an imported revision."""
     from tradecalc.hts_store import remove_revision
@@ -111,13 +127,12 @@ def remove(
     typer.echo(f"removed {rev.name} (effective {rev.effective.isoformat()})")
 
 
-def imported_schedule(enabled: bool = True) -> "ImportedSchedule | None":
-    """The imported revisions for ``duty``/``rates`` (None if disabled or none imported)."""
-    if not enabled:
-        return None
-    from tradecalc.hts_store import ImportedSchedule
+def imported_schedule(enabled: bool = True) -> "UsSchedule | None":
+    """The official US schedule for ``duty``/``batch``/``rates``: the bundled history plus
+    any imported revision (None with ``--no-hts``)."""
+    from tradecalc.hts_history import open_schedule
 
-    return ImportedSchedule.open()
+    return open_schedule(enabled)
 
 
 def _date(text: str | None) -> "date | None":

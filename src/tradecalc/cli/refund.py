@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tradecalc.cli.app import DataOption, Format, app, load
+from tradecalc.cli.hts import imported_schedule
 from tradecalc.errors import ExitCode, UsageError
 from tradecalc.files import atomic_text, read_text
 
@@ -30,8 +31,8 @@ AsOfOption = Annotated[
     typer.Option(
         "--as-of",
         metavar="DATE",
-        help="Routes and deadlines as of DATE [default: today].",
-        show_default=False,
+        help="Routes and deadlines as of DATE.",
+        show_default="today",
     ),
 ]
 
@@ -45,7 +46,13 @@ def _report(
     loaded = load(data)
     records = csv.reader(read_text(entries).splitlines())
     try:
-        report = build_report(records, loaded.schedule, as_of=when, corporate=corporate)
+        report = build_report(
+            records,
+            loaded.schedule,
+            as_of=when,
+            corporate=corporate,
+            base_rates=imported_schedule(),
+        )
     except csv.Error as exc:
         raise UsageError(f"{entries}: malformed CSV ({exc})") from None
     return report, loaded

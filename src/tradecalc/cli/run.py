@@ -6,20 +6,23 @@ that needs review, 2 usage error, 130 interrupted.
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import NoReturn
 
 import typer
 
 from tradecalc.cli import batch, data, duty, hts, impact, refund  # noqa: F401  (registers the commands)
-from tradecalc.cli.app import app
-from tradecalc.errors import DataError, ExitCode, TradecalcError
+from tradecalc.cli.app import app, traceback_wanted
+from tradecalc.errors import DataError, ExitCode, Terminated, TradecalcError
+from tradecalc.files import install_signal_cleanup
 
 __all__ = ["app", "run"]
 
 
 def run() -> None:
     """Run the app on ``sys.argv`` and turn any failure into a clean exit."""
+    install_signal_cleanup()
     try:
         code = app(prog_name="tradecalc", standalone_mode=False)
     except typer.Abort:
@@ -36,14 +39,21 @@ def run() -> None:
         _fail_plain(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         _fail_plain("interrupted", ExitCode.INTERRUPTED)
+    except Terminated as exc:  # SIGTERM/SIGHUP: temporary files are gone; 143 or 129
+        name = signal.Signals(exc.signal_number).name
+        _fail_plain(f"stopped by {name}", 128 + exc.signal_number)
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(int(ExitCode.NEEDS_REVIEW)) from None
     except Exception as exc:
-        _fail_plain(
-            f"internal error: {type(exc).__name__}: {exc} (please report this)",
-            ExitCode.NEEDS_REVIEW,
-        )
+        if traceback_wanted():
+            import traceback
+
+            traceback.print_exc()
+            hint = "please report this with the trace above"
+        else:
+            hint = "please report this; rerun with --traceback for the trace"
+        _fail_plain(f"internal error: {type(exc).__name__}: {exc} ({hint})", ExitCode.NEEDS_REVIEW)
     if code == ExitCode.INTERRUPTED:  # Ctrl-C: typer turns KeyboardInterrupt into exit 130
         _fail_plain("interrupted", ExitCode.INTERRUPTED)
     raise SystemExit(code if isinstance(code, int) else 0)
@@ -52,6 +62,7 @@ def run() -> None:
 def _usage_message(exc: typer.TyperException) -> tuple[str, int]:
     format_message = getattr(exc, "format_message", None)
     message = format_message() if callable(format_message) else str(exc)
+    message = str(message).replace("Value error, ", "")  # pydantic's prefix, via Typer's coercion
     code = getattr(exc, "exit_code", ExitCode.USAGE)
     ctx = getattr(exc, "ctx", None)
     if message and code == ExitCode.USAGE:

@@ -1,24 +1,28 @@
 """``tradecalc duty --stdin``: one JSON shipment per line in, one JSON answer per line out.
 
 A script keeps one process open and pays the start-up once. Each answer is flushed as soon as
-it is written. A line that cannot be assessed is answered with ``{"line": N, "error": "..."}``
-and the loop goes on. The answer for a good line is the ``--format json`` document on one
-line, with ``"line": N`` first. Blank lines are skipped.
+it is written. A line that cannot be assessed, for whatever reason, is answered with
+``{"line": N, "error": "..."}`` and the loop goes on. Stdin is read like a batch file: strict
+UTF-8, lines of at most :data:`~tradecalc.files.MAX_LINE_CHARS` characters (a longer line or
+bytes that are not UTF-8 stop the run with a data error, exit 1). The answer for a good line
+is the ``--format json`` document on one line, with ``"line": N`` first. Blank lines are
+skipped.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import IO, Any
 
 from tradecalc.base_rates import BaseRates
-from tradecalc.engine import RegimeView, assess, with_overrides
-from tradecalc.errors import TradecalcError
-from tradecalc.inputs import shipment_from_mapping
-from tradecalc.models import Override, format_when
+from tradecalc.engine import RegimeView, assess, dated_view, with_overrides
+from tradecalc.errors import failure_reason
+from tradecalc.files import LineReader
+from tradecalc.inputs import load_json, shipment_from_mapping
+from tradecalc.models import Override
 from tradecalc.money import FxTable
 from tradecalc.render import result_json, shipment_json
 from tradecalc.schedules import LoadedSchedule
@@ -32,14 +36,15 @@ def serve(
     fx: FxTable,
     explain: bool = False,
     base_rates: BaseRates | None = None,
-    source: IO[str] | None = None,
+    source: Iterable[str] | None = None,
     sink: IO[str] | None = None,
 ) -> bool:
-    """Answer every line of ``source``; True when every line was ok and none needs review."""
-    source = source or sys.stdin
+    """Answer every line of ``source`` (default: stdin, as bytes); True when every line was
+    ok and none needs review."""
+    source = source if source is not None else LineReader(sys.stdin.buffer, "stdin")
     sink = sink or sys.stdout
     ok = True
-    for number, line in enumerate(iter(source.readline, ""), start=1):
+    for number, line in enumerate(source, start=1):
         if not line.strip():
             continue
         chosen = (views, explicit, overrides)
@@ -59,7 +64,7 @@ def _answer(
     number: int,
 ) -> tuple[dict[str, Any], bool]:
     try:
-        fields = json.loads(line)
+        fields = load_json(line)
     except ValueError as exc:
         return {"line": number, "error": f"not valid JSON: {exc}"}, False
     except RecursionError:
@@ -73,20 +78,19 @@ def _answer(
         if not explicit and shipment.entry is not None:
             chosen = _dated(shipment.entry, overrides)
         results = [assess(loaded.schedule, shipment, view, *rates) for view in chosen]
-    except TradecalcError as exc:
-        return {"line": number, "error": str(exc)}, False
-    answer = {
-        "line": number,
-        "shipment": shipment_json(shipment),
-        "results": [result_json(r, explain) for r in results],
-        "data_version": loaded.schedule.version,
-        "data_sha256": loaded.sha256,
-    }
+        answer = {
+            "line": number,
+            "shipment": shipment_json(shipment),
+            "results": [result_json(r, explain) for r in results],
+            "data_version": loaded.schedule.version,
+            "data_sha256": loaded.sha256,
+        }
+    except Exception as exc:  # one bad line never stops the stream
+        return {"line": number, "error": failure_reason(exc)}, False
     return answer, not any(r.needs_review for r in results)
 
 
 def _dated(entry: datetime, overrides: Sequence[Override]) -> list[RegimeView]:
     """Like ``duty --date``: the schedule in force on the line's date, plus ``--set``'s column."""
-    text = format_when(entry)
-    view = RegimeView(text, f"As of {text}", entry, "Schedule in force on that date")
+    view = dated_view(entry)
     return [view, with_overrides(view, overrides, "custom")] if overrides else [view]

@@ -1,0 +1,175 @@
+"""A hostile schedule cache: planted code, a FIFO, a link to /dev/zero, a huge file.
+
+The cache is JSON data read through a whitelist of classes, opened without following links
+or blocking, and only when it is a regular file within the size bound. Whatever sits at the
+cache path, ``duty`` gives the same answer as without a cache, promptly, runs nothing and
+replaces the file with a real cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import stat
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tradecalc import __version__, cache_format, schedules
+from tradecalc.cache_format import NotACacheError
+from tradecalc.schedules import MAX_CACHE_BYTES, load_schedule, schedule_digest
+
+from conftest import BUNDLED, MINI, ROOT
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    monkeypatch.setenv("TRADECALC_CACHE_DIR", str(folder))
+    return folder
+
+
+def _cache_path(folder: Path) -> Path:
+    digest = schedule_digest([MINI.read_bytes()])
+    return folder / f"schedule-{digest}.json"
+
+
+class _Planted:
+    """Unpickling this touches a marker file: what a planted pickle could do."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (open, (self.marker, "w"))
+
+
+def test_a_planted_pickle_with_a_valid_header_runs_nothing(cache: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Planted(str(marker)))
+    digest = schedule_digest([MINI.read_bytes()])
+    for fmt in (2, 3):  # the old pickle format's header and the current one
+        header = {
+            "format": fmt,
+            "tradecalc": __version__,
+            "sha256": digest,
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        }
+        planted = json.dumps(header, separators=(",", ":")).encode() + b"\n" + payload
+        for name in (f"schedule-{digest}.bin", f"schedule-{digest}.json"):
+            (cache / name).write_bytes(planted)
+        assert load_schedule(MINI).schedule == load_schedule(MINI, use_cache=False).schedule
+        assert not marker.exists()
+
+
+def _duty_in_child(cache: Path) -> subprocess.CompletedProcess[str]:
+    args = ["duty", "1000", "--hs", "9503.00.0073", "--format", "json", "--data", str(MINI)]
+    return subprocess.run(
+        [sys.executable, "-m", "tradecalc", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TRADECALC_CACHE_DIR": str(cache)},
+        cwd=ROOT,
+        timeout=120,  # a FIFO used to block here forever
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "kind", ["fifo", "link to /dev/zero", "dangling link", "huge sparse", "folder"]
+)
+def test_whatever_is_at_the_cache_path_duty_answers_and_the_cache_is_rebuilt(
+    cache: Path, kind: str
+) -> None:
+    expected = _duty_in_child(cache.parent / "clean")
+    target = _cache_path(cache)
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "link to /dev/zero":
+        target.symlink_to("/dev/zero")
+    elif kind == "dangling link":
+        target.symlink_to(cache / "nowhere")
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        with target.open("wb") as handle:
+            handle.truncate(MAX_CACHE_BYTES + 1)
+    run = _duty_in_child(cache)
+    if kind == "folder":  # answered without a cache; the folder is left alone
+        assert (run.returncode, run.stdout) == (expected.returncode, expected.stdout)
+        assert target.is_dir()
+        return
+    assert (run.returncode, run.stdout, run.stderr) == (
+        expected.returncode,
+        expected.stdout,
+        expected.stderr,
+    )
+    assert stat.S_ISREG(os.lstat(target).st_mode)  # replaced by a real cache file
+    assert os.lstat(target).st_size < MAX_CACHE_BYTES
+    assert schedules._read_cache(target, target.stem.removeprefix("schedule-")) is not None
+    assert stat.S_ISCHR(os.stat("/dev/zero").st_mode)
+
+
+@pytest.mark.parametrize("path", [MINI, BUNDLED])
+def test_the_json_cache_gives_back_the_same_schedule(path: Path) -> None:
+    schedule = load_schedule(path, use_cache=False).schedule
+    assert cache_format.decode(cache_format.encode(schedule)) == schedule
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"$":"Popen","args":"true"}',
+        b'{"$":"Schedule"}',
+        b'{"a":1}',
+        b'{"$d":"1"}',
+        b"[1,2]",
+        b'{"$u":[{"$":"os.system"}]}',
+    ],
+)
+def test_only_known_classes_and_tags_are_decoded(payload: bytes) -> None:
+    with pytest.raises(NotACacheError):
+        cache_format.decode(payload)
+
+
+_decimals = st.decimals(allow_nan=False, allow_infinity=False)
+_leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.text(), _decimals, st.dates())
+_trees = st.recursive(
+    _leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(tuple),
+        st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@given(_trees)
+def test_every_value_round_trips_exactly(tree: object) -> None:
+    back = cache_format.decode(cache_format.encode(tree))
+    assert back == tree
+    assert repr(back) == repr(tree)  # same types, same Decimal exponents
+
+
+def test_decimals_keep_their_exponent() -> None:
+    values = tuple(Decimal(t) for t in ("25", "0.090", "-0", "1E+3", "0E-7", "12.50"))
+    assert [str(d) for d in cache_format.decode(cache_format.encode(values))] == [  # type: ignore[attr-defined]
+        str(d) for d in values
+    ]
+
+
+def test_the_digest_of_one_file_is_its_sha256_and_any_extra_file_changes_it() -> None:
+    data = MINI.read_bytes()
+    assert schedule_digest([data]) == hashlib.sha256(data).hexdigest()
+    with_list = schedule_digest([data, b"code\n8471\n"])
+    assert with_list != schedule_digest([data])
+    assert with_list != schedule_digest([data, b"code\n8472\n"])
+    assert with_list == schedule_digest([data, b"code\n8471\n"])
