@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import typer
 
-from tradecalc.cli import batch, data, duty, hts, refund  # noqa: F401  (registers the commands)
+from tradecalc.cli import batch, data, duty, hts, impact, refund  # noqa: F401  (registers the commands)
 from tradecalc.cli.app import app, traceback_wanted
 from tradecalc.errors import DataError, ExitCode, Terminated, TradecalcError
 from tradecalc.files import install_signal_cleanup

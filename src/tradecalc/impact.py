@@ -1,0 +1,224 @@
+"""What a regime does to a whole trade flow: trade-weighted duty over a basket of goods.
+
+A basket is a list of shipments (``hs, value`` and optionally ``origin, dest, qty, unit,
+metal``), read with the batch reader and assessed with the one engine. Per regime the sums
+are the customs value, the duty, the value whose result needs review (and why), the value
+and duty under each measure, and breakdowns by HS section, chapter or heading. The average
+rate is duty over customs value; the increment is the difference to a baseline regime.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from tradecalc.base_rates import BaseRates
+from tradecalc.batch import RowError, read_rows, to_shipment
+from tradecalc.engine import RegimeView, Shipment, assess
+from tradecalc.errors import TradecalcError
+from tradecalc.models import Schedule
+from tradecalc.money import FxTable
+
+ZERO = Decimal("0.00")
+LEVELS = ("section", "chapter", "heading")
+BASKETS = {"US": "us-imports-from-cn-2024.csv", "CN": "us-exports-to-cn-2024.csv"}
+"""The bundled default basket of each importer."""
+ESTIMATE_NOTE = (
+    "metal content estimated from BEA input-output shares (Yale Budget Lab), not declared"
+)
+_NUMBERS = re.compile(r"\d[\d.,:T-]*")
+
+
+def basket_folder() -> Path:
+    """The bundled ``data/baskets`` folder (installed copy, else the source tree's)."""
+    here = Path(__file__).resolve().parent
+    installed = here / "data" / "baskets"
+    return installed if installed.is_dir() else here.parent.parent / "data" / "baskets"
+
+
+def _rows(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line[:1] != "#"]
+
+
+def default_basket(importer: str) -> Path:
+    """The bundled basket of ``importer``'s imports (2024 trade of the pair)."""
+    return basket_folder() / BASKETS[importer]
+
+
+def chapter_sections() -> dict[str, str]:
+    """HS chapter -> ``"XI Textiles and textile articles"``."""
+    return {
+        row["chapter"]: f"{row['numeral']} {row['name']}"
+        for row in csv.DictReader(_rows(basket_folder() / "hs-sections.csv"))
+    }
+
+
+def metal_estimates() -> dict[str, dict[str, Decimal]]:
+    """Estimated metal shares of value per HTS10 (only non-zero shares)."""
+    found: dict[str, dict[str, Decimal]] = {}
+    for row in csv.DictReader(_rows(basket_folder() / "metal-shares-estimate.csv")):
+        shares = {m: Decimal(row[m]) for m in ("steel", "aluminum", "copper") if row[m] != "0.0000"}
+        if shares:
+            found[row["hs"]] = shares
+    return found
+
+
+def read_basket(
+    lines: Iterable[str], fmt: str = "csv"
+) -> Iterator[tuple[int, Shipment] | RowError]:
+    """Shipments of a basket file (CSV or JSONL, as ``batch`` reads them); bad rows as errors."""
+    rows = read_rows((line for line in lines if line[:1] != "#"), fmt)
+    for item in rows.items:
+        if isinstance(item, RowError):
+            yield item
+            continue
+        number, fields = item
+        try:
+            yield number, replace(to_shipment(fields), entry=None)
+        except TradecalcError as exc:
+            yield RowError(number, str(exc))
+
+
+def with_estimated_metal(
+    shipment: Shipment, estimates: Mapping[str, Mapping[str, Decimal]]
+) -> tuple[Shipment, bool]:
+    """``shipment`` with estimated metal shares where it declares none (and whether it got any)."""
+    if shipment.metal:
+        return shipment, False
+    shares = estimates.get(shipment.digits[:10])
+    if not shares:
+        return shipment, False
+    return replace(shipment, metal=dict(shares), metal_is_share=dict.fromkeys(shares, True)), True
+
+
+@dataclass(slots=True)
+class Sums:
+    """Customs value and duty of a part of the basket."""
+
+    value: Decimal = ZERO
+    duty: Decimal = ZERO
+
+    @property
+    def rate(self) -> Decimal:
+        """Duty over value (0 for no value)."""
+        return self.duty / self.value if self.value else Decimal(0)
+
+
+@dataclass(slots=True)
+class RegimeImpact:
+    """Everything one regime does to the basket."""
+
+    view: RegimeView
+    total: Sums = field(default_factory=Sums)
+    review_value: Decimal = ZERO
+    review: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    """Value needing review per reason (codes and numbers in the reason replaced by ``#``)."""
+    groups: dict[str, Sums] = field(default_factory=lambda: defaultdict(Sums))
+    measures: dict[str, Sums] = field(default_factory=lambda: defaultdict(Sums))
+    """Per measure: the value it charged duty on, and that duty."""
+    by_code: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    estimated_metal_value: Decimal = ZERO
+    shipments: int = 0
+
+    @property
+    def as_of(self) -> datetime:
+        """The instant the regime is computed at."""
+        return self.view.as_of
+
+
+def reason_kind(reason: str) -> str:
+    """A review reason without the codes, dates and numbers that make each one unique."""
+    return _NUMBERS.sub("#", reason.split(";", 1)[0])
+
+
+def group_key(digits: str, level: str | None, sections: Mapping[str, str]) -> str | None:
+    """The section, chapter or heading a code falls in (None: no breakdown)."""
+    if level == "chapter":
+        return digits[:2]
+    if level == "heading":
+        return digits[:4]
+    if level == "section":
+        return sections.get(digits[:2], "unknown section")
+    return None
+
+
+def measure_impact(
+    schedule: Schedule,
+    shipments: Sequence[Shipment],
+    views: Sequence[RegimeView],
+    *,
+    fx: FxTable | None = None,
+    base_rates: BaseRates | None = None,
+    level: str | None = None,
+    estimates: Mapping[str, Mapping[str, Decimal]] | None = None,
+) -> list[RegimeImpact]:
+    """Assess every shipment under every view and add up the results per view."""
+    sections = chapter_sections() if level == "section" else {}
+    prepared = [
+        with_estimated_metal(s, estimates) if estimates is not None else (s, False)
+        for s in shipments
+    ]
+    results = []
+    for view in views:
+        impact = RegimeImpact(view)
+        for shipment, estimated in prepared:
+            result = assess(schedule, shipment, view, fx, base_rates)
+            value, duty = result.customs_value, result.duty
+            impact.shipments += 1
+            impact.total.value += value
+            impact.total.duty += duty
+            impact.by_code[shipment.digits] += duty
+            if estimated:
+                impact.estimated_metal_value += value
+            if result.needs_review:
+                impact.review_value += value
+                for reason in dict.fromkeys(reason_kind(r) for r in result.review):
+                    impact.review[reason] += value
+            key = group_key(shipment.digits, level, sections)
+            if key is not None:
+                impact.groups[key].value += value
+                impact.groups[key].duty += duty
+            charged: dict[str, Decimal] = defaultdict(Decimal)
+            for line in result.lines:
+                if line.amount:
+                    charged[line.measure] += line.amount
+            for measure, amount in charged.items():
+                impact.measures[measure].value += value
+                impact.measures[measure].duty += amount
+        results.append(impact)
+    return results
+
+
+def top_changes(
+    impact: RegimeImpact, baseline: RegimeImpact, count: int
+) -> list[tuple[str, Decimal]]:
+    """The ``count`` codes whose duty rose (or fell) most against ``baseline``."""
+    codes = impact.by_code.keys() | baseline.by_code.keys()
+    changes = ((code, impact.by_code[code] - baseline.by_code[code]) for code in codes)
+    return sorted(changes, key=lambda item: (-abs(item[1]), item[0]))[:count]
+
+
+def change_instants(
+    schedule: Schedule, importer: str, start: datetime, end: datetime, base_rates: BaseRates | None
+) -> list[datetime]:
+    """Every instant in ``[start, end]`` at which the importer's data changes, with ``start``."""
+    found = {start}
+    for measure in schedule.measures:
+        if measure.importer != importer:
+            continue
+        for period in measure.periods:
+            found.update(t for t in (period.from_, period.to) if t is not None)
+    for plist in schedule.product_lists.values():
+        found.update(t for row in plist.rows for t in (row.start, row.end) if t is not None)
+    if base_rates is not None and base_rates.importer == importer:
+        found.update(base_rates.starts())
+    for party in schedule.parties.values():
+        for fee in party.fees:
+            found.update(t for p in fee.periods for t in (p.from_, p.to) if t is not None)
+    return sorted(t for t in found if start <= t <= end)

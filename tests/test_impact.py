@@ -1,0 +1,215 @@
+"""``tradecalc impact``: trade-weighted sums equal batch's, breakdowns add up, the timeline."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tradecalc.engine import RegimeView, Shipment, regime_views
+from tradecalc.impact import change_instants, measure_impact, metal_estimates, reason_kind
+from tradecalc.models import code_digits
+from tradecalc.schedules import load_schedule
+
+from conftest import BUNDLED, ROOT, SHARED_DATA, run_child
+
+SCHEDULE = load_schedule(BUNDLED, use_cache=False).schedule
+
+
+def _basket_codes(every: int = 350) -> list[str]:
+    """Real HTS10 codes spread over the bundled 2024 basket (one in ``every``)."""
+    lines = (ROOT / "data" / "baskets" / "us-imports-from-cn-2024.csv").read_text().splitlines()
+    rows = [line.split(",")[0] for line in lines if line[:1].isdigit()]
+    return rows[::every]
+
+
+US_CODES = _basket_codes()
+
+
+def _basket(tmp_path: Path, rows: list[tuple[str, str]], name: str = "basket.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("hs,value\n" + "".join(f"{c},{v}\n" for c, v in rows), encoding="utf-8")
+    return path
+
+
+def test_impact_sums_equal_batch_sums(tmp_path: Path) -> None:
+    rows = [(code, f"{1000 + 37 * i}.{i % 100:02d}") for i, code in enumerate(US_CODES)]
+    basket = _basket(tmp_path, rows)
+    regimes = ["pre-geneva", "geneva", "forced-labour-301"]
+    args = [a for r in regimes for a in ("--regime", r)]
+    out = tmp_path / "batch.csv"
+    batch = run_child(["batch", str(basket), "-o", str(out), *args])
+    assert batch.returncode in (0, 1), batch.stderr
+    sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    with out.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            sums[row["regime"]][0] += Decimal(row["customs_value"])
+            sums[row["regime"]][1] += Decimal(row["duty"])
+    done = run_child(["impact", str(basket), *args, "--format", "json"])
+    assert done.returncode == batch.returncode, done.stderr
+    results = json.loads(done.stdout)["results"]
+    assert [r["regime"] for r in results] == regimes
+    for result in results:
+        value, duty = sums[result["regime"]]
+        assert Decimal(result["customs_value"]) == value
+        assert Decimal(result["duty"]) == duty
+        assert Decimal(result["average_rate"]) == (duty / value).quantize(Decimal("0.000001"))
+
+
+def test_increment_is_against_the_baseline(tmp_path: Path) -> None:
+    basket = _basket(tmp_path, [(c, "1000") for c in US_CODES[:20]])
+    args = ["--regime", "pre-escalation", "--regime", "pre-geneva", "--regime", "geneva"]
+    done = run_child(["impact", str(basket), *args, "--baseline", "geneva", "--format", "json"])
+    document = json.loads(done.stdout)
+    assert document["baseline"] == "geneva"
+    rates = {r["regime"]: Decimal(r["average_rate"]) for r in document["results"]}
+    for result in document["results"]:
+        expected = rates[result["regime"]] - rates["geneva"]
+        assert abs(Decimal(result["increment"]) - expected) <= Decimal("0.000001")
+    assert len(document["data_sha256"]) == 64
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    picks=st.lists(
+        st.tuples(st.sampled_from(US_CODES), st.integers(min_value=1, max_value=10**9)),
+        min_size=1,
+        max_size=12,
+    ),
+    level=st.sampled_from(["section", "chapter", "heading"]),
+)
+def test_breakdowns_add_up_to_the_totals(picks: list[tuple[str, int]], level: str) -> None:
+    shipments = [Shipment(code, Decimal(value)) for code, value in picks]
+    views = list(regime_views(SCHEDULE).values())[:3]
+    for impact in measure_impact(SCHEDULE, shipments, views, level=level):
+        assert sum((s.value for s in impact.groups.values()), Decimal(0)) == impact.total.value
+        assert sum((s.duty for s in impact.groups.values()), Decimal(0)) == impact.total.duty
+        assert sum((s.duty for s in impact.measures.values()), Decimal(0)) == impact.total.duty
+        assert sum(impact.by_code.values(), Decimal(0)) == impact.total.duty
+        for sums in impact.measures.values():
+            assert sums.value <= impact.total.value
+
+
+def test_top_changes_and_by_chapter(tmp_path: Path) -> None:
+    basket = _basket(tmp_path, [(c, "5000") for c in US_CODES[:15]])
+    done = run_child(
+        [
+            "impact",
+            str(basket),
+            "--regime",
+            "pre-escalation",
+            "--regime",
+            "pre-geneva",
+            "--top",
+            "3",
+            "--by",
+            "chapter",
+            "--format",
+            "json",
+        ]
+    )
+    last = json.loads(done.stdout)["results"][-1]
+    changes = [Decimal(t["duty_change"]) for t in last["top"]]
+    assert len(changes) == 3 and changes == sorted(changes, key=lambda c: -abs(c))
+    chapters = {code_digits(c)[:2] for c in US_CODES[:15]}
+    assert set(last["by"]) == chapters
+
+
+def test_review_value_is_the_value_of_rows_needing_review(tmp_path: Path) -> None:
+    """Without the official schedule (--no-hts) no code has a base rate: all value needs review."""
+    basket = _basket(tmp_path, [(US_CODES[0], "100"), (US_CODES[1], "900")])
+    done = run_child(["impact", str(basket), "--regime", "geneva", "--format", "json", "--no-hts"])
+    result = json.loads(done.stdout)["results"][0]
+    assert done.returncode == 1
+    assert Decimal(result["review_value"]) == Decimal("1000.00")
+    assert sum(Decimal(v) for v in result["review"].values()) >= Decimal("1000.00")
+
+
+def test_estimated_metal_is_labelled(tmp_path: Path) -> None:
+    steel = "7326.90.8688"  # other articles of steel
+    basket = _basket(tmp_path, [(steel, "10000")])
+    args = ["impact", str(basket), "--date", "2025-06-10", "--format", "json"]
+    plain = json.loads(run_child(args).stdout)
+    estimated = json.loads(run_child([*args, "--metal-shares", "estimate"]).stdout)
+    assert estimated["metal_shares"].startswith("metal content estimated")
+    assert plain["metal_shares"] == "declared only"
+    share = metal_estimates().get(code_digits(steel))
+    if share:
+        assert estimated["results"][0]["estimated_metal_value"] == "10000.00"
+        assert estimated["results"][0]["duty"] != plain["results"][0]["duty"]
+
+
+def test_nothing_changes_between_two_instants() -> None:
+    """The defining property: between consecutive change instants, every result is constant."""
+    start, end = datetime(2025, 1, 1), datetime(2026, 12, 2)
+    instants = change_instants(SCHEDULE, "US", start, end, None)
+    assert instants == sorted(set(instants)) and instants[0] == start
+    minute = timedelta(minutes=1)
+    for code in US_CODES[::7]:
+        for first, following in itertools.pairwise([*instants, end]):
+            at = [RegimeView("t", "", first), RegimeView("t", "", following - minute)]
+            a, b = measure_impact(SCHEDULE, [Shipment(code, Decimal(1000))], at)
+            assert a.total.duty == b.total.duty, (code, first, following)
+
+
+def test_timeline_command(tmp_path: Path) -> None:
+    basket = _basket(tmp_path, [(US_CODES[0], "1000")])
+    done = run_child(
+        ["impact", str(basket), "--timeline", "--from", "2025-04-01", "--format", "csv"]
+    )
+    rows = list(csv.DictReader(done.stdout.splitlines()))
+    assert rows[0]["as_of"] == "2025-04-01"
+    assert [r["as_of"] for r in rows] == sorted(r["as_of"] for r in rows)
+    assert {r["data_sha256"] for r in rows} == {load_schedule(BUNDLED).sha256}
+
+
+def test_reason_kind_drops_codes_and_dates() -> None:
+    first = reason_kind("no US base rate for 0101.21.0010 on 2025-05-14; nearest: 0101.21")
+    second = reason_kind("no US base rate for 8703.80.0000 on 2025-11-10; nearest: 8703")
+    assert first == second == "no US base rate for # on #"
+
+
+def test_chart_file(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    basket = _basket(tmp_path, [(US_CODES[0], "1000")])
+    target = tmp_path / "chart.svg"
+    done = run_child(["impact", str(basket), "--chart", str(target)])
+    assert done.returncode == 0, done.stderr
+    assert target.read_text(encoding="utf-8").lstrip().startswith("<?xml")
+
+
+def test_views_are_independent_of_basket_order() -> None:
+    shipments = [Shipment(c, Decimal(1000 + i)) for i, c in enumerate(US_CODES[:10])]
+    view: RegimeView = regime_views(SCHEDULE)["geneva"]
+    forward = measure_impact(SCHEDULE, shipments, [view])[0]
+    backward = measure_impact(SCHEDULE, shipments[::-1], [view])[0]
+    assert (forward.total.value, forward.total.duty) == (backward.total.value, backward.total.duty)
+
+
+@pytest.mark.shared
+def test_basket_generator_reproduces_the_bundled_files(tmp_path: Path) -> None:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent: the generator's sources are not here")
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "build_baskets.py"),
+            "--shared",
+            str(SHARED_DATA),
+            "--out",
+            str(tmp_path),
+        ],
+        check=True,
+    )
+    for made in sorted(tmp_path.iterdir()):
+        assert made.read_bytes() == (ROOT / "data" / "baskets" / made.name).read_bytes(), made.name
