@@ -25,6 +25,7 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
+import build_china_lists as layers_of
 import cn_sources as src
 
 OUT = src.ROOT / "data" / "cn" / "tariff-lines.csv"
@@ -78,8 +79,7 @@ def vat(code: str) -> tuple[str, str]:
     return "13", ""
 
 
-def fmt(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+fmt = src.fmt
 
 
 def mean(values: list[Decimal]) -> Decimal:
@@ -145,7 +145,16 @@ def main() -> None:
             rows.append((h6, fmt(applied), "", "", vat(h6)[0], "cn-wto-ttd-usa-2025",
                          _join("HS-6 rate of WTO TTD 1 Jan 2025: national lines unknown", vat(h6)[1])))  # fmt: skip
     rows.sort()
+    lists = layers_of.memberships(codes)
+    names: dict[str, list[str]] = defaultdict(list)
+    for list_id, members_ in sorted(lists.items()):
+        for item in members_:
+            if list_id.removeprefix("cn-") not in names[item.code]:
+                names[item.code].append(list_id.removeprefix("cn-"))
+    rows = [(*r[:6], ";".join(names.get(r[0], [])), r[6]) for r in rows]
     _write(rows, codes, trq)
+    inputs = [src.BJZ, src.ITA, src.BOWN, src.LIST_232, src.FEB_ANNEX1, src.MAR_ANNEXES]
+    layers_of.write(codes, lists, inputs)
 
 
 def _check(
@@ -235,7 +244,8 @@ def _write(rows: list[tuple[str, ...]], codes: list[str], trq: dict[str, Decimal
         "# Not found: the 2025 and 2026 national schedules (8,972 lines in 2026; 935 interim rates): rates",
         "# changed after 2019 show only where WTO's HS-6 figure reveals them. Specific duties are not in",
         "# the sources (the 2019 table gives ad valorem equivalents); an empty mfn means no usable rate.",
-        "code,mfn,in_quota,out_of_quota,vat,source,unconfirmed",
+        "# layers: the counter-tariff lists (data/lists/cn-*.csv) that name the line at some date.",
+        "code,mfn,in_quota,out_of_quota,vat,source,layers,unconfirmed",
     ]
     body = [",".join(_csv(v) for v in row) for row in rows]
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,11 @@ def rate(text: str) -> Decimal:
     return value.normalize() if value else Decimal(0)
 
 
+def fmt(value: Decimal) -> str:
+    """A rate as plain text: ``Decimal('1E+1')`` -> ``"10"``."""
+    return f"{value.normalize():f}"
+
+
 def text(path: Path) -> str:
     """The file's text (gunzipped when it ends in ``.gz``)."""
     raw = path.read_bytes()
