@@ -119,8 +119,12 @@ def main() -> None:
         found = hs8.get(code)
         if found is not None and len(found) == 1:
             base[code] = (next(iter(found)), "2019 MFN (Bown-Jung-Zhang) carried forward")
+        elif found and any(r is not None for r in found):
+            values = sorted(r for r in found if r is not None)
+            shown = ", ".join(fmt(v) for v in values)
+            base[code] = (mean(values), f"average of the 2019 rates of its 10-digit lines ({shown})")
         elif found:
-            base[code] = (None, "the 2019 table gives different rates for its 10-digit lines")
+            base[code] = (None, "the 2019 table gives no ad valorem rate (specific or compound duty)")
         elif len(by7.get(code[:7], set())) == 1:
             base[code] = (next(iter(by7[code[:7]])), "2019 MFN of the 2018 line it was split from")
         elif by6.get(code[:6]):
@@ -138,8 +142,12 @@ def main() -> None:
         rates = [base[c][0] for c in group]
         applied = wto.get(h6, (None, Decimal(0)))[0]
         verdict = _check(applied, rates, [layers[c] for c in group])
+        known = [r for r in rates if r is not None]
         for code in group:
-            rows.append(_row(code, base[code], verdict, code in new_codes, trq.get(code)))
+            line = base[code]
+            if line[0] is None and verdict[1] is None and known and verdict[0] != "none":
+                line = (mean(known), f"{line[1]}; average of the other lines of its HS-6")
+            rows.append(_row(code, line, verdict, code in new_codes, trq.get(code)))
     for h6, (applied, _) in sorted(wto.items()):
         if h6 not in members and applied is not None:
             rows.append((h6, fmt(applied), "", "", vat(h6)[0], "cn-wto-ttd-usa-2025",
@@ -170,20 +178,22 @@ def _check(
         return "none", None, ""
     known = [r for r in rates if r is not None]
     layer = mean(layers)
-    implied = applied - layer if applied >= layer else applied
+    implied = applied - layer if applied >= layer else None  # WTO omits some layer: no inference
     if known:
         avg = mean(known)
         if abs(applied - avg - layer) <= TOLERANCE or abs(applied - avg) <= TOLERANCE:
             if len(set(known)) == 1 and len(known) == len(rates):
                 return "agrees", implied, ""
             return "average", implied, "HS-6 average agrees with WTO TTD 1 Jan 2025"
-        if len(set(known)) > 1 or len(set(layers)) > 1:
+        if implied == 0 and len(set(layers)) == 1:
+            return "implied", implied, ""  # no rate is negative: every line is free
+        if len(set(known)) > 1 or len(set(layers)) > 1 or implied is None:
             note = (
                 f"WTO TTD 1 Jan 2025 HS-6 rate {fmt(applied)}% does not match the lines "
                 f"({fmt(avg.quantize(Decimal('0.01')))}% MFN + {fmt(layer.quantize(Decimal('0.01')))}% 2018-19 layers on average)"
             )
             return "differs", implied, note
-    return "implied", implied, ""
+    return ("implied", implied, "") if implied is not None else ("none", None, "")
 
 
 def _row(
