@@ -122,9 +122,15 @@ def main() -> None:
         elif found and any(r is not None for r in found):
             values = sorted(r for r in found if r is not None)
             shown = ", ".join(fmt(v) for v in values)
-            base[code] = (mean(values), f"average of the 2019 rates of its 10-digit lines ({shown})")
+            base[code] = (
+                mean(values),
+                f"average of the 2019 rates of its 10-digit lines ({shown})",
+            )
         elif found:
-            base[code] = (None, "the 2019 table gives no ad valorem rate (specific or compound duty)")
+            base[code] = (
+                None,
+                "the 2019 table gives no ad valorem rate (specific or compound duty)",
+            )
         elif len(by7.get(code[:7], set())) == 1:
             base[code] = (next(iter(by7[code[:7]])), "2019 MFN of the 2018 line it was split from")
         elif by6.get(code[:6]):
@@ -133,7 +139,13 @@ def main() -> None:
             base[code] = (None, "no MFN source for this line")
 
     # 2. the WTO check per HS-6 (TRQ lines count at the out-of-quota rate, as WTO does)
-    layers = {c: ita.get(c, Decimal(0)) - feb.get(c, Decimal(0)) - mar.get(c, Decimal(0)) for c in codes}
+    lists = layers_of.memberships(codes)
+    feb2 = {r.code for r in lists.get("cn-feb-2025-annex2", [])}
+    zero = Decimal(0)
+    layers = {
+        c: ita.get(c, zero) - feb.get(c, zero) - mar.get(c, zero) - (10 if c in feb2 else 0)
+        for c in codes
+    }
     members: dict[str, list[str]] = defaultdict(list)
     for code in codes:
         members[code[:6]].append(code)
@@ -150,10 +162,9 @@ def main() -> None:
             rows.append(_row(code, line, verdict, code in new_codes, trq.get(code)))
     for h6, (applied, _) in sorted(wto.items()):
         if h6 not in members and applied is not None:
-            rows.append((h6, fmt(applied), "", "", vat(h6)[0], "cn-wto-ttd-usa-2025",
-                         _join("HS-6 rate of WTO TTD 1 Jan 2025: national lines unknown", vat(h6)[1])))  # fmt: skip
+            note = "HS-6 rate of WTO TTD 1 Jan 2025: national lines unknown"
+            rows.append((h6, fmt(applied), "", "", vat(h6)[0], "cn-wto-ttd-usa-2025", note))
     rows.sort()
-    lists = layers_of.memberships(codes)
     names: dict[str, list[str]] = defaultdict(list)
     for list_id, members_ in sorted(lists.items()):
         for item in members_:
@@ -228,9 +239,10 @@ def _row(
         else:
             notes.append("in-quota rate not found: the out-of-quota rate is given")
     elif rate is not None and rate != rate.quantize(Decimal("0.1")):
-        notes.append("rate looks like the ad valorem equivalent of a specific or compound duty, or an average")
-    vat_rate, vat_note = vat(code)
-    return (code, mfn, in_quota, out, vat_rate, source, _join(*notes, vat_note))
+        notes.append(
+            "rate looks like the ad valorem equivalent of a specific or compound duty, or an average"
+        )
+    return (code, mfn, in_quota, out, vat(code)[0], source, _join(*notes))
 
 
 def _join(*parts: str) -> str:

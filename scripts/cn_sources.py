@@ -96,7 +96,9 @@ def bjz() -> list[BjzLine]:
 def ita() -> dict[str, Decimal]:
     """China's lines in the ITA matrix: total additional tariff on US goods on 28 Mar 2025."""
     return {
-        r[" Foreign National Tariff Line"].strip(): rate(r["Current Total Estimated Retaliatory Tariff"])
+        r[" Foreign National Tariff Line"].strip(): rate(
+            r["Current Total Estimated Retaliatory Tariff"]
+        )
         for r in rows(ITA)
         if r["Country"] == "China"
     }
@@ -127,8 +129,12 @@ class BownLine:
 def bown() -> dict[str, BownLine]:
     return {
         r["hs08"]: BownLine(
-            rate(r["reta_2018Jul06"]), rate(r["reta_2018Aug23"]), rate(r["reta_2018Sep24"]),
-            rate(r["reta_2019Jan01"]), rate(r["reta_2019Jun01"]), bool(r["off_date"].strip()),
+            rate(r["reta_2018Jul06"]),
+            rate(r["reta_2018Aug23"]),
+            rate(r["reta_2018Sep24"]),
+            rate(r["reta_2019Jan01"]),
+            rate(r["reta_2019Jun01"]),
+            bool(r["off_date"].strip()),
         )  # fmt: skip
         for r in rows(BOWN)
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate
+from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
 from tradecalc.errors import MissingFxRateError, UsageError
 from tradecalc.models import (
     CodeRate,
@@ -388,7 +388,8 @@ def _make_plan(
     overrides = {o.measure: o for o in view.overrides}
     active = _active_measures(schedule, measures, shipment, when, overrides, trace)
     imported = None
-    if base_rates is not None and base_rates.importer == shipment.dest and not _has_base(active):
+    base_rates = for_importer(base_rates, shipment.dest)
+    if base_rates is not None and not _has_base(active):
         imported = base_rates.lookup(shipment.digits, when)
         if imported is not None:
             trace = []
@@ -622,12 +623,12 @@ def _imported_base(
         )
         trace.append(Step(template.id, False, f"not computable: {where}", order))
         return []
-    rate, source = imported.rate, (imported.source,)
+    rate, source, unconfirmed = imported.rate, (imported.source,), imported.unconfirmed
     why = f"no curated rate for this code; {where}"
     if override is not None and override.rate is not None:
-        rate, source = override.rate, ("scenario",)
+        rate, source, unconfirmed = override.rate, ("scenario",), None
         why += f"; rate {rate} set by the scenario"
-    return [_Active(template, None, rate, None, source, None, order, why)]
+    return [_Active(template, None, rate, None, source, unconfirmed, order, why)]
 
 
 def _displacers(item: _Active) -> tuple[str, ...]:
@@ -785,7 +786,8 @@ def _unknown_code_message(
         )
 
     revision = None
-    if base_rates is not None and base_rates.importer == shipment.dest:
+    base_rates = for_importer(base_rates, shipment.dest)
+    if base_rates is not None:
         revision = base_rates.describe(when)
         known.update(base_rates.nearest(digits, when))
     nearest = sorted(known, key=lambda c: (-shared(c), c))[:3]

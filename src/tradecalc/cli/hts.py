@@ -15,7 +15,7 @@ from tradecalc.cli.app import app
 if TYPE_CHECKING:
     from datetime import date
 
-    from tradecalc.hts_store import ImportedSchedule
+    from tradecalc.base_rates import Providers
 
 hts_app = typer.Typer(
     help="Import the official USITC tariff schedule (HTS JSON export) for every code.",
@@ -111,13 +111,21 @@ def remove(
     typer.echo(f"removed {rev.name} (effective {rev.effective.isoformat()})")
 
 
-def imported_schedule(enabled: bool = True) -> "ImportedSchedule | None":
-    """The imported revisions for ``duty``/``rates`` (None if disabled or none imported)."""
-    if not enabled:
-        return None
-    from tradecalc.hts_store import ImportedSchedule
+def imported_schedule(enabled: bool = True) -> "Providers":
+    """Base rates for codes the curated data lacks: the imported US HTS revisions (unless
+    disabled or none imported) and the bundled China tariff lines (always)."""
+    from tradecalc.base_rates import Providers
+    from tradecalc.cn_lines import ChinaLines
 
-    return ImportedSchedule.open()
+    us = None
+    if enabled:
+        from tradecalc.hts_store import ImportedSchedule
+
+        us = ImportedSchedule.open()
+    china = ChinaLines()
+    if us is None:
+        return Providers(china)
+    return Providers(us, china, titles=us.sources())
 
 
 def _date(text: str | None) -> "date | None":
