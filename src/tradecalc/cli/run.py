@@ -11,7 +11,7 @@ from typing import NoReturn
 
 import typer
 
-from tradecalc.cli import batch, data, duty, hts  # noqa: F401  (registers the commands)
+from tradecalc.cli import batch, data, duty, hts, refund  # noqa: F401  (registers the commands)
 from tradecalc.cli.app import app
 from tradecalc.errors import DataError, ExitCode, TradecalcError
 

@@ -1,0 +1,146 @@
+"""``tradecalc refund`` and ``tradecalc audit``: past entries against the dated schedule."""
+
+import csv
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from tradecalc.cli.app import DataOption, Format, app, load
+from tradecalc.errors import ExitCode, UsageError
+from tradecalc.files import atomic_text, read_text
+
+if TYPE_CHECKING:
+    from tradecalc.refund import Report
+    from tradecalc.schedules import LoadedSchedule
+
+EntriesArgument = Annotated[
+    Path,
+    typer.Argument(
+        metavar="ENTRIES",
+        help="ACE ES-003 export (CSV), or tradecalc's own entries CSV.",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        metavar="DATE",
+        help="Routes and deadlines as of DATE [default: today].",
+        show_default=False,
+    ),
+]
+
+
+def _report(
+    entries: Path, as_of: str | None, corporate: bool, data: Path | None = None
+) -> "tuple[Report, LoadedSchedule]":
+    from tradecalc.refund import build_report, parse_date
+
+    when = parse_date(as_of, "--as-of") if as_of else date.today()
+    loaded = load(data)
+    records = csv.reader(read_text(entries).splitlines())
+    try:
+        report = build_report(records, loaded.schedule, as_of=when, corporate=corporate)
+    except csv.Error as exc:
+        raise UsageError(f"{entries}: malformed CSV ({exc})") from None
+    return report, loaded
+
+
+def _print(text_or_table: Any) -> None:
+    if isinstance(text_or_table, str):
+        sys.stdout.write(text_or_table)
+        return
+    from rich.console import Console
+
+    Console(highlight=False, emoji=False).print(text_or_table)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  tradecalc refund es003.csv --as-of 2026-12-02\n\n"
+    "  tradecalc refund es003.csv --cape-dir cape/ --format json > refund.json\n\n"
+    "Routes: cape, reconciliation, protest, finally-liquidated, excluded, none. "
+    "Exit status: 0 when every entry computed cleanly, 1 when a row, an entry number or a "
+    "line needs review.",
+)
+def refund(
+    entries: EntriesArgument,
+    as_of: AsOfOption = None,
+    cape_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cape-dir",
+            metavar="DIR",
+            file_okay=False,
+            help="Write CAPE upload files cape-001.csv, ... here.",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="table, json or csv.")
+    ] = Format.table,
+    non_corporate: Annotated[
+        bool, typer.Option("--non-corporate", help="Interest at the non-corporate rate.")
+    ] = False,
+    data: DataOption = None,
+) -> None:
+    """IEEPA refunds of past entries: paid vs expected, route, deadline, interest, CAPE files."""
+    from tradecalc.render_refund import entry_status, report_csv, report_json, report_table
+
+    report, loaded = _report(entries, as_of, not non_corporate, data)
+    version, sha = loaded.schedule.version, loaded.sha256
+    if output_format is Format.json:
+        _print(report_json(report, version, sha))
+    elif output_format is Format.csv:
+        _print(report_csv(report, version, sha))
+    else:
+        _print(report_table(report))
+    if cape_dir is not None:
+        _write_cape(cape_dir, report)
+    review = any(entry_status(e)[0] != "ok" for e in report.entries)
+    if report.bad_rows or review:
+        raise typer.Exit(ExitCode.NEEDS_REVIEW)
+
+
+def _write_cape(folder: Path, report: "Report") -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{folder}: cannot create the folder ({exc.strerror or exc})") from None
+    for number, chunk in enumerate(report.cape, start=1):
+        with atomic_text(folder / f"cape-{number:03d}.csv") as stream:
+            stream.write("Entry Number\n")
+            stream.writelines(f"{entry}\n" for entry in chunk)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  tradecalc audit es003.csv\n\n"
+    "  tradecalc audit es003.csv --format csv > deviations.csv\n\n"
+    "Kinds: missing (expected, not filed), extra (filed, not expected), amount-off (> 0.5%). "
+    "Exit status: 0 when every line matches, 1 when any deviates or needs review.",
+)
+def audit(
+    entries: EntriesArgument,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="table, json or csv.")
+    ] = Format.table,
+    data: DataOption = None,
+) -> None:
+    """Chapter 99 lines filed on past entries against those the schedule expects."""
+    from tradecalc.render_refund import audit_csv, audit_json, audit_rows, audit_table
+
+    report, loaded = _report(entries, None, True, data)
+    if output_format is Format.json:
+        _print(audit_json(report, loaded.schedule.version, loaded.sha256))
+    elif output_format is Format.csv:
+        _print(audit_csv(report))
+    else:
+        _print(audit_table(report))
+    if report.bad_rows or audit_rows(report):
+        raise typer.Exit(ExitCode.NEEDS_REVIEW)

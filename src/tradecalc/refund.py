@@ -1,0 +1,519 @@
+"""IEEPA refunds and audits of past entries: what was paid, what the schedule expected, the route.
+
+Input is the ACE ES-003 export (Entry Summary Line Tariff Details: one row per tariff
+ordinal, so a line's commodity HTS and each of its Chapter 99 numbers are separate rows) or
+tradecalc's own small CSV with the same facts. Rows are grouped by entry and line; each line's
+commodity row is assessed by the engine on its entry date, and the Chapter 99 headings and
+amounts it expects are compared with those filed. Each entry then gets its refund route from
+its type, flags and liquidation status at ``as_of``, with the deadline that matters next.
+
+The legal rules (IEEPA headings, CAPE limits, protest and correction windows, excluded entry
+types) and the quarterly interest rates are sourced data in ``data/refund/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from tradecalc.engine import RegimeView, Shipment, assess
+from tradecalc.errors import DataError, UsageError
+from tradecalc.models import Schedule
+from tradecalc.money import parse_amount, round_money
+
+ZERO = Decimal(0)
+NOTICE = "Not legal advice: an estimate from the data you gave; CBP decides every refund."
+ROUTES = ("cape", "reconciliation", "protest", "finally-liquidated", "excluded", "none")
+DEVIATION_SHARE = Decimal("0.005")
+"""A paid amount further than 0.5% from the expected one is flagged."""
+
+_ENTRY_NUMBER = re.compile(r"[A-Z0-9]{3}\d{8}", re.ASCII)
+_DATED_VIEW = RegimeView("entry-date", "In force on the entry date", datetime(1900, 1, 1), "")
+
+# Header names, compared without case, spaces or punctuation, to the fields they fill.
+_HEADERS: Mapping[str, str] = {
+    "entrysummarynumber": "entry",
+    "entrynumber": "entry",
+    "entry": "entry",
+    "entrysummarylinenumber": "line",
+    "line": "line",
+    "entrytypecode": "type",
+    "type": "type",
+    "entrydate": "date",
+    "date": "date",
+    "countryoforigincode": "origin",
+    "origin": "origin",
+    "tariffordinalnumber": "ordinal",
+    "ordinal": "ordinal",
+    "htsnumberfull": "hts",
+    "hts": "hts",
+    "linetariffgoodsvalueamount": "value",
+    "value": "value",
+    "linetariffdutyamount": "duty",
+    "duty": "duty",
+    "liquidationdate": "liquidation_date",
+    "liquidationstatus": "liquidation_status",
+    "reconciliationflag": "reconciliation",
+    "drawbackflag": "drawback",
+    "openprotest": "protest",
+    "adcvdflag": "adcvd",
+}
+REQUIRED = ("entry", "line", "type", "date", "origin", "hts", "value", "duty")
+_YES = frozenset({"y", "yes", "true", "1", "x"})
+_FLAGS = ("reconciliation", "drawback", "protest", "adcvd")
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The sourced refund rules of ``data/refund/rules.csv``."""
+
+    ieepa_prefixes: tuple[str, ...]
+    section_122_heading: str
+    cape_days: int
+    cape_max_entries: int
+    cape_max_bytes: int
+    reconciliation_from: date
+    protest_days: int
+    psc_days: int
+    excluded_types: frozenset[str]
+    sources: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class InterestRate:
+    """Overpayment interest from ``start`` until the next rate's start (None: unconfirmed)."""
+
+    start: date
+    corporate: Decimal | None
+    non_corporate: Decimal | None
+    source: str
+    unconfirmed: str
+
+
+def data_folder() -> Path:
+    """The bundled ``data/refund`` folder (installed copy, else the source tree's)."""
+    here = Path(__file__).resolve().parent
+    installed = here / "data" / "refund"
+    return installed if installed.is_dir() else here.parent.parent / "data" / "refund"
+
+
+def _table(path: Path) -> list[dict[str, str]]:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line[:1] != "#"]
+    return list(csv.DictReader(lines))
+
+
+def load_rules(folder: Path | None = None) -> Rules:
+    """Read the refund rules (every value with its source)."""
+    rows = {row["key"]: row for row in _table((folder or data_folder()) / "rules.csv")}
+
+    def value(key: str) -> str:
+        return rows[key]["value"]
+
+    return Rules(
+        ieepa_prefixes=tuple(p.replace(".", "") for p in value("ieepa_headings").split(";")),
+        section_122_heading=value("section_122_heading").replace(".", ""),
+        cape_days=int(value("cape_liquidated_within_days")),
+        cape_max_entries=int(value("cape_max_entries")),
+        cape_max_bytes=int(value("cape_max_bytes")),
+        reconciliation_from=date.fromisoformat(value("reconciliation_from")),
+        protest_days=int(value("protest_days")),
+        psc_days=int(value("psc_days")),
+        excluded_types=frozenset(value("excluded_entry_types").split(";")),
+        sources={key: row["source"] for key, row in rows.items()},
+    )
+
+
+def load_interest(folder: Path | None = None) -> tuple[InterestRate, ...]:
+    """The quarterly overpayment rates, earliest first."""
+
+    def rate(text: str) -> Decimal | None:
+        return Decimal(text.removesuffix("%")) / 100 if text else None
+
+    return tuple(
+        InterestRate(
+            date.fromisoformat(row["from"]),
+            rate(row["corporate"]),
+            rate(row["non_corporate"]),
+            row["source"],
+            row["unconfirmed"],
+        )
+        for row in _table((folder or data_folder()) / "interest.csv")
+    )
+
+
+def estimate_interest(
+    principal: Decimal, start: date, end: date, rates: Iterable[InterestRate], *, corporate: bool
+) -> tuple[Decimal, str | None]:
+    """Interest on ``principal`` from ``start`` to ``end``, compounded daily, rounded to cents.
+
+    Returns the amount and, when a period has no confirmed rate, a note saying where the
+    estimate stops.
+    """
+    table = sorted(rates, key=lambda r: r.start)
+    balance = principal
+    for index, rate in enumerate(table):
+        until = table[index + 1].start if index + 1 < len(table) else date.max
+        lo, hi = max(start, rate.start), min(end, until)
+        if lo >= hi:
+            continue
+        annual = rate.corporate if corporate else rate.non_corporate
+        if annual is None:
+            return round_money(balance - principal), f"interest stops at {lo}: {rate.unconfirmed}"
+        day = lo
+        while day < hi:  # a year at a time, so each year divides by its own length
+            year_end = min(hi, date(day.year + 1, 1, 1))
+            year_days = 366 if _leap(day.year) else 365
+            balance *= (1 + annual / year_days) ** (year_end - day).days
+            day = year_end
+    return round_money(balance - principal), None
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+# ----------------------------------------------------------------------------- input
+
+
+@dataclass(frozen=True, slots=True)
+class TariffRow:
+    """One ES-003 row: one tariff ordinal of one entry line."""
+
+    row: int
+    entry: str
+    line: str
+    type: str
+    entered: date
+    origin: str
+    hts: str
+    value: Decimal
+    duty: Decimal
+    liquidation_date: date | None
+    liquidation_status: str
+    flags: frozenset[str]
+
+
+def header_fields(header: Iterable[str]) -> list[str | None]:
+    """The field each column fills (None: a column tradecalc does not use)."""
+    fields = [_HEADERS.get(re.sub(r"[^a-z0-9]", "", name.lower())) for name in header]
+    missing = [name for name in REQUIRED if name not in fields]
+    if missing:
+        raise DataError(f"entries file: missing column(s) {', '.join(missing)}")
+    return fields
+
+
+def parse_date(text: str, what: str) -> date:
+    """``YYYY-MM-DD`` or ACE's ``MM/DD/YYYY``."""
+    text = text.strip()
+    try:
+        if "/" in text:
+            month, day, year = (int(part) for part in text.split("/"))
+            return date(year, month, day)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{what} {text[:20]!r} is not YYYY-MM-DD or MM/DD/YYYY") from None
+
+
+def read_rows(records: Iterable[list[str]]) -> Iterator[TariffRow | tuple[int, str]]:
+    """Tariff rows from CSV records (header first); a bad row yields ``(row, message)``."""
+    records = iter(records)
+    header = next(records, None)
+    if header is None:
+        raise DataError("entries file: empty (no header)")
+    fields = header_fields(header)
+    for number, record in enumerate(records, start=1):
+        if not any(cell.strip() for cell in record):
+            continue
+        values = {f: cell.strip() for f, cell in zip(fields, record, strict=False) if f}
+        try:
+            yield _tariff_row(number, values)
+        except (UsageError, DataError) as exc:
+            yield number, str(exc)
+
+
+def _tariff_row(number: int, v: Mapping[str, str]) -> TariffRow:
+    for name in REQUIRED:
+        if not v.get(name) and name != "duty":
+            raise UsageError(f"{name} is empty")
+    liquidated = v.get("liquidation_date", "")
+    return TariffRow(
+        row=number,
+        entry=re.sub(r"[\s-]", "", v["entry"]).upper(),
+        line=v["line"],
+        type=v["type"].zfill(2),
+        entered=parse_date(v["date"], "entry date"),
+        origin=v["origin"].upper(),
+        hts=_heading_or_code(v["hts"]),
+        value=parse_amount(v["value"] or "0", "goods value"),
+        duty=parse_amount(v.get("duty") or "0", "duty"),
+        liquidation_date=parse_date(liquidated, "liquidation date") if liquidated else None,
+        liquidation_status=v.get("liquidation_status", "").lower(),
+        flags=frozenset(f for f in _FLAGS if v.get(f, "").lower() in _YES),
+    )
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class Deviation:
+    """A Chapter 99 heading filed differently from what the schedule expects."""
+
+    kind: str
+    """``missing``, ``extra`` or ``amount-off``."""
+    heading: str
+    filed: Decimal | None
+    expected: Decimal | None
+
+    def __str__(self) -> str:
+        dotted = _dotted(self.heading)
+        if self.kind == "amount-off":
+            return f"amount off {dotted}: paid {self.filed}, expected {self.expected}"
+        return f"{self.kind} {dotted}"
+
+
+@dataclass(slots=True)
+class LineResult:
+    """One entry line: the headings filed and expected, with amounts."""
+
+    line: str
+    hts: str = ""
+    origin: str = ""
+    value: Decimal = ZERO
+    filed: dict[str, Decimal] = field(default_factory=dict)
+    expected: dict[str, Decimal] = field(default_factory=dict)
+    review: list[str] = field(default_factory=list)
+
+    def deviations(self) -> list[Deviation]:
+        """Headings expected but not filed, filed but not expected, and amounts off by > 0.5%."""
+        found = []
+        for heading in sorted(self.expected.keys() | self.filed.keys()):
+            filed, expected = self.filed.get(heading), self.expected.get(heading)
+            if filed is None:
+                found.append(Deviation("missing", heading, filed, expected))
+            elif expected is None:
+                found.append(Deviation("extra", heading, filed, expected))
+            elif abs(filed - expected) > expected * DEVIATION_SHARE:
+                found.append(Deviation("amount-off", heading, filed, expected))
+        return found
+
+
+@dataclass(slots=True)
+class EntryResult:
+    """One entry: its lines, route and deadline."""
+
+    entry_number: str
+    type: str
+    entered: date
+    liquidation_date: date | None = None
+    liquidation_status: str = ""
+    flags: set[str] = field(default_factory=set)
+    lines: dict[str, LineResult] = field(default_factory=dict)
+    route: str = "none"
+    deadline: date | None = None
+    deadline_kind: str = ""
+    interest: Decimal = ZERO
+    notes: list[str] = field(default_factory=list)
+    valid_number: bool = True
+
+    def total(self, prefixes: tuple[str, ...], which: str) -> Decimal:
+        """Filed or expected duty on headings starting with ``prefixes``."""
+        total = ZERO
+        for line in self.lines.values():
+            amounts = line.filed if which == "filed" else line.expected
+            total += sum((a for h, a in amounts.items() if h.startswith(prefixes)), ZERO)
+        return total
+
+
+def collect(rows: Iterable[TariffRow]) -> dict[str, EntryResult]:
+    """Group tariff rows by entry and line (commodity rows vs Chapter 99 rows)."""
+    entries: dict[str, EntryResult] = {}
+    for row in rows:
+        entry = entries.get(row.entry)
+        if entry is None:
+            entry = entries[row.entry] = EntryResult(row.entry, row.type, row.entered)
+            entry.valid_number = bool(_ENTRY_NUMBER.fullmatch(row.entry))
+        entry.liquidation_date = entry.liquidation_date or row.liquidation_date
+        entry.liquidation_status = entry.liquidation_status or row.liquidation_status
+        entry.flags |= row.flags
+        line = entry.lines.setdefault(row.line, LineResult(row.line))
+        if row.hts.startswith("99"):
+            line.filed[row.hts] = line.filed.get(row.hts, ZERO) + row.duty
+        else:
+            line.hts, line.origin, line.value = row.hts, row.origin, line.value + row.value
+            line.filed.setdefault("", ZERO)
+            line.filed[""] += row.duty  # the commodity line's own (MFN) duty
+    return entries
+
+
+def expect(entry: EntryResult, schedule: Schedule) -> None:
+    """Fill each line's expected Chapter 99 amounts from the engine at the entry date."""
+    when = datetime(entry.entered.year, entry.entered.month, entry.entered.day)
+    for line in entry.lines.values():
+        line.filed.pop("", None)
+        if not line.hts:
+            line.review.append("no commodity row (only Chapter 99 rows)")
+            continue
+        try:
+            shipment = Shipment(line.hts, line.value, origin=line.origin, dest="US", entry=when)
+            result = assess(schedule, shipment, _DATED_VIEW)
+        except (UsageError, DataError, ArithmeticError) as exc:
+            line.review.append(str(exc))
+            continue
+        for charged in result.lines:
+            if charged.heading:
+                key = charged.heading.replace(".", "")
+                line.expected[key] = line.expected.get(key, ZERO) + charged.amount
+        line.review.extend(result.review)
+
+
+def route(entry: EntryResult, rules: Rules, as_of: date) -> None:
+    """Set the entry's refund route and the next deadline that matters."""
+    paid = entry.total(rules.ieepa_prefixes, "filed")
+    psc_end = entry.entered + timedelta(days=rules.psc_days)
+    if paid <= 0:
+        entry.route = "none"
+    elif entry.type in rules.excluded_types or entry.flags & {"drawback", "protest", "adcvd"}:
+        entry.route = "excluded"
+    elif "reconciliation" in entry.flags:
+        entry.route = "reconciliation" if as_of >= rules.reconciliation_from else "excluded"
+    elif entry.liquidation_date is None or entry.liquidation_status.startswith("unliq"):
+        entry.route = "cape"
+        if as_of <= psc_end:
+            entry.deadline, entry.deadline_kind = psc_end, "post-summary correction"
+    else:
+        age = (as_of - entry.liquidation_date).days
+        if age <= rules.cape_days:
+            entry.route = "cape"
+            entry.deadline = entry.liquidation_date + timedelta(days=rules.cape_days)
+            entry.deadline_kind = "CAPE 80-day cut-off"
+        elif age <= rules.protest_days:
+            entry.route = "protest"
+            entry.deadline = entry.liquidation_date + timedelta(days=rules.protest_days)
+            entry.deadline_kind = "protest"
+        else:
+            entry.route = "finally-liquidated"
+
+
+def urgent_first(entries: Iterable[EntryResult], as_of: date) -> list[EntryResult]:
+    """Entries whose deadline falls within 30 days of ``as_of`` first (soonest first)."""
+    soon = as_of + timedelta(days=30)
+    listed = list(entries)
+    urgent = sorted(
+        (e for e in listed if e.deadline is not None and as_of <= e.deadline <= soon),
+        key=lambda e: (e.deadline or date.max, e.entry_number),
+    )
+    chosen = {id(e) for e in urgent}
+    return urgent + [e for e in listed if id(e) not in chosen]
+
+
+def cape_files(entries: Iterable[EntryResult], rules: Rules) -> list[list[str]]:
+    """Entry numbers for CAPE, deduplicated, in files of at most ``cape_max_entries``."""
+    numbers = list(
+        dict.fromkeys(
+            e.entry_number
+            for e in entries
+            if e.route in ("cape", "reconciliation") and e.valid_number
+        )
+    )
+    per_file = min(rules.cape_max_entries, (rules.cape_max_bytes - 20) // 13)
+    return [numbers[i : i + per_file] for i in range(0, len(numbers), per_file)]
+
+
+def _heading_or_code(text: str) -> str:
+    """HTS digits; a Chapter 99 number filed with trailing zeros is its 8-digit heading."""
+    digits = re.sub(r"[\s.]", "", text)
+    return digits[:8] if digits.startswith("99") else digits
+
+
+def _dotted(heading: str) -> str:
+    if len(heading) == 8:
+        return f"{heading[:4]}.{heading[4:6]}.{heading[6:]}"
+    return heading
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything ``refund`` and ``audit`` print, computed once."""
+
+    as_of: date
+    entries: tuple[EntryResult, ...]
+    bad_rows: tuple[tuple[int, str], ...]
+    cape: tuple[tuple[str, ...], ...]
+    rules: Rules
+    interest_note: str | None
+
+    @property
+    def bad_numbers(self) -> tuple[str, ...]:
+        """Entry numbers that are not a 3-character filer code and 8 digits."""
+        return tuple(e.entry_number for e in self.entries if not e.valid_number)
+
+    def ieepa_paid(self, entry: EntryResult) -> Decimal:
+        """IEEPA duty filed on the entry."""
+        return entry.total(self.rules.ieepa_prefixes, "filed")
+
+    def ieepa_expected(self, entry: EntryResult) -> Decimal:
+        """IEEPA duty the schedule expects on the entry at its entry date."""
+        return entry.total(self.rules.ieepa_prefixes, "expected")
+
+    def section_122_paid(self, entry: EntryResult) -> Decimal:
+        """Section 122 duty filed (a contingent refund while its litigation is open)."""
+        return entry.total((self.rules.section_122_heading,), "filed")
+
+    def totals(self) -> dict[str, Decimal]:
+        """Sums over every entry, and per route."""
+        sums = {
+            "ieepa_paid": ZERO,
+            "ieepa_expected": ZERO,
+            "section_122_paid": ZERO,
+            "interest": ZERO,
+        }
+        for entry in self.entries:
+            sums["ieepa_paid"] += self.ieepa_paid(entry)
+            sums["ieepa_expected"] += self.ieepa_expected(entry)
+            sums["section_122_paid"] += self.section_122_paid(entry)
+            sums["interest"] += entry.interest
+        return sums
+
+
+def build_report(
+    records: Iterable[list[str]],
+    schedule: Schedule,
+    *,
+    as_of: date,
+    corporate: bool = True,
+    rules: Rules | None = None,
+    rates: tuple[InterestRate, ...] | None = None,
+) -> Report:
+    """Read ES-003 records, recompute every line, route every entry, estimate interest."""
+    rules = rules or load_rules()
+    rates = rates if rates is not None else load_interest()
+    bad: list[tuple[int, str]] = []
+
+    def good_rows() -> Iterator[TariffRow]:
+        for item in read_rows(records):
+            if isinstance(item, TariffRow):
+                yield item
+            else:
+                bad.append(item)
+
+    entries = collect(good_rows())
+    notes: set[str] = set()
+    for entry in entries.values():
+        expect(entry, schedule)
+        route(entry, rules, as_of)
+        paid = entry.total(rules.ieepa_prefixes, "filed")
+        if paid > 0:
+            entry.interest, note = estimate_interest(
+                paid, entry.entered, as_of, rates, corporate=corporate
+            )
+            if note:
+                notes.add(note)
+    ordered = tuple(urgent_first(entries.values(), as_of))
+    files = tuple(tuple(chunk) for chunk in cape_files(ordered, rules))
+    return Report(as_of, ordered, tuple(bad), files, rules, min(notes) if notes else None)

@@ -1,0 +1,239 @@
+"""Turn a refund or audit report into JSON, CSV or a Rich table. Reads results, computes nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from tradecalc.refund import NOTICE, ROUTES, EntryResult, Report
+
+ENTRY_COLUMNS = (
+    "entry_number",
+    "route",
+    "ieepa_paid",
+    "ieepa_expected",
+    "section_122_paid",
+    "interest",
+    "deadline",
+    "deadline_kind",
+    "deviations",
+    "status",
+    "review",
+)
+AUDIT_COLUMNS = ("entry_number", "line", "hts", "kind", "heading", "filed", "expected", "detail")
+
+
+def entry_status(entry: EntryResult) -> tuple[str, list[str]]:
+    """``ok`` or ``needs_review``, with the reasons (lines the engine could not price, etc.)."""
+    reasons = [f"line {line.line}: {why}" for line in entry.lines.values() for why in line.review]
+    if not entry.valid_number:
+        reasons.insert(0, "entry number is not a 3-character filer code and 8 digits")
+    return ("needs_review" if reasons else "ok"), reasons
+
+
+def _deviations(entry: EntryResult) -> list[str]:
+    return [f"line {line.line}: {d}" for line in entry.lines.values() for d in line.deviations()]
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+def _entry_dict(report: Report, entry: EntryResult) -> dict[str, Any]:
+    status, reasons = entry_status(entry)
+    return {
+        "entry_number": entry.entry_number,
+        "route": entry.route,
+        "ieepa_paid": _money(report.ieepa_paid(entry)),
+        "ieepa_expected": _money(report.ieepa_expected(entry)),
+        "section_122_paid": _money(report.section_122_paid(entry)),
+        "interest": _money(entry.interest),
+        "deadline": entry.deadline.isoformat() if entry.deadline else None,
+        "deadline_kind": entry.deadline_kind or None,
+        "status": status,
+        "review": reasons,
+        "lines": [
+            {
+                "line": line.line,
+                "hts": line.hts,
+                "value": _money(line.value),
+                "filed": {h: _money(a) for h, a in sorted(line.filed.items())},
+                "expected": {h: _money(a) for h, a in sorted(line.expected.items())},
+                "deviations": [str(d) for d in line.deviations()],
+                "review": list(line.review),
+            }
+            for line in entry.lines.values()
+        ],
+    }
+
+
+def report_json(report: Report, version: str, sha256: str) -> str:
+    """The JSON contract of ``tradecalc refund --format json``."""
+    totals = {key: _money(value) for key, value in report.totals().items()}
+    routes = Counter(e.route for e in report.entries)
+    document = {
+        "as_of": report.as_of.isoformat(),
+        "entries": [_entry_dict(report, e) for e in report.entries],
+        "totals": {
+            **totals,
+            "entries": len(report.entries),
+            "routes": {r: routes.get(r, 0) for r in ROUTES},
+        },
+        "cape_files": len(report.cape),
+        "bad_rows": [{"row": row, "error": message} for row, message in report.bad_rows],
+        "invalid_entry_numbers": list(report.bad_numbers),
+        "interest_note": report.interest_note,
+        "notice": NOTICE,
+        "data_version": version,
+        "data_sha256": sha256,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def report_csv(report: Report, version: str, sha256: str) -> str:
+    """One row per entry, with the data version on every row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow((*ENTRY_COLUMNS, "data_version", "data_sha256"))
+    for entry in report.entries:
+        row = _entry_dict(report, entry)
+        writer.writerow(
+            (
+                *(row[c] or "" for c in ENTRY_COLUMNS[:8]),
+                "; ".join(_deviations(entry)),
+                row["status"],
+                "; ".join(row["review"]),
+                version,
+                sha256,
+            )
+        )
+    return out.getvalue()
+
+
+def report_table(report: Report) -> Group:
+    """A summary per route, then every entry with a deadline in the next 30 days."""
+    totals = report.totals()
+    routes = Table(title=f"IEEPA refunds as of {report.as_of}", title_justify="left")
+    for name in ("route", "entries", "IEEPA paid", "IEEPA expected", "interest (est.)"):
+        routes.add_column(name, justify="left" if name == "route" else "right", no_wrap=True)
+    for route in ROUTES:
+        chosen = [e for e in report.entries if e.route == route]
+        if not chosen:
+            continue
+        routes.add_row(
+            route,
+            f"{len(chosen):,}",
+            f"{sum((report.ieepa_paid(e) for e in chosen), Decimal(0)):,.2f}",
+            f"{sum((report.ieepa_expected(e) for e in chosen), Decimal(0)):,.2f}",
+            f"{sum((e.interest for e in chosen), Decimal(0)):,.2f}",
+        )
+    routes.add_row(
+        Text("total", style="bold"),
+        f"{len(report.entries):,}",
+        f"{totals['ieepa_paid']:,.2f}",
+        f"{totals['ieepa_expected']:,.2f}",
+        f"{totals['interest']:,.2f}",
+    )
+    parts: list[Any] = [routes]
+    urgent = [e for e in report.entries if e.deadline and (e.deadline - report.as_of).days <= 30]
+    if urgent:
+        soon = Table(title="Deadlines within 30 days", title_justify="left")
+        for name in ("entry", "route", "deadline", "kind", "IEEPA paid"):
+            soon.add_column(name, no_wrap=True, justify="right" if name == "IEEPA paid" else "left")
+        for entry in urgent:
+            soon.add_row(
+                entry.entry_number,
+                entry.route,
+                str(entry.deadline),
+                entry.deadline_kind,
+                f"{report.ieepa_paid(entry):,.2f}",
+            )
+        parts.append(soon)
+    lines = [
+        f"Section 122 paid (a contingent refund while its litigation is open): "
+        f"{totals['section_122_paid']:,.2f}"
+    ]
+    flagged = sum(1 for e in report.entries if _deviations(e))
+    if flagged:
+        lines.append(
+            f"{flagged:,} entries have lines that differ from the expected duty "
+            "(see tradecalc audit)"
+        )
+    if report.bad_numbers:
+        lines.append(f"{len(report.bad_numbers):,} entry numbers are malformed and not filed")
+    if report.bad_rows:
+        lines.append(
+            f"{len(report.bad_rows):,} rows could not be read (first: row "
+            f"{report.bad_rows[0][0]}: {report.bad_rows[0][1]})"
+        )
+    if report.interest_note:
+        lines.append(report.interest_note)
+    lines.append(NOTICE)
+    parts.append(Text("\n".join(lines)))
+    return Group(*parts)
+
+
+def audit_rows(report: Report) -> list[dict[str, str]]:
+    """Every deviation of every line: missing, extra or amount off."""
+    return [
+        {
+            "entry_number": entry.entry_number,
+            "line": line.line,
+            "hts": line.hts,
+            "kind": found.kind,
+            "heading": found.heading,
+            "filed": _money(found.filed) if found.filed is not None else "",
+            "expected": _money(found.expected) if found.expected is not None else "",
+            "detail": "; ".join(line.review),
+        }
+        for entry in report.entries
+        for line in entry.lines.values()
+        for found in line.deviations()
+    ]
+
+
+def audit_csv(report: Report) -> str:
+    """``tradecalc audit --format csv``."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, AUDIT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(audit_rows(report))
+    return out.getvalue()
+
+
+def audit_json(report: Report, version: str, sha256: str) -> str:
+    """``tradecalc audit --format json``: the deviations and their count by kind."""
+    rows = audit_rows(report)
+    document = {
+        "deviations": rows,
+        "by_kind": dict(sorted(Counter(r["kind"] for r in rows).items())),
+        "lines": sum(len(e.lines) for e in report.entries),
+        "notice": NOTICE,
+        "data_version": version,
+        "data_sha256": sha256,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def audit_table(report: Report) -> Group:
+    """Deviations by kind, then each one."""
+    rows = audit_rows(report)
+    table = Table(
+        title=f"Chapter 99 lines filed vs expected: {len(rows):,} deviations", title_justify="left"
+    )
+    for name in AUDIT_COLUMNS[:7]:
+        table.add_column(
+            name, no_wrap=True, justify="right" if name in ("filed", "expected") else "left"
+        )
+    for row in rows:
+        table.add_row(*(row[c] for c in AUDIT_COLUMNS[:7]))
+    kinds = ", ".join(f"{k}: {n}" for k, n in sorted(Counter(r["kind"] for r in rows).items()))
+    return Group(table, Text(f"{kinds or 'no deviations'}\n{NOTICE}"))
