@@ -18,6 +18,8 @@ Layers and where each line's membership comes from:
 - A remainder that fits none of these is listed as unattributed, at its ITA rate.
 """
 
+# ruff: noqa: E501  (titles and notes of generated data stay on one line)
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -29,8 +31,22 @@ import cn_sources as src
 
 LISTS = src.ROOT / "data" / "lists"
 FEB_CONFIRMED = ("27090000", "84193310")
-FEB_CHAPTERS = ("2709", "8419", "8424", "8432", "8433", "8434", "8435", "8436", "8437",
-                "8479", "8701", "8703", "8704", "8716")  # fmt: skip
+FEB_CHAPTERS = (
+    "2709",
+    "8419",
+    "8424",
+    "8432",
+    "8433",
+    "8434",
+    "8435",
+    "8436",
+    "8437",
+    "8479",
+    "8701",
+    "8703",
+    "8704",
+    "8716",
+)
 HALVING = "2020-02-14T13:01"
 
 
@@ -84,10 +100,7 @@ def _levels(
         parents = sorted(k for k in bown if k[:n] == code[:n])
         if not parents:
             continue
-        fits = [
-            bown[k] for k in parents
-            if _fits(remainder - _counted(bown[k]), code)
-        ]  # fmt: skip
+        fits = [bown[k] for k in parents if _fits(remainder - _counted(bown[k]), code)]
         if not fits and remainder == 0:
             return None, ""
         if fits:
@@ -156,7 +169,7 @@ def memberships(codes: list[str]) -> dict[str, list[Row]]:
                     "",
                     "cn-tc-2019-4;cn-ita-matrix-2025",
                     f"derived: {src.fmt(rest)}-point remainder in the ITA matrix",
-                )  # fmt: skip
+                )
             )
         elif rest > 0:
             out[f"cn-2018-19-unattributed-{src.fmt(rest)}pct"].append(
@@ -166,7 +179,7 @@ def memberships(codes: list[str]) -> dict[str, list[Row]]:
                     "",
                     "cn-ita-matrix-2025",
                     f"+{src.fmt(rest)}% in force on 28 Mar 2025; start and legal basis unknown",
-                )  # fmt: skip
+                )
             )
     return out
 

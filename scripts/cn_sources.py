@@ -6,6 +6,8 @@ Every reader returns plain dicts keyed by the 8-digit (or HS-6) code as text. Ra
 spreadsheets (``14.000000000000002`` -> ``14``).
 """
 
+
+
 from __future__ import annotations
 
 import csv
@@ -32,9 +34,16 @@ WTO = TRADE / "wto-china-tariffs-on-usa-hs6-2025.csv.gz"
 COMTRADE = TRADE / "comtrade-usa-chn-2022-2024.csv.gz"
 
 WTO_DATES = (
-    "2025-01-01", "2025-02-10", "2025-03-10", "2025-03-20", "2025-04-10",
-    "2025-04-12", "2025-05-14", "2025-11-10", "2026-05-01",
-)  # fmt: skip
+    "2025-01-01",
+    "2025-02-10",
+    "2025-03-10",
+    "2025-03-20",
+    "2025-04-10",
+    "2025-04-12",
+    "2025-05-14",
+    "2025-11-10",
+    "2026-05-01",
+)
 
 
 def rate(text: str) -> Decimal:
@@ -135,7 +144,7 @@ def bown() -> dict[str, BownLine]:
             rate(r["reta_2019Jan01"]),
             rate(r["reta_2019Jun01"]),
             bool(r["off_date"].strip()),
-        )  # fmt: skip
+        )
         for r in rows(BOWN)
     }
 

@@ -14,6 +14,8 @@ the sum of China's counter-tariff lines (all layers but the reciprocal one, whic
 exist yet) is compared with the matrix's total, and each difference is classified.
 """
 
+# ruff: noqa: E501  (titles and notes of generated data stay on one line)
+
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -57,9 +59,15 @@ def _when(day: str) -> datetime:
 
 def _price(schedule: object, rates: Providers, code: str, when: datetime) -> Assessment:
     shipment = Shipment(
-        code, VALUE, origin="US", dest="CN", entry=when, entry_is_date=False,
-        freight=ZERO, insurance=ZERO,
-    )  # fmt: skip
+        code,
+        VALUE,
+        origin="US",
+        dest="CN",
+        entry=when,
+        entry_is_date=False,
+        freight=ZERO,
+        insurance=ZERO,
+    )
     view = RegimeView(when.isoformat(), "", when)
     return assess(schedule, shipment, view, base_rates=rates)  # type: ignore[arg-type]
 
@@ -116,14 +124,16 @@ def main() -> None:
 
 def _inputs(paths: list[Path]) -> list[str]:
     """Markdown bullets naming each input file and its sha256."""
-    return [f"- `{line.split()[1]}` (sha256 `{line.split()[-1]}`)" for line in src.provenance(paths)]
+    return [
+        f"- `{line.split()[1]}` (sha256 `{line.split()[-1]}`)" for line in src.provenance(paths)
+    ]
 
 
 def _reason(text: str) -> str:
     if text.startswith("no CN base (MFN) rate"):
         return "no base rate for the code (lines under it differ, or unknown code)"
     if "cannot be computed" in text:
-        return "base rate not ad valorem (specific or compound duty not in the sources)"
+        return "no MFN rate in the sources for the line (specific duty or no source)"
     return text.split(":")[0]
 
 
@@ -169,14 +179,16 @@ def _coverage(
         "|---|---:|---:|---|",
     ]
     for day in src.WTO_DATES:
-        top = "; ".join(f"{k} ({n})" for k, n in sorted(reasons[day].items(), key=lambda x: (-x[1], x[0]))[:2])
+        top = "; ".join(
+            f"{k} ({n})" for k, n in sorted(reasons[day].items(), key=lambda x: (-x[1], x[0]))[:2]
+        )
         out.append(
             f"| {day} | {_pct(review_value[day] / total * HUNDRED)}% | "
             f"{_pct(fact_value[day] / total * HUNDRED)}% | {top or '-'} |"
         )
     out += [
         "",
-        "\"Shipment facts and claims\" are the market-based exclusion from the 2018-19 "
+        '"Shipment facts and claims" are the market-based exclusion from the 2018-19 '
         "counter-tariffs (a claim), the TRQ certificate, the beef safeguard quota and quantities "
         "for specific duties. The target is at most 2% of value needing review for anything else.",
         "",
@@ -262,14 +274,19 @@ def _crosscheck(schedule: object, rates: Providers) -> str:
     for code in sorted(ita):
         result = _price(schedule, rates, code, when)
         ours = sum(
-            (Decimal(line.rate.rstrip("%")) for line in result.lines
-             if line.group in COUNTER_GROUPS and line.rate.endswith("%")),
+            (
+                Decimal(line.rate.rstrip("%"))
+                for line in result.lines
+                if line.group in COUNTER_GROUPS and line.rate.endswith("%")
+            ),
             ZERO,
-        )  # fmt: skip
+        )
         kind = _classify(code, ours, ita[code], result)
         kinds[kind] += 1
         if len(examples[kind]) < 8:
-            examples[kind].append(f"{dotted(code)} ({_pct(ours, '0.1')} vs {_pct(ita[code], '0.1')})")
+            examples[kind].append(
+                f"{dotted(code)} ({_pct(ours, '0.1')} vs {_pct(ita[code], '0.1')})"
+            )
     out = [
         "# China side: counter-tariff layers against the ITA matrix (28 Mar 2025)",
         "",
@@ -279,7 +296,7 @@ def _crosscheck(schedule: object, rates: Providers) -> str:
         "",
         f"Every China line of the matrix ({len(ita)}) priced on 28 Mar 2025 12:00 Beijing time; "
         "tradecalc's total is the sum of its 2018-19 and Feb/Mar 2025 counter-tariff lines "
-        "(no exclusion claimed), the matrix's is its \"Current Total Estimated Retaliatory Tariff\".",
+        '(no exclusion claimed), the matrix\'s is its "Current Total Estimated Retaliatory Tariff".',
         "",
         "| outcome | lines | examples (tradecalc vs ITA, %) |",
         "|---|---:|---|",

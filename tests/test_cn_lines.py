@@ -128,7 +128,9 @@ def _price(
         code, Decimal(1000), origin="US", dest="CN", entry=moment, entry_is_date=False,
         freight=Decimal(0), insurance=Decimal(0),
     )  # fmt: skip
-    return assess(bundled.schedule, shipment, RegimeView("t", "t", moment, "", overrides), None, CHINA)
+    return assess(
+        bundled.schedule, shipment, RegimeView("t", "t", moment, "", overrides), None, CHINA
+    )
 
 
 def _rates(result: Assessment) -> dict[str, str]:
@@ -173,14 +175,25 @@ def test_a_layer_ends_on_its_date(
 
 
 def test_the_2019_list_is_halved_at_1301_on_14_feb_2020(bundled: LoadedSchedule) -> None:
-    assert _rates(_price(bundled, "1201.90.11", "2020-02-14T13:00"))["cn-counter-2019-301-5"] == "5%"
-    assert _rates(_price(bundled, "1201.90.11", "2020-02-14T13:01"))["cn-counter-2019-301-5"] == "2.5%"
+    assert (
+        _rates(_price(bundled, "1201.90.11", "2020-02-14T13:00"))["cn-counter-2019-301-5"] == "5%"
+    )
+    assert (
+        _rates(_price(bundled, "1201.90.11", "2020-02-14T13:01"))["cn-counter-2019-301-5"] == "2.5%"
+    )
 
 
-def test_after_the_suspension_the_result_says_the_status_is_unknown(bundled: LoadedSchedule) -> None:
+def test_after_the_suspension_the_result_says_the_status_is_unknown(
+    bundled: LoadedSchedule,
+) -> None:
     result = _price(bundled, "8802.40.10", "2026-11-10T13:01")
     assert any("status unknown" in item for item in result.review)
-    priced = _price(bundled, "8802.40.10", "2026-11-10T13:01", (Override(measure="cn-counter-2025", rate=parse_rate("10%")),))
+    priced = _price(
+        bundled,
+        "8802.40.10",
+        "2026-11-10T13:01",
+        (Override(measure="cn-counter-2025", rate=parse_rate("10%")),),
+    )
     assert _rates(priced)["cn-counter-2025"] == "10%"
 
 
@@ -208,7 +221,9 @@ def test_trq_in_quota_by_default_out_of_quota_by_override(bundled: LoadedSchedul
     (base,) = [line for line in rice.lines if line.group == "base"]
     assert base.rate == "1%"
     assert any("Tariff-rate quota" in item for item in rice.review)
-    out = _price(bundled, "1006.30.90", "2025-06-01", (Override(measure="cn-mfn", rate=parse_rate("65%")),))
+    out = _price(
+        bundled, "1006.30.90", "2025-06-01", (Override(measure="cn-mfn", rate=parse_rate("65%")),)
+    )
     assert _rates(out)["cn-mfn"] == "65%"
     sugar = _price(bundled, "1701.99.10", "2025-06-01")
     assert _rates(sugar)["cn-mfn"] == "15%"
@@ -252,10 +267,31 @@ def test_the_lines_generator_reproduces_the_committed_files() -> None:
     before = {path: path.read_bytes() for path in GENERATED}
     try:
         subprocess.run([sys.executable, str(ROOT / "scripts" / "build_china_lines.py")], check=True)
-        after = sorted([ROOT / "data" / "cn" / "tariff-lines.csv", *(ROOT / "data" / "lists").glob("cn-*.csv")])
+        after = sorted(
+            [ROOT / "data" / "cn" / "tariff-lines.csv", *(ROOT / "data" / "lists").glob("cn-*.csv")]
+        )
         assert after == sorted(before)
         changed = [p.name for p in after if p.read_bytes() != before[p]]
         assert changed == []
+    finally:
+        for path, content in before.items():
+            path.write_bytes(content)
+
+
+REPORTS = [ROOT / "docs" / "china-coverage.md", ROOT / "docs" / "china-crosscheck.md"]
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is absent: shared China data not here")
+def test_the_coverage_report_reproduces_the_committed_reports() -> None:
+    before = {path: path.read_bytes() for path in REPORTS}
+    try:
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "report_china_coverage.py")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        assert [p.name for p in REPORTS if p.read_bytes() != before[p]] == []
     finally:
         for path, content in before.items():
             path.write_bytes(content)

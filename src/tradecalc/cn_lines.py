@@ -161,7 +161,7 @@ class ChinaLines:
         why = "; ".join(unconfirmed) or None
         source = line.source.split(";")[0]
         if not line.mfn:
-            text = "specific or compound duty (not in the sources)"
+            text = "no ad valorem MFN rate in the sources"
             return ImportedRate(dotted(line.code), text, None, (), source, "text", why)
         text = f"{line.mfn}%"
         if line.out_of_quota:
