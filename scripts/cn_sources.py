@@ -6,8 +6,6 @@ Every reader returns plain dicts keyed by the 8-digit (or HS-6) code as text. Ra
 spreadsheets (``14.000000000000002`` -> ``14``).
 """
 
-
-
 from __future__ import annotations
 
 import csv

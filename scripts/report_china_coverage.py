@@ -311,8 +311,8 @@ def _crosscheck(schedule: object, rates: Providers) -> str:
         out.append(f"| {kind} | {count} | {', '.join(examples[kind])} |")
     out += [
         "",
-        f"Of the equal lines, {derived} rely on a layer derived from the matrix itself "
-        "(the Sep 2019 list, Feb 2025 Annex 2 beyond its two confirmed lines, or an unattributed "
+        f"Of the equal lines, {derived} carry a measure whose list is at least partly derived "
+        "from the matrix itself (the Sep 2019 list, the Feb 2025 list, an unattributed "
         f"remainder); {kinds['equal'] - derived} agree from independent lists alone.",
         "",
         "Notes:",
