@@ -418,12 +418,12 @@ def _make_plan(
         intraday=tuple(intraday),
         trace=tuple(sorted(trace, key=lambda s: s.order)),
         metal=any(_base_kind(a) == "metal" and a.measure.metal is not None for a in duties),
-        list_notes=tuple(_uncertain_lists(schedule, measures, shipment)),
+        list_notes=tuple(_uncertain_lists(schedule, measures, shipment, when)),
     )
 
 
 def _uncertain_lists(
-    schedule: Schedule, measures: Sequence[Measure], shipment: Shipment
+    schedule: Schedule, measures: Sequence[Measure], shipment: Shipment, when: datetime
 ) -> list[str]:
     """Notes for unconfirmed product lists that contain the code, in measures that could apply."""
     notes: dict[str, None] = {}
@@ -434,7 +434,7 @@ def _uncertain_lists(
             plist = schedule.product_lists.get(entry[1:]) if entry.startswith("@") else None
             if plist is None or plist.unconfirmed is None:
                 continue
-            if plist.holds(shipment.digits):
+            if plist.holds(shipment.digits, when):
                 notes[f"unconfirmed: {entry[1:]}: {plist.unconfirmed}"] = None
     return list(notes)
 
@@ -468,7 +468,11 @@ def _customs_value(
 
 
 def _scope_matches(
-    schedule: Schedule, scope: Scope, digits: str, headings: tuple[str, ...] = ()
+    schedule: Schedule,
+    scope: Scope,
+    digits: str,
+    headings: tuple[str, ...] = (),
+    when: datetime | None = None,
 ) -> tuple[bool, str]:
     def hits(entries: Iterable[str]) -> str | None:
         for entry in entries:
@@ -477,7 +481,7 @@ def _scope_matches(
                     return entry
             elif entry.startswith("@"):
                 plist = schedule.product_lists.get(entry[1:])
-                if plist is not None and plist.holds(digits):
+                if plist is not None and plist.holds(digits, when):
                     return entry
             elif digits.startswith(code_digits(entry)):
                 return entry
@@ -505,10 +509,17 @@ def table_rate(period: Period, digits: str) -> Rate | None:
 
 
 def scope_matches(
-    schedule: Schedule, scope: Scope, digits: str, headings: tuple[str, ...] = ()
+    schedule: Schedule,
+    scope: Scope,
+    digits: str,
+    headings: tuple[str, ...] = (),
+    when: datetime | None = None,
 ) -> bool:
-    """True if ``scope`` covers the code ``digits`` (whose imported line names ``headings``)."""
-    return _scope_matches(schedule, scope, digits, headings)[0]
+    """True if ``scope`` covers the code ``digits`` (whose imported line names ``headings``).
+
+    Dated product-list rows count at ``when``; with None, a row of any date counts.
+    """
+    return _scope_matches(schedule, scope, digits, headings, when)[0]
 
 
 def _table_rate(period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:
@@ -538,7 +549,7 @@ def _active_measures(
     for index, measure in enumerate(measures):
         if not measure.from_origin(shipment.origin):
             continue
-        in_scope, why = _scope_matches(schedule, measure.scope, shipment.digits, headings)
+        in_scope, why = _scope_matches(schedule, measure.scope, shipment.digits, headings, when)
         if not in_scope:
             trace.append(Step(measure.id, False, why, index))
             continue
@@ -930,7 +941,7 @@ def _taxes(
 def _tax_rate(
     schedule: Schedule, tax: Tax, digits: str, when: datetime
 ) -> tuple[Rate, tuple[str, ...], str | None] | None:
-    if not _scope_matches(schedule, tax.scope, digits)[0]:
+    if not _scope_matches(schedule, tax.scope, digits, when=when)[0]:
         return None
     period = _period_at(tax.periods, when)
     if period is None:

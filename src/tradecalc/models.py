@@ -18,10 +18,12 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from tradecalc.money import parse_decimal
 from tradecalc.rate import Rate, RateSyntaxError, parse_rate
@@ -306,18 +308,63 @@ class Party(Model):
     taxes: tuple[Tax, ...] = ()
 
 
+class ListRow(Model):
+    """One code of a list kept in its own file, in the list over ``[start, end)``."""
+
+    digits: str
+    start: datetime | None = None
+    end: datetime | None = None
+    source: tuple[str, ...] = ()
+    note: str = ""
+
+    def covers(self, when: datetime | None) -> bool:
+        """True at ``when`` (None: at any time)."""
+        if when is None:
+            return True
+        return (self.start is None or self.start <= when) and (self.end is None or when < self.end)
+
+
 class ProductList(Model):
-    """A named list of codes that scopes can refer to as ``@id``."""
+    """A named list of codes that scopes can refer to as ``@id``.
+
+    The codes are given inline (``codes:``, in the list at every date) or kept in a CSV
+    file of their own (``file:``, one dated row per code and period; see
+    :mod:`tradecalc.list_files`), whose rows the loader reads into ``rows``.
+    """
 
     name: str
-    codes: tuple[Code, ...] = Field(min_length=1)
+    codes: tuple[Code, ...] = ()
+    file: str | None = Field(default=None, min_length=1)
+    rows: SkipJsonSchema[tuple[ListRow, ...]] = ()
     source: SourceRefs
     unconfirmed: str | None = None
     note: str | None = None
+    _index: dict[str, tuple[ListRow, ...]] | None = PrivateAttr(default=None)
 
-    def holds(self, digits: str) -> bool:
-        """True if a code of the list is a prefix of the code ``digits``."""
-        return any(digits.startswith(code_digits(code)) for code in self.codes)
+    @model_validator(mode="after")
+    def _codes_or_file(self) -> ProductList:
+        if bool(self.codes) == (self.file is not None):
+            raise ValueError("a product list needs exactly one of 'codes' or 'file'")
+        return self
+
+    def holds(self, digits: str, when: datetime | None = None) -> bool:
+        """True if a code of the list is a prefix of ``digits`` (at ``when``, for dated rows)."""
+        if any(digits.startswith(code_digits(code)) for code in self.codes):
+            return True
+        if not self.rows:
+            return False
+        index = self._index
+        if index is None:
+            grouped: dict[str, list[ListRow]] = {}
+            for row in self.rows:
+                grouped.setdefault(row.digits, []).append(row)
+            index = {key: tuple(rows) for key, rows in grouped.items()}
+            self._index = index
+        for end in range(2, len(digits) + 1):
+            found = index.get(digits[:end])
+            if found is not None and any(row.covers(when) for row in found):
+                return True
+        return False
 
 
 class Regime(Model):

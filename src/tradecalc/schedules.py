@@ -25,7 +25,7 @@ from tradecalc.models import Scenario, ScenarioFile, Schedule
 
 ENV_DATA = "TRADECALC_DATA"
 ENV_CACHE = "TRADECALC_CACHE_DIR"
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,8 @@ def cache_dir() -> Path:
 
 def load_schedule(path: Path | None = None, *, use_cache: bool = True) -> LoadedSchedule:
     """Load, validate and check a schedule file; raise DataError listing every problem."""
+    from tradecalc.list_files import data_digest, file_digests
+
     path = path or default_path()
     text = read_text(path)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -71,27 +73,35 @@ def load_schedule(path: Path | None = None, *, use_cache: bool = True) -> Loaded
     if use_cache:
         cached = _read_cache(cache_file, digest)
         if cached is not None:
-            return LoadedSchedule(cached, path, digest)
-    schedule = compile_schedule(text, str(path))
+            schedule, files = cached
+            if file_digests(schedule, path.parent) == files:
+                return LoadedSchedule(schedule, path, data_digest(digest, files))
+    schedule, files = compile_schedule_files(text, str(path), path.parent)
     if use_cache:
-        _write_cache(cache_file, digest, schedule)
-    return LoadedSchedule(schedule, path, digest)
+        _write_cache(cache_file, digest, schedule, files)
+    return LoadedSchedule(schedule, path, data_digest(digest, files))
 
 
 def compile_schedule(text: str, name: str) -> Schedule:
-    """Parse and fully check schedule text (no cache)."""
+    """Parse and fully check schedule text (no cache); list files are read beside ``name``."""
+    return compile_schedule_files(text, name, Path(name).parent)[0]
+
+
+def compile_schedule_files(text: str, name: str, folder: Path) -> tuple[Schedule, dict[str, str]]:
+    """Parse and check schedule text and its list files in ``folder``; return their sha256s."""
     from tradecalc.checks import check_schedule
+    from tradecalc.list_files import attach_list_files
     from tradecalc.loader import build_model, parse_yaml
 
     doc = parse_yaml(text, name)
-    schedule = build_model(Schedule, doc)
-    problems = check_schedule(schedule, doc)
+    schedule, problems, files = attach_list_files(build_model(Schedule, doc), folder, name)
+    problems.extend(check_schedule(schedule, doc))
     if problems:
         count = len(problems)
         raise DataError(
             f"{name}: {count} problem{'s' if count != 1 else ''} found", tuple(problems)
         )
-    return schedule
+    return schedule, files
 
 
 def load_scenario(path: Path, schedule: Schedule) -> Scenario:
@@ -110,31 +120,33 @@ def load_scenario(path: Path, schedule: Schedule) -> Scenario:
     return scenario_file.scenario
 
 
-def _read_cache(cache_file: Path, digest: str) -> Schedule | None:
+def _read_cache(cache_file: Path, digest: str) -> tuple[Schedule, dict[str, str]] | None:
     try:
         header_line, payload = cache_file.read_bytes().split(b"\n", 1)
         header = json.loads(header_line)
+        files = header.pop("files")
         expected = {
             "format": _CACHE_FORMAT,
             "tradecalc": __version__,
             "sha256": digest,
             "payload_sha256": hashlib.sha256(payload).hexdigest(),
         }
-        if header != expected:
+        if header != expected or not isinstance(files, dict):
             return None
         schedule = pickle.loads(payload)
     except Exception:  # any unreadable cache is rebuilt
         return None
-    return schedule if isinstance(schedule, Schedule) else None
+    return (schedule, files) if isinstance(schedule, Schedule) else None
 
 
-def _write_cache(cache_file: Path, digest: str, schedule: Schedule) -> None:
+def _write_cache(cache_file: Path, digest: str, schedule: Schedule, files: dict[str, str]) -> None:
     payload = pickle.dumps(schedule, protocol=pickle.HIGHEST_PROTOCOL)
     header = {
         "format": _CACHE_FORMAT,
         "tradecalc": __version__,
         "sha256": digest,
         "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "files": files,
     }
     data = json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + payload
     with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tradecalc.checks import check_scenario, check_schedule, unquoted_codes
 from tradecalc.errors import DataError, Diagnostic, SourceLocation
+from tradecalc.list_files import attach_list_files
 from tradecalc.loader import build_model, read_document
 from tradecalc.models import ScenarioFile, Schedule
 
@@ -60,7 +61,8 @@ def validate_file(path: Path, schedule: Callable[[], Schedule | DataError]) -> l
         if is_scenario:
             scenario = build_model(ScenarioFile, doc).scenario
         else:
-            return [*found, *check_schedule(build_model(Schedule, doc), doc)]
+            parsed, listed, _ = attach_list_files(build_model(Schedule, doc), path.parent, name)
+            return [*found, *listed, *check_schedule(parsed, doc)]
     except DataError as exc:
         return [*found, *exc.diagnostics]
     base = schedule()
