@@ -13,7 +13,7 @@ import argparse
 import csv
 from pathlib import Path
 
-from scripts.lists import annex_ii, s122, s232
+from scripts.lists import annex_ii, s122, s232, s301
 from scripts.lists.common import REPO, SHARED, YALE, ListFile, Row, digits, holds, read_list, sha256, yale_codes
 
 BASKET = SHARED / "trade" / "us-imports-from-china-2024-hs10.csv"
@@ -42,7 +42,7 @@ CROSSCHECKS = {
 
 def all_lists() -> list[ListFile]:
     """Every list file, in a fixed order."""
-    return [*annex_ii.build(), *s232.build(), *s122.build()]
+    return [*annex_ii.build(), *s232.build(), *s122.build(), *s301.build()]
 
 
 def _covered(code: str, prefixes: list[str]) -> bool:
@@ -66,6 +66,17 @@ def crosscheck(files: dict[str, ListFile]) -> str:
                 f"- in Yale, not under any provision of the note ({len(only_yale)}): {_sample(only_yale)}",
                 f"- in the note, with no Yale code under or over it ({len(only_note)}): {_sample(only_note)}"]
         out += [f"- why: {why}", ""] if why else [""]
+    out += ["## Section 301 lists vs the footnotes of HTS 2026 Rev 10", "",
+            "Lines whose footnote (\"See 9903.88.xx\") names the list heading, against the note's tables.", ""]
+    for list_id, (heading, _, _) in s301._LISTS.items():
+        ours = [digits(r.code) for r in files[list_id].rows if not r.end]
+        if heading == "9903.88.15":
+            ours += [digits(r.code) for r in files["us-301-list4a-items-codes"].rows]
+        theirs = [digits(c) for c in s301.footnote_codes(s301.HEADINGS_2026, heading)]
+        only_json = sorted(c for c in theirs if not _covered(c, ours))
+        only_note = sorted({c for c in ours if not _covered(c, theirs)})
+        out += [f"- {list_id} ({heading}): note {len(set(ours))}, footnotes {len(set(theirs))}; "
+                f"footnote only ({len(only_json)}): {_sample(only_json)}; note only ({len(only_note)}): {_sample(only_note)}"]
     return "\n".join(out)
 
 
