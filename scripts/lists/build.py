@@ -18,6 +18,8 @@ from scripts.lists.common import REPO, SHARED, YALE, ListFile, Row, digits, hold
 
 BASKET = SHARED / "trade" / "us-imports-from-china-2024-hs10.csv"
 REGIME_DATES = ("2025-01-01", "2025-04-10", "2025-05-14", "2025-11-13", "2026-03-01", "2026-04-06", "2026-12-02")
+"""Dates at which the basket share is reported: 2025 start, pre-Geneva, Geneva, after the Nov 2025
+changes, Section 122, the April 2026 metals regime, today."""
 
 CROSSCHECKS = {
     # list ids -> (Yale file, what Yale's list is, what explains the differences)
@@ -94,7 +96,8 @@ def coverage(list_dir: Path) -> str:
     total = sum(v for _, v in basket)
     lists: dict[str, list[Row]] = {p.stem: read_list(p) for p in sorted(list_dir.glob("us-*.csv"))}
     head = "| list | " + " | ".join(REGIME_DATES) + " |"
-    lines = [f"Basket: {BASKET.name}, {len(basket)} lines, ${total / 1e9:.1f} bn", "", head,
+    lines = [f"Basket: `{BASKET.name}` (sha256 `{sha256(BASKET)[:16]}…`), {len(basket)} HTS10 lines, "
+             f"${total / 1e9:.1f} bn; share of its value whose line is in the list on each date.", "", head,
              "|" + "---|" * (len(REGIME_DATES) + 1)]
     for list_id, rows in lists.items():
         shares = [sum(v for code, v in basket if holds(rows, code, day)) / total for day in REGIME_DATES]
@@ -117,7 +120,8 @@ def main() -> None:
     for list_id, lf in files.items():
         (list_dir / f"{list_id}.csv").write_text(lf.render(), encoding="utf-8", newline="\n")
     (args.out / "docs").mkdir(parents=True, exist_ok=True)
-    (args.out / "docs" / "lists-crosscheck.md").write_text(crosscheck(files) + "\n", encoding="utf-8", newline="\n")
+    report = crosscheck(files) + "\n\n## Share of the 2024 US imports from China in each list\n\n" + coverage(list_dir)
+    (args.out / "docs" / "lists-crosscheck.md").write_text(report + "\n", encoding="utf-8", newline="\n")
 
 
 if __name__ == "__main__":
