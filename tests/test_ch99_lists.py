@@ -24,8 +24,12 @@ NOTES = SHARED_DATA / "yale-tracker-lists" / "chapter99_us_notes_2026_rev_6.txt.
 
 def _applied(measure: str, code: str, when: datetime) -> bool:
     """Whether ``measure`` charges a Chinese shipment of ``code`` at ``when``."""
-    shipment = Shipment(code, Decimal("1000"), origin="CN", dest="US", freight=Decimal(0), insurance=Decimal(0))
-    result = assess(SCHEDULE, shipment, RegimeView("t", "t", when), FxTable({"CNY": Decimal("7.2")}))
+    shipment = Shipment(
+        code, Decimal("1000"), origin="CN", dest="US", freight=Decimal(0), insurance=Decimal(0)
+    )
+    result = assess(
+        SCHEDULE, shipment, RegimeView("t", "t", when), FxTable({"CNY": Decimal("7.2")})
+    )
     steps = [s for s in result.trace if s.measure == measure]
     assert len(steps) == 1, (measure, code, when)
     return steps[0].applied
@@ -39,7 +43,12 @@ def _listed(list_id: str, code: str, when: datetime) -> bool:
 # each edge are checked against the list itself.
 EDGES = [
     ("us-reciprocal-annex-ii", "0901.21.00.20", "2025-11-13", None),  # coffee: order of 14 Nov 2025
-    ("us-reciprocal-annex-ii", "2709.00.20.10", "2025-04-05", None),  # crude oil: Annex II from the start
+    (
+        "us-reciprocal-annex-ii",
+        "2709.00.20.10",
+        "2025-04-05",
+        None,
+    ),  # crude oil: Annex II from the start
     ("us-reciprocal-electronics", "8471.30.01.00", "2025-04-05", None),  # memo, retroactive
     ("us-122-annex-i", "8517.13.00.00", "2026-02-24", None),
     ("us-232-auto-parts", "8708.30.50.90", "2025-05-03", None),
@@ -53,8 +62,12 @@ EDGES = [
 ]
 
 
-@pytest.mark.parametrize(("list_id", "code", "start", "end"), EDGES, ids=[f"{e[0]}:{e[1]}" for e in EDGES])
-def test_list_dates_day_before_and_day_of(list_id: str, code: str, start: str | None, end: str | None) -> None:
+@pytest.mark.parametrize(
+    ("list_id", "code", "start", "end"), EDGES, ids=[f"{e[0]}:{e[1]}" for e in EDGES]
+)
+def test_list_dates_day_before_and_day_of(
+    list_id: str, code: str, start: str | None, end: str | None
+) -> None:
     code = code.replace(".", "")
     if start:
         day = parse_when(start)
@@ -114,14 +127,20 @@ def test_trucks_in_both_notes_stay_with_the_light_vehicle_measure() -> None:
 
 
 @pytest.mark.shared
-@pytest.mark.skipif(not NOTES.is_file(), reason=f"{NOTES} is absent: shared Chapter 99 texts not here")
+@pytest.mark.skipif(
+    not NOTES.is_file(), reason=f"{NOTES} is absent: shared Chapter 99 texts not here"
+)
 def test_generators_reproduce_the_committed_lists(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "scripts.lists.build", "--out", str(tmp_path)], cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "scripts.lists.build", "--out", str(tmp_path)], cwd=ROOT, check=True
+    )
     made = sorted(p.name for p in (tmp_path / "data" / "lists").iterdir())
     committed = sorted(p.name for p in (ROOT / "data" / "lists").glob("us-*.csv"))
     assert made == committed
     for name in made:
-        assert (tmp_path / "data" / "lists" / name).read_bytes() == (ROOT / "data" / "lists" / name).read_bytes(), name
+        assert (tmp_path / "data" / "lists" / name).read_bytes() == (
+            ROOT / "data" / "lists" / name
+        ).read_bytes(), name
     report = "docs/lists-crosscheck.md"
     assert (tmp_path / report).read_bytes() == (ROOT / report).read_bytes()
 
@@ -136,6 +155,10 @@ def test_metals_tiers_replace_the_2025_measures_on_6_apr_2026() -> None:
 
 def test_metal_weight_test_is_a_review_outside_chapters_72_to_76_only() -> None:
     day = datetime(2026, 5, 1)
-    assert _applied("us-232-metals-weight-test", "8418100010", day)  # an appliance: the importer must check
-    assert not _applied("us-232-metals-weight-test", "7604291090", day)  # an aluminium profile: no test
+    assert _applied(
+        "us-232-metals-weight-test", "8418100010", day
+    )  # an appliance: the importer must check
+    assert not _applied(
+        "us-232-metals-weight-test", "7604291090", day
+    )  # an aluminium profile: no test
     assert _applied("us-232-metals-annex-1a", "7604291090", day)
