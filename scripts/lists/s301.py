@@ -126,9 +126,8 @@ def footnote_codes(path: Path, heading: str) -> list[str]:
     for row in _rows(path):
         code = str(row["htsno"])
         notes = row.get("footnotes")
-        text = " ".join(
-            str(f.get("value", "")) for f in (notes if isinstance(notes, list) else []) if isinstance(f, dict)
-        )
+        notes = notes if isinstance(notes, list) else []
+        text = " ".join(str(f.get("value", "")) for f in notes if isinstance(f, dict))
         if code and code[:2] not in ("98", "99") and heading in text:
             found.append(code)
     return unique(found)
