@@ -436,6 +436,7 @@ class ImportedSchedule:
     def __init__(self, revs: list[Revision]) -> None:
         self.revisions = revs
         self._conns: dict[Path, sqlite3.Connection] = {}
+        self._pid = os.getpid()
 
     @classmethod
     def open(cls, directory: Path | None = None) -> ImportedSchedule | None:
@@ -523,6 +524,8 @@ class ImportedSchedule:
         return self._conn(rev).execute(query + " ORDER BY code", (prefix, prefix + ":")).fetchall()
 
     def _conn(self, rev: Revision) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # a forked worker never uses its parent's connections
+            self._conns, self._pid = {}, os.getpid()
         conn = self._conns.get(rev.path)
         if conn is None:
             conn = self._conns[rev.path] = _connect(rev.path)
