@@ -35,6 +35,8 @@ class ImportedRate:
     """Source id, e.g. ``"usitc-hts-2025-rev-11"``."""
     kind: str = ""
     """How the rate reads: free, ad_valorem, specific, compound, qualified, unit, text."""
+    unconfirmed: str | None = None
+    """Why the rate is not confirmed (an inferred or carried-forward rate), if it is not."""
 
 
 class BaseRates(Protocol):
@@ -58,3 +60,47 @@ class BaseRates(Protocol):
     def starts(self) -> tuple[datetime, ...]:
         """The moments the imported revisions take effect, earliest first."""
         ...  # pragma: no cover
+
+
+class Providers:
+    """Several providers, one per importer, passed wherever one provider is expected.
+
+    The engine takes the one serving a shipment's importer with :func:`for_importer`;
+    asked directly, it answers only when it holds a single provider.
+    """
+
+    importer = "*"
+
+    def __init__(self, *providers: BaseRates, titles: dict[str, str] | None = None) -> None:
+        self.by_importer = {p.importer: p for p in providers}
+        self.titles = titles or {}
+
+    def sources(self) -> dict[str, str]:
+        """Source id -> title for the providers' sources."""
+        return self.titles
+
+    def _only(self) -> BaseRates:
+        if len(self.by_importer) != 1:
+            raise TypeError("several base-rate providers: choose one with for_importer()")
+        return next(iter(self.by_importer.values()))
+
+    def lookup(self, digits: str, when: datetime) -> ImportedRate | None:
+        return self._only().lookup(digits, when)
+
+    def nearest(self, digits: str, when: datetime, limit: int = 3) -> tuple[str, ...]:
+        return self._only().nearest(digits, when, limit)
+
+    def describe(self, when: datetime) -> str | None:
+        return self._only().describe(when)
+
+    def starts(self) -> tuple[datetime, ...]:
+        return self._only().starts()
+
+
+def for_importer(base_rates: BaseRates | None, importer: str) -> BaseRates | None:
+    """The provider of ``importer``'s base rates in ``base_rates`` (one, or :class:`Providers`)."""
+    if isinstance(base_rates, Providers):
+        return base_rates.by_importer.get(importer)
+    if base_rates is not None and base_rates.importer == importer:
+        return base_rates
+    return None

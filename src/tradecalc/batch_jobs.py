@@ -75,13 +75,18 @@ def run_parallel(
     finally:
         if blocked:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-    with pool:
+    try:
         for chunk in _chunks(items, CHUNK_ROWS):
             pending.append(pool.apply_async(_assess_chunk, (chunk,)))
             if len(pending) >= 2 * jobs:
                 collect()
         while pending:
             collect()
+    except BaseException:
+        pool.terminate()  # workers die at once (their signals are the defaults)
+        raise
+    pool.close()  # done: workers leave when the queue is empty; no signal is sent
+    pool.join()
     return summary
 
 
@@ -102,6 +107,8 @@ def _start(
 ) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in (signal.SIGTERM, signal.SIGHUP):  # the parent's cleanup is not ours
+        signal.signal(number, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _die_with(parent)

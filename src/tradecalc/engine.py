@@ -16,7 +16,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TypeVar
 
-from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate
+from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
 from tradecalc.errors import MissingFxRateError, UsageError
 from tradecalc.hts_history import UsSchedule
 from tradecalc.models import (
@@ -465,7 +465,8 @@ def _make_plan(
     overrides = {o.measure: o for o in view.overrides}
     active = _active_measures(schedule, measures, shipment, when, overrides, trace)
     imported = None
-    if base_rates is not None and base_rates.importer == shipment.dest and not _has_base(active):
+    base_rates = for_importer(base_rates, shipment.dest)
+    if base_rates is not None and not _has_base(active):
         imported = base_rates.lookup(shipment.digits, when)
         if imported is not None:
             trace = []
@@ -753,12 +754,12 @@ def _imported_base(
         )
         trace.append(Step(template.id, False, f"not computable: {where}", order))
         return []
-    rate, source = imported.rate, (imported.source,)
+    rate, source, unconfirmed = imported.rate, (imported.source,), imported.unconfirmed
     why = f"no curated rate for this code; {where}"
     if override is not None and override.rate is not None:
-        rate, source = override.rate, ("scenario",)
+        rate, source, unconfirmed = override.rate, ("scenario",), None
         why += f"; rate {rate} set by the scenario"
-    return [_Active(template, None, rate, None, source, None, order, why)]
+    return [_Active(template, None, rate, None, source, unconfirmed, order, why)]
 
 
 def _displacers(item: _Active) -> tuple[str, ...]:
@@ -909,11 +910,12 @@ def _unknown_code_message(
                 known.update(period.rates)
     digits = shipment.digits
     revision = None
-    if isinstance(base_rates, UsSchedule) and base_rates.importer == shipment.dest:
+    base_rates = for_importer(base_rates, shipment.dest)
+    if isinstance(base_rates, UsSchedule):
         listing = _lines_under(base_rates, shipment, when)
         if listing:
             return listing
-    if base_rates is not None and base_rates.importer == shipment.dest:
+    if base_rates is not None:
         revision = base_rates.describe(when)
         known.update(base_rates.nearest(digits, when))
     nearest = nearest_codes(digits, known)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from tradecalc.base_rates import BaseRates
+from tradecalc.base_rates import BaseRates, for_importer
 from tradecalc.engine import RegimeView, Shipment, assess, scope_matches, table_rate
 from tradecalc.models import CodeRate, Measure, Schedule, code_digits, format_when
 from tradecalc.money import effective_rate
@@ -68,7 +68,7 @@ def timeline(
     for takes it from the revision in force, and ``@hts:`` scopes follow its footnotes.
     """
     probe = Shipment(code, PROBE_VALUE, origin, dest)  # validates the code and parties
-    imported = base_rates if base_rates is not None and base_rates.importer == dest else None
+    imported = for_importer(base_rates, dest)
     headings = _imported_headings(imported, probe.digits)
     entries = _entries(schedule, probe.digits, origin, dest, headings)
     if imported is not None and not any(e.measure.group == "base" for e in entries):

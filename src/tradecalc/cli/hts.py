@@ -15,7 +15,7 @@ from tradecalc.cli.app import Typer, app, examples
 if TYPE_CHECKING:
     from datetime import date
 
-    from tradecalc.hts_history import UsSchedule
+    from tradecalc.base_rates import Providers
 
 hts_app = Typer(
     help="Import the official USITC tariff schedule (HTS JSON export) for every code.",
@@ -127,12 +127,19 @@ def remove(
     typer.echo(f"removed {rev.name} (effective {rev.effective.isoformat()})")
 
 
-def imported_schedule(enabled: bool = True) -> "UsSchedule | None":
-    """The official US schedule for ``duty``/``batch``/``rates``: the bundled history plus
-    any imported revision (None with ``--no-hts``)."""
+def imported_schedule(enabled: bool = True) -> "Providers":
+    """Base rates for codes the curated data lacks: the official US schedule (the bundled
+    history plus any imported revision; not with ``--no-hts``) and the bundled China
+    tariff lines (always)."""
+    from tradecalc.base_rates import Providers
+    from tradecalc.cn_lines import ChinaLines
     from tradecalc.hts_history import open_schedule
 
-    return open_schedule(enabled)
+    china = ChinaLines()
+    us = open_schedule(enabled)
+    if us is None:
+        return Providers(china, titles=china.sources())
+    return Providers(us, china, titles={**us.sources(), **china.sources()})
 
 
 def _date(text: str | None) -> "date | None":
