@@ -1,0 +1,747 @@
+"""The compiled rate table: every code's resolved layers for every interval of the data.
+
+:func:`compile_table` walks each code once. A measure's scope is matched against the code
+once (prefixes pre-normalised; product lists and ``@hts:`` headings kept as the only parts
+that vary), and only the instants where something *this code* depends on changes are
+visited: the periods of the measures that can cover it, the dated rows of its product
+lists, the intervals of its HTS line, the tax periods. At each such instant the layers are
+resolved with the engine's own rules (displacement, reporting order, review texts) and a new
+interval starts only when they differ from the previous one.
+
+A row of the table says, for one code from ``start`` (inclusive) to the next row's start:
+the duty layers (measure, Chapter 99 heading, rate text, ad valorem fraction, value base,
+source ids, caveat), the taxes, the review reasons known before any amount, and ``engine``:
+a reason the table cannot charge the code by itself (a specific or compound rate needing a
+quantity, a metal-content base, a code the schedule does not know), in which case the
+caller assesses with :func:`tradecalc.engine.assess`. Fees do not depend on the code and
+are read per moment and mode (:func:`fees_at`); a bare date's intraday caveat per day
+(:func:`intraday_at`).
+
+:func:`charge` is the single money path over resolved layers (Decimal, half-up per line,
+exactly as the engine). The table is cached on disk as plain JSON keyed by the data's
+digest and the HTS revisions (:func:`load_or_compile`); no ``--explain`` trace is stored.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from tradecalc import __version__, engine
+from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
+from tradecalc.errors import TradecalcError
+from tradecalc.hts_history import Bundle, UsSchedule, hts_number
+from tradecalc.models import CodeRate, Measure, Party, Period, ProductList, Schedule, code_digits
+from tradecalc.money import consumption_tax, effective_rate, exact, money_sum, round_money
+from tradecalc.rate import FREE, Rate, parse_rate
+from tradecalc.status import status
+
+FORMAT = "tradecalc-rate-table-1"
+START = datetime(1900, 1, 1)
+"""The first instant of every code's first interval."""
+ROUTES = (("CN", "US"), ("US", "CN"))
+"""Origin -> importer pairs compiled (Hong Kong and Macau origins go through the engine)."""
+
+Duty = tuple[str, str, str, str | None, str, str, str, tuple[str, ...], str | None]
+"""measure id, name, group, heading, rate text, ad valorem fraction, base rule, sources,
+unconfirmed."""
+TaxLayer = tuple[str, str, str, str, str, tuple[str, ...], str | None, tuple[str, ...]]
+"""tax id, name, kind (consumption/vat), rate text, ad valorem fraction, sources,
+unconfirmed, review texts of the tax."""
+
+
+@dataclass(frozen=True, slots=True)
+class Layers:
+    """The resolved layers of one code over one interval (see the module docstring)."""
+
+    duties: tuple[Duty, ...]
+    review: tuple[str, ...]
+    taxes: tuple[TaxLayer, ...]
+    engine: str = ""
+    """Why only the engine can charge these layers ("" when :func:`charge` can)."""
+
+    def to_json(self) -> list[object]:
+        """Plain JSON values (lists, strings, null)."""
+        return [
+            [[*d[:7], list(d[7]), d[8]] for d in self.duties],
+            list(self.review),
+            [[*t[:5], list(t[5]), t[6], list(t[7])] for t in self.taxes],
+            self.engine,
+        ]
+
+    @classmethod
+    def from_json(cls, value: object) -> Layers:
+        """Back from :meth:`to_json` (ValueError for anything else)."""
+        if not isinstance(value, list) or len(value) != 4:
+            raise ValueError("bad layers")
+        duties, review, taxes, why = value
+        return cls(
+            tuple(
+                (
+                    _s(d[0]), _s(d[1]), _s(d[2]), _o(d[3]), _s(d[4]), _s(d[5]), _s(d[6]),
+                    tuple(_s(x) for x in d[7]), _o(d[8]),
+                )
+                for d in _l(duties)
+            ),
+            tuple(_s(r) for r in _l(review)),
+            tuple(
+                (
+                    _s(t[0]), _s(t[1]), _s(t[2]), _s(t[3]), _s(t[4]),
+                    tuple(_s(x) for x in t[5]), _o(t[6]), tuple(_s(x) for x in t[7]),
+                )
+                for t in _l(taxes)
+            ),
+            _s(why),
+        )  # fmt: skip
+
+
+def _s(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected text")
+    return value
+
+
+def _o(value: object) -> str | None:
+    return None if value is None else _s(value)
+
+
+def _l(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list")
+    return value
+
+
+# ----------------------------------------------------------------------------- the table
+
+
+@dataclass(slots=True)
+class RateTable:
+    """Per (importer, origin, code): interval starts and the layers from each start on."""
+
+    key: str
+    layers: list[Layers]
+    codes: dict[tuple[str, str, str], tuple[list[datetime], list[int]]]
+
+    def at(self, importer: str, origin: str, digits: str, when: datetime) -> Layers | None:
+        """The layers of a code at ``when`` (None: not compiled, use the engine)."""
+        found = self.codes.get((importer, origin, digits))
+        if found is None:
+            return None
+        starts, ids = found
+        index = bisect.bisect_right(starts, when) - 1
+        return self.layers[ids[index]] if index >= 0 else None
+
+    def rows(self) -> Iterator[tuple[str, str, str, datetime, datetime | None, Layers]]:
+        """(importer, origin, code, start, end or None, layers) for every interval."""
+        for (importer, origin, digits), (starts, ids) in sorted(self.codes.items()):
+            ends: list[datetime | None] = [*starts[1:], None]
+            for start, end, index in zip(starts, ends, ids, strict=True):
+                yield importer, origin, digits, start, end, self.layers[index]
+
+    def to_bytes(self) -> bytes:
+        """The table as plain JSON."""
+        codes = {
+            f"{i}|{o}|{d}": [[s.isoformat() for s in starts], ids]
+            for (i, o, d), (starts, ids) in self.codes.items()
+        }
+        body = {"layers": [x.to_json() for x in self.layers], "codes": codes}
+        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        head = {"format": FORMAT, "version": __version__, "key": self.key}
+        head["payload_sha256"] = hashlib.sha256(payload).hexdigest()
+        return json.dumps(head).encode() + b"\n" + payload
+
+    @classmethod
+    def from_bytes(cls, data: bytes, key: str) -> RateTable:
+        """Read :meth:`to_bytes` output written for ``key`` (ValueError otherwise)."""
+        head_text, _, payload = data.partition(b"\n")
+        head = json.loads(head_text)
+        if not isinstance(head, dict) or head.get("format") != FORMAT or head.get("key") != key:
+            raise ValueError("another table")
+        if head.get("version") != __version__:
+            raise ValueError("another version")
+        if head.get("payload_sha256") != hashlib.sha256(payload).hexdigest():
+            raise ValueError("damaged")
+        body = json.loads(payload)
+        layers = [Layers.from_json(x) for x in _l(body["layers"])]
+        codes: dict[tuple[str, str, str], tuple[list[datetime], list[int]]] = {}
+        for name, (starts, ids) in body["codes"].items():
+            importer, origin, digits = name.split("|")
+            checked = [int(i) for i in ids]
+            if any(not 0 <= i < len(layers) for i in checked) or len(starts) != len(checked):
+                raise ValueError("bad index")
+            codes[(importer, origin, digits)] = (
+                [datetime.fromisoformat(_s(s)) for s in starts],
+                checked,
+            )
+        return cls(key, layers, codes)
+
+
+# ----------------------------------------------------------------------------- compiling
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """One measure's scope, pre-normalised: prefixes, lists and headings, per side."""
+
+    prefixes: tuple[tuple[str, ...], tuple[str, ...]]
+    lists: tuple[tuple[ProductList, ...], tuple[ProductList, ...]]
+    headings: tuple[frozenset[str], frozenset[str]]
+    order: tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]]
+    any_include: bool
+
+
+def _prepare_scope(schedule: Schedule, measure: Measure) -> _Scope:
+    sides = []
+    for entries in (measure.scope.include, measure.scope.exclude):
+        prefixes, lists, heads, order = [], [], set(), []
+        for entry in entries:
+            if entry.startswith(HEADING_SCOPE):
+                heads.add(entry.removeprefix(HEADING_SCOPE))
+                order.append(("h", entry.removeprefix(HEADING_SCOPE)))
+            elif entry.startswith("@"):
+                plist = schedule.product_lists.get(entry[1:])
+                if plist is not None:
+                    lists.append(plist)
+                    order.append(("l", plist))
+            else:
+                prefixes.append(code_digits(entry))
+                order.append(("p", code_digits(entry)))
+        sides.append((tuple(prefixes), tuple(lists), frozenset(heads), tuple(order)))
+    inc, exc = sides
+    return _Scope(
+        (inc[0], exc[0]),
+        (inc[1], exc[1]),
+        (inc[2], exc[2]),
+        (inc[3], exc[3]),
+        bool(measure.scope.include),
+    )
+
+
+@dataclass(slots=True)
+class _CodeScope:
+    """A measure's scope seen from one code: fixed prefix hits, then what still varies."""
+
+    measure: Measure
+    index: int
+    prefix_in: bool
+    prefix_out: bool
+    lists_in: tuple[ProductList, ...]
+    lists_out: tuple[ProductList, ...]
+    heads_in: frozenset[str]
+    heads_out: frozenset[str]
+    any_include: bool
+
+    def matches(self, digits: str, headings: tuple[str, ...], when: datetime) -> bool:
+        """Exactly :func:`tradecalc.engine.scope_matches` for this code."""
+        if self.prefix_out or any(p.holds(digits, when) for p in self.lists_out):
+            return False
+        if self.heads_out and any(h in self.heads_out for h in headings):
+            return False
+        if not self.any_include or self.prefix_in:
+            return True
+        if self.heads_in and any(h in self.heads_in for h in headings):
+            return True
+        return any(p.holds(digits, when) for p in self.lists_in)
+
+
+def _list_instants(plist: ProductList, digits: str) -> list[datetime]:
+    found = []
+    index = plist._index if plist.rows else {}
+    for end in range(2, len(digits) + 1):
+        for row in index.get(digits[:end], ()):
+            found += [t for t in (row.start, row.end) if t is not None]
+    return found
+
+
+def _list_may_hold(plist: ProductList, digits: str) -> bool:
+    return plist.holds(digits, None)
+
+
+class _Compiler:
+    """Compiles the rows of one route (origin -> importer)."""
+
+    def __init__(
+        self, schedule: Schedule, origin: str, importer: str, base_rates: BaseRates | None
+    ) -> None:
+        self.schedule = schedule
+        self.origin = origin
+        self.importer = importer
+        self.party: Party = schedule.parties[importer]
+        self.measures = [m for m in schedule.measures if m.importer == importer]
+        self.scopes = [_prepare_scope(schedule, m) for m in self.measures]
+        self.provider = for_importer(base_rates, importer)
+        self.indexes: dict[int, dict[str, tuple[Rate, CodeRate | None]]] = {}
+        self.fast_hts = (
+            isinstance(self.provider, UsSchedule)
+            and self.provider.bundle is not None
+            and (self.provider.imported is None or not self.provider.imported.revisions)
+        )
+        self.rates: dict[str, Rate] = {}
+        starts = list(self.provider.starts()) if self.provider is not None else []
+        if self.provider is not None and self.provider.importer == "CN":
+            from tradecalc.cn_lines import NEW_SCHEDULE
+
+            starts.append(NEW_SCHEDULE)
+        self.provider_starts = starts
+        self.ship = engine.Shipment("0101", Decimal(0), origin, importer)
+
+    # -- per code
+
+    def code_scopes(self, digits: str) -> list[_CodeScope]:
+        """The measures that can cover ``digits`` at some moment, with their scopes."""
+        found = []
+        for index, (measure, scope) in enumerate(zip(self.measures, self.scopes, strict=True)):
+            if not measure.from_origin(self.origin):
+                continue
+            prefix_in = any(digits.startswith(p) for p in scope.prefixes[0])
+            lists_in = tuple(p for p in scope.lists[0] if _list_may_hold(p, digits))
+            if (
+                scope.any_include
+                and not prefix_in
+                and not lists_in
+                and not scope.headings[0]
+            ):
+                continue
+            found.append(
+                _CodeScope(
+                    measure,
+                    index,
+                    prefix_in,
+                    any(digits.startswith(p) for p in scope.prefixes[1]),
+                    lists_in,
+                    tuple(p for p in scope.lists[1] if _list_may_hold(p, digits)),
+                    scope.headings[0],
+                    scope.headings[1],
+                    scope.any_include,
+                )
+            )
+        return found
+
+    def table_rate(self, period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:
+        """:func:`tradecalc.engine._table_rate` through a per-period index."""
+        index = self.indexes.get(id(period))
+        if index is None:
+            index = {}
+            for key, entry in period.rates.items():
+                rate = entry.rate if isinstance(entry, CodeRate) else entry
+                index.setdefault(
+                    code_digits(key), (rate, entry if isinstance(entry, CodeRate) else None)
+                )
+            self.indexes[id(period)] = index
+        for end in range(len(digits), 0, -1):
+            hit = index.get(digits[:end])
+            if hit is not None:
+                return hit
+        if period.rate is not None:
+            return period.rate, None
+        return None
+
+    def hts_intervals(self, digits: str) -> list[tuple[datetime, ImportedRate | None]] | None:
+        """The bundled line of a tariff line over time, or None (use the provider)."""
+        if not self.fast_hts or len(digits) != 10:
+            return None
+        assert isinstance(self.provider, UsSchedule) and self.provider.bundle is not None
+        bundle: Bundle = self.provider.bundle
+        rows = bundle.rows(digits)
+        if not rows or any(r[0] != digits for r in rows):
+            return None
+        out: list[tuple[datetime, ImportedRate | None]] = []
+        for row in sorted(rows, key=lambda r: r[1]):
+            code, start, end, revision, _indent, kind, general, rate, rate_from = row[:9]
+            parsed = None
+            if rate:
+                parsed = self.rates.get(rate)
+                if parsed is None:
+                    parsed = self.rates[rate] = parse_rate(rate)
+            imported = ImportedRate(
+                code=hts_number(rate_from or code),
+                text=general,
+                rate=parsed,
+                headings=tuple(h for h in row[10].split(",") if h),
+                source=f"usitc-hts-{revision}",
+                kind=kind,
+            )
+            out.append((datetime.fromisoformat(start), imported))
+            if end:
+                out.append((datetime.fromisoformat(end), None))
+        return out
+
+    def compile_code(self, digits: str) -> list[tuple[datetime, Layers]]:
+        """The intervals of one code: (start, layers), a new one only where they differ."""
+        scopes = self.code_scopes(digits)
+        instants = {START}
+        for cs in scopes:
+            for period in cs.measure.periods:
+                instants.add(period.from_)
+                if period.to is not None:
+                    instants.add(period.to)
+            for plist in (*cs.lists_in, *cs.lists_out):
+                instants.update(_list_instants(plist, digits))
+        hts = self.hts_intervals(digits)
+        if hts is not None:
+            instants.update(t for t, _ in hts)
+            hts_starts = [t for t, _ in hts]
+        else:
+            instants.update(self.provider_starts)
+            hts_starts = []
+        for tax in self.party.taxes:
+            for tperiod in tax.periods:
+                instants.add(tperiod.from_)
+                if tperiod.to is not None:
+                    instants.add(tperiod.to)
+        out: list[tuple[datetime, Layers]] = []
+        for when in sorted(t for t in instants if t >= START):
+            if hts is not None:
+                at = bisect.bisect_right(hts_starts, when) - 1
+                lookup = (lambda at=at: hts[at][1] if at >= 0 else None)
+            else:
+                lookup = (lambda when=when: self._provider_lookup(digits, when))
+            layers = self.resolve(digits, when, scopes, lookup)
+            if not out or out[-1][1] != layers:
+                out.append((when, layers))
+        return out
+
+    def _provider_lookup(self, digits: str, when: datetime) -> ImportedRate | None:
+        return self.provider.lookup(digits, when) if self.provider is not None else None
+
+    # -- per code and instant
+
+    def active(
+        self,
+        digits: str,
+        when: datetime,
+        scopes: Sequence[_CodeScope],
+        headings: tuple[str, ...],
+    ) -> list[engine._Active]:
+        """:func:`tradecalc.engine._active_measures` without overrides or trace."""
+        found = []
+        for cs in scopes:
+            if not cs.matches(digits, headings, when):
+                continue
+            measure = cs.measure
+            period = next((p for p in measure.periods if p.covers(when)), None)
+            if period is None:
+                continue
+            hit = (FREE, None) if measure.kind == "flag" else self.table_rate(period, digits)
+            if hit is None:
+                continue
+            rate, entry = hit
+            source = entry.source if entry and entry.source else period.source
+            unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
+            found.append(
+                engine._Active(measure, period, rate, period.heading, source, unconfirmed,
+                               cs.index, "")
+            )  # fmt: skip
+        return found
+
+    def resolve(
+        self,
+        digits: str,
+        when: datetime,
+        scopes: Sequence[_CodeScope],
+        lookup: object,
+    ) -> Layers:
+        """The layers at ``when``: :func:`tradecalc.engine._make_plan`'s rules, no trace."""
+        review: list[str] = []
+        active = self.active(digits, when, scopes, ())
+        imported = None
+        if self.provider is not None and not engine._has_base(active):
+            assert callable(lookup)
+            imported = lookup()
+            if imported is not None:
+                active = self.active(digits, when, scopes, imported.headings)
+                ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
+                active += engine._imported_base(self.measures, ship, imported, {}, [], review)
+        charged = engine._drop_displaced(active, [])
+        review.extend(
+            f"{a.measure.name}: {a.measure.note or 'check this measure'}"
+            for a in charged
+            if a.measure.kind == "flag"
+        )
+        duties = [a for a in charged if a.measure.kind == "duty"]
+        why = ""
+        if not any(a.measure.group == "base" for a in duties) and imported is None:
+            why = "no base rate for the code: the engine says why"
+        order = {group: i for i, group in enumerate(self.party.reporting_order)}
+        duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
+        rows = []
+        for a in duties:
+            kind = engine._base_kind(a)
+            if kind == "metal" and a.measure.metal is not None:
+                why = why or "a layer is charged on metal content"
+            if a.rate.specifics:
+                why = why or "a specific or compound rate needs a quantity"
+            rows.append(
+                (a.measure.id, a.measure.name, a.measure.group, a.heading, str(a.rate),
+                 str(a.rate.ad_valorem), kind, a.source, a.unconfirmed)
+            )  # fmt: skip
+        return Layers(tuple(rows), tuple(review), self.taxes(digits, when), why)
+
+    def taxes(self, digits: str, when: datetime) -> tuple[TaxLayer, ...]:
+        """The taxes of the code at ``when`` (consumption first, then VAT)."""
+        found = []
+        code = digits
+        for kind in ("consumption", "vat"):
+            for tax in (t for t in self.party.taxes if t.kind == kind):
+                hit = engine._tax_rate(self.schedule, tax, digits, when)
+                if hit is None:
+                    continue
+                rate, source, unconfirmed, finer = hit
+                review = []
+                if finer:
+                    review.append(
+                        f"{tax.name}: {code} is charged {rate}, but listed lines under it "
+                        f"differ ({', '.join(finer)}); give the full tariff line"
+                    )
+                if kind == "consumption" and rate.ad_valorem >= 1:
+                    review.append(f"{tax.name}: rate {rate} cannot be 100% or more")
+                found.append(
+                    (tax.id, tax.name, kind, str(rate), str(rate.ad_valorem), source,
+                     unconfirmed, tuple(review))
+                )  # fmt: skip
+        return tuple(found)
+
+
+def route_codes(importer: str, base_rates: BaseRates | None, schedule: Schedule) -> list[str]:
+    """The codes compiled for an importer: its tariff lines and the curated codes."""
+    codes: set[str] = set()
+    for measure in schedule.measures:
+        if measure.importer == importer and measure.group == "base":
+            for period in measure.periods:
+                codes.update(code_digits(c) for c in period.rates)
+    provider = for_importer(base_rates, importer)
+    if isinstance(provider, UsSchedule) and provider.bundle is not None:
+        mapped = provider.bundle._mapped()
+        start = 0
+        while start < len(mapped):
+            end = mapped.find(b"\n", start)
+            end = len(mapped) if end < 0 else end
+            tab = mapped.find(b"\t", start, end)
+            if tab == start + 10 and mapped[start : start + 1] != b"#":
+                codes.add(mapped[start:tab].decode("ascii"))
+            start = end + 1
+    elif provider is not None and provider.importer == "CN":
+        lines = getattr(provider, "lines", None)
+        if callable(lines):
+            codes.update(c for c in lines() if len(c) >= 8)
+    return sorted(c for c in codes if len(c) >= 4 and len(c) % 2 == 0)
+
+
+def compile_table(
+    schedule: Schedule,
+    base_rates: BaseRates | None,
+    key: str = "",
+    codes: Mapping[str, Iterable[str]] | None = None,
+) -> RateTable:
+    """Compile every code of every route (or only ``codes``: importer -> digits)."""
+    layers: list[Layers] = []
+    ids: dict[Layers, int] = {}
+    table: dict[tuple[str, str, str], tuple[list[datetime], list[int]]] = {}
+    with exact():
+        for origin, importer in ROUTES:
+            if importer not in schedule.parties:
+                continue
+            compiler = _Compiler(schedule, origin, importer, base_rates)
+            chosen = (
+                sorted({code_digits(c) for c in codes.get(importer, ())})
+                if codes is not None
+                else route_codes(importer, base_rates, schedule)
+            )
+            for digits in chosen:
+                try:
+                    intervals = compiler.compile_code(digits)
+                except (TradecalcError, ValueError, KeyError):
+                    continue  # not compiled: the engine answers (and names any error)
+                starts = []
+                refs = []
+                for start, found in intervals:
+                    ref = ids.get(found)
+                    if ref is None:
+                        ref = ids[found] = len(layers)
+                        layers.append(found)
+                    starts.append(start)
+                    refs.append(ref)
+                table[(importer, origin, digits)] = (starts, refs)
+    return RateTable(key, layers, table)
+
+
+def table_key(data_sha256: str, base_rates: BaseRates | None) -> str:
+    """The cache key: the data's digest and every HTS revision the providers know."""
+    digest = hashlib.sha256(f"{FORMAT}\n{__version__}\n{data_sha256}".encode())
+    for importer in ("US", "CN"):
+        provider = for_importer(base_rates, importer)
+        if provider is None:
+            continue
+        sources = getattr(provider, "sources", None)
+        names = sorted(sources()) if callable(sources) else []
+        digest.update(f"\n{importer}:{','.join(names)}".encode())
+        path = getattr(provider, "path", None)
+        if isinstance(path, Path) and path.is_file():
+            digest.update(hashlib.sha256(path.read_bytes()).hexdigest().encode())
+        if isinstance(provider, UsSchedule) and provider.bundle is not None:
+            revisions = provider.bundle.revisions
+            digest.update(",".join(r.sha256 for r in revisions).encode())
+    return digest.hexdigest()
+
+
+def load_or_compile(
+    schedule: Schedule, base_rates: BaseRates | None, data_sha256: str, folder: Path
+) -> RateTable:
+    """The cached table for this data and these revisions, compiled and cached if absent."""
+    key = table_key(data_sha256, base_rates)
+    path = folder / f"rate-table-{key[:32]}.json"
+    try:
+        return RateTable.from_bytes(path.read_bytes(), key)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    table = compile_table(schedule, base_rates, key)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = path.with_suffix(f".tmp{os.getpid()}")
+        temp.write_bytes(table.to_bytes())
+        os.replace(temp, path)
+    except OSError:
+        pass  # an unwritable cache only costs the next run a compile
+    return table
+
+
+# ----------------------------------------------------------------------------- money
+
+
+FeeAt = tuple[str, Decimal, Decimal | None, Decimal | None]
+"""A fee charged: id, ad valorem fraction, minimum, maximum."""
+
+
+def fees_at(party: Party, mode: str, when: datetime) -> tuple[tuple[FeeAt, ...], tuple[str, ...]]:
+    """The fees charged for ``mode`` at ``when``, and review texts for fees without a rate."""
+    fees = []
+    review = []
+    for fee, period, text in engine._fee_periods(party, mode, when):
+        if period is None:
+            review.append(text)
+        else:
+            fees.append((fee.id, period.rate.ad_valorem, period.min, period.max))
+    return tuple(fees), tuple(review)
+
+
+def intraday_at(schedule: Schedule, importer: str, entry: datetime) -> tuple[str, ...]:
+    """The review a bare entry date gets when a rate changes during that day."""
+    measures = [m for m in schedule.measures if m.importer == importer]
+    found: list[str] = []
+    engine._check_intraday(measures, schedule.parties[importer], entry, found)
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class Charged:
+    """The money of one shipment charged against its layers."""
+
+    customs_value: Decimal
+    landed_extra: Decimal
+    duty: Decimal
+    fees: Decimal
+    taxes: Decimal
+    review: tuple[str, ...]
+
+    @property
+    def total(self) -> Decimal:
+        """Duty + fees + taxes."""
+        return money_sum((self.duty, self.fees, self.taxes))
+
+
+def charge(
+    party: Party,
+    layers: Layers,
+    value: Decimal,
+    freight: Decimal | None,
+    insurance: Decimal | None,
+    fees: tuple[tuple[FeeAt, ...], tuple[str, ...]],
+    intraday: tuple[str, ...] = (),
+) -> Charged:
+    """Charge a shipment in the importer's currency against resolved layers.
+
+    The engine's arithmetic, line by line: valuation (transaction or CIF with the default
+    insurance), each duty rounded half-up, fees clamped then rounded, consumption tax then
+    VAT. ``layers.engine`` must be empty (the caller assesses those with the engine).
+    """
+    with exact():
+        zero = Decimal(0)
+        if party.valuation == "transaction":
+            extra_in = (freight or zero) if insurance is None else (freight or zero) + insurance
+            customs, extra = round_money(value), round_money(extra_in)
+        else:
+            cost = value + (freight or zero)
+            if insurance is None and party.insurance_default is not None:
+                insurance = cost * party.insurance_default.ad_valorem
+            customs = round_money(cost if insurance is None else cost + insurance)
+            extra = zero
+        duty = money_sum(round_money(customs * Decimal(d[5])) for d in layers.duties)
+        review = list(layers.review)
+        fee_lines = []
+        for _id, rate, low, high in fees[0]:
+            amount = customs * rate
+            if low is not None:
+                amount = max(amount, low)
+            if high is not None:
+                amount = min(amount, high)
+            fee_lines.append(round_money(amount))
+        review.extend(fees[1])
+        tax_lines = []
+        consumption = zero
+        for tax in layers.taxes:
+            review.extend(tax[7])
+            fraction = Decimal(tax[4])
+            if tax[2] == "consumption":
+                if fraction >= 1:
+                    continue
+                amount = consumption_tax(customs + duty, fraction)[1]
+                consumption += amount
+            else:
+                amount = round_money((customs + duty + consumption) * fraction)
+            tax_lines.append(amount)
+        review.extend(intraday)
+        return Charged(
+            customs,
+            extra,
+            duty,
+            money_sum(fee_lines),
+            money_sum(tax_lines),
+            tuple(dict.fromkeys(review)),
+        )
+
+
+def result_values(
+    code: str,
+    regime: str,
+    as_of: str,
+    currency: str,
+    route: tuple[str, str],
+    charged: Charged,
+) -> tuple[str, ...]:
+    """The batch result columns (``batch.RESULT_COLUMNS``) of a charged shipment."""
+    with exact():
+        total = charged.total
+        customs = charged.customs_value
+        return (
+            code,
+            regime,
+            as_of,
+            currency,
+            str(customs),
+            str(charged.duty),
+            str(charged.fees),
+            str(charged.taxes),
+            str(total),
+            str(effective_rate(charged.duty, customs)),
+            str(customs + charged.landed_extra + total),
+            status(charged.review),
+            "; ".join(charged.review),
+            *route,
+        )
