@@ -34,7 +34,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from tradecalc import __version__, engine
+from tradecalc import engine
 from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
 from tradecalc.errors import TradecalcError
 from tradecalc.hts_history import Bundle, UsSchedule, hts_number
@@ -82,21 +82,25 @@ class Layers:
         if not isinstance(value, list) or len(value) != 4:
             raise ValueError("bad layers")
         duties, review, taxes, why = value
+        duty_rows = [_l(d) for d in _l(duties)]
+        tax_rows = [_l(t) for t in _l(taxes)]
+        if any(len(d) != 9 for d in duty_rows) or any(len(t) != 8 for t in tax_rows):
+            raise ValueError("bad layer")
         return cls(
             tuple(
                 (
                     _s(d[0]), _s(d[1]), _s(d[2]), _o(d[3]), _s(d[4]), _s(d[5]), _s(d[6]),
-                    tuple(_s(x) for x in d[7]), _o(d[8]),
+                    tuple(_s(x) for x in _l(d[7])), _o(d[8]),
                 )
-                for d in _l(duties)
+                for d in duty_rows
             ),
             tuple(_s(r) for r in _l(review)),
             tuple(
                 (
                     _s(t[0]), _s(t[1]), _s(t[2]), _s(t[3]), _s(t[4]),
-                    tuple(_s(x) for x in t[5]), _o(t[6]), tuple(_s(x) for x in t[7]),
+                    tuple(_s(x) for x in _l(t[5])), _o(t[6]), tuple(_s(x) for x in _l(t[7])),
                 )
-                for t in _l(taxes)
+                for t in tax_rows
             ),
             _s(why),
         )  # fmt: skip
@@ -153,7 +157,7 @@ class RateTable:
         }
         body = {"layers": [x.to_json() for x in self.layers], "codes": codes}
         payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        head = {"format": FORMAT, "version": __version__, "key": self.key}
+        head = {"format": FORMAT, "version": _code_version(), "key": self.key}
         head["payload_sha256"] = hashlib.sha256(payload).hexdigest()
         return json.dumps(head).encode() + b"\n" + payload
 
@@ -164,7 +168,7 @@ class RateTable:
         head = json.loads(head_text)
         if not isinstance(head, dict) or head.get("format") != FORMAT or head.get("key") != key:
             raise ValueError("another table")
-        if head.get("version") != __version__:
+        if head.get("version") != _code_version():
             raise ValueError("another version")
         if head.get("payload_sha256") != hashlib.sha256(payload).hexdigest():
             raise ValueError("damaged")
@@ -193,33 +197,30 @@ class _Scope:
     prefixes: tuple[tuple[str, ...], tuple[str, ...]]
     lists: tuple[tuple[ProductList, ...], tuple[ProductList, ...]]
     headings: tuple[frozenset[str], frozenset[str]]
-    order: tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]]
     any_include: bool
 
 
 def _prepare_scope(schedule: Schedule, measure: Measure) -> _Scope:
     sides = []
     for entries in (measure.scope.include, measure.scope.exclude):
-        prefixes, lists, heads, order = [], [], set(), []
+        prefixes: list[str] = []
+        lists: list[ProductList] = []
+        heads: set[str] = set()
         for entry in entries:
             if entry.startswith(HEADING_SCOPE):
                 heads.add(entry.removeprefix(HEADING_SCOPE))
-                order.append(("h", entry.removeprefix(HEADING_SCOPE)))
             elif entry.startswith("@"):
                 plist = schedule.product_lists.get(entry[1:])
                 if plist is not None:
                     lists.append(plist)
-                    order.append(("l", plist))
             else:
                 prefixes.append(code_digits(entry))
-                order.append(("p", code_digits(entry)))
-        sides.append((tuple(prefixes), tuple(lists), frozenset(heads), tuple(order)))
+        sides.append((tuple(prefixes), tuple(lists), frozenset(heads)))
     inc, exc = sides
     return _Scope(
         (inc[0], exc[0]),
         (inc[1], exc[1]),
         (inc[2], exc[2]),
-        (inc[3], exc[3]),
         bool(measure.scope.include),
     )
 
@@ -237,6 +238,13 @@ class _CodeScope:
     heads_in: frozenset[str]
     heads_out: frozenset[str]
     any_include: bool
+
+    fixed: bool | None = None
+    """The answer when nothing about it varies (no list, no heading), else None."""
+
+    def __post_init__(self) -> None:
+        if not (self.lists_in or self.lists_out or self.heads_in or self.heads_out):
+            self.fixed = not self.prefix_out and (not self.any_include or self.prefix_in)
 
     def matches(self, digits: str, headings: tuple[str, ...], when: datetime) -> bool:
         """Exactly :func:`tradecalc.engine.scope_matches` for this code."""
@@ -302,26 +310,21 @@ class _Compiler:
                 continue
             prefix_in = any(digits.startswith(p) for p in scope.prefixes[0])
             lists_in = tuple(p for p in scope.lists[0] if _list_may_hold(p, digits))
-            if (
-                scope.any_include
-                and not prefix_in
-                and not lists_in
-                and not scope.headings[0]
-            ):
+            if scope.any_include and not prefix_in and not lists_in and not scope.headings[0]:
                 continue
-            found.append(
-                _CodeScope(
-                    measure,
-                    index,
-                    prefix_in,
-                    any(digits.startswith(p) for p in scope.prefixes[1]),
-                    lists_in,
-                    tuple(p for p in scope.lists[1] if _list_may_hold(p, digits)),
-                    scope.headings[0],
-                    scope.headings[1],
-                    scope.any_include,
-                )
+            code_scope = _CodeScope(
+                measure,
+                index,
+                prefix_in,
+                any(digits.startswith(p) for p in scope.prefixes[1]),
+                lists_in,
+                tuple(p for p in scope.lists[1] if _list_may_hold(p, digits)),
+                scope.headings[0],
+                scope.headings[1],
+                scope.any_include,
             )
+            if code_scope.fixed is not False:
+                found.append(code_scope)
         return found
 
     def table_rate(self, period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:
@@ -400,16 +403,12 @@ class _Compiler:
         for when in sorted(t for t in instants if t >= START):
             if hts is not None:
                 at = bisect.bisect_right(hts_starts, when) - 1
-                lookup = (lambda at=at: hts[at][1] if at >= 0 else None)
+                layers = self.resolve(digits, when, scopes, hts, at)
             else:
-                lookup = (lambda when=when: self._provider_lookup(digits, when))
-            layers = self.resolve(digits, when, scopes, lookup)
+                layers = self.resolve(digits, when, scopes, None, 0)
             if not out or out[-1][1] != layers:
                 out.append((when, layers))
         return out
-
-    def _provider_lookup(self, digits: str, when: datetime) -> ImportedRate | None:
-        return self.provider.lookup(digits, when) if self.provider is not None else None
 
     # -- per code and instant
 
@@ -423,7 +422,7 @@ class _Compiler:
         """:func:`tradecalc.engine._active_measures` without overrides or trace."""
         found = []
         for cs in scopes:
-            if not cs.matches(digits, headings, when):
+            if cs.fixed is None and not cs.matches(digits, headings, when):
                 continue
             measure = cs.measure
             period = next((p for p in measure.periods if p.covers(when)), None)
@@ -446,17 +445,21 @@ class _Compiler:
         digits: str,
         when: datetime,
         scopes: Sequence[_CodeScope],
-        lookup: object,
+        hts: list[tuple[datetime, ImportedRate | None]] | None,
+        at: int,
     ) -> Layers:
         """The layers at ``when``: :func:`tradecalc.engine._make_plan`'s rules, no trace."""
         review: list[str] = []
         active = self.active(digits, when, scopes, ())
         imported = None
         if self.provider is not None and not engine._has_base(active):
-            assert callable(lookup)
-            imported = lookup()
+            if hts is None:
+                imported = self.provider.lookup(digits, when)
+            else:
+                imported = hts[at][1] if at >= 0 else None
             if imported is not None:
-                active = self.active(digits, when, scopes, imported.headings)
+                if imported.headings:
+                    active = self.active(digits, when, scopes, imported.headings)
                 ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
                 active += engine._imported_base(self.measures, ship, imported, {}, [], review)
         charged = engine._drop_displaced(active, [])
@@ -572,9 +575,107 @@ def compile_table(
     return RateTable(key, layers, table)
 
 
+class Tables:
+    """A rate table that compiles a code the first time it is asked, and remembers it.
+
+    ``compile_table`` over every code takes a while; a batch needs only its own codes. The
+    codes compiled are kept in the on-disk cache (:meth:`save`), so the next run only looks
+    them up.
+    """
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        base_rates: BaseRates | None,
+        table: RateTable | None = None,
+        path: Path | None = None,
+    ) -> None:
+        self.schedule = schedule
+        self.base_rates = base_rates
+        self.table = table or RateTable("", [], {})
+        self.path = path
+        self._ids = {layers: i for i, layers in enumerate(self.table.layers)}
+        self._compilers: dict[tuple[str, str], _Compiler] = {}
+        self._failed: set[tuple[str, str, str]] = set()
+        self.added = 0
+
+    def at(self, importer: str, origin: str, digits: str, when: datetime) -> Layers | None:
+        """The layers of a code at ``when``; None when only the engine can tell."""
+        key = (importer, origin, digits)
+        if key not in self.table.codes and not self._add(key):
+            return None
+        return self.table.at(importer, origin, digits, when)
+
+    def _add(self, key: tuple[str, str, str]) -> bool:
+        importer, origin, digits = key
+        if key in self._failed or (origin, importer) not in ROUTES:
+            return False
+        if importer not in self.schedule.parties:
+            return False
+        compiler = self._compilers.get((origin, importer))
+        if compiler is None:
+            compiler = _Compiler(self.schedule, origin, importer, self.base_rates)
+            self._compilers[(origin, importer)] = compiler
+        try:
+            with exact():
+                intervals = compiler.compile_code(digits)
+        except (TradecalcError, ValueError, KeyError):
+            self._failed.add(key)
+            return False
+        starts, refs = [], []
+        for start, found in intervals:
+            ref = self._ids.get(found)
+            if ref is None:
+                ref = self._ids[found] = len(self.table.layers)
+                self.table.layers.append(found)
+            starts.append(start)
+            refs.append(ref)
+        self.table.codes[key] = (starts, refs)
+        self.added += 1
+        return True
+
+    def save(self) -> None:
+        """Write the table to the cache when codes were added (errors only cost speed)."""
+        if not self.added or self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temp = self.path.with_suffix(f".tmp{os.getpid()}")
+            temp.write_bytes(self.table.to_bytes())
+            os.replace(temp, self.path)
+            self.added = 0
+        except OSError:
+            pass
+
+
+def open_tables(
+    schedule: Schedule, base_rates: BaseRates | None, data_sha256: str, folder: Path | None
+) -> Tables:
+    """The cached table for this data and these revisions (empty when none), compiling on
+    demand; with no ``data_sha256`` or ``folder``, an in-memory table only."""
+    if not data_sha256 or folder is None:
+        return Tables(schedule, base_rates)
+    key = table_key(data_sha256, base_rates)
+    path = folder / f"rate-table-{key[:32]}.json"
+    try:
+        table = RateTable.from_bytes(path.read_bytes(), key)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        table = RateTable(key, [], {})
+    return Tables(schedule, base_rates, table, path)
+
+
+def _code_version() -> str:
+    """The sha256 of the code that resolves layers (this module and the engine): a table
+    compiled by other rules is never read."""
+    digest = hashlib.sha256()
+    for module in (__file__, engine.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()
+
+
 def table_key(data_sha256: str, base_rates: BaseRates | None) -> str:
     """The cache key: the data's digest and every HTS revision the providers know."""
-    digest = hashlib.sha256(f"{FORMAT}\n{__version__}\n{data_sha256}".encode())
+    digest = hashlib.sha256(f"{FORMAT}\n{_code_version()}\n{data_sha256}".encode())
     for importer in ("US", "CN"):
         provider = for_importer(base_rates, importer)
         if provider is None:
@@ -656,6 +757,18 @@ class Charged:
         return money_sum((self.duty, self.fees, self.taxes))
 
 
+def review_of(
+    layers: Layers, fees: tuple[tuple[FeeAt, ...], tuple[str, ...]], intraday: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The review items of a shipment charged against ``layers``, in the engine's order
+    (they never depend on the amounts)."""
+    found = [*layers.review, *fees[1]]
+    for tax in layers.taxes:
+        found.extend(tax[7])
+    found.extend(intraday)
+    return tuple(dict.fromkeys(found))
+
+
 def charge(
     party: Party,
     layers: Layers,
@@ -683,7 +796,6 @@ def charge(
             customs = round_money(cost if insurance is None else cost + insurance)
             extra = zero
         duty = money_sum(round_money(customs * Decimal(d[5])) for d in layers.duties)
-        review = list(layers.review)
         fee_lines = []
         for _id, rate, low, high in fees[0]:
             amount = customs * rate
@@ -692,11 +804,9 @@ def charge(
             if high is not None:
                 amount = min(amount, high)
             fee_lines.append(round_money(amount))
-        review.extend(fees[1])
         tax_lines = []
         consumption = zero
         for tax in layers.taxes:
-            review.extend(tax[7])
             fraction = Decimal(tax[4])
             if tax[2] == "consumption":
                 if fraction >= 1:
@@ -706,14 +816,13 @@ def charge(
             else:
                 amount = round_money((customs + duty + consumption) * fraction)
             tax_lines.append(amount)
-        review.extend(intraday)
         return Charged(
             customs,
             extra,
             duty,
             money_sum(fee_lines),
             money_sum(tax_lines),
-            tuple(dict.fromkeys(review)),
+            review_of(layers, fees, intraday),
         )
 
 
