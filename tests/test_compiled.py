@@ -95,12 +95,15 @@ def test_compiled_layers_charge_what_the_engine_charges(
 def test_table_covers_both_routes_and_names_engine_rows(
     world: tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]],
 ) -> None:
-    """Each sampled code has intervals; specific rates are left to the engine, said why."""
+    """Each sampled code has intervals; specific and metal-content layers are kept (charged
+    like the engine without a quantity or a declared content); only codes without a base
+    rate are left to the engine, said why."""
     table = world[2]
     assert len(table.codes) == US_SAMPLE + CN_SAMPLE
     reasons = {layers.engine for layers in table.layers}
-    assert "" in reasons
-    assert all(not r or "needs" in r or "metal" in r or "base rate" in r for r in reasons)
+    assert reasons <= {"", "no base rate for the code: the engine says why"}
+    assert any(layers.specific for layers in table.layers)
+    assert any(layers.metal for layers in table.layers)
 
 
 def test_cache_round_trip_and_refusal(

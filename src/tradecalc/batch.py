@@ -466,6 +466,10 @@ def compile_plan(
         layers = tables.at(template.dest, template.origin, digits, when)
         if layers is None or layers.engine:
             return None
+        if layers.metal and template.metal:
+            return None
+        if layers.specific and template.quantity is not None and template.unit is not None:
+            return None
         entry = template.entry
         dated = template.entry_is_date and entry is not None and view.follows_entry
         intraday = intraday_at(schedule, template.dest, entry) if dated and entry else ()

@@ -43,15 +43,18 @@ from tradecalc.money import consumption_tax, effective_rate, exact, money_sum, r
 from tradecalc.rate import FREE, Rate, parse_rate
 from tradecalc.status import status
 
-FORMAT = "tradecalc-rate-table-1"
+FORMAT = "tradecalc-rate-table-2"
 START = datetime(1900, 1, 1)
 """The first instant of every code's first interval."""
 ROUTES = (("CN", "US"), ("US", "CN"))
 """Origin -> importer pairs compiled (Hong Kong and Macau origins go through the engine)."""
 
-Duty = tuple[str, str, str, str | None, str, str, str, tuple[str, ...], str | None]
+Duty = tuple[
+    str, str, str, str | None, str, str, str, tuple[str, ...], str | None, str | None,
+    tuple[str, ...],
+]  # fmt: skip
 """measure id, name, group, heading, rate text, ad valorem fraction, base rule, sources,
-unconfirmed."""
+unconfirmed, metal (of a metal-content layer), units of the specific parts (non-zero)."""
 TaxLayer = tuple[str, str, str, str, str, tuple[str, ...], str | None, tuple[str, ...]]
 """tax id, name, kind (consumption/vat), rate text, ad valorem fraction, sources,
 unconfirmed, review texts of the tax."""
@@ -67,10 +70,20 @@ class Layers:
     engine: str = ""
     """Why only the engine can charge these layers ("" when :func:`charge` can)."""
 
+    @property
+    def metal(self) -> bool:
+        """True when a layer is charged on a metal content (declared content: the engine)."""
+        return any(d[9] is not None for d in self.duties)
+
+    @property
+    def specific(self) -> bool:
+        """True when a layer has a specific part (a quantity given: the engine)."""
+        return any(d[10] for d in self.duties)
+
     def to_json(self) -> list[object]:
         """Plain JSON values (lists, strings, null)."""
         return [
-            [[*d[:7], list(d[7]), d[8]] for d in self.duties],
+            [[*d[:7], list(d[7]), d[8], d[9], list(d[10])] for d in self.duties],
             list(self.review),
             [[*t[:5], list(t[5]), t[6], list(t[7])] for t in self.taxes],
             self.engine,
@@ -84,13 +97,14 @@ class Layers:
         duties, review, taxes, why = value
         duty_rows = [_l(d) for d in _l(duties)]
         tax_rows = [_l(t) for t in _l(taxes)]
-        if any(len(d) != 9 for d in duty_rows) or any(len(t) != 8 for t in tax_rows):
+        if any(len(d) != 11 for d in duty_rows) or any(len(t) != 8 for t in tax_rows):
             raise ValueError("bad layer")
         return cls(
             tuple(
                 (
                     _s(d[0]), _s(d[1]), _s(d[2]), _o(d[3]), _s(d[4]), _s(d[5]), _s(d[6]),
-                    tuple(_s(x) for x in _l(d[7])), _o(d[8]),
+                    tuple(_s(x) for x in _l(d[7])), _o(d[8]), _o(d[9]),
+                    tuple(_s(x) for x in _l(d[10])),
                 )
                 for d in duty_rows
             ),
@@ -477,13 +491,11 @@ class _Compiler:
         rows = []
         for a in duties:
             kind = engine._base_kind(a)
-            if kind == "metal" and a.measure.metal is not None:
-                why = why or "a layer is charged on metal content"
-            if a.rate.specifics:
-                why = why or "a specific or compound rate needs a quantity"
+            metal = a.measure.metal if kind == "metal" else None
+            units = tuple(part.unit for part in a.rate.specifics if part.amount != 0)
             rows.append(
                 (a.measure.id, a.measure.name, a.measure.group, a.heading, str(a.rate),
-                 str(a.rate.ad_valorem), kind, a.source, a.unconfirmed)
+                 str(a.rate.ad_valorem), kind, a.source, a.unconfirmed, metal, units)
             )  # fmt: skip
         return Layers(tuple(rows), tuple(review), self.taxes(digits, when), why)
 
@@ -762,11 +774,32 @@ def review_of(
 ) -> tuple[str, ...]:
     """The review items of a shipment charged against ``layers``, in the engine's order
     (they never depend on the amounts)."""
-    found = [*layers.review, *fees[1]]
+    found = list(layers.review)
+    for metal, name in _metals(layers).items():
+        found.append(
+            f"{metal} content unknown: {name} charged on the full value (CBP's fallback); "
+            f"pass --metal {metal}=PERCENT% or --metal {metal}=USDAMOUNT"
+        )
+    for duty in layers.duties:
+        for unit in duty[10]:
+            found.append(
+                f"{duty[1]}: the rate {duty[4]} needs a quantity in {unit}; "
+                f"pass --qty N --unit {unit} (specific part not charged)"
+            )
+    found.extend(fees[1])
     for tax in layers.taxes:
         found.extend(tax[7])
     found.extend(intraday)
     return tuple(dict.fromkeys(found))
+
+
+def _metals(layers: Layers) -> dict[str, str]:
+    """Metal -> the name of its first layer, for the metals charged on content."""
+    found: dict[str, str] = {}
+    for duty in layers.duties:
+        if duty[9] is not None and duty[9] not in found:
+            found[duty[9]] = duty[1]
+    return found
 
 
 def charge(
@@ -782,7 +815,10 @@ def charge(
 
     The engine's arithmetic, line by line: valuation (transaction or CIF with the default
     insurance), each duty rounded half-up, fees clamped then rounded, consumption tax then
-    VAT. ``layers.engine`` must be empty (the caller assesses those with the engine).
+    VAT. ``layers.engine`` must be empty (the caller assesses those with the engine), and
+    the shipment declares no metal content when :attr:`Layers.metal`, and no quantity with
+    a unit when :attr:`Layers.specific` (the layers are then charged as the engine does
+    without them: metal layers on the full value, specific parts not charged, for review).
     """
     with exact():
         zero = Decimal(0)
@@ -795,7 +831,12 @@ def charge(
                 insurance = cost * party.insurance_default.ad_valorem
             customs = round_money(cost if insurance is None else cost + insurance)
             extra = zero
-        duty = money_sum(round_money(customs * Decimal(d[5])) for d in layers.duties)
+        metals = _metals(layers)
+        remainder = max(customs - len(metals) * customs, zero)
+        duty = money_sum(
+            round_money((remainder if d[6] == "remainder" else customs) * Decimal(d[5]))
+            for d in layers.duties
+        )
         fee_lines = []
         for _id, rate, low, high in fees[0]:
             amount = customs * rate

@@ -104,9 +104,14 @@ def table_rows(tables: Tables, every_code: bool = True) -> Iterator[tuple[object
             tables.at(importer, origin, digits, datetime(1900, 1, 1))
     for importer, origin, code, start, end, layers in tables.table.rows():
         head = (importer, origin, code, _when(start), _when(end))
-        yield (*head, "interval", 0, *[""] * 12, "; ".join(layers.review), layers.engine)
+        why = layers.engine
+        if not why and layers.metal:
+            why = "a layer is charged on metal content"
+        if not why and layers.specific:
+            why = "a specific or compound rate needs a quantity"
+        yield (*head, "interval", 0, *[""] * 12, "; ".join(layers.review), why)
         for seq, duty in enumerate(layers.duties, start=1):
-            measure, name, group, heading, rate, fraction, base, sources, unconfirmed = duty
+            measure, name, group, heading, rate, fraction, base, sources, unconfirmed = duty[:9]
             yield (
                 *head, "duty", seq, measure, name, group, heading or "", rate, fraction, base,
                 "", "", "", "; ".join(sources), unconfirmed or "", "", "",
