@@ -780,12 +780,12 @@ def review_of(
             f"{metal} content unknown: {name} charged on the full value (CBP's fallback); "
             f"pass --metal {metal}=PERCENT% or --metal {metal}=USDAMOUNT"
         )
-    for duty in layers.duties:
-        for unit in duty[10]:
-            found.append(
-                f"{duty[1]}: the rate {duty[4]} needs a quantity in {unit}; "
-                f"pass --qty N --unit {unit} (specific part not charged)"
-            )
+    found.extend(
+        f"{duty[1]}: the rate {duty[4]} needs a quantity in {unit}; "
+        f"pass --qty N --unit {unit} (specific part not charged)"
+        for duty in layers.duties
+        for unit in duty[10]
+    )
     found.extend(fees[1])
     for tax in layers.taxes:
         found.extend(tax[7])
