@@ -815,8 +815,14 @@ def run(
     summary = Summary()
     writer = ResultWriter(out, fmt, rows.extra, provenance=provenance)
     tables = _open_tables(schedule, base_rates, data_sha256)
+    if views:
+        results = assess_rows(schedule, rows, views, fx, summary, base_rates, tables)
+    else:
+        from tradecalc.batch_join import assess_joined
+
+        results = assess_joined(schedule, rows, tables, fx or FxTable(), summary)
     try:
-        for item in assess_rows(schedule, rows, views, fx, summary, base_rates, tables):
+        for item in results:
             if isinstance(item, RowError):
                 if on_error is not None:
                     on_error(item)
