@@ -14,6 +14,7 @@ from tradecalc import batch, batch_join
 from tradecalc.base_rates import Providers
 from tradecalc.cn_lines import ChinaLines
 from tradecalc.compiled import Tables, route_codes
+from tradecalc.engine import regime_views
 from tradecalc.hts_history import open_schedule
 from tradecalc.models import Schedule
 from tradecalc.money import FxTable
@@ -44,7 +45,7 @@ def csv_rows(draw: st.DrawFn, codes: list[str]) -> str:
     for n in range(draw(st.integers(1, 25))):
         hs = draw(st.sampled_from([*codes, "12345", "0708209010"]))
         origin, dest = draw(st.sampled_from([("", ""), ("CN", "US"), ("US", "CN"), ("HK", "")]))
-        day = draw(st.one_of(DAY, st.sampled_from(["", "2025-04-09T12:00", "2025-02-30"])))
+        day = draw(st.one_of(DAY, st.sampled_from(["", "", "2025-04-09T12:00", "2025-02-30"])))
         mode = draw(st.sampled_from(["", "ocean", "air", "boat", "Ocean"]))
         freight = draw(st.sampled_from(["", "", "", "12.50"]))
         qty, unit = draw(st.sampled_from([("", ""), ("", ""), ("10", "kg")]))
@@ -59,16 +60,18 @@ def test_joined_rows_equal_the_reference_path(
 ) -> None:
     schedule, tables, codes = world
     text = data.draw(csv_rows(codes))
+    named = list(regime_views(schedule).values())
+    views = data.draw(st.sampled_from([[], named[:2], [named[0], named[-1]]]))
     ref_summary, join_summary = batch.Summary(), batch.Summary()
     reference = list(
         batch.assess_rows(
-            schedule, batch.read_csv(io.StringIO(text)), (), None, ref_summary,
+            schedule, batch.read_csv(io.StringIO(text)), views, None, ref_summary,
             tables.base_rates, tables,
         )
     )  # fmt: skip
     joined = list(
         batch_join.assess_joined(
-            schedule, batch.read_csv(io.StringIO(text)), tables, FxTable(), join_summary
+            schedule, batch.read_csv(io.StringIO(text)), tables, FxTable(), join_summary, views
         )
     )
     assert joined == reference

@@ -815,12 +815,12 @@ def run(
     summary = Summary()
     writer = ResultWriter(out, fmt, rows.extra, provenance=provenance)
     tables = _open_tables(schedule, base_rates, data_sha256)
-    if views:
+    if any(view.overrides or view.added for view in views):
         results = assess_rows(schedule, rows, views, fx, summary, base_rates, tables)
     else:
         from tradecalc.batch_join import assess_joined
 
-        results = assess_joined(schedule, rows, tables, fx or FxTable(), summary)
+        results = assess_joined(schedule, rows, tables, fx or FxTable(), summary, views)
     try:
         for item in results:
             if isinstance(item, RowError):

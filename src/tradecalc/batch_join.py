@@ -1,9 +1,11 @@
 """Batch as a join: plain rows looked up in the compiled rate table, money in integer cents.
 
 A row is *plain* when it is a US import from China with a code of 4 to 10 digits, a value
-with at most cents, a bare entry date, an optional transport mode and nothing else (no
-currency, freight, insurance, quantity or metal). Its layers come from the rate table by
-code and instant (:class:`tradecalc.compiled.Tables`, a hash lookup and a binary search);
+with at most cents, a bare entry date or none, an optional transport mode and nothing else
+(no currency, freight, insurance, quantity or metal), under regimes without overrides (the
+entry date's schedule, or named regimes at their own moments). Its layers come from the
+rate table by code and instant (:class:`tradecalc.compiled.Tables`, a hash lookup and a
+binary search);
 what depends only on the layers, the date and the mode (fees, review items, status) is
 worked out once per distinct combination; the money is integer cents with the engine's
 half-up per line (:func:`money_columns`, exact: no float anywhere). Every other row, and
@@ -21,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from tradecalc.batch import (
-    ENTRY_DATE,
+    _DATED_VIEW,
     RegimeTotals,
     ResultRow,
     RowError,
@@ -30,8 +32,10 @@ from tradecalc.batch import (
     _Assessor,
     _Item,
     _items,
+    _named_views,
 )
 from tradecalc.compiled import FeeAt, Layers, Tables, fees_at, intraday_at, review_of
+from tradecalc.engine import RegimeView
 from tradecalc.errors import TradecalcError
 from tradecalc.inputs import MODES, parse_entry
 from tradecalc.models import Schedule, format_when
@@ -129,14 +133,16 @@ class Joined:
         extra: Sequence[str],
         tables: Tables,
         fx: FxTable,
+        views: Sequence[RegimeView] = (),
     ) -> None:
         self.schedule = schedule
         self.tables = tables
         self.header = tuple(header)
         self.extra = tuple(extra)
-        self.reference = _Assessor(schedule, (), fx, header, extra, tables.base_rates, tables)
+        self.views = tuple(views)
+        self.reference = _Assessor(schedule, views, fx, header, extra, tables.base_rates, tables)
         self.party = schedule.parties.get("US")
-        self._plans: dict[tuple[str, str, str], Plan | None] = {}
+        self._plans: dict[tuple[str, str, str], tuple[Plan, ...] | None] = {}
         self._dates: dict[str, datetime | None] = {}
         self._days: dict[tuple[datetime, str], tuple[FeesAt, tuple[str, ...]]] = {}
         at = {name: i for i, name in enumerate(self.header)}
@@ -147,40 +153,62 @@ class Joined:
             if name in at
         )
 
-    def _plan(self, code: str, day: str, mode: str) -> Plan | None:
+    def _plan(self, code: str, day: str, mode: str) -> tuple[Plan, ...] | None:
         key = (code, day, mode)
         if key in self._plans:
             return self._plans[key]
-        plan = None
+        plans = None
         try:
-            plan = self._make(code, day, mode)
+            plans = self._make(code, day, mode)
         except (TradecalcError, ValueError, ArithmeticError):
-            plan = None
+            plans = None
         if len(self._plans) >= 200_000:
             self._plans.clear()
-        self._plans[key] = plan
-        return plan
+        self._plans[key] = plans
+        return plans
 
-    def _make(self, code: str, day: str, mode: str) -> Plan | None:
+    def _make(self, code: str, day: str, mode: str) -> tuple[Plan, ...] | None:
         party = self.party
         if party is None or party.valuation != "transaction" or party.taxes:
             return None
-        if day not in self._dates:
-            moment, is_date = parse_entry(day)
-            self._dates[day] = moment if is_date else None
-        entry = self._dates[day]
-        if entry is None:
-            return None
-        layers: Layers | None = self.tables.at("US", "CN", code, entry)
+        entry = None
+        if day:
+            if day not in self._dates:
+                moment, is_date = parse_entry(day)
+                self._dates[day] = moment if is_date else None
+            entry = self._dates[day]
+            if entry is None:
+                return None
+        views = self.views or ((_DATED_VIEW,) if entry else _named_views(self.schedule))
+        plans = []
+        for view in views:
+            if view.overrides or view.added:
+                return None
+            dated = entry is not None and view.follows_entry
+            when = entry if entry is not None and view.follows_entry else view.as_of
+            plan = self._view_plan(code, when, mode, view.id, dated)
+            if plan is None:
+                return None
+            plans.append(plan)
+        return tuple(plans)
+
+    def _view_plan(
+        self, code: str, when: datetime, mode: str, regime: str, dated: bool
+    ) -> Plan | None:
+        party = self.party
+        assert party is not None
+        layers: Layers | None = self.tables.at("US", "CN", code, when)
         if layers is None or layers.engine or layers.taxes:
             return None
-        day_key = (entry, mode)
+        day_key = (when, mode)
         if day_key not in self._days:
             self._days[day_key] = (
-                fees_at(party, mode, entry),
-                intraday_at(self.schedule, "US", entry),
+                fees_at(party, mode, when),
+                intraday_at(self.schedule, "US", when),
             )
         fees, intraday = self._days[day_key]
+        if not dated:
+            intraday = ()
         if not all(_exact_cents(low) and _exact_cents(high) for _, _, low, high in fees[0]):
             return None
         review = review_of(layers, fees, intraday)
@@ -196,7 +224,7 @@ class Joined:
             tuple(duties),
             metals,
             fee_specs,
-            (code, ENTRY_DATE, format_when(entry), party.currency),
+            (code, regime, format_when(when), party.currency),
             "; ".join(review),
             status(review),
         )
@@ -205,7 +233,8 @@ class Joined:
         """``(code, value, date, mode)`` of a plain row, else None."""
         at = self._at
         try:
-            code, value, day = cells[at["hs"]], cells[at["value"]], cells[at["date"]]
+            code, value = cells[at["hs"]], cells[at["value"]]
+            day = cells[at["date"]] if "date" in at else ""
             origin = cells[at["origin"]] if "origin" in at else ""
             dest = cells[at["dest"]] if "dest" in at else ""
             mode = cells[at["mode"]] if "mode" in at else ""
@@ -213,7 +242,7 @@ class Joined:
             return None
         if type(code) is not str or type(value) is not str or type(day) is not str:
             return None
-        if not (_CODE.match(code) and _VALUE.match(value) and _DATE.match(day)):
+        if not (_CODE.match(code) and _VALUE.match(value) and (day == "" or _DATE.match(day))):
             return None
         if origin not in ("", "CN") or dest not in ("", "US"):
             return None
@@ -240,9 +269,7 @@ class Joined:
                 yield from self._chunk(chunk, summary, extra_at, sums)
         finally:
             for key, (count, customs, duty, review) in sums.items():
-                acc = summary.totals.get(key)
-                if acc is None:
-                    acc = summary.totals[key] = RegimeTotals(*key)
+                acc = summary.totals[key]
                 acc.shipments += count
                 acc.customs_value = money_sum((Decimal(customs).scaleb(-2),), acc.customs_value)
                 acc.duty = money_sum((Decimal(duty).scaleb(-2),), acc.duty)
@@ -255,68 +282,77 @@ class Joined:
         extra_at: tuple[int, ...],
         sums: dict[tuple[str, str], list[int]],
     ) -> Iterator[ResultRow | RowError]:
-        plans: list[Plan | None] = []
+        found: list[tuple[Plan, ...] | None] = []
         customs: list[int] = []
+        flat: list[Plan] = []
         for item in chunk:
-            plan = None
+            plans = None
             if not isinstance(item, RowError):
                 plain = self._plain(item[1])
                 if plain is not None:
-                    plan = self._plan(plain[0], plain[2], plain[3])
-                    if plan is not None:
+                    plans = self._plan(plain[0], plain[2], plain[3])
+                    if plans is not None:
                         whole, _, frac = plain[1].partition(".")
-                        customs.append(int(whole) * 100 + int(frac.ljust(2, "0")))
-            plans.append(plan)
-        charged = [p for p in plans if p is not None]
-        duties, fees, rates = money_columns(customs, charged)
+                        cents = int(whole) * 100 + int(frac.ljust(2, "0"))
+                        customs.extend([cents] * len(plans))
+                        flat.extend(plans)
+            found.append(plans)
+        duties, fees, rates = money_columns(customs, flat)
         index = 0
-        for item, plan in zip(chunk, plans, strict=True):
-            if plan is None or isinstance(item, RowError):
+        for item, plans in zip(chunk, found, strict=True):
+            if plans is None or isinstance(item, RowError):
                 yield from self.reference.assess(iter([item]), summary)
                 continue
             number, cells, _ = item
-            value, duty, fee, rate = customs[index], duties[index], fees[index], rates[index]
-            index += 1
-            total = duty + fee
+            passthrough = tuple([cells[i] for i in extra_at])
             summary.rows += 1
-            summary.results += 1
-            review = plan.status != "ok"
-            summary.needs_review += review
-            key = (ENTRY_DATE, plan.prefix[3])
-            acc = sums.get(key)
-            if acc is None:
-                acc = sums[key] = [0, 0, 0, 0]
-                if key not in summary.totals:  # first seen here: keep the order of keys
-                    summary.totals[key] = RegimeTotals(*key)
-            acc[0] += 1
-            acc[1] += value
-            acc[2] += duty
-            acc[3] += review
-            yield ResultRow(
-                number,
-                tuple([cells[i] for i in extra_at]),
-                (
-                    *plan.prefix,
-                    _money(value),
-                    _money(duty),
-                    _money(fee),
-                    "0.00",
-                    _money(total),
-                    f"{rate // 1_000_000}.{rate % 1_000_000:06d}",
-                    _money(value + total),
-                    plan.status,
-                    plan.review,
-                    "CN",
-                    "US",
-                ),
-                review,
-            )
+            for plan in plans:
+                value, duty, fee, rate = customs[index], duties[index], fees[index], rates[index]
+                index += 1
+                total = duty + fee
+                summary.results += 1
+                review = plan.status != "ok"
+                summary.needs_review += review
+                key = (plan.prefix[1], plan.prefix[3])
+                acc = sums.get(key)
+                if acc is None:
+                    acc = sums[key] = [0, 0, 0, 0]
+                    if key not in summary.totals:  # first seen here: keep the order of keys
+                        summary.totals[key] = RegimeTotals(*key)
+                acc[0] += 1
+                acc[1] += value
+                acc[2] += duty
+                acc[3] += review
+                yield ResultRow(
+                    number,
+                    passthrough,
+                    (
+                        *plan.prefix,
+                        _money(value),
+                        _money(duty),
+                        _money(fee),
+                        "0.00",
+                        _money(total),
+                        f"{rate // 1_000_000}.{rate % 1_000_000:06d}",
+                        _money(value + total),
+                        plan.status,
+                        plan.review,
+                        "CN",
+                        "US",
+                    ),
+                    review,
+                )
 
 
 def assess_joined(
-    schedule: Schedule, rows: Rows, tables: Tables, fx: FxTable, summary: Summary
+    schedule: Schedule,
+    rows: Rows,
+    tables: Tables,
+    fx: FxTable,
+    summary: Summary,
+    views: Sequence[RegimeView] = (),
 ) -> Iterator[ResultRow | RowError]:
-    """Assess ``rows`` as the reference path does with no views chosen, plain rows joined."""
+    """Assess ``rows`` as :func:`tradecalc.batch.assess_rows` does, plain rows joined."""
     header, items = _items(rows)
-    joined = Joined(schedule, header, rows.extra, tables, fx)
+    joined = Joined(schedule, header, rows.extra, tables, fx, views)
     return joined.assess(items, summary)
