@@ -145,6 +145,7 @@ class Joined:
         self._plans: dict[tuple[str, str, str], tuple[Plan, ...] | None] = {}
         self._dates: dict[str, datetime | None] = {}
         self._days: dict[tuple[datetime, str], tuple[FeesAt, tuple[str, ...]]] = {}
+        self._shared: dict[tuple[int, datetime, str, str, bool], Plan | None] = {}
         at = {name: i for i, name in enumerate(self.header)}
         self._at = at
         self._must_blank = tuple(
@@ -197,8 +198,26 @@ class Joined:
     ) -> Plan | None:
         party = self.party
         assert party is not None
-        layers: Layers | None = self.tables.at("US", "CN", code, when)
-        if layers is None or layers.engine or layers.taxes:
+        index = self.tables.index_at("US", "CN", code, when)
+        if index is None:
+            return None
+        key = (index, when, mode, regime, dated)
+        if key not in self._shared:
+            self._shared[key] = self._shared_plan(index, when, mode, regime, dated)
+        shared = self._shared[key]
+        if shared is None:
+            return None
+        return Plan(shared.duties, shared.metals, shared.fees, (code, *shared.prefix[1:]),
+                    shared.review, shared.status)  # fmt: skip
+
+    def _shared_plan(
+        self, index: int, when: datetime, mode: str, regime: str, dated: bool
+    ) -> Plan | None:
+        """The plan of every code whose layers are ``table.layers[index]`` (code left out)."""
+        party = self.party
+        assert party is not None
+        layers: Layers = self.tables.table.layers[index]
+        if layers.engine or layers.taxes:
             return None
         day_key = (when, mode)
         if day_key not in self._days:
@@ -224,7 +243,7 @@ class Joined:
             tuple(duties),
             metals,
             fee_specs,
-            (code, regime, format_when(when), party.currency),
+            ("", regime, format_when(when), party.currency),
             "; ".join(review),
             status(review),
         )

@@ -613,10 +613,20 @@ class Tables:
 
     def at(self, importer: str, origin: str, digits: str, when: datetime) -> Layers | None:
         """The layers of a code at ``when``; None when only the engine can tell."""
+        index = self.index_at(importer, origin, digits, when)
+        return None if index is None else self.table.layers[index]
+
+    def index_at(self, importer: str, origin: str, digits: str, when: datetime) -> int | None:
+        """The index of :meth:`at`'s layers in ``table.layers`` (equal layers, one index)."""
         key = (importer, origin, digits)
-        if key not in self.table.codes and not self._add(key):
-            return None
-        return self.table.at(importer, origin, digits, when)
+        found = self.table.codes.get(key)
+        if found is None:
+            if not self._add(key):
+                return None
+            found = self.table.codes[key]
+        starts, ids = found
+        position = bisect.bisect_right(starts, when) - 1
+        return ids[position] if position >= 0 else None
 
     def _add(self, key: tuple[str, str, str]) -> bool:
         importer, origin, digits = key
