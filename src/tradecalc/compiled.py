@@ -282,10 +282,6 @@ def _list_instants(plist: ProductList, digits: str) -> list[datetime]:
     return found
 
 
-def _list_may_hold(plist: ProductList, digits: str) -> bool:
-    return plist.holds(digits, None)
-
-
 class _Compiler:
     """Compiles the rows of one route (origin -> importer)."""
 
@@ -312,27 +308,50 @@ class _Compiler:
 
             starts.append(NEW_SCHEDULE)
         self.provider_starts = starts
-        self.ship = engine.Shipment("0101", Decimal(0), origin, importer)
+        self.memo: dict[tuple[object, ...], list[tuple[datetime, Layers]]] = {}
+        self.heads = self._heads_index()
 
     # -- per code
 
+    def _heads_index(self) -> dict[str, list[tuple[int, int, int]]]:
+        """Prefix -> (scope index, side 0 include / 1 exclude, list position or -1)."""
+        index: dict[str, list[tuple[int, int, int]]] = {}
+        for i, scope in enumerate(self.scopes):
+            for side in (0, 1):
+                for prefix in scope.prefixes[side]:
+                    index.setdefault(prefix, []).append((i, side, -1))
+                for position, plist in enumerate(scope.lists[side]):
+                    keys = {code_digits(c) for c in plist.codes} | {r.digits for r in plist.rows}
+                    for key in keys:
+                        index.setdefault(key, []).append((i, side, position))
+        return index
+
     def code_scopes(self, digits: str) -> list[_CodeScope]:
         """The measures that can cover ``digits`` at some moment, with their scopes."""
+        index = self.heads
+        prefix_hit: set[tuple[int, int]] = set()
+        list_hit: set[tuple[int, int, int]] = set()
+        for end in range(1, len(digits) + 1):
+            for i, side, position in index.get(digits[:end], ()):
+                if position < 0:
+                    prefix_hit.add((i, side))
+                else:
+                    list_hit.add((i, side, position))
         found = []
-        for index, (measure, scope) in enumerate(zip(self.measures, self.scopes, strict=True)):
+        for i, (measure, scope) in enumerate(zip(self.measures, self.scopes, strict=True)):
             if not measure.from_origin(self.origin):
                 continue
-            prefix_in = any(digits.startswith(p) for p in scope.prefixes[0])
-            lists_in = tuple(p for p in scope.lists[0] if _list_may_hold(p, digits))
+            prefix_in = (i, 0) in prefix_hit
+            lists_in = tuple(p for n, p in enumerate(scope.lists[0]) if (i, 0, n) in list_hit)
             if scope.any_include and not prefix_in and not lists_in and not scope.headings[0]:
                 continue
             code_scope = _CodeScope(
                 measure,
-                index,
+                i,
                 prefix_in,
-                any(digits.startswith(p) for p in scope.prefixes[1]),
+                (i, 1) in prefix_hit,
                 lists_in,
-                tuple(p for p in scope.lists[1] if _list_may_hold(p, digits)),
+                tuple(p for n, p in enumerate(scope.lists[1]) if (i, 1, n) in list_hit),
                 scope.headings[0],
                 scope.headings[1],
                 scope.any_include,
@@ -390,9 +409,71 @@ class _Compiler:
                 out.append((datetime.fromisoformat(end), None))
         return out
 
+    def _signature(
+        self,
+        digits: str,
+        scopes: Sequence[_CodeScope],
+        hts: list[tuple[datetime, ImportedRate | None]] | None,
+    ) -> tuple[object, ...] | None:
+        """Everything the intervals of ``digits`` depend on, without the code itself: codes
+        with equal signatures have equal intervals (None: no signature, compile the code)."""
+        if self.party.taxes or hts is None:
+            return None
+        parts = []
+        for cs in scopes:
+            lists = tuple(
+                (
+                    any(digits.startswith(code_digits(c)) for c in plist.codes),
+                    tuple(
+                        (row.start, row.end)
+                        for end in range(2, len(digits) + 1)
+                        for row in (plist._index.get(digits[:end], ()) if plist.rows else ())
+                    ),
+                )
+                for plist in (*cs.lists_in, *cs.lists_out)
+            )
+            rates = []
+            for period in cs.measure.periods:
+                hit = self.table_rate(period, digits)
+                rates.append(None if hit is None else (hit[0], id(hit[1])))
+            parts.append((cs.index, cs.fixed, cs.prefix_in, cs.prefix_out, lists, tuple(rates)))
+        series = tuple(
+            (
+                start,
+                None
+                if imported is None
+                else (
+                    imported.text,
+                    imported.rate,
+                    imported.headings,
+                    imported.source,
+                    imported.kind,
+                    imported.unconfirmed,
+                    imported.code if imported.rate is None else "",
+                ),
+            )
+            for start, imported in hts
+        )
+        return (tuple(parts), series)
+
     def compile_code(self, digits: str) -> list[tuple[datetime, Layers]]:
         """The intervals of one code: (start, layers), a new one only where they differ."""
         scopes = self.code_scopes(digits)
+        hts = self.hts_intervals(digits)
+        signature = self._signature(digits, scopes, hts)
+        if signature is not None:
+            known = self.memo.get(signature)
+            if known is None:
+                known = self.memo[signature] = self._compile_code(digits, scopes, hts)
+            return known
+        return self._compile_code(digits, scopes, hts)
+
+    def _compile_code(
+        self,
+        digits: str,
+        scopes: Sequence[_CodeScope],
+        hts: list[tuple[datetime, ImportedRate | None]] | None,
+    ) -> list[tuple[datetime, Layers]]:
         instants = {START}
         for cs in scopes:
             for period in cs.measure.periods:
@@ -401,7 +482,6 @@ class _Compiler:
                     instants.add(period.to)
             for plist in (*cs.lists_in, *cs.lists_out):
                 instants.update(_list_instants(plist, digits))
-        hts = self.hts_intervals(digits)
         if hts is not None:
             instants.update(t for t, _ in hts)
             hts_starts = [t for t, _ in hts]
