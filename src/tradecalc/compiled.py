@@ -25,6 +25,7 @@ digest and the HTS revisions (:func:`load_or_compile`); no ``--explain`` trace i
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 import os
@@ -93,12 +94,12 @@ class Layers:
     def from_json(cls, value: object) -> Layers:
         """Back from :meth:`to_json` (ValueError for anything else)."""
         if not isinstance(value, list) or len(value) != 4:
-            raise ValueError("bad layers")
+            raise NotATableError("bad layers")
         duties, review, taxes, why = value
         duty_rows = [_l(d) for d in _l(duties)]
         tax_rows = [_l(t) for t in _l(taxes)]
         if any(len(d) != 11 for d in duty_rows) or any(len(t) != 8 for t in tax_rows):
-            raise ValueError("bad layer")
+            raise NotATableError("bad layer")
         return cls(
             tuple(
                 (
@@ -122,7 +123,7 @@ class Layers:
 
 def _s(value: object) -> str:
     if not isinstance(value, str):
-        raise ValueError("expected text")
+        raise NotATableError("expected text")
     return value
 
 
@@ -132,11 +133,15 @@ def _o(value: object) -> str | None:
 
 def _l(value: object) -> list[object]:
     if not isinstance(value, list):
-        raise ValueError("expected a list")
+        raise NotATableError("expected a list")
     return value
 
 
 # ----------------------------------------------------------------------------- the table
+
+
+class NotATableError(ValueError):
+    """Bytes that are not a rate table this code wrote (never shown: it is compiled again)."""
 
 
 @dataclass(slots=True)
@@ -181,11 +186,11 @@ class RateTable:
         head_text, _, payload = data.partition(b"\n")
         head = json.loads(head_text)
         if not isinstance(head, dict) or head.get("format") != FORMAT or head.get("key") != key:
-            raise ValueError("another table")
+            raise NotATableError("another table")
         if head.get("version") != _code_version():
-            raise ValueError("another version")
+            raise NotATableError("another version")
         if head.get("payload_sha256") != hashlib.sha256(payload).hexdigest():
-            raise ValueError("damaged")
+            raise NotATableError("damaged")
         body = json.loads(payload)
         layers = [Layers.from_json(x) for x in _l(body["layers"])]
         codes: dict[tuple[str, str, str], tuple[list[datetime], list[int]]] = {}
@@ -193,7 +198,7 @@ class RateTable:
             importer, origin, digits = name.split("|")
             checked = [int(i) for i in ids]
             if any(not 0 <= i < len(layers) for i in checked) or len(starts) != len(checked):
-                raise ValueError("bad index")
+                raise NotATableError("bad index")
             codes[(importer, origin, digits)] = (
                 [datetime.fromisoformat(_s(s)) for s in starts],
                 checked,
@@ -766,6 +771,7 @@ def open_tables(
     return Tables(schedule, base_rates, table, path)
 
 
+@functools.cache
 def _code_version() -> str:
     """The sha256 of the code that resolves layers (this module and the engine): a table
     compiled by other rules is never read."""
