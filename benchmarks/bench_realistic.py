@@ -49,10 +49,12 @@ def build(target: Path) -> int:
         lines = [(r["hts10"], r["con_val_2024_usd"]) for r in csv.DictReader(handle)]
     with target.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(("hs", "origin", "dest", "value", "date", "mode"))
+        writer.writerow(("ref", "hs", "origin", "dest", "value", "date", "mode"))
+        ref = 0
         for day in DATES:
             for code, value in lines:
-                writer.writerow((code, "CN", "US", value, day, "ocean"))
+                ref += 1
+                writer.writerow((ref, code, "CN", "US", value, day, "ocean"))
     return len(lines) * len(DATES)
 
 
@@ -109,14 +111,14 @@ def run_peer(shipments: Path, table: Path, result: Path) -> float | None:
     seconds = time.perf_counter() - start
     count, diff = con.execute(
         """
-        SELECT count(*), count(*) FILTER (WHERE c.row IS NULL OR p.duty <> c.duty
+        SELECT count(*), count(*) FILTER (WHERE c.ref IS NULL OR p.duty <> c.duty
                                            OR p.fees <> c.fees OR p.total <> c.total)
         FROM peer p
-        LEFT JOIN (SELECT CAST("row" AS BIGINT) AS row, CAST(duty AS DECIMAL(38,2)) AS duty,
+        LEFT JOIN (SELECT ref, CAST(duty AS DECIMAL(38,2)) AS duty,
                           CAST(fees AS DECIMAL(38,2)) AS fees,
                           CAST(total AS DECIMAL(38,2)) AS total
                    FROM read_csv($result, header=true, all_varchar=true)) c
-          ON p.row = c.row
+          ON p.ref = c.ref
         WHERE NOT p.engine
         """,
         {"result": str(result)},
@@ -140,7 +142,6 @@ def money_both_ways(rows: int) -> None:
 
         con = duckdb.connect()
         con.execute("CREATE TABLE t (cents BIGINT, permille BIGINT)")
-        con.executemany("INSERT INTO t VALUES (?, ?)", list(zip(values, rates, strict=True))[:0])
         con.execute(
             "INSERT INTO t SELECT * FROM (SELECT unnest($v) AS cents, unnest($r) AS permille)",
             {"v": values, "r": rates},
