@@ -58,15 +58,21 @@ def build(target: Path) -> int:
     return len(lines) * len(DATES)
 
 
+CPU: list[float] = [0.0]
+"""CPU seconds (user + system) of the last child: on a shared machine, wall time is noisy."""
+
+
 def _child(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak MiB of one child run (exit 0 or 1)."""
+    """Wall seconds and peak MiB of one child run (exit 0 or 1); its CPU time in CPU[0]."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - start
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return wall, peak
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[0] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, after.ru_maxrss / 1024
 
 
 def run_batch(shipments: Path, result: Path, env: dict[str, str]) -> tuple[float, float]:
@@ -134,9 +140,13 @@ def money_both_ways(rows: int) -> None:
     """The vectorised money step alone, DuckDB DECIMAL vs polars integer cents."""
     import random
 
+    exact = 0
     rng = random.Random(7)
     values = [rng.randrange(0, 10**11) for _ in range(rows)]
     rates = [rng.choice((0, 25, 75, 100, 200, 250, 300)) for _ in range(rows)]  # per mille
+    for value, rate in zip(values, rates, strict=True):
+        exact += (2 * value * rate + 1000) // 2000
+    print(f"  money, reference sum (Python integers): {exact} cents")
     try:
         import duckdb
 
@@ -147,12 +157,13 @@ def money_both_ways(rows: int) -> None:
             {"v": values, "r": rates},
         )
         start = time.perf_counter()
-        duck = con.execute(
-            "SELECT sum(round(CAST(cents AS DECIMAL(18,2)) / 100 * "
-            "CAST(permille AS DECIMAL(18,3)) / 1000, 2)) FROM t"
+        found = con.execute(
+            "SELECT sum(round(CAST(cents AS DECIMAL(18, 0)) * 0.01 "
+            "* (CAST(permille AS DECIMAL(18, 0)) * 0.001), 2)) FROM t"
         ).fetchone()
         duck_s = time.perf_counter() - start
-        print(f"  money, DuckDB DECIMAL: {rows / duck_s:,.0f} rows/s (sum {duck})")
+        duck = None if found is None else int(found[0] * 100)
+        print(f"  money, DuckDB DECIMAL: {rows / duck_s:,.0f} rows/s (sum {duck} cents)")
     except ImportError:
         print("  money, DuckDB: not installed")
     try:
@@ -163,7 +174,7 @@ def money_both_ways(rows: int) -> None:
         product = pl.col("cents") * pl.col("permille")
         total = frame.select(((product + 500) // 1000).sum()).item()
         pl_s = time.perf_counter() - start
-        print(f"  money, polars int cents half-up: {rows / pl_s:,.0f} rows/s (sum {total / 100})")
+        print(f"  money, polars int cents half-up: {rows / pl_s:,.0f} rows/s (sum {total} cents)")
     except ImportError:
         print("  money, polars: not installed")
 
@@ -226,18 +237,23 @@ def main(check_all: bool = True) -> None:
     cold, cold_peak = run_batch(shipments, result, env)
     print(
         f"batch, cold cache (compiles these codes): {cold:.2f} s, {rows / cold:,.0f} rows/s, "
-        f"peak {cold_peak:.0f} MiB ({'meets' if cold <= 5 else 'MISSES'} <= 5 s)"
+        f"peak {cold_peak:.0f} MiB ({'meets' if cold <= 5 else 'MISSES'} <= 5 s); "
+        f"CPU {CPU[0]:.2f} s, {rows / CPU[0]:,.0f} rows per CPU-second"
     )
     warm, warm_peak = run_batch(shipments, result, env)
     print(
         f"batch, warm cache: {warm:.2f} s, {rows / warm:,.0f} rows/s "
         f"({'meets' if rows / warm >= 100_000 else 'MISSES'} >= 100k), peak {warm_peak:.0f} MiB "
-        f"({'meets' if warm_peak <= 500 else 'MISSES'} <= 500 MiB)"
+        f"({'meets' if warm_peak <= 500 else 'MISSES'} <= 500 MiB); "
+        f"CPU {CPU[0]:.2f} s, {rows / CPU[0]:,.0f} rows per CPU-second"
     )
+    cpu = time.process_time()
     seconds, codes, intervals = compile_all()
+    cpu = time.process_time() - cpu
     print(
         f"compile of the whole bundled data: {seconds:.1f} s, {codes:,} codes, "
-        f"{intervals:,} intervals ({'meets' if seconds <= 10 else 'MISSES'} <= 10 s)"
+        f"{intervals:,} intervals ({'meets' if seconds <= 10 else 'MISSES'} <= 10 s); "
+        f"CPU {cpu:.1f} s"
     )
     table = OUT / "rate-table.parquet"
     export = [sys.executable, "-m", "tradecalc", "rates", "export", "--format", "parquet"]
