@@ -28,7 +28,9 @@ def world() -> tuple[Schedule, Tables, list[str]]:
     assert us is not None
     providers = Providers(us, ChinaLines())
     codes = random.Random(3).sample(route_codes("US", providers, schedule), 60)
-    return schedule, Tables(schedule, providers), [*codes, "9503.00.0073", "1201.90", "0101"]
+    dotted = [f"{c[:4]}.{c[4:6]}.{c[6:]}" for c in codes[:10]]
+    extra = ["9503.00.0073", "1201.90", "0101", "8471.30.0100", "8507.60.00.30"]
+    return schedule, Tables(schedule, providers), [*codes, *dotted, *extra]
 
 
 DAY = st.integers(0, 800).map(lambda n: (date(2024, 12, 1) + timedelta(days=n)).isoformat())

@@ -129,3 +129,34 @@ def test_intervals_start_where_layers_change(
     for starts, ids in table.codes.values():
         assert starts == sorted(starts)
         assert all(a != b for a, b in itertools.pairwise(ids))
+
+
+def test_a_damaged_cached_table_is_compiled_again(
+    world: tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]],
+    tmp_path: Path,
+) -> None:
+    """A cache whose payload hash matches but whose rows are wrong is dropped, not trusted."""
+    import hashlib
+    import json
+
+    schedule, providers, table, codes = world
+    key = "k"
+    good = compiled.RateTable(key, list(table.layers), dict(table.codes)).to_bytes()
+    head, _, payload = good.partition(b"\n")
+    body = json.loads(payload)
+    name = next(iter(body["codes"]))
+    body["codes"][name] = [["not a date"], [0]]
+    body["layers"][0] = ["bad"]
+    bad = json.dumps(body).encode()
+    header = json.loads(head)
+    header["payload_sha256"] = hashlib.sha256(bad).hexdigest()
+    data = json.dumps(header).encode() + b"\n" + bad
+    loaded = compiled.RateTable.from_bytes(data, key)
+    tables = compiled.Tables(schedule, providers, loaded, tmp_path / "t.json")
+    importer, origin, digits = name.split("|")
+    when = datetime(2025, 6, 1)
+    expected = table.at(importer, origin, digits, when)
+    assert tables.at(importer, origin, digits, when) == expected
+    assert tables.generation == 1
+    other = codes["US"][1]
+    assert tables.at("US", "CN", other, when) == table.at("US", "CN", other, when)

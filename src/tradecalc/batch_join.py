@@ -1,6 +1,7 @@
 """Batch as a join: plain rows looked up in the compiled rate table, money in integer cents.
 
-A row is *plain* when it is a US import from China with a code of 4 to 10 digits, a value
+A row is *plain* when it is a US import from China with a code of 4 to 10 digits (dotted or
+not), a value
 with at most cents, a bare entry date or none, an optional transport mode and nothing else
 (no currency, freight, insurance, quantity or metal), under regimes without overrides (the
 entry date's schedule, or named regimes at their own moments). Its layers come from the
@@ -42,7 +43,7 @@ from tradecalc.models import Schedule, format_when
 from tradecalc.money import FxTable, money_sum
 from tradecalc.status import status
 
-_CODE = re.compile(r"(?:\d\d){2,5}\Z")
+_CODE = re.compile(r"\d\d(?:\.?\d\d){1,4}\Z", re.ASCII)
 _VALUE = re.compile(r"\d{1,13}(?:\.\d{1,2})?\Z")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d\Z")
 FeesAt = tuple[tuple[FeeAt, ...], tuple[str, ...]]
@@ -145,7 +146,7 @@ class Joined:
         self._plans: dict[tuple[str, str, str], tuple[Plan, ...] | None] = {}
         self._dates: dict[str, datetime | None] = {}
         self._days: dict[tuple[datetime, str], tuple[FeesAt, tuple[str, ...]]] = {}
-        self._shared: dict[tuple[int, datetime, str, str, bool], Plan | None] = {}
+        self._shared: dict[tuple[int, int, datetime, str, str, bool], Plan | None] = {}
         at = {name: i for i, name in enumerate(self.header)}
         self._at = at
         self._must_blank = tuple(
@@ -198,10 +199,10 @@ class Joined:
     ) -> Plan | None:
         party = self.party
         assert party is not None
-        index = self.tables.index_at("US", "CN", code, when)
+        index = self.tables.index_at("US", "CN", code.replace(".", ""), when)
         if index is None:
             return None
-        key = (index, when, mode, regime, dated)
+        key = (self.tables.generation, index, when, mode, regime, dated)
         if key not in self._shared:
             self._shared[key] = self._shared_plan(index, when, mode, regime, dated)
         shared = self._shared[key]
@@ -216,7 +217,7 @@ class Joined:
         """The plan of every code whose layers are ``table.layers[index]`` (code left out)."""
         party = self.party
         assert party is not None
-        layers: Layers = self.tables.table.layers[index]
+        layers: Layers = self.tables.layer(index)
         if layers.engine or layers.taxes:
             return None
         day_key = (when, mode)

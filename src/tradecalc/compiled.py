@@ -30,7 +30,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -146,30 +146,71 @@ class NotATableError(ValueError):
 
 @dataclass(slots=True)
 class RateTable:
-    """Per (importer, origin, code): interval starts and the layers from each start on."""
+    """Per (importer, origin, code): interval starts and the layers from each start on.
+
+    A table read from the cache decodes a code, and a layer set, the first time it is asked
+    for (``raw_codes``, ``raw_layers``): a run pays only for the codes it uses."""
 
     key: str
     layers: list[Layers]
     codes: dict[tuple[str, str, str], tuple[list[datetime], list[int]]]
+    raw_codes: dict[str, object] = field(default_factory=dict)
+    raw_layers: dict[int, object] = field(default_factory=dict)
+
+    def layer(self, index: int) -> Layers:
+        """The layer set at ``index`` (NotATableError for a damaged one)."""
+        raw = self.raw_layers.pop(index, None)
+        if raw is not None:
+            self.layers[index] = Layers.from_json(raw)
+        return self.layers[index]
+
+    def find(self, key: tuple[str, str, str]) -> tuple[list[datetime], list[int]] | None:
+        """The starts and layer indexes of a code, if compiled (NotATableError if damaged)."""
+        found = self.codes.get(key)
+        if found is None and self.raw_codes:
+            raw = self.raw_codes.pop("|".join(key), None)
+            if raw is not None:
+                found = self.codes[key] = self._decode(raw)
+        return found
+
+    def _decode(self, raw: object) -> tuple[list[datetime], list[int]]:
+        starts, ids = _l(raw)
+        checked = [int(_n(i)) for i in _l(ids)]
+        if any(not 0 <= i < len(self.layers) for i in checked) or len(_l(starts)) != len(checked):
+            raise NotATableError("bad index")
+        when = [datetime.fromisoformat(_s(s)) for s in _l(starts)]
+        if when != sorted(when):
+            raise NotATableError("unordered starts")
+        return when, checked
+
+    def complete(self) -> None:
+        """Decode everything still raw."""
+        for name in list(self.raw_codes):
+            importer, origin, digits = name.split("|")
+            self.find((importer, origin, digits))
+        for index in list(self.raw_layers):
+            self.layer(index)
 
     def at(self, importer: str, origin: str, digits: str, when: datetime) -> Layers | None:
         """The layers of a code at ``when`` (None: not compiled, use the engine)."""
-        found = self.codes.get((importer, origin, digits))
+        found = self.find((importer, origin, digits))
         if found is None:
             return None
         starts, ids = found
         index = bisect.bisect_right(starts, when) - 1
-        return self.layers[ids[index]] if index >= 0 else None
+        return self.layer(ids[index]) if index >= 0 else None
 
     def rows(self) -> Iterator[tuple[str, str, str, datetime, datetime | None, Layers]]:
         """(importer, origin, code, start, end or None, layers) for every interval."""
+        self.complete()
         for (importer, origin, digits), (starts, ids) in sorted(self.codes.items()):
             ends: list[datetime | None] = [*starts[1:], None]
             for start, end, index in zip(starts, ends, ids, strict=True):
-                yield importer, origin, digits, start, end, self.layers[index]
+                yield importer, origin, digits, start, end, self.layer(index)
 
     def to_bytes(self) -> bytes:
         """The table as plain JSON."""
+        self.complete()
         codes = {
             f"{i}|{o}|{d}": [[s.isoformat() for s in starts], ids]
             for (i, o, d), (starts, ids) in self.codes.items()
@@ -182,9 +223,13 @@ class RateTable:
 
     @classmethod
     def from_bytes(cls, data: bytes, key: str) -> RateTable:
-        """Read :meth:`to_bytes` output written for ``key`` (ValueError otherwise)."""
+        """Read :meth:`to_bytes` output written for ``key`` (NotATableError otherwise);
+        codes and layer sets are checked when first decoded."""
         head_text, _, payload = data.partition(b"\n")
-        head = json.loads(head_text)
+        try:
+            head = json.loads(head_text)
+        except ValueError:
+            raise NotATableError("no header") from None
         if not isinstance(head, dict) or head.get("format") != FORMAT or head.get("key") != key:
             raise NotATableError("another table")
         if head.get("version") != _code_version():
@@ -192,18 +237,23 @@ class RateTable:
         if head.get("payload_sha256") != hashlib.sha256(payload).hexdigest():
             raise NotATableError("damaged")
         body = json.loads(payload)
-        layers = [Layers.from_json(x) for x in _l(body["layers"])]
-        codes: dict[tuple[str, str, str], tuple[list[datetime], list[int]]] = {}
-        for name, (starts, ids) in body["codes"].items():
-            importer, origin, digits = name.split("|")
-            checked = [int(i) for i in ids]
-            if any(not 0 <= i < len(layers) for i in checked) or len(starts) != len(checked):
-                raise NotATableError("bad index")
-            codes[(importer, origin, digits)] = (
-                [datetime.fromisoformat(_s(s)) for s in starts],
-                checked,
-            )
-        return cls(key, layers, codes)
+        if not isinstance(body, dict) or not isinstance(body.get("codes"), dict):
+            raise NotATableError("no codes")
+        raw_layers = _l(body.get("layers"))
+        placeholder = Layers((), (), ())
+        return cls(
+            key,
+            [placeholder] * len(raw_layers),
+            {},
+            dict(body["codes"]),
+            dict(enumerate(raw_layers)),
+        )
+
+
+def _n(value: object) -> int:
+    if type(value) is not int:
+        raise NotATableError("expected an integer")
+    return value
 
 
 # ----------------------------------------------------------------------------- compiling
@@ -691,7 +741,9 @@ class Tables:
         self.base_rates = base_rates
         self.table = table or RateTable("", [], {})
         self.path = path
-        self._ids = {layers: i for i, layers in enumerate(self.table.layers)}
+        self._ids: dict[Layers, int] | None = None
+        self.generation = 0
+        """Bumped when a damaged cached table is dropped: layer indexes are then new."""
         self._compilers: dict[tuple[str, str], _Compiler] = {}
         self._failed: set[tuple[str, str, str]] = set()
         self.added = 0
@@ -699,17 +751,43 @@ class Tables:
     def at(self, importer: str, origin: str, digits: str, when: datetime) -> Layers | None:
         """The layers of a code at ``when``; None when only the engine can tell."""
         index = self.index_at(importer, origin, digits, when)
-        return None if index is None else self.table.layers[index]
+        return None if index is None else self.layer(index)
+
+    def layer(self, index: int) -> Layers:
+        """The layer set at ``index`` of :meth:`index_at`."""
+        try:
+            return self.table.layer(index)
+        except (NotATableError, ValueError, TypeError, KeyError):
+            raise _DamagedError from None
 
     def index_at(self, importer: str, origin: str, digits: str, when: datetime) -> int | None:
-        """The index of :meth:`at`'s layers in ``table.layers`` (equal layers, one index)."""
+        """The index of :meth:`at`'s layers in ``table.layers`` (equal layers, one index).
+
+        A cached table found damaged on the way is dropped (and its codes compiled again)."""
+        try:
+            return self._index_at(importer, origin, digits, when)
+        except _DamagedError:
+            self.table = RateTable(self.table.key, [], {})
+            self._ids = None
+            self.generation += 1
+            self.added += 1
+            return self._index_at(importer, origin, digits, when)
+
+    def _index_at(self, importer: str, origin: str, digits: str, when: datetime) -> int | None:
         key = (importer, origin, digits)
-        found = self.table.codes.get(key)
-        if found is None:
-            if not self._add(key):
-                return None
-            found = self.table.codes[key]
-        starts, ids = found
+        try:
+            found = self.table.find(key)
+            if found is not None:
+                starts, ids = found
+                position = bisect.bisect_right(starts, when) - 1
+                if position >= 0:
+                    self.layer(ids[position])
+                return ids[position] if position >= 0 else None
+        except (NotATableError, ValueError, TypeError, KeyError):
+            raise _DamagedError from None
+        if not self._add(key):
+            return None
+        starts, ids = self.table.codes[key]
         position = bisect.bisect_right(starts, when) - 1
         return ids[position] if position >= 0 else None
 
@@ -729,6 +807,13 @@ class Tables:
         except (TradecalcError, ValueError, KeyError):
             self._failed.add(key)
             return False
+        if self._ids is None:
+            try:
+                self.table.complete()
+            except (NotATableError, ValueError, TypeError, KeyError):
+                self.table = RateTable(self.table.key, [], {})
+                self.generation += 1
+            self._ids = {layers: i for i, layers in enumerate(self.table.layers)}
         starts, refs = [], []
         for start, found in intervals:
             ref = self._ids.get(found)
@@ -753,6 +838,10 @@ class Tables:
             self.added = 0
         except OSError:
             pass
+
+
+class _DamagedError(Exception):
+    """A cached table turned out damaged when a part of it was decoded."""
 
 
 def open_tables(
