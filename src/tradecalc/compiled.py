@@ -19,16 +19,18 @@ are read per moment and mode (:func:`fees_at`); a bare date's intraday caveat pe
 
 :func:`charge` is the single money path over resolved layers (Decimal, half-up per line,
 exactly as the engine). The table is cached on disk as plain JSON keyed by the data's
-digest and the HTS revisions (:func:`load_or_compile`); no ``--explain`` trace is stored.
+digest and the HTS revisions (:func:`open_tables`); no ``--explain`` trace is stored.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,7 +39,8 @@ from pathlib import Path
 
 from tradecalc import engine
 from tradecalc.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
-from tradecalc.errors import TradecalcError
+from tradecalc.errors import TradecalcError, WriteError
+from tradecalc.files import replace_file
 from tradecalc.hts_history import Bundle, UsSchedule, hts_number
 from tradecalc.models import CodeRate, Measure, Party, Period, ProductList, Schedule, code_digits
 from tradecalc.money import consumption_tax, effective_rate, exact, money_sum, round_money
@@ -831,13 +834,29 @@ class Tables:
         if not self.added or self.path is None:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temp = self.path.with_suffix(f".tmp{os.getpid()}")
-            temp.write_bytes(self.table.to_bytes())
-            os.replace(temp, self.path)
+            data = self.table.to_bytes()
+        except NotATableError:
+            return
+        if len(data) > MAX_TABLE_BYTES:
+            return
+        with contextlib.suppress(WriteError, OSError):
+            replace_file(self.path, data)
             self.added = 0
-        except OSError:
-            pass
+
+
+MAX_TABLE_BYTES = 256 * 1024 * 1024
+"""Largest rate-table cache file read or written (the whole bundled data is about 40 MB)."""
+
+
+def _read_regular(path: Path) -> bytes:
+    """A regular file's bytes: no link followed, no FIFO waited on, at most MAX_TABLE_BYTES."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_TABLE_BYTES:
+        os.close(fd)
+        raise NotATableError("not a regular file of a table's size")
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(MAX_TABLE_BYTES + 1)
 
 
 class _DamagedError(Exception):
@@ -854,7 +873,7 @@ def open_tables(
     key = table_key(data_sha256, base_rates)
     path = folder / f"rate-table-{key[:32]}.json"
     try:
-        table = RateTable.from_bytes(path.read_bytes(), key)
+        table = RateTable.from_bytes(_read_regular(path), key)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         table = RateTable(key, [], {})
     return Tables(schedule, base_rates, table, path)
@@ -887,27 +906,6 @@ def table_key(data_sha256: str, base_rates: BaseRates | None) -> str:
             revisions = provider.bundle.revisions
             digest.update(",".join(r.sha256 for r in revisions).encode())
     return digest.hexdigest()
-
-
-def load_or_compile(
-    schedule: Schedule, base_rates: BaseRates | None, data_sha256: str, folder: Path
-) -> RateTable:
-    """The cached table for this data and these revisions, compiled and cached if absent."""
-    key = table_key(data_sha256, base_rates)
-    path = folder / f"rate-table-{key[:32]}.json"
-    try:
-        return RateTable.from_bytes(path.read_bytes(), key)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    table = compile_table(schedule, base_rates, key)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temp = path.with_suffix(f".tmp{os.getpid()}")
-        temp.write_bytes(table.to_bytes())
-        os.replace(temp, path)
-    except OSError:
-        pass  # an unwritable cache only costs the next run a compile
-    return table
 
 
 # ----------------------------------------------------------------------------- money

@@ -154,16 +154,21 @@ def write_csv(tables: Tables, out: IO[str], every_code: bool = True) -> int:
 
 
 def write_parquet(tables: Tables, target: Path, every_code: bool = True) -> int:
-    """Write the export as Parquet (through DuckDB, from a CSV beside it); the rows."""
+    """Write the export as Parquet (through DuckDB, in a private temporary folder, then onto
+    ``target`` atomically); the rows."""
     try:
         import duckdb
     except ImportError:
         raise UsageError(
             "--format parquet needs DuckDB: pip install 'tradecalc[fast]' (or use --format csv)"
         ) from None
-    temp = target.with_name(f".{target.name}.csv")
-    try:
-        with temp.open("w", encoding="utf-8", newline="") as handle:
+    import tempfile
+
+    from tradecalc.files import atomic_text, write_atomic
+
+    with tempfile.TemporaryDirectory(prefix="tradecalc-export-") as folder:
+        source, parquet = Path(folder) / "table.csv", Path(folder) / "table.parquet"
+        with atomic_text(source) as handle:
             count = write_csv(tables, handle, every_code)
         types = dict.fromkeys(COLUMNS, "VARCHAR")
         types.update({"seq": "INTEGER", "start": "TIMESTAMP", "end": "TIMESTAMP"})
@@ -171,9 +176,8 @@ def write_parquet(tables: Tables, target: Path, every_code: bool = True) -> int:
         con.execute(
             "COPY (SELECT * FROM read_csv($src, header = true, columns = $types)) "
             "TO $dst (FORMAT parquet)",
-            {"src": str(temp), "types": types, "dst": str(target)},
+            {"src": str(source), "types": types, "dst": str(parquet)},
         )
         con.close()
-    finally:
-        temp.unlink(missing_ok=True)
+        write_atomic(target, parquet.read_bytes())
     return count

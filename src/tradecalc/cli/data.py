@@ -45,7 +45,9 @@ def _export(loaded: "LoadedSchedule", providers: Any, fmt: str, output: Path | N
     elif output is None:
         count = write_csv(tables, sys.stdout)
     else:
-        with output.open("w", encoding="utf-8", newline="") as handle:
+        from tradecalc.files import atomic_text
+
+        with atomic_text(output) as handle:
             count = write_csv(tables, handle)
     tables.save()
     if output is not None:
