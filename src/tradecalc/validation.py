@@ -17,7 +17,13 @@ from pydantic import BaseModel, ValidationError
 from tradecalc.checks import Path_, check_scenario, check_schedule, unquoted_codes
 from tradecalc.errors import DataError, Diagnostic, SourceLocation
 from tradecalc.list_files import attach_list_files
-from tradecalc.loader import Document, build_model, read_document, validation_diagnostics
+from tradecalc.loader import (
+    Document,
+    build_model,
+    include_parts,
+    read_document,
+    validation_diagnostics,
+)
 from tradecalc.models import (
     Measure,
     Override,
@@ -68,13 +74,18 @@ def validate_file(path: Path, schedule: Callable[[], Schedule | DataError]) -> l
         doc = read_document(path)
     except DataError as exc:
         return list(exc.diagnostics) or [_from_message(name, str(exc))]
-    found = list(unquoted_codes(doc))
     is_scenario = isinstance(doc.data, dict) and "scenario" in doc.data
     if not is_scenario:
+        try:
+            doc, _ = include_parts(doc, path.parent)
+        except DataError as exc:
+            return [*unquoted_codes(doc), *exc.diagnostics]
+        found = list(unquoted_codes(doc))
         try:
             return [*found, *schedule_problems(doc, path.parent)]
         except DataError as exc:
             return [*found, *exc.diagnostics]
+    found = list(unquoted_codes(doc))
     try:
         scenario, unloaded = ScenarioFile.model_validate(doc.data).scenario, set[Path_]()
     except ValidationError as exc:
@@ -119,13 +130,13 @@ def schedule_problems(doc: Document, folder: Path) -> list[Diagnostic]:
         problems = validation_diagnostics(exc, doc)
         failed = {tuple(error["loc"]) for error in exc.errors(include_url=False)}
     else:
-        schedule, listed, _ = attach_list_files(whole, folder, doc.name)
+        schedule, listed, _ = attach_list_files(whole, folder, doc)
         return [*listed, *check_schedule(schedule, doc)]
     partial = _without(doc.data, failed)
     if partial is None:
         return problems
     schedule, unloaded = partial
-    schedule, listed, _ = attach_list_files(schedule, folder, doc.name)
+    schedule, listed, _ = attach_list_files(schedule, folder, doc)
     return [*problems, *listed, *check_schedule(schedule, doc, unloaded)]
 
 
@@ -247,8 +258,11 @@ def _from_message(name: str, message: str) -> Diagnostic:
 
 
 def unconfirmed_facts(path: Path) -> list[Diagnostic]:
-    """Every ``unconfirmed:`` note of a (valid) data file, with its position and owner id."""
+    """Every ``unconfirmed:`` note of a (valid) data file and its parts, with its position
+    and owner id."""
     doc = read_document(path)
+    if not (isinstance(doc.data, dict) and "scenario" in doc.data):
+        doc, _ = include_parts(doc, path.parent)
     found = []
     stack: list[tuple[object, tuple[str | int, ...], str]] = [(doc.data, (), "")]
     while stack:
