@@ -29,7 +29,6 @@ from pathlib import Path
 
 import build_china_lists as layers_of
 import cn_sources as src
-import yaml
 
 OUT = src.ROOT / "data" / "cn" / "tariff-lines.csv"
 VAT_LIST = src.ROOT / "data" / "lists" / "cn-vat-9pct.csv"
