@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from tradecalc.loader import include_parts, read_document
 from tradecalc.schedules import compile_schedule, data_digest, load_schedule
 from tradecalc.validation import validate_files
 
-from conftest import BUNDLED, MINI
+from conftest import BUNDLED, MINI, Run
+
+Cli = Callable[..., Run]
 
 MINI_TEXT = MINI.read_text(encoding="utf-8")
 _CUT = (MINI_TEXT.index("sources:"), MINI_TEXT.index("measures:"))
@@ -286,3 +289,28 @@ def test_no_truncated_machine_comments_are_left() -> None:
     for text in texts:
         for word in ("Fragment:", "fragment", "/tmp/", "/work/", "sources of the"):
             assert word not in text
+
+
+# ----------------------------------------------------------------------------- validate a part
+
+
+def test_validating_a_part_checks_the_schedule_that_includes_it(tmp_path: Path) -> None:
+    second = SECOND.replace("source: fx }", "source: nowhere }", 1)
+    entry = _split(tmp_path, second=second)
+    part = tmp_path / "parts" / "b.yaml"
+    assert _problems(part) == _problems(entry) != []
+
+
+def test_a_part_no_schedule_includes_is_one_clear_message(tmp_path: Path) -> None:
+    part = tmp_path / "stray.yaml"
+    part.write_text(SECOND, encoding="utf-8")
+    assert _problems(part) == [
+        f"{part}:1:1: a part of a schedule (no version: or title:): validate the file that "
+        "includes it (e.g. data/rates.yaml)"
+    ]
+
+
+def test_every_bundled_part_validates(cli: Cli) -> None:
+    parts = sorted(str(p) for p in (BUNDLED.parent / "schedule").glob("*.yaml"))
+    run = cli("validate", *parts)
+    assert (run.code, run.out) == (0, "")

@@ -15,12 +15,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tradecalc.checks import Path_, check_scenario, check_schedule, unquoted_codes
-from tradecalc.errors import DataError, Diagnostic, SourceLocation
+from tradecalc.errors import DataError, Diagnostic, SourceLocation, UsageError
+from tradecalc.files import inside_folder, read_text
 from tradecalc.list_files import attach_list_files
 from tradecalc.loader import (
     Document,
     build_model,
     include_parts,
+    parse_yaml,
     read_document,
     validation_diagnostics,
 )
@@ -63,6 +65,60 @@ def validate_files(
     return sorted(found, key=_position)
 
 
+_HEADER_KEYS = {"schema_version", "version", "title", "published", "include"}
+MAX_ENTRY_CANDIDATES = 64
+"""How many YAML files :func:`_entry_of` looks at to find the schedule that includes a part."""
+
+
+def _is_part(data: Any) -> bool:
+    """True for a part file: schedule keys only, none of the entry file's."""
+    return (
+        isinstance(data, dict)
+        and bool(data)
+        and not _HEADER_KEYS & data.keys()
+        and data.keys() <= Schedule.model_fields.keys()
+    )
+
+
+def _entry_of(part: Path) -> Path | None:
+    """The schedule file whose ``include:`` names ``part``, looked for in the part's folder
+    and the two above it; None if there is none."""
+    try:
+        target = part.resolve()
+    except OSError:
+        return None
+    folder, looked = target.parent, 0
+    for _ in range(3):
+        for candidate in sorted(folder.glob("*.y*ml")):
+            looked += 1
+            if looked > MAX_ENTRY_CANDIDATES:
+                return None
+            if candidate.resolve() != target and _includes(candidate, target):
+                return candidate
+        folder = folder.parent
+    return None
+
+
+def _includes(candidate: Path, target: Path) -> bool:
+    try:
+        text = read_text(candidate)
+        if "include" not in text:
+            return False
+        doc = parse_yaml(text, str(candidate))
+    except (DataError, UsageError):
+        return False
+    names = doc.data.get("include") if isinstance(doc.data, dict) else None
+    if not isinstance(names, list):
+        return False
+    for name in names:
+        try:
+            if isinstance(name, str) and inside_folder(candidate.parent, name).resolve() == target:
+                return True
+        except (ValueError, OSError):
+            continue
+    return False
+
+
 def _position(d: Diagnostic) -> tuple[str, int, int, str]:
     return (d.location.file, d.location.line, d.location.column, d.message)
 
@@ -75,6 +131,15 @@ def validate_file(path: Path, schedule: Callable[[], Schedule | DataError]) -> l
     except DataError as exc:
         return list(exc.diagnostics) or [_from_message(name, str(exc))]
     is_scenario = isinstance(doc.data, dict) and "scenario" in doc.data
+    if _is_part(doc.data):
+        entry = _entry_of(path)
+        if entry is None:
+            message = (
+                "a part of a schedule (no version: or title:): validate the file that "
+                "includes it (e.g. data/rates.yaml)"
+            )
+            return [Diagnostic(doc.locate(()), message)]
+        return validate_file(entry, schedule)
     if not is_scenario:
         try:
             doc, _ = include_parts(doc, path.parent)
