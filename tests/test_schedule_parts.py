@@ -213,6 +213,26 @@ def test_the_node_bound_holds_for_all_parts_together(
     )
 
 
+def test_the_size_bound_holds_for_all_parts_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = _split(tmp_path)
+    monkeypatch.setattr(loader, "MAX_FILE_BYTES", max(len(FIRST), len(SECOND)) + 1)
+    (problem,) = _problems(entry)
+    assert problem.startswith(f"{entry}:")
+    assert problem.endswith(f"include: the parts are above {len(SECOND) + 1:,} bytes together")
+
+
+@pytest.mark.parametrize("value", ["parts/a.yaml", "[parts/a.yaml, {}]", "[parts/a.yaml, '']", "{}"])
+def test_include_must_be_a_list_of_names(tmp_path: Path, value: str) -> None:
+    _split(tmp_path)
+    entry = tmp_path / "rates.yaml"
+    entry.write_text(HEADER + f"include: {value}\n", encoding="utf-8")
+    assert _problems(entry) == [
+        f"{entry}:{HEADER.count(chr(10)) + 1}:10: include: expected a list of file names"
+    ]
+
+
 def test_a_list_file_cannot_leave_the_folder_through_a_link(tmp_path: Path) -> None:
     outside = tmp_path.parent / f"{tmp_path.name}-list.csv"
     outside.write_text("code,from,to,source,note\n8471,,,fx,\n", encoding="utf-8")

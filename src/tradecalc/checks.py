@@ -118,7 +118,7 @@ def _at(doc: Located, path: Path_, message: str) -> Diagnostic:
 def unquoted_codes(doc: Located) -> Iterator[Diagnostic]:
     """HS codes written without quotes, which YAML 1.1 readers would turn into numbers."""
     for path in sorted(doc.numeric_plain, key=str):
-        if len(path) >= 2 and (path[-2] in _CODE_LISTS or path[-2] == "rates"):
+        if len(path) > 2 and (path[-2] in _CODE_LISTS or path[-2] == "rates"):
             yield _at(
                 doc,
                 path,
