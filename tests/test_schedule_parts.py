@@ -223,7 +223,9 @@ def test_the_size_bound_holds_for_all_parts_together(
     assert problem.endswith(f"include: the parts are above {len(SECOND) + 1:,} bytes together")
 
 
-@pytest.mark.parametrize("value", ["parts/a.yaml", "[parts/a.yaml, {}]", "[parts/a.yaml, '']", "{}"])
+@pytest.mark.parametrize(
+    "value", ["parts/a.yaml", "[parts/a.yaml, {}]", "[parts/a.yaml, '']", "{}"]
+)
 def test_include_must_be_a_list_of_names(tmp_path: Path, value: str) -> None:
     _split(tmp_path)
     entry = tmp_path / "rates.yaml"
@@ -334,3 +336,14 @@ def test_every_bundled_part_validates(cli: Cli) -> None:
     parts = sorted(str(p) for p in (BUNDLED.parent / "schedule").glob("*.yaml"))
     run = cli("validate", *parts)
     assert (run.code, run.out) == (0, "")
+
+
+def test_invalid_yaml_in_a_part_is_reported_in_the_part(tmp_path: Path, cli: Cli) -> None:
+    entry = _split(tmp_path, second=SECOND.replace("measures:\n", "measures:\n  - [unclosed\n", 1))
+    part = tmp_path / "parts" / "b.yaml"
+    (problem,) = _problems(entry)
+    assert problem.startswith(f"{part}:3:")
+    assert "invalid YAML" in problem
+    run = cli("duty", "1000", "--hs", "9503.00.0073", "--data", str(entry))
+    assert run.code == 1
+    assert problem in run.err

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,9 +155,8 @@ def include_parts(entry: Document, folder: Path) -> tuple[Document, dict[str, st
                 bad(("include", k), f"include: the parts are above {limit} bytes together")
                 break
             part = parse_yaml(text, str(path), MAX_NODES - merged.nodes)
-        except DataError as exc:
-            where = entry.locate(("include", k))
-            problems.extend(exc.diagnostics or (Diagnostic(where, str(exc)),))
+        except DataError as exc:  # too big, not UTF-8, invalid YAML: at the part's position
+            problems.extend(exc.diagnostics or (diagnostic_from_message(str(path), str(exc)),))
             continue
         except (TradecalcError, ValueError, OSError) as exc:  # missing, unreadable, outside
             bad(("include", k), f"include: {exc}")
@@ -215,6 +215,19 @@ def _merge(merged: Document, part: Document, bad: Callable[..., None]) -> None:
     merged.numeric_plain.update(
         target for target in map(moved, part.numeric_plain) if target is not None
     )
+
+
+_LOCATED = re.compile(r"(?P<line>\d+):(?P<column>\d+): (?P<message>.*)", re.DOTALL)
+
+
+def diagnostic_from_message(name: str, message: str) -> Diagnostic:
+    """A diagnostic from an error message ``name[:line:col]: text``."""
+    text = message.removeprefix(f"{name}:").lstrip()
+    match = _LOCATED.fullmatch(text)
+    if match:
+        line, column = int(match["line"]), int(match["column"])
+        return Diagnostic(SourceLocation(name, line, column), match["message"])
+    return Diagnostic(SourceLocation(name), text)
 
 
 def _raise(name: str, problems: list[Diagnostic]) -> None:

@@ -7,7 +7,6 @@ and refused constructs (aliases, merge keys) become diagnostics like any other p
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tradecalc.checks import Path_, check_scenario, check_schedule, unquoted_codes
-from tradecalc.errors import DataError, Diagnostic, SourceLocation, UsageError
+from tradecalc.errors import DataError, Diagnostic, UsageError
 from tradecalc.files import inside_folder, read_text
 from tradecalc.list_files import attach_list_files
 from tradecalc.loader import (
     Document,
     build_model,
+    diagnostic_from_message,
     include_parts,
     parse_yaml,
     read_document,
@@ -37,8 +37,6 @@ from tradecalc.models import (
     Schedule,
     Source,
 )
-
-_LOCATED = re.compile(r"(?P<line>\d+):(?P<column>\d+): (?P<message>.*)", re.DOTALL)
 
 
 def validate_files(
@@ -129,7 +127,7 @@ def validate_file(path: Path, schedule: Callable[[], Schedule | DataError]) -> l
     try:
         doc = read_document(path)
     except DataError as exc:
-        return list(exc.diagnostics) or [_from_message(name, str(exc))]
+        return list(exc.diagnostics) or [diagnostic_from_message(name, str(exc))]
     is_scenario = isinstance(doc.data, dict) and "scenario" in doc.data
     if _is_part(doc.data):
         entry = _entry_of(path)
@@ -310,16 +308,6 @@ def _text(raw: Any, key: str) -> str:
     """``raw[key]`` if ``raw`` is a mapping holding text there, else an empty string."""
     value = raw.get(key) if isinstance(raw, dict) else None
     return value if isinstance(value, str) else ""
-
-
-def _from_message(name: str, message: str) -> Diagnostic:
-    """A diagnostic from an error message ``name[:line:col]: text``."""
-    text = message.removeprefix(f"{name}:").lstrip()
-    match = _LOCATED.fullmatch(text)
-    if match:
-        line, column = int(match["line"]), int(match["column"])
-        return Diagnostic(SourceLocation(name, line, column), match["message"])
-    return Diagnostic(SourceLocation(name), text)
 
 
 def unconfirmed_facts(path: Path) -> list[Diagnostic]:
