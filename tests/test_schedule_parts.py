@@ -347,3 +347,11 @@ def test_invalid_yaml_in_a_part_is_reported_in_the_part(tmp_path: Path, cli: Cli
     run = cli("duty", "1000", "--hs", "9503.00.0073", "--data", str(entry))
     assert run.code == 1
     assert problem in run.err
+
+
+def test_an_empty_part_is_one_problem_and_costs_no_nodes(tmp_path: Path) -> None:
+    entry = _split(tmp_path, first="# nothing yet\n", extra=", parts/c.yaml")
+    (tmp_path / "parts" / "c.yaml").write_text(FIRST, encoding="utf-8")
+    assert _problems(entry) == [
+        f"{tmp_path / 'parts' / 'a.yaml'}: expected a mapping at the top of a part file"
+    ]

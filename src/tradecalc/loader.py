@@ -257,6 +257,7 @@ def _compose(text: str, doc: Document) -> Any:
     try:
         events.get_event()  # stream start
         if events.check_event(yaml.StreamEndEvent):
+            doc.nodes = 0
             return None
         start = events.get_event().start_mark  # document start
         data = _compose_document(events, doc)
