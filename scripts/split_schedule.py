@@ -133,9 +133,6 @@ us = sub(
 )
 us = sub(us, "none of those is in this fragment's scope then", "none of those is in scope then")
 us = sub(
-    us, "is a separate measure, not in this fragment", "is a separate measure, not modelled here"
-)
-us = sub(
     us,
     "  # - us-ieepa-reciprocal (rates.yaml) lists the displacing non-metal 232 ids",
     "  # - us-ieepa-reciprocal (above) is displaced by the non-metal 232 measures (set:section-232-non-metal)",

@@ -309,8 +309,9 @@ def test_no_truncated_machine_comments_are_left() -> None:
         p.read_text(encoding="utf-8") for p in sorted((BUNDLED.parent / "schedule").glob("*.yaml"))
     ]
     for text in texts:
+        comments = "\n".join(line for line in text.splitlines() if line.lstrip().startswith("#"))
         for word in ("Fragment:", "fragment", "/tmp/", "/work/", "sources of the"):
-            assert word not in text
+            assert word not in comments
 
 
 # ----------------------------------------------------------------------------- validate a part
