@@ -174,6 +174,8 @@ def test_a_header_value_given_twice_is_refused(tmp_path: Path) -> None:
         (", parts/a.yaml", "'parts/a.yaml' is already read (include entry 0)"),
         (", rates.yaml", "'rates.yaml' is already read (the schedule itself)"),
         (", parts/link.yaml", "leads out of the schedule's folder (a symbolic link)"),
+        (", parts/fifo.yaml", "'parts/fifo.yaml' is not a regular file"),
+        (", parts", "'parts' is not a regular file"),
     ],
 )
 def test_a_bad_include_is_reported_on_its_line(tmp_path: Path, extra: str, message: str) -> None:
@@ -181,6 +183,7 @@ def test_a_bad_include_is_reported_on_its_line(tmp_path: Path, extra: str, messa
     outside.write_text("regimes: []\n", encoding="utf-8")
     entry = _split(tmp_path, extra=extra)
     os.symlink(outside, tmp_path / "parts" / "link.yaml")
+    os.mkfifo(tmp_path / "parts" / "fifo.yaml")  # reading it would wait for a writer
     (problem,) = _problems(entry)
     assert problem.startswith(f"{entry}:{_line_of(entry.read_text(), 'include:')}:")
     assert message in problem
