@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import DataOption, Format, app, load
-from tradecalc.cli.hts import imported_schedule
+from tradecalc.cli.app import DataOption, Format, FormatOption, app, load
 from tradecalc.errors import ExitCode, UsageError
 from tradecalc.files import atomic_text, read_text
 
@@ -40,6 +39,7 @@ AsOfOption = Annotated[
 def _report(
     entries: Path, as_of: str | None, corporate: bool, data: Path | None = None
 ) -> "tuple[Report, LoadedSchedule]":
+    from tradecalc.providers import imported_schedule
     from tradecalc.refund import build_report, parse_date
 
     when = parse_date(as_of, "--as-of") if as_of else date.today()
@@ -88,9 +88,7 @@ def refund(
             show_default=False,
         ),
     ] = None,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="table, json or csv.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     non_corporate: Annotated[
         bool, typer.Option("--non-corporate", help="Interest at the non-corporate rate.")
     ] = False,
@@ -134,9 +132,7 @@ def _write_cape(folder: Path, report: "Report") -> None:
 )
 def audit(
     entries: EntriesArgument,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="table, json or csv.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     data: DataOption = None,
 ) -> None:
     """Chapter 99 lines filed on past entries against those the schedule expects."""
