@@ -206,6 +206,5 @@ def _emit(report: "ImpactReport", output_format: ImpactFormat) -> None:
         sys.stdout.write(impact_csv(report))
     else:
         console = Console(highlight=False, emoji=False)
-        console.print(
-            terminal_chart(report) if output_format is ImpactFormat.chart else impact_table(report)
-        )
+        chart = output_format is ImpactFormat.chart
+        console.print(terminal_chart(report) if chart else impact_table(report, console.width))
