@@ -192,8 +192,8 @@ def impact_table(report: ImpactReport, width: int | None = None) -> Group:
             (code, f"{change:+,.0f}")
             for code, change in top_changes(last, report.baseline, report.top)
         ]
-        for row in changes:
-            top.add_row(*row)
+        for code, change in changes:
+            top.add_row(code, change)
         parts.append(fitted(top, width, [f"  {code}: {change}" for code, change in changes]))
     notes = []
     for impact in report.impacts:
