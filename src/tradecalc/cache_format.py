@@ -175,7 +175,7 @@ def _build(name: str, fields: dict[str, Any]) -> object:
         return cls(**fields)
     if fields.keys() != names:
         raise NotACacheError(f"{cls.__name__} in cache has other fields")
-    model = cls.__new__(cls)
+    model = object.__new__(cls)
     _set(model, "__dict__", fields)
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_fields_set__", set(fields))
