@@ -124,6 +124,10 @@ _FIELDS = {
 """Each model's field names, which a cached object must have exactly."""
 
 _set = object.__setattr__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+"""BaseModel's slots, set directly (as ``__setstate__`` does, without its lookups)."""
 
 
 class _Decoder:
@@ -177,7 +181,7 @@ def _build(name: str, fields: dict[str, Any]) -> object:
         raise NotACacheError(f"{cls.__name__} in cache has other fields")
     model = object.__new__(cls)
     _set(model, "__dict__", fields)
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_fields_set__", set(fields))
-    _set(model, "__pydantic_private__", None)
+    _set_extra(model, None)
+    _set_fields_set(model, set(fields))
+    _set_private(model, None)
     return model
