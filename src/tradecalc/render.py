@@ -187,8 +187,8 @@ def explain_lines(report: Report, result: Assessment) -> list[str]:
 
 
 def shipment_json(shipment: Shipment) -> dict[str, Any]:
-    """The shipment as given, for provenance."""
-    return {
+    """The shipment as given, for provenance (``claims`` only when some were declared)."""
+    data: dict[str, Any] = {
         "hs": shipment.code,
         "origin": shipment.origin,
         "dest": shipment.dest,
@@ -197,6 +197,12 @@ def shipment_json(shipment: Shipment) -> dict[str, Any]:
         "date": format_when(shipment.entry) if shipment.entry else None,
         "mode": shipment.mode,
     }
+    if shipment.claims:
+        data["claims"] = [
+            claim if share is None else f"{claim}={(share * 100).normalize():f}%"
+            for claim, share in shipment.claims
+        ]
+    return data
 
 
 def to_json(report: Report, explain: bool = False) -> str:
