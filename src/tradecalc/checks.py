@@ -338,7 +338,7 @@ def _claim_checks(
 ) -> Iterator[Diagnostic]:
     """A claim's effects name known measures of its importer and known sources; its
     scopes name known product lists."""
-    importers = {m.id: m.importer for m in schedule.measures}
+    importers = {m.id: getattr(m, "importer", None) for m in schedule.measures}  # stand-ins
     for name, claim in schedule.claims.items():
         if ("claims", name) in unloaded:
             continue
@@ -360,7 +360,7 @@ def _claim_checks(
                     (*path, "measure"),
                     f"claim {name!r} names unknown measure {effect.measure!r}",
                 )
-            elif importers.get(effect.measure) != claim.importer:
+            elif importers.get(effect.measure) not in (None, claim.importer):
                 yield _at(
                     doc,
                     (*path, "measure"),
