@@ -505,7 +505,10 @@ def _make_plan(
         review.append(_unknown_code_message(schedule, measures, shipment, when, base_rates))
     order = {group: i for i, group in enumerate(party.reporting_order)}
     duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
-    claimable, asked = claims_offered(schedule, shipment, when, [*duties, *claimed.gated])
+    entry = view.follows_entry and shipment.entry is not None
+    claimable, asked = claims_offered(
+        schedule, shipment, when, [*duties, *claimed.gated], entry=entry
+    )
     review.extend(asked)
     intraday: list[str] = []
     if shipment.entry_is_date and shipment.entry is not None and view.follows_entry:
@@ -667,12 +670,18 @@ def apply_claims(
 
 
 def claims_offered(
-    schedule: Schedule, shipment: Shipment, when: datetime, duties: Sequence[_Active]
+    schedule: Schedule,
+    shipment: Shipment,
+    when: datetime,
+    duties: Sequence[_Active],
+    entry: bool = True,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Claims not given that would change the result (``ID (headings)``), and the review
     items of those the law makes the result turn on for this code (``ask``).
 
-    ``duties`` are the measures charged and those a ``charge`` claim would add."""
+    ``duties`` are the measures charged and those a ``charge`` claim would add. A claim that
+    counts only in a window of entry dates (in transit) is asked about for an entry
+    (``entry``), not at a named regime's moment, which is no shipment's loading date."""
     given = {claim_id for claim_id, _ in shipment.claims}
     charged = {a.measure.id: a.measure.name for a in duties}
     offered: list[str] = []
@@ -687,7 +696,7 @@ def claims_offered(
             continue
         headings = ", ".join(dict.fromkeys(e.heading for e in hits if e.heading))
         offered.append(f"{claim_id} ({headings})" if headings else claim_id)
-        if claim.ask is None:
+        if claim.ask is None or (not entry and any(e.to is not None for e in hits)):
             continue
         if not _scope_matches(schedule, claim.ask, shipment.digits, when=when)[0]:
             continue

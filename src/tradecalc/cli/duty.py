@@ -48,7 +48,8 @@ PIPE_WIDTH = 160
         ),
         (
             "A battery that is not a vehicle part (note 33(h))",
-            "tradecalc duty 1000 --hs 8507.60.0020 --date 2026-09-01 --claim not-vehicle-part",
+            "tradecalc duty 1000 --hs 8507.60.0020 --date 2026-09-01 \\\n"
+            "  --claim not-vehicle-part",
         ),
         (
             "Steel articles, 60% steel by value, as JSON",
