@@ -1,6 +1,5 @@
 """``tradecalc refund`` and ``tradecalc audit``: past entries against the dated schedule."""
 
-import csv
 import sys
 from datetime import date
 from pathlib import Path
@@ -11,7 +10,7 @@ import typer
 from tradecalc.cli.app import DataOption, Format, app, load
 from tradecalc.cli.hts import imported_schedule
 from tradecalc.errors import ExitCode, UsageError
-from tradecalc.files import atomic_text, read_text
+from tradecalc.files import LineReader, atomic_text, open_stream
 
 if TYPE_CHECKING:
     from tradecalc.refund import Report
@@ -37,24 +36,49 @@ AsOfOption = Annotated[
 ]
 
 
+LiquidationOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--liquidation",
+        metavar="FILE",
+        help="Liquidation date and status per entry number (ACE ES-701 export, CSV).",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+
+
 def _report(
-    entries: Path, as_of: str | None, corporate: bool, data: Path | None = None
+    entries: Path,
+    as_of: str | None,
+    corporate: bool,
+    data: Path | None = None,
+    liquidation: Path | None = None,
 ) -> "tuple[Report, LoadedSchedule]":
-    from tradecalc.refund import build_report, parse_date
+    from tradecalc.cli.app import streaming
+    from tradecalc.refund import build_report, csv_records, parse_date, read_liquidation
 
     when = parse_date(as_of, "--as-of") if as_of else date.today()
     loaded = load(data)
-    records = csv.reader(read_text(entries).splitlines())
-    try:
+    streaming()  # input of any length: keep memory flat
+    bad: list[tuple[int, str]] = []
+    known = None
+    if liquidation is not None:
+        stream, _ = open_stream(str(liquidation))
+        with stream:
+            lines = LineReader(stream, str(liquidation))
+            known = read_liquidation(csv_records(lines, "liquidation file"), bad)
+    stream, _ = open_stream(str(entries))
+    with stream:
         report = build_report(
-            records,
+            csv_records(LineReader(stream, "stdin" if str(entries) == "-" else str(entries))),
             loaded.schedule,
             as_of=when,
             corporate=corporate,
             base_rates=imported_schedule(),
+            liquidation=known,
+            bad_rows=bad,
         )
-    except csv.Error as exc:
-        raise UsageError(f"{entries}: malformed CSV ({exc})") from None
     return report, loaded
 
 
@@ -95,16 +119,19 @@ def refund(
         bool, typer.Option("--non-corporate", help="Interest at the non-corporate rate.")
     ] = False,
     data: DataOption = None,
+    liquidation: LiquidationOption = None,
 ) -> None:
     """IEEPA refunds of past entries: paid vs expected, route, deadline, interest, CAPE files."""
+    from tradecalc.refund import NOTICE
     from tradecalc.render_refund import entry_status, report_csv, report_json, report_table
 
-    report, loaded = _report(entries, as_of, not non_corporate, data)
+    report, loaded = _report(entries, as_of, not non_corporate, data, liquidation)
     version, sha = loaded.schedule.version, loaded.sha256
     if output_format is Format.json:
         _print(report_json(report, version, sha))
     elif output_format is Format.csv:
         _print(report_csv(report, version, sha))
+        sys.stderr.write(f"{NOTICE}\n")  # once, outside the data
     else:
         _print(report_table(report))
     if cape_dir is not None:
@@ -140,6 +167,7 @@ def audit(
     data: DataOption = None,
 ) -> None:
     """Chapter 99 lines filed on past entries against those the schedule expects."""
+    from tradecalc.refund import NOTICE
     from tradecalc.render_refund import audit_csv, audit_json, audit_rows, audit_table
 
     report, loaded = _report(entries, None, True, data)
@@ -147,6 +175,7 @@ def audit(
         _print(audit_json(report, loaded.schedule.version, loaded.sha256))
     elif output_format is Format.csv:
         _print(audit_csv(report))
+        sys.stderr.write(f"{NOTICE}\n")  # once, outside the data
     else:
         _print(audit_table(report))
     if report.bad_rows or audit_rows(report):
