@@ -107,12 +107,12 @@ def test_paid_and_expected_ieepa_at_the_entry_date() -> None:
     assert [d for line in entry.lines.values() for d in line.deviations()] == []
 
 
-def test_wrong_period_heading_is_missing_plus_extra() -> None:
+def test_wrong_period_heading_is_missing_plus_wrong_period() -> None:
     """9903.01.63 (125%) filed on a Geneva-date entry: the 10% heading is expected instead."""
     rows = _entry("ABC12345675", "2025-05-20", {"99030163": "12500.00", "99030124": "2000.00"})
     (entry,) = _report(rows).entries
     found = {(d.kind, d.heading) for line in entry.lines.values() for d in line.deviations()}
-    assert found == {("missing", "99030125"), ("extra", "99030163")}
+    assert found == {("missing", "99030125"), ("wrong-period", "99030163")}
 
 
 def test_amount_off_by_more_than_half_a_percent() -> None:
@@ -232,7 +232,7 @@ def test_cli_audit_exit_and_csv(tmp_path: Path) -> None:
     done = run_child(["audit", str(entries), "--format", "csv"])
     assert done.returncode == 1
     kinds = [(r["kind"], r["heading"]) for r in csv.DictReader(done.stdout.splitlines())]
-    assert kinds == [("missing", "99030125"), ("extra", "99030163")]
+    assert kinds == [("missing", "99030125"), ("wrong-period", "99030163")]
 
 
 def test_cli_bad_rows_and_missing_columns(tmp_path: Path) -> None:

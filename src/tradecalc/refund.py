@@ -319,7 +319,7 @@ class Deviation:
     """A Chapter 99 heading filed differently from what the schedule expects."""
 
     kind: str
-    """``missing``, ``extra`` or ``amount-off``."""
+    """``missing``, ``extra``, ``wrong-period`` (a heading of another date) or ``amount-off``."""
     heading: str
     filed: Decimal | None
     expected: Decimal | None
@@ -328,6 +328,8 @@ class Deviation:
         dotted = _dotted(self.heading)
         if self.kind == "amount-off":
             return f"amount off {dotted}: paid {self.filed}, expected {self.expected}"
+        if self.kind == "wrong-period":
+            return f"wrong period {dotted}: not in force on the entry date"
         return f"{self.kind} {dotted}"
 
 
@@ -344,16 +346,20 @@ class LineResult:
     review: list[str] = field(default_factory=list)
     ordinals: dict[str, int] = field(default_factory=dict)
     """Tariff ordinal -> the row it was read from (while reading; emptied after)."""
+    out_of_period: set[str] = field(default_factory=set)
+    """Filed headings the schedule has, but not in force on the entry date."""
 
     def deviations(self) -> list[Deviation]:
-        """Headings expected but not filed, filed but not expected, and amounts off by > 0.5%."""
+        """Headings expected but not filed, filed but not expected (``wrong-period`` when the
+        schedule has that heading at other dates only), and amounts off by more than 0.5%."""
         found = []
         for heading in sorted(self.expected.keys() | self.filed.keys()):
             filed, expected = self.filed.get(heading), self.expected.get(heading)
             if filed is None:
                 found.append(Deviation("missing", heading, filed, expected))
             elif expected is None:
-                found.append(Deviation("extra", heading, filed, expected))
+                kind = "wrong-period" if heading in self.out_of_period else "extra"
+                found.append(Deviation(kind, heading, filed, expected))
             elif abs(filed - expected) > expected * DEVIATION_SHARE:
                 found.append(Deviation("amount-off", heading, filed, expected))
         return found
@@ -447,6 +453,20 @@ class Expected:
         self.base_rates = base_rates
         self.limit = limit
         self.memo: dict[tuple[str, str, date], _Layers | None] = {}
+        self.periods: dict[str, list[tuple[datetime, datetime | None]]] = {}
+        for measure in schedule.measures:
+            for period in measure.periods:
+                if period.heading:
+                    key = period.heading.replace(".", "")
+                    self.periods.setdefault(key, []).append((period.from_, period.to))
+
+    def out_of_period(self, heading: str, entered: date) -> bool:
+        """True when the schedule has ``heading`` but in force only at other dates."""
+        spans = self.periods.get(heading)
+        if not spans:
+            return False
+        when = datetime(entered.year, entered.month, entered.day)
+        return not any(start <= when and (end is None or when < end) for start, end in spans)
 
     def assess(self, line: LineResult, entered: date) -> tuple[dict[str, Decimal], list[str]]:
         """Expected amount per heading (dots removed) and review items for one line."""
@@ -512,6 +532,11 @@ def expect(entry: EntryResult, expected: Expected) -> None:
         for heading, amount in amounts.items():
             line.expected[heading] = line.expected.get(heading, ZERO) + amount
         line.review.extend(review)
+        line.out_of_period = {
+            h
+            for h in line.filed
+            if h not in line.expected and expected.out_of_period(h, entry.entered)
+        }
 
 
 def route(entry: EntryResult, rules: Rules, as_of: date) -> None:

@@ -156,7 +156,8 @@ def _write_cape(folder: Path, report: "Report") -> None:
     epilog="Examples:\n\n"
     "  tradecalc audit es003.csv\n\n"
     "  tradecalc audit es003.csv --format csv > deviations.csv\n\n"
-    "Kinds: missing (expected, not filed), extra (filed, not expected), amount-off (> 0.5%). "
+    "Kinds: missing (expected, not filed), extra (filed, not expected), wrong-period (a "
+    "heading in force at other dates only), amount-off (> 0.5%). "
     "Exit status: 0 when every line matches, 1 when any deviates or needs review.",
 )
 def audit(
