@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from sys import intern
 
 from tradecalc.base_rates import BaseRates
 from tradecalc.engine import Assessment, Shipment, assess, dated_view
 from tradecalc.errors import DataError, UsageError
 from tradecalc.files import MAX_LINE_CHARS
 from tradecalc.models import Schedule
-from tradecalc.money import parse_amount, round_money
+from tradecalc.money import EXACT, parse_amount, round_money
 from tradecalc.rate import RateSyntaxError, parse_rate
 
 ZERO = Decimal(0)
@@ -272,6 +273,20 @@ def parse_date(text: str, what: str) -> date:
         raise UsageError(f"{what} {text[:20]!r} is not YYYY-MM-DD or MM/DD/YYYY") from None
 
 
+_DATES: dict[str, date] = {}
+
+
+def _cached_date(text: str, what: str) -> date:
+    """:func:`parse_date`, remembered (an export repeats a few hundred dates a million times)."""
+    found = _DATES.get(text)
+    if found is None:
+        found = parse_date(text, what)
+        if len(_DATES) >= 100_000:
+            _DATES.clear()
+        _DATES[text] = found
+    return found
+
+
 def read_rows(records: Iterable[list[str]]) -> Iterator[TariffRow | tuple[int, str]]:
     """Tariff rows from CSV records (header first); a bad row yields ``(row, message)``."""
     records = iter(records)
@@ -294,18 +309,21 @@ def _tariff_row(number: int, v: Mapping[str, str]) -> TariffRow:
         if not v.get(name) and name != "duty":
             raise UsageError(f"{name} is empty")
     liquidated = v.get("liquidation_date", "")
+    entry = v["entry"]
+    if not _ENTRY_NUMBER.fullmatch(entry):
+        entry = re.sub(r"[\s-]", "", entry).upper()
     return TariffRow(
         row=number,
-        entry=re.sub(r"[\s-]", "", v["entry"]).upper(),
-        line=v["line"],
+        entry=entry,
+        line=intern(v["line"]),
         ordinal=v.get("ordinal", ""),
-        type=v["type"].zfill(2),
-        entered=parse_date(v["date"], "entry date"),
-        origin=v["origin"].upper(),
-        hts=_heading_or_code(v["hts"]),
+        type=intern(v["type"].zfill(2)),
+        entered=_cached_date(v["date"], "entry date"),
+        origin=intern(v["origin"].upper()),
+        hts=intern(_heading_or_code(v["hts"])),
         value=parse_amount(v["value"] or "0", "goods value"),
         duty=parse_amount(v.get("duty") or "0", "duty"),
-        liquidation_date=parse_date(liquidated, "liquidation date") if liquidated else None,
+        liquidation_date=_cached_date(liquidated, "liquidation date") if liquidated else None,
         liquidation_status=v.get("liquidation_status", "").lower(),
         flags=frozenset(f for f in _FLAGS if v.get(f, "").lower() in _YES),
     )
@@ -343,10 +361,10 @@ class LineResult:
     value: Decimal = ZERO
     filed: dict[str, Decimal] = field(default_factory=dict)
     expected: dict[str, Decimal] = field(default_factory=dict)
-    review: list[str] = field(default_factory=list)
-    ordinals: dict[str, int] = field(default_factory=dict)
-    """Tariff ordinal -> the row it was read from (while reading; emptied after)."""
-    out_of_period: set[str] = field(default_factory=set)
+    review: tuple[str, ...] = ()
+    ordinals: dict[str, int] | None = None
+    """Tariff ordinal -> the row it was read from (while reading; None after)."""
+    out_of_period: frozenset[str] = frozenset()
     """Filed headings the schedule has, but not in force on the entry date."""
 
     def deviations(self) -> list[Deviation]:
@@ -405,8 +423,10 @@ def collect(
         if entry is None:
             entry = entries[row.entry] = EntryResult(row.entry, row.type, row.entered)
             entry.valid_number = bool(_ENTRY_NUMBER.fullmatch(row.entry))
-        line = entry.lines.setdefault(row.line, LineResult(row.line))
-        if row.ordinal:
+        line = entry.lines.get(row.line)
+        if line is None:
+            line = entry.lines[row.line] = LineResult(row.line, ordinals={})
+        if row.ordinal and line.ordinals is not None:
             first = line.ordinals.setdefault(row.ordinal, row.row)
             if first != row.row:
                 if bad is not None:
@@ -468,7 +488,9 @@ class Expected:
         when = datetime(entered.year, entered.month, entered.day)
         return not any(start <= when and (end is None or when < end) for start, end in spans)
 
-    def assess(self, line: LineResult, entered: date) -> tuple[dict[str, Decimal], list[str]]:
+    def assess(
+        self, line: LineResult, entered: date
+    ) -> tuple[dict[str, Decimal], tuple[str, ...]]:
         """Expected amount per heading (dots removed) and review items for one line."""
         key = (line.hts, line.origin, entered)
         known = key in self.memo
@@ -477,8 +499,9 @@ class Expected:
             rates, review = layers
             expected: dict[str, Decimal] = {}
             for heading, rate in rates:
-                expected[heading] = expected.get(heading, ZERO) + round_money(line.value * rate)
-            return expected, list(review)
+                amount = round_money(EXACT.multiply(line.value, rate))
+                expected[heading] = expected.get(heading, ZERO) + amount
+            return expected, review
         when = datetime(entered.year, entered.month, entered.day)
         shipment = Shipment(line.hts, line.value, origin=line.origin, dest="US", entry=when)
         result = assess(self.schedule, shipment, ENTRY_DATE_VIEW, None, self.base_rates)
@@ -493,7 +516,7 @@ class Expected:
             self.memo[key] = (
                 _ad_valorem_layers(result) if result.customs_value == line.value else None
             )
-        return expected, list(result.review)
+        return expected, tuple(result.review)
 
 
 def _ad_valorem_layers(result: Assessment) -> _Layers | None:
@@ -520,23 +543,26 @@ def expect(entry: EntryResult, expected: Expected) -> None:
     """Fill each line's expected Chapter 99 amounts from the engine at the entry date."""
     for line in entry.lines.values():
         line.filed.pop("", None)
-        line.ordinals = {}
+        line.ordinals = None
         if not line.hts:
-            line.review.append("no commodity row (only Chapter 99 rows)")
+            line.review += ("no commodity row (only Chapter 99 rows)",)
             continue
         try:
             amounts, review = expected.assess(line, entry.entered)
         except (UsageError, DataError, ArithmeticError) as exc:
-            line.review.append(str(exc))
+            line.review += (str(exc),)
             continue
         for heading, amount in amounts.items():
             line.expected[heading] = line.expected.get(heading, ZERO) + amount
-        line.review.extend(review)
-        line.out_of_period = {
+        if review:
+            line.review += review
+        wrong = [
             h
             for h in line.filed
             if h not in line.expected and expected.out_of_period(h, entry.entered)
-        }
+        ]
+        if wrong:
+            line.out_of_period = frozenset(wrong)
 
 
 def route(entry: EntryResult, rules: Rules, as_of: date) -> None:

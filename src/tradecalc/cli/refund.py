@@ -55,12 +55,10 @@ def _report(
     data: Path | None = None,
     liquidation: Path | None = None,
 ) -> "tuple[Report, LoadedSchedule]":
-    from tradecalc.cli.app import streaming
     from tradecalc.refund import build_report, csv_records, parse_date, read_liquidation
 
     when = parse_date(as_of, "--as-of") if as_of else date.today()
     loaded = load(data)
-    streaming()  # input of any length: keep memory flat
     bad: list[tuple[int, str]] = []
     known = None
     if liquidation is not None:
