@@ -293,11 +293,12 @@ def read_rows(records: Iterable[list[str]]) -> Iterator[TariffRow | tuple[int, s
     header = next(records, None)
     if header is None:
         raise DataError("entries file: empty (no header)")
-    fields = header_fields(header)
+    used = [(f, i) for i, f in enumerate(header_fields(header)) if f]
     for number, record in enumerate(records, start=1):
-        if not any(cell.strip() for cell in record):
+        width = len(record)
+        values = {f: record[i].strip() for f, i in used if i < width}
+        if not any(values.values()):
             continue
-        values = {f: cell.strip() for f, cell in zip(fields, record, strict=False) if f}
         try:
             yield _tariff_row(number, values)
         except (UsageError, DataError) as exc:
@@ -320,13 +321,34 @@ def _tariff_row(number: int, v: Mapping[str, str]) -> TariffRow:
         type=intern(v["type"].zfill(2)),
         entered=_cached_date(v["date"], "entry date"),
         origin=intern(v["origin"].upper()),
-        hts=intern(_heading_or_code(v["hts"])),
-        value=parse_amount(v["value"] or "0", "goods value"),
-        duty=parse_amount(v.get("duty") or "0", "duty"),
+        hts=_code(v["hts"]),
+        value=_amount(v["value"], "goods value"),
+        duty=_amount(v.get("duty", ""), "duty"),
         liquidation_date=_cached_date(liquidated, "liquidation date") if liquidated else None,
         liquidation_status=v.get("liquidation_status", "").lower(),
-        flags=frozenset(f for f in _FLAGS if v.get(f, "").lower() in _YES),
+        flags=frozenset(f for f in _FLAGS if f in v and v[f].lower() in _YES) or _NO_FLAGS,
     )
+
+
+_NO_FLAGS: frozenset[str] = frozenset()
+_ZEROS = frozenset({"", "0", "0.00", "0.0", ".00"})
+_CODES: dict[str, str] = {}
+
+
+def _amount(text: str, what: str) -> Decimal:
+    """:func:`parse_amount`, with the zeros that fill half an export's amount cells skipped."""
+    return ZERO if text in _ZEROS else parse_amount(text, what)
+
+
+def _code(text: str) -> str:
+    """:func:`_heading_or_code`, remembered (a few thousand codes fill an export)."""
+    found = _CODES.get(text)
+    if found is None:
+        found = intern(_heading_or_code(text))
+        if len(_CODES) >= 100_000:
+            _CODES.clear()
+        _CODES[text] = found
+    return found
 
 
 # ----------------------------------------------------------------------------- results
