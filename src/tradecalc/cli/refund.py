@@ -20,7 +20,7 @@ EntriesArgument = Annotated[
     Path,
     typer.Argument(
         metavar="ENTRIES",
-        help="ACE ES-003 export (CSV), or tradecalc's own entries CSV.",
+        help="ACE ES-003 export (CSV), or tradecalc's own entries CSV; - for stdin.",
         show_default=False,
         dir_okay=False,
     ),
@@ -93,6 +93,7 @@ def _print(text_or_table: Any) -> None:
     epilog="Examples:\n\n"
     "  tradecalc refund es003.csv --as-of 2026-12-02\n\n"
     "  tradecalc refund es003.csv --cape-dir cape/ --format json > refund.json\n\n"
+    "  tradecalc refund es003.csv --liquidation es701.csv\n\n"
     "Routes: cape, reconciliation, protest, finally-liquidated, excluded, none. "
     "Exit status: 0 when every entry computed cleanly, 1 when a row, an entry number or a "
     "line needs review.",
