@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradecalc import refund
+from tradecalc import refund, render_refund
 from tradecalc.engine import Shipment, assess, dated_view
 from tradecalc.errors import DataError
 from tradecalc.refund import (
@@ -529,3 +529,17 @@ def test_cli_unclosed_quote_swallowing_the_file_is_a_bad_row(tmp_path: Path) -> 
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "1 rows could not be read (first: row 1: line is empty)" in done.stdout
+
+
+@pytest.mark.parametrize("entries", [0, 1, 3])
+def test_json_written_in_pieces_is_the_whole_document(entries: int) -> None:
+    """The streamed JSON equals the same document dumped whole (same text, not just data)."""
+    rows = [r for n in range(entries) for r in _entry(f"ABC{n:08d}", "2025-05-20", GENEVA)]
+    report = _report_from([HEADER, *rows])
+    text = render_refund.report_json(report, "v1", "0" * 64)
+    document = json.loads(text)
+    assert text == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    assert len(document["entries"]) == entries
+    pieces = list(render_refund.report_csv_chunks(report, "v1", "0" * 64))
+    assert len(pieces) == entries + 1
+    assert [len(r) for r in csv.reader("".join(pieces).splitlines())] == [13] * (entries + 1)

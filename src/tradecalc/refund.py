@@ -575,7 +575,8 @@ def expect(entry: EntryResult, expected: Expected) -> None:
             line.review += (str(exc),)
             continue
         for heading, amount in amounts.items():
-            line.expected[heading] = line.expected.get(heading, ZERO) + amount
+            filed = line.filed.get(heading)
+            line.expected[heading] = filed if filed == amount else amount  # one object if equal
         if review:
             line.review += review
         wrong = [

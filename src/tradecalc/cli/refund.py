@@ -1,6 +1,7 @@
 """``tradecalc refund`` and ``tradecalc audit``: past entries against the dated schedule."""
 
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -84,6 +85,9 @@ def _print(text_or_table: Any) -> None:
     if isinstance(text_or_table, str):
         sys.stdout.write(text_or_table)
         return
+    if isinstance(text_or_table, Iterator):
+        sys.stdout.writelines(text_or_table)  # a document in pieces, never whole
+        return
     from rich.console import Console
 
     Console(highlight=False, emoji=False).print(text_or_table)
@@ -122,14 +126,19 @@ def refund(
 ) -> None:
     """IEEPA refunds of past entries: paid vs expected, route, deadline, interest, CAPE files."""
     from tradecalc.refund import NOTICE
-    from tradecalc.render_refund import entry_status, report_csv, report_json, report_table
+    from tradecalc.render_refund import (
+        entry_status,
+        report_csv_chunks,
+        report_json_chunks,
+        report_table,
+    )
 
     report, loaded = _report(entries, as_of, not non_corporate, data, liquidation)
     version, sha = loaded.schedule.version, loaded.sha256
     if output_format is Format.json:
-        _print(report_json(report, version, sha))
+        _print(report_json_chunks(report, version, sha))
     elif output_format is Format.csv:
-        _print(report_csv(report, version, sha))
+        _print(report_csv_chunks(report, version, sha))
         sys.stderr.write(f"{NOTICE}\n")  # once, outside the data
     else:
         _print(report_table(report))
