@@ -543,3 +543,13 @@ def test_json_written_in_pieces_is_the_whole_document(entries: int) -> None:
     pieces = list(render_refund.report_csv_chunks(report, "v1", "0" * 64))
     assert len(pieces) == entries + 1
     assert [len(r) for r in csv.reader("".join(pieces).splitlines())] == [13] * (entries + 1)
+
+
+def test_a_code_the_engine_refuses_is_review_on_every_line_that_uses_it() -> None:
+    rows = _entry("ABC12345675", "2025-05-20", GENEVA)
+    rows += [r.replace(",001,", ",002,") for r in rows]
+    rows = [r.replace("9503000073", "9503009999") for r in rows]
+    (entry,) = _report_from([HEADER, *rows]).entries
+    reviews = [line.review for line in entry.lines.values()]
+    assert len(reviews) == 2 and reviews[0] == reviews[1]
+    assert "9503.00.9999" in reviews[0][0] or "9503009999" in reviews[0][0]

@@ -71,10 +71,6 @@ MAX_COLUMNS = 1000
 """Most columns an entries file may have."""
 MAX_RECORD_CHARS = MAX_LINE_CHARS
 """Longest CSV record (its lines together, for quoted cells that span lines)."""
-CHECK_DIGIT_NOTE = (
-    "entry numbers are checked for their format only (3-character filer code and 8 digits): "
-    "CBP's check-digit rule (ACE CATAIR Appendix E) is not applied"
-)
 _YES = frozenset({"y", "yes", "true", "1", "x"})
 _FLAGS = ("reconciliation", "drawback", "protest", "adcvd")
 
@@ -495,6 +491,8 @@ class Expected:
         self.base_rates = base_rates
         self.limit = limit
         self.memo: dict[tuple[str, str, date], _Layers | None] = {}
+        self.failed: dict[tuple[str, str, date], str] = {}
+        """Keys the engine refused (an unknown code, say), with its message."""
         self.periods: dict[str, list[tuple[datetime, datetime | None]]] = {}
         for measure in schedule.measures:
             for period in measure.periods:
@@ -524,9 +522,18 @@ class Expected:
                 amount = round_money(EXACT.multiply(line.value, rate))
                 expected[heading] = expected.get(heading, ZERO) + amount
             return expected, review
+        refused = self.failed.get(key)
+        if refused is not None:
+            raise UsageError(refused)
         when = datetime(entered.year, entered.month, entered.day)
         shipment = Shipment(line.hts, line.value, origin=line.origin, dest="US", entry=when)
-        result = assess(self.schedule, shipment, ENTRY_DATE_VIEW, None, self.base_rates)
+        try:
+            result = assess(self.schedule, shipment, ENTRY_DATE_VIEW, None, self.base_rates)
+        except UsageError as exc:
+            if len(self.failed) >= self.limit:
+                self.failed.clear()
+            self.failed[key] = str(exc)
+            raise
         expected = {}
         for charged in result.lines:
             if charged.heading:
