@@ -444,11 +444,6 @@ def test_sigint_at_any_moment_is_one_line(delay: float) -> None:
 
 
 @needs_proc
-@pytest.mark.xfail(
-    reason="after merging the SIGTERM/SIGHUP clean-up (b-hts) the parent can hang after Ctrl-C "
-    "with --jobs 2 while its output pipe is full; open in issue 11",
-    strict=False,
-)
 def test_ctrl_c_with_jobs_is_one_line() -> None:
     """Item 18: Ctrl-C (SIGINT to the whole group) made every worker print a traceback."""
     proc = _child(
