@@ -390,6 +390,25 @@ def test_tradecalc_home_pointing_at_a_file(tmp_path: Path, monkeypatch: pytest.M
     assert home.read_text(encoding="utf-8") == "not a folder"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [("hts", "list"), ("duty", "1000", "--hs", "9503.00.0073", "--regime", "geneva")],
+    ids=["hts list", "duty"],
+)
+def test_tradecalc_home_pointing_at_a_file_is_said_by_every_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    """`hts list` said 'no HTS revision imported' and `duty` ran without the imports."""
+    home = tmp_path / "home"
+    home.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("TRADECALC_HOME", str(home))
+    run = run_main(list(args))
+    assert (run.code, run.err) == (
+        2,
+        f"tradecalc: error: TRADECALC_HOME={home} is a file, not a folder\n",
+    )
+
+
 def test_open_output_errors_are_typed(tmp_path: Path) -> None:
     first = tmp_path / "a"
     first.write_text("x", encoding="utf-8")
