@@ -243,7 +243,7 @@ def test_a_code_not_in_force_is_review_value_not_a_crash(tmp_path: Path) -> None
     done = run_child(["impact", str(basket), "--date", "2025-06-01", "--format", "json"])
     assert done.returncode == 1, done.stderr
     result = json.loads(done.stdout)["results"][0]
-    assert result["unpriced_value"] == "500"
+    assert result["unpriced_value"] == "500.00"
     assert Decimal(result["review_value"]) >= Decimal(500)
     assert Decimal(result["customs_value"]) == Decimal("1000.00")
 
