@@ -372,8 +372,9 @@ def change_instants(
             found.update(t for t in (period.from_, period.to) if t is not None)
     for plist in schedule.product_lists.values():
         found.update(t for row in plist.rows for t in (row.start, row.end) if t is not None)
-    if base_rates is not None and base_rates.importer == importer:
-        found.update(base_rates.starts())
+    provider = for_importer(base_rates, importer)  # one provider, or the importer's in Providers
+    if provider is not None:
+        found.update(provider.starts())
     for party in schedule.parties.values():
         for fee in party.fees:
             found.update(t for p in fee.periods for t in (p.from_, p.to) if t is not None)
