@@ -83,7 +83,7 @@ PUBLISHED: tuple[tuple[str, str, str, str, str], ...] = (
         "2025-04-08",
         "93.88",
         "2025-04-09",
-        "The 84% (EO 14259) took effect at 12:01 a.m. on 9 Apr. tradecalc applies the 11 Apr electronics memo from its legal effective date, 5 Apr (it was retroactive), so the reciprocal duty reaches about 72% of the basket's value (table below) against about 87% in Waugh's 34% and 84% rows (his increase from 5 to 8 Apr is 43.6 points for 50 points of rate); 15% of the value at 84% is the gap.",
+        "The 84% (EO 14259) took effect at 12:01 a.m. on 9 Apr. tradecalc applies the 11 Apr electronics memo from its legal effective date, 5 Apr (it was retroactive), so the reciprocal duty reaches about 72% of the basket's value (table above) against about 87% in Waugh's 34% and 84% rows (his increase from 5 to 8 Apr is 43.6 points for 50 points of rate); 15% of the value at 84% is the gap.",
     ),
     (
         "Waugh",
@@ -97,7 +97,7 @@ PUBLISHED: tuple[tuple[str, str, str, str, str], ...] = (
         "2025-04-11",
         "88.14",
         "2025-04-11",
-        "NOT EXPLAINED in full. Both exempt the 11 Apr electronics memo list by now; Waugh's row implies the 125% reaches about 55% of the value ((88.14 - 20) / 125), tradecalc's about 72% (table below). The difference (about 17% of the basket) is in what each treats as exempt from the reciprocal duty (Annex II, the electronics list at 10 digits, Section 232 goods); his notebook was not inspected.",
+        "NOT EXPLAINED in full. Both exempt the 11 Apr electronics memo list by now; Waugh's row implies the 125% reaches about 55% of the value ((88.14 - 20) / 125), tradecalc's about 72% (table above). The difference (about 17% of the basket) is in what each treats as exempt from the reciprocal duty (Annex II, the electronics list at 10 digits, Section 232 goods); his notebook was not inspected.",
     ),
     (
         "Waugh",
@@ -134,7 +134,7 @@ PUBLISHED: tuple[tuple[str, str, str, str, str], ...] = (
         "2026-07-24",
         "11.94",
         "2026-07-24",
-        "PARTLY EXPLAINED. From 24 Jul 2026 the forced-labour Section 301 replaces the Section 122 surcharge: Waugh adds 1.7 points, tradecalc 4.7. tradecalc charges it on the whole line and lets Section 232 displace it on the whole line (note 52, unconfirmed in the data); its exemption list (Annex A) and the 232 interaction decide the share of value it reaches (table below). Yale's scenario displaces it only on the metal share (peers-2026-12.md section 1).",
+        "PARTLY EXPLAINED. From 24 Jul 2026 the forced-labour Section 301 replaces the Section 122 surcharge: Waugh adds 1.7 points, tradecalc 4.7. tradecalc charges it on the whole line and lets Section 232 displace it on the whole line (note 52, unconfirmed in the data); its exemption list (Annex A) and the 232 interaction decide the share of value it reaches (table above). Yale's scenario displaces it only on the metal share (peers-2026-12.md section 1).",
     ),
     (
         "Waugh",
