@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import bench_batch, bench_hts, bench_refund, bench_startup
+from benchmarks import bench_batch, bench_hts, bench_impact, bench_refund, bench_startup
 
 
 def main() -> None:
-    """Start-up first (quick), then batch, HTS import and lookups, then refund."""
+    """Start-up first (quick), then batch, HTS import and lookups, refund, the impact timeline."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="shipments to generate")
     parser.add_argument("--runs", type=int, default=10, help="start-up runs per command")
@@ -22,6 +22,8 @@ def main() -> None:
     bench_hts.main(runs=args.runs, data=args.data)
     print()
     bench_refund.main(rows=args.rows, data=args.data)
+    print()
+    bench_impact.main()
 
 
 if __name__ == "__main__":

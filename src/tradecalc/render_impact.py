@@ -80,6 +80,7 @@ def _record(report: ImpactReport, impact: RegimeImpact) -> dict[str, Any]:
         "average_rate": _rate(impact.total.rate),
         "increment": _rate(_increment(report, impact)),
         "review_value": str(impact.review_value),
+        "unpriced_value": str(impact.unpriced_value),
         "review": {k: str(v) for k, v in sorted(impact.review.items(), key=lambda kv: -kv[1])},
         "shipments": impact.shipments,
         "measures": {
