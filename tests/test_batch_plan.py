@@ -94,6 +94,8 @@ def _expected(result: Assessment, shipment: Shipment) -> tuple[str, ...]:
         str(result.landed_cost),
         "needs_review" if result.needs_review else "ok",
         "; ".join(result.review),
+        "; ".join(result.claims),
+        "; ".join(result.claimable),
         shipment.origin,
         shipment.dest,
     )

@@ -5,7 +5,8 @@ however long the file. Nothing here prints or draws; the ``batch`` command adds 
 bar, the summary table and the files.
 
 Input columns (any order, blank = not given): ``hs, origin, dest, value, currency, date,
-freight, insurance, qty, unit, mode, metal``. Any other column (``sku``...) is passed through
+freight, insurance, qty, unit, mode, metal, claims`` (``claims``: claim ids separated by ``;``).
+Any other column (``sku``...) is passed through
 unchanged. Output columns, always in this order: ``row``, the pass-through columns, then
 :data:`RESULT_COLUMNS` and :data:`PROVENANCE_COLUMNS`. ``row`` is the data row number
 (CSV: 1 = the first row under the header; JSONL: the line number). HS codes stay text, so
@@ -57,6 +58,7 @@ INPUT_COLUMNS = (
     "unit",
     "mode",
     "metal",
+    "claims",
 )
 RESULT_COLUMNS = (
     "hs",
@@ -72,6 +74,8 @@ RESULT_COLUMNS = (
     "landed_cost",
     "status",
     "review",
+    "claims",
+    "claimable",
     "origin",
     "dest",
 )
@@ -350,6 +354,7 @@ def to_shipment(fields: Mapping[str, object]) -> Shipment:
             metal=template.metal,
             metal_is_share=template.metal_is_share,
             metal_currency=template.metal_currency,
+            claims=template.claims,
         )
     except (TradecalcError, _NotTextError):
         return shipment_from_mapping(fields)  # raises the canonical error

@@ -59,6 +59,8 @@ def _result_values(shipment: Shipment, result: Assessment) -> tuple[str, ...]:
         str(customs + result.landed_extra + total),
         status(review),
         "; ".join(review),
+        "; ".join(result.claims),
+        "; ".join(result.claimable),
         shipment.origin,
         shipment.dest,
     )
@@ -72,6 +74,8 @@ class MoneyPlan:
     """Code, regime, as-of moment and currency, as in the result columns."""
     status: str
     review: str
+    claims: tuple[str, str]
+    """The claims applied and the claims that would change the result, as columns."""
     duty_at: tuple[int, ...]
     """The duty lines charged, as indexes into :attr:`RowPlan.rates`, in line order."""
     fee_at: tuple[int, ...]
@@ -164,6 +168,7 @@ class RowPlan:
                         str(customs + extra + total),
                         plan.status,
                         plan.review,
+                        *plan.claims,
                         *self.route,
                     ),
                 )
@@ -241,6 +246,7 @@ def _read_plan(
         prefix=(template.code, probe.regime, format_when(probe.as_of), probe.currency),
         status=status(probe.review),
         review="; ".join(probe.review),
+        claims=("; ".join(probe.claims), "; ".join(probe.claimable)),
         duty_at=tuple(duty_at),
         fee_at=tuple(fee_at),
         consumption=tuple(consumption),

@@ -330,6 +330,50 @@ def _reference_checks(
         for ref in plist.source:
             if ref not in schedule.sources:
                 yield _at(doc, ("product_lists", name, "source"), f"unknown source {ref!r}")
+    yield from _claim_checks(schedule, doc, unloaded, ids)
+
+
+def _claim_checks(
+    schedule: Schedule, doc: Located, unloaded: Collection[Path_], ids: set[str]
+) -> Iterator[Diagnostic]:
+    """A claim's effects name known measures of its importer and known sources; its
+    scopes name known product lists."""
+    importers = {m.id: getattr(m, "importer", None) for m in schedule.measures}  # stand-ins
+    for name, claim in schedule.claims.items():
+        if ("claims", name) in unloaded:
+            continue
+        for scope_name, scope in (("scope", claim.scope), ("ask", claim.ask)):
+            for part in ("include", "exclude"):
+                for k, item in enumerate(getattr(scope, part) if scope else ()):
+                    listed = item.startswith("@") and not item.startswith("@hts:")
+                    if listed and item[1:] not in schedule.product_lists:
+                        yield _at(
+                            doc,
+                            ("claims", name, scope_name, part, k),
+                            f"claim {name!r} names unknown product list {item!r}",
+                        )
+        for j, effect in enumerate(claim.effects):
+            path: Path_ = ("claims", name, "effects", j)
+            if effect.measure not in ids:
+                yield _at(
+                    doc,
+                    (*path, "measure"),
+                    f"claim {name!r} names unknown measure {effect.measure!r}",
+                )
+            elif importers.get(effect.measure) not in (None, claim.importer):
+                yield _at(
+                    doc,
+                    (*path, "measure"),
+                    f"claim {name!r} is for imports into {claim.importer} but "
+                    f"{effect.measure!r} is not",
+                )
+            for ref in effect.source:
+                if ref not in schedule.sources:
+                    yield _at(doc, (*path, "source"), f"unknown source {ref!r}")
+        if any(e.action == "content" for e in claim.effects) and claim.share is None:
+            yield _at(
+                doc, ("claims", name), f"claim {name!r} changes a content share: give 'share'"
+            )
 
 
 def _overrides(

@@ -397,6 +397,51 @@ class ProductList(Model):
         return False
 
 
+class ClaimEffect(Model):
+    """What a claim changes for one measure: it is not charged (``exclude``), charged on the
+    value less the share given with the claim (``content``), or charged only when the claim
+    is given (``charge``: a measure that turns on a fact such as a patent)."""
+
+    measure: Id
+    heading: Heading | None = None
+    """The Chapter 99 heading the importer reports instead (None: no such heading)."""
+    action: Literal["exclude", "content", "charge"] = "exclude"
+    from_: When | None = Field(default=None, alias="from")
+    to: When | None = None
+    """The claim counts for entries in ``[from, to)`` only (e.g. an in-transit window)."""
+    source: SourceRefs
+    unconfirmed: str | None = None
+
+    def covers(self, when: datetime) -> bool:
+        """True if a claim made for an entry at ``when`` counts."""
+        return (self.from_ is None or self.from_ <= when) and (self.to is None or when < self.to)
+
+
+class Claim(Model):
+    """A fact only the importer can declare (``--claim ID``) and what it changes.
+
+    ``scope`` is the goods the claim can cover (empty: all). Without the claim the result is
+    computed on ``default``; on codes in ``ask`` (when given) it is then marked needs review,
+    naming the claim, because the law makes the result turn on that fact.
+    """
+
+    name: str
+    importer: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    default: str
+    scope: Scope = Field(default_factory=Scope)
+    ask: Scope | None = None
+    share: Amount | None = None
+    """For ``content`` effects: the least share (e.g. ``"0.2"``) for which the claim holds."""
+    effects: tuple[ClaimEffect, ...] = Field(min_length=1)
+    unconfirmed: str | None = None
+    note: str | None = None
+
+    @property
+    def needs_share(self) -> bool:
+        """True when the claim is given with a share (``ID=30%``)."""
+        return any(e.action == "content" for e in self.effects)
+
+
 class Regime(Model):
     """A named snapshot of the schedule at one moment."""
 
@@ -443,6 +488,7 @@ class Schedule(Model):
     sources: dict[Id, Source]
     parties: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], Party]
     product_lists: dict[Id, ProductList] = Field(default_factory=dict)
+    claims: dict[Id, Claim] = Field(default_factory=dict)
     measures: tuple[Measure, ...]
     regimes: tuple[Regime, ...] = Field(min_length=1)
     scenarios: tuple[Scenario, ...] = ()

@@ -19,6 +19,7 @@ from tradecalc.errors import DataError, Diagnostic, SourceLocation
 from tradecalc.list_files import attach_list_files
 from tradecalc.loader import Document, build_model, read_document, validation_diagnostics
 from tradecalc.models import (
+    Claim,
     Measure,
     Override,
     Party,
@@ -98,6 +99,7 @@ _PARTS: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
     "sources": (Source, {"title": "", "url": None, "kind": "derived"}),
     "parties": (Party, {"reporting_order": (), "valuation_source": (), "fees": (), "taxes": ()}),
     "product_lists": (ProductList, {"name": "", "codes": (), "source": ()}),
+    "claims": (Claim, {"name": "", "importer": "US", "default": "", "effects": ()}),
 }
 """The parts of a schedule checked one by one, and a stand-in for a part that fails."""
 _HEADER = {"schema_version": "1", "version": "?", "title": "?", "published": "2000-01-01"}

@@ -47,6 +47,11 @@ PIPE_WIDTH = 160
             "  --set us-ieepa-reciprocal=50%",
         ),
         (
+            "A battery that is not a vehicle part (note 33(h))",
+            "tradecalc duty 1000 --hs 8507.60.0020 --date 2026-09-01 \\\n"
+            "  --claim not-vehicle-part",
+        ),
+        (
             "Steel articles, 60% steel by value, as JSON",
             "tradecalc duty 1000 --hs 7326.90.8688 --metal steel=60% --format json",
         ),
@@ -137,6 +142,16 @@ def duty(
             show_default=False,
         ),
     ] = None,
+    claim: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--claim",
+            metavar="ID",
+            help="Declare a claim (e.g. civil-aircraft, not-vehicle-part, us-content=30%); "
+            "repeatable; the README section Claims lists them.",
+            show_default=False,
+        ),
+    ] = None,
     fx: FxOption = None,
     output_format: Annotated[
         Format, typer.Option("--format", help="Output format.")
@@ -168,6 +183,8 @@ def duty(
 
         if value is not None or hs is not None:
             raise UsageError("--stdin reads the shipments from stdin: give no value or --hs")
+        if claim:
+            raise UsageError('--stdin reads claims from each line\'s "claims": give no --claim')
         views = select_views(loaded, regime or [], scenario or [], set_ or [], date)
         explicit = bool(regime or scenario or date)
         overrides = parse_overrides(set_ or [])
@@ -190,6 +207,7 @@ def duty(
             unit=unit,
             mode=mode,
             metal=tuple(metal or ()),
+            claims=tuple(claim or ()),
         )
     )
     fx_table = parse_fx(fx or ())
