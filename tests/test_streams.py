@@ -325,7 +325,7 @@ def test_a_row_the_engine_cannot_compute_does_not_stop_the_batch(
 def test_a_line_the_engine_cannot_compute_does_not_stop_stdin(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tradecalc.cli import stdin
+    from tradecalc import serve as stdin
 
     _overflowing(stdin, monkeypatch)
     lines = [

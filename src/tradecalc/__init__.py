@@ -26,6 +26,7 @@ _EXPORTS = {
     "Shipment": "tradecalc.engine",
     "Assessment": "tradecalc.engine",
     "FxTable": "tradecalc.money",
+    "select_views": "tradecalc.selection",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from tradecalc.engine import regime_views as regime_views
     from tradecalc.money import FxTable as FxTable
     from tradecalc.schedules import load_schedule as load_schedule
+    from tradecalc.selection import select_views as select_views
 
 
 def __getattr__(name: str) -> Any:

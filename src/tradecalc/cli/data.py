@@ -3,7 +3,7 @@
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -11,6 +11,7 @@ from tradecalc.cli.app import (
     DataOption,
     DestOption,
     Format,
+    FormatOption,
     NoHtsOption,
     OriginOption,
     app,
@@ -18,10 +19,6 @@ from tradecalc.cli.app import (
     load,
 )
 from tradecalc.errors import DataError, ExitCode, UsageError
-
-if TYPE_CHECKING:
-    from tradecalc.engine import RegimeView
-    from tradecalc.schedules import LoadedSchedule
 
 
 class CheckFormat(StrEnum):
@@ -151,9 +148,7 @@ def diff(
         str,
         typer.Argument(metavar="B", help="Regime or scenario id, scenario file or data file."),
     ],
-    output_format: Annotated[
-        Format, typer.Option("--format", help="Output format.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     data: DataOption = None,
 ) -> None:
     """Show what changed between two regimes, two scenarios or two data files."""
@@ -185,8 +180,11 @@ def _diff(a: str, b: str, data: Path | None) -> Any:
         return diff_schedules(old, new, a, b)
     if "schedule" in kinds:
         raise UsageError("diff compares two regimes (or scenarios) or two data files, not a mix")
+    from tradecalc.selection import known_views
+
     loaded = load(data)
-    views = _views(loaded, [Path(x) for x, k in zip((a, b), kinds, strict=True) if k])
+    files = [Path(x) for x, k in zip((a, b), kinds, strict=True) if k]
+    views = known_views(loaded.schedule, files)
     for name in (a, b):
         if _key(name) not in views:
             raise UsageError(f"unknown regime {name!r}; known: {', '.join(views)}")
@@ -204,28 +202,13 @@ def _file_kind(arg: str) -> str | None:
     return "scenario" if isinstance(doc.data, dict) and "scenario" in doc.data else "schedule"
 
 
-def _views(loaded: "LoadedSchedule", scenario_files: list[Path]) -> "dict[str, RegimeView]":
-    """Named regimes and scenarios, plus scenario files keyed by their path."""
-    from tradecalc.engine import regime_views
-    from tradecalc.schedules import load_scenario
-
-    schedule = loaded.schedule
-    files = {str(p): load_scenario(p, schedule) for p in scenario_files}
-    known = regime_views(
-        schedule.model_copy(update={"scenarios": (*schedule.scenarios, *files.values())})
-    )
-    return {**known, **{path: known[s.id] for path, s in files.items()}}
-
-
 def _key(arg: str) -> str:
     return str(Path(arg)) if Path(arg).is_file() else arg
 
 
 @app.command()
 def regimes(
-    output_format: Annotated[
-        Format, typer.Option("--format", help="Output format.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     data: DataOption = None,
 ) -> None:
     """List the named regimes and scenarios with their dates and headline rates."""
@@ -258,7 +241,7 @@ def rates(
     no_hts: NoHtsOption = False,
 ) -> None:
     """Show every measure touching a code over time, and a chart of the total rate."""
-    from tradecalc.cli.hts import imported_schedule
+    from tradecalc.providers import imported_schedule
     from tradecalc.render_data import timeline_chart, timeline_table
     from tradecalc.timeline import timeline
 

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import DataOption, Format, app, load
-from tradecalc.cli.hts import imported_schedule
+from tradecalc.cli.app import DataOption, Format, FormatOption, app, load
 from tradecalc.errors import ExitCode, UsageError
 from tradecalc.files import LineReader, atomic_text, open_stream
 
@@ -56,6 +55,7 @@ def _report(
     data: Path | None = None,
     liquidation: Path | None = None,
 ) -> "tuple[Report, LoadedSchedule]":
+    from tradecalc.providers import imported_schedule
     from tradecalc.refund import build_report, csv_records, parse_date, read_liquidation
 
     when = parse_date(as_of, "--as-of") if as_of else date.today()
@@ -115,9 +115,7 @@ def refund(
             show_default=False,
         ),
     ] = None,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="table, json or csv.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     non_corporate: Annotated[
         bool, typer.Option("--non-corporate", help="Interest at the non-corporate rate.")
     ] = False,
@@ -170,9 +168,7 @@ def _write_cape(folder: Path, report: "Report") -> None:
 )
 def audit(
     entries: EntriesArgument,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="table, json or csv.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     data: DataOption = None,
 ) -> None:
     """Chapter 99 lines filed on past entries against those the schedule expects."""
