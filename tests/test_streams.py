@@ -298,8 +298,11 @@ def test_a_row_the_engine_cannot_compute_does_not_stop_the_batch(
     tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Item 12: one row the engine could not compute aborted the whole batch."""
+    from tradecalc import batch_join
+
     _overflowing(batch, monkeypatch)
     monkeypatch.setattr(batch, "compile_plan", lambda *a: None)
+    monkeypatch.setattr(batch_join.Joined, "_plan", lambda *a: None)  # every row: the engine
     rows = [("9503.00.0073", "100", FAR), ("9503.00.0073", "200", "2025-06-01")]
     source = tmp_path / f"in.{fmt}"
     if fmt == "csv":

@@ -3,7 +3,7 @@
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +19,39 @@ from tradecalc.cli.app import (
     load,
 )
 from tradecalc.errors import DataError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from tradecalc.schedules import LoadedSchedule
+
+
+class ExportFormat(StrEnum):
+    """File formats of ``rates export``."""
+
+    csv = "csv"
+    parquet = "parquet"
+
+
+def _export(loaded: "LoadedSchedule", providers: Any, fmt: str, output: Path | None) -> None:
+    """``rates export``: the whole table (codes the cache lacks are compiled first)."""
+    from tradecalc.compiled import open_tables
+    from tradecalc.rate_export import write_csv, write_parquet
+    from tradecalc.schedules import cache_dir
+
+    tables = open_tables(loaded.schedule, providers, loaded.sha256, cache_dir())
+    if fmt == "parquet":
+        if output is None:
+            raise UsageError("--format parquet needs -o FILE")
+        count = write_parquet(tables, output)
+    elif output is None:
+        count = write_csv(tables, sys.stdout)
+    else:
+        from tradecalc.files import atomic_text
+
+        with atomic_text(output) as handle:
+            count = write_csv(tables, handle)
+    tables.save()
+    if output is not None:
+        typer.echo(f"wrote {count:,} rows to {output}", err=True)
 
 
 class CheckFormat(StrEnum):
@@ -231,17 +264,37 @@ def regimes(
     epilog=examples(
         ("Toys from China into the US", "tradecalc rates 9503.00.0073"),
         ("US soybeans into China", "tradecalc rates 1201.90 --dest CN"),
+        ("The compiled rate table", "tradecalc rates export --format parquet -o rates.parquet"),
     )
 )
 def rates(
-    code: Annotated[str, typer.Argument(metavar="CODE", help="HS/HTS code, e.g. 9503.00.0073.")],
+    code: Annotated[
+        str,
+        typer.Argument(
+            metavar="CODE", help="HS/HTS code, e.g. 9503.00.0073, or 'export' (the table)."
+        ),
+    ],
     origin: OriginOption = None,
     dest: DestOption = None,
     data: DataOption = None,
     no_hts: NoHtsOption = False,
+    table_format: Annotated[
+        ExportFormat,
+        typer.Option("--format", help="With 'export': the table's file format."),
+    ] = "csv",  # type: ignore[assignment]
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="With 'export': where to write."),
+    ] = None,
 ) -> None:
-    """Show every measure touching a code over time, and a chart of the total rate."""
+    """Show every measure touching a code over time, and a chart of the total rate.
+
+    ``rates export`` writes the compiled rate table instead (docs/rate-table.md)."""
     from tradecalc.providers import imported_schedule
+
+    if code == "export":
+        _export(load(data), imported_schedule(not no_hts), table_format, output)
+        return
     from tradecalc.render_data import timeline_chart, timeline_table
     from tradecalc.timeline import timeline
 
