@@ -408,6 +408,8 @@ def result_values(shipment: Shipment, result: Assessment) -> tuple[str, ...]:
             str(customs + result.landed_extra + total),
             status(result.review),
             "; ".join(result.review),
+            "; ".join(result.claims),
+            "; ".join(result.claimable),
             shipment.origin,
             shipment.dest,
         )
@@ -426,6 +428,8 @@ class _Charge:
     intraday: tuple[str, ...]
     prefix: tuple[str, str, str, str]
     review: tuple[str, ...]
+    entry: bool
+    """At an entry's moment (not a named regime's): see :func:`compiled.review_of`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,7 +445,14 @@ class TablePlan:
         out = []
         for item in self.charges:
             charged: Charged = charge(
-                self.party, item.layers, value, freight, insurance, item.fees, item.intraday
+                self.party,
+                item.layers,
+                value,
+                freight,
+                insurance,
+                item.fees,
+                item.intraday,
+                item.entry,
             )
             out.append(
                 (
@@ -460,7 +471,7 @@ def compile_plan(
     engine must assess them (see the module docstring)."""
     schedule = tables.schedule
     party = schedule.parties.get(template.dest)
-    if party is None or template.currency not in (None, party.currency):
+    if party is None or template.currency not in (None, party.currency) or template.claims:
         return None
     digits = code_digits(template.code)
     charges = []
@@ -480,7 +491,9 @@ def compile_plan(
         intraday = intraday_at(schedule, template.dest, entry) if dated and entry else ()
         fees = fees_at(party, template.mode, when)
         prefix = (template.code, view.id, format_when(when), party.currency)
-        charges.append(_Charge(layers, fees, intraday, prefix, review_of(layers, fees, intraday)))
+        given = view.follows_entry and entry is not None
+        review = review_of(layers, fees, intraday, given)
+        charges.append(_Charge(layers, fees, intraday, prefix, review, given))
     return TablePlan(party, tuple(charges), (template.origin, template.dest))
 
 

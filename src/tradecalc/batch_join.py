@@ -74,6 +74,7 @@ class Plan:
     prefix: tuple[str, str, str, str]
     review: str
     status: str
+    claimable: str = ""
 
 
 def _cents(amount: Decimal | None) -> int | None:
@@ -151,7 +152,7 @@ class Joined:
         self._at = at
         self._must_blank = tuple(
             at[name]
-            for name in ("currency", "freight", "insurance", "qty", "unit", "metal")
+            for name in ("currency", "freight", "insurance", "qty", "unit", "metal", "claims")
             if name in at
         )
 
@@ -209,7 +210,7 @@ class Joined:
         if shared is None:
             return None
         return Plan(shared.duties, shared.metals, shared.fees, (code, *shared.prefix[1:]),
-                    shared.review, shared.status)  # fmt: skip
+                    shared.review, shared.status, shared.claimable)  # fmt: skip
 
     def _shared_plan(
         self, index: int, when: datetime, mode: str, regime: str, dated: bool
@@ -231,7 +232,7 @@ class Joined:
             intraday = ()
         if not all(_exact_cents(low) and _exact_cents(high) for _, _, low, high in fees[0]):
             return None
-        review = review_of(layers, fees, intraday)
+        review = review_of(layers, fees, intraday, dated)
         duties = []
         for duty in layers.duties:
             number, scale = _scaled(Decimal(duty[5]))
@@ -247,6 +248,7 @@ class Joined:
             ("", regime, format_when(when), party.currency),
             "; ".join(review),
             status(review),
+            "; ".join(layers.claimable),
         )
 
     def _plain(self, cells: list[str]) -> tuple[str, str, str, str] | None:
@@ -357,6 +359,8 @@ class Joined:
                         _money(value + total),
                         plan.status,
                         plan.review,
+                        "",
+                        plan.claimable,
                         "CN",
                         "US",
                     ),

@@ -47,7 +47,7 @@ from tradecalc.money import consumption_tax, effective_rate, exact, money_sum, r
 from tradecalc.rate import FREE, Rate, parse_rate
 from tradecalc.status import status
 
-FORMAT = "tradecalc-rate-table-2"
+FORMAT = "tradecalc-rate-table-3"
 START = datetime(1900, 1, 1)
 """The first instant of every code's first interval."""
 ROUTES = (("CN", "US"), ("US", "CN"))
@@ -73,6 +73,10 @@ class Layers:
     taxes: tuple[TaxLayer, ...]
     engine: str = ""
     """Why only the engine can charge these layers ("" when :func:`charge` can)."""
+    claimable: tuple[str, ...] = ()
+    """Claims that would change the result (``ID (headings)``), as the engine offers them."""
+    entry_only: tuple[str, ...] = ()
+    """Items of :attr:`review` asked only for an entry, not at a named regime's moment."""
 
     @property
     def metal(self) -> bool:
@@ -91,14 +95,16 @@ class Layers:
             list(self.review),
             [[*t[:5], list(t[5]), t[6], list(t[7])] for t in self.taxes],
             self.engine,
+            list(self.claimable),
+            list(self.entry_only),
         ]
 
     @classmethod
     def from_json(cls, value: object) -> Layers:
         """Back from :meth:`to_json` (ValueError for anything else)."""
-        if not isinstance(value, list) or len(value) != 4:
+        if not isinstance(value, list) or len(value) != 6:
             raise NotATableError("bad layers")
-        duties, review, taxes, why = value
+        duties, review, taxes, why, claimable, entry_only = value
         duty_rows = [_l(d) for d in _l(duties)]
         tax_rows = [_l(t) for t in _l(taxes)]
         if any(len(d) != 11 for d in duty_rows) or any(len(t) != 8 for t in tax_rows):
@@ -121,6 +127,8 @@ class Layers:
                 for t in tax_rows
             ),
             _s(why),
+            tuple(_s(c) for c in _l(claimable)),
+            tuple(_s(r) for r in _l(entry_only)),
         )  # fmt: skip
 
 
@@ -331,6 +339,18 @@ class _CodeScope:
         return any(p.holds(digits, when) for p in self.lists_in)
 
 
+def _list_signature(plist: ProductList, digits: str) -> tuple[object, ...]:
+    """Whether ``plist`` holds ``digits`` by a plain code, and its dated rows for it."""
+    return (
+        any(digits.startswith(code_digits(c)) for c in plist.codes),
+        tuple(
+            (row.start, row.end)
+            for end in range(2, len(digits) + 1)
+            for row in (plist._index.get(digits[:end], ()) if plist.rows else ())
+        ),
+    )
+
+
 def _list_instants(plist: ProductList, digits: str) -> list[datetime]:
     found = []
     index = plist._index if plist.rows else {}
@@ -367,6 +387,13 @@ class _Compiler:
             starts.append(NEW_SCHEDULE)
         self.provider_starts = starts
         self.memo: dict[tuple[object, ...], list[tuple[datetime, Layers]]] = {}
+        self.claims = [c for c in schedule.claims.values() if c.importer == importer]
+        self.claim_instants = {
+            t for c in self.claims for e in c.effects for t in (e.from_, e.to) if t is not None
+        }
+        self.claim_scopes = [
+            scope for c in self.claims for scope in (c.scope, c.ask) if scope is not None
+        ]
         self.heads = self._heads_index()
 
     # -- per code
@@ -477,18 +504,10 @@ class _Compiler:
         with equal signatures have equal intervals (None: no signature, compile the code)."""
         if self.party.taxes or hts is None:
             return None
-        parts = []
+        parts: list[object] = [self._claims_signature(digits)]
         for cs in scopes:
             lists = tuple(
-                (
-                    any(digits.startswith(code_digits(c)) for c in plist.codes),
-                    tuple(
-                        (row.start, row.end)
-                        for end in range(2, len(digits) + 1)
-                        for row in (plist._index.get(digits[:end], ()) if plist.rows else ())
-                    ),
-                )
-                for plist in (*cs.lists_in, *cs.lists_out)
+                _list_signature(plist, digits) for plist in (*cs.lists_in, *cs.lists_out)
             )
             rates = []
             for period in cs.measure.periods:
@@ -513,6 +532,28 @@ class _Compiler:
             for start, imported in hts
         )
         return (tuple(parts), series)
+
+    def _claim_lists(self) -> Iterator[ProductList]:
+        for scope in self.claim_scopes:
+            for entry in (*scope.include, *scope.exclude):
+                if entry.startswith("@") and not entry.startswith(HEADING_SCOPE):
+                    plist = self.schedule.product_lists.get(entry[1:])
+                    if plist is not None:
+                        yield plist
+
+    def _claims_signature(self, digits: str) -> tuple[object, ...]:
+        """What the claims' scopes say about ``digits``, without the code itself."""
+        found: list[object] = []
+        for scope in self.claim_scopes:
+            for entry in (*scope.include, *scope.exclude):
+                if entry.startswith(HEADING_SCOPE):
+                    found.append(None)
+                elif entry.startswith("@"):
+                    plist = self.schedule.product_lists.get(entry[1:])
+                    found.append(None if plist is None else _list_signature(plist, digits))
+                else:
+                    found.append(digits.startswith(code_digits(entry)))
+        return tuple(found)
 
     def compile_code(self, digits: str) -> list[tuple[datetime, Layers]]:
         """The intervals of one code: (start, layers), a new one only where they differ."""
@@ -540,6 +581,9 @@ class _Compiler:
                     instants.add(period.to)
             for plist in (*cs.lists_in, *cs.lists_out):
                 instants.update(_list_instants(plist, digits))
+        instants.update(self.claim_instants)
+        for plist in self._claim_lists():
+            instants.update(_list_instants(plist, digits))
         if hts is not None:
             instants.update(t for t, _ in hts)
             hts_starts = [t for t, _ in hts]
@@ -602,6 +646,7 @@ class _Compiler:
     ) -> Layers:
         """The layers at ``when``: :func:`tradecalc.engine._make_plan`'s rules, no trace."""
         review: list[str] = []
+        ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
         active = self.active(digits, when, scopes, ())
         imported = None
         if self.provider is not None and not engine._has_base(active):
@@ -612,9 +657,9 @@ class _Compiler:
             if imported is not None:
                 if imported.headings:
                     active = self.active(digits, when, scopes, imported.headings)
-                ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
                 active += engine._imported_base(self.measures, ship, imported, {}, [], review)
-        charged = engine._drop_displaced(active, [])
+        claimed = engine.apply_claims(self.schedule, ship, when, active, [])
+        charged = engine._drop_displaced(claimed.active, [])
         review.extend(
             f"{a.measure.name}: {a.measure.note or 'check this measure'}"
             for a in charged
@@ -626,6 +671,10 @@ class _Compiler:
             why = "no base rate for the code: the engine says why"
         order = {group: i for i, group in enumerate(self.party.reporting_order)}
         duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
+        offered = [*duties, *claimed.gated]
+        claimable, asked = engine.claims_offered(self.schedule, ship, when, offered, entry=True)
+        named = set(engine.claims_offered(self.schedule, ship, when, offered, entry=False)[1])
+        review.extend(asked)
         rows = []
         for a in duties:
             kind = engine._base_kind(a)
@@ -635,7 +684,14 @@ class _Compiler:
                 (a.measure.id, a.measure.name, a.measure.group, a.heading, str(a.rate),
                  str(a.rate.ad_valorem), kind, a.source, a.unconfirmed, metal, units)
             )  # fmt: skip
-        return Layers(tuple(rows), tuple(review), self.taxes(digits, when), why)
+        return Layers(
+            tuple(rows),
+            tuple(review),
+            self.taxes(digits, when),
+            why,
+            claimable,
+            tuple(a for a in asked if a not in named),
+        )
 
     def taxes(self, digits: str, when: datetime) -> tuple[TaxLayer, ...]:
         """The taxes of the code at ``when`` (consumption first, then VAT)."""
@@ -945,6 +1001,7 @@ class Charged:
     fees: Decimal
     taxes: Decimal
     review: tuple[str, ...]
+    claimable: tuple[str, ...] = ()
 
     @property
     def total(self) -> Decimal:
@@ -953,11 +1010,15 @@ class Charged:
 
 
 def review_of(
-    layers: Layers, fees: tuple[tuple[FeeAt, ...], tuple[str, ...]], intraday: tuple[str, ...]
+    layers: Layers,
+    fees: tuple[tuple[FeeAt, ...], tuple[str, ...]],
+    intraday: tuple[str, ...],
+    entry: bool = True,
 ) -> tuple[str, ...]:
     """The review items of a shipment charged against ``layers``, in the engine's order
-    (they never depend on the amounts)."""
-    found = list(layers.review)
+    (they never depend on the amounts); ``entry``: at an entry's moment, not a named
+    regime's (claims that count only in a window of entry dates are asked about then)."""
+    found = [r for r in layers.review if entry or r not in layers.entry_only]
     for metal, name in _metals(layers).items():
         found.append(
             f"{metal} content unknown: {name} charged on the full value (CBP's fallback); "
@@ -993,6 +1054,7 @@ def charge(
     insurance: Decimal | None,
     fees: tuple[tuple[FeeAt, ...], tuple[str, ...]],
     intraday: tuple[str, ...] = (),
+    entry: bool = True,
 ) -> Charged:
     """Charge a shipment in the importer's currency against resolved layers.
 
@@ -1046,7 +1108,8 @@ def charge(
             duty,
             money_sum(fee_lines),
             money_sum(tax_lines),
-            review_of(layers, fees, intraday),
+            review_of(layers, fees, intraday, entry),
+            layers.claimable,
         )
 
 
@@ -1076,5 +1139,7 @@ def result_values(
             str(customs + charged.landed_extra + total),
             status(charged.review),
             "; ".join(charged.review),
+            "",
+            "; ".join(charged.claimable),
             *route,
         )
