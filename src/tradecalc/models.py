@@ -149,6 +149,17 @@ SourceRefs = Annotated[
         }
     ),
 ]
+DisplacementRef = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(group:|set:)?[a-z0-9][a-z0-9.-]*$",
+            "description": "a measure id, 'group:NAME' (the measures of a reporting group) "
+            "or 'set:NAME' (a list declared once under displacement_sets)",
+        }
+    ),
+]
 
 
 class Model(BaseModel):
@@ -197,7 +208,7 @@ class Period(Model):
     rates: dict[Code, CodeRateEntry] = Field(default_factory=dict)
     heading: Heading | None = None
     base: Base | None = None
-    displaced_by: tuple[str, ...] | None = None
+    displaced_by: tuple[DisplacementRef, ...] | None = None
     source: SourceRefs
     unconfirmed: str | None = None
     intentional: str | None = None
@@ -249,7 +260,7 @@ class Measure(Model):
     scope: Scope = Field(default_factory=Scope)
     base: Base = "full"
     metal: Metal | None = None
-    displaced_by: tuple[str, ...] = ()
+    displaced_by: tuple[DisplacementRef, ...] = ()
     status: str | None = None
     note: str | None = None
     periods: tuple[Period, ...] = Field(min_length=1)
@@ -257,6 +268,30 @@ class Measure(Model):
     def from_origin(self, origin: str) -> bool:
         """True if the measure covers goods of ``origin``."""
         return "*" in self.origins or origin in self.origins
+
+    def expanded(self, sets: dict[str, tuple[str, ...]]) -> Measure:
+        """This measure with every ``set:NAME`` of its ``displaced_by`` lists replaced by
+        the set's members (names not in ``sets`` are kept, for the checks to report)."""
+        lists = [self.displaced_by, *(p.displaced_by or () for p in self.periods)]
+        if not any(ref.startswith("set:") for refs in lists for ref in refs):
+            return self
+        periods = tuple(
+            p
+            if p.displaced_by is None
+            else p.model_copy(update={"displaced_by": expand_refs(p.displaced_by, sets)})
+            for p in self.periods
+        )
+        update = {"displaced_by": expand_refs(self.displaced_by, sets), "periods": periods}
+        return self.model_copy(update=update)
+
+
+def expand_refs(refs: tuple[str, ...], sets: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """``refs`` with each known ``set:NAME`` replaced by the members of that set."""
+    out: list[str] = []
+    for ref in refs:
+        members = sets.get(ref[4:]) if ref.startswith("set:") else None
+        out.extend(members if members is not None else (ref,))
+    return tuple(out)
 
     @model_validator(mode="after")
     def _consistent(self) -> Measure:
@@ -477,14 +512,32 @@ class Scenario(Model):
     overrides: tuple[Override, ...] = ()
     add: tuple[Measure, ...] = ()
 
+    def expanded(self, sets: dict[str, tuple[str, ...]]) -> Scenario:
+        """This scenario with the displacement sets of its added measures expanded."""
+        add = tuple(m.expanded(sets) for m in self.add)
+        if all(a is b for a, b in zip(add, self.add, strict=True)):
+            return self
+        return self.model_copy(update={"add": add})
+
 
 class Schedule(Model):
-    """A whole schedule file: the root of ``data/rates.yaml``."""
+    """A whole schedule: the root of ``data/rates.yaml`` and of the part files it includes."""
 
     schema_version: Literal["1"] = "1"
     version: str
     title: str
     published: When
+    include: tuple[str, ...] = Field(
+        default=(),
+        description="Part files read into this schedule (paths relative to this file's "
+        "folder): their lists (measures, regimes, ...) are joined, their mappings "
+        "(sources, product_lists, ...) merged. Only the entry file includes.",
+    )
+    displacement_sets: dict[Id, tuple[DisplacementRef, ...]] = Field(
+        default_factory=dict,
+        description="Named lists of measure ids (or 'group:NAME'), used in displaced_by "
+        "as 'set:NAME'.",
+    )
     sources: dict[Id, Source]
     parties: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], Party]
     product_lists: dict[Id, ProductList] = Field(default_factory=dict)
@@ -492,6 +545,13 @@ class Schedule(Model):
     measures: tuple[Measure, ...]
     regimes: tuple[Regime, ...] = Field(min_length=1)
     scenarios: tuple[Scenario, ...] = ()
+
+    def expanded(self) -> Schedule:
+        """This schedule with every ``set:NAME`` in ``displaced_by`` replaced by its members."""
+        sets = self.displacement_sets
+        measures = tuple(m.expanded(sets) for m in self.measures)
+        scenarios = tuple(s.expanded(sets) for s in self.scenarios)
+        return self.model_copy(update={"measures": measures, "scenarios": scenarios})
 
 
 class ScenarioFile(Model):
