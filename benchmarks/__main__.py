@@ -4,22 +4,39 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import bench_batch, bench_hts, bench_startup
+from benchmarks import (
+    bench_batch,
+    bench_hts,
+    bench_impact,
+    bench_realistic,
+    bench_refund,
+    bench_startup,
+)
 
 
 def main() -> None:
-    """Start-up first (quick), then the batch benchmark, then HTS import and lookups."""
+    """Start-up first (quick), the batch benchmark, HTS import and lookups, the realistic
+    workload (every 2024 HTS10 line of US imports from China x 8 dates), refund, impact."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="shipments to generate")
     parser.add_argument("--runs", type=int, default=10, help="start-up runs per command")
     parser.add_argument("--data", default=None, help="schedule file (default: see bench_batch)")
     parser.add_argument("--jobs", type=int, default=1, help="batch --jobs for the batch run")
+    parser.add_argument(
+        "--no-check", action="store_true", help="skip the full-row check against assess()"
+    )
     args = parser.parse_args()
     bench_startup.main(runs=args.runs, data=args.data)
     print()
     bench_batch.main(rows=args.rows, data=args.data, jobs=args.jobs)
     print()
     bench_hts.main(runs=args.runs, data=args.data)
+    print()
+    bench_realistic.main(check_all=not args.no_check)
+    print()
+    bench_refund.main(rows=args.rows, data=args.data)
+    print()
+    bench_impact.main()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import csv
 import gzip
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -58,37 +58,56 @@ def _provenance(source: Path, what: str) -> list[str]:
     ]
 
 
-def imports(shared: Path, out: Path) -> None:
-    source = shared / "trade" / "us-imports-from-china-2024-hs10.csv"
+def _build(
+    source: Path,
+    target: Path,
+    comments: Sequence[str],
+    header: Sequence[str],
+    row: Callable[[dict[str, str]], Sequence[str] | None],
+) -> None:
+    """Read ``source`` (CSV, maybe gzipped), keep the rows ``row`` maps (None drops one),
+    sort them and write ``target`` with the source's provenance, then ``comments``."""
     rows = sorted(
-        (r["hts10"], r["con_val_2024_usd"], "CN", "US")
-        for r in csv.DictReader(io.StringIO(_text(source)))
-        if int(r["con_val_2024_usd"]) > 0
+        kept for kept in map(row, csv.DictReader(io.StringIO(_text(source)))) if kept is not None
     )
-    comments = _provenance(
-        source,
-        "US imports for consumption from China, calendar 2024, by HTS10, in USD "
-        "(U.S. Census Bureau, CON_VAL_YR, via Waugh's trade-war tracker)",
+    what, *notes = comments
+    _write(target, [*_provenance(source, what), *notes], header, rows)
+
+
+def imports(shared: Path, out: Path) -> None:
+    _build(
+        shared / "trade" / "us-imports-from-china-2024-hs10.csv",
+        out / "us-imports-from-cn-2024.csv",
+        [
+            "US imports for consumption from China, calendar 2024, by HTS10, in USD "
+            "(U.S. Census Bureau, CON_VAL_YR, via Waugh's trade-war tracker)"
+        ],
+        ("hs", "value", "origin", "dest"),
+        lambda r: (
+            (r["hts10"], r["con_val_2024_usd"], "CN", "US")
+            if int(r["con_val_2024_usd"]) > 0
+            else None
+        ),
     )
-    _write(out / "us-imports-from-cn-2024.csv", comments, ("hs", "value", "origin", "dest"), rows)
 
 
 def exports(shared: Path, out: Path) -> None:
-    source = shared / "trade" / "comtrade-usa-chn-2022-2024.csv.gz"
-    rows = sorted(
-        (r["cmd_code"], str(Decimal(r["primary_value"]).quantize(Decimal(1))), "US", "CN")
-        for r in csv.DictReader(io.StringIO(_text(source)))
-        if r["year"] == "2024"
-        and r["flow"] == "X"
-        and r["aggr_level"] == "6"
-        and Decimal(r["primary_value"]) > 0
+    def row(r: dict[str, str]) -> tuple[str, ...] | None:
+        value = Decimal(r["primary_value"])
+        if r["year"] != "2024" or r["flow"] != "X" or r["aggr_level"] != "6" or value <= 0:
+            return None
+        return (r["cmd_code"], str(value.quantize(Decimal(1))), "US", "CN")
+
+    _build(
+        shared / "trade" / "comtrade-usa-chn-2022-2024.csv.gz",
+        out / "us-exports-to-cn-2024.csv",
+        [
+            "US exports to China, calendar 2024, by HS6, FOB value in USD "
+            "(UN Comtrade, reporter USA, partner China, flow X)"
+        ],
+        ("hs", "value", "origin", "dest"),
+        row,
     )
-    comments = _provenance(
-        source,
-        "US exports to China, calendar 2024, by HS6, FOB value in USD "
-        "(UN Comtrade, reporter USA, partner China, flow X)",
-    )
-    _write(out / "us-exports-to-cn-2024.csv", comments, ("hs", "value", "origin", "dest"), rows)
 
 
 def sections(shared: Path, out: Path) -> None:
@@ -97,33 +116,36 @@ def sections(shared: Path, out: Path) -> None:
         r["section"]: r["name"] for r in csv.DictReader(io.StringIO(_text(folder / "sections.csv")))
     }
     numerals = list(names)
-    rows = sorted(
-        (r["hscode"], str(numerals.index(r["section"]) + 1), r["section"], names[r["section"]])
-        for r in csv.DictReader(io.StringIO(_text(folder / "harmonized-system.csv")))
-        if r["level"] == "2" and r["section"] in names
+    _build(
+        folder / "harmonized-system.csv",
+        out / "hs-sections.csv",
+        ["HS 2022 chapters and their sections"],
+        ("chapter", "section", "numeral", "name"),
+        lambda r: (
+            (r["hscode"], str(numerals.index(r["section"]) + 1), r["section"], names[r["section"]])
+            if r["level"] == "2" and r["section"] in names
+            else None
+        ),
     )
-    comments = _provenance(folder / "harmonized-system.csv", "HS 2022 chapters and their sections")
-    _write(out / "hs-sections.csv", comments, ("chapter", "section", "numeral", "name"), rows)
 
 
 def metal_shares(shared: Path, out: Path) -> None:
-    source = shared / "yale-tracker-lists" / "metal_content_shares_bea_hs10.csv.gz"
-    rows = []
-    for r in csv.DictReader(io.StringIO(_text(source))):
+    def row(r: dict[str, str]) -> tuple[str, ...] | None:
         shares = [_share(r[name]) for name in ("steel_share", "aluminum_share", "copper_share")]
-        if any(share != "0.0000" for share in shares):
-            rows.append((r["hs10"], *shares))
-    rows.sort()
-    comments = [
-        *_provenance(
-            source,
+        return (r["hs10"], *shares) if any(share != "0.0000" for share in shares) else None
+
+    _build(
+        shared / "yale-tracker-lists" / "metal_content_shares_bea_hs10.csv.gz",
+        out / "metal-shares-estimate.csv",
+        [
             "ESTIMATE: steel, aluminium and copper share of value per HTS10 from BEA input-output "
             "tables (Yale Budget Lab); for aggregate analysis only, never a fact about a shipment",
-        ),
-        "shares rounded half-up to 4 decimal places (0.01% of value); lines whose three shares "
-        "all round to zero are left out",
-    ]
-    _write(out / "metal-shares-estimate.csv", comments, ("hs", "steel", "aluminum", "copper"), rows)
+            "shares rounded half-up to 4 decimal places (0.01% of value); lines whose three shares "
+            "all round to zero are left out",
+        ],
+        ("hs", "steel", "aluminum", "copper"),
+        row,
+    )
 
 
 def _share(text: str) -> str:

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import build_china_lists as layers_of
 import cn_sources as src
-import yaml
 
 OUT = src.ROOT / "data" / "cn" / "tariff-lines.csv"
 VAT_LIST = src.ROOT / "data" / "lists" / "cn-vat-9pct.csv"
@@ -362,8 +361,11 @@ def _write(rows: list[tuple[str, ...]], codes: list[str], trq: dict[str, Decimal
 
 
 def _curated_vat() -> tuple[str, ...]:
-    """Code prefixes whose VAT data/rates.yaml curates (the cn-vat tax's ``rates``)."""
-    data = yaml.safe_load((src.ROOT / "data" / "rates.yaml").read_text(encoding="utf-8"))
+    """Code prefixes whose VAT the schedule curates (the cn-vat tax's ``rates``)."""
+    from tradecalc.loader import include_parts, read_document
+
+    entry = src.ROOT / "data" / "rates.yaml"
+    data = include_parts(read_document(entry), entry.parent)[0].data
     tax = next(t for t in data["parties"]["CN"]["taxes"] if t["id"] == "cn-vat")
     keys = {k.replace(".", "") for period in tax["periods"] for k in period.get("rates", {})}
     return tuple(sorted(keys))

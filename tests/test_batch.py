@@ -142,7 +142,7 @@ def test_stdin_input_and_format_option() -> None:
 @pytest.mark.parametrize(
     "unwanted",
     [
-        ("tradecalc.batch", "tradecalc.cli.stdin", "rich.progress", "sqlite3", "duckdb", "polars"),
+        ("tradecalc.batch", "tradecalc.serve", "rich.progress", "sqlite3", "duckdb", "polars"),
         ("yaml", "tradecalc.loader", "tradecalc.checks"),  # the compiled cache is fresh
     ],
     ids=["batch machinery", "YAML"],

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from tradecalc import __version__, cache_format, schedules
 from tradecalc.cache_format import NotACacheError
-from tradecalc.schedules import MAX_CACHE_BYTES, load_schedule, schedule_digest
+from tradecalc.schedules import MAX_CACHE_BYTES, data_digest, load_schedule
 
 from conftest import BUNDLED, MINI, ROOT
 
@@ -38,7 +38,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _cache_path(folder: Path) -> Path:
-    digest = schedule_digest([MINI.read_bytes()])
+    digest = hashlib.sha256(MINI.read_bytes()).hexdigest()
     return folder / f"schedule-{digest}.json"
 
 
@@ -55,7 +55,7 @@ class _Planted:
 def test_a_planted_pickle_with_a_valid_header_runs_nothing(cache: Path, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     payload = pickle.dumps(_Planted(str(marker)))
-    digest = schedule_digest([MINI.read_bytes()])
+    digest = hashlib.sha256(MINI.read_bytes()).hexdigest()
     for fmt in (2, 3):  # the old pickle format's header and the current one
         header = {
             "format": fmt,
@@ -167,9 +167,12 @@ def test_decimals_keep_their_exponent() -> None:
 
 
 def test_the_digest_of_one_file_is_its_sha256_and_any_extra_file_changes_it() -> None:
-    data = MINI.read_bytes()
-    assert schedule_digest([data]) == hashlib.sha256(data).hexdigest()
-    with_list = schedule_digest([data, b"code\n8471\n"])
-    assert with_list != schedule_digest([data])
-    assert with_list != schedule_digest([data, b"code\n8472\n"])
-    assert with_list == schedule_digest([data, b"code\n8471\n"])
+    own = hashlib.sha256(MINI.read_bytes()).hexdigest()
+    assert data_digest(own, {}) == own
+    with_list = data_digest(own, {"lists/a.csv": "1" * 64})
+    assert with_list != own
+    assert with_list != data_digest(own, {"lists/a.csv": "2" * 64})
+    assert with_list != data_digest(own, {"lists/b.csv": "1" * 64})
+    assert with_list == data_digest(own, {"lists/a.csv": "1" * 64})
+    both = {"lists/a.csv": "1" * 64, "schedule/us.yaml": "3" * 64}
+    assert data_digest(own, both) == data_digest(own, dict(reversed(both.items())))

@@ -81,19 +81,19 @@ def test_csv_contract(cli: Cli) -> None:
     sha256 = load_schedule(MINI, use_cache=False).sha256
     assert run.out.replace(sha256, "SHA") == (
         "regime,as_of,currency,kind,measure,heading,rate,base,amount,source,data_version,"
-        "status,review,data_sha256\n"
-        "geneva,2025-05-14T12:01,USD,duty,us-301,9903.88.03,25%,1000.00,250.00,fx,test.1,ok,,SHA\n"
-        "geneva,2025-05-14T12:01,USD,duty,us-fentanyl,9903.01.24,20%,1000.00,200.00,fx,test.1,ok,,SHA\n"
-        "geneva,2025-05-14T12:01,USD,duty,us-recip,9903.01.25,10%,1000.00,100.00,fx,test.1,ok,,SHA\n"
-        "geneva,2025-05-14T12:01,USD,duty,us-mfn,,16%,1000.00,160.00,fx,test.1,ok,,SHA\n"
-        "geneva,2025-05-14T12:01,USD,fee,us-mpf,,0.3464%,1000.00,32.71,fx,test.1,ok,,SHA\n"
-        "geneva,2025-05-14T12:01,USD,fee,us-hmf,,0.125%,1000.00,1.25,fx,test.1,ok,,SHA\n"
-        "geneva,2025-05-14T12:01,USD,duty_total,,,,,710.00,,test.1,ok,,SHA\n"
-        "geneva,2025-05-14T12:01,USD,fees_total,,,,,33.96,,test.1,ok,,SHA\n"
-        "geneva,2025-05-14T12:01,USD,taxes_total,,,,,0.00,,test.1,ok,,SHA\n"
-        "geneva,2025-05-14T12:01,USD,total,,,,,743.96,,test.1,ok,,SHA\n"
-        "geneva,2025-05-14T12:01,USD,effective_rate,,,,,0.710000,,test.1,ok,,SHA\n"
-        "geneva,2025-05-14T12:01,USD,landed_cost,,,,,1743.96,,test.1,ok,,SHA\n"
+        "status,review,data_sha256,claims,claimable\n"
+        "geneva,2025-05-14T12:01,USD,duty,us-301,9903.88.03,25%,1000.00,250.00,fx,test.1,ok,,SHA,,\n"
+        "geneva,2025-05-14T12:01,USD,duty,us-fentanyl,9903.01.24,20%,1000.00,200.00,fx,test.1,ok,,SHA,,\n"
+        "geneva,2025-05-14T12:01,USD,duty,us-recip,9903.01.25,10%,1000.00,100.00,fx,test.1,ok,,SHA,,\n"
+        "geneva,2025-05-14T12:01,USD,duty,us-mfn,,16%,1000.00,160.00,fx,test.1,ok,,SHA,,\n"
+        "geneva,2025-05-14T12:01,USD,fee,us-mpf,,0.3464%,1000.00,32.71,fx,test.1,ok,,SHA,,\n"
+        "geneva,2025-05-14T12:01,USD,fee,us-hmf,,0.125%,1000.00,1.25,fx,test.1,ok,,SHA,,\n"
+        "geneva,2025-05-14T12:01,USD,duty_total,,,,,710.00,,test.1,ok,,SHA,,\n"
+        "geneva,2025-05-14T12:01,USD,fees_total,,,,,33.96,,test.1,ok,,SHA,,\n"
+        "geneva,2025-05-14T12:01,USD,taxes_total,,,,,0.00,,test.1,ok,,SHA,,\n"
+        "geneva,2025-05-14T12:01,USD,total,,,,,743.96,,test.1,ok,,SHA,,\n"
+        "geneva,2025-05-14T12:01,USD,effective_rate,,,,,0.710000,,test.1,ok,,SHA,,\n"
+        "geneva,2025-05-14T12:01,USD,landed_cost,,,,,1743.96,,test.1,ok,,SHA,,\n"
     )
 
 

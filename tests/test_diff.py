@@ -168,6 +168,61 @@ def test_file_diff_names_each_code_with_both_rates(cli: Cli, tmp_path: Path) -> 
     assert re.search(r"rate 9503\.00\.0074:?\s+—\s+(→ )?Free", table), table
 
 
+SIDES = ("before", "after")
+
+
+def test_file_diff_covers_fees_taxes_parties_and_lists(cli: Cli, tmp_path: Path) -> None:
+    """A VAT rate by code, a fee minimum, a party setting and a listed code once gave 'none'."""
+    text = MINI.read_text(encoding="utf-8")
+    edits = [
+        ('rates: { "1201.90": "9%" }', 'rates: { "1201.90": "11%" }'),
+        ('rate: "0.3464%", min: "33.58"', 'rate: "0.3464%", min: "34.00"'),
+        ('codes: ["6110.11", "7326.90.86"]', 'codes: ["6110.11", "7326.90.87"]'),
+        ('timezone: "America/New_York"', 'timezone: "America/Chicago"'),
+    ]
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(text, encoding="utf-8")
+    changes = json.loads(cli("diff", str(MINI), str(edited), "--format", "json").out)["changes"]
+    found = {
+        tuple(c[k] for k in ("change", "section", "direction", "item", "field", "code", *SIDES))
+        for c in changes
+    }
+    assert (
+        "changed",
+        "period",
+        "CN",
+        "cn-vat @ 2024-01-01",
+        "rate",
+        "1201.90",
+        "9%",
+        "11%",
+    ) in found
+    assert ("changed", "period", "US", "us-mpf @ 2025-10-01", "min", "", "33.58", "34.00") in found
+    assert ("removed", "list", "", "list3", "code", "7326.90.86", "always", "") in found
+    assert ("added", "list", "", "list3", "code", "7326.90.87", "", "always") in found
+    assert (
+        "changed",
+        "party",
+        "US",
+        "US",
+        "timezone",
+        "",
+        "America/New_York",
+        "America/Chicago",
+    ) in found
+    assert len(changes) == 7  # and the two summary rows (VAT table, list): nothing else moved
+    assert diff_schedules(_loaded(edited), _loaded(edited), "a", "b").changes == ()
+
+
+def _loaded(path: Path) -> object:
+    from tradecalc.schedules import load_schedule
+
+    return load_schedule(path, use_cache=False).schedule
+
+
 def test_identical_files_have_no_changes(mini: LoadedSchedule) -> None:
     assert diff_schedules(mini.schedule, mini.schedule, "a", "b").changes == ()
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from fuzzing import BOTH, assert_clean, assert_diagnostics, run_main
 from tradecalc.errors import DataError
-from tradecalc.loader import parse_yaml
+from tradecalc.loader import include_parts, parse_yaml, read_document
 from tradecalc.schedules import compile_schedule
 
 from conftest import BUNDLED, MINI
@@ -32,7 +32,16 @@ Path_ = tuple[str | int, ...]
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # big reprs
 PYDANTIC_INTERNALS = ("instance of", "after validation", "function-", "tagged-union", "[key]")
 """Words of pydantic's own error texts that a diagnostic must never show."""
-SOURCES = {"mini": MINI.read_text(encoding="utf-8"), "bundled": BUNDLED.read_text(encoding="utf-8")}
+
+
+def _single_file(entry: Path) -> str:
+    """The bundled schedule and its parts as one YAML document (no include:)."""
+    data = dict(include_parts(read_document(entry), entry.parent)[0].data)
+    data.pop("include")
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
+
+
+SOURCES = {"mini": MINI.read_text(encoding="utf-8"), "bundled": _single_file(BUNDLED)}
 
 
 def _paths(data: Any, here: Path_ = ()) -> list[Path_]:

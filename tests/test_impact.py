@@ -213,3 +213,52 @@ def test_basket_generator_reproduces_the_bundled_files(tmp_path: Path) -> None:
     )
     for made in sorted(tmp_path.iterdir()):
         assert made.read_bytes() == (ROOT / "data" / "baskets" / made.name).read_bytes(), made.name
+
+
+def test_reuse_gives_the_sums_of_assessing_every_instant() -> None:
+    """One assessment per stretch without a relevant change equals one per instant."""
+    from tradecalc.hts_history import open_schedule
+
+    us = open_schedule(bundled=True)
+    instants = change_instants(SCHEDULE, "US", datetime(2025, 1, 1), datetime(2026, 12, 2), us)
+    views = [RegimeView(t.isoformat(), "", t) for t in instants]
+    shipments = [Shipment(c, Decimal(1000 + i)) for i, c in enumerate(US_CODES[::2])]
+    shipments.append(Shipment("0603190195", Decimal(500)))  # a 2024 suffix retired in 2025
+    fast = measure_impact(SCHEDULE, shipments, views, base_rates=us)
+    plain = measure_impact(SCHEDULE, shipments, views, base_rates=us, reuse=False)
+    for a, b in zip(fast, plain, strict=True):
+        assert (a.total.value, a.total.duty, a.unpriced_value) == (
+            b.total.value,
+            b.total.duty,
+            b.unpriced_value,
+        )
+        assert dict(a.review) == dict(b.review) and dict(a.review_sets) == dict(b.review_sets)
+        assert {k: (s.value, s.duty) for k, s in a.measures.items()} == {
+            k: (s.value, s.duty) for k, s in b.measures.items()
+        }
+
+
+def test_a_code_not_in_force_is_review_value_not_a_crash(tmp_path: Path) -> None:
+    basket = _basket(tmp_path, [("0603190195", "500"), (US_CODES[0], "1000")])
+    done = run_child(["impact", str(basket), "--date", "2025-06-01", "--format", "json"])
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)["results"][0]
+    assert result["unpriced_value"] == "500.00"
+    assert Decimal(result["review_value"]) >= Decimal(500)
+    assert Decimal(result["customs_value"]) == Decimal("1000.00")
+
+
+@pytest.mark.slow
+def test_the_tracker_report_reproduces_the_committed_report() -> None:
+    """scripts/report_us_trackers.py (bundled data only) rewrites docs/us-trackers.md unchanged."""
+    report = ROOT / "docs" / "us-trackers.md"
+    before = report.read_bytes()
+    try:
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "report_us_trackers.py")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        assert report.read_bytes() == before
+    finally:
+        report.write_bytes(before)

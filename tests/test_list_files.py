@@ -11,8 +11,7 @@ import pytest
 
 from tradecalc.engine import Shipment, assess, dated_view, regime_views
 from tradecalc.errors import DataError
-from tradecalc.list_files import data_digest
-from tradecalc.schedules import load_schedule
+from tradecalc.schedules import data_digest, load_schedule
 from tradecalc.validation import validate_files
 
 from conftest import MINI

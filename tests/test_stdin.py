@@ -8,9 +8,9 @@ import os
 import subprocess
 import sys
 
-from tradecalc.cli.stdin import serve
 from tradecalc.money import FxTable
 from tradecalc.schedules import LoadedSchedule
+from tradecalc.serve import serve
 
 from conftest import MINI, run_child
 

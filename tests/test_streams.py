@@ -298,8 +298,11 @@ def test_a_row_the_engine_cannot_compute_does_not_stop_the_batch(
     tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Item 12: one row the engine could not compute aborted the whole batch."""
+    from tradecalc import batch_join
+
     _overflowing(batch, monkeypatch)
     monkeypatch.setattr(batch, "compile_plan", lambda *a: None)
+    monkeypatch.setattr(batch_join.Joined, "_plan", lambda *a: None)  # every row: the engine
     rows = [("9503.00.0073", "100", FAR), ("9503.00.0073", "200", "2025-06-01")]
     source = tmp_path / f"in.{fmt}"
     if fmt == "csv":
@@ -325,7 +328,7 @@ def test_a_row_the_engine_cannot_compute_does_not_stop_the_batch(
 def test_a_line_the_engine_cannot_compute_does_not_stop_stdin(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tradecalc.cli import stdin
+    from tradecalc import serve as stdin
 
     _overflowing(stdin, monkeypatch)
     lines = [
@@ -443,12 +446,43 @@ def test_sigint_at_any_moment_is_one_line(delay: float) -> None:
         assert err == b"" or err.rstrip().endswith(b"KeyboardInterrupt")
 
 
+_IGNORED_INTERRUPT = """
+import sys, weakref
+import tradecalc.cli.run as entry
+from tradecalc.cli import main
+
+class Thing: pass
+thing = Thing()
+ref = weakref.ref(thing, lambda _: (_ for _ in ()).throw(KeyboardInterrupt))
+real = entry.run
+def run():
+    global thing
+    del thing  # the callback raises KeyboardInterrupt; Python prints it, ignores it, runs on
+    real()
+entry.run = run
+sys.argv = ["tradecalc", *sys.argv[1:]]
+main()
+"""
+
+
+def test_ctrl_c_in_a_callback_python_ignores_still_interrupts() -> None:
+    """Item 18: Ctrl-C landing in an import lock's weakref callback during start-up printed
+    'Exception ignored ... KeyboardInterrupt' and the command ran on as if not interrupted."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _IGNORED_INTERRUPT, "duty", "--stdin", *DATA],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        proc.wait(timeout=60)  # stdin stays open: without the interrupt it waits for lines
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    _, err = proc.communicate(timeout=TIMEOUT)
+    assert (proc.returncode, err) == (130, b"tradecalc: error: interrupted\n")
+
+
 @needs_proc
-@pytest.mark.xfail(
-    reason="after merging the SIGTERM/SIGHUP clean-up (b-hts) the parent can hang after Ctrl-C "
-    "with --jobs 2 while its output pipe is full; open in issue 11",
-    strict=False,
-)
 def test_ctrl_c_with_jobs_is_one_line() -> None:
     """Item 18: Ctrl-C (SIGINT to the whole group) made every worker print a traceback."""
     proc = _child(

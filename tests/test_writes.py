@@ -7,6 +7,7 @@ and the last test checks that ``/dev/null`` is still a character device.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -284,6 +286,71 @@ def test_a_failed_write_says_why_and_keeps_the_previous_file(
     assert _temps(tmp_path) == []
 
 
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs of the test's own (root, where ``mount`` works), unmounted after."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here; the injected ENOSPC test covers a full disk")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+def _fill(folder: Path) -> None:
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        with contextlib.suppress(OSError):
+            while os.write(fd, bytes(4096)):
+                pass
+    finally:
+        os.close(fd)
+
+
+def test_a_really_full_disk_is_one_line_and_keeps_the_previous_files(small_disk: Path) -> None:
+    """Item 17 on a real file system: the entry point, not an injected errno."""
+    target = small_disk / "schema.json"
+    target.write_text("previous\n", encoding="utf-8")
+    home = small_disk / "home"
+    env = {**os.environ, "TRADECALC_HOME": str(home)}
+    _fill(small_disk)
+    schema = run_child(_schema_args(target), env=env)
+    imported = run_child(
+        ["hts", "import", str(GRAMMAR), "--revision", "t-5", "--effective", "2025-01-01"], env=env
+    )
+    for done in (schema, imported):
+        assert done.returncode == 1, done
+        assert done.stderr.count("\n") == 1 and "the disk is full" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert target.read_text(encoding="utf-8") == "previous\n"
+    assert _temps(small_disk) == []
+    assert not (home / "hts").exists() or _temps(home / "hts") == []
+
+
+def test_a_read_only_mount_is_one_line(small_disk: Path) -> None:
+    """Item 17 as root, whom folder permissions do not stop: a read-only file system does."""
+    target = small_disk / "schema.json"
+    target.write_text("previous\n", encoding="utf-8")
+    remounted = subprocess.run(
+        ["mount", "-o", "remount,ro", str(small_disk)], capture_output=True, check=False
+    )
+    if remounted.returncode != 0:
+        pytest.skip("cannot remount the tmpfs read-only here")
+    done = run_child(_schema_args(target))
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"tradecalc: error: cannot write {target}: the file system is read-only\n",
+    )
+    assert target.read_text(encoding="utf-8") == "previous\n"
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_folder_is_permission_denied(tmp_path: Path) -> None:
     folder = tmp_path / "ro"
@@ -321,6 +388,25 @@ def test_tradecalc_home_pointing_at_a_file(tmp_path: Path, monkeypatch: pytest.M
     assert_clean(run)
     assert run.err == f"tradecalc: error: TRADECALC_HOME={home} is a file, not a folder\n"
     assert home.read_text(encoding="utf-8") == "not a folder"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("hts", "list"), ("duty", "1000", "--hs", "9503.00.0073", "--regime", "geneva")],
+    ids=["hts list", "duty"],
+)
+def test_tradecalc_home_pointing_at_a_file_is_said_by_every_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    """`hts list` said 'no HTS revision imported' and `duty` ran without the imports."""
+    home = tmp_path / "home"
+    home.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("TRADECALC_HOME", str(home))
+    run = run_main(list(args))
+    assert (run.code, run.err) == (
+        2,
+        f"tradecalc: error: TRADECALC_HOME={home} is a file, not a folder\n",
+    )
 
 
 def test_open_output_errors_are_typed(tmp_path: Path) -> None:

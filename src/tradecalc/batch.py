@@ -5,7 +5,8 @@ however long the file. Nothing here prints or draws; the ``batch`` command adds 
 bar, the summary table and the files.
 
 Input columns (any order, blank = not given): ``hs, origin, dest, value, currency, date,
-freight, insurance, qty, unit, mode, metal``. Any other column (``sku``...) is passed through
+freight, insurance, qty, unit, mode, metal, claims`` (``claims``: claim ids separated by ``;``).
+Any other column (``sku``...) is passed through
 unchanged. Output columns, always in this order: ``row``, the pass-through columns, then
 :data:`RESULT_COLUMNS` and :data:`PROVENANCE_COLUMNS`. ``row`` is the data row number
 (CSV: 1 = the first row under the header; JSONL: the line number). HS codes stay text, so
@@ -17,9 +18,11 @@ a date under every named regime of the schedule. A named regime or scenario is c
 own moment (:func:`tradecalc.engine.moment`, the rule ``duty`` follows too): a row's date then
 does not move it and the ``as_of`` column shows the moment used.
 
-Speed: rows that share code, countries, date, unit, mode and metal share money plans
-(:mod:`tradecalc.batch_plan`), so most rows only do Decimal arithmetic; the rest, and every
-row a plan cannot reproduce exactly, go through :func:`tradecalc.engine.assess`.
+Speed: rows that share code, countries, date, unit, mode and metal share one plan: their
+layers read off the compiled rate table (:mod:`tradecalc.compiled`, by code and instant) and
+charged by :func:`tradecalc.compiled.charge`, the one money path; rows the table cannot charge
+(specific rates, metal content, another currency, a scenario's overrides, an unknown code) go
+through :func:`tradecalc.engine.assess`.
 """
 
 from __future__ import annotations
@@ -36,13 +39,24 @@ from operator import itemgetter
 from typing import IO, Any, NamedTuple
 
 from tradecalc.base_rates import BaseRates
-from tradecalc.batch_plan import RowPlan, compile_plan, result_values
-from tradecalc.engine import RegimeView, Shipment, assess
+from tradecalc.compiled import (
+    Charged,
+    FeeAt,
+    Layers,
+    Tables,
+    charge,
+    fees_at,
+    intraday_at,
+    review_of,
+)
+from tradecalc.compiled import result_values as charged_values
+from tradecalc.engine import Assessment, RegimeView, Shipment, assess, moment
 from tradecalc.errors import DataError, TradecalcError, UsageError, failure_reason, shorten
 from tradecalc.files import MAX_LINE_CHARS
 from tradecalc.inputs import load_json, shipment_from_mapping
-from tradecalc.models import Schedule
-from tradecalc.money import FxTable, effective_rate, money_sum, parse_amount
+from tradecalc.models import Party, Schedule, code_digits, format_when
+from tradecalc.money import FxTable, effective_rate, exact, money_sum, parse_amount
+from tradecalc.status import status
 
 INPUT_COLUMNS = (
     "hs",
@@ -57,6 +71,7 @@ INPUT_COLUMNS = (
     "unit",
     "mode",
     "metal",
+    "claims",
 )
 RESULT_COLUMNS = (
     "hs",
@@ -72,6 +87,8 @@ RESULT_COLUMNS = (
     "landed_cost",
     "status",
     "review",
+    "claims",
+    "claimable",
     "origin",
     "dest",
 )
@@ -350,6 +367,7 @@ def to_shipment(fields: Mapping[str, object]) -> Shipment:
             metal=template.metal,
             metal_is_share=template.metal_is_share,
             metal_currency=template.metal_currency,
+            claims=template.claims,
         )
     except (TradecalcError, _NotTextError):
         return shipment_from_mapping(fields)  # raises the canonical error
@@ -368,6 +386,115 @@ def _text_or_none(value: object) -> str | None:
 
 
 # ----------------------------------------------------------------------------- assessing
+
+
+def result_values(shipment: Shipment, result: Assessment) -> tuple[str, ...]:
+    """The result columns of a batch row (:data:`RESULT_COLUMNS`) from an assessment."""
+    with exact():
+        duty = result.duty
+        total = duty + result.fees_total + result.taxes_total
+        customs = result.customs_value
+        return (
+            shipment.code,
+            result.regime,
+            format_when(result.as_of),
+            result.currency,
+            str(customs),
+            str(duty),
+            str(result.fees_total),
+            str(result.taxes_total),
+            str(total),
+            str(effective_rate(duty, customs)),
+            str(customs + result.landed_extra + total),
+            status(result.review),
+            "; ".join(result.review),
+            "; ".join(result.claims),
+            "; ".join(result.claimable),
+            shipment.origin,
+            shipment.dest,
+        )
+
+
+Row = tuple[Decimal, Decimal, tuple[str, ...]]
+"""Customs value, duty and the result columns of one shipment under one regime."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Charge:
+    """One regime's part of a plan: the layers, fees and caveats, and the column prefix."""
+
+    layers: Layers
+    fees: tuple[tuple[FeeAt, ...], tuple[str, ...]]
+    intraday: tuple[str, ...]
+    prefix: tuple[str, str, str, str]
+    review: tuple[str, ...]
+    entry: bool
+    """At an entry's moment (not a named regime's): see :func:`compiled.review_of`."""
+
+
+@dataclass(frozen=True, slots=True)
+class TablePlan:
+    """The plans of one combination of repeated fields, one per regime, read off the table."""
+
+    party: Party
+    charges: tuple[_Charge, ...]
+    route: tuple[str, str]
+
+    def rows(self, value: Decimal, freight: Decimal | None, insurance: Decimal | None) -> list[Row]:
+        """One :data:`Row` per regime for these amounts (:func:`compiled.charge`)."""
+        out = []
+        for item in self.charges:
+            charged: Charged = charge(
+                self.party,
+                item.layers,
+                value,
+                freight,
+                insurance,
+                item.fees,
+                item.intraday,
+                item.entry,
+            )
+            out.append(
+                (
+                    charged.customs_value,
+                    charged.duty,
+                    charged_values(*item.prefix, self.route, charged),
+                )
+            )
+        return out
+
+
+def compile_plan(
+    tables: Tables, template: Shipment, views: Sequence[RegimeView]
+) -> TablePlan | None:
+    """The table plan for shipments like ``template`` under ``views``, or None when the
+    engine must assess them (see the module docstring)."""
+    schedule = tables.schedule
+    party = schedule.parties.get(template.dest)
+    if party is None or template.currency not in (None, party.currency) or template.claims:
+        return None
+    digits = code_digits(template.code)
+    charges = []
+    for view in views:
+        if view.overrides or view.added:
+            return None
+        when = moment(template, view)[0]
+        layers = tables.at(template.dest, template.origin, digits, when)
+        if layers is None or layers.engine:
+            return None
+        if layers.metal and template.metal:
+            return None
+        if layers.specific and template.quantity is not None and template.unit is not None:
+            return None
+        entry = template.entry
+        dated = template.entry_is_date and entry is not None and view.follows_entry
+        intraday = intraday_at(schedule, template.dest, entry) if dated and entry else ()
+        fees = fees_at(party, template.mode, when)
+        prefix = (template.code, view.id, format_when(when), party.currency)
+        given = view.follows_entry and entry is not None
+        review = review_of(layers, fees, intraday, given)
+        charges.append(_Charge(layers, fees, intraday, prefix, review, given))
+    return TablePlan(party, tuple(charges), (template.origin, template.dest))
 
 
 class ResultRow(NamedTuple):
@@ -395,9 +522,9 @@ _ENTRIES_MAX = 50_000
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    """The plans of one combination of repeated fields (see batch_plan)."""
+    """The plans of one combination of repeated fields (see :class:`TablePlan`)."""
 
-    plan: RowPlan
+    plan: TablePlan
     keys: tuple[tuple[str, str], ...]
     """``(regime, currency)`` of each plan: its running totals."""
     reviews: tuple[bool, ...]
@@ -422,8 +549,10 @@ class _Assessor:
         header: Sequence[str],
         extra: Sequence[str],
         base_rates: BaseRates | None = None,
+        tables: Tables | None = None,
     ) -> None:
         self.schedule = schedule
+        self.tables = tables if tables is not None else Tables(schedule, base_rates)
         self.views = tuple(views)
         self.fx = fx
         self.base_rates = base_rates
@@ -514,13 +643,13 @@ class _Assessor:
         views = self.views or (
             (_DATED_VIEW,) if template.entry is not None else _named_views(self.schedule)
         )
-        plan = compile_plan(self.schedule, template, views, self.fx, self.base_rates)
+        plan = compile_plan(self.tables, template, views)
         if plan is None:
             return None
         return _Entry(
             plan,
-            tuple(p.totals_key for p in plan.plans),
-            tuple(p.status != "ok" for p in plan.plans),
+            tuple((c.prefix[1], c.prefix[3]) for c in plan.charges),
+            tuple(bool(c.review) for c in plan.charges),
             template.freight is not None,
             template.insurance is not None,
             template.quantity is not None,
@@ -601,11 +730,14 @@ def assess_rows(
     fx: FxTable | None = None,
     summary: Summary | None = None,
     base_rates: BaseRates | None = None,
+    tables: Tables | None = None,
 ) -> Iterator[ResultRow | RowError]:
-    """Assess every row under ``views`` (default: see the module docstring), in input order."""
+    """Assess every row under ``views`` (default: see the module docstring), in input order.
+
+    ``tables``: the compiled rate table to read layers from (default: compiled in memory)."""
     summary = summary if summary is not None else Summary()
     header, items = _items(rows)
-    assessor = _Assessor(schedule, views, fx or FxTable(), header, rows.extra, base_rates)
+    assessor = _Assessor(schedule, views, fx or FxTable(), header, rows.extra, base_rates, tables)
     return assessor.assess(items, summary)
 
 
@@ -700,10 +832,32 @@ def run(
         )
     summary = Summary()
     writer = ResultWriter(out, fmt, rows.extra, provenance=provenance)
-    for item in assess_rows(schedule, rows, views, fx, summary, base_rates):
-        if isinstance(item, RowError):
-            if on_error is not None:
-                on_error(item)
-        else:
-            writer.write(item)
+    tables = _open_tables(schedule, base_rates, data_sha256)
+    if any(view.overrides or view.added for view in views):
+        results = assess_rows(schedule, rows, views, fx, summary, base_rates, tables)
+    else:
+        from tradecalc.batch_join import assess_joined
+
+        results = assess_joined(schedule, rows, tables, fx or FxTable(), summary, views)
+    try:
+        for item in results:
+            if isinstance(item, RowError):
+                if on_error is not None:
+                    on_error(item)
+            else:
+                writer.write(item)
+    finally:
+        tables.save()
     return summary
+
+
+def _open_tables(schedule: Schedule, base_rates: BaseRates | None, data_sha256: str) -> Tables:
+    """The rate table cached for this data (codes compiled by earlier runs are looked up)."""
+    from tradecalc.compiled import open_tables
+    from tradecalc.schedules import cache_dir
+
+    try:
+        folder = cache_dir()
+    except (OSError, TradecalcError):
+        folder = None
+    return open_tables(schedule, base_rates, data_sha256, folder)

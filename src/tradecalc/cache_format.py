@@ -101,8 +101,9 @@ def _fields(value: object) -> dict[str, object]:
 
 def decode(data: bytes) -> object:
     """The tree back from :func:`encode`'s output; NotACacheError (a ValueError) otherwise."""
+    hook = _Decoder().decode_object
     try:
-        tree = json.loads(data, object_hook=_decode_object, parse_float=Decimal)
+        tree = json.loads(data, object_hook=hook, parse_float=Decimal)
     except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
         raise NotACacheError(str(exc)) from None
     _no_list((tree,))
@@ -115,41 +116,72 @@ def _no_list(values: Iterable[object]) -> None:
         raise NotACacheError("an untagged array in cache")
 
 
-def _decode_object(obj: dict[str, Any]) -> object:
-    name = obj.pop("$", None)
-    if name is not None:
-        fields = obj
-        _no_list(fields.values())
-        cls = _CLASSES.get(name)
-        if cls is None:
-            raise NotACacheError("unknown class in cache")
-        if issubclass(cls, BaseModel):
-            if fields.keys() != cls.__pydantic_fields__.keys():
-                raise NotACacheError(f"{cls.__name__} in cache has other fields")
-            model = cls.__new__(cls)
-            model.__setstate__(
-                {
-                    "__dict__": fields,
-                    "__pydantic_extra__": None,
-                    "__pydantic_fields_set__": set(fields),
-                    "__pydantic_private__": None,
-                }
-            )
-            return model
+_FIELDS = {
+    name: cls.__pydantic_fields__.keys()
+    for name, cls in _CLASSES.items()
+    if issubclass(cls, BaseModel)
+}
+"""Each model's field names, which a cached object must have exactly."""
+
+_set = object.__setattr__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+"""BaseModel's slots, set directly (as ``__setstate__`` does, without its lookups)."""
+
+
+class _Decoder:
+    """The JSON object hook of one :func:`decode` call.
+
+    A schedule repeats the same instants many thousand times (every row of a product list
+    has its period), so each distinct timestamp text is parsed once per call and its
+    (immutable) value shared.
+    """
+
+    def __init__(self) -> None:
+        self.instants: dict[str, datetime] = {}
+
+    def decode_object(self, obj: dict[str, Any]) -> object:
+        if len(obj) == 1:
+            ((tag, value),) = obj.items()
+            if tag == "$u" and type(value) is list:
+                _no_list(value)
+                return tuple(value)
+            if tag == "$t" and type(value) is str:
+                instant = self.instants.get(value)
+                if instant is None:
+                    instant = self.instants[value] = datetime.fromisoformat(value)
+                return instant
+        name = obj.pop("$", None)
+        if name is not None:
+            return _build(name, obj)
+        if len(obj) != 1:
+            raise NotACacheError("untagged object in cache")
+        ((tag, value),) = obj.items()
+        if tag == "$a" and isinstance(value, str):
+            return date.fromisoformat(value)
+        if tag == "$m" and isinstance(value, list):
+            pairs = {k: v for k, v in value}  # noqa: C416  (each item must be a [key, value] pair)
+            _no_list(pairs)
+            _no_list(pairs.values())
+            return pairs
+        raise NotACacheError(f"unknown tag {tag!r} in cache")
+
+
+def _build(name: str, fields: dict[str, Any]) -> object:
+    """A model rebuilt the way pickle restores one (no validators), or a rate dataclass."""
+    _no_list(fields.values())
+    cls = _CLASSES.get(name)
+    if cls is None:
+        raise NotACacheError("unknown class in cache")
+    names = _FIELDS.get(name)
+    if names is None:
         return cls(**fields)
-    if len(obj) != 1:
-        raise NotACacheError("untagged object in cache")
-    ((tag, value),) = obj.items()
-    if tag == "$t" and isinstance(value, str):
-        return datetime.fromisoformat(value)
-    if tag == "$a" and isinstance(value, str):
-        return date.fromisoformat(value)
-    if tag == "$u" and isinstance(value, list):
-        _no_list(value)
-        return tuple(value)
-    if tag == "$m" and isinstance(value, list):
-        pairs = {k: v for k, v in value}  # noqa: C416  (each item must be a [key, value] pair)
-        _no_list(pairs)
-        _no_list(pairs.values())
-        return pairs
-    raise NotACacheError(f"unknown tag {tag!r} in cache")
+    if fields.keys() != names:
+        raise NotACacheError(f"{cls.__name__} in cache has other fields")
+    model = object.__new__(cls)
+    _set(model, "__dict__", fields)
+    _set_extra(model, None)
+    _set_fields_set(model, set(fields))
+    _set_private(model, None)
+    return model

@@ -66,7 +66,11 @@ def check_schedule(
         *_scenario_checks(schedule, doc, unloaded),
         *_regime_dates(schedule, doc, unloaded),
     ]
-    return sorted(set(found), key=lambda d: (d.location.line, d.location.column, d.message))
+    return sorted(set(found), key=_position)
+
+
+def _position(d: Diagnostic) -> tuple[str, int, int, str]:
+    return (d.location.file, d.location.line, d.location.column, d.message)
 
 
 def check_scenario(
@@ -83,6 +87,7 @@ def check_scenario(
     found = list(unquoted_codes(doc))
     found += _overrides(scenario, ("scenario",), schedule, doc, unloaded)
     found += _measure_checks(schedule, scenario.add, ("scenario", "add"), doc, unloaded)
+    found += _added_set_refs(schedule, scenario.add, ("scenario", "add"), doc)
     names = {r.id for r in schedule.regimes} | {s.id for s in schedule.scenarios}
     if scenario.id in names:
         found.append(
@@ -113,7 +118,7 @@ def _at(doc: Located, path: Path_, message: str) -> Diagnostic:
 def unquoted_codes(doc: Located) -> Iterator[Diagnostic]:
     """HS codes written without quotes, which YAML 1.1 readers would turn into numbers."""
     for path in sorted(doc.numeric_plain, key=str):
-        if len(path) >= 2 and (path[-2] in _CODE_LISTS or path[-2] == "rates"):
+        if len(path) > 2 and (path[-2] in _CODE_LISTS or path[-2] == "rates"):
             yield _at(
                 doc,
                 path,
@@ -319,17 +324,101 @@ def _reference_checks(
         ]
         for path, items in refs:
             for k, ref in enumerate(items):
-                if ref.startswith("group:"):
+                if ref.startswith("set:"):
+                    yield from _set_ref(schedule, ref, (*path, k), doc)
+                    members = schedule.displacement_sets.get(ref[4:], ())
+                    if measure.id in members:
+                        yield _at(doc, (*path, k), f"{ref!r} names {measure.id!r} itself")
+                elif ref.startswith("group:"):
                     if ref.removeprefix("group:") not in groups and not any_group:
                         yield _at(doc, (*path, k), f"displaced_by names unknown group {ref!r}")
                 elif ref not in ids:
                     yield _at(doc, (*path, k), f"displaced_by names unknown measure {ref!r}")
                 elif ref == measure.id:
                     yield _at(doc, (*path, k), "a measure cannot displace itself")
+    for name, members in schedule.displacement_sets.items():
+        for k, ref in enumerate(members):
+            where = ("displacement_sets", name, k)
+            if ref.startswith("set:"):
+                yield _at(doc, where, f"a displacement set cannot name another set ({ref!r})")
+            elif ref.startswith("group:"):
+                if ref.removeprefix("group:") not in groups and not any_group:
+                    yield _at(doc, where, f"displacement set names unknown group {ref!r}")
+            elif ref not in ids:
+                yield _at(doc, where, f"displacement set names unknown measure {ref!r}")
     for name, plist in schedule.product_lists.items():
         for ref in plist.source:
             if ref not in schedule.sources:
                 yield _at(doc, ("product_lists", name, "source"), f"unknown source {ref!r}")
+    yield from _claim_checks(schedule, doc, unloaded, ids)
+
+
+def _claim_checks(
+    schedule: Schedule, doc: Located, unloaded: Collection[Path_], ids: set[str]
+) -> Iterator[Diagnostic]:
+    """A claim's effects name known measures of its importer and known sources; its
+    scopes name known product lists."""
+    importers = {m.id: getattr(m, "importer", None) for m in schedule.measures}  # stand-ins
+    for name, claim in schedule.claims.items():
+        if ("claims", name) in unloaded:
+            continue
+        for scope_name, scope in (("scope", claim.scope), ("ask", claim.ask)):
+            for part in ("include", "exclude"):
+                for k, item in enumerate(getattr(scope, part) if scope else ()):
+                    listed = item.startswith("@") and not item.startswith("@hts:")
+                    if listed and item[1:] not in schedule.product_lists:
+                        yield _at(
+                            doc,
+                            ("claims", name, scope_name, part, k),
+                            f"claim {name!r} names unknown product list {item!r}",
+                        )
+        for j, effect in enumerate(claim.effects):
+            path: Path_ = ("claims", name, "effects", j)
+            if effect.measure not in ids:
+                yield _at(
+                    doc,
+                    (*path, "measure"),
+                    f"claim {name!r} names unknown measure {effect.measure!r}",
+                )
+            elif importers.get(effect.measure) not in (None, claim.importer):
+                yield _at(
+                    doc,
+                    (*path, "measure"),
+                    f"claim {name!r} is for imports into {claim.importer} but "
+                    f"{effect.measure!r} is not",
+                )
+            for ref in effect.source:
+                if ref not in schedule.sources:
+                    yield _at(doc, (*path, "source"), f"unknown source {ref!r}")
+        if any(e.action == "content" for e in claim.effects) and claim.share is None:
+            yield _at(
+                doc, ("claims", name), f"claim {name!r} changes a content share: give 'share'"
+            )
+
+
+def _set_ref(schedule: Schedule, ref: str, path: Path_, doc: Located) -> Iterator[Diagnostic]:
+    """A problem if ``ref`` (``set:NAME``) names no displacement set of ``schedule``."""
+    if ref[4:] not in schedule.displacement_sets:
+        known = ", ".join(sorted(schedule.displacement_sets)) or "none declared"
+        yield _at(
+            doc, path, f"displaced_by names unknown displacement set {ref!r} (known: {known})"
+        )
+
+
+def _added_set_refs(
+    schedule: Schedule, measures: Sequence[Measure], root: Path_, doc: Located
+) -> Iterator[Diagnostic]:
+    """Unknown ``set:NAME`` references in the measures a scenario adds."""
+    for i, measure in enumerate(measures):
+        refs = [((*root, i, "displaced_by"), measure.displaced_by)]
+        refs += [
+            ((*root, i, "periods", j, "displaced_by"), p.displaced_by or ())
+            for j, p in enumerate(measure.periods)
+        ]
+        for path, items in refs:
+            for k, ref in enumerate(items):
+                if ref.startswith("set:"):
+                    yield from _set_ref(schedule, ref, (*path, k), doc)
 
 
 def _overrides(
@@ -361,6 +450,7 @@ def _scenario_checks(
             continue
         yield from _overrides(scenario, path, schedule, doc)
         yield from _measure_checks(schedule, scenario.add, (*path, "add"), doc, ())
+        yield from _added_set_refs(schedule, scenario.add, (*path, "add"), doc)
         seen = {scenario.id}
         current = scenario.based_on
         while current in scenarios and current not in seen and current not in stand_ins:

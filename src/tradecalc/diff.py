@@ -3,7 +3,8 @@
 Pure: takes models, returns frozen :class:`Change` rows that ``render_data`` turns into a
 table, JSON or CSV. A regime diff compares what is in force (rate, heading, base, scope);
 a period boundary that changes none of those is not a change. A file diff compares the
-files' structure: measures, their periods, regimes, scenarios and sources.
+files' structure: measures and their periods, each party's settings, fees and taxes, product
+lists (code by code), regimes, scenarios and sources.
 """
 
 from __future__ import annotations
@@ -13,7 +14,21 @@ from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
 from tradecalc.engine import RegimeView
-from tradecalc.models import Measure, Period, Regime, Scenario, Schedule, Source, format_when
+from tradecalc.models import (
+    DutyThreshold,
+    Fee,
+    FeePeriod,
+    Measure,
+    Party,
+    Period,
+    ProductList,
+    Regime,
+    Scenario,
+    Schedule,
+    Source,
+    Tax,
+    format_when,
+)
 from tradecalc.snapshot import (
     InForce,
     direction,
@@ -33,7 +48,8 @@ class Change:
 
     change: ChangeKind
     section: str
-    """``measure``, ``period``, ``regime``, ``scenario`` or ``source``."""
+    """``measure``, ``period``, ``party``, ``fee``, ``tax``, ``list``, ``regime``,
+    ``scenario`` or ``source``."""
     direction: str
     item: str
     field: str
@@ -139,6 +155,8 @@ def diff_schedules(a: Schedule, b: Schedule, a_name: str, b_name: str) -> Diff:
             lambda m: f"{len(m.periods)} period{'s' if len(m.periods) != 1 else ''}",
             direction,
         ),
+        *_keyed("party", a.parties, b.parties, _party_changes, lambda p: p.name),
+        *_keyed("list", a.product_lists, b.product_lists, _list_changes, lambda p: _list_size(p)),
         *_keyed(
             "regime",
             {r.id: r for r in a.regimes},
@@ -255,6 +273,139 @@ def _period_changes(item: str, old: Period, new: Period) -> list[Change]:
     if old_table != new_table:
         rows += _table_changes("period", "", item, old_table, new_table)
     return rows
+
+
+def _party_changes(key: str, old: Party, new: Party) -> list[Change]:
+    """The party's own settings, then its fees and taxes with their periods."""
+    threshold = (old.duty_threshold, new.duty_threshold)
+    rows = _fields(
+        "party",
+        key,
+        key,
+        [
+            ("name", old.name, new.name),
+            ("currency", old.currency, new.currency),
+            ("valuation", old.valuation, new.valuation),
+            ("insurance_default", old.insurance_default, new.insurance_default),
+            ("timezone", old.timezone, new.timezone),
+            ("reporting_order", old.reporting_order, new.reporting_order),
+            ("duty_threshold", _amount(threshold[0]), _amount(threshold[1])),
+        ],
+    )
+    fees = _keyed(
+        "fee", {f.id: f for f in old.fees}, {f.id: f for f in new.fees}, _fee_changes, _periods
+    )
+    taxes = _keyed(
+        "tax", {x.id: x for x in old.taxes}, {x.id: x for x in new.taxes}, _tax_changes, _periods
+    )
+    return rows + [replace(row, direction=key) for row in (*fees, *taxes)]
+
+
+def _amount(threshold: DutyThreshold | None) -> object:
+    return threshold.amount if threshold else None
+
+
+def _periods(item: Fee | Tax) -> str:
+    return f"{len(item.periods)} period{'s' if len(item.periods) != 1 else ''}"
+
+
+def _fee_changes(_: str, old: Fee, new: Fee) -> list[Change]:
+    rows = _fields(
+        "fee", "", new.id, [("name", old.name, new.name), ("modes", old.modes, new.modes)]
+    )
+    olds = {format_when(p.from_): p for p in old.periods}
+    news = {format_when(p.from_): p for p in new.periods}
+    periods = _keyed("period", olds, news, _fee_period_changes, _fee_period_summary)
+    return rows + [_name_period(row, new.id, "") for row in periods]
+
+
+def _fee_period_summary(period: FeePeriod) -> str:
+    start = format_when(period.from_)
+    span = f"from {start}" if period.to is None else f"{start} to {format_when(period.to)}"
+    return f"{span} · {period.rate}"
+
+
+def _fee_period_changes(item: str, old: FeePeriod, new: FeePeriod) -> list[Change]:
+    return _fields(
+        "period",
+        "",
+        item,
+        [
+            (
+                "to",
+                format_when(old.to) if old.to else "open",
+                format_when(new.to) if new.to else "open",
+            ),
+            ("rate", old.rate, new.rate),
+            ("min", old.min, new.min),
+            ("max", old.max, new.max),
+            ("source", old.source, new.source),
+            ("unconfirmed", old.unconfirmed, new.unconfirmed),
+        ],
+    )
+
+
+def _tax_changes(_: str, old: Tax, new: Tax) -> list[Change]:
+    rows = _fields(
+        "tax",
+        "",
+        new.id,
+        [
+            ("name", old.name, new.name),
+            ("kind", old.kind, new.kind),
+            ("scope", scope_text(old.scope), scope_text(new.scope)),
+        ],
+    )
+    olds = {format_when(p.from_): p for p in old.periods}
+    news = {format_when(p.from_): p for p in new.periods}
+    periods = _keyed("period", olds, news, _period_changes, _period_summary)
+    return rows + [_name_period(row, new.id, "") for row in periods]
+
+
+def _membership(plist: ProductList) -> dict[str, str]:
+    """Each listed code with when it is listed (``always`` for an inline code)."""
+    spans: dict[str, list[str]] = {code: ["always"] for code in plist.codes}
+    for row in plist.rows:
+        start = format_when(row.start) if row.start else None
+        end = format_when(row.end) if row.end else None
+        span = (
+            (f"{start} to {end}" if end else f"from {start}")
+            if start
+            else (f"until {end}" if end else "always")
+        )
+        spans.setdefault(row.digits, []).append(span)
+    return {code: "; ".join(sorted(found)) for code, found in spans.items()}
+
+
+def _list_size(plist: ProductList) -> str:
+    count = len(_membership(plist))
+    return f"{count:,} code{'s' if count != 1 else ''}"
+
+
+def _list_changes(key: str, old: ProductList, new: ProductList) -> list[Change]:
+    """The list's fields, then a summary row and one row per code added, removed or moved."""
+    rows = _fields(
+        "list",
+        "",
+        key,
+        [
+            ("name", old.name, new.name),
+            ("file", old.file, new.file),
+            ("source", old.source, new.source),
+            ("unconfirmed", old.unconfirmed, new.unconfirmed),
+        ],
+    )
+    before, after = _membership(old), _membership(new)
+    if before == after:
+        return rows
+    per_code = []
+    for code in sorted(before.keys() | after.keys()):
+        x, y = before.get(code), after.get(code)
+        if x != y:
+            kind: ChangeKind = "added" if x is None else "removed" if y is None else "changed"
+            per_code.append(Change(kind, "list", "", key, "code", x or "", y or "", code))
+    summary = Change("changed", "list", "", key, "codes", _list_size(old), _list_size(new))
+    return [*rows, summary, *per_code]
 
 
 def _regime_changes(_: str, old: Regime, new: Regime) -> list[Change]:

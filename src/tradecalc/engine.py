@@ -89,6 +89,8 @@ class Shipment:
     ``metal_is_share`` is true, else an amount in ``metal_currency`` (default: the value's)."""
     metal_is_share: Mapping[str, bool] = field(default_factory=dict)
     metal_currency: Mapping[str, str] = field(default_factory=dict)
+    claims: tuple[tuple[str, Decimal | None], ...] = ()
+    """Declared claims (``--claim ID``), each with the share it claims (``ID=30%``) or None."""
 
     def __post_init__(self) -> None:
         if not is_code(self.code):
@@ -205,6 +207,10 @@ class Assessment:
     hypothetical: bool = False
     reporting_order: tuple[str, ...] = ()
     """The importer's order of measure groups, which ``lines`` follow."""
+    claims: tuple[str, ...] = ()
+    """Claims applied, each with what it changed and the heading reported."""
+    claimable: tuple[str, ...] = ()
+    """Claims not given that would change this result (``ID (heading)``)."""
 
     @property
     def duty(self) -> Decimal:
@@ -343,6 +349,7 @@ def _assess(
         known = ", ".join(sorted(schedule.parties))
         raise UsageError(f"no schedule for imports into {shipment.dest!r} (known: {known})")
     when, informational = moment(shipment, view)
+    check_claims(schedule, shipment)
     plan = _plan_for(schedule, shipment, view, when, party, base_rates)
     review = list(plan.review)
     notes: list[str] = [informational] if informational else []
@@ -357,15 +364,20 @@ def _assess(
     )
     remainder = max(customs_value - sum(metal_bases.values(), ZERO), ZERO)
     lines = []
+    content = dict(plan.content)
     for item, rate_text, item_notes in zip(duties, plan.rate_texts, plan.notes, strict=True):
         base = _base_value(item, customs_value, metal_bases, remainder)
+        share = content.get(item.measure.id)
+        if share is not None:
+            base = round_money(base * (1 - share))
         if item.rate.specifics:
             amount = _charge(
                 item.rate, base, shipment, party.currency, fx, item.measure.name, review
             )
         else:
             amount = round_money(base * item.rate.ad_valorem)
-        lines.append(_line(item, base, amount, rate_text))
+        rule = CONTENT_BASE if share is not None else _base_kind(item)
+        lines.append(_line(item, base, amount, rate_text, rule))
         notes.extend(item_notes)
     duty = sum((line.amount for line in lines), ZERO)
     _check_threshold(party, duty, notes)
@@ -392,6 +404,8 @@ def _assess(
         trace=trace,
         hypothetical=view.hypothetical,
         reporting_order=party.reporting_order,
+        claims=plan.claims,
+        claimable=plan.claimable,
     )
 
 
@@ -416,6 +430,10 @@ class _Plan:
     """True when some duty is charged on a metal content."""
     list_notes: tuple[str, ...] = ()
     """Unconfirmed product lists that decided whether a measure covers the code."""
+    claims: tuple[str, ...] = ()
+    claimable: tuple[str, ...] = ()
+    content: tuple[tuple[str, Decimal], ...] = ()
+    """Measures charged on the value less a claimed share (e.g. US content)."""
 
 
 _PLANS: dict[tuple[object, ...], tuple[Schedule, RegimeView, object, _Plan]] = {}
@@ -440,6 +458,7 @@ def _plan_for(
         shipment.dest,
         when,
         shipment.entry_is_date and shipment.entry is not None,
+        shipment.claims,
     )
     hit = _PLANS.get(key)
     if hit is not None and hit[0] is schedule and hit[1] is view and hit[2] is base_rates:
@@ -474,7 +493,8 @@ def _make_plan(
                 schedule, measures, shipment, when, overrides, trace, imported.headings
             )
             active += _imported_base(measures, shipment, imported, overrides, trace, review)
-    charged = _drop_displaced(active, trace)
+    claimed = apply_claims(schedule, shipment, when, active, trace)
+    charged = _drop_displaced(claimed.active, trace)
     review.extend(
         f"{item.measure.name}: {item.measure.note or 'check this measure'}"
         for item in charged
@@ -485,6 +505,11 @@ def _make_plan(
         review.append(_unknown_code_message(schedule, measures, shipment, when, base_rates))
     order = {group: i for i, group in enumerate(party.reporting_order)}
     duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
+    entry = view.follows_entry and shipment.entry is not None
+    claimable, asked = claims_offered(
+        schedule, shipment, when, [*duties, *claimed.gated], entry=entry
+    )
+    review.extend(asked)
     intraday: list[str] = []
     if shipment.entry_is_date and shipment.entry is not None and view.follows_entry:
         _check_intraday(measures, party, shipment.entry, intraday)
@@ -499,8 +524,191 @@ def _make_plan(
         list_notes=(
             *_uncertain_lists(schedule, measures, shipment, when),
             *_unused_settings(view, shipment, trace),
+            *claimed.notes,
         ),
+        claims=claimed.applied,
+        claimable=claimable,
+        content=claimed.content,
     )
+
+
+# ----------------------------------------------------------------------------- claims
+
+CONTENT_BASE = "non-us-content"
+"""The base rule of a line charged on the value less a claimed share."""
+
+
+def check_claims(schedule: Schedule, shipment: Shipment) -> None:
+    """Refuse a claim the schedule does not declare, or one given without (or with) a share."""
+    for claim_id, share in shipment.claims:
+        claim = schedule.claims.get(claim_id)
+        if claim is None:
+            known = sorted(k for k, c in schedule.claims.items() if c.importer == shipment.dest)
+            raise UsageError(
+                f"unknown claim {claim_id!r}; claims for imports into {shipment.dest}: "
+                f"{', '.join(known) or 'none'}"
+            )
+        if claim.needs_share and share is None:
+            raise UsageError(
+                f"claim {claim_id} needs the share it claims, e.g. --claim {claim_id}=30%"
+            )
+        if share is not None and not claim.needs_share:
+            raise UsageError(f"claim {claim_id} takes no share: give --claim {claim_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    active: list[_Active]
+    applied: tuple[str, ...]
+    notes: tuple[str, ...]
+    content: tuple[tuple[str, Decimal], ...]
+    gated: tuple[_Active, ...] = ()
+    """Measures left out because the claim they need was not given."""
+
+
+def _percent(share: Decimal) -> str:
+    return f"{(share * 100).normalize():f}%"
+
+
+def apply_claims(
+    schedule: Schedule,
+    shipment: Shipment,
+    when: datetime,
+    active: Sequence[_Active],
+    trace: list[Step],
+) -> _Claimed:
+    """The measures left once the shipment's claims are applied, and what each claim did.
+
+    A claim that changes nothing (another importer, a code outside its scope, an entry
+    outside its window, a share below its threshold, no measure it affects) says so in a note.
+    """
+    given = {claim_id for claim_id, _ in shipment.claims}
+    gated = {
+        e.measure: claim_id
+        for claim_id, claim in schedule.claims.items()
+        for e in claim.effects
+        if e.action == "charge" and claim_id not in given
+    }
+    kept: list[_Active] = []
+    for each in active:
+        if each.measure.id in gated:
+            why = f"{each.why}; charged only with claim {gated[each.measure.id]}"
+            trace.append(Step(each.measure.id, False, why, each.order))
+        else:
+            kept.append(each)
+    applied: list[str] = []
+    notes: list[str] = []
+    content: list[tuple[str, Decimal]] = []
+    on = format_when(when)
+    for claim_id, share in shipment.claims:
+        claim = schedule.claims[claim_id]
+        if claim.importer != shipment.dest:
+            notes.append(
+                f"claim {claim_id} is for imports into {claim.importer}: it changes nothing"
+            )
+            continue
+        covered, why = _scope_matches(schedule, claim.scope, shipment.digits, when=when)
+        if not covered:
+            notes.append(
+                f"claim {claim_id} does not cover {shipment.code} ({why}): it changes nothing"
+            )
+            continue
+        if share is not None and claim.share is not None and share < claim.share:
+            notes.append(
+                f"claim {claim_id}: {_percent(share)} is below the {_percent(claim.share)} the "
+                "claim needs: it changes nothing"
+            )
+            continue
+        changed = False
+        for effect in claim.effects:
+            item = next((a for a in kept if a.measure.id == effect.measure), None)
+            if item is None:
+                continue
+            if not effect.covers(when):
+                start = format_when(effect.from_) if effect.from_ else "any date"
+                end = format_when(effect.to) if effect.to else "open"
+                notes.append(
+                    f"claim {claim_id} counts for {effect.heading or effect.measure} only for "
+                    f"entries from {start} to {end} (exclusive), not on {on}: "
+                    f"{item.measure.name} still charged"
+                )
+                continue
+            changed = True
+            reports = f" (report {effect.heading})" if effect.heading else ""
+            if effect.unconfirmed:
+                notes.append(f"unconfirmed: claim {claim_id}: {effect.unconfirmed}")
+            if effect.action == "charge":
+                applied.append(f"{claim_id}: {item.measure.name} charged{reports}")
+                continue
+            if effect.action == "content" and share is not None:
+                content.append((item.measure.id, share))
+                applied.append(
+                    f"{claim_id}: {item.measure.name} charged on the value less "
+                    f"{_percent(share)}{reports}"
+                )
+                continue
+            kept.remove(item)
+            trace.append(
+                Step(
+                    item.measure.id,
+                    False,
+                    f"{item.why}; not charged: claim {claim_id}{reports}",
+                    item.order,
+                )
+            )
+            applied.append(f"{claim_id}: {item.measure.name} not charged{reports}")
+        if changed and claim.unconfirmed:
+            notes.append(f"unconfirmed: claim {claim_id}: {claim.unconfirmed}")
+        if not changed and not any(claim_id in n for n in notes):
+            names = ", ".join(dict.fromkeys(e.measure for e in claim.effects))
+            notes.append(
+                f"claim {claim_id} changes nothing: none of {names} applies to "
+                f"{shipment.code} on {on}"
+            )
+    gated_out = tuple(a for a in active if a.measure.id in gated)
+    return _Claimed(kept, tuple(applied), tuple(notes), tuple(content), gated_out)
+
+
+def claims_offered(
+    schedule: Schedule,
+    shipment: Shipment,
+    when: datetime,
+    duties: Sequence[_Active],
+    entry: bool = True,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Claims not given that would change the result (``ID (headings)``), and the review
+    items of those the law makes the result turn on for this code (``ask``).
+
+    ``duties`` are the measures charged and those a ``charge`` claim would add. A claim that
+    counts only in a window of entry dates (in transit) is asked about for an entry
+    (``entry``), not at a named regime's moment, which is no shipment's loading date."""
+    given = {claim_id for claim_id, _ in shipment.claims}
+    charged = {a.measure.id: a.measure.name for a in duties}
+    offered: list[str] = []
+    asked: list[str] = []
+    for claim_id, claim in schedule.claims.items():
+        if claim_id in given or claim.importer != shipment.dest:
+            continue
+        hits = [e for e in claim.effects if e.measure in charged and e.covers(when)]
+        if not hits:
+            continue
+        if not _scope_matches(schedule, claim.scope, shipment.digits, when=when)[0]:
+            continue
+        headings = ", ".join(dict.fromkeys(e.heading for e in hits if e.heading))
+        offered.append(f"{claim_id} ({headings})" if headings else claim_id)
+        if claim.ask is None or (not entry and any(e.to is not None for e in hits)):
+            continue
+        if not _scope_matches(schedule, claim.ask, shipment.digits, when=when)[0]:
+            continue
+        names = ", ".join(dict.fromkeys(charged[e.measure] for e in hits))
+        value = "=PERCENT%" if claim.needs_share else ""
+        reports = f", reported under {headings}" if headings else ""
+        done = "not charged" if all(e.action == "charge" for e in hits) else "charged"
+        asked.append(
+            f"{claim.name} (claim): {names} {done} on the default, {claim.default}; "
+            f"if the claim holds, pass --claim {claim_id}{value}{reports}"
+        )
+    return tuple(offered), tuple(asked)
 
 
 def _unused_settings(view: RegimeView, shipment: Shipment, trace: Sequence[Step]) -> list[str]:
@@ -872,7 +1080,7 @@ def _charge(
     return round_money(amount)
 
 
-def _line(item: _Active, base: Decimal, amount: Decimal, rate_text: str) -> Line:
+def _line(item: _Active, base: Decimal, amount: Decimal, rate_text: str, rule: str) -> Line:
     return Line(
         measure=item.measure.id,
         name=item.measure.name,
@@ -883,7 +1091,7 @@ def _line(item: _Active, base: Decimal, amount: Decimal, rate_text: str) -> Line
         amount=amount,
         source=item.source,
         unconfirmed=item.unconfirmed,
-        base_rule=_base_kind(item),
+        base_rule=rule,
     )
 
 

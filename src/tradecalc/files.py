@@ -28,7 +28,7 @@ import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import FrameType
 from typing import IO, TYPE_CHECKING, BinaryIO, NoReturn
 
@@ -74,6 +74,23 @@ def read_text(path: Path) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def inside_folder(folder: Path, name: str) -> Path:
+    """``name`` inside ``folder``: a relative path with forward slashes, no ``..``, no
+    symbolic link leading out of ``folder``, and a regular file if it exists (ValueError
+    otherwise)."""
+    parts = PurePosixPath(name).parts
+    if not parts or PurePosixPath(name).is_absolute() or ".." in parts or "\\" in name:
+        raise ValueError(f"file {name[:80]!r} must be a relative path inside the schedule's folder")
+    path = folder.joinpath(*parts)
+    root = os.path.realpath(folder)
+    if not os.path.realpath(path).startswith(root.rstrip(os.sep) + os.sep):
+        raise ValueError(f"file {name[:80]!r} leads out of the schedule's folder (a symbolic link)")
+    with contextlib.suppress(OSError):  # a missing file is reported when it is read
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read
+            raise ValueError(f"file {name[:80]!r} is not a regular file")
+    return path
 
 
 # ----------------------------------------------------------------------------- writing

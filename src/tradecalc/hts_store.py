@@ -99,7 +99,11 @@ class Revision:
 
 
 def revisions(directory: Path | None = None) -> list[Revision]:
-    """Imported revisions, oldest effective date first (a directory listing only)."""
+    """Imported revisions, oldest effective date first (a directory listing only).
+
+    ``TRADECALC_HOME`` naming a file is a usage error, not an empty list."""
+    if directory is None:
+        _check_home()
     folder = directory or hts_dir()
     try:
         names = os.listdir(folder)

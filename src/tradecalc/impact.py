@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,11 +19,12 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from tradecalc.base_rates import BaseRates
+from tradecalc.base_rates import BaseRates, for_importer
 from tradecalc.batch import RowError, read_rows, to_shipment
-from tradecalc.engine import RegimeView, Shipment, assess
+from tradecalc.engine import Assessment, RegimeView, Shipment, assess
 from tradecalc.errors import TradecalcError
-from tradecalc.models import Schedule
+from tradecalc.hts_history import UsSchedule
+from tradecalc.models import Measure, Schedule, code_digits
 from tradecalc.money import FxTable
 
 ZERO = Decimal("0.00")
@@ -124,6 +126,12 @@ class RegimeImpact:
     """Per measure: the value it charged duty on, and that duty."""
     by_code: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     estimated_metal_value: Decimal = ZERO
+    unpriced_value: Decimal = ZERO
+    review_sets: dict[frozenset[str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    """Value needing review per set of reason kinds (one shipment counts once)."""
+    """Value of shipments the engine could not price at all (e.g. a code not in the schedule
+    in force): counted in the review value, left out of the customs value and duty, as
+    ``batch`` leaves such rows out of its sums."""
     shipments: int = 0
 
     @property
@@ -157,42 +165,190 @@ def measure_impact(
     base_rates: BaseRates | None = None,
     level: str | None = None,
     estimates: Mapping[str, Mapping[str, Decimal]] | None = None,
+    reuse: bool = True,
 ) -> list[RegimeImpact]:
-    """Assess every shipment under every view and add up the results per view."""
+    """Assess every shipment under every view and add up the results per view.
+
+    With ``reuse`` (the default) a shipment is assessed once per stretch of time in which
+    nothing that can touch its code changes (see :class:`_Reuse`), against a copy of the
+    schedule holding only the measures that can touch it; the sums are the same as
+    assessing it under every view (a test compares the two).
+    """
     sections = chapter_sections() if level == "section" else {}
     prepared = [
         with_estimated_metal(s, estimates) if estimates is not None else (s, False)
         for s in shipments
     ]
-    results = []
-    for view in views:
-        impact = RegimeImpact(view)
-        for shipment, estimated in prepared:
-            result = assess(schedule, shipment, view, fx, base_rates)
-            value, duty = result.customs_value, result.duty
-            impact.shipments += 1
-            impact.total.value += value
-            impact.total.duty += duty
-            impact.by_code[shipment.digits] += duty
-            if estimated:
-                impact.estimated_metal_value += value
-            if result.needs_review:
-                impact.review_value += value
-                for reason in dict.fromkeys(reason_kind(r) for r in result.review):
-                    impact.review[reason] += value
-            key = group_key(shipment.digits, level, sections)
-            if key is not None:
-                impact.groups[key].value += value
-                impact.groups[key].duty += duty
-            charged: dict[str, Decimal] = defaultdict(Decimal)
-            for line in result.lines:
-                if line.amount:
-                    charged[line.measure] += line.amount
-            for measure, amount in charged.items():
-                impact.measures[measure].value += value
-                impact.measures[measure].duty += amount
-        results.append(impact)
+    results = [RegimeImpact(view) for view in views]
+    helper = _Reuse(schedule, base_rates) if reuse else None
+    for shipment, estimated in prepared:
+        outcomes: dict[object, Assessment | TradecalcError] = {}
+        plan = helper.plan(shipment) if helper is not None else None
+        for impact in results:
+            view = impact.view
+            key = plan.key(view) if plan is not None else None
+            outcome = outcomes.get(key) if key is not None else None
+            if outcome is None:
+                target = plan.schedule if plan is not None and key is not None else schedule
+                try:
+                    outcome = assess(target, shipment, view, fx, base_rates)
+                except TradecalcError as exc:
+                    outcome = exc
+                if key is not None:
+                    outcomes[key] = outcome
+            _add(impact, shipment, outcome, estimated, level, sections)
     return results
+
+
+def _add(
+    impact: RegimeImpact,
+    shipment: Shipment,
+    result: Assessment | TradecalcError,
+    estimated: bool,
+    level: str | None,
+    sections: Mapping[str, str],
+) -> None:
+    """Add one shipment's result (or the error that left it unpriced) to ``impact``."""
+    impact.shipments += 1
+    if isinstance(result, TradecalcError):
+        impact.unpriced_value += shipment.value
+        impact.review_value += shipment.value
+        kind = reason_kind(str(result).split(" (", 1)[0])
+        impact.review[kind] += shipment.value
+        impact.review_sets[frozenset((kind,))] += shipment.value
+        return
+    value, duty = result.customs_value, result.duty
+    impact.total.value += value
+    impact.total.duty += duty
+    impact.by_code[shipment.digits] += duty
+    if estimated:
+        impact.estimated_metal_value += value
+    if result.needs_review:
+        impact.review_value += value
+        kinds = dict.fromkeys(reason_kind(r) for r in result.review)
+        for reason in kinds:
+            impact.review[reason] += value
+        impact.review_sets[frozenset(kinds)] += value
+    key = group_key(shipment.digits, level, sections)
+    if key is not None:
+        impact.groups[key].value += value
+        impact.groups[key].duty += duty
+    charged: dict[str, Decimal] = defaultdict(Decimal)
+    for line in result.lines:
+        if line.amount:
+            charged[line.measure] += line.amount
+    for measure, amount in charged.items():
+        impact.measures[measure].value += value
+        impact.measures[measure].duty += amount
+
+
+@dataclass(frozen=True, slots=True)
+class _CodePlan:
+    """For one shipment: the instants at which anything that can touch it changes, and the
+    schedule reduced to the measures that can touch it."""
+
+    points: tuple[datetime, ...]
+    schedule: Schedule
+
+    def key(self, view: RegimeView) -> object | None:
+        """Views with equal keys give the shipment the same result (None: no reuse)."""
+        if view.overrides or view.added:
+            return None
+        return bisect_right(self.points, view.as_of)
+
+
+class _Reuse:
+    """What may change a shipment's result over time, worked out once per code.
+
+    A plain view (no overrides, no added measures) gives a shipment without an entry date
+    a result that depends on the instant only through: the periods of the measures whose
+    scope can include the code, the dated rows of product lists holding the code, the
+    tariff lines under the code in the base-rate history, and the fee periods. Between two
+    of those instants nothing can change, so one assessment serves every view in between.
+    Measures whose scope can never include the code (nor list it in a scope) only add
+    "not in scope" steps to the trace; they are left out of the reduced schedule.
+    """
+
+    def __init__(self, schedule: Schedule, base_rates: BaseRates | None) -> None:
+        self.schedule = schedule
+        self.base_rates = base_rates
+        self.rows: dict[str, list[tuple[datetime | None, datetime | None]]] = defaultdict(list)
+        for plist in schedule.product_lists.values():
+            for row in plist.rows:
+                self.rows[row.digits].append((row.start, row.end))
+        self.fees = [
+            t
+            for party in schedule.parties.values()
+            for fee in party.fees
+            for p in fee.periods
+            for t in (p.from_, p.to)
+            if t is not None
+        ]
+        self.reduced: dict[tuple[str, ...], Schedule] = {}
+
+    def plan(self, shipment: Shipment) -> _CodePlan | None:
+        """The plan of one shipment (None: assess it under every view)."""
+        if shipment.entry is not None:
+            return None
+        provider = for_importer(self.base_rates, shipment.dest)
+        lines = _line_points(provider, shipment.digits)
+        if lines is None:
+            return None
+        digits = shipment.digits
+        points = set(self.fees) | set(lines)
+        for end in range(2, len(digits) + 1):
+            for start, stop in self.rows.get(digits[:end], ()):
+                points.update(t for t in (start, stop) if t is not None)
+        kept = []
+        for measure in self.schedule.measures:
+            if measure.importer != shipment.dest or not measure.from_origin(shipment.origin):
+                continue
+            base = measure.group == "base" and measure.kind == "duty"
+            if base or self._may_touch(measure, digits):
+                kept.append(measure.id)
+                points.update(t for p in measure.periods for t in (p.from_, p.to) if t)
+        key = tuple(kept)
+        reduced = self.reduced.get(key)
+        if reduced is None:
+            chosen = set(kept)
+            measures = tuple(m for m in self.schedule.measures if m.id in chosen)
+            reduced = self.schedule.model_copy(update={"measures": measures})
+            self.reduced[key] = reduced
+        return _CodePlan(tuple(sorted(points)), reduced)
+
+    def _may_touch(self, measure: Measure, digits: str) -> bool:
+        """True if the measure's scope can include the code, or lists it, at some time."""
+        scope = measure.scope
+        if not scope.include:
+            return True
+        for entry in (*scope.include, *scope.exclude):
+            if entry.startswith("@hts:"):
+                return True
+            if entry.startswith("@"):
+                plist = self.schedule.product_lists.get(entry[1:])
+                if plist is not None and plist.holds(digits, None):
+                    return True
+            elif entry in scope.include and digits.startswith(code_digits(entry)):
+                return True
+        return False
+
+
+def _line_points(provider: BaseRates | None, digits: str) -> list[datetime] | None:
+    """The instants at which the base-rate lines under ``digits`` change (None: unknown)."""
+    if provider is None:
+        return []
+    if not isinstance(provider, UsSchedule):
+        return list(provider.starts())
+    if provider.imported is not None and provider.imported.revisions:
+        return list(provider.starts())
+    points = [
+        datetime(r.effective.year, r.effective.month, r.effective.day)
+        for r in (provider.bundle.revisions[:1] if provider.bundle is not None else ())
+    ]
+    if provider.bundle is not None:
+        days = (day for row in provider.bundle.rows(digits) for day in row[1:3] if day)
+        points.extend(datetime.fromisoformat(day) for day in days)
+    return points
 
 
 def top_changes(
@@ -216,8 +372,9 @@ def change_instants(
             found.update(t for t in (period.from_, period.to) if t is not None)
     for plist in schedule.product_lists.values():
         found.update(t for row in plist.rows for t in (row.start, row.end) if t is not None)
-    if base_rates is not None and base_rates.importer == importer:
-        found.update(base_rates.starts())
+    provider = for_importer(base_rates, importer)  # one provider, or the importer's in Providers
+    if provider is not None:
+        found.update(provider.starts())
     for party in schedule.parties.values():
         for fee in party.fees:
             found.update(t for p in fee.periods for t in (p.from_, p.to) if t is not None)

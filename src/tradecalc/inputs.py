@@ -41,6 +41,36 @@ class ShipmentText:
     unit: str | None = None
     mode: str | None = None
     metal: tuple[str, ...] = ()
+    claims: tuple[str, ...] = ()
+
+
+_CLAIM = re.compile(r"([a-z0-9][a-z0-9.-]*)(?:=(.*))?", re.ASCII)
+
+
+def parse_claims(items: Iterable[str]) -> tuple[tuple[str, Decimal | None], ...]:
+    """``--claim ID`` or ``--claim ID=30%`` (repeatable; ``;`` or ``,`` separate several in
+    one item): each claim id with its share, sorted, once each."""
+    found: dict[str, Decimal | None] = {}
+    for item in items:
+        for part in re.split(r"[;,]", item):
+            text = part.strip().lower()
+            if not text:
+                continue
+            match = _CLAIM.fullmatch(text)
+            if match is None:
+                raise UsageError(
+                    f"claim {part.strip()!r} is not a claim id (e.g. donation, us-content=30%)"
+                )
+            share = None
+            if match.group(2) is not None:
+                value = match.group(2).strip()
+                if not value.endswith("%"):
+                    raise UsageError(f"claim {text!r}: give the share as a percentage, e.g. 30%")
+                share = parse_amount(value[:-1], f"claim {match.group(1)}") / 100
+                if share > 1:
+                    raise UsageError(f"claim {text!r}: a share cannot exceed 100%")
+            found[match.group(1)] = share
+    return tuple(sorted(found.items()))
 
 
 def _blank(text: str | None) -> bool:
@@ -192,6 +222,7 @@ def build_shipment(fields: ShipmentText) -> Shipment:
         metal=metal.amounts,
         metal_is_share=metal.shares,
         metal_currency=metal.currencies,
+        claims=parse_claims(fields.claims),
     )
 
 
@@ -223,6 +254,11 @@ def shipment_from_mapping(row: Mapping[str, object]) -> Shipment:
         return str(value)
 
     metal = text("metal")
+    claims = row.get("claims")
+    if isinstance(claims, list) and all(isinstance(c, str) for c in claims):
+        claimed: tuple[str, ...] = tuple(claims)
+    else:
+        claimed = (text("claims") or "",)
     return build_shipment(
         ShipmentText(
             hs=text("hs") or "",
@@ -237,5 +273,6 @@ def shipment_from_mapping(row: Mapping[str, object]) -> Shipment:
             unit=text("unit"),
             mode=text("mode"),
             metal=(metal,) if metal else (),
+            claims=claimed,
         )
     )

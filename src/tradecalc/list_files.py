@@ -10,49 +10,33 @@ code and period. The file opens with ``#`` comment lines (its provenance), then 
 
 ``from`` and ``to`` bound ``[from, to)`` in the importer's wall time (empty: unbounded);
 ``source`` names keys of the schedule's ``sources:`` separated by ``;``. The files are part
-of the schedule's identity: :func:`data_digest` folds their hashes into ``data_sha256``.
+of the schedule's identity: their hashes are part of ``data_sha256``
+(:func:`tradecalc.schedules.data_digest`).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Callable, Mapping
-from pathlib import Path, PurePosixPath
+from collections.abc import Callable
+from pathlib import Path
 
+from tradecalc.checks import Located
 from tradecalc.errors import Diagnostic, SourceLocation, TradecalcError
-from tradecalc.files import read_text
+from tradecalc.files import inside_folder, read_text
 from tradecalc.models import ListRow, Schedule, code_digits, is_code, parse_when
 
 HEADER = ("code", "from", "to", "source", "note")
 
 
-def data_digest(text_sha256: str, files: Mapping[str, str]) -> str:
-    """The schedule's identity: its own sha256, with its list files' names and hashes."""
-    if not files:
-        return text_sha256
-    digest = hashlib.sha256(text_sha256.encode("ascii"))
-    for name in sorted(files):
-        digest.update(f"\n{name}\t{files[name]}".encode())
-    return digest.hexdigest()
-
-
-def file_digests(schedule: Schedule, folder: Path) -> dict[str, str]:
-    """The sha256 of every list file ``schedule`` names, keyed by the name it uses."""
-    return {
-        name: hashlib.sha256(read_text(_resolve(folder, name)).encode("utf-8")).hexdigest()
-        for name in _file_names(schedule)
-    }
-
-
 def attach_list_files(
-    schedule: Schedule, folder: Path, display: str
+    schedule: Schedule, folder: Path, doc: Located
 ) -> tuple[Schedule, list[Diagnostic], dict[str, str]]:
     """Read every list file of ``schedule`` into its list's rows.
 
     Returns the schedule with the rows filled in, the problems found (each at its
     ``file:line``), and the sha256 of every file read, keyed by the name the schedule uses.
-    ``display`` is how the schedule file is named in messages about a bad ``file:`` entry.
+    A bad ``file:`` entry is reported where ``doc`` (the schedule's document) has it.
     """
     problems: list[Diagnostic] = []
     digests: dict[str, str] = {}
@@ -61,10 +45,10 @@ def attach_list_files(
         if plist.file is None:
             continue
         try:
-            path = _resolve(folder, plist.file)
+            path = inside_folder(folder, plist.file)
             text = read_text(path)
         except (TradecalcError, ValueError) as exc:  # missing, unreadable or outside the folder
-            where = SourceLocation(display)
+            where = doc.locate(("product_lists", list_id, "file"))
             problems.append(Diagnostic(where, f"product list {list_id!r}: {exc}"))
             continue
         digests[plist.file] = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -133,15 +117,3 @@ def _row(record: list[str], sources: frozenset[str], bad: Callable[[str], None])
         bad(f"unknown source {unknown[0][:60]!r}")
         return None
     return ListRow(digits=code_digits(code), start=start, end=end, source=refs, note=note)
-
-
-def _file_names(schedule: Schedule) -> list[str]:
-    return sorted({p.file for p in schedule.product_lists.values() if p.file is not None})
-
-
-def _resolve(folder: Path, name: str) -> Path:
-    """``name`` inside ``folder``: relative, forward slashes, no ``..``."""
-    parts = PurePosixPath(name).parts
-    if not parts or PurePosixPath(name).is_absolute() or ".." in parts or "\\" in name:
-        raise ValueError(f"file {name[:80]!r} must be a relative path inside the schedule's folder")
-    return folder.joinpath(*parts)

@@ -4,11 +4,18 @@ This is the only module that touches YAML. Documents are built by hand from the 
 of libyaml's safe parser, without a node tree: every scalar stays text (no implicit typing, so
 ``8471.30`` is never the float 8471.3), aliases and duplicate keys are refused, and
 size, depth and node count are bounded while the file is read.
+
+A schedule may be split over several files: the entry file names its parts with
+``include:`` (paths relative to its folder). :func:`include_parts` merges them into one
+document that still knows, for every node, the file and line it came from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import hashlib
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -16,11 +23,13 @@ from typing import Any, NoReturn, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tradecalc.errors import DataError, Diagnostic, SourceLocation
-from tradecalc.files import MAX_FILE_BYTES, read_text
+from tradecalc.errors import DataError, Diagnostic, SourceLocation, TradecalcError
+from tradecalc.files import MAX_FILE_BYTES, inside_folder, read_text
 
 MAX_DEPTH = 64
 MAX_NODES = 2_000_000
+MAX_PARTS = 64
+"""At most this many part files in one schedule's ``include:`` list."""
 
 Path_ = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -53,20 +62,29 @@ class Document:
     positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     numeric_plain: set[Path_] = field(default_factory=set)
     """Paths of unquoted scalars that YAML 1.1 would have read as numbers."""
+    owners: dict[Path_, str] = field(default_factory=dict)
+    """The part file of a top-level key or of one item under it, when not ``name``."""
+    nodes: int = 0
+    """How many YAML nodes were read (all parts included)."""
 
     def locate(self, path: Path_) -> SourceLocation:
         """The closest known position of ``path`` (walking up to its parents)."""
         while path not in self.positions and path:
             path = path[:-1]
         line, column = self.positions.get(path, (0, 0))
-        return SourceLocation(self.name, line, column)
+        owner = self.owners.get(path[:2]) or self.owners.get(path[:1]) or self.name
+        return SourceLocation(owner, line, column)
 
 
-def parse_yaml(text: str, name: str) -> Document:
-    """Compose one YAML document and convert it to plain data with positions."""
+def parse_yaml(text: str, name: str, max_nodes: int | None = None) -> Document:
+    """Compose one YAML document and convert it to plain data with positions.
+
+    ``max_nodes`` (default :data:`MAX_NODES`) bounds the nodes read.
+    """
     if len(text) > MAX_FILE_BYTES:
         raise DataError(f"{name}: document above the {MAX_FILE_BYTES:,}-byte limit")
     doc = Document(name, None)
+    doc.nodes = MAX_NODES if max_nodes is None else max_nodes  # the budget, then the count
     try:
         doc.data = _compose(text, doc)
     except yaml.MarkedYAMLError as exc:
@@ -89,6 +107,136 @@ def read_document(path: Path) -> Document:
     return parse_yaml(read_text(path), str(path))
 
 
+def include_parts(entry: Document, folder: Path) -> tuple[Document, dict[str, str]]:
+    """Merge the part files named by ``entry``'s ``include:`` into one document.
+
+    Lists (``measures``, ``regimes``, ...) are joined in ``include`` order after the entry's
+    own; mappings (``sources``, ``product_lists``, ...) are joined and a key defined twice
+    is an error; any other top-level key may be given once. Parts are read from
+    ``folder`` (no ``..``, no link out of it), at most :data:`MAX_PARTS` of them, each once,
+    and cannot include others; bytes and nodes are bounded for all files together.
+    Returns the merged document and the sha256 of every part, keyed by its ``include`` name.
+    """
+    data = entry.data
+    if not isinstance(data, dict) or "include" not in data:
+        return entry, {}
+    names = data["include"]
+    problems: list[Diagnostic] = []
+
+    def bad(path: Path_, message: str, doc: Document = entry) -> None:
+        problems.append(Diagnostic(doc.locate(path), message))
+
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        bad(("include",), "include: expected a list of file names")
+        _raise(entry.name, problems)
+    if len(names) > MAX_PARTS:
+        bad(("include",), f"include: more than {MAX_PARTS} part files")
+        _raise(entry.name, problems)
+    merged = Document(entry.name, dict(data), dict(entry.positions), set(entry.numeric_plain))
+    merged.nodes = entry.nodes
+    size = 0
+    digests: dict[str, str] = {}
+    seen: dict[Path, int] = {}
+    with contextlib.suppress(OSError):
+        seen[Path(entry.name).resolve()] = -1
+    for k, name in enumerate(names):
+        try:
+            path = inside_folder(folder, name)
+            real = path.resolve()
+            if real in seen:
+                first = "the schedule itself" if seen[real] < 0 else f"include entry {seen[real]}"
+                bad(("include", k), f"include: {name!r} is already read ({first})")
+                continue
+            seen[real] = k
+            text = read_text(path)
+            size += len(text)
+            if size > MAX_FILE_BYTES:
+                limit = f"{MAX_FILE_BYTES:,}"
+                bad(("include", k), f"include: the parts are above {limit} bytes together")
+                break
+            part = parse_yaml(text, str(path), MAX_NODES - merged.nodes)
+        except DataError as exc:  # too big, not UTF-8, invalid YAML: at the part's position
+            problems.extend(exc.diagnostics or (diagnostic_from_message(str(path), str(exc)),))
+            continue
+        except (TradecalcError, ValueError, OSError) as exc:  # missing, unreadable, outside
+            bad(("include", k), f"include: {exc}")
+            continue
+        digests[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        merged.nodes += part.nodes
+        _merge(merged, part, bad)
+    _raise(entry.name, problems)
+    return merged, digests
+
+
+def _merge(merged: Document, part: Document, bad: Callable[..., None]) -> None:
+    """Add ``part``'s top-level keys to ``merged`` (see :func:`include_parts`)."""
+    if not isinstance(part.data, dict):
+        bad((), "expected a mapping at the top of a part file", part)
+        return
+    shift: dict[str, int] = {}  # list keys: where this part's items start in ``merged``
+    taken: set[Path_] = set()  # the keys and mapping entries this part brings
+    for key, value in part.data.items():
+        here = merged.data.get(key)
+        if key == "include":
+            bad((key,), "a part file cannot include others (include: is for the entry file)", part)
+        elif isinstance(here, list) and isinstance(value, list):
+            shift[key] = len(here)
+            merged.data[key] = here + value
+            merged.owners.update({(key, len(here) + i): part.name for i in range(len(value))})
+        elif isinstance(here, dict) and isinstance(value, dict):
+            joined = dict(here)
+            for sub, item in value.items():
+                if sub in here:
+                    where = merged.locate((key, sub))
+                    bad((key, sub), f"{key}: {sub!r} is already defined at {where}", part)
+                else:
+                    joined[sub] = item
+                    merged.owners[(key, sub)] = part.name
+                    taken.add((key, sub))
+            merged.data[key] = joined
+        elif key in merged.data:
+            bad((key,), f"{key!r} is already given at {merged.locate((key,))}", part)
+        else:
+            merged.data[key] = value
+            merged.owners[(key,)] = part.name
+            merged.positions[(key,)] = part.positions[(key,)]
+            taken.add((key,))
+
+    def moved(path: Path_) -> Path_ | None:
+        offset = shift.get(str(path[0])) if len(path) > 1 else None
+        if offset is not None:
+            return (path[0], int(path[1]) + offset, *path[2:])
+        return path if path[:1] in taken or path[:2] in taken else None
+
+    for path, position in part.positions.items():
+        target = moved(path) if len(path) > 1 else None
+        if target is not None:
+            merged.positions[target] = position
+    merged.numeric_plain.update(
+        target for target in map(moved, part.numeric_plain) if target is not None
+    )
+
+
+_LOCATED = re.compile(r"(?P<line>\d+):(?P<column>\d+): (?P<message>.*)", re.DOTALL)
+
+
+def diagnostic_from_message(name: str, message: str) -> Diagnostic:
+    """A diagnostic from an error message ``name[:line:col]: text``."""
+    text = message.removeprefix(f"{name}:").lstrip()
+    match = _LOCATED.fullmatch(text)
+    if match:
+        line, column = int(match["line"]), int(match["column"])
+        return Diagnostic(SourceLocation(name, line, column), match["message"])
+    return Diagnostic(SourceLocation(name), text)
+
+
+def _raise(name: str, problems: list[Diagnostic]) -> None:
+    if problems:
+        count = len(problems)
+        plural = "s" if count != 1 else ""
+        raise DataError(f"{name}: {count} problem{plural} found", tuple(problems))
+
+
 @dataclass
 class _Open:
     """A mapping or sequence being filled, and (for a mapping) the key awaiting its value."""
@@ -109,6 +257,7 @@ def _compose(text: str, doc: Document) -> Any:
     try:
         events.get_event()  # stream start
         if events.check_event(yaml.StreamEndEvent):
+            doc.nodes = 0
             return None
         start = events.get_event().start_mark  # document start
         data = _compose_document(events, doc)
@@ -128,7 +277,7 @@ def _compose(text: str, doc: Document) -> Any:
 def _compose_document(events: Any, doc: Document) -> Any:
     open_: list[_Open] = []
     anchors: dict[str, Any] = {}
-    nodes = 0
+    nodes, budget = 0, doc.nodes
     root: Any = None
     while True:
         event = events.get_event()
@@ -136,6 +285,7 @@ def _compose_document(events: Any, doc: Document) -> Any:
         if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
             open_.pop()
             if not open_:
+                doc.nodes = nodes
                 return root
             continue
         mark = event.start_mark
@@ -154,8 +304,9 @@ def _compose_document(events: Any, doc: Document) -> Any:
             else:
                 slot = parent.key
         nodes += 1
-        if nodes > MAX_NODES:
-            _fail(doc, mark, f"more than {MAX_NODES:,} YAML nodes")
+        if nodes > budget:
+            together = " in the schedule's files together" if budget < MAX_NODES else ""
+            _fail(doc, mark, f"more than {MAX_NODES:,} YAML nodes{together}")
         path: Path_ = () if parent is None else (*parent.path, slot)
         if len(path) > MAX_DEPTH:
             _fail(doc, mark, f"nested deeper than {MAX_DEPTH} levels")
@@ -180,6 +331,7 @@ def _compose_document(events: Any, doc: Document) -> Any:
         if value.__class__ is dict or value.__class__ is list:
             open_.append(_Open(value, path))
         elif parent is None:
+            doc.nodes = nodes
             return root
 
 

@@ -149,6 +149,17 @@ SourceRefs = Annotated[
         }
     ),
 ]
+DisplacementRef = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(group:|set:)?[a-z0-9][a-z0-9.-]*$",
+            "description": "a measure id, 'group:NAME' (the measures of a reporting group) "
+            "or 'set:NAME' (a list declared once under displacement_sets)",
+        }
+    ),
+]
 
 
 class Model(BaseModel):
@@ -197,7 +208,7 @@ class Period(Model):
     rates: dict[Code, CodeRateEntry] = Field(default_factory=dict)
     heading: Heading | None = None
     base: Base | None = None
-    displaced_by: tuple[str, ...] | None = None
+    displaced_by: tuple[DisplacementRef, ...] | None = None
     source: SourceRefs
     unconfirmed: str | None = None
     intentional: str | None = None
@@ -249,7 +260,7 @@ class Measure(Model):
     scope: Scope = Field(default_factory=Scope)
     base: Base = "full"
     metal: Metal | None = None
-    displaced_by: tuple[str, ...] = ()
+    displaced_by: tuple[DisplacementRef, ...] = ()
     status: str | None = None
     note: str | None = None
     periods: tuple[Period, ...] = Field(min_length=1)
@@ -257,6 +268,30 @@ class Measure(Model):
     def from_origin(self, origin: str) -> bool:
         """True if the measure covers goods of ``origin``."""
         return "*" in self.origins or origin in self.origins
+
+    def expanded(self, sets: dict[str, tuple[str, ...]]) -> Measure:
+        """This measure with every ``set:NAME`` of its ``displaced_by`` lists replaced by
+        the set's members (names not in ``sets`` are kept, for the checks to report)."""
+        lists = [self.displaced_by, *(p.displaced_by or () for p in self.periods)]
+        if not any(ref.startswith("set:") for refs in lists for ref in refs):
+            return self
+        periods = tuple(
+            p
+            if p.displaced_by is None
+            else p.model_copy(update={"displaced_by": expand_refs(p.displaced_by, sets)})
+            for p in self.periods
+        )
+        update = {"displaced_by": expand_refs(self.displaced_by, sets), "periods": periods}
+        return self.model_copy(update=update)
+
+
+def expand_refs(refs: tuple[str, ...], sets: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """``refs`` with each known ``set:NAME`` replaced by the members of that set."""
+    out: list[str] = []
+    for ref in refs:
+        members = sets.get(ref[4:]) if ref.startswith("set:") else None
+        out.extend(members if members is not None else (ref,))
+    return tuple(out)
 
     @model_validator(mode="after")
     def _consistent(self) -> Measure:
@@ -397,6 +432,51 @@ class ProductList(Model):
         return False
 
 
+class ClaimEffect(Model):
+    """What a claim changes for one measure: it is not charged (``exclude``), charged on the
+    value less the share given with the claim (``content``), or charged only when the claim
+    is given (``charge``: a measure that turns on a fact such as a patent)."""
+
+    measure: Id
+    heading: Heading | None = None
+    """The Chapter 99 heading the importer reports instead (None: no such heading)."""
+    action: Literal["exclude", "content", "charge"] = "exclude"
+    from_: When | None = Field(default=None, alias="from")
+    to: When | None = None
+    """The claim counts for entries in ``[from, to)`` only (e.g. an in-transit window)."""
+    source: SourceRefs
+    unconfirmed: str | None = None
+
+    def covers(self, when: datetime) -> bool:
+        """True if a claim made for an entry at ``when`` counts."""
+        return (self.from_ is None or self.from_ <= when) and (self.to is None or when < self.to)
+
+
+class Claim(Model):
+    """A fact only the importer can declare (``--claim ID``) and what it changes.
+
+    ``scope`` is the goods the claim can cover (empty: all). Without the claim the result is
+    computed on ``default``; on codes in ``ask`` (when given) it is then marked needs review,
+    naming the claim, because the law makes the result turn on that fact.
+    """
+
+    name: str
+    importer: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    default: str
+    scope: Scope = Field(default_factory=Scope)
+    ask: Scope | None = None
+    share: Amount | None = None
+    """For ``content`` effects: the least share (e.g. ``"0.2"``) for which the claim holds."""
+    effects: tuple[ClaimEffect, ...] = Field(min_length=1)
+    unconfirmed: str | None = None
+    note: str | None = None
+
+    @property
+    def needs_share(self) -> bool:
+        """True when the claim is given with a share (``ID=30%``)."""
+        return any(e.action == "content" for e in self.effects)
+
+
 class Regime(Model):
     """A named snapshot of the schedule at one moment."""
 
@@ -432,20 +512,46 @@ class Scenario(Model):
     overrides: tuple[Override, ...] = ()
     add: tuple[Measure, ...] = ()
 
+    def expanded(self, sets: dict[str, tuple[str, ...]]) -> Scenario:
+        """This scenario with the displacement sets of its added measures expanded."""
+        add = tuple(m.expanded(sets) for m in self.add)
+        if all(a is b for a, b in zip(add, self.add, strict=True)):
+            return self
+        return self.model_copy(update={"add": add})
+
 
 class Schedule(Model):
-    """A whole schedule file: the root of ``data/rates.yaml``."""
+    """A whole schedule: the root of ``data/rates.yaml`` and of the part files it includes."""
 
     schema_version: Literal["1"] = "1"
     version: str
     title: str
     published: When
+    include: tuple[str, ...] = Field(
+        default=(),
+        description="Part files read into this schedule (paths relative to this file's "
+        "folder): their lists (measures, regimes, ...) are joined, their mappings "
+        "(sources, product_lists, ...) merged. Only the entry file includes.",
+    )
+    displacement_sets: dict[Id, tuple[DisplacementRef, ...]] = Field(
+        default_factory=dict,
+        description="Named lists of measure ids (or 'group:NAME'), used in displaced_by "
+        "as 'set:NAME'.",
+    )
     sources: dict[Id, Source]
     parties: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], Party]
     product_lists: dict[Id, ProductList] = Field(default_factory=dict)
+    claims: dict[Id, Claim] = Field(default_factory=dict)
     measures: tuple[Measure, ...]
     regimes: tuple[Regime, ...] = Field(min_length=1)
     scenarios: tuple[Scenario, ...] = ()
+
+    def expanded(self) -> Schedule:
+        """This schedule with every ``set:NAME`` in ``displaced_by`` replaced by its members."""
+        sets = self.displacement_sets
+        measures = tuple(m.expanded(sets) for m in self.measures)
+        scenarios = tuple(s.expanded(sets) for s in self.scenarios)
+        return self.model_copy(update={"measures": measures, "scenarios": scenarios})
 
 
 class ScenarioFile(Model):

@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from sys import intern
 
 from tradecalc.base_rates import BaseRates
-from tradecalc.engine import Shipment, assess, dated_view
+from tradecalc.engine import Assessment, Shipment, assess, dated_view
 from tradecalc.errors import DataError, UsageError
+from tradecalc.files import MAX_LINE_CHARS
 from tradecalc.models import Schedule
-from tradecalc.money import parse_amount, round_money
+from tradecalc.money import EXACT, parse_amount, round_money
+from tradecalc.rate import RateSyntaxError, parse_rate
 
 ZERO = Decimal(0)
 NOTICE = "Not legal advice: an estimate from the data you gave; CBP decides every refund."
@@ -64,6 +67,10 @@ _HEADERS: Mapping[str, str] = {
     "adcvdflag": "adcvd",
 }
 REQUIRED = ("entry", "line", "type", "date", "origin", "hts", "value", "duty")
+MAX_COLUMNS = 1000
+"""Most columns an entries file may have."""
+MAX_RECORD_CHARS = MAX_LINE_CHARS
+"""Longest CSV record (its lines together, for quoted cells that span lines)."""
 _YES = frozenset({"y", "yes", "true", "1", "x"})
 _FLAGS = ("reconciliation", "drawback", "protest", "adcvd")
 
@@ -187,6 +194,7 @@ class TariffRow:
     row: int
     entry: str
     line: str
+    ordinal: str
     type: str
     entered: date
     origin: str
@@ -198,13 +206,55 @@ class TariffRow:
     flags: frozenset[str]
 
 
-def header_fields(header: Iterable[str]) -> list[str | None]:
-    """The field each column fills (None: a column tradecalc does not use)."""
-    fields = [_HEADERS.get(re.sub(r"[^a-z0-9]", "", name.lower())) for name in header]
-    missing = [name for name in REQUIRED if name not in fields]
+def header_fields(
+    header: Iterable[str],
+    names: Mapping[str, str] = _HEADERS,
+    required: Iterable[str] = REQUIRED,
+    what: str = "entries file",
+) -> list[str | None]:
+    """The field each column fills (None: a column tradecalc does not use).
+
+    Names match without regard to case, spaces or punctuation; two columns filling the same
+    field, or more than :data:`MAX_COLUMNS` columns, are refused."""
+    header = list(header)
+    if len(header) > MAX_COLUMNS:
+        raise DataError(f"{what}: {len(header):,} columns, above the {MAX_COLUMNS:,}-column limit")
+    fields = [names.get(re.sub(r"[^a-z0-9]", "", name.lower())) for name in header]
+    missing = [name for name in required if name not in fields]
     if missing:
-        raise DataError(f"entries file: missing column(s) {', '.join(missing)}")
+        raise DataError(f"{what}: missing column(s) {', '.join(missing)}")
+    repeated = [f for i, f in enumerate(fields) if f and f in fields[:i]]
+    if repeated:
+        raise DataError(f"{what}: two columns give the {repeated[0]} field")
     return fields
+
+
+def csv_records(lines: Iterable[str], what: str = "entries file") -> Iterator[list[str]]:
+    """CSV records from text lines (with their endings), streamed.
+
+    A record longer than :data:`MAX_RECORD_CHARS` (an unclosed quote swallowing the file)
+    or one the csv module refuses stops the run with a clear :class:`DataError`."""
+    taken = 0
+    start = 1
+
+    def counted() -> Iterator[str]:
+        nonlocal taken
+        for line in lines:
+            taken += len(line)
+            if taken > MAX_RECORD_CHARS:
+                raise DataError(
+                    f"{what}: CSV record at line {start} is longer than {MAX_RECORD_CHARS:,} "
+                    "characters (an unclosed quote?)"
+                )
+            yield line
+
+    reader = csv.reader(counted())
+    try:
+        for record in reader:
+            taken, start = 0, reader.line_num + 1
+            yield record
+    except csv.Error as exc:
+        raise DataError(f"{what}: malformed CSV at line {reader.line_num} ({exc})") from None
 
 
 def parse_date(text: str, what: str) -> date:
@@ -219,17 +269,32 @@ def parse_date(text: str, what: str) -> date:
         raise UsageError(f"{what} {text[:20]!r} is not YYYY-MM-DD or MM/DD/YYYY") from None
 
 
+_DATES: dict[str, date] = {}
+
+
+def _cached_date(text: str, what: str) -> date:
+    """:func:`parse_date`, remembered (an export repeats a few hundred dates a million times)."""
+    found = _DATES.get(text)
+    if found is None:
+        found = parse_date(text, what)
+        if len(_DATES) >= 100_000:
+            _DATES.clear()
+        _DATES[text] = found
+    return found
+
+
 def read_rows(records: Iterable[list[str]]) -> Iterator[TariffRow | tuple[int, str]]:
     """Tariff rows from CSV records (header first); a bad row yields ``(row, message)``."""
     records = iter(records)
     header = next(records, None)
     if header is None:
         raise DataError("entries file: empty (no header)")
-    fields = header_fields(header)
+    used = [(f, i) for i, f in enumerate(header_fields(header)) if f]
     for number, record in enumerate(records, start=1):
-        if not any(cell.strip() for cell in record):
+        width = len(record)
+        values = {f: record[i].strip() for f, i in used if i < width}
+        if not any(values.values()):
             continue
-        values = {f: cell.strip() for f, cell in zip(fields, record, strict=False) if f}
         try:
             yield _tariff_row(number, values)
         except (UsageError, DataError) as exc:
@@ -241,20 +306,45 @@ def _tariff_row(number: int, v: Mapping[str, str]) -> TariffRow:
         if not v.get(name) and name != "duty":
             raise UsageError(f"{name} is empty")
     liquidated = v.get("liquidation_date", "")
+    entry = v["entry"]
+    if not _ENTRY_NUMBER.fullmatch(entry):
+        entry = re.sub(r"[\s-]", "", entry).upper()
     return TariffRow(
         row=number,
-        entry=re.sub(r"[\s-]", "", v["entry"]).upper(),
-        line=v["line"],
-        type=v["type"].zfill(2),
-        entered=parse_date(v["date"], "entry date"),
-        origin=v["origin"].upper(),
-        hts=_heading_or_code(v["hts"]),
-        value=parse_amount(v["value"] or "0", "goods value"),
-        duty=parse_amount(v.get("duty") or "0", "duty"),
-        liquidation_date=parse_date(liquidated, "liquidation date") if liquidated else None,
+        entry=entry,
+        line=intern(v["line"]),
+        ordinal=v.get("ordinal", ""),
+        type=intern(v["type"].zfill(2)),
+        entered=_cached_date(v["date"], "entry date"),
+        origin=intern(v["origin"].upper()),
+        hts=_code(v["hts"]),
+        value=_amount(v["value"], "goods value"),
+        duty=_amount(v.get("duty", ""), "duty"),
+        liquidation_date=_cached_date(liquidated, "liquidation date") if liquidated else None,
         liquidation_status=v.get("liquidation_status", "").lower(),
-        flags=frozenset(f for f in _FLAGS if v.get(f, "").lower() in _YES),
+        flags=frozenset(f for f in _FLAGS if f in v and v[f].lower() in _YES) or _NO_FLAGS,
     )
+
+
+_NO_FLAGS: frozenset[str] = frozenset()
+_ZEROS = frozenset({"", "0", "0.00", "0.0", ".00"})
+_CODES: dict[str, str] = {}
+
+
+def _amount(text: str, what: str) -> Decimal:
+    """:func:`parse_amount`, with the zeros that fill half an export's amount cells skipped."""
+    return ZERO if text in _ZEROS else parse_amount(text, what)
+
+
+def _code(text: str) -> str:
+    """:func:`_heading_or_code`, remembered (a few thousand codes fill an export)."""
+    found = _CODES.get(text)
+    if found is None:
+        found = intern(_heading_or_code(text))
+        if len(_CODES) >= 100_000:
+            _CODES.clear()
+        _CODES[text] = found
+    return found
 
 
 # ----------------------------------------------------------------------------- results
@@ -265,7 +355,7 @@ class Deviation:
     """A Chapter 99 heading filed differently from what the schedule expects."""
 
     kind: str
-    """``missing``, ``extra`` or ``amount-off``."""
+    """``missing``, ``extra``, ``wrong-period`` (a heading of another date) or ``amount-off``."""
     heading: str
     filed: Decimal | None
     expected: Decimal | None
@@ -274,6 +364,8 @@ class Deviation:
         dotted = _dotted(self.heading)
         if self.kind == "amount-off":
             return f"amount off {dotted}: paid {self.filed}, expected {self.expected}"
+        if self.kind == "wrong-period":
+            return f"wrong period {dotted}: not in force on the entry date"
         return f"{self.kind} {dotted}"
 
 
@@ -287,17 +379,23 @@ class LineResult:
     value: Decimal = ZERO
     filed: dict[str, Decimal] = field(default_factory=dict)
     expected: dict[str, Decimal] = field(default_factory=dict)
-    review: list[str] = field(default_factory=list)
+    review: tuple[str, ...] = ()
+    ordinals: dict[str, int] | None = None
+    """Tariff ordinal -> the row it was read from (while reading; None after)."""
+    out_of_period: frozenset[str] = frozenset()
+    """Filed headings the schedule has, but not in force on the entry date."""
 
     def deviations(self) -> list[Deviation]:
-        """Headings expected but not filed, filed but not expected, and amounts off by > 0.5%."""
+        """Headings expected but not filed, filed but not expected (``wrong-period`` when the
+        schedule has that heading at other dates only), and amounts off by more than 0.5%."""
         found = []
         for heading in sorted(self.expected.keys() | self.filed.keys()):
             filed, expected = self.filed.get(heading), self.expected.get(heading)
             if filed is None:
                 found.append(Deviation("missing", heading, filed, expected))
             elif expected is None:
-                found.append(Deviation("extra", heading, filed, expected))
+                kind = "wrong-period" if heading in self.out_of_period else "extra"
+                found.append(Deviation(kind, heading, filed, expected))
             elif abs(filed - expected) > expected * DEVIATION_SHARE:
                 found.append(Deviation("amount-off", heading, filed, expected))
         return found
@@ -330,18 +428,37 @@ class EntryResult:
         return total
 
 
-def collect(rows: Iterable[TariffRow]) -> dict[str, EntryResult]:
-    """Group tariff rows by entry and line (commodity rows vs Chapter 99 rows)."""
+def collect(
+    rows: Iterable[TariffRow], bad: list[tuple[int, str]] | None = None
+) -> dict[str, EntryResult]:
+    """Group tariff rows by entry and line (commodity rows vs Chapter 99 rows).
+
+    A row repeating an entry, line and tariff ordinal already read is not counted twice:
+    it goes to ``bad`` with the row it repeats."""
     entries: dict[str, EntryResult] = {}
     for row in rows:
         entry = entries.get(row.entry)
         if entry is None:
             entry = entries[row.entry] = EntryResult(row.entry, row.type, row.entered)
             entry.valid_number = bool(_ENTRY_NUMBER.fullmatch(row.entry))
+        line = entry.lines.get(row.line)
+        if line is None:
+            line = entry.lines[row.line] = LineResult(row.line, ordinals={})
+        if row.ordinal and line.ordinals is not None:
+            first = line.ordinals.setdefault(row.ordinal, row.row)
+            if first != row.row:
+                if bad is not None:
+                    bad.append(
+                        (
+                            row.row,
+                            f"entry {row.entry} line {row.line} ordinal {row.ordinal} "
+                            f"repeats row {first}: not counted twice",
+                        )
+                    )
+                continue
         entry.liquidation_date = entry.liquidation_date or row.liquidation_date
         entry.liquidation_status = entry.liquidation_status or row.liquidation_status
         entry.flags |= row.flags
-        line = entry.lines.setdefault(row.line, LineResult(row.line))
         if row.hts.startswith("99"):
             line.filed[row.hts] = line.filed.get(row.hts, ZERO) + row.duty
         else:
@@ -351,25 +468,131 @@ def collect(rows: Iterable[TariffRow]) -> dict[str, EntryResult]:
     return entries
 
 
-def expect(entry: EntryResult, schedule: Schedule, base_rates: BaseRates | None = None) -> None:
-    """Fill each line's expected Chapter 99 amounts from the engine at the entry date."""
-    when = datetime(entry.entered.year, entry.entered.month, entry.entered.day)
-    for line in entry.lines.values():
-        line.filed.pop("", None)
-        if not line.hts:
-            line.review.append("no commodity row (only Chapter 99 rows)")
-            continue
+ENTRY_DATE_VIEW = dated_view(datetime(1900, 1, 1), "entry-date")
+"""One view for every line, following each line's entry date (so the engine's plans are
+shared between lines of the same code, origin and date)."""
+
+_Layers = tuple[tuple[tuple[str, Decimal], ...], tuple[str, ...]]
+
+
+class Expected:
+    """The engine's Chapter 99 layers per (code, origin, entry date), memoised within a run.
+
+    When every layer of an assessment is ad valorem on the full value (checked against the
+    engine's own amounts), later lines of the same key are priced as value x rate, rounded
+    half-up to the cent (the engine's own step); any other assessment is redone per line.
+    The memo holds at most ``limit`` keys (cleared when full) so memory stays bounded.
+    """
+
+    def __init__(
+        self, schedule: Schedule, base_rates: BaseRates | None = None, limit: int = 200_000
+    ) -> None:
+        self.schedule = schedule
+        self.base_rates = base_rates
+        self.limit = limit
+        self.memo: dict[tuple[str, str, date], _Layers | None] = {}
+        self.failed: dict[tuple[str, str, date], str] = {}
+        """Keys the engine refused (an unknown code, say), with its message."""
+        self.periods: dict[str, list[tuple[datetime, datetime | None]]] = {}
+        for measure in schedule.measures:
+            for period in measure.periods:
+                if period.heading:
+                    key = period.heading.replace(".", "")
+                    self.periods.setdefault(key, []).append((period.from_, period.to))
+
+    def out_of_period(self, heading: str, entered: date) -> bool:
+        """True when the schedule has ``heading`` but in force only at other dates."""
+        spans = self.periods.get(heading)
+        if not spans:
+            return False
+        when = datetime(entered.year, entered.month, entered.day)
+        return not any(start <= when and (end is None or when < end) for start, end in spans)
+
+    def assess(
+        self, line: LineResult, entered: date
+    ) -> tuple[dict[str, Decimal], tuple[str, ...]]:
+        """Expected amount per heading (dots removed) and review items for one line."""
+        key = (line.hts, line.origin, entered)
+        known = key in self.memo
+        layers = self.memo.get(key)
+        if layers is not None:
+            rates, review = layers
+            expected: dict[str, Decimal] = {}
+            for heading, rate in rates:
+                amount = round_money(EXACT.multiply(line.value, rate))
+                expected[heading] = expected.get(heading, ZERO) + amount
+            return expected, review
+        refused = self.failed.get(key)
+        if refused is not None:
+            raise UsageError(refused)
+        when = datetime(entered.year, entered.month, entered.day)
+        shipment = Shipment(line.hts, line.value, origin=line.origin, dest="US", entry=when)
         try:
-            shipment = Shipment(line.hts, line.value, origin=line.origin, dest="US", entry=when)
-            result = assess(schedule, shipment, dated_view(when, "entry-date"), None, base_rates)
-        except (UsageError, DataError, ArithmeticError) as exc:
-            line.review.append(str(exc))
-            continue
+            result = assess(self.schedule, shipment, ENTRY_DATE_VIEW, None, self.base_rates)
+        except UsageError as exc:
+            if len(self.failed) >= self.limit:
+                self.failed.clear()
+            self.failed[key] = str(exc)
+            raise
+        expected = {}
         for charged in result.lines:
             if charged.heading:
-                key = charged.heading.replace(".", "")
-                line.expected[key] = line.expected.get(key, ZERO) + charged.amount
-        line.review.extend(result.review)
+                heading = charged.heading.replace(".", "")
+                expected[heading] = expected.get(heading, ZERO) + charged.amount
+        if not known:
+            if len(self.memo) >= self.limit:
+                self.memo.clear()
+            self.memo[key] = (
+                _ad_valorem_layers(result) if result.customs_value == line.value else None
+            )
+        return expected, tuple(result.review)
+
+
+def _ad_valorem_layers(result: Assessment) -> _Layers | None:
+    """The headings and rates of ``result`` when value x rate reproduces every amount."""
+    rates = []
+    for charged in result.lines:
+        if not charged.heading:
+            continue
+        try:
+            rate = parse_rate(charged.rate)
+        except RateSyntaxError:
+            return None
+        if (
+            rate.specifics
+            or charged.base != result.customs_value
+            or round_money(result.customs_value * rate.ad_valorem) != charged.amount
+        ):
+            return None
+        rates.append((charged.heading.replace(".", ""), rate.ad_valorem))
+    return tuple(rates), tuple(result.review)
+
+
+def expect(entry: EntryResult, expected: Expected) -> None:
+    """Fill each line's expected Chapter 99 amounts from the engine at the entry date."""
+    for line in entry.lines.values():
+        line.filed.pop("", None)
+        line.ordinals = None
+        if not line.hts:
+            line.review += ("no commodity row (only Chapter 99 rows)",)
+            continue
+        try:
+            amounts, review = expected.assess(line, entry.entered)
+        except (UsageError, DataError, ArithmeticError) as exc:
+            line.review += (str(exc),)
+            continue
+        for heading, amount in amounts.items():
+            filed = line.filed.get(heading)
+            line.expected[heading] = filed if filed == amount else amount  # one object if equal
+        if review:
+            line.review += review
+        wrong = [
+            h
+            for h in line.filed
+            if h not in line.expected and expected.out_of_period(h, entry.entered)
+        ]
+        if wrong:
+            line.out_of_period = frozenset(wrong)
 
 
 def route(entry: EntryResult, rules: Rules, as_of: date) -> None:
@@ -481,6 +704,49 @@ class Report:
         return sums
 
 
+Liquidation = Mapping[str, tuple[date | None, str]]
+"""Entry number -> (liquidation date, liquidation status), from an ES-701-style file."""
+
+_LIQUIDATION_HEADERS: Mapping[str, str] = {
+    key: value
+    for key, value in _HEADERS.items()
+    if value in ("entry", "liquidation_date", "liquidation_status")
+}
+
+
+def read_liquidation(
+    records: Iterable[list[str]], bad: list[tuple[int, str]]
+) -> dict[str, tuple[date | None, str]]:
+    """Liquidation date and status per entry number (header first); bad rows go to ``bad``.
+
+    Columns: the entry number (``Entry Summary Number`` or ``Entry Number``), ``Liquidation
+    Date`` and, optionally, ``Liquidation Status``, matched like the entries file's."""
+    records = iter(records)
+    header = next(records, None)
+    if header is None:
+        raise DataError("liquidation file: empty (no header)")
+    fields = header_fields(
+        header, _LIQUIDATION_HEADERS, ("entry", "liquidation_date"), "liquidation file"
+    )
+    found: dict[str, tuple[date | None, str]] = {}
+    for number, record in enumerate(records, start=1):
+        if not any(cell.strip() for cell in record):
+            continue
+        values = {f: cell.strip() for f, cell in zip(fields, record, strict=False) if f}
+        entry = re.sub(r"[\s-]", "", values.get("entry", "")).upper()
+        if not entry:
+            bad.append((number, "liquidation file: entry is empty"))
+            continue
+        text = values.get("liquidation_date", "")
+        try:
+            when = parse_date(text, "liquidation date") if text else None
+        except UsageError as exc:
+            bad.append((number, f"liquidation file: {exc}"))
+            continue
+        found[entry] = (when, values.get("liquidation_status", "").lower())
+    return found
+
+
 def build_report(
     records: Iterable[list[str]],
     schedule: Schedule,
@@ -490,8 +756,14 @@ def build_report(
     rules: Rules | None = None,
     rates: tuple[InterestRate, ...] | None = None,
     base_rates: BaseRates | None = None,
+    liquidation: Liquidation | None = None,
+    bad_rows: Iterable[tuple[int, str]] = (),
 ) -> Report:
-    """Read ES-003 records, recompute every line, route every entry, estimate interest."""
+    """Read ES-003 records, recompute every line, route every entry, estimate interest.
+
+    ``liquidation`` (from :func:`read_liquidation`) gives each entry's liquidation date and
+    status; it takes precedence over the entries file's own columns. ``bad_rows`` are rows
+    already refused elsewhere (the liquidation file's), reported with the others."""
     rules = rules or load_rules()
     rates = rates if rates is not None else load_interest()
     bad: list[tuple[int, str]] = []
@@ -503,10 +775,13 @@ def build_report(
             else:
                 bad.append(item)
 
-    entries = collect(good_rows())
+    entries = collect(good_rows(), bad)
+    expected = Expected(schedule, base_rates)
     notes: set[str] = set()
     for entry in entries.values():
-        expect(entry, schedule, base_rates)
+        if liquidation is not None and entry.entry_number in liquidation:
+            entry.liquidation_date, entry.liquidation_status = liquidation[entry.entry_number]
+        expect(entry, expected)
         route(entry, rules, as_of)
         paid = entry.total(rules.ieepa_prefixes, "filed")
         if paid > 0:
@@ -517,4 +792,5 @@ def build_report(
                 notes.add(note)
     ordered = tuple(urgent_first(entries.values(), as_of))
     files = tuple(tuple(chunk) for chunk in cape_files(ordered, rules))
-    return Report(as_of, ordered, tuple(bad), files, rules, min(notes) if notes else None)
+    bad.sort()
+    return Report(as_of, ordered, (*bad, *bad_rows), files, rules, min(notes) if notes else None)

@@ -79,6 +79,8 @@ def result_json(result: Assessment, explain: bool = False) -> dict[str, Any]:
         "needs_review": result.needs_review,
         "review": list(result.review),
         "notes": list(result.notes),
+        "claims": list(result.claims),
+        "claimable": list(result.claimable),
     }
     if explain:
         data["explain"] = [_step_json(step) for step in result.trace]
@@ -91,6 +93,7 @@ BASE_RULES = {
     "full": "full value",
     "metal": "metal content",
     "remainder": "value remaining after metal content",
+    "non-us-content": "value less the claimed US content",
 }
 
 
@@ -184,8 +187,8 @@ def explain_lines(report: Report, result: Assessment) -> list[str]:
 
 
 def shipment_json(shipment: Shipment) -> dict[str, Any]:
-    """The shipment as given, for provenance."""
-    return {
+    """The shipment as given, for provenance (``claims`` only when some were declared)."""
+    data: dict[str, Any] = {
         "hs": shipment.code,
         "origin": shipment.origin,
         "dest": shipment.dest,
@@ -194,6 +197,12 @@ def shipment_json(shipment: Shipment) -> dict[str, Any]:
         "date": format_when(shipment.entry) if shipment.entry else None,
         "mode": shipment.mode,
     }
+    if shipment.claims:
+        data["claims"] = [
+            claim if share is None else f"{claim}={(share * 100).normalize():f}%"
+            for claim, share in shipment.claims
+        ]
+    return data
 
 
 def to_json(report: Report, explain: bool = False) -> str:
@@ -227,6 +236,8 @@ CSV_COLUMNS = (
     "status",
     "review",
     "data_sha256",
+    "claims",
+    "claimable",
 )
 
 
@@ -241,7 +252,14 @@ def to_csv(report: Report) -> str:
     writer.writerow(CSV_COLUMNS)
     for r in report.results:
         head = (r.regime, format_when(r.as_of), r.currency)
-        tail = (report.data_version, status(r.review), "; ".join(r.review), report.data_sha256)
+        tail = (
+            report.data_version,
+            status(r.review),
+            "; ".join(r.review),
+            report.data_sha256,
+            "; ".join(r.claims),
+            "; ".join(r.claimable),
+        )
         for kind, lines in (("duty", r.lines), ("fee", r.fees), ("tax", r.taxes)):
             for line in lines:
                 writer.writerow(
@@ -430,6 +448,29 @@ def review_lines(results: Sequence[Assessment]) -> list[str]:
     return out
 
 
+def claim_lines(results: Sequence[Assessment]) -> list[str]:
+    """The claims applied and the claims that would change the result, once each."""
+    out: list[str] = []
+    for label, items in (
+        ("claim applied", [(r.regime, c) for r in results for c in r.claims]),
+        (
+            "claims that would change this",
+            [(r.regime, ", ".join(r.claimable)) for r in results if r.claimable],
+        ),
+    ):
+        grouped: dict[str, list[str]] = {}
+        for regime, text in items:
+            grouped.setdefault(text, []).append(regime)
+        for text, regimes in grouped.items():
+            where = (
+                "every column"
+                if len(results) > 1 and len(regimes) == len(results)
+                else ", ".join(regimes)
+            )
+            out.append(f"{label} [{where}]: {text}")
+    return out
+
+
 def footnotes(report: Report, explain: bool = False) -> list[str]:
     """Plain lines printed under the table: review items, unconfirmed facts, notes."""
     out: list[str] = []
@@ -438,6 +479,7 @@ def footnotes(report: Report, explain: bool = False) -> list[str]:
     if any(line.unconfirmed for r in report.results for line in (*r.lines, *r.fees, *r.taxes)):
         out.append("† rests on an unconfirmed fact (see notes)")
     out.extend(review_lines(report.results))
+    out.extend(claim_lines(report.results))
     seen = {item for r in report.results for item in r.review}
     for r in report.results:
         for note in r.notes:

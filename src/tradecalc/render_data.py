@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradecalc.diff import Diff
 from tradecalc.engine import RegimeView
@@ -21,6 +21,9 @@ from tradecalc.money import percent
 from tradecalc.render import fitted
 from tradecalc.snapshot import Headline
 from tradecalc.timeline import Timeline
+
+if TYPE_CHECKING:
+    from tradecalc.hts_store import Revision
 
 DASH = "—"
 CHART_WIDTH = 40
@@ -273,3 +276,26 @@ def timeline_chart(line: Timeline) -> list[str]:
         for p in line.points
     )
     return out
+
+
+# ----------------------------------------------------------------------------- hts list
+
+
+def revisions_table(folder: str, revs: Sequence[Revision]) -> Any:
+    """The imported HTS revisions of ``folder``: name, date, size, import time, digest, origin."""
+    from rich.table import Table
+
+    table = Table(title=f"Imported HTS revisions in {folder}", title_justify="left")
+    for column in ("Revision", "Effective", "Tariff lines", "Imported", "sha256", "From"):
+        table.add_column(column)
+    for rev in revs:
+        meta = rev.meta()
+        table.add_row(
+            rev.name,
+            rev.effective.isoformat(),
+            meta.get("tariff_lines", "?"),
+            meta.get("imported", "?"),
+            meta.get("sha256", "?")[:12],
+            meta.get("origin", "?"),
+        )
+    return table

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from tradecalc.impact import ESTIMATE_NOTE, RegimeImpact, top_changes
 from tradecalc.models import format_when
+from tradecalc.render import fits, fitted, pinned
 
 RATE_PLACES = Decimal("0.000001")
 COLUMNS = (
@@ -80,6 +81,7 @@ def _record(report: ImpactReport, impact: RegimeImpact) -> dict[str, Any]:
         "average_rate": _rate(impact.total.rate),
         "increment": _rate(_increment(report, impact)),
         "review_value": str(impact.review_value),
+        "unpriced_value": str(impact.unpriced_value),
         "review": {k: str(v) for k, v in sorted(impact.review.items(), key=lambda kv: -kv[1])},
         "shipments": impact.shipments,
         "measures": {
@@ -151,27 +153,20 @@ def impact_csv(report: ImpactReport) -> str:
     return out.getvalue()
 
 
-def impact_table(report: ImpactReport) -> Group:
-    """The regimes side by side, then the breakdown, top changes and review reasons."""
-    scale, unit = _scale(report)
-    table = Table(
-        title=f"{report.basket} · {unit} · change in points over {report.baseline.view.id}",
-        title_justify="left",
-    )
-    table.add_column("regime", overflow="fold", min_width=8)
-    table.add_column("as of", no_wrap=True)
-    for name in ("value", "duty", "average", "change", "review"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for impact in report.impacts:
-        table.add_row(
-            impact.view.id,
-            format_when(impact.as_of),
-            f"{impact.total.value / scale:,.0f}",
-            f"{impact.total.duty / scale:,.0f}",
-            _pct(impact.total.rate),
-            _points(_increment(report, impact)),
-            f"{impact.review_value / scale:,.0f}",
-        )
+def impact_table(report: ImpactReport, width: int | None = None) -> Group:
+    """The regimes side by side, then the breakdown, top changes and review reasons.
+
+    Within ``width`` columns nothing is cut: the regime column wraps, then the moment shows
+    its time below its date, and if the table still does not fit, each regime is one line.
+    """
+    table: Any = _regimes_table(report, split_time=False)
+    if width is not None:
+        for split_time in (False, True):  # a regime id may wrap down to 8 columns
+            if fits(pinned(_regimes_table(report, split_time, probe=True)), width):
+                table = pinned(_regimes_table(report, split_time))
+                break
+        else:
+            table = fitted(table, width, _regime_lines(report))
     parts: list[Any] = [table]
     last = report.impacts[-1]
     if report.level and last.groups:
@@ -179,9 +174,14 @@ def impact_table(report: ImpactReport) -> Group:
         by.add_column(report.level, overflow="fold")
         for name in ("customs value", "duty", "average"):
             by.add_column(name, justify="right", no_wrap=True)
-        for key, sums in sorted(last.groups.items(), key=lambda kv: -kv[1].duty):
-            by.add_row(key, f"{sums.value:,.0f}", f"{sums.duty:,.0f}", _pct(sums.rate))
-        parts.append(by)
+        groups = [
+            (key, f"{sums.value:,.0f}", f"{sums.duty:,.0f}", _pct(sums.rate))
+            for key, sums in sorted(last.groups.items(), key=lambda kv: -kv[1].duty)
+        ]
+        for row in groups:
+            by.add_row(*row)
+        lines = [f"  {k}: customs value {v}, duty {d}, average {a}" for k, v, d, a in groups]
+        parts.append(fitted(by, width, lines))
     if report.top and last is not report.baseline:
         top = Table(
             title=f"Largest duty changes, {report.baseline.view.id} -> {last.view.id}",
@@ -189,9 +189,13 @@ def impact_table(report: ImpactReport) -> Group:
         )
         top.add_column("HS", no_wrap=True)
         top.add_column("duty change", justify="right", no_wrap=True)
-        for code, change in top_changes(last, report.baseline, report.top):
-            top.add_row(code, f"{change:+,.0f}")
-        parts.append(top)
+        changes = [
+            (code, f"{change:+,.0f}")
+            for code, change in top_changes(last, report.baseline, report.top)
+        ]
+        for code, change in changes:
+            top.add_row(code, change)
+        parts.append(fitted(top, width, [f"  {code}: {change}" for code, change in changes]))
     notes = []
     for impact in report.impacts:
         if impact.review_value:
@@ -205,6 +209,50 @@ def impact_table(report: ImpactReport) -> Group:
     if notes:
         parts.append(Text("\n".join(notes)))
     return Group(*parts)
+
+
+def _regimes_table(report: ImpactReport, split_time: bool, probe: bool = False) -> Table:
+    """The regimes side by side; a ``probe`` cuts the ids to the 8 columns they may wrap to
+    (what :func:`~tradecalc.render.fits` must check)."""
+    scale, unit = _scale(report)
+    table = Table(
+        title=f"{report.basket} · {unit} · change in points over {report.baseline.view.id}",
+        title_justify="left",
+    )
+    table.add_column("regime", overflow="fold", min_width=8)
+    table.add_column("as of", no_wrap=True)
+    for name in ("value", "duty", "average", "change", "review"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for impact in report.impacts:
+        when = format_when(impact.as_of)
+        table.add_row(
+            impact.view.id[:8] if probe else impact.view.id,
+            when.replace("T", "\n") if split_time else when,
+            *_figures(report, impact, scale),
+        )
+    return table
+
+
+def _figures(report: ImpactReport, impact: RegimeImpact, scale: Decimal) -> list[str]:
+    """Value, duty, average, change and review value of one regime, as the table shows them."""
+    return [
+        f"{impact.total.value / scale:,.0f}",
+        f"{impact.total.duty / scale:,.0f}",
+        _pct(impact.total.rate),
+        _points(_increment(report, impact)),
+        f"{impact.review_value / scale:,.0f}",
+    ]
+
+
+def _regime_lines(report: ImpactReport) -> list[str]:
+    """One plain line per regime, for a width too narrow for the table."""
+    scale, _ = _scale(report)
+    names = ("value", "duty", "average", "change", "review")
+    return [
+        f"  {impact.view.id} (as of {format_when(impact.as_of)}): "
+        + ", ".join(f"{k} {v}" for k, v in zip(names, _figures(report, impact, scale), strict=True))
+        for impact in report.impacts
+    ]
 
 
 def terminal_chart(report: ImpactReport, width: int = 40) -> Table:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -78,11 +80,19 @@ def _entry_dict(report: Report, entry: EntryResult) -> dict[str, Any]:
 
 def report_json(report: Report, version: str, sha256: str) -> str:
     """The JSON contract of ``tradecalc refund --format json``."""
+    return "".join(report_json_chunks(report, version, sha256))
+
+
+def report_json_chunks(report: Report, version: str, sha256: str) -> Iterator[str]:
+    """:func:`report_json` in pieces, one entry at a time (the document is never whole)."""
+    yield '{\n  "as_of": ' + json.dumps(report.as_of.isoformat()) + ',\n  "entries": ['
+    for number, entry in enumerate(report.entries):
+        text = json.dumps(_entry_dict(report, entry), indent=2, ensure_ascii=False)
+        yield ("," if number else "") + "\n" + textwrap.indent(text, "    ")
+    yield "\n  ],\n" if report.entries else "],\n"
     totals = {key: _money(value) for key, value in report.totals().items()}
     routes = Counter(e.route for e in report.entries)
-    document = {
-        "as_of": report.as_of.isoformat(),
-        "entries": [_entry_dict(report, e) for e in report.entries],
+    rest = {
         "totals": {
             **totals,
             "entries": len(report.entries),
@@ -96,14 +106,27 @@ def report_json(report: Report, version: str, sha256: str) -> str:
         "data_version": version,
         "data_sha256": sha256,
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    yield json.dumps(rest, indent=2, ensure_ascii=False)[2:] + "\n"  # without its "{\n"
 
 
 def report_csv(report: Report, version: str, sha256: str) -> str:
     """One row per entry, with the data version on every row."""
+    return "".join(report_csv_chunks(report, version, sha256))
+
+
+def report_csv_chunks(report: Report, version: str, sha256: str) -> Iterator[str]:
+    """:func:`report_csv` a row at a time."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+
+    def flush() -> str:
+        text = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        return text
+
     writer.writerow((*ENTRY_COLUMNS, "data_version", "data_sha256"))
+    yield flush()
     for entry in report.entries:
         row = _entry_dict(report, entry)
         writer.writerow(
@@ -116,7 +139,7 @@ def report_csv(report: Report, version: str, sha256: str) -> str:
                 sha256,
             )
         )
-    return out.getvalue()
+        yield flush()
 
 
 def report_table(report: Report) -> Group:

@@ -1,9 +1,10 @@
 """Find, load, check and cache schedule and scenario files.
 
 A schedule is parsed from YAML and checked once per content: the checked model is cached
-in the user's cache directory, keyed by :func:`schedule_digest`, so a ``duty`` call neither
+in the user's cache directory, keyed by the sha256 of the schedule file, so a ``duty`` call neither
 parses YAML nor re-validates when the data has not changed. A cache file is a one-line
-JSON header (format, tradecalc version, the data's digest and the sha256 of the payload)
+JSON header (format, tradecalc version, the schedule file's sha256, the sha256 of every
+part and list file, and the sha256 of the payload)
 followed by the model as tagged JSON (:mod:`tradecalc.cache_format`: data only, nothing
 that can run). It is opened without following links or blocking, read only if it is a
 regular file within :data:`MAX_CACHE_BYTES`; one whose header or payload hash does not
@@ -17,19 +18,19 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tradecalc import __version__, cache_format
 from tradecalc.cache_format import NotACacheError
-from tradecalc.errors import DataError, WriteError
-from tradecalc.files import read_text, replace_file
+from tradecalc.errors import DataError, TradecalcError, WriteError
+from tradecalc.files import inside_folder, read_text, replace_file
 from tradecalc.models import Scenario, ScenarioFile, Schedule
 
 ENV_DATA = "TRADECALC_DATA"
 ENV_CACHE = "TRADECALC_CACHE_DIR"
-_CACHE_FORMAT = 3
+_CACHE_FORMAT = 4
 MAX_CACHE_BYTES = 16 * 1024 * 1024
 """A cache file larger than this is ignored (the bundled schedule's is about 0.3 MB)."""
 
@@ -69,58 +70,79 @@ def cache_dir() -> Path:
 
 
 def load_schedule(path: Path | None = None, *, use_cache: bool = True) -> LoadedSchedule:
-    """Load, validate and check a schedule file; raise DataError listing every problem."""
-    from tradecalc.list_files import data_digest, file_digests
+    """Load, validate and check a schedule (its parts and list files too).
 
+    Raise DataError listing every problem. The cache is keyed by the entry file's sha256
+    and records the sha256 of every part and list file, checked again on each load.
+    """
     path = path or default_path()
     text = read_text(path)
-    digest = schedule_digest([text.encode("utf-8")])
-    cache_file = cache_dir() / f"schedule-{digest}.json"
+    own = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    cache_file = cache_dir() / f"schedule-{own}.json"
     if use_cache:
-        cached = _read_cache(cache_file, digest)
+        cached = _read_cache(cache_file, own)
         if cached is not None:
             schedule, files = cached
-            if file_digests(schedule, path.parent) == files:
-                return LoadedSchedule(schedule, path, data_digest(digest, files))
+            if _current_digests(path.parent, files) == files:
+                return LoadedSchedule(schedule, path, data_digest(own, files))
     schedule, files = compile_schedule_files(text, str(path), path.parent)
     if use_cache:
-        _write_cache(cache_file, digest, schedule, files)
-    return LoadedSchedule(schedule, path, data_digest(digest, files))
+        _write_cache(cache_file, own, schedule, files)
+    return LoadedSchedule(schedule, path, data_digest(own, files))
 
 
-def schedule_digest(contents: Sequence[bytes]) -> str:
-    """The schedule's identity: ``data_sha256`` in results and the cache key.
+def data_digest(own_sha256: str, files: Mapping[str, str]) -> str:
+    """The schedule's identity: ``data_sha256`` in results.
 
-    ``contents`` are the bytes of every file the schedule is read from, the schedule file
-    first. One file: its sha256. Several: the sha256 of their sha256s, in order, so a
-    change to any of them gives a new identity.
+    ``own_sha256`` is the sha256 of the schedule (entry) file; ``files`` the sha256 of
+    every file it reads besides (parts and list files), keyed by the name it uses for them.
+    With no other file, the entry file's own sha256; else the sha256 of it and of every
+    name and hash in name order, so a change to any file gives a new identity.
     """
-    if len(contents) == 1:
-        return hashlib.sha256(contents[0]).hexdigest()
-    joined = "".join(hashlib.sha256(c).hexdigest() + "\n" for c in contents)
-    return hashlib.sha256(joined.encode("ascii")).hexdigest()
+    if not files:
+        return own_sha256
+    digest = hashlib.sha256(own_sha256.encode("ascii"))
+    for name in sorted(files):
+        digest.update(f"\n{name}\t{files[name]}".encode())
+    return digest.hexdigest()
+
+
+def _current_digests(folder: Path, files: Mapping[str, str]) -> dict[str, str] | None:
+    """The sha256 of each file named in ``files`` as it is now; None if one cannot be read."""
+    try:
+        return {
+            name: hashlib.sha256(read_text(inside_folder(folder, name)).encode("utf-8")).hexdigest()
+            for name in files
+        }
+    except (TradecalcError, ValueError):
+        return None
 
 
 def compile_schedule(text: str, name: str) -> Schedule:
-    """Parse and fully check schedule text (no cache); list files are read beside ``name``."""
+    """Parse and fully check schedule text (no cache); parts and list files are read beside
+    ``name``."""
     return compile_schedule_files(text, name, Path(name).parent)[0]
 
 
 def compile_schedule_files(text: str, name: str, folder: Path) -> tuple[Schedule, dict[str, str]]:
-    """Parse and check schedule text and its list files in ``folder``; return their sha256s."""
+    """Parse and check schedule text, its parts and its list files in ``folder``.
+
+    Returns the schedule (displacement sets expanded) and the sha256 of every part and list
+    file read, keyed by the name the schedule uses.
+    """
     from tradecalc.checks import check_schedule
     from tradecalc.list_files import attach_list_files
-    from tradecalc.loader import build_model, parse_yaml
+    from tradecalc.loader import build_model, include_parts, parse_yaml
 
-    doc = parse_yaml(text, name)
-    schedule, problems, files = attach_list_files(build_model(Schedule, doc), folder, name)
+    doc, parts = include_parts(parse_yaml(text, name), folder)
+    schedule, problems, files = attach_list_files(build_model(Schedule, doc), folder, doc)
     problems.extend(check_schedule(schedule, doc))
     if problems:
         count = len(problems)
         raise DataError(
             f"{name}: {count} problem{'s' if count != 1 else ''} found", tuple(problems)
         )
-    return schedule, files
+    return schedule.expanded(), {**parts, **files}
 
 
 def load_scenario(path: Path, schedule: Schedule) -> Scenario:
@@ -136,7 +158,7 @@ def load_scenario(path: Path, schedule: Schedule) -> Scenario:
         raise DataError(
             f"{path}: {count} problem{'s' if count != 1 else ''} found", tuple(problems)
         )
-    return scenario_file.scenario
+    return scenario_file.scenario.expanded(schedule.displacement_sets)
 
 
 def _read_cache(cache_file: Path, digest: str) -> tuple[Schedule, dict[str, str]] | None:

@@ -7,7 +7,6 @@ and refused constructs (aliases, merge keys) become diagnostics like any other p
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,20 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tradecalc.checks import Path_, check_scenario, check_schedule, unquoted_codes
-from tradecalc.errors import DataError, Diagnostic, SourceLocation
+from tradecalc.errors import DataError, Diagnostic, UsageError
+from tradecalc.files import inside_folder, read_text
 from tradecalc.list_files import attach_list_files
-from tradecalc.loader import Document, build_model, read_document, validation_diagnostics
+from tradecalc.loader import (
+    Document,
+    build_model,
+    diagnostic_from_message,
+    include_parts,
+    parse_yaml,
+    read_document,
+    validation_diagnostics,
+)
 from tradecalc.models import (
+    Claim,
     Measure,
     Override,
     Party,
@@ -29,8 +38,6 @@ from tradecalc.models import (
     Schedule,
     Source,
 )
-
-_LOCATED = re.compile(r"(?P<line>\d+):(?P<column>\d+): (?P<message>.*)", re.DOTALL)
 
 
 def validate_files(
@@ -57,6 +64,60 @@ def validate_files(
     return sorted(found, key=_position)
 
 
+_HEADER_KEYS = {"schema_version", "version", "title", "published", "include"}
+MAX_ENTRY_CANDIDATES = 64
+"""How many YAML files :func:`_entry_of` looks at to find the schedule that includes a part."""
+
+
+def _is_part(data: Any) -> bool:
+    """True for a part file: schedule keys only, none of the entry file's."""
+    return (
+        isinstance(data, dict)
+        and bool(data)
+        and not _HEADER_KEYS & data.keys()
+        and data.keys() <= Schedule.model_fields.keys()
+    )
+
+
+def _entry_of(part: Path) -> Path | None:
+    """The schedule file whose ``include:`` names ``part``, looked for in the part's folder
+    and the two above it; None if there is none."""
+    try:
+        target = part.resolve()
+    except OSError:
+        return None
+    folder, looked = target.parent, 0
+    for _ in range(3):
+        for candidate in sorted(folder.glob("*.y*ml")):
+            looked += 1
+            if looked > MAX_ENTRY_CANDIDATES:
+                return None
+            if candidate.resolve() != target and _includes(candidate, target):
+                return candidate
+        folder = folder.parent
+    return None
+
+
+def _includes(candidate: Path, target: Path) -> bool:
+    try:
+        text = read_text(candidate)
+        if "include" not in text:
+            return False
+        doc = parse_yaml(text, str(candidate))
+    except (DataError, UsageError):
+        return False
+    names = doc.data.get("include") if isinstance(doc.data, dict) else None
+    if not isinstance(names, list):
+        return False
+    for name in names:
+        try:
+            if isinstance(name, str) and inside_folder(candidate.parent, name).resolve() == target:
+                return True
+        except (ValueError, OSError):
+            continue
+    return False
+
+
 def _position(d: Diagnostic) -> tuple[str, int, int, str]:
     return (d.location.file, d.location.line, d.location.column, d.message)
 
@@ -67,14 +128,28 @@ def validate_file(path: Path, schedule: Callable[[], Schedule | DataError]) -> l
     try:
         doc = read_document(path)
     except DataError as exc:
-        return list(exc.diagnostics) or [_from_message(name, str(exc))]
-    found = list(unquoted_codes(doc))
+        return list(exc.diagnostics) or [diagnostic_from_message(name, str(exc))]
     is_scenario = isinstance(doc.data, dict) and "scenario" in doc.data
+    if _is_part(doc.data):
+        entry = _entry_of(path)
+        if entry is None:
+            message = (
+                "a part of a schedule (no version: or title:): validate the file that "
+                "includes it (e.g. data/rates.yaml)"
+            )
+            return [Diagnostic(doc.locate(()), message)]
+        return validate_file(entry, schedule)
     if not is_scenario:
+        try:
+            doc, _ = include_parts(doc, path.parent)
+        except DataError as exc:
+            return [*unquoted_codes(doc), *exc.diagnostics]
+        found = list(unquoted_codes(doc))
         try:
             return [*found, *schedule_problems(doc, path.parent)]
         except DataError as exc:
             return [*found, *exc.diagnostics]
+    found = list(unquoted_codes(doc))
     try:
         scenario, unloaded = ScenarioFile.model_validate(doc.data).scenario, set[Path_]()
     except ValidationError as exc:
@@ -98,6 +173,7 @@ _PARTS: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
     "sources": (Source, {"title": "", "url": None, "kind": "derived"}),
     "parties": (Party, {"reporting_order": (), "valuation_source": (), "fees": (), "taxes": ()}),
     "product_lists": (ProductList, {"name": "", "codes": (), "source": ()}),
+    "claims": (Claim, {"name": "", "importer": "US", "default": "", "effects": ()}),
 }
 """The parts of a schedule checked one by one, and a stand-in for a part that fails."""
 _HEADER = {"schema_version": "1", "version": "?", "title": "?", "published": "2000-01-01"}
@@ -119,13 +195,13 @@ def schedule_problems(doc: Document, folder: Path) -> list[Diagnostic]:
         problems = validation_diagnostics(exc, doc)
         failed = {tuple(error["loc"]) for error in exc.errors(include_url=False)}
     else:
-        schedule, listed, _ = attach_list_files(whole, folder, doc.name)
+        schedule, listed, _ = attach_list_files(whole, folder, doc)
         return [*listed, *check_schedule(schedule, doc)]
     partial = _without(doc.data, failed)
     if partial is None:
         return problems
     schedule, unloaded = partial
-    schedule, listed, _ = attach_list_files(schedule, folder, doc.name)
+    schedule, listed, _ = attach_list_files(schedule, folder, doc)
     return [*problems, *listed, *check_schedule(schedule, doc, unloaded)]
 
 
@@ -236,19 +312,12 @@ def _text(raw: Any, key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _from_message(name: str, message: str) -> Diagnostic:
-    """A diagnostic from an error message ``name[:line:col]: text``."""
-    text = message.removeprefix(f"{name}:").lstrip()
-    match = _LOCATED.fullmatch(text)
-    if match:
-        line, column = int(match["line"]), int(match["column"])
-        return Diagnostic(SourceLocation(name, line, column), match["message"])
-    return Diagnostic(SourceLocation(name), text)
-
-
 def unconfirmed_facts(path: Path) -> list[Diagnostic]:
-    """Every ``unconfirmed:`` note of a (valid) data file, with its position and owner id."""
+    """Every ``unconfirmed:`` note of a (valid) data file and its parts, with its position
+    and owner id."""
     doc = read_document(path)
+    if not (isinstance(doc.data, dict) and "scenario" in doc.data):
+        doc, _ = include_parts(doc, path.parent)
     found = []
     stack: list[tuple[object, tuple[str | int, ...], str]] = [(doc.data, (), "")]
     while stack:

@@ -157,6 +157,32 @@ FxOption = Annotated[
 ]
 
 
+def regime_option(show_default: str | bool = "every named regime") -> Any:
+    """``--regime``: a named regime or scenario, repeatable (each one a column)."""
+    return typer.Option(
+        metavar="NAME", help="Named regime or scenario; repeatable.", show_default=show_default
+    )
+
+
+RegimeOption = Annotated[list[str] | None, regime_option()]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="MEASURE=RATE",
+        help="MEASURE=RATE or MEASURE=off: adds a column 'custom' based on the last one.",
+        show_default=False,
+    ),
+]
+DatesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="DATE", help="The schedule in force on DATE; repeatable.", show_default=False
+    ),
+]
+FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]
+
+
 def examples(*items: tuple[str, str]) -> str:
     """A help epilog of ``(what it does, command line)`` examples, each comment on its own line.
 

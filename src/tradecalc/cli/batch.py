@@ -18,6 +18,7 @@ from tradecalc.cli.app import (
     app,
     examples,
     load,
+    regime_option,
     streaming,
 )
 from tradecalc.errors import ExitCode, UsageError
@@ -74,14 +75,7 @@ def batch(
             dir_okay=False,
         ),
     ] = None,
-    regime: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="NAME",
-            help="Named regime or scenario; repeatable.",
-            show_default="see below",
-        ),
-    ] = None,
+    regime: Annotated[list[str] | None, regime_option("see below")] = None,
     scenario: ScenarioOption = None,
     fx: FxOption = None,
     output_format: Annotated[
@@ -126,8 +120,8 @@ def batch(
     """Assess a CSV or JSONL file of shipments: one result row per shipment and regime."""
     streaming()
     from tradecalc.batch import format_for
-    from tradecalc.cli.hts import imported_schedule
     from tradecalc.inputs import parse_fx
+    from tradecalc.providers import imported_schedule
 
     out_fmt = _choose_format(output_format, format_for(str(output) if output else None))
     in_fmt = _choose_format(input_format, format_for(None if input_ == "-" else input_))
@@ -136,9 +130,9 @@ def batch(
     loaded = load(data)
     views: list[RegimeView] = []
     if regime or scenario:
-        from tradecalc.cli.duty import select_views
+        from tradecalc.selection import select_views
 
-        views = select_views(loaded, regime or [], scenario or [], [], None)
+        views = select_views(loaded.schedule, regime or [], scenario or [])
     rates = (parse_fx(fx or ()), imported_schedule(not no_hts))
     with contextlib.ExitStack() as stack:
         stream, size = open_stream(input_)
@@ -286,46 +280,13 @@ def _print_summary(summary: "Summary") -> None:
 
     Off a terminal the width is $COLUMNS, else wide enough for a line of a log file.
     """
-    import os
-
     from rich.console import Console
-    from rich.table import Table
 
-    from tradecalc.money import effective_percent
-    from tradecalc.render import fits, money, pinned
+    from tradecalc.render_batch import summary_footer, summary_totals
 
     console = Console(stderr=True, highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = _LOG_WIDTH
-    columns = ("Regime", "Currency", "Shipments", "Customs value", "Duty", "Rate", "Review")
-    rows = [
-        (
-            totals.regime,
-            totals.currency,
-            f"{totals.shipments:,}",
-            money(totals.customs_value),
-            money(totals.duty),
-            effective_percent(totals.effective_rate),
-            f"{totals.needs_review:,}",
-        )
-        for totals in summary.totals.values()
-    ]
-    table = Table(title="Batch summary", title_justify="left")
-    for column in columns:
-        left = column in ("Regime", "Currency")
-        table.add_column(column, justify="left" if left else "right", no_wrap=True)
-    for row in rows:
-        table.add_row(*row)
-    if fits(pinned(table), console.width):
-        console.print(table)
-    else:
-        console.print("Batch summary", markup=False)
-        for regime, currency, *figures in rows:
-            named = ", ".join(f"{k.lower()} {v}" for k, v in zip(columns[2:], figures, strict=True))
-            console.print(f"  {regime} ({currency}): {named}", markup=False)
-    console.print(
-        f"{summary.rows:,} rows, {summary.results:,} results, {summary.errors:,} bad rows, "
-        f"{summary.needs_review:,} results need review",
-        markup=False,
-        soft_wrap=True,
-    )
+    for item in summary_totals(summary, console.width):
+        console.print(item, markup=False)
+    console.print(summary_footer(summary), markup=False, soft_wrap=True)

@@ -11,6 +11,7 @@ from tradecalc.cli.app import (
     DataOption,
     DestOption,
     Format,
+    FormatOption,
     NoHtsOption,
     OriginOption,
     app,
@@ -20,8 +21,37 @@ from tradecalc.cli.app import (
 from tradecalc.errors import DataError, ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from tradecalc.engine import RegimeView
     from tradecalc.schedules import LoadedSchedule
+
+
+class ExportFormat(StrEnum):
+    """File formats of ``rates export``."""
+
+    csv = "csv"
+    parquet = "parquet"
+
+
+def _export(loaded: "LoadedSchedule", providers: Any, fmt: str, output: Path | None) -> None:
+    """``rates export``: the whole table (codes the cache lacks are compiled first)."""
+    from tradecalc.compiled import open_tables
+    from tradecalc.rate_export import write_csv, write_parquet
+    from tradecalc.schedules import cache_dir
+
+    tables = open_tables(loaded.schedule, providers, loaded.sha256, cache_dir())
+    if fmt == "parquet":
+        if output is None:
+            raise UsageError("--format parquet needs -o FILE")
+        count = write_parquet(tables, output)
+    elif output is None:
+        count = write_csv(tables, sys.stdout)
+    else:
+        from tradecalc.files import atomic_text
+
+        with atomic_text(output) as handle:
+            count = write_csv(tables, handle)
+    tables.save()
+    if output is not None:
+        typer.echo(f"wrote {count:,} rows to {output}", err=True)
 
 
 class CheckFormat(StrEnum):
@@ -151,9 +181,7 @@ def diff(
         str,
         typer.Argument(metavar="B", help="Regime or scenario id, scenario file or data file."),
     ],
-    output_format: Annotated[
-        Format, typer.Option("--format", help="Output format.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     data: DataOption = None,
 ) -> None:
     """Show what changed between two regimes, two scenarios or two data files."""
@@ -185,8 +213,11 @@ def _diff(a: str, b: str, data: Path | None) -> Any:
         return diff_schedules(old, new, a, b)
     if "schedule" in kinds:
         raise UsageError("diff compares two regimes (or scenarios) or two data files, not a mix")
+    from tradecalc.selection import known_views
+
     loaded = load(data)
-    views = _views(loaded, [Path(x) for x, k in zip((a, b), kinds, strict=True) if k])
+    files = [Path(x) for x, k in zip((a, b), kinds, strict=True) if k]
+    views = known_views(loaded.schedule, files)
     for name in (a, b):
         if _key(name) not in views:
             raise UsageError(f"unknown regime {name!r}; known: {', '.join(views)}")
@@ -204,28 +235,13 @@ def _file_kind(arg: str) -> str | None:
     return "scenario" if isinstance(doc.data, dict) and "scenario" in doc.data else "schedule"
 
 
-def _views(loaded: "LoadedSchedule", scenario_files: list[Path]) -> "dict[str, RegimeView]":
-    """Named regimes and scenarios, plus scenario files keyed by their path."""
-    from tradecalc.engine import regime_views
-    from tradecalc.schedules import load_scenario
-
-    schedule = loaded.schedule
-    files = {str(p): load_scenario(p, schedule) for p in scenario_files}
-    known = regime_views(
-        schedule.model_copy(update={"scenarios": (*schedule.scenarios, *files.values())})
-    )
-    return {**known, **{path: known[s.id] for path, s in files.items()}}
-
-
 def _key(arg: str) -> str:
     return str(Path(arg)) if Path(arg).is_file() else arg
 
 
 @app.command()
 def regimes(
-    output_format: Annotated[
-        Format, typer.Option("--format", help="Output format.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     data: DataOption = None,
 ) -> None:
     """List the named regimes and scenarios with their dates and headline rates."""
@@ -248,17 +264,37 @@ def regimes(
     epilog=examples(
         ("Toys from China into the US", "tradecalc rates 9503.00.0073"),
         ("US soybeans into China", "tradecalc rates 1201.90 --dest CN"),
+        ("The compiled rate table", "tradecalc rates export --format parquet -o rates.parquet"),
     )
 )
 def rates(
-    code: Annotated[str, typer.Argument(metavar="CODE", help="HS/HTS code, e.g. 9503.00.0073.")],
+    code: Annotated[
+        str,
+        typer.Argument(
+            metavar="CODE", help="HS/HTS code, e.g. 9503.00.0073, or 'export' (the table)."
+        ),
+    ],
     origin: OriginOption = None,
     dest: DestOption = None,
     data: DataOption = None,
     no_hts: NoHtsOption = False,
+    table_format: Annotated[
+        ExportFormat,
+        typer.Option("--format", help="With 'export': the table's file format."),
+    ] = "csv",  # type: ignore[assignment]
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="With 'export': where to write."),
+    ] = None,
 ) -> None:
-    """Show every measure touching a code over time, and a chart of the total rate."""
-    from tradecalc.cli.hts import imported_schedule
+    """Show every measure touching a code over time, and a chart of the total rate.
+
+    ``rates export`` writes the compiled rate table instead (docs/rate-table.md)."""
+    from tradecalc.providers import imported_schedule
+
+    if code == "export":
+        _export(load(data), imported_schedule(not no_hts), table_format, output)
+        return
     from tradecalc.render_data import timeline_chart, timeline_table
     from tradecalc.timeline import timeline
 

@@ -2,7 +2,6 @@
 
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,22 +10,22 @@ from tradecalc.cli.app import (
     DataOption,
     DestOption,
     Format,
+    FormatOption,
     FxOption,
     NoHtsOption,
     OriginOption,
+    RegimeOption,
     ScenarioOption,
+    SetOption,
     app,
     examples,
     load,
     streaming,
 )
-from tradecalc.cli.hts import imported_schedule
 from tradecalc.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from tradecalc.engine import RegimeView
     from tradecalc.render import Report
-    from tradecalc.schedules import LoadedSchedule
 
 
 PIPE_WIDTH = 160
@@ -45,6 +44,11 @@ PIPE_WIDTH = 160
             "What if the reciprocal tariff were 50%",
             "tradecalc duty 1000 --hs 9503.00.0073 --regime geneva \\\n"
             "  --set us-ieepa-reciprocal=50%",
+        ),
+        (
+            "A battery that is not a vehicle part (note 33(h))",
+            "tradecalc duty 1000 --hs 8507.60.0020 --date 2026-09-01 \\\n"
+            "  --claim not-vehicle-part",
         ),
         (
             "Steel articles, 60% steel by value, as JSON",
@@ -78,24 +82,9 @@ def duty(
             show_default=False,
         ),
     ] = None,
-    regime: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="NAME",
-            help="Named regime or scenario; repeat to compare.",
-            show_default="every named regime",
-        ),
-    ] = None,
+    regime: RegimeOption = None,
     scenario: ScenarioOption = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="MEASURE=RATE",
-            help="MEASURE=RATE or MEASURE=off: adds a column 'custom' based on the last one.",
-            show_default=False,
-        ),
-    ] = None,
+    set_: SetOption = None,
     currency: Annotated[
         str | None,
         typer.Option(
@@ -137,10 +126,18 @@ def duty(
             show_default=False,
         ),
     ] = None,
+    claim: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--claim",
+            metavar="ID",
+            help="Declare a claim (e.g. civil-aircraft, not-vehicle-part, us-content=30%); "
+            "repeatable; the README section Claims lists them.",
+            show_default=False,
+        ),
+    ] = None,
     fx: FxOption = None,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="Output format.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show why each layer applied or not, with citations.")
     ] = False,
@@ -158,17 +155,22 @@ def duty(
     """Compute the duty, fees and taxes on a shipment under one or more regimes."""
     from tradecalc.engine import assess
     from tradecalc.inputs import ShipmentText, build_shipment, parse_fx
+    from tradecalc.providers import imported_schedule
     from tradecalc.render import Report
+    from tradecalc.selection import select_views
 
     loaded = load(data)
+    chosen = (regime or [], scenario or [], set_ or [])
     if stdin:
         streaming()
-        from tradecalc.cli.stdin import serve
         from tradecalc.inputs import parse_overrides
+        from tradecalc.serve import serve
 
         if value is not None or hs is not None:
             raise UsageError("--stdin reads the shipments from stdin: give no value or --hs")
-        views = select_views(loaded, regime or [], scenario or [], set_ or [], date)
+        if claim:
+            raise UsageError('--stdin reads claims from each line\'s "claims": give no --claim')
+        views = select_views(loaded.schedule, *chosen, entry=date)
         explicit = bool(regime or scenario or date)
         overrides = parse_overrides(set_ or [])
         imported = imported_schedule(not no_hts)
@@ -190,10 +192,11 @@ def duty(
             unit=unit,
             mode=mode,
             metal=tuple(metal or ()),
+            claims=tuple(claim or ()),
         )
     )
     fx_table = parse_fx(fx or ())
-    views = select_views(loaded, regime or [], scenario or [], set_ or [], date)
+    views = select_views(loaded.schedule, *chosen, entry=date)
     imported = imported_schedule(not no_hts)
     results = tuple(assess(loaded.schedule, shipment, v, fx_table, imported) for v in views)
     sources = {k: s.title for k, s in loaded.schedule.sources.items()}
@@ -208,49 +211,6 @@ def duty(
     _emit(report, output_format, explain)
     if any(r.needs_review for r in results):
         raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
-
-
-def select_views(
-    loaded: "LoadedSchedule",
-    regimes: list[str],
-    scenario_files: list[Path],
-    sets: list[str],
-    date: str | None,
-) -> "list[RegimeView]":
-    """The columns to compute: chosen regimes, scenario files, a date, and ``--set``."""
-    from tradecalc.engine import dated_view, regime_views, with_overrides
-    from tradecalc.inputs import parse_entry, parse_overrides
-    from tradecalc.schedules import load_scenario
-
-    schedule = loaded.schedule
-    files = [load_scenario(path, schedule) for path in scenario_files]
-    known = regime_views(schedule.model_copy(update={"scenarios": (*schedule.scenarios, *files)}))
-    chosen: list[RegimeView] = []
-    for name in regimes:
-        if name not in known:
-            raise UsageError(f"unknown regime {name!r}; known: {', '.join(known)}")
-        chosen.append(known[name])
-    chosen += [known[s.id] for s in files if known[s.id] not in chosen]
-    if not chosen:
-        if date is not None:
-            when, _ = parse_entry(date)
-            chosen = [dated_view(when, date)]
-        else:
-            chosen = [known[r.id] for r in schedule.regimes]
-    overrides = parse_overrides(sets)
-    if overrides:
-        measures = [m.id for m in schedule.measures]
-        for o in overrides:
-            if o.measure not in measures:
-                from difflib import get_close_matches
-
-                nearest = ", ".join(get_close_matches(o.measure, measures, n=3, cutoff=0))
-                raise UsageError(
-                    f"--set: unknown measure {o.measure!r}; nearest ids: {nearest} "
-                    "(tradecalc rates CODE lists the measures on a code)"
-                )
-        chosen.append(with_overrides(chosen[-1], overrides, "custom"))
-    return chosen
 
 
 def _emit(report: "Report", output_format: Format, explain: bool) -> None:

@@ -15,8 +15,6 @@ from tradecalc.cli.app import Typer, app, examples
 if TYPE_CHECKING:
     from datetime import date
 
-    from tradecalc.base_rates import Providers
-
 hts_app = Typer(
     help="Import the official USITC tariff schedule (HTS JSON export) for every code.",
     no_args_is_help=True,
@@ -84,10 +82,10 @@ def import_(
 def list_() -> None:
     """List the bundled and imported revisions and the dates they take effect."""
     from rich.console import Console
-    from rich.table import Table
 
     from tradecalc.hts_history import bundle_dir, read_revisions
     from tradecalc.hts_store import hts_dir, revisions
+    from tradecalc.render_data import revisions_table
 
     bundled = read_revisions()
     typer.echo(
@@ -98,20 +96,7 @@ def list_() -> None:
     if not revs:
         typer.echo(f"no HTS revision imported (folder {hts_dir()}); see: tradecalc hts import")
         return
-    table = Table(title=f"Imported HTS revisions in {hts_dir()}", title_justify="left")
-    for column in ("Revision", "Effective", "Tariff lines", "Imported", "sha256", "From"):
-        table.add_column(column)
-    for rev in revs:
-        meta = rev.meta()
-        table.add_row(
-            rev.name,
-            rev.effective.isoformat(),
-            meta.get("tariff_lines", "?"),
-            meta.get("imported", "?"),
-            meta.get("sha256", "?")[:12],
-            meta.get("origin", "?"),
-        )
-    Console(highlight=False).print(table)
+    Console(highlight=False).print(revisions_table(str(hts_dir()), revs))
 
 
 @hts_app.command("remove")
@@ -125,21 +110,6 @@ def remove(
 
     rev = remove_revision(revision)
     typer.echo(f"removed {rev.name} (effective {rev.effective.isoformat()})")
-
-
-def imported_schedule(enabled: bool = True) -> "Providers":
-    """Base rates for codes the curated data lacks: the official US schedule (the bundled
-    history plus any imported revision; not with ``--no-hts``) and the bundled China
-    tariff lines (always)."""
-    from tradecalc.base_rates import Providers
-    from tradecalc.cn_lines import ChinaLines
-    from tradecalc.hts_history import open_schedule
-
-    china = ChinaLines()
-    us = open_schedule(enabled)
-    if us is None:
-        return Providers(china, titles=china.sources())
-    return Providers(us, china, titles={**us.sources(), **china.sources()})
 
 
 def _date(text: str | None) -> "date | None":

@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradecalc.cli.app import DataOption, FxOption, NoHtsOption, ScenarioOption, app, load
-from tradecalc.cli.hts import imported_schedule
+from tradecalc.cli.app import (
+    DataOption,
+    DatesOption,
+    FxOption,
+    NoHtsOption,
+    RegimeOption,
+    ScenarioOption,
+    SetOption,
+    app,
+    load,
+)
 from tradecalc.errors import DataError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -56,23 +65,10 @@ def impact(
     dest: Annotated[
         str, typer.Option(help="Importer of the default basket: US or CN.", metavar="CC")
     ] = "US",
-    regime: Annotated[
-        list[str] | None,
-        typer.Option(help="Named regime or scenario; repeatable.", show_default=False),
-    ] = None,
+    regime: RegimeOption = None,
     scenario: ScenarioOption = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", metavar="MEASURE=RATE", help="Override a rate; repeatable.", show_default=False
-        ),
-    ] = None,
-    date: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="DATE", help="The schedule in force on DATE; repeatable.", show_default=False
-        ),
-    ] = None,
+    set_: SetOption = None,
+    date: DatesOption = None,
     timeline: Annotated[
         bool, typer.Option(help="Every change instant in the data from --from to today.")
     ] = False,
@@ -117,8 +113,8 @@ def impact(
     from tradecalc.impact import change_instants, default_basket, measure_impact, metal_estimates
     from tradecalc.impact import read_basket as read
     from tradecalc.inputs import parse_fx
+    from tradecalc.providers import imported_schedule
     from tradecalc.render_impact import ImpactReport
-    from tradecalc.schedules import load_scenario
     from tradecalc.selection import instant_view, select_views
 
     dest = dest.upper()
@@ -148,7 +144,6 @@ def impact(
     if not shipments:
         raise DataError(f"{name}: no shipments to assess")
     imported = imported_schedule(not no_hts)
-    scenarios = [load_scenario(p, schedule) for p in scenario or ()]
     if timeline:
         end = datetime.now().replace(second=0, microsecond=0)
         first_instant = datetime.fromisoformat(start)
@@ -157,7 +152,7 @@ def impact(
             for t in change_instants(schedule, shipments[0].dest, first_instant, end, imported)
         ]
     else:
-        views = select_views(schedule, regime or [], scenarios, set_ or [], date or [])
+        views = select_views(schedule, regime or [], scenario or [], set_ or [], date or [])
     impacts = measure_impact(
         schedule,
         shipments,
@@ -211,6 +206,5 @@ def _emit(report: "ImpactReport", output_format: ImpactFormat) -> None:
         sys.stdout.write(impact_csv(report))
     else:
         console = Console(highlight=False, emoji=False)
-        console.print(
-            terminal_chart(report) if output_format is ImpactFormat.chart else impact_table(report)
-        )
+        chart = output_format is ImpactFormat.chart
+        console.print(terminal_chart(report) if chart else impact_table(report, console.width))

@@ -1,17 +1,16 @@
 """``tradecalc refund`` and ``tradecalc audit``: past entries against the dated schedule."""
 
-import csv
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import DataOption, Format, app, load
-from tradecalc.cli.hts import imported_schedule
+from tradecalc.cli.app import DataOption, Format, FormatOption, app, load
 from tradecalc.errors import ExitCode, UsageError
-from tradecalc.files import atomic_text, read_text
+from tradecalc.files import LineReader, atomic_text, open_stream
 
 if TYPE_CHECKING:
     from tradecalc.refund import Report
@@ -21,7 +20,7 @@ EntriesArgument = Annotated[
     Path,
     typer.Argument(
         metavar="ENTRIES",
-        help="ACE ES-003 export (CSV), or tradecalc's own entries CSV.",
+        help="ACE ES-003 export (CSV), or tradecalc's own entries CSV; - for stdin.",
         show_default=False,
         dir_okay=False,
     ),
@@ -37,30 +36,57 @@ AsOfOption = Annotated[
 ]
 
 
+LiquidationOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--liquidation",
+        metavar="FILE",
+        help="Liquidation date and status per entry number (ACE ES-701 export, CSV).",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+
+
 def _report(
-    entries: Path, as_of: str | None, corporate: bool, data: Path | None = None
+    entries: Path,
+    as_of: str | None,
+    corporate: bool,
+    data: Path | None = None,
+    liquidation: Path | None = None,
 ) -> "tuple[Report, LoadedSchedule]":
-    from tradecalc.refund import build_report, parse_date
+    from tradecalc.providers import imported_schedule
+    from tradecalc.refund import build_report, csv_records, parse_date, read_liquidation
 
     when = parse_date(as_of, "--as-of") if as_of else date.today()
     loaded = load(data)
-    records = csv.reader(read_text(entries).splitlines())
-    try:
+    bad: list[tuple[int, str]] = []
+    known = None
+    if liquidation is not None:
+        stream, _ = open_stream(str(liquidation))
+        with stream:
+            lines = LineReader(stream, str(liquidation))
+            known = read_liquidation(csv_records(lines, "liquidation file"), bad)
+    stream, _ = open_stream(str(entries))
+    with stream:
         report = build_report(
-            records,
+            csv_records(LineReader(stream, "stdin" if str(entries) == "-" else str(entries))),
             loaded.schedule,
             as_of=when,
             corporate=corporate,
             base_rates=imported_schedule(),
+            liquidation=known,
+            bad_rows=bad,
         )
-    except csv.Error as exc:
-        raise UsageError(f"{entries}: malformed CSV ({exc})") from None
     return report, loaded
 
 
 def _print(text_or_table: Any) -> None:
     if isinstance(text_or_table, str):
         sys.stdout.write(text_or_table)
+        return
+    if isinstance(text_or_table, Iterator):
+        sys.stdout.writelines(text_or_table)  # a document in pieces, never whole
         return
     from rich.console import Console
 
@@ -71,6 +97,7 @@ def _print(text_or_table: Any) -> None:
     epilog="Examples:\n\n"
     "  tradecalc refund es003.csv --as-of 2026-12-02\n\n"
     "  tradecalc refund es003.csv --cape-dir cape/ --format json > refund.json\n\n"
+    "  tradecalc refund es003.csv --liquidation es701.csv\n\n"
     "Routes: cape, reconciliation, protest, finally-liquidated, excluded, none. "
     "Exit status: 0 when every entry computed cleanly, 1 when a row, an entry number or a "
     "line needs review.",
@@ -88,23 +115,29 @@ def refund(
             show_default=False,
         ),
     ] = None,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="table, json or csv.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     non_corporate: Annotated[
         bool, typer.Option("--non-corporate", help="Interest at the non-corporate rate.")
     ] = False,
     data: DataOption = None,
+    liquidation: LiquidationOption = None,
 ) -> None:
     """IEEPA refunds of past entries: paid vs expected, route, deadline, interest, CAPE files."""
-    from tradecalc.render_refund import entry_status, report_csv, report_json, report_table
+    from tradecalc.refund import NOTICE
+    from tradecalc.render_refund import (
+        entry_status,
+        report_csv_chunks,
+        report_json_chunks,
+        report_table,
+    )
 
-    report, loaded = _report(entries, as_of, not non_corporate, data)
+    report, loaded = _report(entries, as_of, not non_corporate, data, liquidation)
     version, sha = loaded.schedule.version, loaded.sha256
     if output_format is Format.json:
-        _print(report_json(report, version, sha))
+        _print(report_json_chunks(report, version, sha))
     elif output_format is Format.csv:
-        _print(report_csv(report, version, sha))
+        _print(report_csv_chunks(report, version, sha))
+        sys.stderr.write(f"{NOTICE}\n")  # once, outside the data
     else:
         _print(report_table(report))
     if cape_dir is not None:
@@ -129,17 +162,17 @@ def _write_cape(folder: Path, report: "Report") -> None:
     epilog="Examples:\n\n"
     "  tradecalc audit es003.csv\n\n"
     "  tradecalc audit es003.csv --format csv > deviations.csv\n\n"
-    "Kinds: missing (expected, not filed), extra (filed, not expected), amount-off (> 0.5%). "
+    "Kinds: missing (expected, not filed), extra (filed, not expected), wrong-period (a "
+    "heading in force at other dates only), amount-off (> 0.5%). "
     "Exit status: 0 when every line matches, 1 when any deviates or needs review.",
 )
 def audit(
     entries: EntriesArgument,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="table, json or csv.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     data: DataOption = None,
 ) -> None:
     """Chapter 99 lines filed on past entries against those the schedule expects."""
+    from tradecalc.refund import NOTICE
     from tradecalc.render_refund import audit_csv, audit_json, audit_rows, audit_table
 
     report, loaded = _report(entries, None, True, data)
@@ -147,6 +180,7 @@ def audit(
         _print(audit_json(report, loaded.schedule.version, loaded.sha256))
     elif output_format is Format.csv:
         _print(audit_csv(report))
+        sys.stderr.write(f"{NOTICE}\n")  # once, outside the data
     else:
         _print(audit_table(report))
     if report.bad_rows or audit_rows(report):

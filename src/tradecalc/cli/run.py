@@ -6,24 +6,62 @@ that needs review, 2 usage error, 130 interrupted.
 
 from __future__ import annotations
 
+import importlib
+import os
 import signal
 import sys
-from typing import NoReturn
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import typer
 
-from tradecalc.cli import batch, data, duty, hts, impact, refund  # noqa: F401  (registers the commands)
-from tradecalc.cli.app import app, traceback_wanted
+from tradecalc.cli.app import traceback_wanted
 from tradecalc.errors import DataError, ExitCode, Terminated, TradecalcError
 from tradecalc.files import install_signal_cleanup
 
-__all__ = ["app", "run"]
+__all__ = ["registered", "run"]
+
+MODULES = {
+    "duty": "duty",
+    "batch": "batch",
+    "impact": "impact",
+    "refund": "refund",
+    "audit": "refund",
+    "hts": "hts",
+    "validate": "data",
+    "schema": "data",
+    "diff": "data",
+    "regimes": "data",
+    "rates": "data",
+}
+"""The module that declares each command."""
+
+
+def registered(argv: Sequence[str] = ()) -> typer.Typer:
+    """The app with its commands: only the module of the command ``argv`` names (a one-shot
+    call then imports and builds one command family), else every command (for help,
+    completion, an unknown or missing command)."""
+    from tradecalc.cli.app import app
+
+    words = [arg for arg in argv[1:] if not arg.startswith("-")]
+    named = MODULES.get(words[0]) if words else None
+    completing = any(key.endswith("_COMPLETE") for key in os.environ)
+    for module in sorted(set(MODULES.values())) if named is None or completing else [named]:
+        importlib.import_module(f"tradecalc.cli.{module}")
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the app with every command, e.g. for tests and documentation tools
+        return registered()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run() -> None:
     """Run the app on ``sys.argv`` and turn any failure into a clean exit."""
     install_signal_cleanup()
     try:
+        app = registered(sys.argv)
         code = app(prog_name="tradecalc", standalone_mode=False)
     except typer.Abort:
         _fail_plain("interrupted", ExitCode.INTERRUPTED)

@@ -1,4 +1,5 @@
-"""The batch's fast path (money plans) equals ``engine.assess`` field by field, to the cent."""
+"""The batch's fast path (plans read off the compiled rate table) equals ``engine.assess``
+field by field, to the cent."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tradecalc import batch
-from tradecalc.batch_plan import compile_plan
+from tradecalc.batch import compile_plan
+from tradecalc.compiled import Tables
 from tradecalc.engine import Assessment, RegimeView, Shipment, assess, regime_views
 from tradecalc.inputs import shipment_from_mapping
 from tradecalc.models import Schedule
@@ -94,6 +96,8 @@ def _expected(result: Assessment, shipment: Shipment) -> tuple[str, ...]:
         str(result.landed_cost),
         "needs_review" if result.needs_review else "ok",
         "; ".join(result.review),
+        "; ".join(result.claims),
+        "; ".join(result.claimable),
         shipment.origin,
         shipment.dest,
     )
@@ -115,7 +119,7 @@ def test_plan_equals_engine(row: tuple[str, dict[str, str]], data: st.DataObject
     schedule = _schedule(name)
     views = data.draw(st.lists(st.sampled_from(_views(name)), min_size=1, max_size=3))
     shipment = shipment_from_mapping(fields)
-    plan = compile_plan(schedule, _template(shipment), views, FxTable())
+    plan = compile_plan(Tables(schedule, None), _template(shipment), views)
     if plan is None:
         return  # the engine assesses this row itself (checked below)
     got = plan.rows(shipment.value, shipment.freight, shipment.insurance)
@@ -150,10 +154,15 @@ def test_plans_cover_ad_valorem_rows_and_leave_the_rest_to_the_engine() -> None:
     )
     euro = shipment_from_mapping({"hs": "9503.00.0073", "value": "0", "currency": "EUR"})
     fx = FxTable({"EUR": Decimal("0.9")})
-    assert compile_plan(schedule, plain, views, fx) is not None
-    assert compile_plan(schedule, china, views, fx) is not None
+    del fx
+    tables = Tables(schedule, None)
+    named = [view for view in views if not view.hypothetical]
+    assert compile_plan(tables, plain, named) is not None
+    assert compile_plan(tables, china, named) is not None
     for shipment in (specific, metal, euro):
-        assert compile_plan(schedule, shipment, views, fx) is None
+        assert compile_plan(tables, shipment, named) is None
+    scenario = [view for view in views if view.hypothetical and view.overrides]
+    assert scenario and compile_plan(tables, plain, scenario) is None
 
 
 @pytest.mark.parametrize("value", ["0", "0.005", "1", "2610.355", "123456789.995"])

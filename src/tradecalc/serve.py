@@ -1,4 +1,4 @@
-"""``tradecalc duty --stdin``: one JSON shipment per line in, one JSON answer per line out.
+"""``tradecalc duty --stdin``: one JSON shipment per line in, one JSON answer out (:func:`serve`).
 
 A script keeps one process open and pays the start-up once. Each answer is flushed as soon as
 it is written. A line that cannot be assessed, for whatever reason, is answered with
@@ -14,11 +14,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import IO, Any
 
 from tradecalc.base_rates import BaseRates
-from tradecalc.engine import RegimeView, assess, dated_view, with_overrides
+from tradecalc.engine import RegimeView, assess
 from tradecalc.errors import failure_reason
 from tradecalc.files import LineReader
 from tradecalc.inputs import load_json, shipment_from_mapping
@@ -26,6 +25,9 @@ from tradecalc.models import Override
 from tradecalc.money import FxTable
 from tradecalc.render import result_json, shipment_json
 from tradecalc.schedules import LoadedSchedule
+from tradecalc.selection import entry_views
+
+__all__ = ["serve"]
 
 
 def serve(
@@ -76,7 +78,7 @@ def _answer(
         shipment = shipment_from_mapping(fields)
         chosen, explicit, overrides = views
         if not explicit and shipment.entry is not None:
-            chosen = _dated(shipment.entry, overrides)
+            chosen = entry_views(shipment.entry, overrides)
         results = [assess(loaded.schedule, shipment, view, *rates) for view in chosen]
         answer = {
             "line": number,
@@ -88,9 +90,3 @@ def _answer(
     except Exception as exc:  # one bad line never stops the stream
         return {"line": number, "error": failure_reason(exc)}, False
     return answer, not any(r.needs_review for r in results)
-
-
-def _dated(entry: datetime, overrides: Sequence[Override]) -> list[RegimeView]:
-    """Like ``duty --date``: the schedule in force on the line's date, plus ``--set``'s column."""
-    view = dated_view(entry)
-    return [view, with_overrides(view, overrides, "custom")] if overrides else [view]

@@ -1,0 +1,276 @@
+"""The realistic workload: every HTS10 line of 2024 US imports from China x 8 entry dates.
+
+1. Build ``benchmarks/out/realistic.csv`` from ``../shared/data/trade/us-imports-from-china-
+   2024-hs10.csv`` (14,422 lines, real 2024 customs values): one row per line and entry date,
+   115,376 rows, every one a distinct code-date pair.
+2. ``tradecalc batch`` in a fresh process, cold (empty cache: the rate table of these codes
+   is compiled on the way) and warm (the cached table): wall time end to end, start-up
+   included, rows per second and peak memory of the child.
+3. The cold compile of the whole bundled data (every US and China code, every interval), in
+   this process.
+4. ``tradecalc rates export`` of the table, then the peer: hand-written DuckDB SQL joining the
+   same rows to the exported table (docs/rate-table.md's recipe); its time, the ratio, and a
+   comparison of every row with the batch to the cent.
+5. The money step vectorised both ways over the joined rows: DuckDB DECIMAL and polars
+   integer cents with half-up (which is why batch may use either; skipped if absent).
+6. A full-row check: every row of the batch output against a one-shot ``assess()``.
+"""
+
+from __future__ import annotations
+
+import csv
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from benchmarks.common import OUT, ROOT, child_env
+
+TRADE = ROOT.parent / "shared" / "data" / "trade" / "us-imports-from-china-2024-hs10.csv"
+DATES = (
+    "2025-01-15",
+    "2025-02-10",
+    "2025-03-10",
+    "2025-04-10",
+    "2025-05-20",
+    "2025-08-15",
+    "2025-11-20",
+    "2026-01-15",
+)
+
+
+def build(target: Path) -> int:
+    """Write the workload; the number of rows."""
+    with TRADE.open(encoding="utf-8", newline="") as handle:
+        lines = [(r["hts10"], r["con_val_2024_usd"]) for r in csv.DictReader(handle)]
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("ref", "hs", "origin", "dest", "value", "date", "mode"))
+        ref = 0
+        for day in DATES:
+            for code, value in lines:
+                ref += 1
+                writer.writerow((ref, code, "CN", "US", value, day, "ocean"))
+    return len(lines) * len(DATES)
+
+
+CPU: list[float] = [0.0]
+"""CPU seconds (user + system) of the last child: on a shared machine, wall time is noisy."""
+
+
+def _child(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak MiB of one child run (exit 0 or 1); its CPU time in CPU[0]."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[0] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, after.ru_maxrss / 1024
+
+
+def run_batch(shipments: Path, result: Path, env: dict[str, str]) -> tuple[float, float]:
+    """``tradecalc batch`` on the workload."""
+    cmd = [sys.executable, "-m", "tradecalc", "batch", str(shipments), "-o", str(result)]
+    cmd += ["--errors", str(result.with_suffix(".errors.csv"))]
+    return _child(cmd, env)
+
+
+def compile_all() -> tuple[float, int, int]:
+    """Seconds to compile every code of the bundled data, codes and intervals."""
+    from tradecalc.base_rates import Providers
+    from tradecalc.cn_lines import ChinaLines
+    from tradecalc.compiled import compile_table
+    from tradecalc.hts_history import open_schedule
+    from tradecalc.schedules import load_schedule
+
+    start = time.perf_counter()
+    schedule = load_schedule(use_cache=False).schedule
+    us = open_schedule(True)
+    providers = Providers(*(p for p in (us, ChinaLines()) if p is not None))
+    table = compile_table(schedule, providers, "bench")
+    seconds = time.perf_counter() - start
+    return seconds, len(table.codes), sum(len(s) for s, _ in table.codes.values())
+
+
+def run_peer(shipments: Path, table: Path, result: Path) -> float | None:
+    """The docs' DuckDB recipe over the exported table: seconds, and rows differing."""
+    try:
+        import duckdb
+    except ImportError:
+        print("duckdb: not installed, peer skipped (pip install -e '.[bench]')")
+        return None
+    from tradecalc.rate_export import RECIPE
+
+    con = duckdb.connect()
+    start = time.perf_counter()
+    con.execute(
+        f"CREATE TABLE peer AS {RECIPE}",
+        {"entries": str(shipments), "rates": str(table), "mode": "ocean"},
+    )
+    seconds = time.perf_counter() - start
+    count, diff = con.execute(
+        """
+        SELECT count(*), count(*) FILTER (WHERE c.ref IS NULL OR p.duty <> c.duty
+                                           OR p.fees <> c.fees OR p.total <> c.total)
+        FROM peer p
+        LEFT JOIN (SELECT ref, CAST(duty AS DECIMAL(38,2)) AS duty,
+                          CAST(fees AS DECIMAL(38,2)) AS fees,
+                          CAST(total AS DECIMAL(38,2)) AS total
+                   FROM read_csv($result, header=true, all_varchar=true)) c
+          ON p.ref = c.ref
+        WHERE NOT p.engine
+        """,
+        {"result": str(result)},
+    ).fetchone() or (0, 0)
+    print(
+        f"peer: hand-written DuckDB {duckdb.__version__} SQL over the exported table: "
+        f"{seconds:.2f} s for {count:,} table-charged rows; rows differing from batch: {diff:,}"
+    )
+    return seconds
+
+
+def money_both_ways(rows: int) -> None:
+    """The vectorised money step alone, DuckDB DECIMAL vs polars integer cents."""
+    import random
+
+    exact = 0
+    rng = random.Random(7)
+    values = [rng.randrange(0, 10**11) for _ in range(rows)]
+    rates = [rng.choice((0, 25, 75, 100, 200, 250, 300)) for _ in range(rows)]  # per mille
+    for value, rate in zip(values, rates, strict=True):
+        exact += (2 * value * rate + 1000) // 2000
+    print(f"  money, reference sum (Python integers): {exact} cents")
+    try:
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("CREATE TABLE t (cents BIGINT, permille BIGINT)")
+        con.execute(
+            "INSERT INTO t SELECT * FROM (SELECT unnest($v) AS cents, unnest($r) AS permille)",
+            {"v": values, "r": rates},
+        )
+        start = time.perf_counter()
+        found = con.execute(
+            "SELECT sum(round(CAST(cents AS DECIMAL(18, 0)) * 0.01 "
+            "* (CAST(permille AS DECIMAL(18, 0)) * 0.001), 2)) FROM t"
+        ).fetchone()
+        duck_s = time.perf_counter() - start
+        duck = None if found is None else int(found[0] * 100)
+        print(f"  money, DuckDB DECIMAL: {rows / duck_s:,.0f} rows/s (sum {duck} cents)")
+    except ImportError:
+        print("  money, DuckDB: not installed")
+    try:
+        import polars as pl
+
+        frame = pl.DataFrame({"cents": values, "permille": rates})
+        start = time.perf_counter()
+        product = pl.col("cents") * pl.col("permille")
+        total = frame.select(((product + 500) // 1000).sum()).item()
+        pl_s = time.perf_counter() - start
+        print(f"  money, polars int cents half-up: {rows / pl_s:,.0f} rows/s (sum {total} cents)")
+    except ImportError:
+        print("  money, polars: not installed")
+
+
+def full_check(shipments: Path, result: Path, limit: int | None = None) -> tuple[int, int]:
+    """Every batch row against one-shot ``assess()``: rows checked and rows differing."""
+    from tradecalc.batch import result_values
+    from tradecalc.cli.hts import imported_schedule
+    from tradecalc.engine import Shipment, assess, dated_view
+    from tradecalc.errors import TradecalcError
+    from tradecalc.schedules import load_schedule
+
+    schedule = load_schedule(use_cache=False).schedule
+    providers = imported_schedule()
+    with result.open(encoding="utf-8", newline="") as handle:
+        got = {row["row"]: row for row in csv.DictReader(handle)}
+    checked = differing = 0
+    with shipments.open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=1):
+            if limit is not None and checked >= limit:
+                break
+            when = datetime.fromisoformat(row["date"])
+            ship = Shipment(row["hs"], Decimal(row["value"]), entry=when)
+            try:
+                values = result_values(
+                    ship, assess(schedule, ship, dated_view(when), None, providers)
+                )
+            except TradecalcError:
+                values = None
+            mine = got.get(str(number))
+            checked += 1
+            if values is None:
+                differing += mine is not None
+                continue
+            if mine is None or [mine[k] for k in ("duty", "fees", "taxes", "total", "status")] != [
+                values[5],
+                values[6],
+                values[7],
+                values[8],
+                values[11],
+            ]:
+                differing += 1
+    return checked, differing
+
+
+def main(check_all: bool = True) -> None:
+    """Build, run cold and warm, compile all, the peer, the money step, the full check."""
+    if not TRADE.is_file():
+        print(f"realistic workload skipped: {TRADE} is absent")
+        return
+    OUT.mkdir(parents=True, exist_ok=True)
+    shipments = OUT / "realistic.csv"
+    rows = build(shipments)
+    result = OUT / "realistic-out.csv"
+    env = child_env()
+    cache = OUT / "cache-realistic"
+    shutil.rmtree(cache, ignore_errors=True)
+    env["TRADECALC_CACHE_DIR"] = str(cache)
+    print(f"realistic: {rows:,} rows ({rows // len(DATES):,} HTS10 lines x {len(DATES)} dates)")
+    cold, cold_peak = run_batch(shipments, result, env)
+    print(
+        f"batch, cold cache (compiles these codes): {cold:.2f} s, {rows / cold:,.0f} rows/s, "
+        f"peak {cold_peak:.0f} MiB ({'meets' if cold <= 5 else 'MISSES'} <= 5 s); "
+        f"CPU {CPU[0]:.2f} s, {rows / CPU[0]:,.0f} rows per CPU-second"
+    )
+    warm, warm_peak = run_batch(shipments, result, env)
+    print(
+        f"batch, warm cache: {warm:.2f} s, {rows / warm:,.0f} rows/s "
+        f"({'meets' if rows / warm >= 100_000 else 'MISSES'} >= 100k), peak {warm_peak:.0f} MiB "
+        f"({'meets' if warm_peak <= 500 else 'MISSES'} <= 500 MiB); "
+        f"CPU {CPU[0]:.2f} s, {rows / CPU[0]:,.0f} rows per CPU-second"
+    )
+    cpu = time.process_time()
+    seconds, codes, intervals = compile_all()
+    cpu = time.process_time() - cpu
+    print(
+        f"compile of the whole bundled data: {seconds:.1f} s, {codes:,} codes, "
+        f"{intervals:,} intervals ({'meets' if seconds <= 10 else 'MISSES'} <= 10 s); "
+        f"CPU {cpu:.1f} s"
+    )
+    table = OUT / "rate-table.parquet"
+    export = [sys.executable, "-m", "tradecalc", "rates", "export", "--format", "parquet"]
+    wall, _ = _child([*export, "-o", str(table)], env)
+    print(f"rates export (warm for these codes, compiles the rest): {wall:.1f} s")
+    peer = run_peer(shipments, table, result)
+    if peer:
+        print(f"  ratio tradecalc batch (warm, end to end) / peer SQL: {warm / peer:.1f}x")
+    money_both_ways(rows)
+    if check_all:
+        start = time.perf_counter()
+        checked, differing = full_check(shipments, result)
+        print(
+            f"full-row check against assess(): {checked:,} rows, {differing:,} differing "
+            f"({time.perf_counter() - start:.0f} s)"
+        )
+
+
+if __name__ == "__main__":
+    main(check_all="--no-check" not in sys.argv)

@@ -1,0 +1,318 @@
+"""Trade-weighted US tariffs on China over 2025-26, through `impact`, against published trackers.
+
+Run: ``python scripts/report_us_trackers.py`` (writes docs/us-trackers.md; reproducible byte
+for byte, checked by tests/test_impact.py). Inputs: the bundled 2024 basket
+``data/baskets/us-imports-from-cn-2024.csv`` (Census imports for consumption from China by
+HTS10, see scripts/build_baskets.py), the bundled schedule and the bundled US tariff history
+only (revisions a user imported are left out, so the report does not depend on the machine).
+
+Every change instant of the data from 1 Jan 2025 to 2 Dec 2026 is computed with
+:func:`tradecalc.impact.measure_impact` (the library behind ``tradecalc impact``); a date
+takes the regime of the last instant at or before it (nothing changes in between: a test
+checks it). The increment is the average at a date minus the average on 1 Jan 2025. The
+published figures below are copied from the cited files and pages, with their dates; a
+tracker whose China figure with 2024 weights could not be found is listed as such.
+"""
+
+# ruff: noqa: E501  (sources and notes stay on one line)
+
+from __future__ import annotations
+
+import sys
+from bisect import bisect_right
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from report_us_coverage import kind
+
+from tradecalc.batch import RowError
+from tradecalc.hts_history import Bundle, UsSchedule
+from tradecalc.impact import (
+    RegimeImpact,
+    change_instants,
+    default_basket,
+    measure_impact,
+    read_basket,
+)
+from tradecalc.render_impact import ImpactReport, write_chart
+from tradecalc.schedules import bundled_path, load_schedule
+from tradecalc.selection import instant_view
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "us-trackers.md"
+CHART = ROOT / "docs" / "impact-us-timeline.svg"
+START, END = datetime(2025, 1, 1), datetime(2026, 12, 2)
+HUNDRED = Decimal(100)
+FACTS = {
+    "metal content (shipment fact)",
+    "possible AD/CVD (shipment fact)",
+    "quantity needed (specific rate)",
+    "product list / claim",
+}
+"""Review kinds that only the importer can settle: a shipment fact or a claim."""
+
+WAUGH = "Waugh's trade-war tracker, `country-by-time.csv` row CHINA, column `effective tariff` (the 2025 increase in points over the 2024 rate, 2024 HTS10 import weights), github.com/tradewartracker/trade-war-redux-2025 at commit 726c5958 (2026-07-23)"
+PIIE = "Bown (PIIE), *US-China Trade War Tariffs: An Up-to-Date Chart*, https://www.piie.com/research/piie-charts/2019/us-china-trade-war-tariffs-date-chart"
+PIIE_MAY = "Packard (Cato), 23 May 2025, quoting PIIE's chart after the Geneva truce: https://futureretirementsuccess.com/2025/05/23/tariffs-on-imports-from-china-are-still-too-high"
+
+# (tracker, its date, its figure in points, the date whose regime it describes, explanation of a gap)
+# The tracker's date is when it moved; where that is an announcement, the legal effective
+# date of the same action is used for the comparison and the note says so.
+PUBLISHED: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "Waugh",
+        "2025-02-04",
+        "20.0",
+        "2025-02-04",
+        "Waugh's first row already carries 20%: the second 10% of the fentanyl IEEPA (EO 14228) took effect on 4 Mar 2025; from then on both agree (next rows).",
+    ),
+    ("Waugh", "2025-03-06", "20.0", "2025-03-06", ""),
+    ("Waugh", "2025-03-12", "20.29", "2025-03-12", ""),
+    ("Waugh", "2025-04-03", "20.64", "2025-04-03", ""),
+    (
+        "Waugh",
+        "2025-04-05",
+        "50.28",
+        "2025-04-05",
+        "Waugh's row applies the 34% announced for China on 2 Apr (due 9 Apr); it never took effect (raised to 84% before 9 Apr). On 5 Apr only the 10% baseline was in force, which is what tradecalc charges.",
+    ),
+    (
+        "Waugh",
+        "2025-04-08",
+        "93.88",
+        "2025-04-09",
+        "The 84% (EO 14259) took effect at 12:01 a.m. on 9 Apr. tradecalc applies the 11 Apr electronics memo from its legal effective date, 5 Apr (it was retroactive), so the reciprocal duty reaches about 72% of the basket's value (table above) against about 87% in Waugh's 34% and 84% rows (his increase from 5 to 8 Apr is 43.6 points for 50 points of rate); 15% of the value at 84% is the gap.",
+    ),
+    (
+        "Waugh",
+        "2025-04-09",
+        "112.19",
+        "2025-04-10",
+        "The 125% took effect on 10 Apr. Within 3 points: Waugh's step from his 84% row to this one (18.3 points for 41 points of rate) implies he already exempts part of the electronics here.",
+    ),
+    (
+        "Waugh",
+        "2025-04-11",
+        "88.14",
+        "2025-04-11",
+        "NOT EXPLAINED in full. Both exempt the 11 Apr electronics memo list by now; Waugh's row implies the 125% reaches about 55% of the value ((88.14 - 20) / 125), tradecalc's about 72% (table above). The difference (about 17% of the basket) is in what each treats as exempt from the reciprocal duty (Annex II, the electronics list at 10 digits, Section 232 goods); his notebook was not inspected.",
+    ),
+    (
+        "Waugh",
+        "2025-05-12",
+        "27.05",
+        "2025-05-14",
+        "Geneva (EO 14298) took effect on 14 May; Waugh's row is dated at the announcement, 12 May.",
+    ),
+    ("Waugh", "2025-06-03", "28.54", "2025-06-04", "Steel and aluminium at 50% from 4 Jun."),
+    ("Waugh", "2025-08-07", "31.06", "2025-08-07", ""),
+    ("Waugh", "2025-10-14", "31.02", "2025-10-14", ""),
+    (
+        "Waugh",
+        "2025-11-01",
+        "22.17",
+        "2025-11-10",
+        "The fentanyl cut from 20% to 10% took effect on 10 Nov (EO of 4 Nov); Waugh's 1 Nov row takes about 8.9 points off where tradecalc takes 10 (the duty covers all goods from China). By his 14 Nov row (after the 13 Nov agricultural exemptions) the two agree within 0.5 points.",
+    ),
+    ("Waugh", "2025-11-14", "18.90", "2025-11-14", ""),
+    ("Waugh", "2025-12-04", "18.90", "2025-12-04", ""),
+    ("Waugh", "2026-02-07", "18.90", "2026-02-07", ""),
+    (
+        "Waugh",
+        "2026-02-20",
+        "4.78",
+        "2026-02-20",
+        "Waugh drops the IEEPA duties on 20 Feb 2026, the day of the Supreme Court ruling; CBP kept collecting them until the Section 122 surcharge replaced them at 12:01 a.m. on 24 Feb, which is the date tradecalc uses.",
+    ),
+    ("Waugh", "2026-02-24", "10.77", "2026-02-24", ""),
+    ("Waugh", "2026-04-06", "10.26", "2026-04-06", ""),
+    ("Waugh", "2026-07-22", "10.26", "2026-07-22", ""),
+    (
+        "Waugh",
+        "2026-07-24",
+        "11.94",
+        "2026-07-24",
+        "PARTLY EXPLAINED. From 24 Jul 2026 the forced-labour Section 301 replaces the Section 122 surcharge: Waugh adds 1.7 points, tradecalc 4.7. tradecalc charges it on the whole line and lets Section 232 displace it on the whole line (note 52, unconfirmed in the data); its exemption list (Annex A) and the 232 interaction decide the share of value it reaches (table above). Yale's scenario displaces it only on the metal share (peers-2026-12.md section 1).",
+    ),
+    (
+        "Waugh",
+        "2026-08-19",
+        "11.94",
+        "2026-08-19",
+        "Same as the row above (nothing changed in between on either side).",
+    ),
+    (
+        "PIIE",
+        "2025-04-10",
+        "103.3",
+        "2025-04-10",
+        "PIIE's increase is from 20.8% on 20 Jan 2025 to 124.1% (same regime as 1 Jan 2025 for China); its weights are not stated on the page (its 2018-20 chart used 2017 imports), and it is dated before the 11 Apr electronics memo, and its product weights and exemption list are not published on the page. NOT EXPLAINED beyond that: a 6-point gap at a 145% peak is 4% of the level; PIIE's own history of the chart used older import years as weights.",
+    ),
+    (
+        "PIIE",
+        "2025-05-14",
+        "30.3",
+        "2025-05-14",
+        "51.1% after Geneva minus PIIE's 20.8% of 20 Jan 2025; reported second-hand (Cato), weights not stated.",
+    ),
+)
+KEY_DATES = ("2025-04-09", "2025-04-11", "2025-11-10", "2026-02-24", "2026-07-24")
+PUBLISHED_SOURCES = {"Waugh": WAUGH, "PIIE": PIIE}
+NOT_FOUND = (
+    "**Yale Budget Lab tariff-rate-tracker**: no China series with 2024 weights was found. Its "
+    "published daily series (`release/data/daily_by_country_*.csv`, described in "
+    "https://raw.githubusercontent.com/Budget-Lab-Yale/tariff-rate-tracker/master/release/README.md) "
+    "is not in the searchable index, nor in `../shared` (see `../shared/data/trade/SOURCE.md`). The Budget "
+    "Lab's *State of Tariffs* interactive gives China only as an end-of-horizon scenario figure "
+    "(`tools/state-of-tariffs/data/default-scenario/etr-by-country/data.csv` in "
+    "github.com/Budget-Lab-Yale/budget-lab-interactives: 21.8 points pre-substitution, undated), "
+    "and its `current-update` tables are marked as placeholders, so none of them is compared here."
+)
+
+
+def pct(value: Decimal) -> str:
+    """A rate as a percentage with two decimals."""
+    return f"{value * HUNDRED:.2f}%"
+
+
+def points(value: Decimal) -> str:
+    """A difference of rates in percentage points."""
+    return f"{value * HUNDRED:+.2f}"
+
+
+def day(text: str) -> datetime:
+    """A date as the instant at its end (the regime in force that day)."""
+    return datetime.fromisoformat(text).replace(hour=23, minute=59)
+
+
+def main() -> int:
+    """Compute, compare and write the report."""
+    path = default_basket("US")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    shipments = [item[1] for item in read_basket(lines) if not isinstance(item, RowError)]
+    loaded = load_schedule(bundled_path())
+    schedule = loaded.schedule
+    us = UsSchedule(Bundle(), None)
+    instants = change_instants(schedule, "US", START, END, us)
+    views = [instant_view(t) for t in instants]
+    impacts = measure_impact(schedule, shipments, views, base_rates=us)
+    base = impacts[0].total.rate
+    total = sum((s.value for s in shipments), Decimal(0))
+
+    def at(text: str) -> RegimeImpact:
+        return impacts[bisect_right(instants, day(text)) - 1]
+
+    out: list[str] = []
+    put = out.append
+    put(
+        "# US side: tradecalc's trade-weighted tariff on 2024 imports from China against published trackers\n"
+    )
+    put(
+        "Generated by `scripts/report_us_trackers.py` (do not edit). Inputs: the bundled basket `data/baskets/us-imports-from-cn-2024.csv` "
+        f"({len(shipments)} HTS10 lines, {total / 10**9:.2f} bn USD: Census imports for consumption from China in 2024, the weights Waugh's tracker uses), "
+        f"the bundled schedule `data/rates.yaml` (data version {schedule.version}, sha256 `{loaded.sha256[:12]}`) and the bundled US tariff history only.\n"
+    )
+    put(
+        "Each regime is computed by `measure_impact`, the function behind `tradecalc impact` (same as `tradecalc impact --timeline --from 2025-01-01`); "
+        "the average is duty over customs value of the lines the engine prices; the increment is over 1 Jan 2025. "
+        "Metal content is not estimated (`--metal-shares` off): lines whose duty depends on it are charged on the stated default and counted as review value.\n"
+    )
+    put("## Trade-weighted average at every change instant\n")
+    put(
+        "| instant | average | increment over 1 Jan 2025 | needs review | of which not a shipment fact or claim | not priced (code not in force) |"
+    )
+    put("|---|---:|---:|---:|---:|---:|")
+    worst = Decimal(0)
+    for impact in impacts:
+        value = impact.total.value + impact.unpriced_value
+        other = sum(
+            (
+                v
+                for kinds, v in impact.review_sets.items()
+                if not all(kind(k) in FACTS for k in kinds)
+            ),
+            Decimal(0),
+        )
+        worst = max(worst, other / value)
+        put(
+            f"| {impact.view.id} | {pct(impact.total.rate)} | {points(impact.total.rate - base)} | {pct(impact.review_value / value)} | {pct(other / value)} | {pct(impact.unpriced_value / value)} |"
+        )
+    put("")
+    put(
+        f"The value needing review for anything but a shipment fact or a claim (metal content, AD/CVD, a quantity for a specific rate, a product-list claim) peaks at {pct(worst)} of the basket; the issue's target is at most 2%. "
+        "Kinds are classified with `scripts/report_us_coverage.py`. The lines not priced are 2024 statistical suffixes that no longer exist in the schedule in force: they are left out of the average (as `batch` leaves rows it cannot price out of its sums) and counted as review value.\n"
+    )
+    last = impacts[-1]
+    put(
+        f"### Review reasons on {last.view.id} (share of the basket's value; one line can have several)\n"
+    )
+    put("| kind | share |")
+    put("|---|---:|")
+    grouped: dict[str, Decimal] = defaultdict(Decimal)
+    for kinds, value in last.review_sets.items():
+        for name in {kind(k) for k in kinds}:
+            grouped[name] += value
+    for name, value in sorted(grouped.items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
+        put(f"| {name[:100]} | {pct(value / (last.total.value + last.unpriced_value))} |")
+    put("")
+    put("## Share of the basket's value each measure charges, at the dates the gaps turn on\n")
+    put(
+        "Value of the lines a measure charges duty on, as a share of the priced value, and that duty in points of the average.\n"
+    )
+    put("| regime of | measure | share of value | points |")
+    put("|---|---|---:|---:|")
+    for date in KEY_DATES:
+        impact = at(date)
+        for measure, sums in sorted(impact.measures.items(), key=lambda kv: -kv[1].duty):
+            if sums.duty * 1000 >= impact.total.value:  # at least 0.1 point
+                put(
+                    f"| {date} | {measure} | {pct(sums.value / impact.total.value)} | {sums.duty / impact.total.value * HUNDRED:.2f} |"
+                )
+    put("")
+    put("## Against published trackers (increments in points over 1 Jan 2025, 2024 weights)\n")
+    put(
+        "| tracker | tracker's date | published | tradecalc regime of | tradecalc | gap | why the gap |"
+    )
+    put("|---|---|---:|---|---:|---:|---|")
+    gaps = []
+    for tracker, date, figure, ours_date, note in PUBLISHED:
+        ours = (at(ours_date).total.rate - base) * HUNDRED
+        gap = ours - Decimal(figure)
+        gaps.append(abs(gap))
+        why = note if note else ("within 2 points" if abs(gap) <= 2 else "NOT EXPLAINED")
+        put(
+            f"| {tracker} | {date} | {Decimal(figure):.2f} | {ours_date} | {ours:.2f} | {gap:+.2f} | {why} |"
+        )
+    put("")
+    put(f"{sum(1 for g in gaps if g <= 2)} of {len(gaps)} comparisons are within 2 points.\n")
+    put("Sources of the published figures:\n")
+    for name, source in PUBLISHED_SOURCES.items():
+        put(f"- {name}: {source}.")
+    put(f"- PIIE after Geneva: {PIIE_MAY}.")
+    put(f"- {NOT_FOUND}")
+    put("")
+    put(
+        "General differences: Waugh's 2024 rate (10.87%) is duty actually collected in 2024 over imports, while tradecalc's 1 Jan 2025 average "
+        f"({pct(base)}) is the statutory rate on the same lines (no Section 301 product exclusions beyond those in the data, no de minimis, no duty-free programmes claimed); "
+        "the increments compare the changes, which is what both trackers publish.\n"
+    )
+    OUT.write_text("\n".join(out), encoding="utf-8")
+    chart(ImpactReport(impacts, impacts[0], path.name, "USD", schedule.version, loaded.sha256))
+    return 0
+
+
+def chart(report: ImpactReport) -> None:
+    """The picture the README shows (what ``impact --timeline --chart`` draws), if matplotlib is there."""
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"report_us_trackers: no matplotlib, {CHART.name} not redrawn", file=sys.stderr)
+        return
+    matplotlib.rcParams["svg.hashsalt"] = "tradecalc"  # stable ids in the SVG
+    write_chart(report, CHART)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

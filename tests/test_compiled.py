@@ -1,0 +1,162 @@
+"""The compiled rate table against the engine: random code, moment and amounts, to the cent."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tradecalc import compiled, engine
+from tradecalc.base_rates import Providers
+from tradecalc.batch import result_values
+from tradecalc.cn_lines import ChinaLines
+from tradecalc.hts_history import open_schedule
+from tradecalc.models import Schedule, format_when
+from tradecalc.schedules import load_schedule
+
+US_SAMPLE = 160
+CN_SAMPLE = 80
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]]:
+    """The bundled data, its providers, and a table compiled for a seeded sample of codes."""
+    schedule = load_schedule(use_cache=False).schedule
+    us = open_schedule(True, bundled=True)
+    assert us is not None
+    china = ChinaLines()
+    providers = Providers(us, china)
+    rng = random.Random(12)
+    codes = {
+        "US": rng.sample(compiled.route_codes("US", providers, schedule), US_SAMPLE),
+        "CN": rng.sample(compiled.route_codes("CN", providers, schedule), CN_SAMPLE),
+    }
+    table = compiled.compile_table(schedule, providers, "test", codes)
+    return schedule, providers, table, codes
+
+
+MOMENTS = st.datetimes(min_value=datetime(2024, 6, 1), max_value=datetime(2026, 12, 31))
+
+
+@given(
+    pick=st.integers(0, 10**6),
+    importer=st.sampled_from(["US", "CN"]),
+    when=MOMENTS,
+    dated=st.booleans(),
+    cents=st.integers(0, 10**11),
+    freight=st.none() | st.integers(0, 10**7),
+    insurance=st.none() | st.integers(0, 10**6),
+)
+def test_compiled_layers_charge_what_the_engine_charges(
+    world: tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]],
+    pick: int,
+    importer: str,
+    when: datetime,
+    dated: bool,
+    cents: int,
+    freight: int | None,
+    insurance: int | None,
+) -> None:
+    """Every result column of a compiled row equals the engine's, for any code and moment."""
+    schedule, providers, table, codes = world
+    if dated:
+        when = datetime(when.year, when.month, when.day)
+    origin = "US" if importer == "CN" else "CN"
+    code = codes[importer][pick % len(codes[importer])]
+    layers = table.at(importer, origin, code, when)
+    assert layers is not None
+    if layers.engine:
+        return  # the engine's own path
+    value = Decimal(cents) / 100
+    amounts = [None if x is None else Decimal(x) / 100 for x in (freight, insurance)]
+    ship = engine.Shipment(
+        code, value, origin, importer, when, dated, freight=amounts[0], insurance=amounts[1]
+    )
+    view = engine.dated_view(when)
+    expected = result_values(ship, engine.assess(schedule, ship, view, None, providers))
+    party = schedule.parties[importer]
+    intraday = compiled.intraday_at(schedule, importer, when) if dated else ()
+    charged = compiled.charge(
+        party, layers, value, amounts[0], amounts[1], compiled.fees_at(party, "ocean", when),
+        intraday,
+    )  # fmt: skip
+    got = compiled.result_values(
+        code, view.id, format_when(when), party.currency, (origin, importer), charged
+    )
+    assert got == expected
+
+
+def test_table_covers_both_routes_and_names_engine_rows(
+    world: tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]],
+) -> None:
+    """Each sampled code has intervals; specific and metal-content layers are kept (charged
+    like the engine without a quantity or a declared content); only codes without a base
+    rate are left to the engine, said why."""
+    table = world[2]
+    assert len(table.codes) == US_SAMPLE + CN_SAMPLE
+    reasons = {layers.engine for layers in table.layers}
+    assert reasons <= {"", "no base rate for the code: the engine says why"}
+    assert any(layers.specific for layers in table.layers)
+    assert any(layers.metal for layers in table.layers)
+
+
+def test_cache_round_trip_and_refusal(
+    world: tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]],
+    tmp_path: Path,
+) -> None:
+    """The cache reads back equal; a damaged or foreign file is refused, never trusted."""
+    table = world[2]
+    data = table.to_bytes()
+    again = compiled.RateTable.from_bytes(data, "test")
+    assert list(again.rows()) == list(table.rows())
+    with pytest.raises(ValueError):
+        compiled.RateTable.from_bytes(data, "another key")
+    with pytest.raises(ValueError):
+        compiled.RateTable.from_bytes(data[:-3] + b"]]}", "test")
+
+
+def test_intervals_start_where_layers_change(
+    world: tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]],
+) -> None:
+    """Consecutive intervals of a code never hold the same layers (they would be one)."""
+    table = world[2]
+    for starts, ids in table.codes.values():
+        assert starts == sorted(starts)
+        assert all(a != b for a, b in itertools.pairwise(ids))
+
+
+def test_a_damaged_cached_table_is_compiled_again(
+    world: tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]],
+    tmp_path: Path,
+) -> None:
+    """A cache whose payload hash matches but whose rows are wrong is dropped, not trusted."""
+    import hashlib
+    import json
+
+    schedule, providers, table, codes = world
+    key = "k"
+    good = compiled.RateTable(key, list(table.layers), dict(table.codes)).to_bytes()
+    head, _, payload = good.partition(b"\n")
+    body = json.loads(payload)
+    name = next(iter(body["codes"]))
+    body["codes"][name] = [["not a date"], [0]]
+    body["layers"][0] = ["bad"]
+    bad = json.dumps(body).encode()
+    header = json.loads(head)
+    header["payload_sha256"] = hashlib.sha256(bad).hexdigest()
+    data = json.dumps(header).encode() + b"\n" + bad
+    loaded = compiled.RateTable.from_bytes(data, key)
+    tables = compiled.Tables(schedule, providers, loaded, tmp_path / "t.json")
+    importer, origin, digits = name.split("|")
+    when = datetime(2025, 6, 1)
+    expected = table.at(importer, origin, digits, when)
+    assert tables.at(importer, origin, digits, when) == expected
+    assert tables.generation == 1
+    other = codes["US"][1]
+    assert tables.at("US", "CN", other, when) == table.at("US", "CN", other, when)
