@@ -146,6 +146,29 @@ def test_output_equal_to_errors_or_input_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "r.csv").exists()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["batch", "in.csv", "-o", "-", "--format", "csv", "--regime", "geneva", *DATA],
+        ["schema", "-o", "-"],
+    ],
+)
+def test_dash_output_is_stdout_not_a_file(tmp_path: Path, args: list[str]) -> None:
+    """``-o -`` means stdout, as ``-`` means stdin for input: no file named ``-`` appears."""
+    (tmp_path / "in.csv").write_text(_rows(2), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "tradecalc", *args], cwd=tmp_path, capture_output=True, timeout=120
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert not (tmp_path / "-").exists()
+    out = done.stdout.decode("utf-8")
+    if args[0] == "batch":
+        rows = list(csv.DictReader(io.StringIO(out)))
+        assert [r["row"] for r in rows] == ["1", "2"] and {r["regime"] for r in rows} == {"geneva"}
+    else:
+        assert json.loads(out)["$schema"].startswith("https://json-schema.org/")
+
+
 def test_a_device_may_take_both_outputs(tmp_path: Path) -> None:
     """Only a regular file (or one to be created) is a clash; a device may well be both."""
     device = Path("/dev/zero")  # only looked at (stat), never opened

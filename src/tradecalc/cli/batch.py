@@ -70,7 +70,7 @@ def batch(
         typer.Option(
             "--output",
             "-o",
-            help="Result file, written atomically.",
+            help="Result file, written atomically; - for stdout (the default).",
             show_default=False,
             dir_okay=False,
         ),
@@ -123,6 +123,8 @@ def batch(
     from tradecalc.inputs import parse_fx
     from tradecalc.providers import imported_schedule
 
+    if output is not None and str(output) == "-":
+        output = None
     out_fmt = _choose_format(output_format, format_for(str(output) if output else None))
     in_fmt = _choose_format(input_format, format_for(None if input_ == "-" else input_))
     _refuse_clashes(input_, output, errors)

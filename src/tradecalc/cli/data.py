@@ -33,6 +33,8 @@ class ExportFormat(StrEnum):
 
 def _export(loaded: "LoadedSchedule", providers: Any, fmt: str, output: Path | None) -> None:
     """``rates export``: the whole table (codes the cache lacks are compiled first)."""
+    if output is not None and str(output) == "-":
+        output = None
     from tradecalc.compiled import open_tables
     from tradecalc.rate_export import write_csv, write_parquet
     from tradecalc.schedules import cache_dir
@@ -141,7 +143,9 @@ def schema(
     ] = False,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Write to FILE instead of stdout.", dir_okay=False),
+        typer.Option(
+            "-o", "--output", help="Write to FILE instead of stdout (- is stdout).", dir_okay=False
+        ),
     ] = None,
 ) -> None:
     """Print the JSON Schema of schedule files (or scenario files), for editors and CI."""
@@ -158,7 +162,7 @@ def schema(
         **model.model_json_schema(by_alias=True),
     }
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    if output is None:
+    if output is None or str(output) == "-":
         sys.stdout.write(text)
     else:
         write_atomic(output, text.encode("utf-8"))
@@ -284,7 +288,9 @@ def rates(
     ] = "csv",  # type: ignore[assignment]
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="With 'export': where to write."),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="With 'export': where to write (- is stdout)."
+        ),
     ] = None,
 ) -> None:
     """Show every measure touching a code over time, and a chart of the total rate.
