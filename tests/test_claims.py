@@ -324,13 +324,13 @@ def test_mpf_fiscal_2027(cli: Cli, date: str, value: str, mpf: str) -> None:
 
 
 def test_validate_names_a_claim_on_an_unknown_measure(cli: Cli, tmp_path: Path) -> None:
-    text = BUNDLED.read_text(encoding="utf-8")
+    shutil.copytree(BUNDLED.parent, tmp_path / "data")
+    part = tmp_path / "data" / "schedule" / "claims.yaml"
+    text = part.read_text(encoding="utf-8")
     old = '- {measure: us-section-122, heading: "9903.03.10"'
     broken = text.replace(old, '- {measure: us-nothing, heading: "9903.03.10"', 1)
     assert broken != text
-    shutil.copytree(BUNDLED.parent / "lists", tmp_path / "lists")
-    path = tmp_path / "rates.yaml"
-    path.write_text(broken, encoding="utf-8")
-    run = cli("validate", str(path))
+    part.write_text(broken, encoding="utf-8")
+    run = cli("validate", str(tmp_path / "data" / "rates.yaml"))
     assert run.code == 1
     assert "claim 'donation' names unknown measure 'us-nothing'" in run.out
