@@ -63,7 +63,7 @@ TYPES = ("01",) * 90 + ("11",) * 6 + ("08", "09", "47", "01")
 
 def _expected_table(data: Path) -> dict[tuple[str, date], list[tuple[str, Decimal]]]:
     """(code, day) -> the Chapter 99 headings and rates the engine expects (on $1,000)."""
-    from tradecalc.cli.hts import imported_schedule
+    from tradecalc.providers import imported_schedule
     from tradecalc.engine import Shipment, assess, dated_view
     from tradecalc.schedules import load_schedule
 
