@@ -13,9 +13,12 @@ types) and the quarterly interest rates are sourced data in ``data/refund/``.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import marshal
+import os
 import re
+import secrets
 import shutil
 import sqlite3
 import tempfile
@@ -31,8 +34,9 @@ from sys import intern
 from typing import Any, TypeVar, overload
 
 from tradecalc.base_rates import BaseRates
+from tradecalc.compiled import Tables, fees_at, intraday_at, review_of
 from tradecalc.engine import Assessment, Shipment, assess, dated_view
-from tradecalc.errors import DataError, UsageError
+from tradecalc.errors import DataError, TradecalcError, UsageError
 from tradecalc.files import MAX_LINE_CHARS
 from tradecalc.models import Schedule
 from tradecalc.money import EXACT, parse_amount, round_money
@@ -482,23 +486,32 @@ ENTRY_DATE_VIEW = dated_view(datetime(1900, 1, 1), "entry-date")
 shared between lines of the same code, origin and date)."""
 
 _Layers = tuple[tuple[tuple[str, Decimal], ...], tuple[str, ...]]
+SHIPMENT_MODE = Shipment("9503", ZERO).mode
+"""The transport mode of every line (ES-003 rows do not say; fees are not compared)."""
 
 
 class Expected:
-    """The engine's Chapter 99 layers per (code, origin, entry date), memoised within a run.
+    """The expected Chapter 99 layers per (code, origin, entry date), memoised within a run.
 
-    When every layer of an assessment is ad valorem on the full value (checked against the
-    engine's own amounts), later lines of the same key are priced as value x rate, rounded
-    half-up to the cent (the engine's own step); any other assessment is redone per line.
-    The memo holds at most ``limit`` keys (cleared when full) so memory stays bounded.
+    A key's layers come from the compiled rate table (:mod:`tradecalc.compiled`, the
+    engine's layers resolved once per code) when every layer is ad valorem, else from the
+    engine, whose amounts are then checked to be value x rate. Either way later lines of the
+    key are priced as value x rate, rounded half-up to the cent (the engine's own step); any
+    other assessment is redone per line. The memo holds at most ``limit`` keys (cleared when
+    full) so memory stays bounded.
     """
 
     def __init__(
-        self, schedule: Schedule, base_rates: BaseRates | None = None, limit: int = 200_000
+        self,
+        schedule: Schedule,
+        base_rates: BaseRates | None = None,
+        limit: int = 50_000,
+        tables: Tables | None = None,
     ) -> None:
         self.schedule = schedule
         self.base_rates = base_rates
         self.limit = limit
+        self.tables = tables if tables is not None else Tables(schedule, base_rates)
         self.memo: dict[tuple[str, str, date], _Layers | None] = {}
         self.failed: dict[tuple[str, str, date], str] = {}
         """Keys the engine refused (an unknown code, say), with its message."""
@@ -508,6 +521,24 @@ class Expected:
                 if period.heading:
                     key = period.heading.replace(".", "")
                     self.periods.setdefault(key, []).append((period.from_, period.to))
+
+    def table_layers(self, code: str, origin: str, when: datetime) -> _Layers | None:
+        """The headings, rates and review of a code on a date from the compiled table, when
+        it charges them by itself as plain ad valorem layers (else None: ask the engine)."""
+        party = self.schedule.parties.get("US")
+        if party is None:
+            return None
+        try:
+            found = self.tables.at("US", origin, code, when)
+        except (TradecalcError, ValueError, KeyError, ArithmeticError):
+            return None
+        if found is None or found.engine or found.metal or found.specific:
+            return None
+        review = review_of(
+            found, fees_at(party, SHIPMENT_MODE, when), intraday_at(self.schedule, "US", when)
+        )
+        rates = tuple((d[3].replace(".", ""), Decimal(d[5])) for d in found.duties if d[3])
+        return rates, review
 
     def out_of_period(self, heading: str, entered: date) -> bool:
         """True when the schedule has ``heading`` but in force only at other dates."""
@@ -527,14 +558,20 @@ class Expected:
         if layers is not None:
             rates, review = layers
             expected: dict[str, Decimal] = {}
+            customs = round_money(line.value)  # the engine's transaction value
             for heading, rate in rates:
-                amount = round_money(EXACT.multiply(line.value, rate))
+                amount = round_money(EXACT.multiply(customs, rate))
                 expected[heading] = expected.get(heading, ZERO) + amount
             return expected, review
         refused = self.failed.get(key)
         if refused is not None:
             raise UsageError(refused)
         when = datetime(entered.year, entered.month, entered.day)
+        if not known:
+            layers = self.table_layers(line.hts, line.origin, when)
+            if layers is not None:
+                self._remember(key, layers)
+                return self.assess(line, entered)
         shipment = Shipment(line.hts, line.value, origin=line.origin, dest="US", entry=when)
         try:
             result = assess(self.schedule, shipment, ENTRY_DATE_VIEW, None, self.base_rates)
@@ -549,12 +586,15 @@ class Expected:
                 heading = charged.heading.replace(".", "")
                 expected[heading] = expected.get(heading, ZERO) + charged.amount
         if not known:
-            if len(self.memo) >= self.limit:
-                self.memo.clear()
-            self.memo[key] = (
-                _ad_valorem_layers(result) if result.customs_value == line.value else None
+            self._remember(
+                key, _ad_valorem_layers(result) if result.customs_value == line.value else None
             )
         return expected, tuple(result.review)
+
+    def _remember(self, key: tuple[str, str, date], layers: _Layers | None) -> None:
+        if len(self.memo) >= self.limit:
+            self.memo.clear()
+        self.memo[key] = layers
 
 
 def _ad_valorem_layers(result: Assessment) -> _Layers | None:
@@ -802,44 +842,43 @@ memory stays the same whatever the input's size."""
 _BATCH = 5_000
 
 
-def _row_record(row: TariffRow) -> bytes:
+def _row_tuple(row: TariffRow) -> tuple[object, ...]:
     liquidated = row.liquidation_date.toordinal() if row.liquidation_date else None
-    return marshal.dumps(
-        (
-            row.line,
-            row.ordinal,
-            row.type,
-            row.entered.toordinal(),
-            row.origin,
-            row.hts,
-            str(row.value),
-            str(row.duty),
-            liquidated,
-            row.liquidation_status,
-            tuple(sorted(row.flags)),
+    return (
+        row.row,
+        row.line,
+        row.ordinal,
+        row.type,
+        row.entered.toordinal(),
+        row.origin,
+        row.hts,
+        str(row.value),
+        str(row.duty),
+        liquidated,
+        row.liquidation_status,
+        tuple(sorted(row.flags)),
+    )
+
+
+def _rows_from(entry: str, record: bytes) -> Iterator[TariffRow]:
+    for fields in marshal.loads(record):
+        (number, line, ordinal, kind, entered, origin, hts, value, duty, liquidated, status,
+         flags) = fields  # fmt: skip
+        yield TariffRow(
+            number,
+            entry,
+            intern(line),
+            ordinal,
+            intern(kind),
+            _from_ordinal(entered),
+            intern(origin),
+            intern(hts),
+            Decimal(value),
+            Decimal(duty),
+            None if liquidated is None else _from_ordinal(liquidated),
+            status,
+            frozenset(flags) or _NO_FLAGS,
         )
-    )
-
-
-def _row_from(number: int, entry: str, record: bytes) -> TariffRow:
-    line, ordinal, kind, entered, origin, hts, value, duty, liquidated, status, flags = (
-        marshal.loads(record)
-    )
-    return TariffRow(
-        number,
-        entry,
-        intern(line),
-        ordinal,
-        intern(kind),
-        _from_ordinal(entered),
-        intern(origin),
-        intern(hts),
-        Decimal(value),
-        Decimal(duty),
-        None if liquidated is None else _from_ordinal(liquidated),
-        status,
-        frozenset(flags) or _NO_FLAGS,
-    )
 
 
 @lru_cache(maxsize=4096)
@@ -917,6 +956,24 @@ def _entry_from(record: bytes) -> EntryResult:
     )
 
 
+_LIVE_SPILLS: set[Path] = set()
+
+
+def _remove(folder: Path) -> None:
+    """Remove a spill folder; kept in :data:`_LIVE_SPILLS` (for exit) until it is gone."""
+    for _ in range(3):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not os.path.lexists(folder):
+            _LIVE_SPILLS.discard(folder)
+            return
+
+
+@atexit.register
+def _remove_live_spills() -> None:
+    for folder in list(_LIVE_SPILLS):
+        _remove(folder)
+
+
 class Spill:
     """A temporary SQLite file in a private temporary folder: the rows of a large input,
     grouped back by entry, and the computed entries, read back in report order.
@@ -925,9 +982,12 @@ class Spill:
     SIGTERM, which tradecalc turns into an exception)."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="tradecalc-refund-"))
+        name = f"tradecalc-refund-{os.getpid()}-{secrets.token_hex(6)}"
+        self.folder = Path(tempfile.gettempdir()) / name
+        _LIVE_SPILLS.add(self.folder)  # before it exists: removed at exit whatever happens
         self.path = self.folder / "spill.sqlite"
         try:
+            self.folder.mkdir(mode=0o700)
             self.db = sqlite3.connect(self.path)
             for pragma in (
                 "journal_mode = OFF",  # a scratch file: nothing to roll back to
@@ -938,7 +998,7 @@ class Spill:
                 self.db.execute(f"PRAGMA {pragma}")
             self.db.executescript(
                 """
-                CREATE TABLE rows (number INTEGER PRIMARY KEY, entry TEXT, data BLOB);
+                CREATE TABLE runs (number INTEGER PRIMARY KEY, entry TEXT, data BLOB);
                 CREATE TABLE bad (number INTEGER, message TEXT);
                 CREATE TABLE entries (
                     position INTEGER PRIMARY KEY, urgent INTEGER, deadline INTEGER,
@@ -956,18 +1016,27 @@ class Spill:
         if db is not None:
             db.close()
             self.db = None  # type: ignore[assignment]
-        shutil.rmtree(self.folder, ignore_errors=True)
+        _remove(self.folder)
 
     def add_rows(self, rows: Iterable[TariffRow], bad: list[tuple[int, str]]) -> None:
-        """Store ``rows``; move ``bad`` (rows refused so far) to the file as it grows."""
-        insert = "INSERT INTO rows VALUES (?, ?, ?)"
-        batch = []
+        """Store ``rows``, each run of consecutive rows of one entry as one record; move
+        ``bad`` (rows refused so far) to the file as it grows."""
+        insert = "INSERT INTO runs VALUES (?, ?, ?)"
+        batch: list[tuple[int, str, bytes]] = []
+        run: list[tuple[object, ...]] = []
+        entry = ""
         for row in rows:
-            batch.append((row.row, row.entry, _row_record(row)))
-            if len(batch) >= _BATCH:
-                self.db.executemany(insert, batch)
-                batch.clear()
-                self.add_bad(bad)
+            if row.entry != entry and run:
+                batch.append((run[0][0], entry, marshal.dumps(run)))  # type: ignore[arg-type]
+                run = []
+                if len(batch) >= _BATCH:
+                    self.db.executemany(insert, batch)
+                    batch.clear()
+                    self.add_bad(bad)
+            entry = row.entry
+            run.append(_row_tuple(row))
+        if run:
+            batch.append((run[0][0], entry, marshal.dumps(run)))  # type: ignore[arg-type]
         self.db.executemany(insert, batch)
         self.add_bad(bad)
 
@@ -980,14 +1049,14 @@ class Spill:
         """Every entry's rows in file order, entries in the order they first appear."""
         cursor = self.db.execute(
             """
-            SELECT number, entry, data FROM (
+            SELECT entry, data FROM (
                 SELECT number, entry, data, MIN(number) OVER (PARTITION BY entry) AS first
-                FROM rows
+                FROM runs
             ) ORDER BY first, number
             """
         )
-        for entry, group in groupby(cursor, key=itemgetter(1)):
-            yield [_row_from(number, entry, data) for number, _, data in group]
+        for entry, group in groupby(cursor, key=itemgetter(0)):
+            yield [row for _, data in group for row in _rows_from(entry, data)]
 
     def add_entry(self, position: int, entry: EntryResult, urgent: bool) -> None:
         """Store a computed entry (``position``: its place among the entries, first seen)."""
@@ -1007,7 +1076,7 @@ class Spill:
     def finish(self) -> None:
         """End the writing."""
         self.db.commit()
-        self.db.execute("DELETE FROM rows")
+        self.db.execute("DELETE FROM runs")
         self.db.commit()
 
     def _ordered(self, column: str, where: str = "1") -> Iterator[Any]:
