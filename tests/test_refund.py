@@ -674,3 +674,11 @@ def test_temporary_file_is_removed_when_the_run_is_stopped(
     assert proc.returncode == 128 + stop, err
     assert err.decode().startswith("tradecalc: error: ")
     assert _spill_folders(temp) == [], [list(p.iterdir()) for p in _spill_folders(temp)]
+
+
+@given(st.decimals(min_value=0, max_value=Decimal("999999999999999.99"), places=2))
+def test_amounts_read_directly_equal_parse_amount(amount: Decimal) -> None:
+    text = f"{amount:.2f}"
+    direct = refund._amount(text, "duty")
+    parsed = refund.parse_amount(text, "duty")
+    assert (direct, str(direct)) == (parsed, str(parsed)) or text in refund._ZEROS

@@ -344,9 +344,17 @@ _ZEROS = frozenset({"", "0", "0.00", "0.0", ".00"})
 _CODES: dict[str, str] = {}
 
 
+_CENTS = re.compile(r"(?:[1-9]\d{0,14}|0)\.\d\d", re.ASCII)
+"""An amount as exports write it (cents, no sign, no leading zero): :func:`parse_amount`
+would return ``Decimal(text)`` for it."""
+
+
 def _amount(text: str, what: str) -> Decimal:
-    """:func:`parse_amount`, with the zeros that fill half an export's amount cells skipped."""
-    return ZERO if text in _ZEROS else parse_amount(text, what)
+    """:func:`parse_amount`, with the zeros that fill half an export's amount cells and the
+    plain cents of the rest read directly."""
+    if text in _ZEROS:
+        return ZERO
+    return Decimal(text) if _CENTS.fullmatch(text) else parse_amount(text, what)
 
 
 def _code(text: str) -> str:
