@@ -549,6 +549,15 @@ def test_json_written_in_pieces_is_the_whole_document(entries: int) -> None:
     document = json.loads(text)
     assert text == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     assert len(document["entries"]) == entries
+    rows[1::3] = [r.replace("1000.00", "900.00") for r in rows[1::3]]  # amount off, each entry
+    report = _report_from([HEADER, *rows])
+    text = render_refund.audit_json(report, "v1", "0" * 64)
+    audit = json.loads(text)
+    assert text == json.dumps(audit, indent=2, ensure_ascii=False) + "\n"
+    assert (len(audit["deviations"]), audit["by_kind"]) == (
+        entries,
+        {"amount-off": entries} if entries else {},
+    )
     pieces = list(render_refund.report_csv_chunks(report, "v1", "0" * 64))
     assert len(pieces) == entries + 1
     assert [len(r) for r in csv.reader("".join(pieces).splitlines())] == [13] * (entries + 1)

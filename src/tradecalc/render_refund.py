@@ -206,51 +206,67 @@ def report_table(report: Report) -> Group:
     return Group(*parts)
 
 
-def audit_rows(report: Report) -> list[dict[str, str]]:
-    """Every deviation of every line: missing, extra or amount off."""
-    return [
-        {
-            "entry_number": entry.entry_number,
-            "line": line.line,
-            "hts": line.hts,
-            "kind": found.kind,
-            "heading": found.heading,
-            "filed": _money(found.filed) if found.filed is not None else "",
-            "expected": _money(found.expected) if found.expected is not None else "",
-            "detail": "; ".join(line.review),
-        }
-        for entry in report.entries
-        for line in entry.lines.values()
-        for found in line.deviations()
-    ]
+def audit_rows(report: Report) -> Iterator[dict[str, str]]:
+    """Every deviation of every line (missing, extra, wrong period, amount off), streamed."""
+    for entry in report.entries:
+        for line in entry.lines.values():
+            for found in line.deviations():
+                yield {
+                    "entry_number": entry.entry_number,
+                    "line": line.line,
+                    "hts": line.hts,
+                    "kind": found.kind,
+                    "heading": found.heading,
+                    "filed": _money(found.filed) if found.filed is not None else "",
+                    "expected": _money(found.expected) if found.expected is not None else "",
+                    "detail": "; ".join(line.review),
+                }
 
 
 def audit_csv(report: Report) -> str:
     """``tradecalc audit --format csv``."""
+    return "".join(audit_csv_chunks(report))
+
+
+def audit_csv_chunks(report: Report) -> Iterator[str]:
+    """:func:`audit_csv` a row at a time."""
+    yield ",".join(AUDIT_COLUMNS) + "\n"
     out = io.StringIO()
     writer = csv.DictWriter(out, AUDIT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(audit_rows(report))
-    return out.getvalue()
+    for row in audit_rows(report):
+        writer.writerow(row)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
 
 
 def audit_json(report: Report, version: str, sha256: str) -> str:
     """``tradecalc audit --format json``: the deviations and their count by kind."""
-    rows = audit_rows(report)
-    document = {
-        "deviations": rows,
-        "by_kind": dict(sorted(Counter(r["kind"] for r in rows).items())),
+    return "".join(audit_json_chunks(report, version, sha256))
+
+
+def audit_json_chunks(report: Report, version: str, sha256: str) -> Iterator[str]:
+    """:func:`audit_json` in pieces, one deviation at a time (the document is never whole)."""
+    kinds: Counter[str] = Counter()
+    yield '{\n  "deviations": ['
+    for number, row in enumerate(audit_rows(report)):
+        kinds[row["kind"]] += 1
+        text = json.dumps(row, indent=2, ensure_ascii=False)
+        yield ("," if number else "") + "\n" + textwrap.indent(text, "    ")
+    yield "\n  ],\n" if kinds else "],\n"
+    rest = {
+        "by_kind": dict(sorted(kinds.items())),
         "lines": report.summary.lines,
         "notice": NOTICE,
         "data_version": version,
         "data_sha256": sha256,
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    yield json.dumps(rest, indent=2, ensure_ascii=False)[2:] + "\n"  # without its "{\n"
 
 
 def audit_table(report: Report) -> Group:
     """Deviations by kind, then each one."""
-    rows = audit_rows(report)
+    rows = list(audit_rows(report))
     table = Table(
         title=f"Chapter 99 lines filed vs expected: {len(rows):,} deviations", title_justify="left"
     )

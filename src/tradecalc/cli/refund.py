@@ -168,14 +168,14 @@ def audit(
 ) -> None:
     """Chapter 99 lines filed on past entries against those the schedule expects."""
     from tradecalc.refund import NOTICE
-    from tradecalc.render_refund import audit_csv, audit_json, audit_table
+    from tradecalc.render_refund import audit_csv_chunks, audit_json_chunks, audit_table
 
     report, loaded = _report(entries, None, True, data)
     with report:
         if output_format is Format.json:
-            _print(audit_json(report, loaded.schedule.version, loaded.sha256))
+            _print(audit_json_chunks(report, loaded.schedule.version, loaded.sha256))
         elif output_format is Format.csv:
-            _print(audit_csv(report))
+            _print(audit_csv_chunks(report))
             sys.stderr.write(f"{NOTICE}\n")  # once, outside the data
         else:
             _print(audit_table(report))
