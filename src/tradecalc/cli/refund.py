@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import DataOption, Format, FormatOption, app, load
+from tradecalc.cli.app import DataOption, Format, FormatOption, app, load, streaming
 from tradecalc.errors import ExitCode, UsageError
 from tradecalc.files import LineReader, atomic_text, open_stream
 
@@ -60,6 +60,7 @@ def _report(
 
     when = parse_date(as_of, "--as-of") if as_of else date.today()
     loaded = load(data)
+    streaming()  # an input of any length: memory stays flat
     bad: list[tuple[int, str]] = []
     known = None
     if liquidation is not None:
