@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 
 from tradecalc import refund, render_refund
 from tradecalc.engine import Shipment, assess, dated_view
-from tradecalc.errors import DataError
+from tradecalc.errors import DataError, WriteError
 from tradecalc.refund import (
     NOTICE,
     InterestRate,
@@ -691,3 +692,14 @@ def test_amounts_read_directly_equal_parse_amount(amount: Decimal) -> None:
     direct = refund._amount(text, "duty")
     parsed = refund.parse_amount(text, "duty")
     assert (direct, str(direct)) == (parsed, str(parsed)) or text in refund._ZEROS
+
+
+def test_unusable_temporary_folder_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    rows = _entry("ABC12345675", "2025-05-20", GENEVA)
+    with pytest.raises(WriteError, match=r"cannot use a temporary file in .*missing \("):
+        _report_from([HEADER, *rows], spill_rows=1)
+    assert not (tmp_path / "missing").exists()
+    assert not refund._LIVE_SPILLS

@@ -36,7 +36,7 @@ from typing import Any, TypeVar, overload
 from tradecalc.base_rates import BaseRates
 from tradecalc.compiled import Tables, fees_at, intraday_at, review_of
 from tradecalc.engine import Assessment, Shipment, assess, dated_view
-from tradecalc.errors import DataError, TradecalcError, UsageError
+from tradecalc.errors import DataError, TradecalcError, UsageError, WriteError
 from tradecalc.files import MAX_LINE_CHARS
 from tradecalc.models import Schedule
 from tradecalc.money import EXACT, parse_amount, round_money
@@ -967,6 +967,14 @@ def _entry_from(record: bytes) -> EntryResult:
 _LIVE_SPILLS: set[Path] = set()
 
 
+def _spill_failed(folder: Path, exc: BaseException) -> str:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return (
+        f"cannot use a temporary file in {folder.parent} ({reason}): set TMPDIR to a "
+        "writable folder with room for about the input's size"
+    )
+
+
 def _remove(folder: Path) -> None:
     """Remove a spill folder; kept in :data:`_LIVE_SPILLS` (for exit) until it is gone."""
     for _ in range(3):
@@ -996,7 +1004,7 @@ class Spill:
         self.path = self.folder / "spill.sqlite"
         try:
             self.folder.mkdir(mode=0o700)
-            self.db = sqlite3.connect(self.path)
+            self.db = sqlite3.connect(self.path)  # scratch: private, removed by close()
             for pragma in (
                 "journal_mode = OFF",  # a scratch file: nothing to roll back to
                 "synchronous = OFF",
@@ -1014,6 +1022,9 @@ class Spill:
                 );
                 """
             )
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise WriteError(_spill_failed(self.folder, exc)) from None
         except BaseException:
             self.close()
             raise
@@ -1244,29 +1255,47 @@ def build_report(
         return Report(as_of, ordered, (*bad, *bad_rows), rules, note, summary)
     spill = Spill()
     try:
-        spill.add_rows(chain(held, rows), bad)
-        del held
-        count = 0
-        for group in spill.grouped():
-            for entry in collect(group, bad).values():
-                spill.add_entry(count, entry, settle(entry))
-                count += 1
-            if len(bad) >= _BATCH:
-                spill.add_bad(bad)
-        spill.add_bad(bad)
-        spill.finish()
-        extra = tuple(bad_rows)
-        refused = spill.db.execute("SELECT COUNT(*) FROM bad").fetchone()[0]
-        note = min(notes) if notes else None
-        return Report(
-            as_of,
-            _Stored(spill.entries, count),
-            _Stored(lambda: chain(spill.bad_rows(), extra), refused + len(extra)),
-            rules,
-            note,
-            summary,
-            spill,
-        )
+        held_then_rest = chain(held, rows)
+        return _spilled(spill, held_then_rest, bad, settle, notes, summary, rules, as_of, bad_rows)
+    except sqlite3.Error as exc:  # the disk filled up, say
+        spill.close()
+        raise WriteError(_spill_failed(spill.folder, exc)) from None
     except BaseException:
         spill.close()
         raise
+
+
+def _spilled(
+    spill: Spill,
+    rows: Iterable[TariffRow],
+    bad: list[tuple[int, str]],
+    settle: Callable[[EntryResult], bool],
+    notes: set[str],
+    summary: Summary,
+    rules: Rules,
+    as_of: date,
+    bad_rows: Iterable[tuple[int, str]],
+) -> Report:
+    """:func:`build_report` through the temporary file ``spill``."""
+    spill.add_rows(rows, bad)
+    count = 0
+    for group in spill.grouped():
+        for entry in collect(group, bad).values():
+            spill.add_entry(count, entry, settle(entry))
+            count += 1
+        if len(bad) >= _BATCH:
+            spill.add_bad(bad)
+    spill.add_bad(bad)
+    spill.finish()
+    extra = tuple(bad_rows)
+    refused = spill.db.execute("SELECT COUNT(*) FROM bad").fetchone()[0]
+    note = min(notes) if notes else None
+    return Report(
+        as_of,
+        _Stored(spill.entries, count),
+        _Stored(lambda: chain(spill.bad_rows(), extra), refused + len(extra)),
+        rules,
+        note,
+        summary,
+        spill,
+    )
