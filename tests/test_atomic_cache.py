@@ -198,7 +198,8 @@ def test_interrupted_batch_keeps_the_previous_output_and_errors_files(
     assert out.read_text(encoding="utf-8").count("\n") == 1 + 50 * 3
 
 
-_READ_ONLY = ("replacing(", "mode=ro", "os.O_RDONLY |")
+_READ_ONLY = ("replacing(", "mode=ro", "os.O_RDONLY |", "# scratch: private, removed by close()")
+"""Lines that only read, or write a private scratch file (refund's spill), never an output."""
 _WRITES = re.compile(
     r"\.write_(text|bytes)\(|open\([^)]*['\"][wax]b?['\"]|sqlite3\.connect\(|os\.open\(|shutil\.copy"
 )

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +22,7 @@ from hypothesis import strategies as st
 
 from tradecalc import refund, render_refund
 from tradecalc.engine import Shipment, assess, dated_view
-from tradecalc.errors import DataError
+from tradecalc.errors import DataError, WriteError
 from tradecalc.refund import (
     NOTICE,
     InterestRate,
@@ -442,13 +448,17 @@ def test_memoised_layers_equal_the_engine_line_by_line(
     schedule = load_schedule(BUNDLED).schedule
     expected = refund.Expected(schedule)
     digits = code.replace(".", "")
-    expected.assess(refund.LineResult("1", digits, "CN", first), day)
-    memo, _ = expected.assess(refund.LineResult("2", digits, "CN", second), day)
     when = datetime(day.year, day.month, day.day)
-    direct = assess(schedule, Shipment(digits, second, origin="CN", entry=when), dated_view(when))
-    assert memo == {
-        line.heading.replace(".", ""): line.amount for line in direct.lines if line.heading
-    }
+    for origin in ("CN", "HK"):  # from the compiled table; Hong Kong: from the engine
+        expected.assess(refund.LineResult("1", digits, origin, first), day)
+        memo, review = expected.assess(refund.LineResult("2", digits, origin, second), day)
+        shipment = Shipment(digits, second, origin=origin, entry=when)
+        direct = assess(schedule, shipment, dated_view(when))
+        assert memo == {
+            line.heading.replace(".", ""): line.amount for line in direct.lines if line.heading
+        }
+        assert review == tuple(direct.review)
+    assert expected.tables.at("US", "CN", digits, when) is not None
 
 
 def test_exact_csv_report(tmp_path: Path) -> None:
@@ -540,6 +550,15 @@ def test_json_written_in_pieces_is_the_whole_document(entries: int) -> None:
     document = json.loads(text)
     assert text == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     assert len(document["entries"]) == entries
+    rows[1::3] = [r.replace("1000.00", "900.00") for r in rows[1::3]]  # amount off, each entry
+    report = _report_from([HEADER, *rows])
+    text = render_refund.audit_json(report, "v1", "0" * 64)
+    audit = json.loads(text)
+    assert text == json.dumps(audit, indent=2, ensure_ascii=False) + "\n"
+    assert (len(audit["deviations"]), audit["by_kind"]) == (
+        entries,
+        {"amount-off": entries} if entries else {},
+    )
     pieces = list(render_refund.report_csv_chunks(report, "v1", "0" * 64))
     assert len(pieces) == entries + 1
     assert [len(r) for r in csv.reader("".join(pieces).splitlines())] == [13] * (entries + 1)
@@ -553,3 +572,134 @@ def test_a_code_the_engine_refuses_is_review_on_every_line_that_uses_it() -> Non
     reviews = [line.review for line in entry.lines.values()]
     assert len(reviews) == 2 and reviews[0] == reviews[1]
     assert "9503.00.9999" in reviews[0][0] or "9503009999" in reviews[0][0]
+
+
+# ----------------------------------------------------------------------------- bounded memory
+
+SCHEDULE = load_schedule(BUNDLED).schedule
+
+
+def _rendered(report: Report) -> tuple[object, ...]:
+    """Everything a report prints or files, as text."""
+    with report:
+        return (
+            render_refund.report_json(report, "v1", "0" * 64),
+            render_refund.report_csv(report, "v1", "0" * 64),
+            render_refund.audit_json(report, "v1", "0" * 64),
+            tuple(map(tuple, report.cape_chunks())),
+            tuple(report.bad_rows),
+            report.summary,
+        )
+
+
+_ENTRY_KINDS = [
+    ("2025-05-20", GENEVA, "01", ""),  # cape, PSC deadline passed
+    ("2025-06-01", GENEVA, "01", "2026-01-05"),  # cape, 80-day cut-off within 30 days
+    ("2025-05-20", {"99030125": "1100.00"}, "01", "2025-10-01"),  # protest, soon, amount off
+    ("2025-05-20", GENEVA, "01", "2025-06-01"),  # finally liquidated
+    ("2025-05-20", GENEVA, "47", ""),  # excluded
+    ("2025-01-15", {}, "01", ""),  # none
+    ("2025-06-10", {"99030163": "12500.00"}, "01", "2026-01-20"),  # wrong period, urgent
+]
+
+
+@given(
+    picks=st.lists(st.sampled_from(range(len(_ENTRY_KINDS))), min_size=1, max_size=12),
+    numbers=st.lists(st.sampled_from(["ABC", "XYZ", "A-C", "Q9Z"]), min_size=12, max_size=12),
+    order=st.randoms(use_true_random=False),
+    broken=st.sets(st.integers(min_value=0, max_value=60), max_size=3),
+)
+def test_spilled_report_equals_the_in_memory_one(
+    picks: list[int], numbers: list[str], order: object, broken: set[int]
+) -> None:
+    """Rows of random entries in a random order (an entry's rows scattered, some rows repeated
+    or broken): the report built through the temporary file equals the in-memory one."""
+    rows = []
+    for n, pick in enumerate(picks):
+        entered, chapter99, kind, liquidated = _ENTRY_KINDS[pick]
+        number = f"{numbers[n]}{n % 5:08d}"  # some numbers repeat: their rows form one entry
+        lines = _entry(number, entered, chapter99, kind=kind, liquidated=liquidated)
+        rows += [*lines, lines[0].replace(",001,", ",002,")]
+    rows += rows[:2]  # repeated ordinals
+    rows = [r.replace("2025-", "2025-13-", 1) if i in broken else r for i, r in enumerate(rows)]
+    order.shuffle(rows)  # type: ignore[attr-defined]
+    records = [HEADER.split(","), *csv.reader(rows)]
+    memory = build_report(iter(records), SCHEDULE, as_of=AS_OF, spill_rows=10**6)
+    spilled = build_report(iter(records), SCHEDULE, as_of=AS_OF, spill_rows=0)
+    assert memory.spill is None and spilled.spill is not None
+    folder = spilled.spill.folder
+    assert _rendered(spilled) == _rendered(memory)
+    assert not folder.exists()
+
+
+def test_spilled_sequences_index_like_tuples() -> None:
+    rows = [r for n in range(3) for r in _entry(f"ABC{n:08d}", "2025-05-20", GENEVA)]
+    with _report_from([HEADER, *rows], spill_rows=1) as report:
+        assert len(report.entries) == 3
+        assert [e.entry_number for e in report.entries] == [f"ABC{n:08d}" for n in range(3)]
+        assert report.entries[-1].entry_number == report.entries[2].entry_number
+        with pytest.raises(IndexError):
+            _ = report.entries[3]
+        assert report.bad_rows[:] == ()
+
+
+def _spill_folders(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name.startswith("tradecalc-refund-")]
+
+
+@pytest.mark.parametrize("made", ["spill.sqlite", "."])
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_temporary_file_is_removed_when_the_run_is_stopped(
+    tmp_path: Path, stop: int, made: str
+) -> None:
+    """The real entry point reads more rows than it holds in memory from a pipe left open:
+    once its temporary file (or just its folder) exists, Ctrl-C (or SIGTERM) ends the run
+    and removes it."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradecalc", "refund", "-", "--as-of", "2026-03-20"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(temp)},
+    )
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write((HEADER + "\n").encode())
+        for n in range(refund.SPILL_ROWS // 3 + 10):
+            rows = _entry(f"ABC{n:08d}", "2025-05-20", GENEVA)
+            proc.stdin.write(("\n".join(rows) + "\n").encode())
+        proc.stdin.flush()
+        end = time.monotonic() + 120
+        while not any((p / made).exists() for p in _spill_folders(temp)):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < end, "no temporary file appeared"
+            time.sleep(0.05)
+        proc.send_signal(stop)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + stop, err
+    assert err.decode().startswith("tradecalc: error: ")
+    assert _spill_folders(temp) == [], [list(p.iterdir()) for p in _spill_folders(temp)]
+
+
+@given(st.decimals(min_value=0, max_value=Decimal("999999999999999.99"), places=2))
+def test_amounts_read_directly_equal_parse_amount(amount: Decimal) -> None:
+    text = f"{amount:.2f}"
+    direct = refund._amount(text, "duty")
+    parsed = refund.parse_amount(text, "duty")
+    assert (direct, str(direct)) == (parsed, str(parsed)) or text in refund._ZEROS
+
+
+def test_unusable_temporary_folder_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    rows = _entry("ABC12345675", "2025-05-20", GENEVA)
+    with pytest.raises(WriteError, match=r"cannot use a temporary file in .*missing \("):
+        _report_from([HEADER, *rows], spill_rows=1)
+    assert not (tmp_path / "missing").exists()
+    assert not refund._LIVE_SPILLS

@@ -13,24 +13,37 @@ types) and the quarterly interest rates are sourced data in ``data/refund/``.
 
 from __future__ import annotations
 
+import atexit
 import csv
+import marshal
+import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import secrets
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from itertools import chain, groupby, islice
+from operator import itemgetter
 from pathlib import Path
 from sys import intern
+from typing import Any, TypeVar, overload
 
 from tradecalc.base_rates import BaseRates
+from tradecalc.compiled import Tables, fees_at, intraday_at, review_of
 from tradecalc.engine import Assessment, Shipment, assess, dated_view
-from tradecalc.errors import DataError, UsageError
+from tradecalc.errors import DataError, TradecalcError, UsageError, WriteError
 from tradecalc.files import MAX_LINE_CHARS
 from tradecalc.models import Schedule
 from tradecalc.money import EXACT, parse_amount, round_money
 from tradecalc.rate import RateSyntaxError, parse_rate
 
 ZERO = Decimal(0)
+_T = TypeVar("_T")
 NOTICE = "Not legal advice: an estimate from the data you gave; CBP decides every refund."
 ROUTES = ("cape", "reconciliation", "protest", "finally-liquidated", "excluded", "none")
 DEVIATION_SHARE = Decimal("0.005")
@@ -331,9 +344,17 @@ _ZEROS = frozenset({"", "0", "0.00", "0.0", ".00"})
 _CODES: dict[str, str] = {}
 
 
+_CENTS = re.compile(r"(?:[1-9]\d{0,14}|0)\.\d\d", re.ASCII)
+"""An amount as exports write it (cents, no sign, no leading zero): :func:`parse_amount`
+would return ``Decimal(text)`` for it."""
+
+
 def _amount(text: str, what: str) -> Decimal:
-    """:func:`parse_amount`, with the zeros that fill half an export's amount cells skipped."""
-    return ZERO if text in _ZEROS else parse_amount(text, what)
+    """:func:`parse_amount`, with the zeros that fill half an export's amount cells and the
+    plain cents of the rest read directly."""
+    if text in _ZEROS:
+        return ZERO
+    return Decimal(text) if _CENTS.fullmatch(text) else parse_amount(text, what)
 
 
 def _code(text: str) -> str:
@@ -473,23 +494,32 @@ ENTRY_DATE_VIEW = dated_view(datetime(1900, 1, 1), "entry-date")
 shared between lines of the same code, origin and date)."""
 
 _Layers = tuple[tuple[tuple[str, Decimal], ...], tuple[str, ...]]
+SHIPMENT_MODE = Shipment("9503", ZERO).mode
+"""The transport mode of every line (ES-003 rows do not say; fees are not compared)."""
 
 
 class Expected:
-    """The engine's Chapter 99 layers per (code, origin, entry date), memoised within a run.
+    """The expected Chapter 99 layers per (code, origin, entry date), memoised within a run.
 
-    When every layer of an assessment is ad valorem on the full value (checked against the
-    engine's own amounts), later lines of the same key are priced as value x rate, rounded
-    half-up to the cent (the engine's own step); any other assessment is redone per line.
-    The memo holds at most ``limit`` keys (cleared when full) so memory stays bounded.
+    A key's layers come from the compiled rate table (:mod:`tradecalc.compiled`, the
+    engine's layers resolved once per code) when every layer is ad valorem, else from the
+    engine, whose amounts are then checked to be value x rate. Either way later lines of the
+    key are priced as value x rate, rounded half-up to the cent (the engine's own step); any
+    other assessment is redone per line. The memo holds at most ``limit`` keys (cleared when
+    full) so memory stays bounded.
     """
 
     def __init__(
-        self, schedule: Schedule, base_rates: BaseRates | None = None, limit: int = 200_000
+        self,
+        schedule: Schedule,
+        base_rates: BaseRates | None = None,
+        limit: int = 50_000,
+        tables: Tables | None = None,
     ) -> None:
         self.schedule = schedule
         self.base_rates = base_rates
         self.limit = limit
+        self.tables = tables if tables is not None else Tables(schedule, base_rates)
         self.memo: dict[tuple[str, str, date], _Layers | None] = {}
         self.failed: dict[tuple[str, str, date], str] = {}
         """Keys the engine refused (an unknown code, say), with its message."""
@@ -499,6 +529,24 @@ class Expected:
                 if period.heading:
                     key = period.heading.replace(".", "")
                     self.periods.setdefault(key, []).append((period.from_, period.to))
+
+    def table_layers(self, code: str, origin: str, when: datetime) -> _Layers | None:
+        """The headings, rates and review of a code on a date from the compiled table, when
+        it charges them by itself as plain ad valorem layers (else None: ask the engine)."""
+        party = self.schedule.parties.get("US")
+        if party is None:
+            return None
+        try:
+            found = self.tables.at("US", origin, code, when)
+        except (TradecalcError, ValueError, KeyError, ArithmeticError):
+            return None
+        if found is None or found.engine or found.metal or found.specific:
+            return None
+        review = review_of(
+            found, fees_at(party, SHIPMENT_MODE, when), intraday_at(self.schedule, "US", when)
+        )
+        rates = tuple((d[3].replace(".", ""), Decimal(d[5])) for d in found.duties if d[3])
+        return rates, review
 
     def out_of_period(self, heading: str, entered: date) -> bool:
         """True when the schedule has ``heading`` but in force only at other dates."""
@@ -518,14 +566,20 @@ class Expected:
         if layers is not None:
             rates, review = layers
             expected: dict[str, Decimal] = {}
+            customs = round_money(line.value)  # the engine's transaction value
             for heading, rate in rates:
-                amount = round_money(EXACT.multiply(line.value, rate))
+                amount = round_money(EXACT.multiply(customs, rate))
                 expected[heading] = expected.get(heading, ZERO) + amount
             return expected, review
         refused = self.failed.get(key)
         if refused is not None:
             raise UsageError(refused)
         when = datetime(entered.year, entered.month, entered.day)
+        if not known:
+            layers = self.table_layers(line.hts, line.origin, when)
+            if layers is not None:
+                self._remember(key, layers)
+                return self.assess(line, entered)
         shipment = Shipment(line.hts, line.value, origin=line.origin, dest="US", entry=when)
         try:
             result = assess(self.schedule, shipment, ENTRY_DATE_VIEW, None, self.base_rates)
@@ -540,12 +594,15 @@ class Expected:
                 heading = charged.heading.replace(".", "")
                 expected[heading] = expected.get(heading, ZERO) + charged.amount
         if not known:
-            if len(self.memo) >= self.limit:
-                self.memo.clear()
-            self.memo[key] = (
-                _ad_valorem_layers(result) if result.customs_value == line.value else None
+            self._remember(
+                key, _ad_valorem_layers(result) if result.customs_value == line.value else None
             )
         return expected, tuple(result.review)
+
+    def _remember(self, key: tuple[str, str, date], layers: _Layers | None) -> None:
+        if len(self.memo) >= self.limit:
+            self.memo.clear()
+        self.memo[key] = layers
 
 
 def _ad_valorem_layers(result: Assessment) -> _Layers | None:
@@ -635,19 +692,6 @@ def urgent_first(entries: Iterable[EntryResult], as_of: date) -> list[EntryResul
     return urgent + [e for e in listed if id(e) not in chosen]
 
 
-def cape_files(entries: Iterable[EntryResult], rules: Rules) -> list[list[str]]:
-    """Entry numbers for CAPE, deduplicated, in files of at most ``cape_max_entries``."""
-    numbers = list(
-        dict.fromkeys(
-            e.entry_number
-            for e in entries
-            if e.route in ("cape", "reconciliation") and e.valid_number
-        )
-    )
-    per_file = min(rules.cape_max_entries, (rules.cape_max_bytes - 20) // 13)
-    return [numbers[i : i + per_file] for i in range(0, len(numbers), per_file)]
-
-
 def _heading_or_code(text: str) -> str:
     """HTS digits; a Chapter 99 number filed with trailing zeros is its 8-digit heading."""
     digits = re.sub(r"[\s.]", "", text)
@@ -660,21 +704,120 @@ def _dotted(heading: str) -> str:
     return heading
 
 
+@dataclass(slots=True)
+class RouteSums:
+    """Entries and amounts of one route (or of all of them)."""
+
+    entries: int = 0
+    ieepa_paid: Decimal = ZERO
+    ieepa_expected: Decimal = ZERO
+    section_122_paid: Decimal = ZERO
+    interest: Decimal = ZERO
+
+
+@dataclass(slots=True)
+class Summary:
+    """What the reports say about all entries, added up while they are computed (so a report
+    never needs every entry at once)."""
+
+    routes: dict[str, RouteSums] = field(default_factory=lambda: {r: RouteSums() for r in ROUTES})
+    urgent: int = 0
+    """Entries whose deadline is within 30 days (they come first)."""
+    flagged: int = 0
+    """Entries with at least one deviation."""
+    invalid: int = 0
+    """Entries whose number is not a filer code and 8 digits."""
+    cape: int = 0
+    """Entry numbers to file with CAPE."""
+    review: int = 0
+    """Entries that need review (a line the engine could not price, a malformed number)."""
+    lines: int = 0
+
+    def add(self, entry: EntryResult, rules: Rules, urgent: bool) -> None:
+        """Count ``entry`` (routed and priced) in."""
+        sums = self.routes[entry.route]
+        sums.entries += 1
+        sums.ieepa_paid += entry.total(rules.ieepa_prefixes, "filed")
+        sums.ieepa_expected += entry.total(rules.ieepa_prefixes, "expected")
+        sums.section_122_paid += entry.total((rules.section_122_heading,), "filed")
+        sums.interest += entry.interest
+        self.urgent += urgent
+        self.flagged += any(line.deviations() for line in entry.lines.values())
+        self.invalid += not entry.valid_number
+        self.cape += _for_cape(entry)
+        self.review += not entry.valid_number or any(line.review for line in entry.lines.values())
+        self.lines += len(entry.lines)
+
+
+def _for_cape(entry: EntryResult) -> bool:
+    return entry.route in ("cape", "reconciliation") and entry.valid_number
+
+
+def _is_urgent(entry: EntryResult, as_of: date) -> bool:
+    """A deadline within 30 days of ``as_of`` (see :func:`urgent_first`)."""
+    return entry.deadline is not None and as_of <= entry.deadline <= as_of + timedelta(days=30)
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Everything ``refund`` and ``audit`` print, computed once."""
+    """Everything ``refund`` and ``audit`` print, computed once.
+
+    ``entries`` and ``bad_rows`` are tuples for a small input; for a large one they are read
+    back from the run's temporary file (see :class:`Spill`), which :meth:`close` removes."""
 
     as_of: date
-    entries: tuple[EntryResult, ...]
-    bad_rows: tuple[tuple[int, str], ...]
-    cape: tuple[tuple[str, ...], ...]
+    entries: Sequence[EntryResult]
+    bad_rows: Sequence[tuple[int, str]]
     rules: Rules
     interest_note: str | None
+    summary: Summary
+    spill: Spill | None = None
+
+    def close(self) -> None:
+        """Remove the temporary file, if the run needed one."""
+        if self.spill is not None:
+            self.spill.close()
+
+    def __enter__(self) -> Report:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     @property
     def bad_numbers(self) -> tuple[str, ...]:
         """Entry numbers that are not a 3-character filer code and 8 digits."""
+        if self.spill is not None:
+            return tuple(self.spill.numbers("NOT valid"))
         return tuple(e.entry_number for e in self.entries if not e.valid_number)
+
+    def cape_numbers(self) -> Iterator[str]:
+        """Entry numbers to file with CAPE, in report order (each entry is listed once)."""
+        if self.spill is not None:
+            return self.spill.numbers("cape")
+        return (e.entry_number for e in self.entries if _for_cape(e))
+
+    @property
+    def per_cape_file(self) -> int:
+        """Entry numbers per CAPE file: the entry limit, or fewer if the size limit binds."""
+        header, line = len("Entry Number\n"), 12  # 11 characters and a newline
+        return min(self.rules.cape_max_entries, (self.rules.cape_max_bytes - 1 - header) // line)
+
+    def cape_chunks(self) -> Iterator[list[str]]:
+        """The CAPE files' entry numbers, one list per file."""
+        numbers = self.cape_numbers()
+        while chunk := list(islice(numbers, self.per_cape_file)):
+            yield chunk
+
+    @property
+    def cape_files(self) -> int:
+        """How many CAPE files the entries fill."""
+        return -(-self.summary.cape // self.per_cape_file)
+
+    @property
+    def cape(self) -> tuple[tuple[str, ...], ...]:
+        """Every CAPE file's entry numbers (all in memory: for small reports and tests)."""
+        return tuple(tuple(chunk) for chunk in self.cape_chunks())
 
     def ieepa_paid(self, entry: EntryResult) -> Decimal:
         """IEEPA duty filed on the entry."""
@@ -689,19 +832,318 @@ class Report:
         return entry.total((self.rules.section_122_heading,), "filed")
 
     def totals(self) -> dict[str, Decimal]:
-        """Sums over every entry, and per route."""
-        sums = {
-            "ieepa_paid": ZERO,
-            "ieepa_expected": ZERO,
-            "section_122_paid": ZERO,
-            "interest": ZERO,
+        """Sums over every entry."""
+        sums = self.summary.routes.values()
+        return {
+            "ieepa_paid": sum((s.ieepa_paid for s in sums), ZERO),
+            "ieepa_expected": sum((s.ieepa_expected for s in sums), ZERO),
+            "section_122_paid": sum((s.section_122_paid for s in sums), ZERO),
+            "interest": sum((s.interest for s in sums), ZERO),
         }
-        for entry in self.entries:
-            sums["ieepa_paid"] += self.ieepa_paid(entry)
-            sums["ieepa_expected"] += self.ieepa_expected(entry)
-            sums["section_122_paid"] += self.section_122_paid(entry)
-            sums["interest"] += entry.interest
-        return sums
+
+
+# ----------------------------------------------------------------------------- spill
+
+SPILL_ROWS = 20_000
+"""Rows a run holds in memory; a longer input goes to a temporary SQLite file instead, so
+memory stays the same whatever the input's size."""
+_BATCH = 5_000
+
+
+def _row_tuple(row: TariffRow) -> tuple[object, ...]:
+    liquidated = row.liquidation_date.toordinal() if row.liquidation_date else None
+    return (
+        row.row,
+        row.line,
+        row.ordinal,
+        row.type,
+        row.entered.toordinal(),
+        row.origin,
+        row.hts,
+        str(row.value),
+        str(row.duty),
+        liquidated,
+        row.liquidation_status,
+        tuple(sorted(row.flags)),
+    )
+
+
+def _rows_from(entry: str, record: bytes) -> Iterator[TariffRow]:
+    for fields in marshal.loads(record):
+        (number, line, ordinal, kind, entered, origin, hts, value, duty, liquidated, status,
+         flags) = fields  # fmt: skip
+        yield TariffRow(
+            number,
+            entry,
+            intern(line),
+            ordinal,
+            intern(kind),
+            _from_ordinal(entered),
+            intern(origin),
+            intern(hts),
+            Decimal(value),
+            Decimal(duty),
+            None if liquidated is None else _from_ordinal(liquidated),
+            status,
+            frozenset(flags) or _NO_FLAGS,
+        )
+
+
+@lru_cache(maxsize=4096)
+def _from_ordinal(day: int) -> date:
+    return date.fromordinal(day)
+
+
+def _amounts(amounts: dict[str, Decimal]) -> tuple[tuple[str, str], ...]:
+    return tuple((heading, str(amount)) for heading, amount in amounts.items())
+
+
+def _entry_record(entry: EntryResult) -> bytes:
+    lines = tuple(
+        (
+            line.line,
+            line.hts,
+            line.origin,
+            str(line.value),
+            _amounts(line.filed),
+            _amounts(line.expected),
+            line.review,
+            tuple(sorted(line.out_of_period)),
+        )
+        for line in entry.lines.values()
+    )
+    return marshal.dumps(
+        (
+            entry.entry_number,
+            entry.type,
+            entry.entered.toordinal(),
+            entry.liquidation_date.toordinal() if entry.liquidation_date else None,
+            entry.liquidation_status,
+            tuple(sorted(entry.flags)),
+            lines,
+            entry.route,
+            entry.deadline.toordinal() if entry.deadline else None,
+            entry.deadline_kind,
+            str(entry.interest),
+            tuple(entry.notes),
+            entry.valid_number,
+        )
+    )
+
+
+def _entry_from(record: bytes) -> EntryResult:
+    (number, kind, entered, liquidated, status, flags, lines, route, deadline, deadline_kind,
+     interest, notes, valid) = marshal.loads(record)  # fmt: skip
+    return EntryResult(
+        number,
+        kind,
+        _from_ordinal(entered),
+        None if liquidated is None else _from_ordinal(liquidated),
+        status,
+        set(flags),
+        {
+            name: LineResult(
+                name,
+                hts,
+                origin,
+                Decimal(value),
+                {h: Decimal(a) for h, a in filed},
+                {h: Decimal(a) for h, a in expected},
+                review,
+                None,
+                frozenset(wrong),
+            )
+            for name, hts, origin, value, filed, expected, review, wrong in lines
+        },
+        route,
+        None if deadline is None else _from_ordinal(deadline),
+        deadline_kind,
+        Decimal(interest),
+        list(notes),
+        valid,
+    )
+
+
+_LIVE_SPILLS: set[Path] = set()
+
+
+def _spill_failed(folder: Path, exc: BaseException) -> str:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return (
+        f"cannot use a temporary file in {folder.parent} ({reason}): set TMPDIR to a "
+        "writable folder with room for about the input's size"
+    )
+
+
+def _remove(folder: Path) -> None:
+    """Remove a spill folder; kept in :data:`_LIVE_SPILLS` (for exit) until it is gone."""
+    for _ in range(3):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not os.path.lexists(folder):
+            _LIVE_SPILLS.discard(folder)
+            return
+
+
+@atexit.register
+def _remove_live_spills() -> None:
+    for folder in list(_LIVE_SPILLS):
+        _remove(folder)
+
+
+class Spill:
+    """A temporary SQLite file in a private temporary folder: the rows of a large input,
+    grouped back by entry, and the computed entries, read back in report order.
+
+    :meth:`close` removes the folder; callers close it on every way out (an error, Ctrl-C,
+    SIGTERM, which tradecalc turns into an exception)."""
+
+    def __init__(self) -> None:
+        name = f"tradecalc-refund-{os.getpid()}-{secrets.token_hex(6)}"
+        self.folder = Path(tempfile.gettempdir()) / name
+        _LIVE_SPILLS.add(self.folder)  # before it exists: removed at exit whatever happens
+        self.path = self.folder / "spill.sqlite"
+        try:
+            self.folder.mkdir(mode=0o700)
+            self.db = sqlite3.connect(self.path)  # scratch: private, removed by close()
+            for pragma in (
+                "journal_mode = OFF",  # a scratch file: nothing to roll back to
+                "synchronous = OFF",
+                "cache_size = -8192",  # 8 MiB of pages; the rest stays on disk
+                "temp_store = FILE",  # sorts spill to disk too
+            ):
+                self.db.execute(f"PRAGMA {pragma}")
+            self.db.executescript(
+                """
+                CREATE TABLE runs (number INTEGER PRIMARY KEY, entry TEXT, data BLOB);
+                CREATE TABLE bad (number INTEGER, message TEXT);
+                CREATE TABLE entries (
+                    position INTEGER PRIMARY KEY, urgent INTEGER, deadline INTEGER,
+                    entry TEXT, valid INTEGER, cape INTEGER, data BLOB
+                );
+                """
+            )
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise WriteError(_spill_failed(self.folder, exc)) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the database and remove the folder (again: nothing happens)."""
+        db = getattr(self, "db", None)
+        if db is not None:
+            db.close()
+            self.db = None  # type: ignore[assignment]
+        _remove(self.folder)
+
+    def add_rows(self, rows: Iterable[TariffRow], bad: list[tuple[int, str]]) -> None:
+        """Store ``rows``, each run of consecutive rows of one entry as one record; move
+        ``bad`` (rows refused so far) to the file as it grows."""
+        insert = "INSERT INTO runs VALUES (?, ?, ?)"
+        batch: list[tuple[int, str, bytes]] = []
+        run: list[tuple[object, ...]] = []
+        entry = ""
+        for row in rows:
+            if row.entry != entry and run:
+                batch.append((run[0][0], entry, marshal.dumps(run)))  # type: ignore[arg-type]
+                run = []
+                if len(batch) >= _BATCH:
+                    self.db.executemany(insert, batch)
+                    batch.clear()
+                    self.add_bad(bad)
+            entry = row.entry
+            run.append(_row_tuple(row))
+        if run:
+            batch.append((run[0][0], entry, marshal.dumps(run)))  # type: ignore[arg-type]
+        self.db.executemany(insert, batch)
+        self.add_bad(bad)
+
+    def add_bad(self, bad: list[tuple[int, str]]) -> None:
+        """Move ``bad`` to the file (it is emptied)."""
+        self.db.executemany("INSERT INTO bad VALUES (?, ?)", bad)
+        bad.clear()
+
+    def grouped(self) -> Iterator[list[TariffRow]]:
+        """Every entry's rows in file order, entries in the order they first appear."""
+        cursor = self.db.execute(
+            """
+            SELECT entry, data FROM (
+                SELECT number, entry, data, MIN(number) OVER (PARTITION BY entry) AS first
+                FROM runs
+            ) ORDER BY first, number
+            """
+        )
+        for entry, group in groupby(cursor, key=itemgetter(0)):
+            yield [row for _, data in group for row in _rows_from(entry, data)]
+
+    def add_entry(self, position: int, entry: EntryResult, urgent: bool) -> None:
+        """Store a computed entry (``position``: its place among the entries, first seen)."""
+        self.db.execute(
+            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                position,
+                urgent,
+                entry.deadline.toordinal() if entry.deadline else None,
+                entry.entry_number,
+                entry.valid_number,
+                _for_cape(entry),
+                _entry_record(entry),
+            ),
+        )
+
+    def finish(self) -> None:
+        """End the writing."""
+        self.db.commit()
+        self.db.execute("DELETE FROM runs")
+        self.db.commit()
+
+    def _ordered(self, column: str, where: str = "1") -> Iterator[Any]:
+        """``column`` of the stored entries in report order: urgent ones by deadline, then
+        the rest as first seen."""
+        for query in (
+            f"SELECT {column} FROM entries WHERE urgent AND {where} ORDER BY deadline, entry",
+            f"SELECT {column} FROM entries WHERE NOT urgent AND {where} ORDER BY position",
+        ):
+            for (value,) in self.db.execute(query):
+                yield value
+
+    def entries(self) -> Iterator[EntryResult]:
+        """The stored entries in report order."""
+        return (_entry_from(data) for data in self._ordered("data"))
+
+    def numbers(self, where: str) -> Iterator[str]:
+        """Entry numbers in report order of the entries matching ``where`` (an SQL test)."""
+        return self._ordered("entry", where)
+
+    def bad_rows(self) -> Iterator[tuple[int, str]]:
+        """The refused rows, by row number."""
+        return iter(self.db.execute("SELECT number, message FROM bad ORDER BY number, message"))
+
+
+class _Stored(Sequence[_T]):
+    """A sequence read back from a :class:`Spill` each time it is walked (never whole)."""
+
+    def __init__(self, walk: Callable[[], Iterator[_T]], length: int) -> None:
+        self.walk = walk
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[_T]:
+        return self.walk()
+
+    @overload
+    def __getitem__(self, index: int) -> _T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[_T]: ...
+    def __getitem__(self, index: int | slice) -> _T | Sequence[_T]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        if not -self.length <= index < self.length:
+            raise IndexError(index)
+        return next(islice(self.walk(), index % self.length, None))
 
 
 Liquidation = Mapping[str, tuple[date | None, str]]
@@ -758,12 +1200,17 @@ def build_report(
     base_rates: BaseRates | None = None,
     liquidation: Liquidation | None = None,
     bad_rows: Iterable[tuple[int, str]] = (),
+    spill_rows: int = SPILL_ROWS,
 ) -> Report:
     """Read ES-003 records, recompute every line, route every entry, estimate interest.
 
     ``liquidation`` (from :func:`read_liquidation`) gives each entry's liquidation date and
     status; it takes precedence over the entries file's own columns. ``bad_rows`` are rows
-    already refused elsewhere (the liquidation file's), reported with the others."""
+    already refused elsewhere (the liquidation file's), reported with the others.
+
+    Up to ``spill_rows`` rows are grouped in memory; beyond that, rows and results go to a
+    temporary file (:class:`Spill`): the report is the same, and the caller must
+    :meth:`Report.close` it (or use it in a ``with`` block)."""
     rules = rules or load_rules()
     rates = rates if rates is not None else load_interest()
     bad: list[tuple[int, str]] = []
@@ -775,10 +1222,12 @@ def build_report(
             else:
                 bad.append(item)
 
-    entries = collect(good_rows(), bad)
     expected = Expected(schedule, base_rates)
     notes: set[str] = set()
-    for entry in entries.values():
+    summary = Summary()
+
+    def settle(entry: EntryResult) -> bool:
+        """Price, route and add up ``entry``; True when its deadline is within 30 days."""
         if liquidation is not None and entry.entry_number in liquidation:
             entry.liquidation_date, entry.liquidation_status = liquidation[entry.entry_number]
         expect(entry, expected)
@@ -790,7 +1239,63 @@ def build_report(
             )
             if note:
                 notes.add(note)
-    ordered = tuple(urgent_first(entries.values(), as_of))
-    files = tuple(tuple(chunk) for chunk in cape_files(ordered, rules))
-    bad.sort()
-    return Report(as_of, ordered, (*bad, *bad_rows), files, rules, min(notes) if notes else None)
+        urgent = _is_urgent(entry, as_of)
+        summary.add(entry, rules, urgent)
+        return urgent
+
+    rows = good_rows()
+    held = list(islice(rows, spill_rows + 1))
+    if len(held) <= spill_rows:
+        entries = collect(held, bad)
+        for entry in entries.values():
+            settle(entry)
+        ordered = tuple(urgent_first(entries.values(), as_of))
+        bad.sort()
+        note = min(notes) if notes else None
+        return Report(as_of, ordered, (*bad, *bad_rows), rules, note, summary)
+    spill = Spill()
+    try:
+        held_then_rest = chain(held, rows)
+        return _spilled(spill, held_then_rest, bad, settle, notes, summary, rules, as_of, bad_rows)
+    except sqlite3.Error as exc:  # the disk filled up, say
+        spill.close()
+        raise WriteError(_spill_failed(spill.folder, exc)) from None
+    except BaseException:
+        spill.close()
+        raise
+
+
+def _spilled(
+    spill: Spill,
+    rows: Iterable[TariffRow],
+    bad: list[tuple[int, str]],
+    settle: Callable[[EntryResult], bool],
+    notes: set[str],
+    summary: Summary,
+    rules: Rules,
+    as_of: date,
+    bad_rows: Iterable[tuple[int, str]],
+) -> Report:
+    """:func:`build_report` through the temporary file ``spill``."""
+    spill.add_rows(rows, bad)
+    count = 0
+    for group in spill.grouped():
+        for entry in collect(group, bad).values():
+            spill.add_entry(count, entry, settle(entry))
+            count += 1
+        if len(bad) >= _BATCH:
+            spill.add_bad(bad)
+    spill.add_bad(bad)
+    spill.finish()
+    extra = tuple(bad_rows)
+    refused = spill.db.execute("SELECT COUNT(*) FROM bad").fetchone()[0]
+    note = min(notes) if notes else None
+    return Report(
+        as_of,
+        _Stored(spill.entries, count),
+        _Stored(lambda: chain(spill.bad_rows(), extra), refused + len(extra)),
+        rules,
+        note,
+        summary,
+        spill,
+    )

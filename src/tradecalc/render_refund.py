@@ -9,6 +9,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from rich.console import Group
@@ -91,14 +92,14 @@ def report_json_chunks(report: Report, version: str, sha256: str) -> Iterator[st
         yield ("," if number else "") + "\n" + textwrap.indent(text, "    ")
     yield "\n  ],\n" if report.entries else "],\n"
     totals = {key: _money(value) for key, value in report.totals().items()}
-    routes = Counter(e.route for e in report.entries)
+    routes = report.summary.routes
     rest = {
         "totals": {
             **totals,
             "entries": len(report.entries),
-            "routes": {r: routes.get(r, 0) for r in ROUTES},
+            "routes": {r: routes[r].entries for r in ROUTES},
         },
-        "cape_files": len(report.cape),
+        "cape_files": report.cape_files,
         "bad_rows": [{"row": row, "error": message} for row, message in report.bad_rows],
         "invalid_entry_numbers": list(report.bad_numbers),
         "interest_note": report.interest_note,
@@ -149,15 +150,15 @@ def report_table(report: Report) -> Group:
     for name in ("route", "entries", "IEEPA paid", "IEEPA expected", "interest (est.)"):
         routes.add_column(name, justify="left" if name == "route" else "right", no_wrap=True)
     for route in ROUTES:
-        chosen = [e for e in report.entries if e.route == route]
-        if not chosen:
+        sums = report.summary.routes[route]
+        if not sums.entries:
             continue
         routes.add_row(
             route,
-            f"{len(chosen):,}",
-            f"{sum((report.ieepa_paid(e) for e in chosen), Decimal(0)):,.2f}",
-            f"{sum((report.ieepa_expected(e) for e in chosen), Decimal(0)):,.2f}",
-            f"{sum((e.interest for e in chosen), Decimal(0)):,.2f}",
+            f"{sums.entries:,}",
+            f"{sums.ieepa_paid:,.2f}",
+            f"{sums.ieepa_expected:,.2f}",
+            f"{sums.interest:,.2f}",
         )
     routes.add_row(
         Text("total", style="bold"),
@@ -167,7 +168,7 @@ def report_table(report: Report) -> Group:
         f"{totals['interest']:,.2f}",
     )
     parts: list[Any] = [routes]
-    urgent = [e for e in report.entries if e.deadline and (e.deadline - report.as_of).days <= 30]
+    urgent = list(islice(report.entries, report.summary.urgent))  # they come first
     if urgent:
         soon = Table(title="Deadlines within 30 days", title_justify="left")
         for name in ("entry", "route", "deadline", "kind", "IEEPA paid"):
@@ -185,14 +186,14 @@ def report_table(report: Report) -> Group:
         f"Section 122 paid (a contingent refund while its litigation is open): "
         f"{totals['section_122_paid']:,.2f}"
     ]
-    flagged = sum(1 for e in report.entries if _deviations(e))
+    flagged = report.summary.flagged
     if flagged:
         lines.append(
             f"{flagged:,} entries have lines that differ from the expected duty "
             "(see tradecalc audit)"
         )
-    if report.bad_numbers:
-        lines.append(f"{len(report.bad_numbers):,} entry numbers are malformed and not filed")
+    if report.summary.invalid:
+        lines.append(f"{report.summary.invalid:,} entry numbers are malformed and not filed")
     if report.bad_rows:
         lines.append(
             f"{len(report.bad_rows):,} rows could not be read (first: row "
@@ -205,51 +206,67 @@ def report_table(report: Report) -> Group:
     return Group(*parts)
 
 
-def audit_rows(report: Report) -> list[dict[str, str]]:
-    """Every deviation of every line: missing, extra or amount off."""
-    return [
-        {
-            "entry_number": entry.entry_number,
-            "line": line.line,
-            "hts": line.hts,
-            "kind": found.kind,
-            "heading": found.heading,
-            "filed": _money(found.filed) if found.filed is not None else "",
-            "expected": _money(found.expected) if found.expected is not None else "",
-            "detail": "; ".join(line.review),
-        }
-        for entry in report.entries
-        for line in entry.lines.values()
-        for found in line.deviations()
-    ]
+def audit_rows(report: Report) -> Iterator[dict[str, str]]:
+    """Every deviation of every line (missing, extra, wrong period, amount off), streamed."""
+    for entry in report.entries:
+        for line in entry.lines.values():
+            for found in line.deviations():
+                yield {
+                    "entry_number": entry.entry_number,
+                    "line": line.line,
+                    "hts": line.hts,
+                    "kind": found.kind,
+                    "heading": found.heading,
+                    "filed": _money(found.filed) if found.filed is not None else "",
+                    "expected": _money(found.expected) if found.expected is not None else "",
+                    "detail": "; ".join(line.review),
+                }
 
 
 def audit_csv(report: Report) -> str:
     """``tradecalc audit --format csv``."""
+    return "".join(audit_csv_chunks(report))
+
+
+def audit_csv_chunks(report: Report) -> Iterator[str]:
+    """:func:`audit_csv` a row at a time."""
+    yield ",".join(AUDIT_COLUMNS) + "\n"
     out = io.StringIO()
     writer = csv.DictWriter(out, AUDIT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(audit_rows(report))
-    return out.getvalue()
+    for row in audit_rows(report):
+        writer.writerow(row)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
 
 
 def audit_json(report: Report, version: str, sha256: str) -> str:
     """``tradecalc audit --format json``: the deviations and their count by kind."""
-    rows = audit_rows(report)
-    document = {
-        "deviations": rows,
-        "by_kind": dict(sorted(Counter(r["kind"] for r in rows).items())),
-        "lines": sum(len(e.lines) for e in report.entries),
+    return "".join(audit_json_chunks(report, version, sha256))
+
+
+def audit_json_chunks(report: Report, version: str, sha256: str) -> Iterator[str]:
+    """:func:`audit_json` in pieces, one deviation at a time (the document is never whole)."""
+    kinds: Counter[str] = Counter()
+    yield '{\n  "deviations": ['
+    for number, row in enumerate(audit_rows(report)):
+        kinds[row["kind"]] += 1
+        text = json.dumps(row, indent=2, ensure_ascii=False)
+        yield ("," if number else "") + "\n" + textwrap.indent(text, "    ")
+    yield "\n  ],\n" if kinds else "],\n"
+    rest = {
+        "by_kind": dict(sorted(kinds.items())),
+        "lines": report.summary.lines,
         "notice": NOTICE,
         "data_version": version,
         "data_sha256": sha256,
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    yield json.dumps(rest, indent=2, ensure_ascii=False)[2:] + "\n"  # without its "{\n"
 
 
 def audit_table(report: Report) -> Group:
     """Deviations by kind, then each one."""
-    rows = audit_rows(report)
+    rows = list(audit_rows(report))
     table = Table(
         title=f"Chapter 99 lines filed vs expected: {len(rows):,} deviations", title_justify="left"
     )

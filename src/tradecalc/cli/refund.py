@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradecalc.cli.app import DataOption, Format, FormatOption, app, load
+from tradecalc.cli.app import DataOption, Format, FormatOption, app, load, streaming
 from tradecalc.errors import ExitCode, UsageError
 from tradecalc.files import LineReader, atomic_text, open_stream
 
@@ -60,6 +60,7 @@ def _report(
 
     when = parse_date(as_of, "--as-of") if as_of else date.today()
     loaded = load(data)
+    streaming()  # an input of any length: memory stays flat
     bad: list[tuple[int, str]] = []
     known = None
     if liquidation is not None:
@@ -124,27 +125,22 @@ def refund(
 ) -> None:
     """IEEPA refunds of past entries: paid vs expected, route, deadline, interest, CAPE files."""
     from tradecalc.refund import NOTICE
-    from tradecalc.render_refund import (
-        entry_status,
-        report_csv_chunks,
-        report_json_chunks,
-        report_table,
-    )
+    from tradecalc.render_refund import report_csv_chunks, report_json_chunks, report_table
 
     report, loaded = _report(entries, as_of, not non_corporate, data, liquidation)
     version, sha = loaded.schedule.version, loaded.sha256
-    if output_format is Format.json:
-        _print(report_json_chunks(report, version, sha))
-    elif output_format is Format.csv:
-        _print(report_csv_chunks(report, version, sha))
-        sys.stderr.write(f"{NOTICE}\n")  # once, outside the data
-    else:
-        _print(report_table(report))
-    if cape_dir is not None:
-        _write_cape(cape_dir, report)
-    review = any(entry_status(e)[0] != "ok" for e in report.entries)
-    if report.bad_rows or review:
-        raise typer.Exit(ExitCode.NEEDS_REVIEW)
+    with report:  # removes the run's temporary file however this ends
+        if output_format is Format.json:
+            _print(report_json_chunks(report, version, sha))
+        elif output_format is Format.csv:
+            _print(report_csv_chunks(report, version, sha))
+            sys.stderr.write(f"{NOTICE}\n")  # once, outside the data
+        else:
+            _print(report_table(report))
+        if cape_dir is not None:
+            _write_cape(cape_dir, report)
+        if report.bad_rows or report.summary.review:
+            raise typer.Exit(ExitCode.NEEDS_REVIEW)
 
 
 def _write_cape(folder: Path, report: "Report") -> None:
@@ -152,7 +148,7 @@ def _write_cape(folder: Path, report: "Report") -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{folder}: cannot create the folder ({exc.strerror or exc})") from None
-    for number, chunk in enumerate(report.cape, start=1):
+    for number, chunk in enumerate(report.cape_chunks(), start=1):
         with atomic_text(folder / f"cape-{number:03d}.csv") as stream:
             stream.write("Entry Number\n")
             stream.writelines(f"{entry}\n" for entry in chunk)
@@ -173,15 +169,16 @@ def audit(
 ) -> None:
     """Chapter 99 lines filed on past entries against those the schedule expects."""
     from tradecalc.refund import NOTICE
-    from tradecalc.render_refund import audit_csv, audit_json, audit_rows, audit_table
+    from tradecalc.render_refund import audit_csv_chunks, audit_json_chunks, audit_table
 
     report, loaded = _report(entries, None, True, data)
-    if output_format is Format.json:
-        _print(audit_json(report, loaded.schedule.version, loaded.sha256))
-    elif output_format is Format.csv:
-        _print(audit_csv(report))
-        sys.stderr.write(f"{NOTICE}\n")  # once, outside the data
-    else:
-        _print(audit_table(report))
-    if report.bad_rows or audit_rows(report):
-        raise typer.Exit(ExitCode.NEEDS_REVIEW)
+    with report:
+        if output_format is Format.json:
+            _print(audit_json_chunks(report, loaded.schedule.version, loaded.sha256))
+        elif output_format is Format.csv:
+            _print(audit_csv_chunks(report))
+            sys.stderr.write(f"{NOTICE}\n")  # once, outside the data
+        else:
+            _print(audit_table(report))
+        if report.bad_rows or report.summary.flagged:
+            raise typer.Exit(ExitCode.NEEDS_REVIEW)
