@@ -27,7 +27,7 @@ from tradecalc.engine import Assessment, RegimeView, Shipment, assess
 from tradecalc.errors import TradecalcError
 from tradecalc.hts_history import UsSchedule
 from tradecalc.models import Measure, Party, Schedule, code_digits
-from tradecalc.money import FxTable, exact, money_sum, round_money
+from tradecalc.money import EXACT, FxTable, money_sum, round_money
 
 ZERO = Decimal("0.00")
 LEVELS = ("section", "chapter", "heading")
@@ -84,9 +84,11 @@ def read_basket(
             continue
         number, fields = item
         try:
-            yield number, replace(to_shipment(fields), entry=None)
+            shipment = to_shipment(fields)
         except TradecalcError as exc:
             yield RowError(number, str(exc))
+            continue
+        yield number, shipment if shipment.entry is None else replace(shipment, entry=None)
 
 
 def with_estimated_metal(
@@ -582,6 +584,7 @@ class _Sweep:
         self.sections = sections
         self.helper = _Reuse(schedule, base_rates)
         self.fractions: dict[str, Decimal] = {}
+        self.charged: dict[tuple[int, tuple[bool, bool]], bool] = {}
         self.fees: dict[tuple[str, str, int], tuple[tuple[FeeAt, ...], tuple[str, ...]]] = {}
         self.parts: dict[tuple[int, int, tuple[tuple[FeeAt, ...], tuple[str, ...]]], _Part] = {}
         self.engine: dict[tuple[int, int], tuple[_Part, Decimal | None]] = {}
@@ -665,29 +668,33 @@ class _Sweep:
         found = tables.table.find((dest, origin, digits))
         if found is None:
             return None
-        starts = found[0]
-        metal = bool(shipment.metal)
-        quantity = shipment.quantity is not None and shipment.unit is not None
-        chosen: dict[int, int] = {}
+        starts, ids = found
+        facts = (bool(shipment.metal), shipment.quantity is not None and shipment.unit is not None)
         signature = []
         for view, is_plain in zip(self.views, plain, strict=True):
             if not is_plain:
                 signature.append(-1)
                 continue
             position = bisect_right(starts, view.as_of) - 1
-            index = chosen.get(position)
-            if index is None:
-                got = tables.index_at(dest, origin, digits, starts[position])
-                index = -1
-                if got is not None:
-                    layers = tables.layer(got)
-                    charged = not (
-                        layers.engine or (layers.metal and metal) or (layers.specific and quantity)
-                    )
-                    index = got if charged else -1
-                chosen[position] = index
-            signature.append(index)
+            if position < 0:
+                signature.append(-1)
+                continue
+            index = ids[position]
+            charged = self.charged.get((index, facts))
+            if charged is None:
+                charged = self.charged[(index, facts)] = self._charged(index, facts)
+            signature.append(index if charged else -1)
         return tuple(signature)
+
+    def _charged(self, index: int, facts: tuple[bool, bool]) -> bool:
+        """True when :func:`compiled.charge` can charge a shipment with these facts (declared
+        metal content, a quantity with its unit) against the layers at ``index``."""
+        try:
+            layers = self.tables.layer(index)
+        except Exception:  # a damaged cached layer: the engine assesses (always right)
+            return False
+        metal, quantity = facts
+        return not (layers.engine or (layers.metal and metal) or (layers.specific and quantity))
 
     # -- the table's part
 
@@ -740,8 +747,7 @@ class _Sweep:
         fraction = self.fractions.get(term[1])
         if fraction is None:
             fraction = self.fractions[term[1]] = Decimal(term[1])
-        with exact():
-            return round_money((Decimal(0) if term[0] else customs) * fraction)
+        return round_money(EXACT.multiply(Decimal(0) if term[0] else customs, fraction))
 
     def _stat(self, group: _Group, terms: tuple[Term, ...]) -> tuple[Decimal, Decimal, int]:
         """Over the group: the duty of these layers, the value they charge, the first
@@ -834,7 +840,10 @@ _NO_LAYERS = Layers((), (), ())
 
 
 def _customs(party: Party, shipment: Shipment) -> Decimal:
-    """The customs value of a shipment in the importer's currency (:func:`compiled.charge`)."""
+    """The customs value of a shipment in the importer's currency (:func:`compiled.charge`'s:
+    a transaction value is the value rounded; a test checks the shortcut)."""
+    if party.valuation == "transaction":
+        return round_money(shipment.value)
     return charge(
         party, _NO_LAYERS, shipment.value, shipment.freight, shipment.insurance, ((), ())
     ).customs_value
