@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import json
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tradecalc.compiled import Tables
 from tradecalc.engine import RegimeView, Shipment, regime_views
 from tradecalc.impact import (
     RegimeImpact,
@@ -328,3 +330,57 @@ def test_the_tracker_report_reproduces_the_committed_report() -> None:
         assert report.read_bytes() == before
     finally:
         report.write_bytes(before)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cents=st.integers(min_value=0, max_value=10**14),
+    places=st.sampled_from([0, 1, 2, 3, 6]),
+    pick=st.integers(min_value=0, max_value=10**6),
+)
+def test_layer_amounts_are_what_charge_charges(cents: int, places: int, pick: int) -> None:
+    """The table path's customs value and per-layer amounts add up to :func:`charge`'s."""
+    from tradecalc.compiled import charge
+    from tradecalc.impact import _amount, _customs, _terms
+
+    tables = _TABLES()
+    index = pick % len(tables.table.layers)
+    layers = tables.layer(index)
+    value = Decimal(cents).scaleb(-places)
+    for importer in ("US", "CN"):
+        party = SCHEDULE.parties[importer]
+        origin = "CN" if importer == "US" else "US"
+        shipment = Shipment("8471.30.0100", value, origin=origin, dest=importer)
+        charged = charge(party, layers, value, None, None, ((), ()))
+        customs = _customs(party, shipment)
+        assert customs == charged.customs_value and str(customs) == str(charged.customs_value)
+        duty = money_sum_of(_amount(customs, term) for term in _terms(layers))
+        assert duty == charged.duty
+
+
+def money_sum_of(amounts: Iterable[Decimal]) -> Decimal:
+    found = Decimal("0.00")
+    for amount in amounts:
+        found += amount
+    return found
+
+
+@functools.cache
+def _TABLES() -> Tables:  # noqa: N802
+    """A table compiled for a spread of real codes (steel, metal shares, specific rates)."""
+    from tradecalc.providers import imported_schedule
+
+    tables = Tables(SCHEDULE, imported_schedule(True))
+    when = [
+        datetime(2025, 1, 1),
+        datetime(2025, 4, 10),
+        datetime(2025, 6, 10),
+        datetime(2026, 3, 1),
+    ]
+    for code in [*US_CODES[::5], "7326908688", "7616995190", "0201305000", "7408110000"]:
+        for t in when:
+            tables.index_at("US", "CN", code, t)
+    for code in ("847130", "870323", "120190", "8802400000"):
+        for t in when:
+            tables.index_at("CN", "US", code, t)
+    return tables

@@ -10,6 +10,7 @@ rate is duty over customs value; the increment is the difference to a baseline r
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from bisect import bisect_right
 from collections import defaultdict
@@ -583,7 +584,6 @@ class _Sweep:
         self.level = level
         self.sections = sections
         self.helper = _Reuse(schedule, base_rates)
-        self.fractions: dict[str, Decimal] = {}
         self.charged: dict[tuple[int, tuple[bool, bool]], bool] = {}
         self.fees: dict[tuple[str, str, int], tuple[tuple[FeeAt, ...], tuple[str, ...]]] = {}
         self.parts: dict[tuple[int, int, tuple[tuple[FeeAt, ...], tuple[str, ...]]], _Part] = {}
@@ -727,7 +727,7 @@ class _Sweep:
             if first >= 0:
                 line = group.lines[first]
                 customs = group.customs[first]
-                place = next(p for p in places if self._amount(customs, terms[p]))
+                place = next(p for p in places if _amount(customs, terms[p]))
                 measures.append((measure, charged, amount, (line, place)))
         measures.sort(key=lambda m: m[3])
         found = self.parts[key] = _Part(
@@ -742,13 +742,6 @@ class _Sweep:
         )
         return found
 
-    def _amount(self, customs: Decimal, term: Term) -> Decimal:
-        """One layer's amount on ``customs``: :func:`compiled.charge`'s rounding."""
-        fraction = self.fractions.get(term[1])
-        if fraction is None:
-            fraction = self.fractions[term[1]] = Decimal(term[1])
-        return round_money(EXACT.multiply(Decimal(0) if term[0] else customs, fraction))
-
     def _stat(self, group: _Group, terms: tuple[Term, ...]) -> tuple[Decimal, Decimal, int]:
         """Over the group: the duty of these layers, the value they charge, the first
         shipment they charge (its place in the group, -1: none)."""
@@ -761,7 +754,7 @@ class _Sweep:
         for place, customs in enumerate(group.customs):
             amount = ZERO
             for term in terms:
-                amount += self._amount(customs, term)
+                amount += _amount(customs, term)
             if amount:
                 duty += amount
                 value += customs
@@ -813,7 +806,7 @@ class _Sweep:
                 group = groups[at]
                 customs = group.customs[places[line]]
                 terms = _terms(self.tables.layer(index))
-                duty = money_sum(self._amount(customs, t) for t in terms)
+                duty = money_sum(_amount(customs, t) for t in terms)
             else:
                 duty_or_none = self.engine[(line, view)][1]
                 if duty_or_none is None:
@@ -827,6 +820,17 @@ def _terms(layers: Layers) -> list[Term]:
     """Each duty layer as a :data:`Term` (:func:`compiled.charge`'s bases)."""
     metals = {d[9] for d in layers.duties if d[9] is not None}
     return [(bool(metals) and d[6] == "remainder", d[5]) for d in layers.duties]
+
+
+@functools.cache
+def _fraction(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def _amount(customs: Decimal, term: Term) -> Decimal:
+    """One duty layer's amount on ``customs``, rounded as :func:`compiled.charge` rounds it
+    (a test checks the two agree)."""
+    return round_money(EXACT.multiply(Decimal(0) if term[0] else customs, _fraction(term[1])))
 
 
 def _total(amounts: Sequence[Decimal]) -> Decimal:
