@@ -132,6 +132,8 @@ class Line:
         return f"{self.imported.text or 'no rate'}{headings}"
 
 
+ROWS_KEPT = 50_000
+"""Most prefixes whose rows :class:`Bundle` keeps."""
 LINES_KEPT = 200_000
 """Most rows :class:`Bundle` keeps made into lines (the bundled history has about 27,000)."""
 
@@ -144,6 +146,8 @@ class Bundle:
         self._map: mmap.mmap | None = None
         self._lines: dict[tuple[str, ...], Line] = {}
         """Each row made into a :class:`Line` once (rows repeat across lookups)."""
+        self._rows: dict[str, list[list[str]]] = {}
+        """The rows of the prefixes asked for lately (callers only read them)."""
 
     @cached_property
     def revisions(self) -> list[BundledRevision]:
@@ -166,6 +170,14 @@ class Bundle:
 
     def rows(self, prefix: str) -> list[list[str]]:
         """Every interval of every code starting with ``prefix`` (the columns as text)."""
+        found = self._rows.get(prefix)
+        if found is None:
+            if len(self._rows) >= ROWS_KEPT:
+                self._rows.clear()
+            found = self._rows[prefix] = self._read_rows(prefix)
+        return found
+
+    def _read_rows(self, prefix: str) -> list[list[str]]:
         data = self._mapped()
         key = prefix.encode("ascii")
         lo, hi = 0, len(data)

@@ -9,8 +9,10 @@ rate is duty over customs value; the increment is the difference to a baseline r
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
+import gc
 import re
 from bisect import bisect_right
 from collections import defaultdict
@@ -202,7 +204,8 @@ def measure_impact(
     if reuse:
         table = tables if tables is not None else Tables(schedule, base_rates)
         sweep = _Sweep(schedule, views, fx, base_rates, table, level, sections)
-        return sweep.run(prepared)
+        with gc_paused():
+            return sweep.run(prepared)
     results = [RegimeImpact(view) for view in views]
     for shipment, estimated in prepared:
         for impact in results:
@@ -225,7 +228,22 @@ def open_impact_tables(
         folder: Path | None = cache_dir()
     except (OSError, TradecalcError):
         folder = None
-    return open_tables(schedule, base_rates, data_sha256, folder)
+    with gc_paused():
+        return open_tables(schedule, base_rates, data_sha256, folder)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: the rate table is millions of small objects that
+    every collection would walk again (most of the time of a timeline); the work inside
+    makes no cycles worth collecting."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _add(
@@ -549,6 +567,8 @@ class _Group:
     mode: str
     group: str | None
     estimated: bool
+    value: Decimal = ZERO
+    """The customs value of all its shipments."""
     stats: dict[tuple[Term, ...], tuple[Decimal, Decimal, int]] = field(default_factory=dict)
 
 
@@ -585,8 +605,12 @@ class _Sweep:
         self.sections = sections
         self.helper = _Reuse(schedule, base_rates)
         self.charged: dict[tuple[int, tuple[bool, bool]], bool] = {}
-        self.fees: dict[tuple[str, str, int], tuple[tuple[FeeAt, ...], tuple[str, ...]]] = {}
-        self.parts: dict[tuple[int, int, tuple[tuple[FeeAt, ...], tuple[str, ...]]], _Part] = {}
+        self.fee_at: dict[tuple[str, str, int], int] = {}
+        self.fee_ids: dict[tuple[tuple[FeeAt, ...], tuple[str, ...]], int] = {}
+        self.fee_sets: dict[int, tuple[tuple[FeeAt, ...], tuple[str, ...]]] = {}
+        self.kinds: dict[tuple[int, int], tuple[str, ...]] = {}
+        self.shapes: dict[int, list[tuple[str, list[tuple[int, Term]]]]] = {}
+        self.parts: dict[tuple[int, int, int], _Part] = {}
         self.engine: dict[tuple[int, int], tuple[_Part, Decimal | None]] = {}
 
     def run(self, prepared: Sequence[tuple[Shipment, bool]]) -> list[RegimeImpact]:
@@ -644,8 +668,10 @@ class _Sweep:
                     _Group([], [], signature, party, shipment.dest, shipment.mode, group_of,
                            estimated)
                 )  # fmt: skip
+            customs = _customs(party, shipment)
             groups[at].lines.append(line)
-            groups[at].customs.append(_customs(party, shipment))
+            groups[at].customs.append(customs)
+            groups[at].value += customs
             of_line.append(at)
         return groups, of_line, engine_views
 
@@ -698,11 +724,35 @@ class _Sweep:
 
     # -- the table's part
 
-    def _fees(self, group: _Group, view: int) -> tuple[tuple[FeeAt, ...], tuple[str, ...]]:
+    def _fees(self, group: _Group, view: int) -> int:
+        """An id of the fees charged (and fee review) for the group's mode at ``view``."""
         key = (group.importer, group.mode, view)
-        found = self.fees.get(key)
+        found = self.fee_at.get(key)
         if found is None:
-            found = self.fees[key] = fees_at(group.party, group.mode, self.views[view].as_of)
+            fees = fees_at(group.party, group.mode, self.views[view].as_of)
+            found = self.fee_ids.setdefault(fees, len(self.fee_ids))
+            self.fee_at[key] = found
+            self.fee_sets[found] = fees
+        return found
+
+    def _kinds(self, index: int, fees: int) -> tuple[str, ...]:
+        """The review kinds of a shipment charged against the layers at ``index``."""
+        found = self.kinds.get((index, fees))
+        if found is None:
+            review = review_of(self.tables.layer(index), self.fee_sets[fees], (), entry=False)
+            found = tuple(dict.fromkeys(reason_kind(r) for r in review))
+            self.kinds[(index, fees)] = found
+        return found
+
+    def _shape(self, index: int) -> list[tuple[str, list[tuple[int, Term]]]]:
+        """The duty layers at ``index`` per measure: (place, term) of each of its layers."""
+        found = self.shapes.get(index)
+        if found is None:
+            layers = self.tables.layer(index)
+            per_measure: dict[str, list[tuple[int, Term]]] = {}
+            for place, (duty, term) in enumerate(zip(layers.duties, _terms(layers), strict=True)):
+                per_measure.setdefault(duty[0], []).append((place, term))
+            found = self.shapes[index] = list(per_measure.items())
         return found
 
     def _part(self, at: int, group: _Group, view: int, index: int) -> _Part:
@@ -712,30 +762,22 @@ class _Sweep:
         found = self.parts.get(key)
         if found is not None:
             return found
-        layers = self.tables.layer(index)
-        review = review_of(layers, fees, (), entry=False)
-        kinds = tuple(dict.fromkeys(reason_kind(r) for r in review))
-        terms = _terms(layers)
-        per_measure: dict[str, list[int]] = {}
-        for place, duty in enumerate(layers.duties):
-            per_measure.setdefault(duty[0], []).append(place)
         duty_sum = ZERO
         measures = []
-        for measure, places in per_measure.items():
-            amount, charged, first = self._stat(group, tuple(terms[p] for p in places))
+        for measure, layers in self._shape(index):
+            amount, charged, first = self._stat(group, tuple(t for _, t in layers))
             duty_sum += amount
             if first >= 0:
-                line = group.lines[first]
                 customs = group.customs[first]
-                place = next(p for p in places if _amount(customs, terms[p]))
-                measures.append((measure, charged, amount, (line, place)))
+                place = next(p for p, term in layers if _amount(customs, term))
+                measures.append((measure, charged, amount, (group.lines[first], place)))
         measures.sort(key=lambda m: m[3])
         found = self.parts[key] = _Part(
             group.lines[0],
             len(group.lines),
-            _total(group.customs),
+            group.value,
             duty_sum,
-            kinds,
+            self._kinds(index, fees),
             group.group,
             tuple(measures),
             group.estimated,
@@ -831,13 +873,6 @@ def _amount(customs: Decimal, term: Term) -> Decimal:
     """One duty layer's amount on ``customs``, rounded as :func:`compiled.charge` rounds it
     (a test checks the two agree)."""
     return round_money(EXACT.multiply(Decimal(0) if term[0] else customs, _fraction(term[1])))
-
-
-def _total(amounts: Sequence[Decimal]) -> Decimal:
-    found = ZERO
-    for amount in amounts:
-        found += amount
-    return found
 
 
 _NO_LAYERS = Layers((), (), ())
