@@ -1,7 +1,8 @@
 """What a regime does to a whole trade flow: trade-weighted duty over a basket of goods.
 
 A basket is a list of shipments (``hs, value`` and optionally ``origin, dest, qty, unit,
-metal``), read with the batch reader and assessed with the one engine. Per regime the sums
+metal``), read with the batch reader and charged through the compiled rate table where it
+can (the engine for the rest; see :func:`measure_impact`). Per regime the sums
 are the customs value, the duty, the value whose result needs review (and why), the value
 and duty under each measure, and breakdowns by HS section, chapter or heading. The average
 rate is duty over customs value; the increment is the difference to a baseline regime.

@@ -110,8 +110,13 @@ def impact(
 ) -> None:
     """Trade-weighted duty of a basket of goods under regimes, dates or a timeline."""
     from tradecalc.batch import RowError
-    from tradecalc.impact import change_instants, default_basket, measure_impact, metal_estimates
-    from tradecalc.impact import open_impact_tables
+    from tradecalc.impact import (
+        change_instants,
+        default_basket,
+        measure_impact,
+        metal_estimates,
+        open_impact_tables,
+    )
     from tradecalc.impact import read_basket as read
     from tradecalc.inputs import parse_fx
     from tradecalc.providers import imported_schedule
