@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import json
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tradecalc.compiled import Tables
 from tradecalc.engine import RegimeView, Shipment, regime_views
-from tradecalc.impact import change_instants, measure_impact, metal_estimates, reason_kind
+from tradecalc.impact import (
+    RegimeImpact,
+    Sums,
+    change_instants,
+    measure_impact,
+    metal_estimates,
+    reason_kind,
+)
 from tradecalc.models import code_digits
 from tradecalc.schedules import load_schedule
+from tradecalc.selection import select_views
 
 from conftest import BUNDLED, ROOT, SHARED_DATA, run_child
 
@@ -215,27 +227,83 @@ def test_basket_generator_reproduces_the_bundled_files(tmp_path: Path) -> None:
         assert made.read_bytes() == (ROOT / "data" / "baskets" / made.name).read_bytes(), made.name
 
 
-def test_reuse_gives_the_sums_of_assessing_every_instant() -> None:
-    """One assessment per stretch without a relevant change equals one per instant."""
+def _everything(impact: RegimeImpact) -> tuple[object, ...]:
+    """Every figure of an impact as text, every breakdown in its order."""
+
+    def pairs(found: Mapping[Any, Sums]) -> list[tuple[Any, str, str]]:
+        return [(k, str(s.value), str(s.duty)) for k, s in found.items()]
+
+    return (
+        impact.view.id,
+        str(impact.total.value),
+        str(impact.total.duty),
+        str(impact.review_value),
+        [(k, str(v)) for k, v in impact.review.items()],
+        pairs(impact.groups),
+        pairs(impact.measures),
+        [(k, str(v)) for k, v in impact.by_code.items()],
+        str(impact.estimated_metal_value),
+        str(impact.unpriced_value),
+        [(sorted(k), str(v)) for k, v in impact.review_sets.items()],
+        impact.shipments,
+    )
+
+
+def _odd_shipments() -> list[Shipment]:
+    """Shipments the table cannot charge alone, or charges with care."""
+    steel, aluminium = "7326.90.8688", "7616.99.5190"
+    return [
+        Shipment("0603190195", Decimal(500)),  # a 2024 suffix retired in 2025: unpriced
+        Shipment(steel, Decimal("1234.56"), metal={"steel": Decimal("0.4")},
+                 metal_is_share={"steel": True}),
+        Shipment(steel, Decimal("99.99")),  # metal content unknown: review
+        Shipment(aluminium, Decimal("0.01")),  # amounts that round to nothing
+        Shipment("0201.30.5000", Decimal(800), quantity=Decimal(40), unit="kg"),
+        Shipment("0201.30.5000", Decimal(800)),
+        Shipment("8471.30.0100", Decimal(0)),
+        Shipment("8471.30.0100", Decimal(1000), currency="EUR"),  # no --fx: unpriced
+        Shipment("8471.30.0100", Decimal(1000), origin="HK"),  # a route the table skips
+        Shipment("9503.00.0073", Decimal("5000.5"), entry=datetime(2025, 6, 1)),
+        Shipment("9503.00.0073", Decimal(5000), mode="air", freight=Decimal(70)),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("level", [None, "section", "heading"])
+def test_the_table_path_equals_assessing_every_instant(level: str | None) -> None:
+    """The table path (groups of lines charged alike, the engine for the rest) gives every
+    figure, to the digit, and every breakdown in the same order as the engine line by line."""
     from tradecalc.hts_history import open_schedule
 
     us = open_schedule(bundled=True)
     instants = change_instants(SCHEDULE, "US", datetime(2025, 1, 1), datetime(2026, 12, 2), us)
-    views = [RegimeView(t.isoformat(), "", t) for t in instants]
-    shipments = [Shipment(c, Decimal(1000 + i)) for i, c in enumerate(US_CODES[::2])]
-    shipments.append(Shipment("0603190195", Decimal(500)))  # a 2024 suffix retired in 2025
-    fast = measure_impact(SCHEDULE, shipments, views, base_rates=us)
-    plain = measure_impact(SCHEDULE, shipments, views, base_rates=us, reuse=False)
-    for a, b in zip(fast, plain, strict=True):
-        assert (a.total.value, a.total.duty, a.unpriced_value) == (
-            b.total.value,
-            b.total.duty,
-            b.unpriced_value,
-        )
-        assert dict(a.review) == dict(b.review) and dict(a.review_sets) == dict(b.review_sets)
-        assert {k: (s.value, s.duty) for k, s in a.measures.items()} == {
-            k: (s.value, s.duty) for k, s in b.measures.items()
-        }
+    views = [RegimeView(t.isoformat(), "", t) for t in instants[::3]]
+    views += select_views(SCHEDULE, ["pre-geneva", "geneva"], sets=["us-ieepa-fentanyl=off"])
+    shipments = [Shipment(c, Decimal(1000 + 37 * i)) for i, c in enumerate(US_CODES[::2])]
+    shipments += [*_odd_shipments(), *shipments[:3]]  # a code twice
+    estimates = metal_estimates() if level == "heading" else None
+    kw: dict[str, Any] = {"base_rates": us, "level": level, "estimates": estimates}
+    fast = measure_impact(SCHEDULE, shipments, views, **kw)
+    plain = measure_impact(SCHEDULE, shipments, views, reuse=False, **kw)
+    assert [_everything(a) for a in fast] == [_everything(b) for b in plain]
+
+
+def test_the_china_direction_takes_the_same_path() -> None:
+    from tradecalc.providers import imported_schedule
+
+    providers = imported_schedule(True)
+    instants = change_instants(
+        SCHEDULE, "CN", datetime(2025, 1, 1), datetime(2026, 12, 2), providers
+    )
+    views = [RegimeView(t.isoformat(), "", t) for t in instants[::2]]
+    rows = (ROOT / "data" / "baskets" / "us-exports-to-cn-2024.csv").read_text().splitlines()
+    codes = [line.split(",")[0] for line in rows if line[:1].isdigit()][::150]
+    shipments = [Shipment(c, Decimal(700 + i), origin="US", dest="CN") for i, c in
+                 enumerate(codes)]  # fmt: skip
+    fast = measure_impact(SCHEDULE, shipments, views, base_rates=providers, level="chapter")
+    plain = measure_impact(
+        SCHEDULE, shipments, views, base_rates=providers, level="chapter", reuse=False
+    )
+    assert [_everything(a) for a in fast] == [_everything(b) for b in plain]
 
 
 def test_a_code_not_in_force_is_review_value_not_a_crash(tmp_path: Path) -> None:
@@ -262,3 +330,57 @@ def test_the_tracker_report_reproduces_the_committed_report() -> None:
         assert report.read_bytes() == before
     finally:
         report.write_bytes(before)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cents=st.integers(min_value=0, max_value=10**14),
+    places=st.sampled_from([0, 1, 2, 3, 6]),
+    pick=st.integers(min_value=0, max_value=10**6),
+)
+def test_layer_amounts_are_what_charge_charges(cents: int, places: int, pick: int) -> None:
+    """The table path's customs value and per-layer amounts add up to :func:`charge`'s."""
+    from tradecalc.compiled import charge
+    from tradecalc.impact import _amount, _customs, _terms
+
+    tables = _TABLES()
+    index = pick % len(tables.table.layers)
+    layers = tables.layer(index)
+    value = Decimal(cents).scaleb(-places)
+    for importer in ("US", "CN"):
+        party = SCHEDULE.parties[importer]
+        origin = "CN" if importer == "US" else "US"
+        shipment = Shipment("8471.30.0100", value, origin=origin, dest=importer)
+        charged = charge(party, layers, value, None, None, ((), ()))
+        customs = _customs(party, shipment)
+        assert customs == charged.customs_value and str(customs) == str(charged.customs_value)
+        duty = money_sum_of(_amount(customs, term) for term in _terms(layers))
+        assert duty == charged.duty
+
+
+def money_sum_of(amounts: Iterable[Decimal]) -> Decimal:
+    found = Decimal("0.00")
+    for amount in amounts:
+        found += amount
+    return found
+
+
+@functools.cache
+def _TABLES() -> Tables:  # noqa: N802
+    """A table compiled for a spread of real codes (steel, metal shares, specific rates)."""
+    from tradecalc.providers import imported_schedule
+
+    tables = Tables(SCHEDULE, imported_schedule(True))
+    when = [
+        datetime(2025, 1, 1),
+        datetime(2025, 4, 10),
+        datetime(2025, 6, 10),
+        datetime(2026, 3, 1),
+    ]
+    for code in [*US_CODES[::5], "7326908688", "7616995190", "0201305000", "7408110000"]:
+        for t in when:
+            tables.index_at("US", "CN", code, t)
+    for code in ("847130", "870323", "120190", "8802400000"):
+        for t in when:
+            tables.index_at("CN", "US", code, t)
+    return tables

@@ -132,12 +132,22 @@ class Line:
         return f"{self.imported.text or 'no rate'}{headings}"
 
 
+ROWS_KEPT = 50_000
+"""Most prefixes whose rows :class:`Bundle` keeps."""
+LINES_KEPT = 200_000
+"""Most rows :class:`Bundle` keeps made into lines (the bundled history has about 27,000)."""
+
+
 class Bundle:
     """The bundled ``lines.tsv``: memory-mapped on first use, searched by binary search."""
 
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or bundle_dir()
         self._map: mmap.mmap | None = None
+        self._lines: dict[tuple[str, ...], Line] = {}
+        """Each row made into a :class:`Line` once (rows repeat across lookups)."""
+        self._rows: dict[str, list[list[str]]] = {}
+        """The rows of the prefixes asked for lately (callers only read them)."""
 
     @cached_property
     def revisions(self) -> list[BundledRevision]:
@@ -160,6 +170,14 @@ class Bundle:
 
     def rows(self, prefix: str) -> list[list[str]]:
         """Every interval of every code starting with ``prefix`` (the columns as text)."""
+        found = self._rows.get(prefix)
+        if found is None:
+            if len(self._rows) >= ROWS_KEPT:
+                self._rows.clear()
+            found = self._rows[prefix] = self._read_rows(prefix)
+        return found
+
+    def _read_rows(self, prefix: str) -> list[list[str]]:
         data = self._mapped()
         key = prefix.encode("ascii")
         lo, hi = 0, len(data)
@@ -188,25 +206,36 @@ class Bundle:
         day = when.date().isoformat()
         found = {}
         for row in self.rows(prefix):
-            code, start, end, revision, indent, kind, general, rate, rate_from = row[:9]
+            code, start, end = row[:3]
             if start <= day and (not end or day < end):
-                units, headings, description = row[9:12]
-                found[code] = Line(
-                    code,
-                    hts_number(code),
-                    int(indent),
-                    description,
-                    tuple(u for u in units.split("|") if u),
-                    ImportedRate(
-                        code=hts_number(rate_from or code),
-                        text=general,
-                        rate=parse_rate(rate) if rate else None,
-                        headings=tuple(h for h in headings.split(",") if h),
-                        source=f"{SERIES_ID}-{revision}",
-                        kind=kind,
-                    ),
-                )
+                key = tuple(row)
+                line = self._lines.get(key)
+                if line is None:
+                    if len(self._lines) >= LINES_KEPT:
+                        self._lines.clear()
+                    line = self._lines[key] = self._line(row)
+                found[code] = line
         return found
+
+    @staticmethod
+    def _line(row: list[str]) -> Line:
+        code, _start, _end, revision, indent, kind, general, rate, rate_from = row[:9]
+        units, headings, description = row[9:12]
+        return Line(
+            code,
+            hts_number(code),
+            int(indent),
+            description,
+            tuple(u for u in units.split("|") if u),
+            ImportedRate(
+                code=hts_number(rate_from or code),
+                text=general,
+                rate=parse_rate(rate) if rate else None,
+                headings=tuple(h for h in headings.split(",") if h),
+                source=f"{SERIES_ID}-{revision}",
+                kind=kind,
+            ),
+        )
 
 
 def imported_lines(schedule: ImportedSchedule, rev: Revision, prefix: str) -> dict[str, Line]:
@@ -266,6 +295,8 @@ class UsSchedule:
     def __init__(self, bundle: Bundle | None, imported: ImportedSchedule | None) -> None:
         self.bundle = bundle
         self.imported = imported
+        self._last: tuple[str, datetime, object, Resolved] | None = None
+        """The last :meth:`resolve` (the engine asks twice in a row for a missing code)."""
 
     def __getstate__(self) -> tuple[Path | None, ImportedSchedule | None]:
         return (self.bundle.folder if self.bundle else None, self.imported)
@@ -329,6 +360,14 @@ class UsSchedule:
         rev = self.in_force(when)
         if rev is None:
             return Resolved(None)
+        last = self._last
+        if last is not None and last[0] == digits and last[1] == when and last[2] is rev:
+            return last[3]
+        found = self._resolve(digits, when, rev)
+        self._last = (digits, when, rev, found)
+        return found
+
+    def _resolve(self, digits: str, when: datetime, rev: BundledRevision | Revision) -> Resolved:
         below = self.lines(digits, when)
         if not below:
             family = self.lines(digits[:4], when) or self.lines(digits[:2], when)

@@ -110,7 +110,13 @@ def impact(
 ) -> None:
     """Trade-weighted duty of a basket of goods under regimes, dates or a timeline."""
     from tradecalc.batch import RowError
-    from tradecalc.impact import change_instants, default_basket, measure_impact, metal_estimates
+    from tradecalc.impact import (
+        change_instants,
+        default_basket,
+        measure_impact,
+        metal_estimates,
+        open_impact_tables,
+    )
     from tradecalc.impact import read_basket as read
     from tradecalc.inputs import parse_fx
     from tradecalc.providers import imported_schedule
@@ -161,6 +167,7 @@ def impact(
         base_rates=imported,
         level=by.value if by else None,
         estimates=metal_estimates() if metal_shares else None,
+        tables=open_impact_tables(schedule, imported, loaded.sha256),
     )
     chosen = next((i for i in impacts if i.view.id == baseline), None) if baseline else impacts[0]
     if chosen is None:
