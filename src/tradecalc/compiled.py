@@ -928,11 +928,30 @@ class Tables:
         try:
             return self._index_at(importer, origin, digits, when)
         except _DamagedError:
-            self.table = RateTable(self.table.key, [], {})
-            self._ids = None
-            self.generation += 1
-            self.added += 1
+            self._drop()
             return self._index_at(importer, origin, digits, when)
+
+    def spans(self, importer: str, origin: str, digits: str) -> tuple[list[int], list[int]] | None:
+        """A code's interval starts (microseconds since :data:`START`) and layer indexes,
+        compiled if need be; None when only the engine can tell. A damaged cached table is
+        dropped on the way (:attr:`generation` then changes: earlier indexes are void)."""
+        key = (importer, origin, digits)
+        try:
+            found = self.table.spans(key)
+        except (NotATableError, ValueError, TypeError, KeyError, IndexError):
+            self._drop()
+            found = None
+        if found is None:
+            if not self._add(key):
+                return None
+            found = self.table.spans(key)
+        return found
+
+    def _drop(self) -> None:
+        self.table = RateTable(self.table.key, [], {})
+        self._ids = None
+        self.generation += 1
+        self.added += 1
 
     def _index_at(self, importer: str, origin: str, digits: str, when: datetime) -> int | None:
         key = (importer, origin, digits)
