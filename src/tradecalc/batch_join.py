@@ -514,7 +514,7 @@ class Vectorised(Joined):
         if fast is None:
             yield from super()._chunk(chunk, summary, extra_at, sums)
             return
-        lines, flags, reviewed, customs, duty = fast
+        lines, flags, reviewed, customs, duty, count = fast
         first = next((i for i, f in enumerate(flags) if f), len(chunk))
         texts: dict[int, list[str]] = {}
         stream = io.StringIO()
@@ -527,7 +527,6 @@ class Vectorised(Joined):
                 if key not in summary.totals:
                     summary.totals[key] = RegimeTotals(*key)
                 acc = sums.setdefault(key, [0, 0, 0, 0])
-                count = len(lines)
                 acc[0] += count
                 acc[1] += customs
                 acc[2] += duty
@@ -627,9 +626,11 @@ class Vectorised(Joined):
         found = status(review)
         return f"{found},{_cell('; '.join(review))}", found != "ok"
 
-    def _charge(self, chunk: list[_Item]) -> tuple[list[str], list[bool], int, int, int] | None:
+    def _charge(
+        self, chunk: list[_Item]
+    ) -> tuple[list[str], list[bool], int, int, int, int] | None:
         """The CSV lines of the chunk's vectorised rows, which rows they are, and their
-        review count, customs and duty in cents (None: no row of the chunk qualifies)."""
+        review count, customs and duty in cents and count (None: no row qualifies)."""
         import polars as pl
 
         at = self._at
@@ -871,7 +872,7 @@ class Vectorised(Joined):
             pl.lit(self.tail),
         ]
         texts = frame.select(
-            pl.concat_str(parts, separator=",").alias("line"),
+            pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")]).alias("line"),
             pl.col("needs"),
             cents,
             pl.col("duty"),
@@ -879,7 +880,7 @@ class Vectorised(Joined):
         flags = [False] * len(chunk)
         for i in numbers:
             flags[i] = True
-        out = [line + "\n" for line in texts.get_column("line").to_list()]
+        out = texts.get_column("line").to_list()
         reviewed = int(texts.get_column("needs").sum())
         return (
             out,
@@ -887,6 +888,7 @@ class Vectorised(Joined):
             reviewed,
             int(texts.get_column("cents").sum()),
             int(texts.get_column("duty").sum()),
+            len(numbers),
         )
 
 

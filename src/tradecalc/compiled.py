@@ -190,7 +190,7 @@ class _Packed:
             raise NotATableError("bad offsets")
         starts = self.starts[low:high].tolist()
         ids = self.ids[low:high].tolist()
-        if any(not 0 <= i < layers for i in ids) or starts != sorted(starts) or not starts:
+        if not ids or min(ids) < 0 or max(ids) >= layers or starts != sorted(starts):
             raise NotATableError("bad intervals")
         return starts, ids
 

@@ -138,6 +138,8 @@ class Bundle:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or bundle_dir()
         self._map: mmap.mmap | None = None
+        self._rows: dict[str, list[list[str]]] = {}
+        self._lines: dict[tuple[str, tuple[int, ...]], dict[str, Line]] = {}
 
     @cached_property
     def revisions(self) -> list[BundledRevision]:
@@ -184,28 +186,47 @@ class Bundle:
         return found
 
     def lines(self, prefix: str, when: datetime) -> dict[str, Line]:
-        """The lines under ``prefix`` (itself included) in force at ``when``."""
+        """The lines under ``prefix`` (itself included) in force at ``when``.
+
+        Remembered per prefix and set of rows in force (the dates of a code's neighbours
+        ask for the same lines again)."""
         day = when.date().isoformat()
+        rows = self._rows.get(prefix)
+        if rows is None:
+            if len(self._rows) >= 4096:
+                self._rows.clear()
+            rows = self._rows[prefix] = self.rows(prefix)
+        live = tuple(
+            i for i, row in enumerate(rows) if row[1] <= day and (not row[2] or day < row[2])
+        )
+        key = (prefix, live)
+        found = self._lines.get(key)
+        if found is None:
+            if len(self._lines) >= 4096:
+                self._lines.clear()
+            found = self._lines[key] = self._make_lines([rows[i] for i in live])
+        return dict(found)
+
+    def _make_lines(self, rows: list[list[str]]) -> dict[str, Line]:
         found = {}
-        for row in self.rows(prefix):
-            code, start, end, revision, indent, kind, general, rate, rate_from = row[:9]
-            if start <= day and (not end or day < end):
-                units, headings, description = row[9:12]
-                found[code] = Line(
-                    code,
-                    hts_number(code),
-                    int(indent),
-                    description,
-                    tuple(u for u in units.split("|") if u),
-                    ImportedRate(
-                        code=hts_number(rate_from or code),
-                        text=general,
-                        rate=parse_rate(rate) if rate else None,
-                        headings=tuple(h for h in headings.split(",") if h),
-                        source=f"{SERIES_ID}-{revision}",
-                        kind=kind,
-                    ),
-                )
+        for row in rows:
+            code, _start, _end, revision, indent, kind, general, rate, rate_from = row[:9]
+            units, headings, description = row[9:12]
+            found[code] = Line(
+                code,
+                hts_number(code),
+                int(indent),
+                description,
+                tuple(u for u in units.split("|") if u),
+                ImportedRate(
+                    code=hts_number(rate_from or code),
+                    text=general,
+                    rate=parse_rate(rate) if rate else None,
+                    headings=tuple(h for h in headings.split(",") if h),
+                    source=f"{SERIES_ID}-{revision}",
+                    kind=kind,
+                ),
+            )
         return found
 
 
