@@ -68,16 +68,23 @@ CPU: list[float] = [0.0]
 
 
 def _child(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak MiB of one child run (exit 0 or 1); its CPU time in CPU[0]."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    wall = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    CPU[0] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return wall, after.ru_maxrss / 1024
+    """Wall seconds and peak MiB of one child run (exit 0 or 1); its CPU time in CPU[0].
+
+    The peak and CPU time are this child's own (``wait4``), not the largest of all children."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(cmd, env=env, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode not in (0, 1):
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed: {err.read()[-2000:].decode()}")
+    CPU[0] = usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_maxrss / 1024
 
 
 def run_batch(shipments: Path, result: Path, env: dict[str, str]) -> tuple[float, float]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -303,13 +304,7 @@ class Joined:
         extra_at = tuple(self._at[name] for name in self.extra)
         sums: dict[tuple[str, str], list[int]] = {}
         try:
-            chunk: list[_Item] = []
-            for item in items:
-                chunk.append(item)
-                if len(chunk) >= self.chunk_size:
-                    yield from self._chunk(chunk, summary, extra_at, sums)
-                    chunk = []
-            if chunk:
+            while chunk := list(itertools.islice(items, self.chunk_size)):
                 yield from self._chunk(chunk, summary, extra_at, sums)
         finally:
             for key, (count, customs, duty, review) in sums.items():

@@ -287,6 +287,8 @@ class UsSchedule:
     def __init__(self, bundle: Bundle | None, imported: ImportedSchedule | None) -> None:
         self.bundle = bundle
         self.imported = imported
+        self._events: tuple[tuple[object, ...], list[tuple[date, int, Any]]] | None = None
+        self._in_force: dict[datetime, BundledRevision | Revision | None] = {}
 
     def __getstate__(self) -> tuple[Path | None, ImportedSchedule | None]:
         return (self.bundle.folder if self.bundle else None, self.imported)
@@ -305,7 +307,17 @@ class UsSchedule:
     # ------------------------------------------------------------------ revisions
 
     def _timeline(self) -> list[tuple[date, int, Any]]:
-        """(effective, 0 bundled / 1 imported, revision), in order of precedence."""
+        """(effective, 0 bundled / 1 imported, revision), in order of precedence (sorted
+        again only when the revisions change)."""
+        bundled = self.bundle.revisions if self.bundle is not None else []
+        imported = self.imported.revisions if self.imported is not None else []
+        key = (id(bundled), len(bundled), id(imported), len(imported))
+        if self._events is None or self._events[0] != key:
+            self._events = (key, self._sorted_events())
+            self._in_force = {}
+        return self._events[1]
+
+    def _sorted_events(self) -> list[tuple[date, int, Any]]:
         events: list[tuple[date, int, Any]] = []
         if self.bundle is not None:
             events += [(r.effective, 0, r) for r in self.bundle.revisions]
@@ -315,10 +327,16 @@ class UsSchedule:
 
     def in_force(self, when: datetime) -> BundledRevision | Revision | None:
         """The revision in force at ``when`` (an imported one wins a tie)."""
+        timeline = self._timeline()
+        if when in self._in_force:
+            return self._in_force[when]
         current = None
-        for effective, _, rev in self._timeline():
+        for effective, _, rev in timeline:
             if datetime(effective.year, effective.month, effective.day) <= when:
                 current = rev
+        if len(self._in_force) >= 4096:
+            self._in_force.clear()
+        self._in_force[when] = current
         return current
 
     def sources(self) -> dict[str, str]:
