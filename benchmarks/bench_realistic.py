@@ -94,9 +94,8 @@ def run_batch(shipments: Path, result: Path, env: dict[str, str]) -> tuple[float
     return _child(cmd, env)
 
 
-def compile_all(jobs: int = 2) -> tuple[float, int, int]:
-    """Seconds to compile every code of the bundled data (``jobs`` processes, both cores of
-    the target machine), codes and intervals."""
+def compile_all() -> tuple[float, int, int]:
+    """Seconds to compile every code of the bundled data, codes and intervals."""
     from tradecalc.base_rates import Providers
     from tradecalc.cn_lines import ChinaLines
     from tradecalc.compiled import compile_table
@@ -107,7 +106,7 @@ def compile_all(jobs: int = 2) -> tuple[float, int, int]:
     schedule = load_schedule(use_cache=False).schedule
     us = open_schedule(True)
     providers = Providers(*(p for p in (us, ChinaLines()) if p is not None))
-    table = compile_table(schedule, providers, "bench", jobs=jobs)
+    table = compile_table(schedule, providers, "bench")
     seconds = time.perf_counter() - start
     return seconds, len(table.codes), sum(len(s) for s, _ in table.codes.values())
 
@@ -150,7 +149,8 @@ def run_peer(shipments: Path, table: Path, result: Path) -> float | None:
 
 
 def money_both_ways(rows: int) -> None:
-    """The vectorised money step alone, DuckDB DECIMAL vs polars integer cents."""
+    """The vectorised money step alone, DuckDB DECIMAL vs polars integer cents, with what
+    the batch also pays for either: taking Python columns in, and the import."""
     import random
 
     exact = 0
@@ -165,9 +165,14 @@ def money_both_ways(rows: int) -> None:
 
         con = duckdb.connect()
         con.execute("CREATE TABLE t (cents BIGINT, permille BIGINT)")
+        start = time.perf_counter()
         con.execute(
             "INSERT INTO t SELECT * FROM (SELECT unnest($v) AS cents, unnest($r) AS permille)",
             {"v": values, "r": rates},
+        )
+        print(
+            f"  DuckDB: Python columns in: {rows / (time.perf_counter() - start):,.0f} rows/s; "
+            f"import {_import_seconds('duckdb'):.2f} s (fresh process)"
         )
         start = time.perf_counter()
         found = con.execute(
@@ -182,7 +187,12 @@ def money_both_ways(rows: int) -> None:
     try:
         import polars as pl
 
+        start = time.perf_counter()
         frame = pl.DataFrame({"cents": values, "permille": rates})
+        print(
+            f"  polars: Python columns in: {rows / (time.perf_counter() - start):,.0f} rows/s; "
+            f"import {_import_seconds('polars'):.2f} s (fresh process)"
+        )
         start = time.perf_counter()
         product = pl.col("cents") * pl.col("permille")
         total = frame.select(((product + 500) // 1000).sum()).item()
@@ -190,6 +200,18 @@ def money_both_ways(rows: int) -> None:
         print(f"  money, polars int cents half-up: {rows / pl_s:,.0f} rows/s (sum {total} cents)")
     except ImportError:
         print("  money, polars: not installed")
+
+
+def _import_seconds(module: str) -> float:
+    """Wall seconds a fresh interpreter takes to import ``module``, minus a bare start."""
+    bare = min(_wall([sys.executable, "-c", "pass"]) for _ in range(3))
+    return min(_wall([sys.executable, "-c", f"import {module}"]) for _ in range(3)) - bare
+
+
+def _wall(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - start
 
 
 def full_check(shipments: Path, result: Path, limit: int | None = None) -> tuple[int, int]:
@@ -314,7 +336,7 @@ def main(check_all: bool = True, generated_rows: int = 0) -> None:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = time.process_time() + usage.ru_utime + usage.ru_stime - cpu
     print(
-        f"compile of the whole bundled data (2 processes): {seconds:.1f} s, {codes:,} codes, "
+        f"compile of the whole bundled data: {seconds:.1f} s, {codes:,} codes, "
         f"{intervals:,} intervals ({'meets' if seconds <= 10 else 'MISSES'} <= 10 s); "
         f"CPU {cpu:.1f} s"
     )

@@ -168,13 +168,3 @@ def test_a_damaged_cached_table_is_compiled_again(
     other = codes["US"][1]
     assert tables.at("US", "CN", other, when) == table.at("US", "CN", other, when)
 
-
-def test_compiling_in_worker_processes_gives_the_same_table(
-    world: tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]],
-) -> None:
-    """``jobs=2`` (forked workers, slices of the codes) compiles the same table."""
-    schedule, providers, _, codes = world
-    some = {importer: found[:12] for importer, found in codes.items()}
-    alone = compiled.compile_table(schedule, providers, "t", some)
-    forked = compiled.compile_table(schedule, providers, "t", some, jobs=2)
-    assert list(forked.rows()) == list(alone.rows())

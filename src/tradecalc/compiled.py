@@ -174,7 +174,7 @@ class _Packed:
     """The layer-set index of each interval."""
     layer_at: array.array[int]
     """Byte offsets of each layer set's JSON in ``blob`` (``layers + 1``)."""
-    blob: bytes
+    blob: memoryview
     position: dict[str, int] = field(default_factory=dict)
 
     def find(self, name: str) -> int | None:
@@ -200,7 +200,7 @@ class _Packed:
         if not 0 <= low <= high <= len(self.blob):
             raise NotATableError("bad layer offsets")
         try:
-            value = json.loads(self.blob[low:high])
+            value = json.loads(bytes(self.blob[low:high]))
         except (ValueError, RecursionError):
             raise NotATableError("bad layer") from None
         return Layers.from_json(value)
@@ -326,7 +326,10 @@ class RateTable:
     def from_bytes(cls, data: bytes, key: str) -> RateTable:
         """Read :meth:`to_bytes` output written for ``key`` (NotATableError otherwise);
         codes and layer sets are checked when first decoded."""
-        head_text, _, payload = data.partition(b"\n")
+        end = data.find(b"\n")
+        if end < 0:
+            raise NotATableError("no header")
+        head_text, payload = data[:end], memoryview(data)[end + 1 :]  # no copy of the payload
         try:
             head = json.loads(head_text)
         except ValueError:
@@ -344,7 +347,7 @@ class RateTable:
         for size in sizes:
             parts.append(payload[at : at + size])
             at += size
-        names = [_s(n) for n in _l(json.loads(parts[0]))]
+        names = [_s(n) for n in _l(json.loads(bytes(parts[0])))]
         numbers = []
         for part in parts[1:5]:
             if len(part) % 8:
@@ -848,90 +851,37 @@ def compile_table(
     base_rates: BaseRates | None,
     key: str = "",
     codes: Mapping[str, Iterable[str]] | None = None,
-    jobs: int = 1,
 ) -> RateTable:
-    """Compile every code of every route (or only ``codes``: importer -> digits).
-
-    ``jobs`` > 1 compiles slices of the codes in that many forked worker processes (where
-    the platform forks; else in this one); the table is the same."""
-    work: list[tuple[str, str, list[str]]] = []
-    for origin, importer in ROUTES:
-        if importer not in schedule.parties:
-            continue
-        chosen = (
-            sorted({code_digits(c) for c in codes.get(importer, ())})
-            if codes is not None
-            else route_codes(importer, base_rates, schedule)
-        )
-        work.append((origin, importer, chosen))
-    slices = [(o, i, part) for o, i, chosen in work for part in _slices(chosen, jobs)]
-    if jobs > 1 and len(slices) > 1 and "fork" in _start_methods():
-        import multiprocessing
-
-        _FORKED[:] = [(schedule, base_rates)]
-        try:
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                compiled = pool.map(_compile_forked, slices, chunksize=1)
-        finally:
-            _FORKED.clear()
-    else:
-        compiled = [_compile_slice(schedule, base_rates, *part) for part in slices]
+    """Compile every code of every route (or only ``codes``: importer -> digits)."""
     layers: list[Layers] = []
     ids: dict[Layers, int] = {}
     table: dict[tuple[str, str, str], tuple[list[datetime], list[int]]] = {}
-    for (origin, importer, _), found in zip(slices, compiled, strict=True):
-        for digits, intervals in found:
-            starts = []
-            refs = []
-            for start, layer in intervals:
-                ref = ids.get(layer)
-                if ref is None:
-                    ref = ids[layer] = len(layers)
-                    layers.append(layer)
-                starts.append(start)
-                refs.append(ref)
-            table[(importer, origin, digits)] = (starts, refs)
-    return RateTable(key, layers, table)
-
-
-_FORKED: list[tuple[Schedule, BaseRates | None]] = []
-"""The schedule and providers a forked compile worker inherits (set around the pool)."""
-
-
-def _start_methods() -> list[str]:
-    import multiprocessing
-
-    return multiprocessing.get_all_start_methods()
-
-
-def _slices(codes: list[str], jobs: int) -> list[list[str]]:
-    """``codes`` in ``jobs`` runs of neighbours (codes that share a signature stay together)."""
-    if jobs <= 1 or len(codes) < 2 * jobs:
-        return [codes]
-    size = -(-len(codes) // (2 * jobs))
-    return [codes[n : n + size] for n in range(0, len(codes), size)]
-
-
-def _compile_forked(
-    part: tuple[str, str, list[str]],
-) -> list[tuple[str, list[tuple[datetime, Layers]]]]:
-    schedule, base_rates = _FORKED[0]
-    return _compile_slice(schedule, base_rates, *part)
-
-
-def _compile_slice(
-    schedule: Schedule, base_rates: BaseRates | None, origin: str, importer: str, codes: list[str]
-) -> list[tuple[str, list[tuple[datetime, Layers]]]]:
-    """The intervals of ``codes`` on one route (codes that fail are left to the engine)."""
-    found = []
     with exact():
-        compiler = _Compiler(schedule, origin, importer, base_rates)
-        for digits in codes:
-            try:
-                found.append((digits, compiler.compile_code(digits)))
-            except (TradecalcError, ValueError, KeyError):
-                continue  # not compiled: the engine answers (and names any error)
-    return found
+        for origin, importer in ROUTES:
+            if importer not in schedule.parties:
+                continue
+            compiler = _Compiler(schedule, origin, importer, base_rates)
+            chosen = (
+                sorted({code_digits(c) for c in codes.get(importer, ())})
+                if codes is not None
+                else route_codes(importer, base_rates, schedule)
+            )
+            for digits in chosen:
+                try:
+                    intervals = compiler.compile_code(digits)
+                except (TradecalcError, ValueError, KeyError):
+                    continue  # not compiled: the engine answers (and names any error)
+                starts = []
+                refs = []
+                for start, found in intervals:
+                    ref = ids.get(found)
+                    if ref is None:
+                        ref = ids[found] = len(layers)
+                        layers.append(found)
+                    starts.append(start)
+                    refs.append(ref)
+                table[(importer, origin, digits)] = (starts, refs)
+    return RateTable(key, layers, table)
 
 
 class Tables:
