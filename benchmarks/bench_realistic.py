@@ -217,9 +217,9 @@ def _wall(cmd: list[str]) -> float:
 def full_check(shipments: Path, result: Path, limit: int | None = None) -> tuple[int, int]:
     """Every batch row against one-shot ``assess()``: rows checked and rows differing."""
     from tradecalc.batch import result_values
-    from tradecalc.cli.hts import imported_schedule
     from tradecalc.engine import Shipment, assess, dated_view
     from tradecalc.errors import TradecalcError
+    from tradecalc.providers import imported_schedule
     from tradecalc.schedules import load_schedule
 
     schedule = load_schedule(use_cache=False).schedule
