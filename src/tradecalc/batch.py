@@ -783,6 +783,10 @@ class ResultWriter:
             if header:
                 self._csv.writerow(self._columns)
 
+    def write_chunk(self, text: str) -> None:
+        """Write CSV text of whole rows made elsewhere (the vectorised path's)."""
+        self._stream.write(text)
+
     def write(self, row: ResultRow) -> None:
         """Write one result row."""
         if self._jsonl:
@@ -847,7 +851,7 @@ def run(
                 if on_error is not None:
                     on_error(item)
             elif isinstance(item, str):
-                out.write(item)  # CSV text of whole rows (the vectorised path)
+                writer.write_chunk(item)
             else:
                 writer.write(item)
     finally:
