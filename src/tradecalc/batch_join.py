@@ -514,7 +514,8 @@ class Vectorised(Joined):
         texts: dict[int, list[str]] = {}
         stream = io.StringIO()
         writer = csv.writer(stream, lineterminator="\n")
-        key = (ENTRY_DATE, "USD")
+        assert self.party is not None
+        key = (ENTRY_DATE, self.party.currency)
         rest_before = [item for item, f in zip(chunk[:first], flags, strict=False) if not f]
         rest_after = [item for item, f in zip(chunk[first:], flags[first:], strict=True) if not f]
         for part, is_first in ((rest_before, True), (rest_after, False)):
@@ -842,6 +843,7 @@ class Vectorised(Joined):
             )
             .otherwise(0)
         )
+        assert self.party is not None
         numbers = frame.get_column("pos").to_list()
         row_numbers = [chunk[i][0] for i in numbers]
         frame = frame.with_columns(pl.Series("number", row_numbers, dtype=pl.Int64))
@@ -851,7 +853,7 @@ class Vectorised(Joined):
             pl.col(f"c{at['hs']}"),
             pl.lit(ENTRY_DATE),
             pl.col("as_of"),
-            pl.lit("USD"),
+            pl.lit(self.party.currency),
             _money_text(cents),
             _money_text(pl.col("duty")),
             _money_text(pl.col("fee")),
