@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 from datetime import date, timedelta
 
@@ -148,3 +149,23 @@ def test_cells_quoted_as_the_csv_module_does() -> None:
         stream = io.StringIO()
         csv.writer(stream, lineterminator="\n").writerow((text, "z"))
         assert stream.getvalue() == f"{batch_join._cell(text)},z\n"
+
+
+def test_jsonl_input_takes_the_reference_path(world: tuple[Schedule, Tables, list[str]]) -> None:
+    """JSON values need not be text (``false``, numbers): such rows are never vectorised."""
+    schedule, tables, codes = world
+    second = json.dumps({"hs": codes[0], "value": 12, "date": "2025-05-20"})
+    text = '{"hs": false}\n' + second + "\n"
+    found = []
+    for vectorised in (True, False):
+        summary = batch.Summary()
+        rows = batch.read_jsonl(io.StringIO(text))
+        found.append(
+            list(
+                batch_join.assess_joined(
+                    schedule, rows, tables, FxTable(), summary, (), PROVENANCE, vectorised
+                )
+            )
+        )
+    assert found[0] == found[1]
+    assert not any(isinstance(item, str) for item in found[0])

@@ -397,14 +397,15 @@ def assess_joined(
 ) -> Iterator[Output]:
     """Assess ``rows`` as :func:`tradecalc.batch.assess_rows` does, plain rows joined.
 
-    With ``provenance`` (CSV output), no ``views`` and the ``fast`` extra installed, plain
-    dated rows are charged by :class:`Vectorised` and come out as CSV text (str items);
+    With CSV input (every cell text), ``provenance`` (CSV output), no ``views`` and the
+    ``fast`` extra installed, plain dated rows are charged by :class:`Vectorised` and come
+    out as CSV text (str items);
     ``vectorised`` forces the choice (None: when available, unless the environment says
     ``TRADECALC_VECTORISED=0``)."""
     header, items = _items(rows)
     if vectorised is None:
         vectorised = os.environ.get("TRADECALC_VECTORISED", "1") != "0" and (vectorised_available())
-    if vectorised and provenance is not None and not views:
+    if vectorised and provenance is not None and not views and rows.cells is not None:
         fast = Vectorised(schedule, header, rows.extra, tables, fx, provenance)
         if fast.usable:
             return fast.assess(items, summary)
