@@ -138,8 +138,6 @@ class Bundle:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or bundle_dir()
         self._map: mmap.mmap | None = None
-        self._rows: dict[str, list[list[str]]] = {}
-        self._lines: dict[tuple[str, tuple[int, ...]], dict[str, Line]] = {}
 
     @cached_property
     def revisions(self) -> list[BundledRevision]:
@@ -186,26 +184,11 @@ class Bundle:
         return found
 
     def lines(self, prefix: str, when: datetime) -> dict[str, Line]:
-        """The lines under ``prefix`` (itself included) in force at ``when``.
-
-        Remembered per prefix and set of rows in force (the dates of a code's neighbours
-        ask for the same lines again)."""
+        """The lines under ``prefix`` (itself included) in force at ``when``."""
         day = when.date().isoformat()
-        rows = self._rows.get(prefix)
-        if rows is None:
-            if len(self._rows) >= 4096:
-                self._rows.clear()
-            rows = self._rows[prefix] = self.rows(prefix)
-        live = tuple(
-            i for i, row in enumerate(rows) if row[1] <= day and (not row[2] or day < row[2])
+        return self._make_lines(
+            [row for row in self.rows(prefix) if row[1] <= day and (not row[2] or day < row[2])]
         )
-        key = (prefix, live)
-        found = self._lines.get(key)
-        if found is None:
-            if len(self._lines) >= 4096:
-                self._lines.clear()
-            found = self._lines[key] = self._make_lines([rows[i] for i in live])
-        return dict(found)
 
     def _make_lines(self, rows: list[list[str]]) -> dict[str, Line]:
         found = {}
