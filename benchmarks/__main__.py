@@ -25,6 +25,9 @@ def main() -> None:
     parser.add_argument(
         "--no-check", action="store_true", help="skip the full-row check against assess()"
     )
+    parser.add_argument(
+        "--generated", type=int, default=0, help="generated rows for the 10 M-row target (0: skip)"
+    )
     args = parser.parse_args()
     bench_startup.main(runs=args.runs, data=args.data)
     print()
@@ -32,7 +35,7 @@ def main() -> None:
     print()
     bench_hts.main(runs=args.runs, data=args.data)
     print()
-    bench_realistic.main(check_all=not args.no_check)
+    bench_realistic.main(check_all=not args.no_check, generated_rows=args.generated)
     print()
     bench_refund.main(rows=args.rows, data=args.data)
     print()

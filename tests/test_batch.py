@@ -115,7 +115,14 @@ def test_interrupted_batch_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Mo
             raise OSError("disk full (injected)")
         real(self, row)
 
+    def failing_text(self: batch.ResultWriter, text: str) -> None:
+        nonlocal calls
+        calls += 3  # the vectorised path writes whole chunks as text
+        if calls >= 3:
+            raise OSError("disk full (injected)")
+
     monkeypatch.setattr(batch.ResultWriter, "write", failing)
+    monkeypatch.setattr(batch.ResultWriter, "write_chunk", failing_text)
     result = CliRunner().invoke(app, ["batch", str(CSV_IN), "-o", str(out), "--data", str(MINI)])
     assert isinstance(result.exception, OSError)
     assert out.read_text() == "previous results\n"

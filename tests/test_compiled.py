@@ -143,12 +143,19 @@ def test_a_damaged_cached_table_is_compiled_again(
     key = "k"
     good = compiled.RateTable(key, list(table.layers), dict(table.codes)).to_bytes()
     head, _, payload = good.partition(b"\n")
-    body = json.loads(payload)
-    name = next(iter(body["codes"]))
-    body["codes"][name] = [["not a date"], [0]]
-    body["layers"][0] = ["bad"]
-    bad = json.dumps(body).encode()
     header = json.loads(head)
+    sizes = header["parts"]
+    names = json.loads(payload[: sizes[0]])
+    name = names[0]
+    at = sizes[0] + sizes[1]  # the interval starts: make the first code's unordered
+    first = int.from_bytes(payload[sizes[0] + 8 : sizes[0] + 16], "little")
+    assert first >= 2
+    body = bytearray(payload)
+    body[at : at + 8] = (2**62).to_bytes(8, "little")
+    blob = sum(sizes[:5])  # the first layer set's JSON: not a layer set any more
+    end = int.from_bytes(payload[sum(sizes[:4]) + 8 : sum(sizes[:4]) + 16], "little")
+    body[blob : blob + end] = b"[" + b" " * (end - 2) + b"]"
+    bad = bytes(body)
     header["payload_sha256"] = hashlib.sha256(bad).hexdigest()
     data = json.dumps(header).encode() + b"\n" + bad
     loaded = compiled.RateTable.from_bytes(data, key)
@@ -160,3 +167,4 @@ def test_a_damaged_cached_table_is_compiled_again(
     assert tables.generation == 1
     other = codes["US"][1]
     assert tables.at("US", "CN", other, when) == table.at("US", "CN", other, when)
+

@@ -326,6 +326,7 @@ def test_a_row_the_engine_cannot_compute_does_not_stop_the_batch(
     _overflowing(batch, monkeypatch)
     monkeypatch.setattr(batch, "compile_plan", lambda *a: None)
     monkeypatch.setattr(batch_join.Joined, "_plan", lambda *a: None)  # every row: the engine
+    monkeypatch.setenv("TRADECALC_VECTORISED", "0")  # the vectorised path skips _plan
     rows = [("9503.00.0073", "100", FAR), ("9503.00.0073", "200", "2025-06-01")]
     source = tmp_path / f"in.{fmt}"
     if fmt == "csv":

@@ -783,6 +783,10 @@ class ResultWriter:
             if header:
                 self._csv.writerow(self._columns)
 
+    def write_chunk(self, text: str) -> None:
+        """Write CSV text of whole rows made elsewhere (the vectorised path's)."""
+        self._stream.write(text)
+
     def write(self, row: ResultRow) -> None:
         """Write one result row."""
         if self._jsonl:
@@ -833,17 +837,21 @@ def run(
     summary = Summary()
     writer = ResultWriter(out, fmt, rows.extra, provenance=provenance)
     tables = _open_tables(schedule, base_rates, data_sha256)
+    results: Iterator[ResultRow | RowError | str]
     if any(view.overrides or view.added for view in views):
         results = assess_rows(schedule, rows, views, fx, summary, base_rates, tables)
     else:
         from tradecalc.batch_join import assess_joined
 
-        results = assess_joined(schedule, rows, tables, fx or FxTable(), summary, views)
+        text = provenance if fmt == "csv" else None
+        results = assess_joined(schedule, rows, tables, fx or FxTable(), summary, views, text)
     try:
         for item in results:
             if isinstance(item, RowError):
                 if on_error is not None:
                     on_error(item)
+            elif isinstance(item, str):
+                writer.write_chunk(item)
             else:
                 writer.write(item)
     finally:

@@ -17,14 +17,20 @@ those of the reference path.
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from tradecalc.batch import (
     _DATED_VIEW,
+    ENTRY_DATE,
     RegimeTotals,
     ResultRow,
     RowError,
@@ -35,13 +41,28 @@ from tradecalc.batch import (
     _items,
     _named_views,
 )
-from tradecalc.compiled import FeeAt, Layers, Tables, fees_at, intraday_at, review_of
+from tradecalc.compiled import (
+    START,
+    FeeAt,
+    Layers,
+    Tables,
+    _DamagedError,
+    fees_at,
+    intraday_at,
+    review_of,
+)
 from tradecalc.engine import RegimeView
 from tradecalc.errors import TradecalcError
 from tradecalc.inputs import MODES, parse_entry
 from tradecalc.models import Schedule, format_when
 from tradecalc.money import FxTable, money_sum
 from tradecalc.status import status
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Output = ResultRow | RowError | str
+"""A result row, a bad row, or CSV text of whole rows (the vectorised path)."""
 
 _CODE = re.compile(r"\d\d(?:\.?\d\d){1,4}\Z", re.ASCII)
 _VALUE = re.compile(r"\d{1,13}(?:\.\d{1,2})?\Z")
@@ -276,18 +297,14 @@ class Joined:
             return None
         return code, value, day, mode
 
-    def assess(self, items: Iterator[_Item], summary: Summary) -> Iterator[ResultRow | RowError]:
+    chunk_size = CHUNK
+
+    def assess(self, items: Iterator[_Item], summary: Summary) -> Iterator[Output]:
         """Every row of ``items`` (see ``batch._items``), in input order, into ``summary``."""
         extra_at = tuple(self._at[name] for name in self.extra)
         sums: dict[tuple[str, str], list[int]] = {}
         try:
-            chunk: list[_Item] = []
-            for item in items:
-                chunk.append(item)
-                if len(chunk) >= CHUNK:
-                    yield from self._chunk(chunk, summary, extra_at, sums)
-                    chunk = []
-            if chunk:
+            while chunk := list(itertools.islice(items, self.chunk_size)):
                 yield from self._chunk(chunk, summary, extra_at, sums)
         finally:
             for key, (count, customs, duty, review) in sums.items():
@@ -303,7 +320,7 @@ class Joined:
         summary: Summary,
         extra_at: tuple[int, ...],
         sums: dict[tuple[str, str], list[int]],
-    ) -> Iterator[ResultRow | RowError]:
+    ) -> Iterator[Output]:
         found: list[tuple[Plan, ...] | None] = []
         customs: list[int] = []
         flat: list[Plan] = []
@@ -375,8 +392,533 @@ def assess_joined(
     fx: FxTable,
     summary: Summary,
     views: Sequence[RegimeView] = (),
-) -> Iterator[ResultRow | RowError]:
-    """Assess ``rows`` as :func:`tradecalc.batch.assess_rows` does, plain rows joined."""
+    provenance: tuple[str, str] | None = None,
+    vectorised: bool | None = None,
+) -> Iterator[Output]:
+    """Assess ``rows`` as :func:`tradecalc.batch.assess_rows` does, plain rows joined.
+
+    With CSV input (every cell text), ``provenance`` (CSV output), no ``views`` and the
+    ``fast`` extra installed, plain dated rows are charged by :class:`Vectorised` and come
+    out as CSV text (str items);
+    ``vectorised`` forces the choice (None: when available, unless the environment says
+    ``TRADECALC_VECTORISED=0``)."""
     header, items = _items(rows)
+    if vectorised is None:
+        vectorised = os.environ.get("TRADECALC_VECTORISED", "1") != "0" and (vectorised_available())
+    if vectorised and provenance is not None and not views and rows.cells is not None:
+        fast = Vectorised(schedule, header, rows.extra, tables, fx, provenance)
+        if fast.usable:
+            return fast.assess(items, summary)
     joined = Joined(schedule, header, rows.extra, tables, fx, views)
     return joined.assess(items, summary)
+
+
+# ----------------------------------------------------------------------------- vectorised
+
+
+def _csv_specials() -> str:
+    """The characters that make :mod:`csv` quote a cell (lines end with ``\\n``)."""
+    found = []
+    for char in ',"\n\r\t ;':
+        stream = io.StringIO()
+        csv.writer(stream, lineterminator="\n").writerow((f"a{char}b", "c"))
+        if stream.getvalue().startswith('"'):
+            found.append(char)
+    return "".join(found)
+
+
+_SPECIALS = _csv_specials()
+_PY_LIMIT = 10**12
+"""Values above this many cents take the pure-Python path (64-bit products stay exact)."""
+
+
+def _cell(text: str) -> str:
+    """``text`` as :mod:`csv` writes it as one cell of a row."""
+    if any(c in text for c in _SPECIALS):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def vectorised_available() -> bool:
+    """True when the ``fast`` extra (polars) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("polars") is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """What the vectorised path needs of one layer set (None in ``_Vectorised.layers``:
+    the engine charges it)."""
+
+    lines: tuple[tuple[int, int, bool], ...]
+    metals: int
+    claimable: str
+    review: tuple[str, ...]
+    """Layer-only review items (with the metal and quantity ones)."""
+
+
+class Vectorised(Joined):
+    """:class:`Joined` with the plain dated rows of a chunk joined and charged by polars.
+
+    A chunk's rows that are plain, dated, found in the table with layers the table can
+    charge, and valued under :data:`_PY_LIMIT` cents are charged as whole columns
+    (an as-of join on code and instant, one row per duty line, integer cents with half-up
+    per line, summed per row) and written as CSV text; every other row takes
+    :meth:`Joined._chunk` in its place. The text is byte for byte what
+    :class:`tradecalc.batch.ResultWriter` writes for the same rows."""
+
+    chunk_size = 65_536
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        header: Sequence[str],
+        extra: Sequence[str],
+        tables: Tables,
+        fx: FxTable,
+        provenance: tuple[str, str],
+    ) -> None:
+        super().__init__(schedule, header, extra, tables, fx, ())
+        self.provenance = provenance
+        self.tail = ",".join(_cell(p) for p in provenance)
+        self._spans: dict[str, tuple[list[int], list[int]] | None] = {}
+        self._generation = tables.generation
+        self._layers: dict[int, _Layer | None] = {}
+        self._entries: dict[str, tuple[int, str] | None] = {}
+        self._fees: dict[tuple[int, str], tuple[FeesAt, tuple[str, ...]] | None] = {}
+        self._reviews: dict[tuple[int, int, str], tuple[str, bool]] = {}
+
+    @property
+    def usable(self) -> bool:
+        """False when no row can take the vectorised path (the importer's rules)."""
+        party = self.party
+        return party is not None and party.valuation == "transaction" and not party.taxes
+
+    def _chunk(
+        self,
+        chunk: list[_Item],
+        summary: Summary,
+        extra_at: tuple[int, ...],
+        sums: dict[tuple[str, str], list[int]],
+    ) -> Iterator[Output]:
+        try:
+            fast = self._charge(chunk)
+        except _DamagedError:
+            self.tables.index_at("US", "CN", "0000", START)  # drops the damaged table
+            fast = None
+        if fast is None:
+            yield from super()._chunk(chunk, summary, extra_at, sums)
+            return
+        lines, flags, reviewed, customs, duty, count = fast
+        first = next((i for i, f in enumerate(flags) if f), len(chunk))
+        texts: dict[int, list[str]] = {}
+        stream = io.StringIO()
+        writer = csv.writer(stream, lineterminator="\n")
+        assert self.party is not None
+        key = (ENTRY_DATE, self.party.currency)
+        rest_before = [item for item, f in zip(chunk[:first], flags, strict=False) if not f]
+        rest_after = [item for item, f in zip(chunk[first:], flags[first:], strict=True) if not f]
+        for part, is_first in ((rest_before, True), (rest_after, False)):
+            if not is_first and first < len(chunk):
+                if key not in summary.totals:
+                    summary.totals[key] = RegimeTotals(*key)
+                acc = sums.setdefault(key, [0, 0, 0, 0])
+                acc[0] += count
+                acc[1] += customs
+                acc[2] += duty
+                acc[3] += reviewed
+                summary.rows += count
+                summary.results += count
+                summary.needs_review += reviewed
+            for found in super()._chunk(part, summary, extra_at, sums):
+                if isinstance(found, RowError):
+                    yield found
+                    continue
+                assert isinstance(found, ResultRow)
+                writer.writerow((found.row, *found.passthrough, *found.values, *self.provenance))
+                texts.setdefault(found.row, []).append(stream.getvalue())
+                stream.seek(0)
+                stream.truncate()
+        out = []
+        fast_lines = iter(lines)
+        for item, flag in zip(chunk, flags, strict=True):
+            if flag:
+                out.append(next(fast_lines))
+            elif not isinstance(item, RowError):
+                out.extend(texts.get(item[0], ()))
+        yield "".join(out)
+
+    def _reset(self) -> None:
+        """Forget what referred to layer indexes of a table since dropped."""
+        self._spans.clear()
+        self._layers.clear()
+        self._reviews.clear()
+        self._generation = self.tables.generation
+
+    def _code_spans(self, codes: list[str]) -> list[tuple[list[int], list[int]] | None]:
+        if len(self._spans) > 200_000:
+            self._spans.clear()
+        found = []
+        for code in codes:
+            if code not in self._spans:
+                self._spans[code] = self.tables.spans("US", "CN", code)
+            found.append(self._spans[code])
+        return found
+
+    def _entry(self, day: str) -> tuple[int, str] | None:
+        """An entry date's moment (microseconds since the table's start) and its text."""
+        if day not in self._entries:
+            found = None
+            try:
+                moment, is_date = parse_entry(day)
+            except TradecalcError:
+                is_date = False
+            if is_date and moment >= START:
+                found = ((moment - START) // timedelta(microseconds=1), format_when(moment))
+            if len(self._entries) > 100_000:
+                self._entries.clear()
+            self._entries[day] = found
+        return self._entries[day]
+
+    def _day(self, micros: int, mode: str) -> tuple[FeesAt, tuple[str, ...]] | None:
+        """The fees at a moment for a mode and the review items they and the day add
+        (None: a fee bound is not whole cents; the reference path charges those rows)."""
+        key = (micros, mode)
+        if key not in self._fees:
+            party = self.party
+            assert party is not None
+            when = START + micros * timedelta(microseconds=1)
+            fees = fees_at(party, mode, when)
+            intraday = intraday_at(self.schedule, "US", when)
+            exact = all(_exact_cents(low) and _exact_cents(high) for _, _, low, high in fees[0])
+            self._fees[key] = (fees, intraday) if exact else None
+        found = self._fees[key]
+        if found is None:
+            return None
+        return found[0], (*found[0][1], *found[1])
+
+    def _layer(self, index: int) -> _Layer | None:
+        if index not in self._layers:
+            layers = self.tables.layer(index)
+            found = None
+            if not layers.engine and not layers.taxes:
+                lines = []
+                for duty in layers.duties:
+                    number, scale = _scaled(Decimal(duty[5]))
+                    lines.append((number, scale, duty[6] == "remainder"))
+                found = _Layer(
+                    tuple(lines),
+                    len({d[9] for d in layers.duties if d[9] is not None}),
+                    "; ".join(layers.claimable),
+                    (),
+                )
+            self._layers[index] = found
+        return self._layers[index]
+
+    def _review(self, index: int, micros: int, mode: str) -> tuple[str, bool]:
+        """``status,review`` as CSV text, and whether the row needs review."""
+        fees, intraday = self._fees[(micros, mode)] or ((((), ()), ()))
+        review = review_of(self.tables.layer(index), fees, intraday, True)
+        found = status(review)
+        return f"{found},{_cell('; '.join(review))}", found != "ok"
+
+    def _charge(
+        self, chunk: list[_Item]
+    ) -> tuple[list[str], list[bool], int, int, int, int] | None:
+        """The CSV lines of the chunk's vectorised rows, which rows they are, and their
+        review count, customs and duty in cents and count (None: no row qualifies)."""
+        import polars as pl
+
+        at = self._at
+        positions = [i for i, item in enumerate(chunk) if not isinstance(item, RowError)]
+        if not positions or "date" not in at:
+            return None
+        cells = [chunk[i][1] for i in positions]  # type: ignore[index]
+        columns = list(zip(*cells, strict=True))
+        names = [f"c{i}" for i in range(len(self.header))]
+        frame = pl.DataFrame(
+            {
+                name: pl.Series(name, column, dtype=pl.String)
+                for name, column in zip(names, columns, strict=True)
+            }
+        ).with_columns(pl.Series("pos", positions, dtype=pl.Int64))
+        col = {name: pl.col(f"c{i}") for name, i in at.items()}
+        plain = (
+            col["hs"].str.contains(r"^[0-9]{2}(?:\.?[0-9]{2}){1,4}$")
+            & col["value"].str.contains(r"^[0-9]{1,13}(?:\.[0-9]{1,2})?$")
+            & col["date"].str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+        )
+        for name, allowed in (("origin", ("", "CN")), ("dest", ("", "US"))):
+            if name in col:
+                plain &= col[name].is_in(list(allowed))
+        if "mode" in col:
+            plain &= col["mode"].is_in(["", *MODES])
+        for index in self._must_blank:
+            plain &= pl.col(f"c{index}") == ""
+        frame = frame.filter(plain)
+        if frame.is_empty():
+            return None
+        mode = col["mode"].replace("", "ocean") if "mode" in col else pl.lit("ocean")
+        whole = col["value"].str.split_exact(".", 1)
+        frame = frame.with_columns(
+            col["hs"].str.replace_all(".", "", literal=True).alias("digits"),
+            mode.alias("mode_"),
+            (
+                whole.struct.field("field_0").cast(pl.Int64) * 100
+                + whole.struct.field("field_1").fill_null("").str.pad_end(2, "0").cast(pl.Int64)
+            ).alias("cents"),
+        ).filter(pl.col("cents") <= _PY_LIMIT)
+        # entry moments, per distinct date text
+        days = frame.get_column(f"c{at['date']}").unique().to_list()
+        day_rows = [(d, *e) for d in days if (e := self._entry(d)) is not None]
+        if not day_rows:
+            return None
+        day_frame = pl.DataFrame(
+            {
+                "day": [r[0] for r in day_rows],
+                "micros": [r[1] for r in day_rows],
+                "as_of": [r[2] for r in day_rows],
+            },
+            schema={"day": pl.String, "micros": pl.Int64, "as_of": pl.String},
+        )
+        frame = frame.join(day_frame, left_on=f"c{at['date']}", right_on="day", how="inner")
+        # the intervals of the codes
+        if self.tables.generation != self._generation:
+            self._reset()
+        codes = frame.get_column("digits").unique().to_list()
+        spans = self._code_spans(codes)
+        if self.tables.generation != self._generation:
+            self._reset()
+            spans = self._code_spans(codes)
+        span_codes: list[str] = []
+        span_starts: list[int] = []
+        span_ids: list[int] = []
+        for code, found in zip(codes, spans, strict=True):
+            if found is not None:
+                span_codes.extend([code] * len(found[0]))
+                span_starts.extend(found[0])
+                span_ids.extend(found[1])
+        if not span_codes:
+            return None
+        intervals = pl.DataFrame(
+            {"digits": span_codes, "start": span_starts, "layer": span_ids},
+            schema={"digits": pl.String, "start": pl.Int64, "layer": pl.Int64},
+        ).sort("start")
+        frame = (
+            frame.sort("micros")
+            .join_asof(
+                intervals,
+                left_on="micros",
+                right_on="start",
+                by="digits",
+                strategy="backward",
+                check_sortedness=False,
+            )
+            .filter(pl.col("layer").is_not_null())
+        )
+        # the layers and the days' fees
+        layer_ids = frame.get_column("layer").unique().to_list()
+        line_rows: list[tuple[int, int, int, bool]] = []
+        info_rows: list[tuple[int, int, str]] = []
+        for index in layer_ids:
+            layer = self._layer(index)
+            if layer is None:
+                continue
+            info_rows.append((index, layer.metals, _cell(layer.claimable)))
+            line_rows.extend((index, n, k, r) for n, k, r in layer.lines)
+        fee_keys = frame.select("micros", "mode_").unique().rows()
+        fee_rows: list[tuple[int, str, int, int, int, int]] = []
+        day_ok: list[tuple[int, str, bool]] = []
+        for micros, mode_ in fee_keys:
+            found_fees = self._day(micros, mode_)
+            if found_fees is None:
+                continue
+            fees, extra_review = found_fees
+            day_ok.append((micros, mode_, not extra_review))
+            for _, rate, low, high in fees[0]:
+                number, scale = _scaled(rate)
+                low_c, high_c = _cents(low), _cents(high)
+                fee_rows.append(
+                    (micros, mode_, number, scale,
+                     -1 if low_c is None else low_c, -1 if high_c is None else high_c)
+                )  # fmt: skip
+        if not info_rows or not day_ok:
+            return None
+        biggest = max([n for _, n, _, _ in line_rows] + [f[2] for f in fee_rows] + [1])
+        limit = min(_PY_LIMIT, (2**61) // biggest)
+        info = pl.DataFrame(
+            info_rows,
+            schema={"layer": pl.Int64, "metals": pl.Int64, "claimable": pl.String},
+            orient="row",
+        )
+        days_ok = pl.DataFrame(
+            day_ok,
+            schema={"micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean},
+            orient="row",
+        )
+        frame = (
+            frame.join(info, on="layer", how="inner")
+            .join(days_ok, on=["micros", "mode_"], how="inner")
+            .filter(pl.col("cents") <= limit)
+        )
+        if frame.is_empty():
+            return None
+        # money: one row per duty line, half-up per line, summed per shipment
+        lines = pl.DataFrame(
+            line_rows,
+            schema={"layer": pl.Int64, "n": pl.Int64, "k": pl.Int64, "rem": pl.Boolean},
+            orient="row",
+        )
+        base = frame.select("pos", "layer", "cents", "metals")
+        duty = (
+            base.join(lines, on="layer", how="inner")
+            .with_columns(
+                (
+                    pl.when(pl.col("rem") & (pl.col("metals") > 0))
+                    .then(0)
+                    .otherwise(pl.col("cents"))
+                    * pl.col("n")
+                ).alias("p")
+            )
+            .group_by("pos")
+            .agg(((2 * pl.col("p") + pl.col("k")) // (2 * pl.col("k"))).sum().alias("duty"))
+        )
+        fee_frame = pl.DataFrame(
+            fee_rows,
+            schema={
+                "micros": pl.Int64, "mode_": pl.String, "n": pl.Int64, "k": pl.Int64,
+                "low": pl.Int64, "high": pl.Int64,
+            },
+            orient="row",
+        )  # fmt: skip
+        product = pl.col("cents") * pl.col("n")
+        floor = pl.col("low") * pl.col("k")
+        ceiling = pl.col("high") * pl.col("k")
+        product = pl.when((pl.col("low") >= 0) & (product < floor)).then(floor).otherwise(product)
+        product = (
+            pl.when((pl.col("high") >= 0) & (product > ceiling)).then(ceiling).otherwise(product)
+        )
+        fee = (
+            frame.select("pos", "cents", "micros", "mode_")
+            .join(fee_frame, on=["micros", "mode_"], how="inner")
+            .group_by("pos")
+            .agg(((2 * product + pl.col("k")) // (2 * pl.col("k"))).sum().alias("fee"))
+        )
+        frame = (
+            frame.join(duty, on="pos", how="left")
+            .join(fee, on="pos", how="left")
+            .with_columns(pl.col("duty").fill_null(0), pl.col("fee").fill_null(0))
+        )
+        # review and status: per layer, or per layer and day where the day adds items
+        review_rows = []
+        for index, micros, mode_, plain_day in (
+            frame.select("layer", "micros", "mode_", "plain_day").unique().iter_rows()
+        ):
+            key = (index, 0, "") if plain_day else (index, micros, mode_)
+            found_review = self._reviews.get(key)
+            if found_review is None:
+                found_review = self._review(index, micros, mode_)
+                self._reviews[key] = found_review
+            review_rows.append((index, micros, mode_, *found_review))
+        reviews = pl.DataFrame(
+            review_rows,
+            schema={
+                "layer": pl.Int64, "micros": pl.Int64, "mode_": pl.String,
+                "review": pl.String, "needs": pl.Boolean,
+            },
+            orient="row",
+        )  # fmt: skip
+        frame = frame.join(reviews, on=["layer", "micros", "mode_"], how="inner").sort("pos")
+        # text
+        cents = pl.col("cents")
+        total = pl.col("duty") + pl.col("fee")
+        ratio_q = pl.col("duty") // pl.when(cents > 0).then(cents).otherwise(1)
+        ratio_r = pl.col("duty") % pl.when(cents > 0).then(cents).otherwise(1)
+        units = (
+            pl.when(cents > 0)
+            .then(
+                ratio_q * 1_000_000
+                + (2 * ratio_r * 1_000_000 + cents)
+                // (2 * pl.when(cents > 0).then(cents).otherwise(1))
+            )
+            .otherwise(0)
+        )
+        assert self.party is not None
+        numbers = frame.get_column("pos").to_list()
+        row_numbers = [chunk[i][0] for i in numbers]
+        frame = frame.with_columns(pl.Series("number", row_numbers, dtype=pl.Int64))
+        parts = [pl.col("number").cast(pl.String)]
+        parts += [_quoted(pl.col(f"c{i}")) for i in (at[name] for name in self.extra)]
+        parts += [
+            pl.col(f"c{at['hs']}"),
+            pl.lit(ENTRY_DATE),
+            pl.col("as_of"),
+            pl.lit(self.party.currency),
+            _money_text(cents),
+            _money_text(pl.col("duty")),
+            _money_text(pl.col("fee")),
+            pl.lit("0.00"),
+            _money_text(total),
+            _ratio_text(units),
+            _money_text(cents + total),
+            pl.col("review"),
+            pl.lit(""),
+            pl.col("claimable"),
+            pl.lit("CN"),
+            pl.lit("US"),
+            pl.lit(self.tail),
+        ]
+        texts = frame.select(
+            pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")]).alias("line"),
+            pl.col("needs"),
+            cents,
+            pl.col("duty"),
+        )
+        flags = [False] * len(chunk)
+        for i in numbers:
+            flags[i] = True
+        out = texts.get_column("line").to_list()
+        reviewed = int(texts.get_column("needs").sum())
+        return (
+            out,
+            flags,
+            reviewed,
+            int(texts.get_column("cents").sum()),
+            int(texts.get_column("duty").sum()),
+            len(numbers),
+        )
+
+
+def _quoted(text: pl.Expr) -> pl.Expr:
+    """A text column as :mod:`csv` writes its cells."""
+    import polars as pl
+
+    special = pl.lit(False)
+    for char in _SPECIALS:
+        special = special | text.str.contains(char, literal=True)
+    wrapped = pl.concat_str([pl.lit('"'), text.str.replace_all('"', '""', literal=True),
+                             pl.lit('"')])  # fmt: skip
+    return pl.when(special).then(wrapped).otherwise(text)
+
+
+def _money_text(cents: pl.Expr) -> pl.Expr:
+    """Cents as ``units.cc``."""
+    import polars as pl
+
+    return pl.concat_str(
+        [(cents // 100).cast(pl.String), pl.lit("."), (cents % 100).cast(pl.String).str.zfill(2)]
+    )
+
+
+def _ratio_text(units: pl.Expr) -> pl.Expr:
+    """Millionths as ``units.dddddd``."""
+    import polars as pl
+
+    return pl.concat_str(
+        [
+            (units // 1_000_000).cast(pl.String),
+            pl.lit("."),
+            (units % 1_000_000).cast(pl.String).str.zfill(6),
+        ]
+    )

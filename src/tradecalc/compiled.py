@@ -18,12 +18,15 @@ are read per moment and mode (:func:`fees_at`); a bare date's intraday caveat pe
 (:func:`intraday_at`).
 
 :func:`charge` is the single money path over resolved layers (Decimal, half-up per line,
-exactly as the engine). The table is cached on disk as plain JSON keyed by the data's
-digest and the HTS revisions (:func:`open_tables`); no ``--explain`` trace is stored.
+exactly as the engine). The table is cached on disk keyed by the data's digest and the HTS
+revisions (:func:`open_tables`) in a compact format of plain data (integer arrays and JSON,
+never code; :meth:`RateTable.to_bytes`) decoded per code on demand; no ``--explain`` trace
+is stored.
 """
 
 from __future__ import annotations
 
+import array
 import bisect
 import contextlib
 import functools
@@ -31,9 +34,10 @@ import hashlib
 import json
 import os
 import stat
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,7 +51,7 @@ from tradecalc.money import consumption_tax, effective_rate, exact, money_sum, r
 from tradecalc.rate import FREE, Rate, parse_rate
 from tradecalc.status import status
 
-FORMAT = "tradecalc-rate-table-3"
+FORMAT = "tradecalc-rate-table-4"
 START = datetime(1900, 1, 1)
 """The first instant of every code's first interval."""
 ROUTES = (("CN", "US"), ("US", "CN"))
@@ -156,51 +160,117 @@ class NotATableError(ValueError):
 
 
 @dataclass(slots=True)
+class _Packed:
+    """A cached table not decoded yet: codes and layer sets are decoded when first asked
+    for (a run pays only for the codes it uses). See :meth:`RateTable.to_bytes`."""
+
+    names: list[str]
+    """``importer|origin|digits`` per packed code, in file order."""
+    code_at: array.array[int]
+    """Interval offsets per code (``len(names) + 1``, non-decreasing)."""
+    starts: array.array[int]
+    """Interval starts, microseconds since :data:`START`."""
+    ids: array.array[int]
+    """The layer-set index of each interval."""
+    layer_at: array.array[int]
+    """Byte offsets of each layer set's JSON in ``blob`` (``layers + 1``)."""
+    blob: memoryview
+    position: dict[str, int] = field(default_factory=dict)
+
+    def find(self, name: str) -> int | None:
+        """The position of a packed code, or None."""
+        if not self.position and self.names:
+            self.position = {n: i for i, n in enumerate(self.names)}
+        return self.position.get(name)
+
+    def span(self, position: int, layers: int) -> tuple[list[int], list[int]]:
+        """A code's starts (microseconds) and layer indexes (NotATableError if damaged)."""
+        low, high = self.code_at[position], self.code_at[position + 1]
+        if not 0 <= low <= high <= len(self.starts):
+            raise NotATableError("bad offsets")
+        starts = self.starts[low:high].tolist()
+        ids = self.ids[low:high].tolist()
+        if not ids or min(ids) < 0 or max(ids) >= layers or starts != sorted(starts):
+            raise NotATableError("bad intervals")
+        return starts, ids
+
+    def layer(self, index: int) -> Layers:
+        """The layer set at ``index`` (NotATableError if damaged)."""
+        low, high = self.layer_at[index], self.layer_at[index + 1]
+        if not 0 <= low <= high <= len(self.blob):
+            raise NotATableError("bad layer offsets")
+        try:
+            value = json.loads(bytes(self.blob[low:high]))
+        except (ValueError, RecursionError):
+            raise NotATableError("bad layer") from None
+        return Layers.from_json(value)
+
+
+_MICRO = timedelta(microseconds=1)
+
+
+def _micros(when: datetime) -> int:
+    return (when - START) // _MICRO
+
+
+def _when(micros: int) -> datetime:
+    return START + micros * _MICRO
+
+
+@dataclass(slots=True)
 class RateTable:
     """Per (importer, origin, code): interval starts and the layers from each start on.
 
     A table read from the cache decodes a code, and a layer set, the first time it is asked
-    for (``raw_codes``, ``raw_layers``): a run pays only for the codes it uses."""
+    for (``packed``): a run pays only for the codes it uses."""
 
     key: str
     layers: list[Layers]
     codes: dict[tuple[str, str, str], tuple[list[datetime], list[int]]]
-    raw_codes: dict[str, object] = field(default_factory=dict)
-    raw_layers: dict[int, object] = field(default_factory=dict)
+    packed: _Packed | None = None
+    decoded: list[bool] = field(default_factory=list)
+    """Per layer set: decoded from ``packed`` yet (empty when nothing is packed)."""
 
     def layer(self, index: int) -> Layers:
         """The layer set at ``index`` (NotATableError for a damaged one)."""
-        raw = self.raw_layers.pop(index, None)
-        if raw is not None:
-            self.layers[index] = Layers.from_json(raw)
+        if self.packed is not None and not self.decoded[index]:
+            self.layers[index] = self.packed.layer(index)
+            self.decoded[index] = True
         return self.layers[index]
 
     def find(self, key: tuple[str, str, str]) -> tuple[list[datetime], list[int]] | None:
         """The starts and layer indexes of a code, if compiled (NotATableError if damaged)."""
         found = self.codes.get(key)
-        if found is None and self.raw_codes:
-            raw = self.raw_codes.pop("|".join(key), None)
-            if raw is not None:
-                found = self.codes[key] = self._decode(raw)
+        if found is None and self.packed is not None:
+            position = self.packed.find("|".join(key))
+            if position is not None:
+                starts, ids = self.packed.span(position, len(self.layers))
+                found = self.codes[key] = ([_when(s) for s in starts], ids)
         return found
 
-    def _decode(self, raw: object) -> tuple[list[datetime], list[int]]:
-        starts, ids = _l(raw)
-        checked = [int(_n(i)) for i in _l(ids)]
-        if any(not 0 <= i < len(self.layers) for i in checked) or len(_l(starts)) != len(checked):
-            raise NotATableError("bad index")
-        when = [datetime.fromisoformat(_s(s)) for s in _l(starts)]
-        if when != sorted(when):
-            raise NotATableError("unordered starts")
-        return when, checked
+    def spans(self, key: tuple[str, str, str]) -> tuple[list[int], list[int]] | None:
+        """:meth:`find` with starts as microseconds since :data:`START` (no datetimes made)."""
+        found = self.codes.get(key)
+        if found is not None:
+            return [_micros(s) for s in found[0]], found[1]
+        if self.packed is not None:
+            position = self.packed.find("|".join(key))
+            if position is not None:
+                return self.packed.span(position, len(self.layers))
+        return None
 
     def complete(self) -> None:
-        """Decode everything still raw."""
-        for name in list(self.raw_codes):
+        """Decode everything still packed."""
+        packed = self.packed
+        if packed is None:
+            return
+        for name in packed.names:
             importer, origin, digits = name.split("|")
             self.find((importer, origin, digits))
-        for index in list(self.raw_layers):
+        for index in range(len(self.layers)):
             self.layer(index)
+        self.packed = None
+        self.decoded = []
 
     def at(self, importer: str, origin: str, digits: str, when: datetime) -> Layers | None:
         """The layers of a code at ``when`` (None: not compiled, use the engine)."""
@@ -220,15 +290,35 @@ class RateTable:
                 yield importer, origin, digits, start, end, self.layer(index)
 
     def to_bytes(self) -> bytes:
-        """The table as plain JSON."""
+        """The table in its cache format: a JSON header line, then the payload.
+
+        The payload is plain data, never code: the code names (JSON), then little-endian
+        64-bit integer arrays (interval offsets per code, interval starts in microseconds
+        since :data:`START`, layer-set indexes, byte offsets of each layer set), then each
+        layer set as JSON, one after the other. The header gives every part's length."""
         self.complete()
-        codes = {
-            f"{i}|{o}|{d}": [[s.isoformat() for s in starts], ids]
-            for (i, o, d), (starts, ids) in self.codes.items()
-        }
-        body = {"layers": [x.to_json() for x in self.layers], "codes": codes}
-        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        head = {"format": FORMAT, "version": _code_version(), "key": self.key}
+        names, code_at, starts, ids = [], array.array("q", [0]), array.array("q"), array.array("q")
+        for (i, o, d), (when, refs) in self.codes.items():
+            names.append(f"{i}|{o}|{d}")
+            starts.extend(_micros(s) for s in when)
+            ids.extend(refs)
+            code_at.append(len(starts))
+        blobs = [
+            json.dumps(x.to_json(), separators=(",", ":"), ensure_ascii=False).encode()
+            for x in self.layers
+        ]
+        layer_at = array.array("q", [0])
+        for blob in blobs:
+            layer_at.append(layer_at[-1] + len(blob))
+        parts = [json.dumps(names, separators=(",", ":")).encode()]
+        for numbers in (code_at, starts, ids, layer_at):
+            if sys.byteorder != "little":
+                numbers.byteswap()
+            parts.append(numbers.tobytes())
+        parts.append(b"".join(blobs))
+        payload = b"".join(parts)
+        head: dict[str, object] = {"format": FORMAT, "version": _code_version(), "key": self.key}
+        head["parts"] = [len(p) for p in parts]
         head["payload_sha256"] = hashlib.sha256(payload).hexdigest()
         return json.dumps(head).encode() + b"\n" + payload
 
@@ -236,7 +326,10 @@ class RateTable:
     def from_bytes(cls, data: bytes, key: str) -> RateTable:
         """Read :meth:`to_bytes` output written for ``key`` (NotATableError otherwise);
         codes and layer sets are checked when first decoded."""
-        head_text, _, payload = data.partition(b"\n")
+        end = data.find(b"\n")
+        if end < 0:
+            raise NotATableError("no header")
+        head_text, payload = data[:end], memoryview(data)[end + 1 :]  # no copy of the payload
         try:
             head = json.loads(head_text)
         except ValueError:
@@ -247,18 +340,30 @@ class RateTable:
             raise NotATableError("another version")
         if head.get("payload_sha256") != hashlib.sha256(payload).hexdigest():
             raise NotATableError("damaged")
-        body = json.loads(payload)
-        if not isinstance(body, dict) or not isinstance(body.get("codes"), dict):
-            raise NotATableError("no codes")
-        raw_layers = _l(body.get("layers"))
+        sizes = [_n(n) for n in _l(head.get("parts"))]
+        if len(sizes) != 6 or any(n < 0 for n in sizes) or sum(sizes) != len(payload):
+            raise NotATableError("bad parts")
+        parts, at = [], 0
+        for size in sizes:
+            parts.append(payload[at : at + size])
+            at += size
+        names = [_s(n) for n in _l(json.loads(bytes(parts[0])))]
+        numbers = []
+        for part in parts[1:5]:
+            if len(part) % 8:
+                raise NotATableError("bad array")
+            found = array.array("q")
+            found.frombytes(part)
+            if sys.byteorder != "little":
+                found.byteswap()
+            numbers.append(found)
+        code_at, starts, ids, layer_at = numbers
+        if len(code_at) != len(names) + 1 or len(starts) != len(ids) or not layer_at:
+            raise NotATableError("bad lengths")
+        count = len(layer_at) - 1
+        packed = _Packed(names, code_at, starts, ids, layer_at, parts[5])
         placeholder = Layers((), (), ())
-        return cls(
-            key,
-            [placeholder] * len(raw_layers),
-            {},
-            dict(body["codes"]),
-            dict(enumerate(raw_layers)),
-        )
+        return cls(key, [placeholder] * count, {}, packed, [False] * count)
 
 
 def _n(value: object) -> int:
@@ -506,9 +611,7 @@ class _Compiler:
             return None
         parts: list[object] = [self._claims_signature(digits)]
         for cs in scopes:
-            lists = tuple(
-                _list_signature(plist, digits) for plist in (*cs.lists_in, *cs.lists_out)
-            )
+            lists = tuple(_list_signature(plist, digits) for plist in (*cs.lists_in, *cs.lists_out))
             rates = []
             for period in cs.measure.periods:
                 hit = self.table_rate(period, digits)
@@ -826,11 +929,30 @@ class Tables:
         try:
             return self._index_at(importer, origin, digits, when)
         except _DamagedError:
-            self.table = RateTable(self.table.key, [], {})
-            self._ids = None
-            self.generation += 1
-            self.added += 1
+            self._drop()
             return self._index_at(importer, origin, digits, when)
+
+    def spans(self, importer: str, origin: str, digits: str) -> tuple[list[int], list[int]] | None:
+        """A code's interval starts (microseconds since :data:`START`) and layer indexes,
+        compiled if need be; None when only the engine can tell. A damaged cached table is
+        dropped on the way (:attr:`generation` then changes: earlier indexes are void)."""
+        key = (importer, origin, digits)
+        try:
+            found = self.table.spans(key)
+        except (NotATableError, ValueError, TypeError, KeyError, IndexError):
+            self._drop()
+            found = None
+        if found is None:
+            if not self._add(key):
+                return None
+            found = self.table.spans(key)
+        return found
+
+    def _drop(self) -> None:
+        self.table = RateTable(self.table.key, [], {})
+        self._ids = None
+        self.generation += 1
+        self.added += 1
 
     def _index_at(self, importer: str, origin: str, digits: str, when: datetime) -> int | None:
         key = (importer, origin, digits)
@@ -927,7 +1049,7 @@ def open_tables(
     if not data_sha256 or folder is None:
         return Tables(schedule, base_rates)
     key = table_key(data_sha256, base_rates)
-    path = folder / f"rate-table-{key[:32]}.json"
+    path = folder / f"rate-table-{key[:32]}.bin"
     try:
         table = RateTable.from_bytes(_read_regular(path), key)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):

@@ -204,17 +204,20 @@ class Bundle:
     def lines(self, prefix: str, when: datetime) -> dict[str, Line]:
         """The lines under ``prefix`` (itself included) in force at ``when``."""
         day = when.date().isoformat()
+        return self._make_lines(
+            [row for row in self.rows(prefix) if row[1] <= day and (not row[2] or day < row[2])]
+        )
+
+    def _make_lines(self, rows: list[list[str]]) -> dict[str, Line]:
         found = {}
-        for row in self.rows(prefix):
-            code, start, end = row[:3]
-            if start <= day and (not end or day < end):
-                key = tuple(row)
-                line = self._lines.get(key)
-                if line is None:
-                    if len(self._lines) >= LINES_KEPT:
-                        self._lines.clear()
-                    line = self._lines[key] = self._line(row)
-                found[code] = line
+        for row in rows:
+            key = tuple(row)
+            line = self._lines.get(key)
+            if line is None:
+                if len(self._lines) >= LINES_KEPT:
+                    self._lines.clear()
+                line = self._lines[key] = self._line(row)
+            found[row[0]] = line
         return found
 
     @staticmethod
@@ -297,6 +300,8 @@ class UsSchedule:
         self.imported = imported
         self._last: tuple[str, datetime, object, Resolved] | None = None
         """The last :meth:`resolve` (the engine asks twice in a row for a missing code)."""
+        self._events: tuple[tuple[object, ...], list[tuple[date, int, Any]]] | None = None
+        self._in_force: dict[datetime, BundledRevision | Revision | None] = {}
 
     def __getstate__(self) -> tuple[Path | None, ImportedSchedule | None]:
         return (self.bundle.folder if self.bundle else None, self.imported)
@@ -315,7 +320,17 @@ class UsSchedule:
     # ------------------------------------------------------------------ revisions
 
     def _timeline(self) -> list[tuple[date, int, Any]]:
-        """(effective, 0 bundled / 1 imported, revision), in order of precedence."""
+        """(effective, 0 bundled / 1 imported, revision), in order of precedence (sorted
+        again only when the revisions change)."""
+        bundled = self.bundle.revisions if self.bundle is not None else []
+        imported = self.imported.revisions if self.imported is not None else []
+        key = (id(bundled), len(bundled), id(imported), len(imported))
+        if self._events is None or self._events[0] != key:
+            self._events = (key, self._sorted_events())
+            self._in_force = {}
+        return self._events[1]
+
+    def _sorted_events(self) -> list[tuple[date, int, Any]]:
         events: list[tuple[date, int, Any]] = []
         if self.bundle is not None:
             events += [(r.effective, 0, r) for r in self.bundle.revisions]
@@ -325,10 +340,16 @@ class UsSchedule:
 
     def in_force(self, when: datetime) -> BundledRevision | Revision | None:
         """The revision in force at ``when`` (an imported one wins a tie)."""
+        timeline = self._timeline()
+        if when in self._in_force:
+            return self._in_force[when]
         current = None
-        for effective, _, rev in self._timeline():
+        for effective, _, rev in timeline:
             if datetime(effective.year, effective.month, effective.day) <= when:
                 current = rev
+        if len(self._in_force) >= 4096:
+            self._in_force.clear()
+        self._in_force[when] = current
         return current
 
     def sources(self) -> dict[str, str]:

@@ -1,0 +1,171 @@
+"""The vectorised batch path (polars) writes byte for byte what the reference path writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tradecalc import batch, batch_join
+from tradecalc.base_rates import Providers
+from tradecalc.cn_lines import ChinaLines
+from tradecalc.compiled import Tables, route_codes
+from tradecalc.hts_history import open_schedule
+from tradecalc.models import Schedule
+from tradecalc.money import FxTable
+from tradecalc.schedules import load_schedule
+
+pytest.importorskip("polars", reason="the vectorised path needs the fast extra (polars)")
+
+PROVENANCE = ("2026.01", "ab" * 32)
+HEADER = ["sku", "hs", "origin", "dest", "value", "date", "mode", "claims", "freight", "note"]
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[Schedule, Tables, list[str]]:
+    schedule = load_schedule(use_cache=False).schedule
+    us = open_schedule(True)
+    assert us is not None
+    providers = Providers(us, ChinaLines())
+    codes = random.Random(5).sample(route_codes("US", providers, schedule), 80)
+    dotted = [f"{c[:4]}.{c[4:6]}.{c[6:]}" for c in codes[:10]]
+    extra = ["9503.00.0073", "1201.90", "0101", "8471.30.0100", "8507.60.00.30", "0708209010"]
+    return schedule, Tables(schedule, providers), [*codes, *dotted, *extra]
+
+
+def render(
+    schedule: Schedule, tables: Tables, text: str, vectorised: bool
+) -> tuple[str, list[batch.RowError], batch.Summary]:
+    """The CSV output, the bad rows and the summary of one path."""
+    summary = batch.Summary()
+    rows = batch.read_csv(io.StringIO(text))
+    out = io.StringIO()
+    writer = batch.ResultWriter(out, "csv", rows.extra, provenance=PROVENANCE)
+    errors = []
+    found = batch_join.assess_joined(
+        schedule, rows, tables, FxTable(), summary, (), PROVENANCE, vectorised
+    )
+    for item in found:
+        if isinstance(item, batch.RowError):
+            errors.append(item)
+        elif isinstance(item, str):
+            out.write(item)
+        else:
+            writer.write(item)
+    return out.getvalue(), errors, summary
+
+
+def table_text(rows: list[list[str]]) -> str:
+    stream = io.StringIO()
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return stream.getvalue()
+
+
+DAY = st.integers(0, 800).map(lambda n: (date(2024, 12, 1) + timedelta(days=n)).isoformat())
+VALUE = st.one_of(
+    st.integers(0, 10**12).map(lambda c: f"{c // 100}.{c % 100:02d}"),
+    st.integers(0, 10**9).map(str),
+    st.sampled_from(
+        ["0", "0.5", "0.005", "9999999999999.99", "1e3", "-5", " 12", "", "abc", "1,000"]
+    ),
+)
+NOTE = st.sampled_from(["", "plain", "a,b", 'say "hi"', "two\nlines", "tab\there"])
+
+
+@st.composite
+def shipments(draw: st.DrawFn, codes: list[str]) -> list[list[str]]:
+    rows = []
+    for n in range(draw(st.integers(0, 30))):
+        hs = draw(st.sampled_from([*codes, "12345", "0708209010", "99"]))
+        origin, dest = draw(st.sampled_from([("", ""), ("CN", "US"), ("US", "CN"), ("HK", "")]))
+        day = draw(st.one_of(DAY, DAY, st.sampled_from(["", "2025-04-09T12:00", "2025-02-30"])))
+        mode = draw(st.sampled_from(["", "ocean", "air", "truck", "boat"]))
+        claims = draw(st.sampled_from(["", "", "", "s301-exclusion"]))
+        freight = draw(st.sampled_from(["", "", "", "12.50"]))
+        row = [f"S{n}", hs, origin, dest, draw(VALUE), day, mode, claims, freight, draw(NOTE)]
+        if draw(st.integers(0, 19)) == 0:
+            row = row[:4]  # a ragged row: a bad row by its number
+        rows.append(row)
+    return rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), size=st.sampled_from([3, 7, 65_536]))
+def test_vectorised_output_is_byte_identical(
+    world: tuple[Schedule, Tables, list[str]],
+    data: st.DataObject,
+    size: int,
+) -> None:
+    """Plain, engine, undated, claimed, ragged and quoted rows interleaved, in chunks."""
+    schedule, tables, codes = world
+    text = table_text(data.draw(shipments(codes)))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch_join.Vectorised, "chunk_size", size)
+        fast = render(schedule, tables, text, True)
+    reference = render(schedule, tables, text, False)
+    assert fast[0] == reference[0]
+    assert fast[1] == reference[1]
+    assert fast[2] == reference[2]
+
+
+def test_vectorised_sample_of_every_date(world: tuple[Schedule, Tables, list[str]]) -> None:
+    """Every code at dates across the schedule's changes: same bytes, and the fast path
+    really charged most rows (it is not silently the reference path)."""
+    schedule, tables, codes = world
+    days = ["2025-01-15", "2025-02-10", "2025-04-10", "2025-05-20", "2025-08-15", "2026-01-15"]
+    rows = [
+        [f"S{i}", code, "CN", "US", f"{(i * 7919) % 10**7}.{i % 100:02d}", day, "", "", "", ""]
+        for i, (code, day) in enumerate((c, d) for d in days for c in codes)
+    ]
+    text = table_text(rows)
+    joined = batch_join.Vectorised(
+        schedule, tuple(HEADER), ("sku", "note"), tables, FxTable(), PROVENANCE
+    )
+    items = [(n, cells, None) for n, cells in enumerate(rows, start=1)]
+    charged = joined._charge(items)  # type: ignore[arg-type]
+    assert charged is not None
+    assert charged[5] >= len(rows) // 2
+    fast = render(schedule, tables, text, True)
+    assert fast == render(schedule, tables, text, False)
+
+
+def test_empty_and_header_only_inputs(world: tuple[Schedule, Tables, list[str]]) -> None:
+    schedule, tables, _ = world
+    text = table_text([])
+    assert render(schedule, tables, text, True) == render(schedule, tables, text, False)
+
+
+def test_cells_quoted_as_the_csv_module_does() -> None:
+    """The quoting rule is the csv module's own, whatever the Python version."""
+    for text in ["", "a", "a,b", 'a"b', "a\nb", "a\rb", " a", "a\tb", "é;x"]:
+        stream = io.StringIO()
+        csv.writer(stream, lineterminator="\n").writerow((text, "z"))
+        assert stream.getvalue() == f"{batch_join._cell(text)},z\n"
+
+
+def test_jsonl_input_takes_the_reference_path(world: tuple[Schedule, Tables, list[str]]) -> None:
+    """JSON values need not be text (``false``, numbers): such rows are never vectorised."""
+    schedule, tables, codes = world
+    second = json.dumps({"hs": codes[0], "value": 12, "date": "2025-05-20"})
+    text = '{"hs": false}\n' + second + "\n"
+    found = []
+    for vectorised in (True, False):
+        summary = batch.Summary()
+        rows = batch.read_jsonl(io.StringIO(text))
+        found.append(
+            list(
+                batch_join.assess_joined(
+                    schedule, rows, tables, FxTable(), summary, (), PROVENANCE, vectorised
+                )
+            )
+        )
+    assert found[0] == found[1]
+    assert not any(isinstance(item, str) for item in found[0])
