@@ -18,9 +18,11 @@ tracker whose China figure with 2024 weights could not be found is listed as suc
 
 from __future__ import annotations
 
+import csv
 import sys
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +30,7 @@ from pathlib import Path
 from report_us_coverage import kind
 
 from tradecalc.batch import RowError
+from tradecalc.engine import RegimeView, Shipment
 from tradecalc.hts_history import Bundle, UsSchedule
 from tradecalc.impact import (
     RegimeImpact,
@@ -36,11 +39,17 @@ from tradecalc.impact import (
     measure_impact,
     read_basket,
 )
+from tradecalc.models import Schedule
 from tradecalc.render_impact import ImpactReport, write_chart
 from tradecalc.schedules import bundled_path, load_schedule
 from tradecalc.selection import instant_view
 
 ROOT = Path(__file__).resolve().parents[1]
+SUCCESSORS = ROOT / "data" / "baskets" / "us-imports-from-cn-2024-successors.csv"
+REF = Decimal(1_000_000)
+"""Value a successor line is priced at once; its sums are scaled to each 2024 code's value."""
+DIFFER = "2024 code whose successor lines give different results"
+NONE = "2024 code with no successor line in force"
 OUT = ROOT / "docs" / "us-trackers.md"
 CHART = ROOT / "docs" / "impact-us-timeline.svg"
 START, END = datetime(2025, 1, 1), datetime(2026, 12, 2)
@@ -197,7 +206,7 @@ def main() -> int:
     us = UsSchedule(Bundle(), None)
     instants = change_instants(schedule, "US", START, END, us)
     views = [instant_view(t) for t in instants]
-    impacts = measure_impact(schedule, shipments, views, base_rates=us)
+    impacts, mapped = with_successors(schedule, shipments, views, us)
     base = impacts[0].total.rate
     total = sum((s.value for s in shipments), Decimal(0))
 
@@ -221,11 +230,11 @@ def main() -> int:
     )
     put("## Trade-weighted average at every change instant\n")
     put(
-        "| instant | average | increment over 1 Jan 2025 | needs review | of which not a shipment fact or claim | not priced (code not in force) |"
+        "| instant | average | increment over 1 Jan 2025 | needs review | of which not a shipment fact or claim | not priced | priced through successor lines |"
     )
-    put("|---|---:|---:|---:|---:|---:|")
+    put("|---|---:|---:|---:|---:|---:|---:|")
     worst = Decimal(0)
-    for impact in impacts:
+    for impact, through in zip(impacts, mapped, strict=True):
         value = impact.total.value + impact.unpriced_value
         other = sum(
             (
@@ -237,7 +246,7 @@ def main() -> int:
         )
         worst = max(worst, other / value)
         put(
-            f"| {impact.view.id} | {pct(impact.total.rate)} | {points(impact.total.rate - base)} | {pct(impact.review_value / value)} | {pct(other / value)} | {pct(impact.unpriced_value / value)} |"
+            f"| {impact.view.id} | {pct(impact.total.rate)} | {points(impact.total.rate - base)} | {pct(impact.review_value / value)} | {pct(other / value)} | {pct(impact.unpriced_value / value)} | {pct(through / value)} |"
         )
     put("")
     put(
@@ -312,6 +321,120 @@ def chart(report: ImpactReport) -> None:
         return
     matplotlib.rcParams["svg.hashsalt"] = "tradecalc"  # stable ids in the SVG
     write_chart(report, CHART)
+
+
+Spans = list[tuple[datetime, datetime | None, tuple[str, ...]]]
+
+
+def read_successors() -> dict[str, Spans]:
+    """2024 code -> the stretches in which it is not in force and the lines carrying its goods."""
+    found: dict[str, Spans] = defaultdict(list)
+    lines = [x for x in SUCCESSORS.read_text(encoding="utf-8").splitlines() if x[:1] != "#"]
+    for row in csv.DictReader(lines):
+        end = datetime.fromisoformat(row["to"]) if row["to"] else None
+        found[row["hs"]].append(
+            (datetime.fromisoformat(row["from"]), end, tuple(row["successors"].split()))
+        )
+    return found
+
+
+def successors_at(spans: Spans, when: datetime) -> tuple[str, ...] | None:
+    """The successor lines at ``when`` (None: the code itself is in force)."""
+    for start, end, codes in spans:
+        if start <= when and (end is None or when < end):
+            return codes
+    return None
+
+
+def merge(target: RegimeImpact, part: RegimeImpact, factor: Decimal, code: str) -> None:
+    """Add ``part``'s sums, times ``factor``, to ``target`` (one regime)."""
+    target.shipments += part.shipments
+    target.total.value += part.total.value * factor
+    target.total.duty += part.total.duty * factor
+    target.review_value += part.review_value * factor
+    target.unpriced_value += part.unpriced_value * factor
+    target.estimated_metal_value += part.estimated_metal_value * factor
+    for reason, value in part.review.items():
+        target.review[reason] += value * factor
+    for kinds, value in part.review_sets.items():
+        target.review_sets[kinds] += value * factor
+    for name, sums in part.measures.items():
+        target.measures[name].value += sums.value * factor
+        target.measures[name].duty += sums.duty * factor
+    if factor != 1:
+        target.by_code[code] += part.total.duty * factor
+    else:
+        for key, duty in part.by_code.items():
+            target.by_code[key] += duty
+
+
+def _signature(part: RegimeImpact) -> object:
+    """What makes two lines' results the same: duty, measures charged, review kinds."""
+    return (
+        part.unpriced_value,
+        part.total.duty,
+        sorted((k, v.duty) for k, v in part.measures.items()),
+        sorted(sorted(k) for k in part.review_sets),
+    )
+
+
+def with_successors(
+    schedule: Schedule, shipments: Sequence[Shipment], views: Sequence[RegimeView], us: UsSchedule
+) -> tuple[list[RegimeImpact], list[Decimal]]:
+    """``measure_impact`` over the basket, where a 2024 code not in force at an instant is
+    priced under its successor lines (``data/baskets/us-imports-from-cn-2024-successors.csv``)
+    if they all give the same result, else counted as review value not priced. Also returns,
+    per instant, the value priced through successors."""
+    spans = read_successors()
+    kept = [s for s in shipments if s.digits not in spans]
+    impacts = measure_impact(schedule, kept, views, base_rates=us)
+    mapped = [Decimal(0)] * len(views)
+    own: dict[tuple[int, ...], list[Shipment]] = defaultdict(list)
+    gaps: list[tuple[Shipment, int, tuple[str, ...]]] = []
+    for shipment in shipments:
+        if shipment.digits not in spans:
+            continue
+        live = []
+        for index, view in enumerate(views):
+            codes = successors_at(spans[shipment.digits], view.as_of)
+            if codes is None:
+                live.append(index)
+            else:
+                gaps.append((shipment, index, codes))
+        own[tuple(live)].append(shipment)
+    for indexes, group in own.items():
+        if indexes:
+            parts = measure_impact(schedule, group, [views[i] for i in indexes], base_rates=us)
+            for index, part in zip(indexes, parts, strict=True):
+                merge(impacts[index], part, Decimal(1), "")
+    needed: dict[str, set[int]] = defaultdict(set)
+    for _, index, codes in gaps:
+        for code in codes:
+            needed[code].add(index)
+    priced: dict[tuple[str, int], RegimeImpact] = {}
+    for code, wanted in sorted(needed.items()):
+        order = sorted(wanted)
+        line = Shipment(code, REF, "CN", "US")
+        for index, part in zip(
+            order,
+            measure_impact(schedule, [line], [views[i] for i in order], base_rates=us),
+            strict=True,
+        ):
+            priced[code, index] = part
+    for shipment, index, codes in gaps:
+        parts = [priced[code, index] for code in codes]
+        target = impacts[index]
+        if parts and len({repr(_signature(p)) for p in parts}) == 1 and not parts[0].unpriced_value:
+            merge(target, parts[0], shipment.value / REF, shipment.digits)
+            mapped[index] += shipment.value
+            continue
+        reason = DIFFER if parts else NONE
+        target.shipments += 1
+        target.unpriced_value += shipment.value
+        target.review_value += shipment.value
+        target.review[reason] += shipment.value
+        target.review_sets[frozenset((reason,))] += shipment.value
+    return impacts, mapped
 
 
 if __name__ == "__main__":
