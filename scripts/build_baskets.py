@@ -8,7 +8,11 @@ Writes, under ``data/baskets/``:
   FOB value), as ``hs,value,origin,dest``;
 - ``hs-sections.csv``: HS chapter -> section number and name (HS 2022 nomenclature);
 - ``metal-shares-estimate.csv``: BEA-based estimated steel, aluminium and copper shares of value
-  per HTS10 (Yale Budget Lab), for ``--metal-shares estimate``.
+  per HTS10 (Yale Budget Lab), for ``--metal-shares estimate``;
+- ``us-imports-from-cn-2024-successors.csv``: for each 2024 HTS10 code of the US basket that is
+  not in force at some date from 1 Jan 2025, the tariff lines that carry its goods then (derived
+  from the bundled schedule history ``data/hts/lines.tsv``, itself generated from the USITC JSON
+  exports by scripts/build_hts_history.py); see :func:`successors` for the rule.
 
 Each file starts with ``#`` lines naming its source file and that file's sha256. Run from the
 repository root: ``python scripts/build_baskets.py [--shared ../shared/data] [--out data/baskets]``.
@@ -21,7 +25,7 @@ import csv
 import gzip
 import hashlib
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -148,6 +152,125 @@ def metal_shares(shared: Path, out: Path) -> None:
     )
 
 
+LOW_VALUE = "9999950000"
+"""Census's code for its estimate of low-value transactions: not a tariff line, no successor."""
+SINCE = "2025-01-01"
+
+
+def _history(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """HTS10 and 8-digit line -> its periods in force ``[from, to)`` (``to`` empty: still in
+    force), merged."""
+    periods: dict[str, list[tuple[str, str]]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line[:1] == "#":
+            continue
+        code, start, end = line.split("\t", 3)[:3]
+        if len(code) not in (8, 10):
+            continue
+        spans = periods.setdefault(code, [])
+        if spans and spans[-1][1] == start:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    return periods
+
+
+def _in_force(spans: Sequence[tuple[str, str]], day: str) -> bool:
+    return any(start <= day and (not end or day < end) for start, end in spans)
+
+
+def _overlap(a: Sequence[tuple[str, str]], b: Sequence[tuple[str, str]]) -> bool:
+    far = "9999-12-31"
+    return any(s1 < (e2 or far) and s2 < (e1 or far) for s1, e1 in a for s2, e2 in b)
+
+
+def successor_rows(
+    codes: Iterable[str], periods: Mapping[str, Sequence[tuple[str, str]]]
+) -> list[tuple[str, str, str, str, str]]:
+    """``(hs, from, to, successors, basis)`` for every stretch from 1 Jan 2025 in which a
+    2024 code is not in force; ``to`` empty means open-ended.
+
+    The successors at a date are lines of the code's own 8-digit tariff line in force then
+    (the 8-digit line itself where it has no statistical suffixes):
+    those that were never in force at the same time as the code (``new-lines``: the suffixes
+    that replaced it), else every line of the 8-digit line (``8-digit-line``: the code was
+    never in the 2025-26 schedule, or no line replaced it). ``none``: the 8-digit line has no
+    line in force (or the code is Census's low-value estimate). A user of the file prices the
+    goods under the successors only where they all give the same result.
+    """
+    by_line: dict[str, list[str]] = {}
+    for code in periods:
+        if len(code) == 10:
+            by_line.setdefault(code[:8], []).append(code)
+    rows = []
+    for code in sorted(codes):
+        own = periods.get(code, [])
+        siblings = sorted(by_line.get(code[:8], []))
+        cuts = {
+            SINCE,
+            *(
+                t
+                for c in (code, *siblings)
+                for span in periods.get(c, [])
+                for t in span
+                if t > SINCE
+            ),
+        }
+        days = sorted(cuts - {""})
+        for number, day in enumerate(days):
+            if _in_force(own, day):
+                continue
+            live = [c for c in siblings if _in_force(periods[c], day)]
+            new = [c for c in live if own and not _overlap(periods[c], own)]
+            if not live and _in_force(periods.get(code[:8], []), day):
+                live = [code[:8]]  # an 8-digit line without statistical suffixes
+            if code == LOW_VALUE or not live:
+                found, basis = [], "none"
+            elif new:
+                found, basis = new, "new-lines"
+            else:
+                found, basis = live, "8-digit-line"
+            end = days[number + 1] if number + 1 < len(days) else ""
+            row = (code, day, end, " ".join(found), basis)
+            if rows and rows[-1][0] == code and rows[-1][2] == day and rows[-1][3:] == row[3:]:
+                rows[-1] = (code, rows[-1][1], end, *row[3:])
+            else:
+                rows.append(row)
+    return rows
+
+
+def successors(shared: Path, out: Path) -> None:
+    basket = out / "us-imports-from-cn-2024.csv"
+    history = ROOT / "data" / "hts" / "lines.tsv"
+    codes = [r["hs"] for r in csv.DictReader(_rows(basket))]
+    rows = successor_rows(codes, _history(history))
+    _write(
+        out / "us-imports-from-cn-2024-successors.csv",
+        [
+            "2024 HTS10 codes of us-imports-from-cn-2024.csv not in force at some date from "
+            "2025-01-01, and the tariff lines that carry their goods then "
+            "(to: exclusive, empty: open)",
+            "generated by scripts/build_baskets.py from data/hts/lines.tsv (the USITC HTS JSON "
+            "exports 2025 Basic to 2026 Rev 10, see scripts/build_hts_history.py and "
+            "data/hts/revisions.csv), "
+            f"sha256 {_sha256(history)}",
+            "basis new-lines: the lines of the same 8-digit line never in force together with "
+            "the code (its replacement suffixes); 8-digit-line: every line of the same 8-digit "
+            "line (the code was retired before 2025 or nothing replaced it); none: no line "
+            f"(the 8-digit line is gone, or {LOW_VALUE}, Census's estimate of low-value "
+            "transactions, not a tariff line)",
+            "the goods are priced under the successors only where all of them give the same "
+            "result; otherwise the value stays review",
+        ],
+        ("hs", "from", "to", "successors", "basis"),
+        rows,
+    )
+
+
+def _rows(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line[:1] != "#"]
+
+
 def _share(text: str) -> str:
     return str(Decimal(text).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
 
@@ -158,7 +281,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "baskets")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for build in (imports, exports, sections, metal_shares):
+    for build in (imports, exports, sections, metal_shares, successors):
         build(args.shared, args.out)
 
 

@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BASKET = ROOT.parent / "shared" / "data" / "trade" / "us-imports-from-china-2024-hs10.csv"
 TODAY = datetime(2026, 12, 2)
 KINDS = (  # (kind, pattern of the review text), first match wins
+    ("2024 code, its successor lines differ", re.compile(r"successor lines give different")),
+    ("2024 code, no successor line in force", re.compile(r"no successor line in force")),
     (
         "code not in the schedule in force, its 8-digit line prices",
         re.compile(r"8-digit line prices"),
