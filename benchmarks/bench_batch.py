@@ -36,7 +36,6 @@ UNKNOWN_CODE = "8471.30.0100"
 def _ad_valorem_codes(path: Path) -> list[str]:
     """US codes whose every line is ad valorem on the full customs value, in both regimes."""
     from tradecalc.engine import Shipment, assess, regime_views
-    from tradecalc.rate import parse_rate
     from tradecalc.schedules import load_schedule
 
     schedule = load_schedule(path).schedule
@@ -56,7 +55,7 @@ def _ad_valorem_codes(path: Path) -> list[str]:
         ship = Shipment(code, Decimal("1000"))
         results = [assess(schedule, ship, views[r]) for r in REGIMES]
         if all(
-            not parse_rate(line.rate).specifics and line.base == result.customs_value
+            not line.rate.specifics and line.base == result.customs_value
             for result in results
             for line in result.lines
         ):

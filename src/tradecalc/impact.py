@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tradecalc.base_rates import BaseRates, for_importer
 from tradecalc.batch import RowError, read_rows, to_shipment
-from tradecalc.engine import Assessment, RegimeView, Shipment, assess
+from tradecalc.engine import Assessment, MetalContent, RegimeView, Shipment, assess
 from tradecalc.errors import TradecalcError
 from tradecalc.hts_history import UsSchedule
 from tradecalc.models import Measure, Schedule, code_digits
@@ -96,7 +96,7 @@ def with_estimated_metal(
     shares = estimates.get(shipment.digits[:10])
     if not shares:
         return shipment, False
-    return replace(shipment, metal=dict(shares), metal_is_share=dict.fromkeys(shares, True)), True
+    return replace(shipment, metal={m: MetalContent(s) for m, s in shares.items()}), True
 
 
 @dataclass(slots=True)
