@@ -36,7 +36,6 @@ UNKNOWN_CODE = "8471.30.0100"
 def _ad_valorem_codes(path: Path) -> list[str]:
     """US codes whose every line is ad valorem on the full customs value, in both regimes."""
     from tradecalc.engine import Shipment, assess, regime_views
-    from tradecalc.rate import parse_rate
     from tradecalc.schedules import load_schedule
 
     schedule = load_schedule(path).schedule
@@ -56,7 +55,7 @@ def _ad_valorem_codes(path: Path) -> list[str]:
         ship = Shipment(code, Decimal("1000"))
         results = [assess(schedule, ship, views[r]) for r in REGIMES]
         if all(
-            not parse_rate(line.rate).specifics and line.base == result.customs_value
+            not line.rate.specifics and line.base == result.customs_value
             for result in results
             for line in result.lines
         ):
@@ -100,7 +99,6 @@ def run_core(shipments: Path, result: Path, data: Path, jobs: int) -> tuple[floa
 def _layer_tables(path: Path, codes: list[str]) -> tuple[list[tuple[str, str, str]], list[tuple]]:
     """(regime, hs, rate) for every duty line, and each regime's fee parameters."""
     from tradecalc.engine import Shipment, assess, regime_views
-    from tradecalc.rate import parse_rate
     from tradecalc.schedules import load_schedule
 
     schedule = load_schedule(path).schedule
@@ -110,7 +108,7 @@ def _layer_tables(path: Path, codes: list[str]) -> tuple[list[tuple[str, str, st
         for regime in REGIMES:
             result = assess(schedule, Shipment(code, Decimal("1000")), views[regime])
             layers += [
-                (regime, code, str(parse_rate(line.rate).ad_valorem)) for line in result.lines
+                (regime, code, str(line.rate.ad_valorem)) for line in result.lines
             ]
     fees = []
     party = schedule.parties["US"]

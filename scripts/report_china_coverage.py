@@ -279,9 +279,9 @@ def _crosscheck(schedule: object, rates: Providers) -> str:
         result = _price(schedule, rates, code, when)
         ours = sum(
             (
-                Decimal(line.rate.rstrip("%"))
+                Decimal(str(line.rate).rstrip("%"))
                 for line in result.lines
-                if line.group in COUNTER_GROUPS and line.rate.endswith("%")
+                if line.group in COUNTER_GROUPS and str(line.rate).endswith("%")
             ),
             ZERO,
         )

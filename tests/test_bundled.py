@@ -39,7 +39,7 @@ def _assess(code: str, value: str, view: RegimeView, **kw: object) -> Assessment
 
 
 def _rates(result: Assessment) -> dict[str, str]:
-    return {line.measure: line.rate for line in result.lines}
+    return {line.measure: str(line.rate) for line in result.lines}
 
 
 # ----------------------------------------------------------------------------- seed story
@@ -86,8 +86,8 @@ def test_us_good_with_zero_mfn_into_china_125_percent_then_10_plus_vat() -> None
     kw = {"origin": "US", "dest": "CN", "freight": Decimal(0), "insurance": Decimal(0)}
     before = _assess(code, "10000", views["pre-geneva"], **kw)
     after = _assess(code, "10000", views["geneva"], **kw)
-    assert before.lines[-1].measure == "cn-counter-2025" and before.lines[-1].rate == "125%"
-    assert after.lines[-1].measure == "cn-counter-2025" and after.lines[-1].rate == "10%"
+    assert before.lines[-1].measure == "cn-counter-2025" and str(before.lines[-1].rate) == "125%"
+    assert after.lines[-1].measure == "cn-counter-2025" and str(after.lines[-1].rate) == "10%"
     assert _rates(before).get("cn-mfn") == "Free"
     for result in (before, after):
         (vat,) = [t for t in result.taxes if t.measure == "cn-vat"]

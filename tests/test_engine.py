@@ -13,6 +13,7 @@ import pytest
 
 from tradecalc.engine import (
     Assessment,
+    MetalContent,
     RegimeView,
     Shipment,
     assess,
@@ -40,7 +41,7 @@ def run(mini: LoadedSchedule, code: str, value: str, when: str, **kw: object) ->
 
 
 def lines(result: Assessment) -> dict[str, tuple[str, Decimal, Decimal]]:
-    return {line.measure: (line.rate, line.base, line.amount) for line in result.lines}
+    return {line.measure: (str(line.rate), line.base, line.amount) for line in result.lines}
 
 
 # ----------------------------------------------------------------------------- stacking
@@ -96,8 +97,7 @@ def test_metal_232_leaves_the_remainder_to_the_reciprocal_from_june_2025(
         "7326.90.8688",
         "10000",
         "2025-06-04",
-        metal={"steel": D("0.4")},
-        metal_is_share={"steel": True},
+        metal={"steel": MetalContent(D("0.4"))},
     )
     got = lines(result)
     assert got["us-232-steel"] == ("50%", D("4000.00"), D("2000.00"))
@@ -111,8 +111,7 @@ def test_metal_content_as_an_amount(mini: LoadedSchedule) -> None:
         "7326.90.8688",
         "10000",
         "2025-06-04",
-        metal={"steel": D("2500")},
-        metal_is_share={"steel": False},
+        metal={"steel": MetalContent(D("2500"), is_share=False)},
     )
     assert lines(result)["us-232-steel"][1] == D("2500.00")
     assert lines(result)["us-recip"][1] == D("7500.00")
@@ -131,8 +130,7 @@ def test_a_flag_measure_charges_nothing_and_asks_for_review(mini: LoadedSchedule
         "7326.90.8688",
         "100",
         "2025-06-04",
-        metal={"steel": D("0.5")},
-        metal_is_share={"steel": True},
+        metal={"steel": MetalContent(D("0.5"))},
     )
     assert "us-adcvd-steel" not in lines(result)
     assert any("A-570-000" in r for r in result.review)
@@ -227,7 +225,7 @@ def test_china_values_cif_with_default_insurance_and_vat_on_cif_plus_duty(
     assert got["cn-mfn"] == ("3%", cif, round_money(cif * D("0.03")))
     assert got["cn-counter"] == ("10%", cif, round_money(cif * D("0.10")))
     (vat,) = result.taxes
-    assert vat.rate == "9%"
+    assert str(vat.rate) == "9%"
     assert vat.base == cif + result.duty
     assert vat.amount == round_money((cif + result.duty) * D("0.09"))
     assert result.landed_cost == cif + result.total

@@ -22,7 +22,15 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fuzzing import BOTH
-from tradecalc.engine import Assessment, Line, RegimeView, Shipment, assess, regime_views
+from tradecalc.engine import (
+    Assessment,
+    Line,
+    MetalContent,
+    RegimeView,
+    Shipment,
+    assess,
+    regime_views,
+)
 from tradecalc.errors import UsageError
 from tradecalc.models import code_digits
 from tradecalc.schedules import load_schedule
@@ -85,8 +93,7 @@ def shipments(
         freight=draw(st.none() | money),
         insurance=draw(st.none() | money),
         mode=draw(st.sampled_from(("ocean", "air", "truck"))),
-        metal=metals,
-        metal_is_share=dict.fromkeys(metals, True),
+        metal={metal: MetalContent(share) for metal, share in metals.items()},
     )
     return shipment, draw(st.sampled_from(VIEWS))
 
@@ -131,7 +138,7 @@ def metal_bases(
         metal = MEASURES[line.measure].metal if line.measure in MEASURES else None
         if line.base_rule == "metal" and metal is not None:
             share = shipment.metal.get(metal)
-            bases[metal] = value if share is None else cents(value * exact(share))
+            bases[metal] = value if share is None else cents(value * exact(share.amount))
     return bases
 
 
@@ -149,7 +156,7 @@ def check_duty(shipment: Shipment, result: Assessment) -> Fraction:
         else:
             expected_base = value
         assert exact(line.base) == expected_base, line
-        rate = ad_valorem(line.rate)
+        rate = ad_valorem(str(line.rate))
         if rate is not None:
             assert exact(line.amount) == cents(expected_base * rate), line
     duty = sum((exact(line.amount) for line in result.lines), Fraction(0))
@@ -179,7 +186,7 @@ def check_fees(shipment: Shipment, result: Assessment, value: Fraction) -> None:
 def check_taxes(result: Assessment, value: Fraction, duty: Fraction) -> None:
     consumption = Fraction(0)
     for line in result.taxes:
-        rate = ad_valorem(line.rate)
+        rate = ad_valorem(str(line.rate))
         assert rate is not None, line
         if line.group != "tax":
             continue

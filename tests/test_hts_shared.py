@@ -171,7 +171,7 @@ def _layers(schedule: object, code: str, imported: BaseRates | None) -> list[tup
     shipment = Shipment(code, Decimal(1000), entry=WHEN)
     result = assess(schedule, shipment, RegimeView("d", "d", WHEN), None, imported)  # type: ignore[arg-type]
     return [
-        (line.measure, line.rate, str(line.amount), line.heading or "")
+        (line.measure, str(line.rate), str(line.amount), line.heading or "")
         for line in result.lines
         if line.group in ("base", "section-301")
     ]

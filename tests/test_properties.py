@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradecalc.engine import Assessment, RegimeView, Shipment, assess
+from tradecalc.engine import Assessment, MetalContent, RegimeView, Shipment, assess
 from tradecalc.models import Schedule
 from tradecalc.money import FxTable
 from tradecalc.schedules import load_schedule
@@ -37,8 +37,7 @@ def shipments(draw: st.DrawFn, value: Decimal | None = None) -> Shipment:
         dest="CN" if to_china else "US",
         freight=draw(st.none() | st.decimals(min_value=0, max_value=10**5, places=2)),
         mode=draw(st.sampled_from(["ocean", "air"])),
-        metal={"steel": share},
-        metal_is_share={"steel": True},
+        metal={"steel": MetalContent(share)},
     )
 
 

@@ -365,8 +365,6 @@ def to_shipment(fields: Mapping[str, object]) -> Shipment:
             unit=template.unit,
             mode=template.mode,
             metal=template.metal,
-            metal_is_share=template.metal_is_share,
-            metal_currency=template.metal_currency,
             claims=template.claims,
         )
     except (TradecalcError, _NotTextError):
@@ -741,20 +739,14 @@ def assess_rows(
     return assessor.assess(items, summary)
 
 
-_NAMED: dict[int, tuple[Schedule, tuple[RegimeView, ...]]] = {}
-
-
 def _named_views(schedule: Schedule) -> tuple[RegimeView, ...]:
-    """The schedule's named regimes (not scenarios), resolved once per schedule."""
-    cached = _NAMED.get(id(schedule))
-    if cached is not None and cached[0] is schedule:
-        return cached[1]
-    from tradecalc.engine import regime_views
+    """The schedule's named regimes (not scenarios), resolved once per schedule (its memo)."""
+    named: tuple[RegimeView, ...] | None = schedule.memo.get(_named_views)
+    if named is None:
+        from tradecalc.engine import regime_views
 
-    views = regime_views(schedule)
-    named = tuple(views[r.id] for r in schedule.regimes)
-    _NAMED.clear()
-    _NAMED[id(schedule)] = (schedule, named)
+        views = regime_views(schedule)
+        named = schedule.memo[_named_views] = tuple(views[r.id] for r in schedule.regimes)
     return named
 
 

@@ -53,8 +53,8 @@ from tradecalc.compiled import (
 )
 from tradecalc.engine import RegimeView
 from tradecalc.errors import TradecalcError
-from tradecalc.inputs import MODES, parse_entry
-from tradecalc.models import Schedule, format_when
+from tradecalc.inputs import parse_entry
+from tradecalc.models import MODES, Schedule, format_when
 from tradecalc.money import FxTable, money_sum
 from tradecalc.status import status
 

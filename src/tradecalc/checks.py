@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 from tradecalc.errors import Diagnostic, SourceLocation
 from tradecalc.models import (
-    CodeRate,
     FeePeriod,
     Measure,
     Period,
@@ -262,8 +261,6 @@ def _period_checks(
     rates = [("rate", period.rate, period.intentional)] if period.rate is not None else []
     rates += [
         (key, entry.rate, entry.intentional or period.intentional)
-        if isinstance(entry, CodeRate)
-        else (key, entry, period.intentional)
         for key, entry in period.rates.items()
     ]
     for key, rate, intentional in rates:
@@ -276,7 +273,7 @@ def _period_checks(
                 "with intentional: 'reason'",
             )
     for key, entry in period.rates.items():
-        for ref in getattr(entry, "source", None) or ():
+        for ref in entry.source or ():
             if ref not in schedule.sources:
                 yield _at(doc, (*path, "rates", key, "source"), f"unknown source {ref!r}")
 

@@ -478,7 +478,6 @@ class _Compiler:
         self.measures = [m for m in schedule.measures if m.importer == importer]
         self.scopes = [_prepare_scope(schedule, m) for m in self.measures]
         self.provider = for_importer(base_rates, importer)
-        self.indexes: dict[int, dict[str, tuple[Rate, CodeRate | None]]] = {}
         self.fast_hts = (
             isinstance(self.provider, UsSchedule)
             and self.provider.bundle is not None
@@ -552,15 +551,12 @@ class _Compiler:
 
     def table_rate(self, period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:
         """:func:`tradecalc.engine._table_rate` through a per-period index."""
-        index = self.indexes.get(id(period))
+        index: dict[str, tuple[Rate, CodeRate]] | None = period.memo.get(_Compiler.table_rate)
         if index is None:
             index = {}
             for key, entry in period.rates.items():
-                rate = entry.rate if isinstance(entry, CodeRate) else entry
-                index.setdefault(
-                    code_digits(key), (rate, entry if isinstance(entry, CodeRate) else None)
-                )
-            self.indexes[id(period)] = index
+                index.setdefault(code_digits(key), (entry.rate, entry))
+            period.memo[_Compiler.table_rate] = index
         for end in range(len(digits), 0, -1):
             hit = index.get(digits[:end])
             if hit is not None:
@@ -615,7 +611,7 @@ class _Compiler:
             rates = []
             for period in cs.measure.periods:
                 hit = self.table_rate(period, digits)
-                rates.append(None if hit is None else (hit[0], id(hit[1])))
+                rates.append(hit)
             parts.append((cs.index, cs.fixed, cs.prefix_in, cs.prefix_out, lists, tuple(rates)))
         series = tuple(
             (

@@ -24,6 +24,7 @@ from tradecalc.models import (
     Fee,
     FeePeriod,
     Measure,
+    Mode,
     Override,
     Party,
     Period,
@@ -69,6 +70,16 @@ def check_direction(origin: str, dest: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class MetalContent:
+    """How much of a shipment is one metal: a share of its value (``Decimal('0.4')``), or an
+    amount in ``currency`` (None: the currency of the value)."""
+
+    amount: Decimal
+    is_share: bool = True
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Shipment:
     """One shipment line. ``value`` is in ``currency`` (None: the importer's currency)."""
 
@@ -83,12 +94,9 @@ class Shipment:
     insurance: Decimal | None = None
     quantity: Decimal | None = None
     unit: str | None = None
-    mode: str = "ocean"
-    metal: Mapping[str, Decimal] = field(default_factory=dict)
-    """Metal content per metal: a share of the value (``Decimal('0.4')``) when
-    ``metal_is_share`` is true, else an amount in ``metal_currency`` (default: the value's)."""
-    metal_is_share: Mapping[str, bool] = field(default_factory=dict)
-    metal_currency: Mapping[str, str] = field(default_factory=dict)
+    mode: Mode = "ocean"
+    metal: Mapping[str, MetalContent] = field(default_factory=dict)
+    """Metal content per metal (``--metal steel=40%``, ``--metal steel=USD400``)."""
     claims: tuple[tuple[str, Decimal | None], ...] = ()
     """Declared claims (``--claim ID``), each with the share it claims (``ID=30%``) or None."""
 
@@ -127,6 +135,9 @@ class RegimeView:
     follows_entry: bool = False
     set_by_user: tuple[str, ...] = ()
     """Measures given with ``--set``: a note says so when one does not apply."""
+    key: object = field(default_factory=object, init=False, compare=False, repr=False)
+    """A token naming this view in the plans a schedule memoises (see :func:`_plan_for`):
+    held by the cache, so it can never stand for another view; a copy gets its own."""
 
 
 def dated_view(entry: datetime, name: str | None = None) -> RegimeView:
@@ -167,7 +178,7 @@ class Line:
     name: str
     group: str
     heading: str | None
-    rate: str
+    rate: Rate
     base: Decimal
     amount: Decimal
     source: tuple[str, ...]
@@ -365,7 +376,7 @@ def _assess(
     remainder = max(customs_value - sum(metal_bases.values(), ZERO), ZERO)
     lines = []
     content = dict(plan.content)
-    for item, rate_text, item_notes in zip(duties, plan.rate_texts, plan.notes, strict=True):
+    for item, item_notes in zip(duties, plan.notes, strict=True):
         base = _base_value(item, customs_value, metal_bases, remainder)
         share = content.get(item.measure.id)
         if share is not None:
@@ -377,7 +388,7 @@ def _assess(
         else:
             amount = round_money(base * item.rate.ad_valorem)
         rule = CONTENT_BASE if share is not None else _base_kind(item)
-        lines.append(_line(item, base, amount, rate_text, rule))
+        lines.append(_line(item, base, amount, rule))
         notes.extend(item_notes)
     duty = sum((line.amount for line in lines), ZERO)
     _check_threshold(party, duty, notes)
@@ -419,7 +430,6 @@ class _Plan:
 
     duties: tuple[_Active, ...]
     """The charged duty measures, in reporting order."""
-    rate_texts: tuple[str, ...]
     notes: tuple[tuple[str, ...], ...]
     """Notes of each duty measure (unconfirmed facts, status)."""
     review: tuple[str, ...]
@@ -436,8 +446,8 @@ class _Plan:
     """Measures charged on the value less a claimed share (e.g. US content)."""
 
 
-_PLANS: dict[tuple[object, ...], tuple[Schedule, RegimeView, object, _Plan]] = {}
 _PLANS_MAX = 50_000
+"""Plans a schedule keeps before it starts over (a batch of distinct codes stays bounded)."""
 
 
 def _plan_for(
@@ -448,11 +458,13 @@ def _plan_for(
     party: Party,
     base_rates: BaseRates | None,
 ) -> _Plan:
-    """The memoised plan (keyed by object identity, checked, so a reused id is never trusted)."""
+    """The memoised plan, kept in the schedule's memo (so it goes with the schedule)."""
+    plans: dict[tuple[object, ...], _Plan] | None = schedule.memo.get(_plan_for)
+    if plans is None:
+        plans = schedule.memo[_plan_for] = {}
     key = (
-        id(schedule),
-        id(view),
-        id(base_rates),
+        view.key,
+        base_rates,
         shipment.code,
         shipment.origin,
         shipment.dest,
@@ -460,13 +472,12 @@ def _plan_for(
         shipment.entry_is_date and shipment.entry is not None,
         shipment.claims,
     )
-    hit = _PLANS.get(key)
-    if hit is not None and hit[0] is schedule and hit[1] is view and hit[2] is base_rates:
-        return hit[3]
-    plan = _make_plan(schedule, shipment, view, when, party, base_rates)
-    if len(_PLANS) >= _PLANS_MAX:
-        _PLANS.clear()
-    _PLANS[key] = (schedule, view, base_rates, plan)
+    plan = plans.get(key)
+    if plan is None:
+        plan = _make_plan(schedule, shipment, view, when, party, base_rates)
+        if len(plans) >= _PLANS_MAX:
+            plans.clear()
+        plans[key] = plan
     return plan
 
 
@@ -515,7 +526,6 @@ def _make_plan(
         _check_intraday(measures, party, shipment.entry, intraday)
     return _Plan(
         duties=tuple(duties),
-        rate_texts=tuple(str(a.rate) for a in duties),
         notes=tuple(tuple(_measure_notes(a)) for a in duties),
         review=tuple(review),
         intraday=tuple(intraday),
@@ -856,8 +866,7 @@ def _table_rate(period: Period, digits: str) -> tuple[Rate, CodeRate | None] | N
     for key, entry in period.rates.items():
         key_digits = code_digits(key)
         if digits.startswith(key_digits) and (best is None or len(key_digits) > best[0]):
-            rate = entry.rate if isinstance(entry, CodeRate) else entry
-            best = (len(key_digits), rate, entry if isinstance(entry, CodeRate) else None)
+            best = (len(key_digits), entry.rate, entry)
     if best is not None:
         return best[1], best[2]
     if period.rate is not None:
@@ -1022,11 +1031,11 @@ def _metal_bases(
             bases[metal] = customs_value
             continue
         given = shipment.metal[metal]
-        if shipment.metal_is_share.get(metal, True):
-            amount = round_money(customs_value * given)
+        if given.is_share:
+            amount = round_money(customs_value * given.amount)
         else:
-            source = shipment.metal_currency.get(metal, convert.source)
-            amount = round_money(convert.fx.convert(given, source, convert.target))
+            source = given.currency or convert.source
+            amount = round_money(convert.fx.convert(given.amount, source, convert.target))
         if amount > customs_value:
             raise UsageError(f"--metal {metal} is more than the customs value")
         bases[metal] = amount
@@ -1080,13 +1089,13 @@ def _charge(
     return round_money(amount)
 
 
-def _line(item: _Active, base: Decimal, amount: Decimal, rate_text: str, rule: str) -> Line:
+def _line(item: _Active, base: Decimal, amount: Decimal, rule: str) -> Line:
     return Line(
         measure=item.measure.id,
         name=item.measure.name,
         group=item.measure.group,
         heading=item.heading,
-        rate=rate_text,
+        rate=item.rate,
         base=base,
         amount=amount,
         source=item.source,
@@ -1218,7 +1227,7 @@ def _fees(
         lines.append(
             _fee_line(
                 fee,
-                rate_text,
+                period.rate,
                 customs_value,
                 round_money(amount),
                 period.source,
@@ -1229,16 +1238,15 @@ def _fees(
 
 
 _FeeAt = tuple[Fee, FeePeriod | None, str]
-_FEE_PERIODS: dict[tuple[int, str, datetime], tuple[Party, tuple[_FeeAt, ...]]] = {}
 
 
 def _fee_periods(party: Party, mode: str, when: datetime) -> tuple[_FeeAt, ...]:
     """Each fee charged for ``mode`` with its period at ``when`` and its rate text, or no
-    period and the review text instead (memoised: the same few moments recur)."""
-    key = (id(party), mode, when)
-    hit = _FEE_PERIODS.get(key)
-    if hit is not None and hit[0] is party:
-        return hit[1]
+    period and the review text instead (memoised in the party: the same few moments recur)."""
+    key = (_fee_periods, mode, when)
+    hit: tuple[_FeeAt, ...] | None = party.memo.get(key)
+    if hit is not None:
+        return hit
     found: list[_FeeAt] = []
     for fee in party.fees:
         if fee.modes and mode not in fee.modes:
@@ -1248,15 +1256,15 @@ def _fee_periods(party: Party, mode: str, when: datetime) -> tuple[_FeeAt, ...]:
             found.append((fee, None, f"{fee.name}: no rate known on {format_when(when)}"))
         else:
             found.append((fee, period, str(period.rate)))
-    if len(_FEE_PERIODS) >= _PLANS_MAX:
-        _FEE_PERIODS.clear()
-    _FEE_PERIODS[key] = (party, tuple(found))
-    return tuple(found)
+    if len(party.memo) >= _PLANS_MAX:
+        party.memo.clear()
+    party.memo[key] = hit = tuple(found)
+    return hit
 
 
 def _fee_line(
     fee: Fee | Tax,
-    rate: str,
+    rate: Rate,
     base: Decimal,
     amount: Decimal,
     source: tuple[str, ...],
@@ -1311,7 +1319,7 @@ def _taxes(
             else:
                 base = customs_value + duty + consumption
                 amount = round_money(base * rate.ad_valorem)
-            lines.append(_fee_line(tax, str(rate), base, amount, source, unconfirmed))
+            lines.append(_fee_line(tax, rate, base, amount, source, unconfirmed))
     return lines
 
 
@@ -1335,25 +1343,22 @@ def _tax_rate(
     return rate, source, unconfirmed, _finer_lines(period, digits, rate)
 
 
-_FINER: dict[tuple[int, str], tuple[Period, list[str]]] = {}
-
-
 def _finer_lines(period: Period, digits: str, rate: Rate) -> list[str]:
-    """Listed lines under ``digits`` whose rate is not ``rate`` (memoised per period)."""
-    key = (id(period), digits)
-    hit = _FINER.get(key)
-    if hit is not None and hit[0] is period:
-        return hit[1]
+    """Listed lines under ``digits`` whose rate is not ``rate`` (memoised in the period)."""
+    key = (_finer_lines, digits)
+    hit: list[str] | None = period.memo.get(key)
+    if hit is not None:
+        return hit
     finer = [
         f"{code} {other}"
         for code, value in sorted(period.rates.items())
         if len(code_digits(code)) > len(digits)
         and code_digits(code).startswith(digits)
-        and (other := value.rate if isinstance(value, CodeRate) else value) != rate
+        and (other := value.rate) != rate
     ]
-    if len(_FINER) >= _PLANS_MAX:
-        _FINER.clear()
-    _FINER[key] = (period, finer)
+    if len(period.memo) >= _PLANS_MAX:
+        period.memo.clear()
+    period.memo[key] = finer
     return finer
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from tradecalc.base_rates import BaseRates, for_importer
 from tradecalc.batch import RowError, read_rows, to_shipment
 from tradecalc.compiled import FeeAt, Layers, Tables, charge, fees_at, open_tables, review_of
-from tradecalc.engine import Assessment, RegimeView, Shipment, assess
+from tradecalc.engine import Assessment, MetalContent, RegimeView, Shipment, assess
 from tradecalc.errors import TradecalcError
 from tradecalc.hts_history import UsSchedule
 from tradecalc.models import Measure, Party, Schedule, code_digits
@@ -104,7 +104,7 @@ def with_estimated_metal(
     shares = estimates.get(shipment.digits[:10])
     if not shares:
         return shipment, False
-    return replace(shipment, metal=dict(shares), metal_is_share=dict.fromkeys(shares, True)), True
+    return replace(shipment, metal={m: MetalContent(s) for m, s in shares.items()}), True
 
 
 @dataclass(slots=True)

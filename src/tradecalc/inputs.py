@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from tradecalc.engine import Shipment
+from tradecalc.engine import MetalContent, Shipment
 from tradecalc.errors import UsageError
-from tradecalc.models import Override, parse_when
+from tradecalc.models import MODES, Override, is_mode, parse_when
 from tradecalc.money import FX_BOUND, FxTable, parse_amount, parse_decimal
 from tradecalc.rate import RateSyntaxError, normalise_unit, parse_rate
 
-MODES = ("ocean", "air", "truck", "rail", "postal")
 METALS = ("steel", "aluminum", "copper")
 _METAL_ALIASES = {"aluminium": "aluminum"}
 _METAL_AMOUNT = re.compile(r"([A-Za-z]{3})\s*(\S.*)", re.ASCII)
@@ -102,22 +101,11 @@ def directions(origin: str | None, dest: str | None) -> tuple[str, str]:
     return origin, dest
 
 
-@dataclass(frozen=True, slots=True)
-class MetalContent:
-    """``--metal`` parsed: per metal a share of the value or an amount in a currency."""
-
-    amounts: dict[str, Decimal]
-    shares: dict[str, bool]
-    currencies: dict[str, str]
-
-
-def parse_metal(items: Iterable[str]) -> MetalContent:
+def parse_metal(items: Iterable[str]) -> dict[str, MetalContent]:
     """``steel=40%`` (share of value) or ``steel=USD400`` (amount and its currency) per metal.
 
     A bare number is refused: ``steel=40`` could mean either."""
-    amounts: dict[str, Decimal] = {}
-    shares: dict[str, bool] = {}
-    currencies: dict[str, str] = {}
+    found: dict[str, MetalContent] = {}
     for item in items:
         for part in (p for p in item.split(";") if p.strip()):
             name, sep, text = part.partition("=")
@@ -132,16 +120,16 @@ def parse_metal(items: Iterable[str]) -> MetalContent:
                 share = parse_amount(text[:-1], f"--metal {metal}") / 100
                 if share > 1:
                     raise UsageError(f"--metal {metal}={text}: a share cannot exceed 100%")
-                amounts[metal], shares[metal] = share, True
+                found[metal] = MetalContent(share)
             elif (m := _METAL_AMOUNT.fullmatch(text)) is not None:
-                amounts[metal] = parse_amount(m.group(2), f"--metal {metal}")
-                shares[metal], currencies[metal] = False, m.group(1).upper()
+                amount = parse_amount(m.group(2), f"--metal {metal}")
+                found[metal] = MetalContent(amount, is_share=False, currency=m.group(1).upper())
             else:
                 raise UsageError(
                     f"--metal {metal}={text}: give a share with % or an amount with its "
                     f"currency (e.g. {metal}=40% or {metal}=USD400)"
                 )
-    return MetalContent(amounts, shares, currencies)
+    return found
 
 
 def parse_fx(items: Iterable[str]) -> FxTable:
@@ -189,7 +177,7 @@ def build_shipment(fields: ShipmentText) -> Shipment:
     date = (fields.date or "").strip()
     entry, is_date = parse_entry(date) if date else (None, True)
     mode = (fields.mode or "ocean").strip().lower() or "ocean"
-    if mode not in MODES:
+    if not is_mode(mode):
         raise UsageError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     unit = None
     if not _blank(fields.unit):
@@ -219,9 +207,7 @@ def build_shipment(fields: ShipmentText) -> Shipment:
         quantity=quantity,
         unit=unit,
         mode=mode,
-        metal=metal.amounts,
-        metal_is_share=metal.shares,
-        metal_currency=metal.currencies,
+        metal=metal,
         claims=parse_claims(fields.claims),
     )
 

@@ -8,18 +8,21 @@ importing party's time zone; a bare date means the start of that day.
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self, TypeGuard, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    GetPydanticSchema,
     PlainSerializer,
     Tag,
     WithJsonSchema,
@@ -136,6 +139,14 @@ Country = Annotated[str, Field(pattern=r"^([A-Z]{2}|\*)$")]
 Base = Literal["full", "metal", "remainder"]
 Metal = Literal["steel", "aluminum", "copper"]
 Mode = Literal["ocean", "air", "truck", "rail", "postal"]
+"""A transport mode (fees such as the HMF depend on it): the one list of modes."""
+MODES: tuple[Mode, ...] = get_args(Mode)
+
+
+def is_mode(text: str) -> TypeGuard[Mode]:
+    """True if ``text`` names a transport mode."""
+    return text in MODES
+
 SourceRefs = Annotated[
     tuple[Id, ...],
     BeforeValidator(lambda v: (v,) if isinstance(v, str) else v),
@@ -162,10 +173,34 @@ DisplacementRef = Annotated[
 ]
 
 
+class Memo(dict[Hashable, Any]):
+    """Values derived from one frozen object, kept with it: they live as long as it does,
+    and a copy or a pickle of it starts with an empty memo."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type[Memo], tuple[()]]:
+        return Memo, ()
+
+
 class Model(BaseModel):
     """Base: immutable, and unknown keys are errors."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
+
+    @cached_property
+    def memo(self) -> Memo:
+        """What the engine derives from this object (fee periods, table lookups), kept with
+        it rather than in a global cache; not part of the model's value."""
+        return Memo()
+
+    def __copy__(self) -> Self:
+        """A shallow copy without derived values (``model_copy(update=...)`` changes fields)."""
+        copied = super().__copy__()
+        fields = type(self).__pydantic_fields__
+        for name in [name for name in copied.__dict__ if name not in fields]:
+            del copied.__dict__[name]
+        return copied
 
 
 class Source(Model):
@@ -192,11 +227,23 @@ def _rate_shape(value: Any) -> str:
     return "table" if isinstance(value, dict | CodeRate) else "text"
 
 
-CodeRateEntry = Annotated[
+_CodeRateInput = Annotated[
     Annotated[RateField, Tag("text")] | Annotated[CodeRate, Tag("table")],
     Discriminator(_rate_shape),
 ]
-"""A code's rate: text (``"25%"``), or a mapping with its own source; errors follow the shape."""
+
+
+def _as_code_rate(value: Rate | CodeRate) -> CodeRate:
+    return value if isinstance(value, CodeRate) else CodeRate(rate=value)
+
+
+CodeRateEntry = Annotated[
+    CodeRate,
+    GetPydanticSchema(lambda _type, handler: handler(_CodeRateInput)),
+    AfterValidator(_as_code_rate),
+]
+"""A code's rate, always a :class:`CodeRate`: written as text (``"25%"``) or as a mapping
+with its own source; errors follow the shape written."""
 
 
 class Period(Model):

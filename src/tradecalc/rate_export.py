@@ -16,7 +16,7 @@ from typing import IO
 
 from tradecalc.compiled import ROUTES, Tables, route_codes
 from tradecalc.errors import UsageError
-from tradecalc.models import Schedule
+from tradecalc.models import MODES, Schedule
 
 COLUMNS = (
     "importer",
@@ -43,7 +43,6 @@ COLUMNS = (
 )
 """The columns, in order (see docs/rate-table.md)."""
 
-MODES = ("ocean", "air", "truck", "rail", "mail", "other")
 
 RECIPE = """
 WITH e AS (

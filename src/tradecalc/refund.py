@@ -40,7 +40,6 @@ from tradecalc.errors import DataError, TradecalcError, UsageError, WriteError
 from tradecalc.files import MAX_LINE_CHARS
 from tradecalc.models import Schedule
 from tradecalc.money import EXACT, parse_amount, round_money
-from tradecalc.rate import RateSyntaxError, parse_rate
 
 ZERO = Decimal(0)
 _T = TypeVar("_T")
@@ -611,10 +610,7 @@ def _ad_valorem_layers(result: Assessment) -> _Layers | None:
     for charged in result.lines:
         if not charged.heading:
             continue
-        try:
-            rate = parse_rate(charged.rate)
-        except RateSyntaxError:
-            return None
+        rate = charged.rate
         if (
             rate.specifics
             or charged.base != result.customs_value

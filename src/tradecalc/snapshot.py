@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tradecalc.engine import RegimeView
-from tradecalc.models import CodeRate, Measure, Period, Schedule, Scope, format_when
+from tradecalc.models import Measure, Period, Schedule, Scope, format_when
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +60,7 @@ def period_text(period: Period) -> str:
 def table_of(period: Period) -> dict[str, str]:
     """A period's rates by code as text."""
     return {
-        code: str(entry.rate if isinstance(entry, CodeRate) else entry)
-        for code, entry in period.rates.items()
+code: str(entry.rate) for code, entry in period.rates.items()
     }
 
 

@@ -15,7 +15,6 @@ from tradecalc.base_rates import BaseRates, for_importer
 from tradecalc.engine import RegimeView, Shipment, assess, scope_matches, table_rate
 from tradecalc.models import CodeRate, Measure, Schedule, code_digits, format_when
 from tradecalc.money import effective_rate
-from tradecalc.rate import Rate
 
 PROBE_VALUE = Decimal(1_000_000)
 """The shipment value the totals are computed on (large, so cents do not blur rates)."""
@@ -153,12 +152,11 @@ def _entries(
     return sorted(found, key=lambda e: (e.start, e.measure.id))
 
 
-def _code_entry(rates: Mapping[str, Rate | CodeRate], digits: str) -> CodeRate | None:
-    """The table entry for the code, when it carries its own citation or caveat."""
+def _code_entry(rates: Mapping[str, CodeRate], digits: str) -> CodeRate | None:
+    """The table entry for the code (its own citation or caveat, if any), or None."""
     best = max(
         (key for key in rates if digits.startswith(code_digits(key))),
         key=lambda key: len(code_digits(key)),
         default=None,
     )
-    value = rates.get(best) if best is not None else None
-    return value if isinstance(value, CodeRate) else None
+    return rates.get(best) if best is not None else None
