@@ -324,7 +324,7 @@ class UsSchedule:
         again only when the revisions change)."""
         bundled = self.bundle.revisions if self.bundle is not None else []
         imported = self.imported.revisions if self.imported is not None else []
-        key = (id(bundled), len(bundled), id(imported), len(imported))
+        key = (tuple(bundled), tuple(imported))  # by value: equal revisions, same events
         if self._events is None or self._events[0] != key:
             self._events = (key, self._sorted_events())
             self._in_force = {}
