@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradecalc.compiled import Tables
-from tradecalc.engine import RegimeView, Shipment, regime_views
+from tradecalc.engine import MetalContent, RegimeView, Shipment, regime_views
 from tradecalc.impact import (
     RegimeImpact,
     Sums,
@@ -254,8 +254,7 @@ def _odd_shipments() -> list[Shipment]:
     steel, aluminium = "7326.90.8688", "7616.99.5190"
     return [
         Shipment("0603190195", Decimal(500)),  # a 2024 suffix retired in 2025: unpriced
-        Shipment(steel, Decimal("1234.56"), metal={"steel": Decimal("0.4")},
-                 metal_is_share={"steel": True}),
+        Shipment(steel, Decimal("1234.56"), metal={"steel": MetalContent(Decimal("0.4"))}),
         Shipment(steel, Decimal("99.99")),  # metal content unknown: review
         Shipment(aluminium, Decimal("0.01")),  # amounts that round to nothing
         Shipment("0201.30.5000", Decimal(800), quantity=Decimal(40), unit="kg"),
