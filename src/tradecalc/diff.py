@@ -250,17 +250,18 @@ def _period_summary(period: Period) -> str:
     return " · ".join(parts)
 
 
+def _until(period: Period | FeePeriod) -> str:
+    """A period's end as the diff shows it ("open" when it has none)."""
+    return format_when(period.to) if period.to else "open"
+
+
 def _period_changes(item: str, old: Period, new: Period) -> list[Change]:
     rows = _fields(
         "period",
         "",
         item,
         [
-            (
-                "to",
-                format_when(old.to) if old.to else "open",
-                format_when(new.to) if new.to else "open",
-            ),
+            ("to", _until(old), _until(new)),
             ("rate", old.rate, new.rate),
             ("heading", old.heading, new.heading),
             ("base", old.base, new.base),
@@ -331,11 +332,7 @@ def _fee_period_changes(item: str, old: FeePeriod, new: FeePeriod) -> list[Chang
         "",
         item,
         [
-            (
-                "to",
-                format_when(old.to) if old.to else "open",
-                format_when(new.to) if new.to else "open",
-            ),
+            ("to", _until(old), _until(new)),
             ("rate", old.rate, new.rate),
             ("min", old.min, new.min),
             ("max", old.max, new.max),
