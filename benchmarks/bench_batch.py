@@ -35,8 +35,8 @@ UNKNOWN_CODE = "8471.30.0100"
 
 def _ad_valorem_codes(path: Path) -> list[str]:
     """US codes whose every line is ad valorem on the full customs value, in both regimes."""
-    from tradecalc.engine import Shipment, assess, regime_views
-    from tradecalc.schedules import load_schedule
+    from tradecalc.engine.assessment import Shipment, assess, regime_views
+    from tradecalc.schedule.load import load_schedule
 
     schedule = load_schedule(path).schedule
     views = regime_views(schedule)
@@ -98,8 +98,8 @@ def run_core(shipments: Path, result: Path, data: Path, jobs: int) -> tuple[floa
 
 def _layer_tables(path: Path, codes: list[str]) -> tuple[list[tuple[str, str, str]], list[tuple]]:
     """(regime, hs, rate) for every duty line, and each regime's fee parameters."""
-    from tradecalc.engine import Shipment, assess, regime_views
-    from tradecalc.schedules import load_schedule
+    from tradecalc.engine.assessment import Shipment, assess, regime_views
+    from tradecalc.schedule.load import load_schedule
 
     schedule = load_schedule(path).schedule
     views = regime_views(schedule)
@@ -107,9 +107,7 @@ def _layer_tables(path: Path, codes: list[str]) -> tuple[list[tuple[str, str, st
     for code in codes:
         for regime in REGIMES:
             result = assess(schedule, Shipment(code, Decimal("1000")), views[regime])
-            layers += [
-                (regime, code, str(line.rate.ad_valorem)) for line in result.lines
-            ]
+            layers += [(regime, code, str(line.rate.ad_valorem)) for line in result.lines]
     fees = []
     party = schedule.parties["US"]
     for regime in REGIMES:

@@ -26,7 +26,7 @@ CODES = {
 
 def main(runs: int = 15, data: str | None = None) -> None:
     """Print the import time and the duty-call ratios."""
-    from tradecalc.hts_store import import_revision
+    from tradecalc.hts.store import import_revision
 
     if not SOURCE.is_file():
         print(f"HTS benchmark skipped: {SOURCE} is absent (no USITC export to import)")

@@ -5,7 +5,7 @@
    keeps it), then as every later run goes (the table read from the cache). Wall and CPU
    time of each; the second is the issue-15 figure (at most 10 s on this machine).
 2. Same-run baseline, in this process, on every ``SAMPLE``-th line of the same basket and the
-   same instants: :func:`tradecalc.impact.measure_impact` assessing every line under every
+   same instants: :func:`tradecalc.analysis.impact.measure_impact` assessing every line under every
    instant with the engine (``reuse=False``) against the default (the compiled table charging
    every line it can, compiled here in memory for the sample's codes; the engine for the
    rest). Both must give the same figures; the ratio and the full-basket time of the plain
@@ -32,11 +32,16 @@ def _child_cpu() -> float:
 
 def main(sample: int = SAMPLE) -> None:
     """Time the CLI runs, then the in-process baseline on a sample."""
-    from tradecalc.batch import RowError
-    from tradecalc.hts_history import open_schedule
-    from tradecalc.impact import change_instants, default_basket, measure_impact, read_basket
-    from tradecalc.schedules import bundled_path, load_schedule
-    from tradecalc.selection import instant_view
+    from tradecalc.analysis.impact import (
+        change_instants,
+        default_basket,
+        measure_impact,
+        read_basket,
+    )
+    from tradecalc.batch.rows import RowError
+    from tradecalc.engine.selection import instant_view
+    from tradecalc.hts.history import open_schedule
+    from tradecalc.schedule.load import bundled_path, load_schedule
 
     cmd = [sys.executable, "-m", "tradecalc", "impact", "--timeline", "--from", "2025-01-01"]
     cmd += ["--format", "csv"]

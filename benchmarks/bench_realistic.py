@@ -96,11 +96,11 @@ def run_batch(shipments: Path, result: Path, env: dict[str, str]) -> tuple[float
 
 def compile_all() -> tuple[float, int, int]:
     """Seconds to compile every code of the bundled data, codes and intervals."""
-    from tradecalc.base_rates import Providers
-    from tradecalc.cn_lines import ChinaLines
-    from tradecalc.compiled import compile_table
-    from tradecalc.hts_history import open_schedule
-    from tradecalc.schedules import load_schedule
+    from tradecalc.engine.compiled import compile_table
+    from tradecalc.hts.base_rates import Providers
+    from tradecalc.hts.cn_lines import ChinaLines
+    from tradecalc.hts.history import open_schedule
+    from tradecalc.schedule.load import load_schedule
 
     start = time.perf_counter()
     schedule = load_schedule(use_cache=False).schedule
@@ -118,7 +118,7 @@ def run_peer(shipments: Path, table: Path, result: Path) -> float | None:
     except ImportError:
         print("duckdb: not installed, peer skipped (pip install -e '.[bench]')")
         return None
-    from tradecalc.rate_export import RECIPE
+    from tradecalc.batch.export import RECIPE
 
     con = duckdb.connect()
     start = time.perf_counter()
@@ -216,11 +216,11 @@ def _wall(cmd: list[str]) -> float:
 
 def full_check(shipments: Path, result: Path, limit: int | None = None) -> tuple[int, int]:
     """Every batch row against one-shot ``assess()``: rows checked and rows differing."""
-    from tradecalc.batch import result_values
-    from tradecalc.engine import Shipment, assess, dated_view
-    from tradecalc.errors import TradecalcError
-    from tradecalc.providers import imported_schedule
-    from tradecalc.schedules import load_schedule
+    from tradecalc.batch.rows import result_values
+    from tradecalc.core.errors import TradecalcError
+    from tradecalc.engine.assessment import Shipment, assess, dated_view
+    from tradecalc.hts.providers import imported_schedule
+    from tradecalc.schedule.load import load_schedule
 
     schedule = load_schedule(use_cache=False).schedule
     providers = imported_schedule()

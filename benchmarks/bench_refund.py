@@ -64,9 +64,9 @@ TYPES = ("01",) * 90 + ("11",) * 6 + ("08", "09", "47", "01")
 
 def _expected_table(data: Path) -> dict[tuple[str, date], list[tuple[str, Decimal]]]:
     """(code, day) -> the Chapter 99 headings and rates the engine expects (on $1,000)."""
-    from tradecalc.engine import Shipment, assess, dated_view
-    from tradecalc.providers import imported_schedule
-    from tradecalc.schedules import load_schedule
+    from tradecalc.engine.assessment import Shipment, assess, dated_view
+    from tradecalc.hts.providers import imported_schedule
+    from tradecalc.schedule.load import load_schedule
 
     schedule = load_schedule(data).schedule
     base = imported_schedule()

@@ -16,8 +16,8 @@ def schedule_path(given: str | None) -> Path:
     """``given``, else the bundled data if it validates, else the test schedule (said aloud)."""
     if given:
         return Path(given)
-    from tradecalc.errors import DataError
-    from tradecalc.schedules import bundled_path, load_schedule
+    from tradecalc.core.errors import DataError
+    from tradecalc.schedule.load import bundled_path, load_schedule
 
     try:
         load_schedule(bundled_path())

@@ -362,7 +362,7 @@ def _write(rows: list[tuple[str, ...]], codes: list[str], trq: dict[str, Decimal
 
 def _curated_vat() -> tuple[str, ...]:
     """Code prefixes whose VAT the schedule curates (the cn-vat tax's ``rates``)."""
-    from tradecalc.loader import include_parts, read_document
+    from tradecalc.schedule.loader import include_parts, read_document
 
     entry = src.ROOT / "data" / "rates.yaml"
     data = include_parts(read_document(entry), entry.parent)[0].data

@@ -3,7 +3,7 @@
 Input: the exports in ``../shared/data/usitc-hts-json/`` (see its SOURCE.md) and the
 project's revision table ``data/hts/revisions.csv`` (file, sha256, legal effective date
 and the date's source for each revision). Every revision marked ``in_series`` is parsed
-with :func:`tradecalc.hts_parse.parse_export` (the one implementation of the parsing
+with :func:`tradecalc.hts.parse.parse_export` (the one implementation of the parsing
 rules), in effective-date order, and each code of chapters 01-98 becomes a run of
 intervals: a new interval starts only where the line's values change, at the effective
 date of the revision that changed them; a line that disappears ends at the effective
@@ -31,7 +31,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from tradecalc.hts_parse import HtsLine, parse_export
+from tradecalc.hts.parse import HtsLine, parse_export
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT.parent / "shared" / "data" / "usitc-hts-json"

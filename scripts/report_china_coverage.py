@@ -27,10 +27,10 @@ from pathlib import Path
 
 import cn_sources as src
 
-from tradecalc.base_rates import Providers
-from tradecalc.cn_lines import ChinaLines, dotted
-from tradecalc.engine import Assessment, RegimeView, Shipment, assess
-from tradecalc.schedules import bundled_path, load_schedule
+from tradecalc.engine.assessment import Assessment, RegimeView, Shipment, assess
+from tradecalc.hts.base_rates import Providers
+from tradecalc.hts.cn_lines import ChinaLines, dotted
+from tradecalc.schedule.load import bundled_path, load_schedule
 
 COVERAGE = src.ROOT / "docs" / "china-coverage.md"
 CROSSCHECK = src.ROOT / "docs" / "china-crosscheck.md"

@@ -22,11 +22,11 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from tradecalc.base_rates import BaseRates
-from tradecalc.engine import RegimeView, Shipment, assess, regime_views
-from tradecalc.errors import UsageError
-from tradecalc.hts_history import UsSchedule, open_schedule
-from tradecalc.schedules import bundled_path, load_schedule
+from tradecalc.core.errors import UsageError
+from tradecalc.engine.assessment import RegimeView, Shipment, assess, regime_views
+from tradecalc.hts.base_rates import BaseRates
+from tradecalc.hts.history import UsSchedule, open_schedule
+from tradecalc.schedule.load import bundled_path, load_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 BASKET = ROOT.parent / "shared" / "data" / "trade" / "us-imports-from-china-2024-hs10.csv"

@@ -7,7 +7,7 @@ HTS10, see scripts/build_baskets.py), the bundled schedule and the bundled US ta
 only (revisions a user imported are left out, so the report does not depend on the machine).
 
 Every change instant of the data from 1 Jan 2025 to 2 Dec 2026 is computed with
-:func:`tradecalc.impact.measure_impact` (the library behind ``tradecalc impact``); a date
+:func:`tradecalc.analysis.impact.measure_impact` (the library behind ``tradecalc impact``); a date
 takes the regime of the last instant at or before it (nothing changes in between: a test
 checks it). The increment is the average at a date minus the average on 1 Jan 2025. The
 published figures below are copied from the cited files and pages, with their dates; a
@@ -29,20 +29,20 @@ from pathlib import Path
 
 from report_us_coverage import kind
 
-from tradecalc.batch import RowError
-from tradecalc.engine import RegimeView, Shipment
-from tradecalc.hts_history import Bundle, UsSchedule
-from tradecalc.impact import (
+from tradecalc.analysis.impact import (
     RegimeImpact,
     change_instants,
     default_basket,
     measure_impact,
     read_basket,
 )
-from tradecalc.models import Schedule
-from tradecalc.render_impact import ImpactReport, write_chart
-from tradecalc.schedules import bundled_path, load_schedule
-from tradecalc.selection import instant_view
+from tradecalc.batch.rows import RowError
+from tradecalc.engine.assessment import RegimeView, Shipment
+from tradecalc.engine.selection import instant_view
+from tradecalc.hts.history import Bundle, UsSchedule
+from tradecalc.render.impact import ImpactReport, write_chart
+from tradecalc.schedule.load import bundled_path, load_schedule
+from tradecalc.schedule.models import Schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 SUCCESSORS = ROOT / "data" / "baskets" / "us-imports-from-cn-2024-successors.csv"

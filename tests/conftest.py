@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tradecalc.schedules import LoadedSchedule, load_schedule
+from tradecalc.schedule.load import LoadedSchedule, load_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from fuzzing import run_main
-from tradecalc import batch, schedules
-from tradecalc.files import replacing, write_atomic
-from tradecalc.schedules import load_schedule
+from tradecalc.batch import rows as batch
+from tradecalc.core.files import replacing, write_atomic
+from tradecalc.schedule import load as schedules
+from tradecalc.schedule.load import load_schedule
 
 from conftest import MINI, ROOT
 
@@ -112,7 +113,7 @@ def test_an_unwritable_cache_only_costs_speed(
 _WORKER = """
 import sys
 from pathlib import Path
-from tradecalc.schedules import load_schedule
+from tradecalc.schedule.load import load_schedule
 reference = load_schedule(Path(sys.argv[1]), use_cache=False).schedule
 sys.stdin.readline()  # start together
 for _ in range(int(sys.argv[2])):

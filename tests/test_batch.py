@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tradecalc import batch
+from tradecalc.batch import rows as batch
 from tradecalc.cli.run import app
-from tradecalc.schedules import LoadedSchedule, load_schedule
+from tradecalc.schedule.load import LoadedSchedule, load_schedule
 
 from conftest import FIXTURES, MINI, run_child
 
@@ -91,7 +91,7 @@ def test_jsonl_input_reports_bad_lines() -> None:
 
 
 def test_fast_shipment_path_matches_plain_path() -> None:
-    from tradecalc.inputs import shipment_from_mapping
+    from tradecalc.engine.inputs import shipment_from_mapping
 
     rows = [
         {"hs": "7326.90.8688", "value": "1,000.50", "metal": "steel=40%", "date": "2025-06-10"},
@@ -149,8 +149,19 @@ def test_stdin_input_and_format_option() -> None:
 @pytest.mark.parametrize(
     "unwanted",
     [
-        ("tradecalc.batch", "tradecalc.serve", "rich.progress", "sqlite3", "duckdb", "polars"),
-        ("yaml", "tradecalc.loader", "tradecalc.checks"),  # the compiled cache is fresh
+        (
+            "tradecalc.batch.rows",
+            "tradecalc.cli.serve",
+            "rich.progress",
+            "sqlite3",
+            "duckdb",
+            "polars",
+        ),
+        (
+            "yaml",
+            "tradecalc.schedule.loader",
+            "tradecalc.schedule.checks",
+        ),  # the compiled cache is fresh
     ],
     ids=["batch machinery", "YAML"],
 )

@@ -10,15 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradecalc import batch, batch_join
-from tradecalc.base_rates import Providers
-from tradecalc.cn_lines import ChinaLines
-from tradecalc.compiled import Tables, route_codes
-from tradecalc.engine import regime_views
-from tradecalc.hts_history import open_schedule
-from tradecalc.models import Schedule
-from tradecalc.money import FxTable
-from tradecalc.schedules import load_schedule
+from tradecalc.batch import join as batch_join
+from tradecalc.batch import rows as batch
+from tradecalc.core.money import FxTable
+from tradecalc.engine.assessment import regime_views
+from tradecalc.engine.compiled import Tables, route_codes
+from tradecalc.hts.base_rates import Providers
+from tradecalc.hts.cn_lines import ChinaLines
+from tradecalc.hts.history import open_schedule
+from tradecalc.schedule.load import load_schedule
+from tradecalc.schedule.models import Schedule
 
 
 @pytest.fixture(scope="module")

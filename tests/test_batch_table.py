@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradecalc import batch
-from tradecalc.batch import compile_plan
-from tradecalc.compiled import Tables
-from tradecalc.engine import Assessment, RegimeView, Shipment, assess, regime_views
-from tradecalc.inputs import shipment_from_mapping
-from tradecalc.models import Schedule
-from tradecalc.money import FxTable
-from tradecalc.schedules import load_schedule
+from tradecalc.batch import rows as batch
+from tradecalc.batch.rows import compile_plan
+from tradecalc.core.money import FxTable
+from tradecalc.engine.assessment import Assessment, RegimeView, Shipment, assess, regime_views
+from tradecalc.engine.compiled import Tables
+from tradecalc.engine.inputs import shipment_from_mapping
+from tradecalc.schedule.load import load_schedule
+from tradecalc.schedule.models import Schedule
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SCHEDULES = {

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tradecalc import loader
-from tradecalc.errors import DataError, UsageError
-from tradecalc.files import MAX_FILE_BYTES
-from tradecalc.money import AMOUNT_BOUND, parse_amount, parse_decimal
-from tradecalc.rate import RateSyntaxError, parse_rate
-from tradecalc.schedules import compile_schedule
+from tradecalc.core.errors import DataError, UsageError
+from tradecalc.core.files import MAX_FILE_BYTES
+from tradecalc.core.money import AMOUNT_BOUND, parse_amount, parse_decimal
+from tradecalc.core.rate import RateSyntaxError, parse_rate
+from tradecalc.schedule import loader
+from tradecalc.schedule.load import compile_schedule
 
 from conftest import MINI, Run
 

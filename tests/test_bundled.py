@@ -14,7 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from tradecalc.engine import (
+from tradecalc.core.money import FxTable
+from tradecalc.engine.assessment import (
     Assessment,
     RegimeView,
     Shipment,
@@ -22,10 +23,9 @@ from tradecalc.engine import (
     regime_views,
     scope_matches,
 )
-from tradecalc.hts_history import open_schedule
-from tradecalc.models import Measure, Period, Schedule, code_digits, format_when
-from tradecalc.money import FxTable
-from tradecalc.schedules import LoadedSchedule, load_schedule
+from tradecalc.hts.history import open_schedule
+from tradecalc.schedule.load import LoadedSchedule, load_schedule
+from tradecalc.schedule.models import Measure, Period, Schedule, code_digits, format_when
 
 from conftest import BUNDLED
 

@@ -22,9 +22,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradecalc import __version__, cache_format, schedules
-from tradecalc.cache_format import NotACacheError
-from tradecalc.schedules import MAX_CACHE_BYTES, data_digest, load_schedule
+from tradecalc import __version__
+from tradecalc.schedule import cache_format
+from tradecalc.schedule import load as schedules
+from tradecalc.schedule.cache_format import NotACacheError
+from tradecalc.schedule.load import MAX_CACHE_BYTES, data_digest, load_schedule
 
 from conftest import BUNDLED, MINI, ROOT
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tradecalc.engine import RegimeView, Shipment, assess
-from tradecalc.models import parse_when
-from tradecalc.money import FxTable
-from tradecalc.schedules import load_schedule
+from tradecalc.core.money import FxTable
+from tradecalc.engine.assessment import RegimeView, Shipment, assess
+from tradecalc.schedule.load import load_schedule
+from tradecalc.schedule.models import parse_when
 
 from conftest import BUNDLED, ROOT, SHARED_DATA
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tradecalc.schedules import load_schedule
+from tradecalc.schedule.load import load_schedule
 
 from conftest import FIXTURES, MINI, Run
 

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradecalc.base_rates import Providers, for_importer
-from tradecalc.cn_lines import ChinaLines, neighbours, resolve
-from tradecalc.engine import Assessment, RegimeView, Shipment, assess
-from tradecalc.models import Override
-from tradecalc.rate import parse_rate
-from tradecalc.schedules import LoadedSchedule
+from tradecalc.core.rate import parse_rate
+from tradecalc.engine.assessment import Assessment, RegimeView, Shipment, assess
+from tradecalc.hts.base_rates import Providers, for_importer
+from tradecalc.hts.cn_lines import ChinaLines, neighbours, resolve
+from tradecalc.schedule.load import LoadedSchedule
+from tradecalc.schedule.models import Override
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "china-tariff"

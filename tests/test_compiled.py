@@ -12,13 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradecalc import compiled, engine
-from tradecalc.base_rates import Providers
-from tradecalc.batch import result_values
-from tradecalc.cn_lines import ChinaLines
-from tradecalc.hts_history import open_schedule
-from tradecalc.models import Schedule, format_when
-from tradecalc.schedules import load_schedule
+from tradecalc.batch.rows import result_values
+from tradecalc.engine import assessment as engine
+from tradecalc.engine import compiled
+from tradecalc.hts.base_rates import Providers
+from tradecalc.hts.cn_lines import ChinaLines
+from tradecalc.hts.history import open_schedule
+from tradecalc.schedule.load import load_schedule
+from tradecalc.schedule.models import Schedule, format_when
 
 US_SAMPLE = 160
 CN_SAMPLE = 80
@@ -167,4 +168,3 @@ def test_a_damaged_cached_table_is_compiled_again(
     assert tables.generation == 1
     other = codes["US"][1]
     assert tables.at("US", "CN", other, when) == table.at("US", "CN", other, when)
-

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tradecalc.diff import Change, diff_regimes, diff_schedules
-from tradecalc.engine import regime_views
-from tradecalc.schedules import LoadedSchedule
+from tradecalc.engine.assessment import regime_views
+from tradecalc.engine.diff import Change, diff_regimes, diff_schedules
+from tradecalc.schedule.load import LoadedSchedule
 
 from conftest import BUNDLED, MINI, ROOT, Run
 from snapshot import assert_snapshot
@@ -218,7 +218,7 @@ def test_file_diff_covers_fees_taxes_parties_and_lists(cli: Cli, tmp_path: Path)
 
 
 def _loaded(path: Path) -> object:
-    from tradecalc.schedules import load_schedule
+    from tradecalc.schedule.load import load_schedule
 
     return load_schedule(path, use_cache=False).schedule
 

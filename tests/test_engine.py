@@ -11,7 +11,10 @@ from decimal import Decimal
 
 import pytest
 
-from tradecalc.engine import (
+from tradecalc.core.errors import UsageError
+from tradecalc.core.money import FxTable, round_money
+from tradecalc.core.rate import parse_rate
+from tradecalc.engine.assessment import (
     Assessment,
     MetalContent,
     RegimeView,
@@ -21,11 +24,8 @@ from tradecalc.engine import (
     regime_views,
     with_overrides,
 )
-from tradecalc.errors import UsageError
-from tradecalc.models import Override, parse_when
-from tradecalc.money import FxTable, round_money
-from tradecalc.rate import parse_rate
-from tradecalc.schedules import LoadedSchedule
+from tradecalc.schedule.load import LoadedSchedule
+from tradecalc.schedule.models import Override, parse_when
 
 D = Decimal
 
@@ -260,7 +260,7 @@ def test_value_in_another_currency_is_converted_exactly(mini: LoadedSchedule) ->
 
 
 def test_missing_fx_rate_is_reported() -> None:
-    from tradecalc.errors import MissingFxRateError
+    from tradecalc.core.errors import MissingFxRateError
 
     with pytest.raises(MissingFxRateError):
         FxTable().convert(D(1), "EUR", "USD")
@@ -356,7 +356,7 @@ def test_an_unconfirmed_product_list_that_decides_scope_is_noted(mini: LoadedSch
 
 
 def test_a_tax_scoped_by_a_product_list_applies_to_its_codes(mini: LoadedSchedule) -> None:
-    from tradecalc.models import ProductList, Scope
+    from tradecalc.schedule.models import ProductList, Scope
 
     schedule = mini.schedule
     cn = schedule.parties["CN"]

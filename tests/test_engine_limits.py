@@ -49,18 +49,18 @@ from fractions import Fraction  # noqa: E402
 from hypothesis import example, given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tradecalc.engine import Shipment, assess, regime_views, with_overrides  # noqa: E402
-from tradecalc.errors import UsageError  # noqa: E402
-from tradecalc.inputs import parse_fx  # noqa: E402
-from tradecalc.models import Override  # noqa: E402
-from tradecalc.money import (  # noqa: E402
+from tradecalc.core.errors import UsageError  # noqa: E402
+from tradecalc.core.money import (  # noqa: E402
     AMOUNT_BOUND,
     FX_BOUND,
     PERCENT_BOUND,
     Bound,
     parse_amount,
 )
-from tradecalc.rate import parse_rate  # noqa: E402
+from tradecalc.core.rate import parse_rate  # noqa: E402
+from tradecalc.engine.assessment import Shipment, assess, regime_views, with_overrides  # noqa: E402
+from tradecalc.engine.inputs import parse_fx  # noqa: E402
+from tradecalc.schedule.models import Override  # noqa: E402
 
 
 def _bounded(bound: Bound) -> st.SearchStrategy[str]:
@@ -193,7 +193,7 @@ def test_bounds_hold_in_scenario_files_and_batch_rows(cli: Cli, tmp_path) -> Non
 
 
 def test_an_imported_rate_beyond_the_bound_is_not_computable() -> None:
-    from tradecalc.hts_parse import parse_general
+    from tradecalc.hts.parse import parse_general
 
     general = parse_general("9" * 30 + "%")
     assert (general.kind, general.rate) == ("text", None)
@@ -340,7 +340,7 @@ def test_an_unknown_set_measure_names_the_nearest_ids(cli: Cli) -> None:
 
 
 def test_a_zero_effective_rate_has_the_precision_of_the_others(cli: Cli) -> None:
-    from tradecalc.money import effective_rate
+    from tradecalc.core.money import effective_rate
 
     assert str(effective_rate(Decimal("0.00"), Decimal("0.00"))) == "0.000000"
     assert str(effective_rate(Decimal("0.00"), Decimal("5.00"))) == "0.000000"
@@ -384,7 +384,7 @@ def test_json_numbers_are_read_exactly_from_their_text(
 
 
 def test_nearest_codes_are_neighbours_in_the_hierarchy() -> None:
-    from tradecalc.engine import nearest_codes
+    from tradecalc.engine.assessment import nearest_codes
 
     known = ["0201", "9018.19", "9018.90.10", "9022.14", "9018.11", "1201.90.11", "90"]
     assert nearest_codes("9018901000"[:6], known) == ["9018.90.10", "9018.11", "9018.19"]
@@ -449,7 +449,7 @@ def test_vat_of_a_shorter_code_than_its_listed_lines_needs_review(cli: Cli) -> N
 
 
 def test_the_effective_rate_is_shown_as_charged_to_a_hundredth_of_a_percent(cli: Cli) -> None:
-    from tradecalc.money import effective_percent
+    from tradecalc.core.money import effective_percent
 
     assert effective_percent(Decimal("0.100001")) == "10%"
     assert effective_percent(Decimal("0.100050")) == "10.01%"

@@ -63,8 +63,8 @@ def test_every_message_is_in_the_catalogue() -> None:
 
 
 def test_catalogue_states_the_limits_the_code_uses() -> None:
-    from tradecalc import loader
-    from tradecalc.files import MAX_FILE_BYTES
+    from tradecalc.core.files import MAX_FILE_BYTES
+    from tradecalc.schedule import loader
 
     text = CATALOGUE.read_text(encoding="utf-8")
     assert f"{MAX_FILE_BYTES:,} bytes" in text

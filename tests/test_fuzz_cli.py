@@ -25,11 +25,11 @@ from fuzzing import (
     weird_dates,
     weird_numbers,
 )
-from tradecalc.errors import UsageError
-from tradecalc.inputs import parse_entry, parse_fx, parse_metal, parse_overrides
-from tradecalc.models import is_code, parse_when
-from tradecalc.money import parse_amount, parse_decimal
-from tradecalc.rate import RateSyntaxError, normalise_unit, parse_rate
+from tradecalc.core.errors import UsageError
+from tradecalc.core.money import parse_amount, parse_decimal
+from tradecalc.core.rate import RateSyntaxError, normalise_unit, parse_rate
+from tradecalc.engine.inputs import parse_entry, parse_fx, parse_metal, parse_overrides
+from tradecalc.schedule.models import is_code, parse_when
 
 from conftest import BUNDLED, MINI
 
@@ -323,7 +323,7 @@ def test_a_file_name_with_a_line_break_gives_one_error_line() -> None:
 
 def _curated_codes() -> list[tuple[str, str]]:
     """``(importer, code)`` of every code the bundled schedule rates, plus an unknown CN one."""
-    from tradecalc.schedules import load_schedule
+    from tradecalc.schedule.load import load_schedule
 
     schedule = load_schedule(BUNDLED, use_cache=False).schedule
     found = {

@@ -22,9 +22,9 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from fuzzing import BOTH, assert_clean, assert_diagnostics, run_main
-from tradecalc.errors import DataError
-from tradecalc.loader import include_parts, parse_yaml, read_document
-from tradecalc.schedules import compile_schedule
+from tradecalc.core.errors import DataError
+from tradecalc.schedule.load import compile_schedule
+from tradecalc.schedule.loader import include_parts, parse_yaml, read_document
 
 from conftest import BUNDLED, MINI
 

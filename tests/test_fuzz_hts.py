@@ -25,8 +25,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzzing import BOTH, assert_clean, run_main
-from tradecalc.errors import DataError
-from tradecalc.hts_store import ImportedSchedule
+from tradecalc.core.errors import DataError
+from tradecalc.hts.store import ImportedSchedule
 
 from conftest import ROOT
 

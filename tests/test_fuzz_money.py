@@ -22,7 +22,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fuzzing import BOTH
-from tradecalc.engine import (
+from tradecalc.core.errors import UsageError
+from tradecalc.engine.assessment import (
     Assessment,
     Line,
     MetalContent,
@@ -31,9 +32,8 @@ from tradecalc.engine import (
     assess,
     regime_views,
 )
-from tradecalc.errors import UsageError
-from tradecalc.models import code_digits
-from tradecalc.schedules import load_schedule
+from tradecalc.schedule.load import load_schedule
+from tradecalc.schedule.models import code_digits
 
 from conftest import BUNDLED
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradecalc.hts_history import (
+from tradecalc.hts.history import (
     Bundle,
     UsSchedule,
     bundle_dir,
@@ -25,7 +25,7 @@ from tradecalc.hts_history import (
     open_schedule,
     read_revisions,
 )
-from tradecalc.hts_store import ImportedSchedule, import_revision
+from tradecalc.hts.store import ImportedSchedule, import_revision
 
 from conftest import Run
 
@@ -112,7 +112,7 @@ def test_generator_reproduces_the_bundle_byte_for_byte(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["2025-basic", "2025-rev-12", "2026-rev-10"])
 def test_lines_in_force_are_the_export_parsed(name: str) -> None:
     """On a revision's date the bundle holds exactly that export's lines (ch. 01-98)."""
-    from tradecalc.hts_parse import parse_export
+    from tradecalc.hts.parse import parse_export
 
     rev = next(r for r in read_revisions(BUNDLE) if r.name == name)
     parsed = parse_export(gzip.decompress((HTS / rev.file).read_bytes()), rev.file)

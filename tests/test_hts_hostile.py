@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from fuzzing import assert_clean, run_main
-from tradecalc.hts_parse import MAX_CONTAINERS, MAX_FIELD_CHARS, clean_text
-from tradecalc.hts_store import MAX_BYTES, hts_dir, revisions
+from tradecalc.hts.parse import MAX_CONTAINERS, MAX_FIELD_CHARS, clean_text
+from tradecalc.hts.store import MAX_BYTES, hts_dir, revisions
 
 from conftest import FIXTURES, MINI, ROOT
 
@@ -90,7 +90,7 @@ def test_a_gzip_that_inflates_past_the_bound_stops_at_the_bound(tmp_path: Path) 
 def test_markup_stripping_is_linear() -> None:
     code = (
         "import resource; resource.setrlimit(resource.RLIMIT_CPU, (60, 60))\n"
-        "from tradecalc.hts_parse import clean_text\n"
+        "from tradecalc.hts.parse import clean_text\n"
         "text = clean_text('<' * 1_000_000 + 'a<b>c' + '<x' * 300_000)\n"
         "print(len(text), text[-8:])\n"
     )
@@ -277,7 +277,7 @@ _RACER = """
 import sys, time
 from datetime import date
 from pathlib import Path
-from tradecalc import hts_store
+from tradecalc.hts import store as hts_store
 listing = hts_store.revisions
 def slow_listing(folder=None):
     time.sleep(1)  # widen the window between one writer's rename and its clean-up
@@ -317,7 +317,7 @@ def test_concurrent_imports_of_one_revision_leave_exactly_one_valid_copy(tmp_pat
 
 
 def test_too_many_rows_is_refused_and_the_catalogue_states_every_bound(tmp_path: Path) -> None:
-    from tradecalc.hts_parse import MAX_ROWS, MAX_VALUES
+    from tradecalc.hts.parse import MAX_ROWS, MAX_VALUES
 
     path = tmp_path / "rows.json"
     path.write_bytes(b"[" + b'{"htsno":"1"},' * MAX_ROWS + b'{"htsno":"1"}]')

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradecalc.errors import DataError
-from tradecalc.hts_parse import (
+from tradecalc.core.errors import DataError
+from tradecalc.core.rate import parse_rate
+from tradecalc.hts.parse import (
     COMPUTABLE,
     clean_text,
     clean_unit,
@@ -18,7 +19,6 @@ from tradecalc.hts_parse import (
     parse_export,
     parse_general,
 )
-from tradecalc.rate import parse_rate
 
 GRAMMAR = Path(__file__).parent / "fixtures" / "hts_grammar.json"
 

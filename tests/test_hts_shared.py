@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from tradecalc.base_rates import BaseRates
-from tradecalc.engine import RegimeView, Shipment, assess
-from tradecalc.hts_history import open_schedule
-from tradecalc.hts_parse import COMPUTABLE, ParsedExport, clean_text, parse_export
-from tradecalc.hts_store import ImportedSchedule, import_revision
-from tradecalc.models import Scope
-from tradecalc.schedules import load_schedule
+from tradecalc.engine.assessment import RegimeView, Shipment, assess
+from tradecalc.hts.base_rates import BaseRates
+from tradecalc.hts.history import open_schedule
+from tradecalc.hts.parse import COMPUTABLE, ParsedExport, clean_text, parse_export
+from tradecalc.hts.store import ImportedSchedule, import_revision
+from tradecalc.schedule.load import load_schedule
+from tradecalc.schedule.models import Scope
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tradecalc.engine import RegimeView, Shipment, assess
-from tradecalc.errors import UsageError
-from tradecalc.hts_store import (
+from tradecalc.core.errors import UsageError
+from tradecalc.engine.assessment import RegimeView, Shipment, assess
+from tradecalc.hts.store import (
     ImportedSchedule,
     hts_dir,
     import_revision,
@@ -22,8 +22,8 @@ from tradecalc.hts_store import (
     remove_revision,
     revisions,
 )
-from tradecalc.models import Scope
-from tradecalc.schedules import LoadedSchedule
+from tradecalc.schedule.load import LoadedSchedule
+from tradecalc.schedule.models import Scope
 
 GRAMMAR = Path(__file__).parent / "fixtures" / "hts_grammar.json"
 MAY = datetime(2025, 5, 20)
@@ -209,7 +209,7 @@ def test_cli_import_list_duty_remove(cli: Callable[..., object], tmp_path: Path)
 def test_rates_timeline_takes_base_rates_and_301_scope_from_the_import(
     store: ImportedSchedule, mini: LoadedSchedule
 ) -> None:
-    from tradecalc.timeline import timeline
+    from tradecalc.engine.timeline import timeline
 
     loaded = _mini_with_hts_scopes(mini)
     line = timeline(loaded.schedule, "0709.51.0100", "CN", "US", store)
@@ -233,7 +233,7 @@ def test_batch_uses_the_import_like_duty(
     import csv
     import io
 
-    from tradecalc.batch import read_rows, run
+    from tradecalc.batch.rows import read_rows, run
 
     loaded = _mini_with_hts_scopes(mini)
     view = RegimeView("may", "May", MAY)

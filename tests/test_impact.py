@@ -19,9 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradecalc.compiled import Tables
-from tradecalc.engine import MetalContent, RegimeView, Shipment, regime_views
-from tradecalc.impact import (
+from tradecalc.analysis.impact import (
     RegimeImpact,
     Sums,
     change_instants,
@@ -29,9 +27,11 @@ from tradecalc.impact import (
     metal_estimates,
     reason_kind,
 )
-from tradecalc.models import code_digits
-from tradecalc.schedules import load_schedule
-from tradecalc.selection import select_views
+from tradecalc.engine.assessment import MetalContent, RegimeView, Shipment, regime_views
+from tradecalc.engine.compiled import Tables
+from tradecalc.engine.selection import select_views
+from tradecalc.schedule.load import load_schedule
+from tradecalc.schedule.models import code_digits
 
 from conftest import BUNDLED, ROOT, SHARED_DATA, run_child
 
@@ -271,7 +271,7 @@ def _odd_shipments() -> list[Shipment]:
 def test_the_table_path_equals_assessing_every_instant(level: str | None) -> None:
     """The table path (groups of lines charged alike, the engine for the rest) gives every
     figure, to the digit, and every breakdown in the same order as the engine line by line."""
-    from tradecalc.hts_history import open_schedule
+    from tradecalc.hts.history import open_schedule
 
     us = open_schedule(bundled=True)
     instants = change_instants(SCHEDULE, "US", datetime(2025, 1, 1), datetime(2026, 12, 2), us)
@@ -287,7 +287,7 @@ def test_the_table_path_equals_assessing_every_instant(level: str | None) -> Non
 
 
 def test_the_china_direction_takes_the_same_path() -> None:
-    from tradecalc.providers import imported_schedule
+    from tradecalc.hts.providers import imported_schedule
 
     providers = imported_schedule(True)
     instants = change_instants(
@@ -339,8 +339,8 @@ def test_the_tracker_report_reproduces_the_committed_report() -> None:
 )
 def test_layer_amounts_are_what_charge_charges(cents: int, places: int, pick: int) -> None:
     """The table path's customs value and per-layer amounts add up to :func:`charge`'s."""
-    from tradecalc.compiled import charge
-    from tradecalc.impact import _amount, _customs, _terms
+    from tradecalc.analysis.impact import _amount, _customs, _terms
+    from tradecalc.engine.compiled import charge
 
     tables = _TABLES()
     index = pick % len(tables.table.layers)
@@ -367,7 +367,7 @@ def money_sum_of(amounts: Iterable[Decimal]) -> Decimal:
 @functools.cache
 def _TABLES() -> Tables:  # noqa: N802
     """A table compiled for a spread of real codes (steel, metal shares, specific rates)."""
-    from tradecalc.providers import imported_schedule
+    from tradecalc.hts.providers import imported_schedule
 
     tables = Tables(SCHEDULE, imported_schedule(True))
     when = [

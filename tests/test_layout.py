@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tradecalc.models import format_when
-from tradecalc.money import percent
-from tradecalc.render import money
+from tradecalc.core.money import percent
+from tradecalc.render.duty import money
+from tradecalc.schedule.models import format_when
 
 from conftest import BUNDLED, MINI, Run, run_child
 
@@ -115,7 +115,7 @@ def test_batch_summary_off_a_terminal_keeps_every_amount(
 def test_rates_never_cuts_ids_or_sources(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, width: int, bundled: object
 ) -> None:
-    from tradecalc.timeline import timeline
+    from tradecalc.engine.timeline import timeline
 
     line = timeline(bundled.schedule, "9503.00.0073", "CN", "US", None)  # type: ignore[attr-defined]
     tokens = []

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tradecalc.engine import Shipment, assess, dated_view, regime_views
-from tradecalc.errors import DataError
-from tradecalc.schedules import data_digest, load_schedule
-from tradecalc.validation import validate_files
+from tradecalc.core.errors import DataError
+from tradecalc.engine.assessment import Shipment, assess, dated_view, regime_views
+from tradecalc.schedule.load import data_digest, load_schedule
+from tradecalc.schedule.validation import validate_files
 
 from conftest import MINI
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradecalc.errors import MissingFxRateError, UsageError
-from tradecalc.money import FxTable, parse_amount, parse_decimal, percent, round_money
-from tradecalc.rate import FREE, RateSyntaxError, Specific, convert_quantity, parse_rate
+from tradecalc.core.errors import MissingFxRateError, UsageError
+from tradecalc.core.money import FxTable, parse_amount, parse_decimal, percent, round_money
+from tradecalc.core.rate import FREE, RateSyntaxError, Specific, convert_quantity, parse_rate
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tradecalc.schedules import load_schedule
-from tradecalc.status import NEEDS_REVIEW, OK
+from tradecalc.core.status import NEEDS_REVIEW, OK
+from tradecalc.schedule.load import load_schedule
 
 from conftest import MINI, Run
 
@@ -62,7 +62,7 @@ def test_table_shows_the_human_status_and_each_reason_once(cli: Cli) -> None:
 
 
 def test_a_reason_in_some_columns_names_them(cli: Cli) -> None:
-    from tradecalc.render import review_lines
+    from tradecalc.render.duty import review_lines
 
     class Result:
         def __init__(self, regime: str, review: tuple[str, ...]) -> None:

@@ -8,10 +8,10 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradecalc.engine import Assessment, MetalContent, RegimeView, Shipment, assess
-from tradecalc.models import Schedule
-from tradecalc.money import FxTable
-from tradecalc.schedules import load_schedule
+from tradecalc.core.money import FxTable
+from tradecalc.engine.assessment import Assessment, MetalContent, RegimeView, Shipment, assess
+from tradecalc.schedule.load import load_schedule
+from tradecalc.schedule.models import Schedule
 
 from conftest import MINI
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tradecalc import batch
-from tradecalc.base_rates import Providers
-from tradecalc.cn_lines import ChinaLines
-from tradecalc.compiled import Tables, route_codes
-from tradecalc.hts_history import open_schedule
-from tradecalc.rate_export import COLUMNS, RECIPE, write_csv, write_parquet
-from tradecalc.schedules import load_schedule
+from tradecalc.batch import rows as batch
+from tradecalc.batch.export import COLUMNS, RECIPE, write_csv, write_parquet
+from tradecalc.engine.compiled import Tables, route_codes
+from tradecalc.hts.base_rates import Providers
+from tradecalc.hts.cn_lines import ChinaLines
+from tradecalc.hts.history import open_schedule
+from tradecalc.schedule.load import load_schedule
 
 duckdb = pytest.importorskip("duckdb", reason="the recipe test needs DuckDB (the test extra)")
 

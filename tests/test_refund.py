@@ -20,10 +20,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradecalc import refund, render_refund
-from tradecalc.engine import Shipment, assess, dated_view
-from tradecalc.errors import DataError, WriteError
-from tradecalc.refund import (
+from tradecalc.analysis import refund
+from tradecalc.analysis.refund import (
     NOTICE,
     InterestRate,
     Report,
@@ -33,7 +31,10 @@ from tradecalc.refund import (
     load_rules,
     read_liquidation,
 )
-from tradecalc.schedules import load_schedule
+from tradecalc.core.errors import DataError, WriteError
+from tradecalc.engine.assessment import Shipment, assess, dated_view
+from tradecalc.render import refund as render_refund
+from tradecalc.schedule.load import load_schedule
 
 from conftest import BUNDLED, run_child
 

@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from tradecalc.engine import regime_views
-from tradecalc.render_data import bar, headline_text
-from tradecalc.schedules import LoadedSchedule
-from tradecalc.snapshot import headlines
-from tradecalc.timeline import timeline
+from tradecalc.engine.assessment import regime_views
+from tradecalc.engine.snapshot import headlines
+from tradecalc.engine.timeline import timeline
+from tradecalc.render.data import bar, headline_text
+from tradecalc.schedule.load import LoadedSchedule
 
 from conftest import BUNDLED, MINI, Run
 from snapshot import assert_snapshot

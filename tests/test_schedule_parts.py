@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tradecalc import loader
-from tradecalc.engine import Shipment, assess, regime_views
-from tradecalc.errors import DataError
-from tradecalc.loader import include_parts, read_document
-from tradecalc.schedules import compile_schedule, data_digest, load_schedule
-from tradecalc.validation import validate_files
+from tradecalc.core.errors import DataError
+from tradecalc.engine.assessment import Shipment, assess, regime_views
+from tradecalc.schedule import loader
+from tradecalc.schedule.load import compile_schedule, data_digest, load_schedule
+from tradecalc.schedule.loader import include_parts, read_document
+from tradecalc.schedule.validation import validate_files
 
 from conftest import BUNDLED, MINI, Run
 

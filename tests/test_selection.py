@@ -7,10 +7,10 @@ from datetime import datetime
 import pytest
 
 from tradecalc import select_views
-from tradecalc.errors import UsageError
-from tradecalc.models import Override
-from tradecalc.schedules import LoadedSchedule
-from tradecalc.selection import entry_views, known_views
+from tradecalc.core.errors import UsageError
+from tradecalc.engine.selection import entry_views, known_views
+from tradecalc.schedule.load import LoadedSchedule
+from tradecalc.schedule.models import Override
 
 from conftest import FIXTURES
 

@@ -8,9 +8,9 @@ import os
 import subprocess
 import sys
 
-from tradecalc.money import FxTable
-from tradecalc.schedules import LoadedSchedule
-from tradecalc.serve import serve
+from tradecalc.cli.serve import serve
+from tradecalc.core.money import FxTable
+from tradecalc.schedule.load import LoadedSchedule
 
 from conftest import MINI, run_child
 

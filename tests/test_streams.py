@@ -23,9 +23,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzzing import run_main
-from tradecalc import batch, files
+from tradecalc.batch import rows as batch
 from tradecalc.cli import batch as batch_cli
-from tradecalc.errors import DataError
+from tradecalc.core import files
+from tradecalc.core.errors import DataError
 
 from conftest import MINI
 
@@ -295,7 +296,7 @@ def test_jobs_are_capped_at_the_cpus(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def _mini() -> batch.Schedule:
-    from tradecalc.schedules import load_schedule
+    from tradecalc.schedule.load import load_schedule
 
     return load_schedule(MINI, use_cache=False).schedule
 
@@ -321,7 +322,7 @@ def test_a_row_the_engine_cannot_compute_does_not_stop_the_batch(
     tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Item 12: one row the engine could not compute aborted the whole batch."""
-    from tradecalc import batch_join
+    from tradecalc.batch import join as batch_join
 
     _overflowing(batch, monkeypatch)
     monkeypatch.setattr(batch, "compile_plan", lambda *a: None)
@@ -352,7 +353,7 @@ def test_a_row_the_engine_cannot_compute_does_not_stop_the_batch(
 def test_a_line_the_engine_cannot_compute_does_not_stop_stdin(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tradecalc import serve as stdin
+    from tradecalc.cli import serve as stdin
 
     _overflowing(stdin, monkeypatch)
     lines = [
@@ -425,7 +426,7 @@ def test_progress_follows_the_bytes_read(tmp_path: Path) -> None:
 
 
 def _geneva() -> batch.RegimeView:
-    from tradecalc.engine import regime_views
+    from tradecalc.engine.assessment import regime_views
 
     return regime_views(_mini())["geneva"]
 

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import pytest
 
-from tradecalc.files import MAX_FILE_BYTES
+from tradecalc.core.files import MAX_FILE_BYTES
 
 from conftest import BUNDLED, MINI, ROOT, Run
 from snapshot import assert_snapshot
@@ -128,8 +128,8 @@ def test_github_format(cli: Cli) -> None:
 
 
 def test_github_format_escapes() -> None:
-    from tradecalc.errors import Diagnostic, SourceLocation
-    from tradecalc.render_data import diagnostics_github
+    from tradecalc.core.errors import Diagnostic, SourceLocation
+    from tradecalc.render.data import diagnostics_github
 
     found = [Diagnostic(SourceLocation("a,b:c.yaml", 1, 2), "50% off\nnext")]
     assert (
@@ -211,7 +211,7 @@ _LIMITED_CHILD = (
 
 def test_many_tiny_nodes_are_refused_while_composing(tmp_path: Path) -> None:
     """31.4 MB of ``0,`` (15.7 M nodes): refused at the node bound, within 1 GiB."""
-    from tradecalc.loader import MAX_NODES
+    from tradecalc.schedule.loader import MAX_NODES
 
     path = tmp_path / "nodes.yaml"
     count = 15_700_000

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from fuzzing import assert_clean, run_main
-from tradecalc import files
-from tradecalc.errors import UsageError, WriteError
-from tradecalc.files import STALE_SECONDS, open_output, sweep_stale, write_atomic
+from tradecalc.core import files
+from tradecalc.core.errors import UsageError, WriteError
+from tradecalc.core.files import STALE_SECONDS, open_output, sweep_stale, write_atomic
 
 from conftest import FIXTURES, MINI, ROOT, run_child
 
@@ -158,7 +158,7 @@ def test_a_folder_as_output_is_one_clear_error(tmp_path: Path) -> None:
 
 _SLOW_IMPORT = """
 import sys, time
-from tradecalc import hts_store
+from tradecalc.hts import store as hts_store
 real = hts_store._rows
 def slow(parsed):
     yield from real(parsed)
@@ -251,7 +251,7 @@ def test_the_file_and_its_folder_are_fsynced_before_and_after_the_rename(
         real(fd)
 
     monkeypatch.setattr(os, "fsync", recording)
-    from tradecalc.hts_store import import_revision
+    from tradecalc.hts.store import import_revision
 
     import_revision(str(GRAMMAR), "t-3", date(2025, 1, 1), tmp_path)
     assert synced[-2:] == ["file", "dir"]

@@ -20,13 +20,13 @@ TYPE_CHECKING = False  # not ``typing``: its 13 ms import would widen the window
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_schedule": "tradecalc.schedules",
-    "assess": "tradecalc.engine",
-    "regime_views": "tradecalc.engine",
-    "Shipment": "tradecalc.engine",
-    "Assessment": "tradecalc.engine",
-    "FxTable": "tradecalc.money",
-    "select_views": "tradecalc.selection",
+    "load_schedule": "tradecalc.schedule.load",
+    "assess": "tradecalc.engine.assessment",
+    "regime_views": "tradecalc.engine.assessment",
+    "Shipment": "tradecalc.engine.assessment",
+    "Assessment": "tradecalc.engine.assessment",
+    "FxTable": "tradecalc.core.money",
+    "select_views": "tradecalc.engine.selection",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -34,13 +34,13 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 if TYPE_CHECKING:
     from typing import Any
 
-    from tradecalc.engine import Assessment as Assessment
-    from tradecalc.engine import Shipment as Shipment
-    from tradecalc.engine import assess as assess
-    from tradecalc.engine import regime_views as regime_views
-    from tradecalc.money import FxTable as FxTable
-    from tradecalc.schedules import load_schedule as load_schedule
-    from tradecalc.selection import select_views as select_views
+    from tradecalc.core.money import FxTable as FxTable
+    from tradecalc.engine.assessment import Assessment as Assessment
+    from tradecalc.engine.assessment import Shipment as Shipment
+    from tradecalc.engine.assessment import assess as assess
+    from tradecalc.engine.assessment import regime_views as regime_views
+    from tradecalc.engine.selection import select_views as select_views
+    from tradecalc.schedule.load import load_schedule as load_schedule
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ from typer.models import CommandFunctionType
 from tradecalc import __version__
 
 if TYPE_CHECKING:
-    from tradecalc.schedules import LoadedSchedule
+    from tradecalc.schedule.load import LoadedSchedule
 
 COMMAND_ORDER = ("duty", "batch", "rates", "regimes", "diff", "validate", "schema", "hts")
 """How ``tradecalc --help`` lists the commands: the main job first, then by how often used."""
@@ -193,7 +193,7 @@ def examples(*items: tuple[str, str]) -> str:
 
 def load(data: Path | None) -> "LoadedSchedule":
     """Load the schedule named by ``--data`` (or the default one)."""
-    from tradecalc.schedules import load_schedule
+    from tradecalc.schedule.load import load_schedule
 
     return load_schedule(data)
 

@@ -21,15 +21,15 @@ from tradecalc.cli.app import (
     regime_option,
     streaming,
 )
-from tradecalc.errors import ExitCode, UsageError
-from tradecalc.files import LineReader, atomic_text, open_stream
+from tradecalc.core.errors import ExitCode, UsageError
+from tradecalc.core.files import LineReader, atomic_text, open_stream
 
 if TYPE_CHECKING:
-    from tradecalc.base_rates import BaseRates
-    from tradecalc.batch import RowError, Summary
-    from tradecalc.engine import RegimeView
-    from tradecalc.money import FxTable
-    from tradecalc.schedules import LoadedSchedule
+    from tradecalc.batch.rows import RowError, Summary
+    from tradecalc.core.money import FxTable
+    from tradecalc.engine.assessment import RegimeView
+    from tradecalc.hts.base_rates import BaseRates
+    from tradecalc.schedule.load import LoadedSchedule
 
 _PROGRESS_EVERY = 2048
 _LOG_WIDTH = 160
@@ -119,9 +119,9 @@ def batch(
 ) -> None:
     """Assess a CSV or JSONL file of shipments: one result row per shipment and regime."""
     streaming()
-    from tradecalc.batch import format_for
-    from tradecalc.inputs import parse_fx
-    from tradecalc.providers import imported_schedule
+    from tradecalc.batch.rows import format_for
+    from tradecalc.engine.inputs import parse_fx
+    from tradecalc.hts.providers import imported_schedule
 
     if output is not None and str(output) == "-":
         output = None
@@ -132,7 +132,7 @@ def batch(
     loaded = load(data)
     views: list[RegimeView] = []
     if regime or scenario:
-        from tradecalc.selection import select_views
+        from tradecalc.engine.selection import select_views
 
         views = select_views(loaded.schedule, regime or [], scenario or [])
     rates = (parse_fx(fx or ()), imported_schedule(not no_hts))
@@ -146,9 +146,7 @@ def batch(
         out = sys.stdout if output is None else stack.enter_context(atomic_text(output))
         with _progress(size, sys.stderr.isatty()) as on_read:
             lines = LineReader(stream, "stdin" if input_ == "-" else input_, on_read=on_read)
-            summary = _run(
-                loaded, lines, in_fmt, out, out_fmt, views, rates, on_error, jobs
-            )
+            summary = _run(loaded, lines, in_fmt, out, out_fmt, views, rates, on_error, jobs)
     _print_summary(summary)
     if not summary.ok:
         raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
@@ -218,7 +216,7 @@ def _run(
     on_error: "Callable[[RowError], None]",
     jobs: int = 1,
 ) -> "Summary":
-    from tradecalc.batch import read_rows, run
+    from tradecalc.batch.rows import read_rows, run
 
     rows = read_rows(lines, in_fmt)
     fx, base_rates = rates
@@ -284,7 +282,7 @@ def _print_summary(summary: "Summary") -> None:
     """
     from rich.console import Console
 
-    from tradecalc.render_batch import summary_footer, summary_totals
+    from tradecalc.render.batch import summary_footer, summary_totals
 
     console = Console(stderr=True, highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:

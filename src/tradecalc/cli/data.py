@@ -18,10 +18,10 @@ from tradecalc.cli.app import (
     examples,
     load,
 )
-from tradecalc.errors import DataError, ExitCode, UsageError
+from tradecalc.core.errors import DataError, ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from tradecalc.schedules import LoadedSchedule
+    from tradecalc.schedule.load import LoadedSchedule
 
 
 class ExportFormat(StrEnum):
@@ -35,9 +35,9 @@ def _export(loaded: "LoadedSchedule", providers: Any, fmt: str, output: Path | N
     """``rates export``: the whole table (codes the cache lacks are compiled first)."""
     if output is not None and str(output) == "-":
         output = None
-    from tradecalc.compiled import open_tables
-    from tradecalc.rate_export import write_csv, write_parquet
-    from tradecalc.schedules import cache_dir
+    from tradecalc.batch.export import write_csv, write_parquet
+    from tradecalc.engine.compiled import open_tables
+    from tradecalc.schedule.load import cache_dir
 
     tables = open_tables(loaded.schedule, providers, loaded.sha256, cache_dir())
     if fmt == "parquet":
@@ -47,7 +47,7 @@ def _export(loaded: "LoadedSchedule", providers: Any, fmt: str, output: Path | N
     elif output is None:
         count = write_csv(tables, sys.stdout)
     else:
-        from tradecalc.files import atomic_text
+        from tradecalc.core.files import atomic_text
 
         with atomic_text(output) as handle:
             count = write_csv(tables, handle)
@@ -104,9 +104,9 @@ def validate(
     ] = False,
 ) -> None:
     """Check data files: schema and semantic checks, every problem as file:line:col: message."""
-    from tradecalc.render_data import diagnostics_github, diagnostics_json, diagnostics_text
-    from tradecalc.schedules import default_path
-    from tradecalc.validation import unconfirmed_facts, validate_files
+    from tradecalc.render.data import diagnostics_github, diagnostics_json, diagnostics_text
+    from tradecalc.schedule.load import default_path
+    from tradecalc.schedule.validation import unconfirmed_facts, validate_files
 
     paths = files or [default_path()]
     found = validate_files(paths, lambda: load(data).schedule)
@@ -151,8 +151,8 @@ def schema(
     """Print the JSON Schema of schedule files (or scenario files), for editors and CI."""
     import json
 
-    from tradecalc.files import write_atomic
-    from tradecalc.models import ScenarioFile, Schedule
+    from tradecalc.core.files import write_atomic
+    from tradecalc.schedule.models import ScenarioFile, Schedule
 
     model = ScenarioFile if scenario else Schedule
     kind = "scenario" if scenario else "schedule"
@@ -189,7 +189,7 @@ def diff(
     data: DataOption = None,
 ) -> None:
     """Show what changed between two regimes, two scenarios or two data files."""
-    from tradecalc.render_data import diff_csv, diff_json, diff_table
+    from tradecalc.render.data import diff_csv, diff_json, diff_table
 
     try:
         result = _diff(a, b, data)
@@ -206,8 +206,8 @@ def diff(
 
 
 def _diff(a: str, b: str, data: Path | None) -> Any:
-    from tradecalc.diff import diff_regimes, diff_schedules
-    from tradecalc.schedules import load_schedule
+    from tradecalc.engine.diff import diff_regimes, diff_schedules
+    from tradecalc.schedule.load import load_schedule
 
     kinds = [_file_kind(a), _file_kind(b)]
     if kinds == ["schedule", "schedule"]:
@@ -217,7 +217,7 @@ def _diff(a: str, b: str, data: Path | None) -> Any:
         return diff_schedules(old, new, a, b)
     if "schedule" in kinds:
         raise UsageError("diff compares two regimes (or scenarios) or two data files, not a mix")
-    from tradecalc.selection import known_views
+    from tradecalc.engine.selection import known_views
 
     loaded = load(data)
     files = [Path(x) for x, k in zip((a, b), kinds, strict=True) if k]
@@ -233,7 +233,7 @@ def _file_kind(arg: str) -> str | None:
     path = Path(arg)
     if not path.is_file():
         return None
-    from tradecalc.loader import read_document
+    from tradecalc.schedule.loader import read_document
 
     doc = read_document(path)
     return "scenario" if isinstance(doc.data, dict) and "scenario" in doc.data else "schedule"
@@ -249,9 +249,9 @@ def regimes(
     data: DataOption = None,
 ) -> None:
     """List the named regimes and scenarios with their dates and headline rates."""
-    from tradecalc.engine import regime_views
-    from tradecalc.render_data import regimes_csv, regimes_json, regimes_table
-    from tradecalc.snapshot import headlines
+    from tradecalc.engine.assessment import regime_views
+    from tradecalc.engine.snapshot import headlines
+    from tradecalc.render.data import regimes_csv, regimes_json, regimes_table
 
     schedule = load(data).schedule
     rows = [(view, headlines(schedule, view)) for view in regime_views(schedule).values()]
@@ -296,13 +296,13 @@ def rates(
     """Show every measure touching a code over time, and a chart of the total rate.
 
     ``rates export`` writes the compiled rate table instead (docs/rate-table.md)."""
-    from tradecalc.providers import imported_schedule
+    from tradecalc.hts.providers import imported_schedule
 
     if code == "export":
         _export(load(data), imported_schedule(not no_hts), table_format, output)
         return
-    from tradecalc.render_data import timeline_chart, timeline_table
-    from tradecalc.timeline import timeline
+    from tradecalc.engine.timeline import timeline
+    from tradecalc.render.data import timeline_chart, timeline_table
 
     dest = (dest or ("CN" if origin == "US" else "US")).upper()
     origin = (origin or ("US" if dest == "CN" else "CN")).upper()

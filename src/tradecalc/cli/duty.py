@@ -22,10 +22,10 @@ from tradecalc.cli.app import (
     load,
     streaming,
 )
-from tradecalc.errors import ExitCode, UsageError
+from tradecalc.core.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from tradecalc.render import Report
+    from tradecalc.render.duty import Report
 
 
 PIPE_WIDTH = 160
@@ -87,9 +87,7 @@ def duty(
     set_: SetOption = None,
     currency: Annotated[
         str | None,
-        typer.Option(
-            metavar="CUR", help="Currency of the value.", show_default="the importer's"
-        ),
+        typer.Option(metavar="CUR", help="Currency of the value.", show_default="the importer's"),
     ] = None,
     freight: Annotated[
         str | None,
@@ -153,18 +151,18 @@ def duty(
     data: DataOption = None,
 ) -> None:
     """Compute the duty, fees and taxes on a shipment under one or more regimes."""
-    from tradecalc.engine import assess
-    from tradecalc.inputs import ShipmentText, build_shipment, parse_fx
-    from tradecalc.providers import imported_schedule
-    from tradecalc.render import Report
-    from tradecalc.selection import select_views
+    from tradecalc.engine.assessment import assess
+    from tradecalc.engine.inputs import ShipmentText, build_shipment, parse_fx
+    from tradecalc.engine.selection import select_views
+    from tradecalc.hts.providers import imported_schedule
+    from tradecalc.render.duty import Report
 
     loaded = load(data)
     chosen = (regime or [], scenario or [], set_ or [])
     if stdin:
         streaming()
-        from tradecalc.inputs import parse_overrides
-        from tradecalc.serve import serve
+        from tradecalc.cli.serve import serve
+        from tradecalc.engine.inputs import parse_overrides
 
         if value is not None or hs is not None:
             raise UsageError("--stdin reads the shipments from stdin: give no value or --hs")
@@ -214,7 +212,7 @@ def duty(
 
 
 def _emit(report: "Report", output_format: Format, explain: bool) -> None:
-    from tradecalc.render import comparison_tables, footnotes, to_csv, to_json
+    from tradecalc.render.duty import comparison_tables, footnotes, to_csv, to_json
 
     if output_format is Format.json:
         sys.stdout.write(to_json(report, explain))

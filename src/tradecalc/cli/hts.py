@@ -66,7 +66,7 @@ def import_(
     """Import one HTS revision: parse every tariff line once, store it for fast lookups."""
     import time
 
-    from tradecalc.hts_store import import_revision
+    from tradecalc.hts.store import import_revision
 
     started = time.perf_counter()
     rev, parsed = import_revision(source, revision, _date(effective))
@@ -83,9 +83,9 @@ def list_() -> None:
     """List the bundled and imported revisions and the dates they take effect."""
     from rich.console import Console
 
-    from tradecalc.hts_history import bundle_dir, read_revisions
-    from tradecalc.hts_store import hts_dir, revisions
-    from tradecalc.render_data import revisions_table
+    from tradecalc.hts.history import bundle_dir, read_revisions
+    from tradecalc.hts.store import hts_dir, revisions
+    from tradecalc.render.data import revisions_table
 
     bundled = read_revisions()
     typer.echo(
@@ -106,7 +106,7 @@ def remove(
     ],
 ) -> None:
     """Delete an imported revision."""
-    from tradecalc.hts_store import remove_revision
+    from tradecalc.hts.store import remove_revision
 
     rev = remove_revision(revision)
     typer.echo(f"removed {rev.name} (effective {rev.effective.isoformat()})")
@@ -115,7 +115,7 @@ def remove(
 def _date(text: str | None) -> "date | None":
     from datetime import date
 
-    from tradecalc.errors import UsageError
+    from tradecalc.core.errors import UsageError
 
     if text is None:
         return None

@@ -19,10 +19,10 @@ from tradecalc.cli.app import (
     app,
     load,
 )
-from tradecalc.errors import DataError, ExitCode, UsageError
+from tradecalc.core.errors import DataError, ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from tradecalc.render_impact import ImpactReport
+    from tradecalc.render.impact import ImpactReport
 
 
 class Level(StrEnum):
@@ -109,19 +109,19 @@ def impact(
     no_hts: NoHtsOption = False,
 ) -> None:
     """Trade-weighted duty of a basket of goods under regimes, dates or a timeline."""
-    from tradecalc.batch import RowError
-    from tradecalc.impact import (
+    from tradecalc.analysis.impact import (
         change_instants,
         default_basket,
         measure_impact,
         metal_estimates,
         open_impact_tables,
     )
-    from tradecalc.impact import read_basket as read
-    from tradecalc.inputs import parse_fx
-    from tradecalc.providers import imported_schedule
-    from tradecalc.render_impact import ImpactReport
-    from tradecalc.selection import instant_view, select_views
+    from tradecalc.analysis.impact import read_basket as read
+    from tradecalc.batch.rows import RowError
+    from tradecalc.engine.inputs import parse_fx
+    from tradecalc.engine.selection import instant_view, select_views
+    from tradecalc.hts.providers import imported_schedule
+    from tradecalc.render.impact import ImpactReport
 
     dest = dest.upper()
     if dest not in ("US", "CN"):
@@ -186,7 +186,7 @@ def impact(
     )
     _emit(report, output_format)
     if chart is not None:
-        from tradecalc.render_impact import write_chart
+        from tradecalc.render.impact import write_chart
 
         try:
             write_chart(report, chart)
@@ -197,7 +197,7 @@ def impact(
 
 
 def _read_lines(path: Path) -> list[str]:
-    from tradecalc.files import read_text
+    from tradecalc.core.files import read_text
 
     return read_text(path).splitlines()
 
@@ -205,7 +205,7 @@ def _read_lines(path: Path) -> list[str]:
 def _emit(report: "ImpactReport", output_format: ImpactFormat) -> None:
     from rich.console import Console
 
-    from tradecalc.render_impact import impact_csv, impact_json, impact_table, terminal_chart
+    from tradecalc.render.impact import impact_csv, impact_json, impact_table, terminal_chart
 
     if output_format is ImpactFormat.json:
         sys.stdout.write(impact_json(report))

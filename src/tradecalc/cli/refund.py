@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tradecalc.cli.app import DataOption, Format, FormatOption, app, load, streaming
-from tradecalc.errors import ExitCode, UsageError
-from tradecalc.files import LineReader, atomic_text, open_stream
+from tradecalc.core.errors import ExitCode, UsageError
+from tradecalc.core.files import LineReader, atomic_text, open_stream
 
 if TYPE_CHECKING:
-    from tradecalc.refund import Report
-    from tradecalc.schedules import LoadedSchedule
+    from tradecalc.analysis.refund import Report
+    from tradecalc.schedule.load import LoadedSchedule
 
 EntriesArgument = Annotated[
     Path,
@@ -55,8 +55,8 @@ def _report(
     data: Path | None = None,
     liquidation: Path | None = None,
 ) -> "tuple[Report, LoadedSchedule]":
-    from tradecalc.providers import imported_schedule
-    from tradecalc.refund import build_report, csv_records, parse_date, read_liquidation
+    from tradecalc.analysis.refund import build_report, csv_records, parse_date, read_liquidation
+    from tradecalc.hts.providers import imported_schedule
 
     when = parse_date(as_of, "--as-of") if as_of else date.today()
     loaded = load(data)
@@ -124,8 +124,8 @@ def refund(
     liquidation: LiquidationOption = None,
 ) -> None:
     """IEEPA refunds of past entries: paid vs expected, route, deadline, interest, CAPE files."""
-    from tradecalc.refund import NOTICE
-    from tradecalc.render_refund import report_csv_chunks, report_json_chunks, report_table
+    from tradecalc.analysis.refund import NOTICE
+    from tradecalc.render.refund import report_csv_chunks, report_json_chunks, report_table
 
     report, loaded = _report(entries, as_of, not non_corporate, data, liquidation)
     version, sha = loaded.schedule.version, loaded.sha256
@@ -168,8 +168,8 @@ def audit(
     data: DataOption = None,
 ) -> None:
     """Chapter 99 lines filed on past entries against those the schedule expects."""
-    from tradecalc.refund import NOTICE
-    from tradecalc.render_refund import audit_csv_chunks, audit_json_chunks, audit_table
+    from tradecalc.analysis.refund import NOTICE
+    from tradecalc.render.refund import audit_csv_chunks, audit_json_chunks, audit_table
 
     report, loaded = _report(entries, None, True, data)
     with report:

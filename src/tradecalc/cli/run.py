@@ -16,8 +16,8 @@ from typing import Any, NoReturn
 import typer
 
 from tradecalc.cli.app import traceback_wanted
-from tradecalc.errors import DataError, ExitCode, Terminated, TradecalcError
-from tradecalc.files import install_signal_cleanup
+from tradecalc.core.errors import DataError, ExitCode, Terminated, TradecalcError
+from tradecalc.core.files import install_signal_cleanup
 
 __all__ = ["registered", "run"]
 

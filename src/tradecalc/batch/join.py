@@ -1,0 +1,924 @@
+"""Batch as a join: plain rows looked up in the compiled rate table, money in integer cents.
+
+A row is *plain* when it is a US import from China with a code of 4 to 10 digits (dotted or
+not), a value
+with at most cents, a bare entry date or none, an optional transport mode and nothing else
+(no currency, freight, insurance, quantity or metal), under regimes without overrides (the
+entry date's schedule, or named regimes at their own moments). Its layers come from the
+rate table by code and instant (:class:`tradecalc.engine.compiled.Tables`, a hash lookup and a
+binary search);
+what depends only on the layers, the date and the mode (fees, review items, status) is
+worked out once per distinct combination; the money is integer cents with the engine's
+half-up per line (:func:`money_columns`, exact: no float anywhere). Every other row, and
+every plain row whose layers only the engine can charge, goes through
+:class:`tradecalc.batch.rows._Assessor` in its place, so the output order and the messages are
+those of the reference path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from tradecalc.batch.rows import (
+    _DATED_VIEW,
+    ENTRY_DATE,
+    RegimeTotals,
+    ResultRow,
+    RowError,
+    Rows,
+    Summary,
+    _Assessor,
+    _Item,
+    _items,
+    _named_views,
+)
+from tradecalc.core.errors import TradecalcError
+from tradecalc.core.money import FxTable, money_sum
+from tradecalc.core.status import status
+from tradecalc.engine.assessment import RegimeView
+from tradecalc.engine.compiled import (
+    START,
+    FeeAt,
+    Layers,
+    Tables,
+    _DamagedError,
+    fees_at,
+    intraday_at,
+    review_of,
+)
+from tradecalc.engine.inputs import parse_entry
+from tradecalc.schedule.models import MODES, Schedule, format_when
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Output = ResultRow | RowError | str
+"""A result row, a bad row, or CSV text of whole rows (the vectorised path)."""
+
+_CODE = re.compile(r"\d\d(?:\.?\d\d){1,4}\Z", re.ASCII)
+_VALUE = re.compile(r"\d{1,13}(?:\.\d{1,2})?\Z")
+_DATE = re.compile(r"\d{4}-\d\d-\d\d\Z")
+FeesAt = tuple[tuple[FeeAt, ...], tuple[str, ...]]
+CHUNK = 8192
+"""Rows assessed together (memory stays bounded by this many rows)."""
+
+
+def _scaled(fraction: Decimal) -> tuple[int, int]:
+    """A non-negative decimal as ``(n, 10**k)`` with ``fraction == n / 10**k``."""
+    sign, digits, exponent = fraction.as_tuple()
+    assert isinstance(exponent, int) and not sign
+    number = int("".join(map(str, digits)) or "0")
+    if exponent >= 0:
+        return number * 10**exponent, 1
+    return number, 10**-exponent
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a plain row's money needs, per distinct code, date and mode."""
+
+    duties: tuple[tuple[int, int, bool], ...]
+    """Each duty line as ``(n, 10**k, on_remainder)``: rate ``n / 10**k``."""
+    metals: int
+    """Metals charged on content (undeclared: the full value, so the remainder is 0)."""
+    fees: tuple[tuple[int, int, int | None, int | None], ...]
+    """Each fee as ``(n, 10**k, minimum cents, maximum cents)``."""
+    prefix: tuple[str, str, str, str]
+    review: str
+    status: str
+    claimable: str = ""
+
+
+def _cents(amount: Decimal | None) -> int | None:
+    if amount is None:
+        return None
+    return int(amount.scaleb(2).to_integral_value())
+
+
+def _exact_cents(amount: Decimal | None) -> bool:
+    return amount is None or amount.scaleb(2) == amount.scaleb(2).to_integral_value()
+
+
+def money_columns(
+    customs: Sequence[int], plans: Sequence[Plan]
+) -> tuple[list[int], list[int], list[int]]:
+    """Duty, fees and effective rate (millionths) of each row, in cents, exactly.
+
+    Each line is rounded half-up to the cent as :func:`tradecalc.core.money.round_money` does;
+    a fee is clamped to its minimum and maximum before it is rounded."""
+    duties, fees, rates = [], [], []
+    for value, plan in zip(customs, plans, strict=True):
+        remainder = value if not plan.metals else max(value - plan.metals * value, 0)
+        duty = 0
+        for number, scale, on_remainder in plan.duties:
+            product = (remainder if on_remainder else value) * number
+            duty += (2 * product + scale) // (2 * scale)
+        fee = 0
+        for number, scale, low, high in plan.fees:
+            product = value * number  # cents times scale
+            if low is not None and product < low * scale:
+                product = low * scale
+            if high is not None and product > high * scale:
+                product = high * scale
+            fee += (2 * product + scale) // (2 * scale)
+        if value:
+            units, rest = divmod(duty * 1_000_000, value)
+            units += 2 * rest >= value
+        else:
+            units = 0
+        duties.append(duty)
+        fees.append(fee)
+        rates.append(units)
+    return duties, fees, rates
+
+
+def _money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+class Joined:
+    """Assesses rows: plain ones through the table and :func:`money_columns`, the rest
+    through the reference path, in input order."""
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        header: Sequence[str],
+        extra: Sequence[str],
+        tables: Tables,
+        fx: FxTable,
+        views: Sequence[RegimeView] = (),
+    ) -> None:
+        self.schedule = schedule
+        self.tables = tables
+        self.header = tuple(header)
+        self.extra = tuple(extra)
+        self.views = tuple(views)
+        self.reference = _Assessor(schedule, views, fx, header, extra, tables.base_rates, tables)
+        self.party = schedule.parties.get("US")
+        self._plans: dict[tuple[str, str, str], tuple[Plan, ...] | None] = {}
+        self._dates: dict[str, datetime | None] = {}
+        self._days: dict[tuple[datetime, str], tuple[FeesAt, tuple[str, ...]]] = {}
+        self._shared: dict[tuple[int, int, datetime, str, str, bool], Plan | None] = {}
+        at = {name: i for i, name in enumerate(self.header)}
+        self._at = at
+        self._must_blank = tuple(
+            at[name]
+            for name in ("currency", "freight", "insurance", "qty", "unit", "metal", "claims")
+            if name in at
+        )
+
+    def _plan(self, code: str, day: str, mode: str) -> tuple[Plan, ...] | None:
+        key = (code, day, mode)
+        if key in self._plans:
+            return self._plans[key]
+        plans = None
+        try:
+            plans = self._make(code, day, mode)
+        except (TradecalcError, ValueError, ArithmeticError):
+            plans = None
+        if len(self._plans) >= 200_000:
+            self._plans.clear()
+        self._plans[key] = plans
+        return plans
+
+    def _make(self, code: str, day: str, mode: str) -> tuple[Plan, ...] | None:
+        party = self.party
+        if party is None or party.valuation != "transaction" or party.taxes:
+            return None
+        entry = None
+        if day:
+            if day not in self._dates:
+                moment, is_date = parse_entry(day)
+                self._dates[day] = moment if is_date else None
+            entry = self._dates[day]
+            if entry is None:
+                return None
+        views = self.views or ((_DATED_VIEW,) if entry else _named_views(self.schedule))
+        plans = []
+        for view in views:
+            if view.overrides or view.added:
+                return None
+            dated = entry is not None and view.follows_entry
+            when = entry if entry is not None and view.follows_entry else view.as_of
+            plan = self._view_plan(code, when, mode, view.id, dated)
+            if plan is None:
+                return None
+            plans.append(plan)
+        return tuple(plans)
+
+    def _view_plan(
+        self, code: str, when: datetime, mode: str, regime: str, dated: bool
+    ) -> Plan | None:
+        party = self.party
+        assert party is not None
+        index = self.tables.index_at("US", "CN", code.replace(".", ""), when)
+        if index is None:
+            return None
+        key = (self.tables.generation, index, when, mode, regime, dated)
+        if key not in self._shared:
+            self._shared[key] = self._shared_plan(index, when, mode, regime, dated)
+        shared = self._shared[key]
+        if shared is None:
+            return None
+        return Plan(shared.duties, shared.metals, shared.fees, (code, *shared.prefix[1:]),
+                    shared.review, shared.status, shared.claimable)  # fmt: skip
+
+    def _shared_plan(
+        self, index: int, when: datetime, mode: str, regime: str, dated: bool
+    ) -> Plan | None:
+        """The plan of every code whose layers are ``table.layers[index]`` (code left out)."""
+        party = self.party
+        assert party is not None
+        layers: Layers = self.tables.layer(index)
+        if layers.engine or layers.taxes:
+            return None
+        day_key = (when, mode)
+        if day_key not in self._days:
+            self._days[day_key] = (
+                fees_at(party, mode, when),
+                intraday_at(self.schedule, "US", when),
+            )
+        fees, intraday = self._days[day_key]
+        if not dated:
+            intraday = ()
+        if not all(_exact_cents(low) and _exact_cents(high) for _, _, low, high in fees[0]):
+            return None
+        review = review_of(layers, fees, intraday, dated)
+        duties = []
+        for duty in layers.duties:
+            number, scale = _scaled(Decimal(duty[5]))
+            duties.append((number, scale, duty[6] == "remainder"))
+        metals = len({d[9] for d in layers.duties if d[9] is not None})
+        fee_specs = tuple(
+            (*_scaled(rate), _cents(low), _cents(high)) for _, rate, low, high in fees[0]
+        )
+        return Plan(
+            tuple(duties),
+            metals,
+            fee_specs,
+            ("", regime, format_when(when), party.currency),
+            "; ".join(review),
+            status(review),
+            "; ".join(layers.claimable),
+        )
+
+    def _plain(self, cells: list[str]) -> tuple[str, str, str, str] | None:
+        """``(code, value, date, mode)`` of a plain row, else None."""
+        at = self._at
+        try:
+            code, value = cells[at["hs"]], cells[at["value"]]
+            day = cells[at["date"]] if "date" in at else ""
+            origin = cells[at["origin"]] if "origin" in at else ""
+            dest = cells[at["dest"]] if "dest" in at else ""
+            mode = cells[at["mode"]] if "mode" in at else ""
+        except (KeyError, IndexError):
+            return None
+        if type(code) is not str or type(value) is not str or type(day) is not str:
+            return None
+        if not (_CODE.match(code) and _VALUE.match(value) and (day == "" or _DATE.match(day))):
+            return None
+        if origin not in ("", "CN") or dest not in ("", "US"):
+            return None
+        if mode == "":
+            mode = "ocean"
+        elif mode not in MODES:
+            return None
+        if any(cells[i] != "" for i in self._must_blank):
+            return None
+        return code, value, day, mode
+
+    chunk_size = CHUNK
+
+    def assess(self, items: Iterator[_Item], summary: Summary) -> Iterator[Output]:
+        """Every row of ``items`` (see ``batch._items``), in input order, into ``summary``."""
+        extra_at = tuple(self._at[name] for name in self.extra)
+        sums: dict[tuple[str, str], list[int]] = {}
+        try:
+            while chunk := list(itertools.islice(items, self.chunk_size)):
+                yield from self._chunk(chunk, summary, extra_at, sums)
+        finally:
+            for key, (count, customs, duty, review) in sums.items():
+                acc = summary.totals[key]
+                acc.shipments += count
+                acc.customs_value = money_sum((Decimal(customs).scaleb(-2),), acc.customs_value)
+                acc.duty = money_sum((Decimal(duty).scaleb(-2),), acc.duty)
+                acc.needs_review += review
+
+    def _chunk(
+        self,
+        chunk: list[_Item],
+        summary: Summary,
+        extra_at: tuple[int, ...],
+        sums: dict[tuple[str, str], list[int]],
+    ) -> Iterator[Output]:
+        found: list[tuple[Plan, ...] | None] = []
+        customs: list[int] = []
+        flat: list[Plan] = []
+        for item in chunk:
+            plans = None
+            if not isinstance(item, RowError):
+                plain = self._plain(item[1])
+                if plain is not None:
+                    plans = self._plan(plain[0], plain[2], plain[3])
+                    if plans is not None:
+                        whole, _, frac = plain[1].partition(".")
+                        cents = int(whole) * 100 + int(frac.ljust(2, "0"))
+                        customs.extend([cents] * len(plans))
+                        flat.extend(plans)
+            found.append(plans)
+        duties, fees, rates = money_columns(customs, flat)
+        index = 0
+        for item, plans in zip(chunk, found, strict=True):
+            if plans is None or isinstance(item, RowError):
+                yield from self.reference.assess(iter([item]), summary)
+                continue
+            number, cells, _ = item
+            passthrough = tuple([cells[i] for i in extra_at])
+            summary.rows += 1
+            for plan in plans:
+                value, duty, fee, rate = customs[index], duties[index], fees[index], rates[index]
+                index += 1
+                total = duty + fee
+                summary.results += 1
+                review = plan.status != "ok"
+                summary.needs_review += review
+                key = (plan.prefix[1], plan.prefix[3])
+                acc = sums.get(key)
+                if acc is None:
+                    acc = sums[key] = [0, 0, 0, 0]
+                    if key not in summary.totals:  # first seen here: keep the order of keys
+                        summary.totals[key] = RegimeTotals(*key)
+                acc[0] += 1
+                acc[1] += value
+                acc[2] += duty
+                acc[3] += review
+                yield ResultRow(
+                    number,
+                    passthrough,
+                    (
+                        *plan.prefix,
+                        _money(value),
+                        _money(duty),
+                        _money(fee),
+                        "0.00",
+                        _money(total),
+                        f"{rate // 1_000_000}.{rate % 1_000_000:06d}",
+                        _money(value + total),
+                        plan.status,
+                        plan.review,
+                        "",
+                        plan.claimable,
+                        "CN",
+                        "US",
+                    ),
+                    review,
+                )
+
+
+def assess_joined(
+    schedule: Schedule,
+    rows: Rows,
+    tables: Tables,
+    fx: FxTable,
+    summary: Summary,
+    views: Sequence[RegimeView] = (),
+    provenance: tuple[str, str] | None = None,
+    vectorised: bool | None = None,
+) -> Iterator[Output]:
+    """Assess ``rows`` as :func:`tradecalc.batch.rows.assess_rows` does, plain rows joined.
+
+    With CSV input (every cell text), ``provenance`` (CSV output), no ``views`` and the
+    ``fast`` extra installed, plain dated rows are charged by :class:`Vectorised` and come
+    out as CSV text (str items);
+    ``vectorised`` forces the choice (None: when available, unless the environment says
+    ``TRADECALC_VECTORISED=0``)."""
+    header, items = _items(rows)
+    if vectorised is None:
+        vectorised = os.environ.get("TRADECALC_VECTORISED", "1") != "0" and (vectorised_available())
+    if vectorised and provenance is not None and not views and rows.cells is not None:
+        fast = Vectorised(schedule, header, rows.extra, tables, fx, provenance)
+        if fast.usable:
+            return fast.assess(items, summary)
+    joined = Joined(schedule, header, rows.extra, tables, fx, views)
+    return joined.assess(items, summary)
+
+
+# ----------------------------------------------------------------------------- vectorised
+
+
+def _csv_specials() -> str:
+    """The characters that make :mod:`csv` quote a cell (lines end with ``\\n``)."""
+    found = []
+    for char in ',"\n\r\t ;':
+        stream = io.StringIO()
+        csv.writer(stream, lineterminator="\n").writerow((f"a{char}b", "c"))
+        if stream.getvalue().startswith('"'):
+            found.append(char)
+    return "".join(found)
+
+
+_SPECIALS = _csv_specials()
+_PY_LIMIT = 10**12
+"""Values above this many cents take the pure-Python path (64-bit products stay exact)."""
+
+
+def _cell(text: str) -> str:
+    """``text`` as :mod:`csv` writes it as one cell of a row."""
+    if any(c in text for c in _SPECIALS):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def vectorised_available() -> bool:
+    """True when the ``fast`` extra (polars) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("polars") is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """What the vectorised path needs of one layer set (None in ``_Vectorised.layers``:
+    the engine charges it)."""
+
+    lines: tuple[tuple[int, int, bool], ...]
+    metals: int
+    claimable: str
+    review: tuple[str, ...]
+    """Layer-only review items (with the metal and quantity ones)."""
+
+
+class Vectorised(Joined):
+    """:class:`Joined` with the plain dated rows of a chunk joined and charged by polars.
+
+    A chunk's rows that are plain, dated, found in the table with layers the table can
+    charge, and valued under :data:`_PY_LIMIT` cents are charged as whole columns
+    (an as-of join on code and instant, one row per duty line, integer cents with half-up
+    per line, summed per row) and written as CSV text; every other row takes
+    :meth:`Joined._chunk` in its place. The text is byte for byte what
+    :class:`tradecalc.batch.rows.ResultWriter` writes for the same rows."""
+
+    chunk_size = 65_536
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        header: Sequence[str],
+        extra: Sequence[str],
+        tables: Tables,
+        fx: FxTable,
+        provenance: tuple[str, str],
+    ) -> None:
+        super().__init__(schedule, header, extra, tables, fx, ())
+        self.provenance = provenance
+        self.tail = ",".join(_cell(p) for p in provenance)
+        self._spans: dict[str, tuple[list[int], list[int]] | None] = {}
+        self._generation = tables.generation
+        self._layers: dict[int, _Layer | None] = {}
+        self._entries: dict[str, tuple[int, str] | None] = {}
+        self._fees: dict[tuple[int, str], tuple[FeesAt, tuple[str, ...]] | None] = {}
+        self._reviews: dict[tuple[int, int, str], tuple[str, bool]] = {}
+
+    @property
+    def usable(self) -> bool:
+        """False when no row can take the vectorised path (the importer's rules)."""
+        party = self.party
+        return party is not None and party.valuation == "transaction" and not party.taxes
+
+    def _chunk(
+        self,
+        chunk: list[_Item],
+        summary: Summary,
+        extra_at: tuple[int, ...],
+        sums: dict[tuple[str, str], list[int]],
+    ) -> Iterator[Output]:
+        try:
+            fast = self._charge(chunk)
+        except _DamagedError:
+            self.tables.index_at("US", "CN", "0000", START)  # drops the damaged table
+            fast = None
+        if fast is None:
+            yield from super()._chunk(chunk, summary, extra_at, sums)
+            return
+        lines, flags, reviewed, customs, duty, count = fast
+        first = next((i for i, f in enumerate(flags) if f), len(chunk))
+        texts: dict[int, list[str]] = {}
+        stream = io.StringIO()
+        writer = csv.writer(stream, lineterminator="\n")
+        assert self.party is not None
+        key = (ENTRY_DATE, self.party.currency)
+        rest_before = [item for item, f in zip(chunk[:first], flags, strict=False) if not f]
+        rest_after = [item for item, f in zip(chunk[first:], flags[first:], strict=True) if not f]
+        for part, is_first in ((rest_before, True), (rest_after, False)):
+            if not is_first and first < len(chunk):
+                if key not in summary.totals:
+                    summary.totals[key] = RegimeTotals(*key)
+                acc = sums.setdefault(key, [0, 0, 0, 0])
+                acc[0] += count
+                acc[1] += customs
+                acc[2] += duty
+                acc[3] += reviewed
+                summary.rows += count
+                summary.results += count
+                summary.needs_review += reviewed
+            for found in super()._chunk(part, summary, extra_at, sums):
+                if isinstance(found, RowError):
+                    yield found
+                    continue
+                assert isinstance(found, ResultRow)
+                writer.writerow((found.row, *found.passthrough, *found.values, *self.provenance))
+                texts.setdefault(found.row, []).append(stream.getvalue())
+                stream.seek(0)
+                stream.truncate()
+        out = []
+        fast_lines = iter(lines)
+        for item, flag in zip(chunk, flags, strict=True):
+            if flag:
+                out.append(next(fast_lines))
+            elif not isinstance(item, RowError):
+                out.extend(texts.get(item[0], ()))
+        yield "".join(out)
+
+    def _reset(self) -> None:
+        """Forget what referred to layer indexes of a table since dropped."""
+        self._spans.clear()
+        self._layers.clear()
+        self._reviews.clear()
+        self._generation = self.tables.generation
+
+    def _code_spans(self, codes: list[str]) -> list[tuple[list[int], list[int]] | None]:
+        if len(self._spans) > 200_000:
+            self._spans.clear()
+        found = []
+        for code in codes:
+            if code not in self._spans:
+                self._spans[code] = self.tables.spans("US", "CN", code)
+            found.append(self._spans[code])
+        return found
+
+    def _entry(self, day: str) -> tuple[int, str] | None:
+        """An entry date's moment (microseconds since the table's start) and its text."""
+        if day not in self._entries:
+            found = None
+            try:
+                moment, is_date = parse_entry(day)
+            except TradecalcError:
+                is_date = False
+            if is_date and moment >= START:
+                found = ((moment - START) // timedelta(microseconds=1), format_when(moment))
+            if len(self._entries) > 100_000:
+                self._entries.clear()
+            self._entries[day] = found
+        return self._entries[day]
+
+    def _day(self, micros: int, mode: str) -> tuple[FeesAt, tuple[str, ...]] | None:
+        """The fees at a moment for a mode and the review items they and the day add
+        (None: a fee bound is not whole cents; the reference path charges those rows)."""
+        key = (micros, mode)
+        if key not in self._fees:
+            party = self.party
+            assert party is not None
+            when = START + micros * timedelta(microseconds=1)
+            fees = fees_at(party, mode, when)
+            intraday = intraday_at(self.schedule, "US", when)
+            exact = all(_exact_cents(low) and _exact_cents(high) for _, _, low, high in fees[0])
+            self._fees[key] = (fees, intraday) if exact else None
+        found = self._fees[key]
+        if found is None:
+            return None
+        return found[0], (*found[0][1], *found[1])
+
+    def _layer(self, index: int) -> _Layer | None:
+        if index not in self._layers:
+            layers = self.tables.layer(index)
+            found = None
+            if not layers.engine and not layers.taxes:
+                lines = []
+                for duty in layers.duties:
+                    number, scale = _scaled(Decimal(duty[5]))
+                    lines.append((number, scale, duty[6] == "remainder"))
+                found = _Layer(
+                    tuple(lines),
+                    len({d[9] for d in layers.duties if d[9] is not None}),
+                    "; ".join(layers.claimable),
+                    (),
+                )
+            self._layers[index] = found
+        return self._layers[index]
+
+    def _review(self, index: int, micros: int, mode: str) -> tuple[str, bool]:
+        """``status,review`` as CSV text, and whether the row needs review."""
+        fees, intraday = self._fees[(micros, mode)] or ((((), ()), ()))
+        review = review_of(self.tables.layer(index), fees, intraday, True)
+        found = status(review)
+        return f"{found},{_cell('; '.join(review))}", found != "ok"
+
+    def _charge(
+        self, chunk: list[_Item]
+    ) -> tuple[list[str], list[bool], int, int, int, int] | None:
+        """The CSV lines of the chunk's vectorised rows, which rows they are, and their
+        review count, customs and duty in cents and count (None: no row qualifies)."""
+        import polars as pl
+
+        at = self._at
+        positions = [i for i, item in enumerate(chunk) if not isinstance(item, RowError)]
+        if not positions or "date" not in at:
+            return None
+        cells = [chunk[i][1] for i in positions]  # type: ignore[index]
+        columns = list(zip(*cells, strict=True))
+        names = [f"c{i}" for i in range(len(self.header))]
+        frame = pl.DataFrame(
+            {
+                name: pl.Series(name, column, dtype=pl.String)
+                for name, column in zip(names, columns, strict=True)
+            }
+        ).with_columns(pl.Series("pos", positions, dtype=pl.Int64))
+        col = {name: pl.col(f"c{i}") for name, i in at.items()}
+        plain = (
+            col["hs"].str.contains(r"^[0-9]{2}(?:\.?[0-9]{2}){1,4}$")
+            & col["value"].str.contains(r"^[0-9]{1,13}(?:\.[0-9]{1,2})?$")
+            & col["date"].str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+        )
+        for name, allowed in (("origin", ("", "CN")), ("dest", ("", "US"))):
+            if name in col:
+                plain &= col[name].is_in(list(allowed))
+        if "mode" in col:
+            plain &= col["mode"].is_in(["", *MODES])
+        for index in self._must_blank:
+            plain &= pl.col(f"c{index}") == ""
+        frame = frame.filter(plain)
+        if frame.is_empty():
+            return None
+        mode = col["mode"].replace("", "ocean") if "mode" in col else pl.lit("ocean")
+        whole = col["value"].str.split_exact(".", 1)
+        frame = frame.with_columns(
+            col["hs"].str.replace_all(".", "", literal=True).alias("digits"),
+            mode.alias("mode_"),
+            (
+                whole.struct.field("field_0").cast(pl.Int64) * 100
+                + whole.struct.field("field_1").fill_null("").str.pad_end(2, "0").cast(pl.Int64)
+            ).alias("cents"),
+        ).filter(pl.col("cents") <= _PY_LIMIT)
+        # entry moments, per distinct date text
+        days = frame.get_column(f"c{at['date']}").unique().to_list()
+        day_rows = [(d, *e) for d in days if (e := self._entry(d)) is not None]
+        if not day_rows:
+            return None
+        day_frame = pl.DataFrame(
+            {
+                "day": [r[0] for r in day_rows],
+                "micros": [r[1] for r in day_rows],
+                "as_of": [r[2] for r in day_rows],
+            },
+            schema={"day": pl.String, "micros": pl.Int64, "as_of": pl.String},
+        )
+        frame = frame.join(day_frame, left_on=f"c{at['date']}", right_on="day", how="inner")
+        # the intervals of the codes
+        if self.tables.generation != self._generation:
+            self._reset()
+        codes = frame.get_column("digits").unique().to_list()
+        spans = self._code_spans(codes)
+        if self.tables.generation != self._generation:
+            self._reset()
+            spans = self._code_spans(codes)
+        span_codes: list[str] = []
+        span_starts: list[int] = []
+        span_ids: list[int] = []
+        for code, found in zip(codes, spans, strict=True):
+            if found is not None:
+                span_codes.extend([code] * len(found[0]))
+                span_starts.extend(found[0])
+                span_ids.extend(found[1])
+        if not span_codes:
+            return None
+        intervals = pl.DataFrame(
+            {"digits": span_codes, "start": span_starts, "layer": span_ids},
+            schema={"digits": pl.String, "start": pl.Int64, "layer": pl.Int64},
+        ).sort("start")
+        frame = (
+            frame.sort("micros")
+            .join_asof(
+                intervals,
+                left_on="micros",
+                right_on="start",
+                by="digits",
+                strategy="backward",
+                check_sortedness=False,
+            )
+            .filter(pl.col("layer").is_not_null())
+        )
+        # the layers and the days' fees
+        layer_ids = frame.get_column("layer").unique().to_list()
+        line_rows: list[tuple[int, int, int, bool]] = []
+        info_rows: list[tuple[int, int, str]] = []
+        for index in layer_ids:
+            layer = self._layer(index)
+            if layer is None:
+                continue
+            info_rows.append((index, layer.metals, _cell(layer.claimable)))
+            line_rows.extend((index, n, k, r) for n, k, r in layer.lines)
+        fee_keys = frame.select("micros", "mode_").unique().rows()
+        fee_rows: list[tuple[int, str, int, int, int, int]] = []
+        day_ok: list[tuple[int, str, bool]] = []
+        for micros, mode_ in fee_keys:
+            found_fees = self._day(micros, mode_)
+            if found_fees is None:
+                continue
+            fees, extra_review = found_fees
+            day_ok.append((micros, mode_, not extra_review))
+            for _, rate, low, high in fees[0]:
+                number, scale = _scaled(rate)
+                low_c, high_c = _cents(low), _cents(high)
+                fee_rows.append(
+                    (micros, mode_, number, scale,
+                     -1 if low_c is None else low_c, -1 if high_c is None else high_c)
+                )  # fmt: skip
+        if not info_rows or not day_ok:
+            return None
+        biggest = max([n for _, n, _, _ in line_rows] + [f[2] for f in fee_rows] + [1])
+        limit = min(_PY_LIMIT, (2**61) // biggest)
+        info = pl.DataFrame(
+            info_rows,
+            schema={"layer": pl.Int64, "metals": pl.Int64, "claimable": pl.String},
+            orient="row",
+        )
+        days_ok = pl.DataFrame(
+            day_ok,
+            schema={"micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean},
+            orient="row",
+        )
+        frame = (
+            frame.join(info, on="layer", how="inner")
+            .join(days_ok, on=["micros", "mode_"], how="inner")
+            .filter(pl.col("cents") <= limit)
+        )
+        if frame.is_empty():
+            return None
+        # money: one row per duty line, half-up per line, summed per shipment
+        lines = pl.DataFrame(
+            line_rows,
+            schema={"layer": pl.Int64, "n": pl.Int64, "k": pl.Int64, "rem": pl.Boolean},
+            orient="row",
+        )
+        base = frame.select("pos", "layer", "cents", "metals")
+        duty = (
+            base.join(lines, on="layer", how="inner")
+            .with_columns(
+                (
+                    pl.when(pl.col("rem") & (pl.col("metals") > 0))
+                    .then(0)
+                    .otherwise(pl.col("cents"))
+                    * pl.col("n")
+                ).alias("p")
+            )
+            .group_by("pos")
+            .agg(((2 * pl.col("p") + pl.col("k")) // (2 * pl.col("k"))).sum().alias("duty"))
+        )
+        fee_frame = pl.DataFrame(
+            fee_rows,
+            schema={
+                "micros": pl.Int64, "mode_": pl.String, "n": pl.Int64, "k": pl.Int64,
+                "low": pl.Int64, "high": pl.Int64,
+            },
+            orient="row",
+        )  # fmt: skip
+        product = pl.col("cents") * pl.col("n")
+        floor = pl.col("low") * pl.col("k")
+        ceiling = pl.col("high") * pl.col("k")
+        product = pl.when((pl.col("low") >= 0) & (product < floor)).then(floor).otherwise(product)
+        product = (
+            pl.when((pl.col("high") >= 0) & (product > ceiling)).then(ceiling).otherwise(product)
+        )
+        fee = (
+            frame.select("pos", "cents", "micros", "mode_")
+            .join(fee_frame, on=["micros", "mode_"], how="inner")
+            .group_by("pos")
+            .agg(((2 * product + pl.col("k")) // (2 * pl.col("k"))).sum().alias("fee"))
+        )
+        frame = (
+            frame.join(duty, on="pos", how="left")
+            .join(fee, on="pos", how="left")
+            .with_columns(pl.col("duty").fill_null(0), pl.col("fee").fill_null(0))
+        )
+        # review and status: per layer, or per layer and day where the day adds items
+        review_rows = []
+        for index, micros, mode_, plain_day in (
+            frame.select("layer", "micros", "mode_", "plain_day").unique().iter_rows()
+        ):
+            key = (index, 0, "") if plain_day else (index, micros, mode_)
+            found_review = self._reviews.get(key)
+            if found_review is None:
+                found_review = self._review(index, micros, mode_)
+                self._reviews[key] = found_review
+            review_rows.append((index, micros, mode_, *found_review))
+        reviews = pl.DataFrame(
+            review_rows,
+            schema={
+                "layer": pl.Int64, "micros": pl.Int64, "mode_": pl.String,
+                "review": pl.String, "needs": pl.Boolean,
+            },
+            orient="row",
+        )  # fmt: skip
+        frame = frame.join(reviews, on=["layer", "micros", "mode_"], how="inner").sort("pos")
+        # text
+        cents = pl.col("cents")
+        total = pl.col("duty") + pl.col("fee")
+        ratio_q = pl.col("duty") // pl.when(cents > 0).then(cents).otherwise(1)
+        ratio_r = pl.col("duty") % pl.when(cents > 0).then(cents).otherwise(1)
+        units = (
+            pl.when(cents > 0)
+            .then(
+                ratio_q * 1_000_000
+                + (2 * ratio_r * 1_000_000 + cents)
+                // (2 * pl.when(cents > 0).then(cents).otherwise(1))
+            )
+            .otherwise(0)
+        )
+        assert self.party is not None
+        numbers = frame.get_column("pos").to_list()
+        row_numbers = [chunk[i][0] for i in numbers]
+        frame = frame.with_columns(pl.Series("number", row_numbers, dtype=pl.Int64))
+        parts = [pl.col("number").cast(pl.String)]
+        parts += [_quoted(pl.col(f"c{i}")) for i in (at[name] for name in self.extra)]
+        parts += [
+            pl.col(f"c{at['hs']}"),
+            pl.lit(ENTRY_DATE),
+            pl.col("as_of"),
+            pl.lit(self.party.currency),
+            _money_text(cents),
+            _money_text(pl.col("duty")),
+            _money_text(pl.col("fee")),
+            pl.lit("0.00"),
+            _money_text(total),
+            _ratio_text(units),
+            _money_text(cents + total),
+            pl.col("review"),
+            pl.lit(""),
+            pl.col("claimable"),
+            pl.lit("CN"),
+            pl.lit("US"),
+            pl.lit(self.tail),
+        ]
+        texts = frame.select(
+            pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")]).alias("line"),
+            pl.col("needs"),
+            cents,
+            pl.col("duty"),
+        )
+        flags = [False] * len(chunk)
+        for i in numbers:
+            flags[i] = True
+        out = texts.get_column("line").to_list()
+        reviewed = int(texts.get_column("needs").sum())
+        return (
+            out,
+            flags,
+            reviewed,
+            int(texts.get_column("cents").sum()),
+            int(texts.get_column("duty").sum()),
+            len(numbers),
+        )
+
+
+def _quoted(text: pl.Expr) -> pl.Expr:
+    """A text column as :mod:`csv` writes its cells."""
+    import polars as pl
+
+    special = pl.lit(False)
+    for char in _SPECIALS:
+        special = special | text.str.contains(char, literal=True)
+    wrapped = pl.concat_str([pl.lit('"'), text.str.replace_all('"', '""', literal=True),
+                             pl.lit('"')])  # fmt: skip
+    return pl.when(special).then(wrapped).otherwise(text)
+
+
+def _money_text(cents: pl.Expr) -> pl.Expr:
+    """Cents as ``units.cc``."""
+    import polars as pl
+
+    return pl.concat_str(
+        [(cents // 100).cast(pl.String), pl.lit("."), (cents % 100).cast(pl.String).str.zfill(2)]
+    )
+
+
+def _ratio_text(units: pl.Expr) -> pl.Expr:
+    """Millionths as ``units.dddddd``."""
+    import polars as pl
+
+    return pl.concat_str(
+        [
+            (units // 1_000_000).cast(pl.String),
+            pl.lit("."),
+            (units % 1_000_000).cast(pl.String).str.zfill(6),
+        ]
+    )

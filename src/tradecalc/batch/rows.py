@@ -1,0 +1,865 @@
+"""Batch assessment: shipment rows from CSV or JSONL in, one result row per shipment and regime out.
+
+Everything streams: rows are read, assessed and yielded one at a time, so memory stays flat
+however long the file. Nothing here prints or draws; the ``batch`` command adds the progress
+bar, the summary table and the files.
+
+Input columns (any order, blank = not given): ``hs, origin, dest, value, currency, date,
+freight, insurance, qty, unit, mode, metal, claims`` (``claims``: claim ids separated by ``;``).
+Any other column (``sku``...) is passed through
+unchanged. Output columns, always in this order: ``row``, the pass-through columns, then
+:data:`RESULT_COLUMNS` and :data:`PROVENANCE_COLUMNS`. ``row`` is the data row number
+(CSV: 1 = the first row under the header; JSONL: the line number). HS codes stay text, so
+leading zeros survive.
+
+Regimes: each row is assessed under every view given. With none given, a row with a date is
+assessed once, under the schedule in force on that date (regime ``entry-date``); a row without
+a date under every named regime of the schedule. A named regime or scenario is computed at its
+own moment (:func:`tradecalc.engine.assessment.moment`, the rule ``duty`` follows too): a row's date
+then
+does not move it and the ``as_of`` column shows the moment used.
+
+Speed: rows that share code, countries, date, unit, mode and metal share one plan: their
+layers read off the compiled rate table (:mod:`tradecalc.engine.compiled`, by code and instant) and
+charged by :func:`tradecalc.engine.compiled.charge`, the one money path; rows the table cannot
+charge
+(specific rates, metal content, another currency, a scenario's overrides, an unknown code) go
+through :func:`tradecalc.engine.assessment.assess`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from operator import itemgetter
+from typing import IO, Any, NamedTuple
+
+from tradecalc.core.errors import DataError, TradecalcError, UsageError, failure_reason, shorten
+from tradecalc.core.files import MAX_LINE_CHARS
+from tradecalc.core.money import FxTable, effective_rate, exact, money_sum, parse_amount
+from tradecalc.core.status import status
+from tradecalc.engine.assessment import Assessment, RegimeView, Shipment, assess, moment
+from tradecalc.engine.compiled import (
+    Charged,
+    FeeAt,
+    Layers,
+    Tables,
+    charge,
+    fees_at,
+    intraday_at,
+    review_of,
+)
+from tradecalc.engine.compiled import result_values as charged_values
+from tradecalc.engine.inputs import load_json, shipment_from_mapping
+from tradecalc.hts.base_rates import BaseRates
+from tradecalc.schedule.models import Party, Schedule, code_digits, format_when
+
+INPUT_COLUMNS = (
+    "hs",
+    "origin",
+    "dest",
+    "value",
+    "currency",
+    "date",
+    "freight",
+    "insurance",
+    "qty",
+    "unit",
+    "mode",
+    "metal",
+    "claims",
+)
+RESULT_COLUMNS = (
+    "hs",
+    "regime",
+    "as_of",
+    "currency",
+    "customs_value",
+    "duty",
+    "fees",
+    "taxes",
+    "total",
+    "effective_rate",
+    "landed_cost",
+    "status",
+    "review",
+    "claims",
+    "claimable",
+    "origin",
+    "dest",
+)
+PROVENANCE_COLUMNS = ("data_version", "data_sha256")
+"""The last output columns: the data every row was computed from (the same on every row)."""
+ENTRY_DATE = "entry-date"
+"""The regime name of the default view for dated rows: the schedule in force on the date."""
+
+_DATED_VIEW = RegimeView(
+    ENTRY_DATE,
+    "In force on the entry date",
+    datetime(1900, 1, 1),
+    "The row's own date",
+    follows_entry=True,
+)
+MAX_COLUMNS = 1000
+"""Most columns a CSV input may have."""
+MAX_RECORD_CHARS = MAX_LINE_CHARS
+"""Longest CSV record (its lines together, for quoted cells that span lines)."""
+
+_SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:\.\d+)?[eE][+-]?\d+\s*")
+_INPUT_SET = frozenset(INPUT_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A row that could not be assessed, with its row number and the reason."""
+
+    row: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.reason}"
+
+
+@dataclass(slots=True)
+class RegimeTotals:
+    """Running totals of one regime (and importer currency) over a batch."""
+
+    regime: str
+    currency: str
+    shipments: int = 0
+    customs_value: Decimal = Decimal("0.00")
+    duty: Decimal = Decimal("0.00")
+    needs_review: int = 0
+
+    def add(self, customs_value: Decimal, duty: Decimal, needs_review: bool) -> None:
+        """Count one result (exactly: totals are never rounded)."""
+        self.shipments += 1
+        self.customs_value = money_sum((customs_value,), self.customs_value)
+        self.duty = money_sum((duty,), self.duty)
+        self.needs_review += needs_review
+
+    @property
+    def effective_rate(self) -> Decimal:
+        """Total duty over total customs value, as a fraction."""
+        return effective_rate(self.duty, self.customs_value)
+
+
+@dataclass(slots=True)
+class Summary:
+    """What a finished (or interrupted) batch did."""
+
+    rows: int = 0
+    results: int = 0
+    errors: int = 0
+    needs_review: int = 0
+    totals: dict[tuple[str, str], RegimeTotals] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every row was assessed and none needs review."""
+        return self.errors == 0 and self.needs_review == 0
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Rows of a shipment file: the pass-through columns and ``(row number, fields)`` pairs.
+
+    A CSV file also offers its rows as ``(row number, cells)`` in ``cells``, in the order of
+    ``header``: the batch reads those (cheaper than a mapping per row). Read one or the other.
+    """
+
+    extra: tuple[str, ...]
+    items: Iterator[tuple[int, Mapping[str, object]] | RowError]
+    header: tuple[str, ...] = ()
+    cells: Iterator[tuple[int, list[str]] | RowError] | None = None
+
+
+def read_csv(handle: Iterable[str]) -> Rows:
+    """Read CSV rows keyed by the header; every cell stays text."""
+    reader = _csv_rows(handle)
+    header = next(reader, None)
+    if header is None:
+        raise UsageError("the input is empty: expected a header row with hs and value columns")
+    if len(header) > MAX_COLUMNS:
+        raise UsageError(
+            f"the input header has {len(header):,} columns, above the {MAX_COLUMNS:,}-column limit"
+        )
+    names = [name.replace("\ufeff", "").strip().lower() for name in header]  # BOM via stdin
+    missing = [c for c in ("hs", "value") if c not in names]
+    if missing:
+        quoted = shorten(",".join(header), 80)
+        raise UsageError(f"the input has no {' or '.join(missing)} column (header: {quoted!r})")
+    repeated = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if repeated is not None:
+        raise UsageError(f"the input header repeats the column {shorten(repeated, 80)!r}")
+    extra = tuple(n for n in names if n not in _INPUT_SET)
+    width = len(names)
+
+    def records() -> Iterator[tuple[int, list[str]] | RowError]:
+        for number, cells in enumerate(reader, start=1):
+            if len(cells) != width:
+                if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue
+                yield RowError(number, f"{len(cells)} cells where the header has {width}")
+                continue
+            yield number, cells
+
+    def items(
+        source: Iterator[tuple[int, list[str]] | RowError],
+    ) -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
+        for item in source:
+            yield (
+                item
+                if isinstance(item, RowError)
+                else (item[0], dict(zip(names, item[1], strict=True)))
+            )
+
+    cells = records()
+    return Rows(extra, items(cells), tuple(names), cells)
+
+
+def _csv_rows(handle: Iterable[str]) -> Iterator[list[str]]:
+    """CSV records; one the csv module refuses (a cell above its size limit, usually an
+    unclosed quote swallowing the rest of the file) or one longer than
+    :data:`MAX_RECORD_CHARS` stops the batch with a clear error."""
+    taken = 0  # characters of the record being read
+
+    def lines() -> Iterator[str]:
+        nonlocal taken
+        for line in handle:
+            taken += len(line)
+            if taken > MAX_RECORD_CHARS:
+                raise DataError(
+                    f"CSV record at line {start}: longer than {MAX_RECORD_CHARS:,} "
+                    "characters (the record-length limit; an unclosed quote?)"
+                )
+            yield line
+
+    reader = csv.reader(lines())
+    start = 1
+    try:
+        for record in reader:
+            taken, start = 0, reader.line_num + 1
+            yield record
+    except csv.Error as exc:
+        raise DataError(f"CSV record {reader.line_num}: {exc} (an unclosed quote?)") from None
+
+
+def read_jsonl(handle: Iterable[str]) -> Rows:
+    """Read one JSON object per line; pass-through keys are the first object's extra keys."""
+    lines = enumerate(handle, start=1)
+    first: tuple[int, Mapping[str, object] | RowError] | None = None
+    for number, line in lines:
+        if line.strip():
+            first = (number, _json_object(line, number))
+            break
+    extra: tuple[str, ...] = ()
+    if first is not None and not isinstance(first[1], RowError):
+        extra = tuple(k for k in first[1] if k not in _INPUT_SET)
+
+    def items() -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
+        if first is not None:
+            number, obj = first
+            yield obj if isinstance(obj, RowError) else (number, obj)
+        for number, line in lines:
+            if not line.strip():
+                continue
+            obj = _json_object(line, number)
+            yield obj if isinstance(obj, RowError) else (number, obj)
+
+    return Rows(extra, items())
+
+
+def _json_object(line: str, number: int) -> Mapping[str, object] | RowError:
+    try:
+        obj = load_json(line)
+    except ValueError as exc:
+        return RowError(number, f"not valid JSON: {exc}")
+    except RecursionError:
+        return RowError(number, "not valid JSON: nested too deeply")
+    if not isinstance(obj, dict):
+        return RowError(number, f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def read_rows(handle: Iterable[str], fmt: str) -> Rows:
+    """Rows of ``handle`` read as ``csv`` or ``jsonl``."""
+    return read_jsonl(handle) if fmt == "jsonl" else read_csv(handle)
+
+
+def format_for(name: str | None, default: str = "csv") -> str:
+    """``jsonl`` for a ``.jsonl``/``.ndjson`` file name, ``csv`` for ``.csv``, else ``default``."""
+    if name:
+        lowered = name.lower()
+        if lowered.endswith((".jsonl", ".ndjson")):
+            return "jsonl"
+        if lowered.endswith(".csv"):
+            return "csv"
+    return default
+
+
+# ----------------------------------------------------------------------------- shipments
+
+
+def _check_code(text: object) -> None:
+    """Refuse codes a spreadsheet has turned into numbers, with a reason that says so."""
+    if not isinstance(text, str):
+        return
+    if _SCIENTIFIC.fullmatch(text):
+        raise UsageError(
+            f"HS code {text!r} looks like a spreadsheet number in scientific notation; "
+            "keep the hs column as text (e.g. 8471.30.0100)"
+        )
+    digits = text.strip().replace(".", "")
+    if digits.isdigit() and len(digits) % 2 == 1 and 3 <= len(digits) <= 9:
+        raise UsageError(
+            f"HS code {text!r} has an odd number of digits: a leading zero was probably lost "
+            f"(did you mean 0{text.strip()}?); keep the hs column as text"
+        )
+
+
+_VARYING_AT = tuple(INPUT_COLUMNS.index(n) for n in ("value", "freight", "insurance", "qty"))
+
+
+@lru_cache(maxsize=4096)
+def _template(key: tuple[str | None, ...]) -> Shipment:
+    """A validated shipment for the fields that repeat across rows (amounts set to 0)."""
+    fields = dict(zip(INPUT_COLUMNS, key, strict=True))
+    fields["value"] = "0"
+    return shipment_from_mapping(fields)
+
+
+def to_shipment(fields: Mapping[str, object]) -> Shipment:
+    """Validate one row into a shipment, exactly as :func:`shipment_from_mapping` does.
+
+    The fields that repeat across rows (code, countries, date, unit...) are validated once
+    per distinct combination; only the amounts are parsed per row. Any failure is re-raised
+    by the plain path, so the messages are the same.
+    """
+    _check_code(fields.get("hs"))
+    try:
+        texts = [_text_or_none(fields.get(name)) for name in INPUT_COLUMNS]
+        value, freight, insurance, qty = texts[3], texts[6], texts[7], texts[8]
+        for index in _VARYING_AT:
+            if texts[index] is not None:
+                texts[index] = "0"
+        template = _template(tuple(texts))
+        return Shipment(
+            code=template.code,
+            value=parse_amount(value or "", "value"),
+            origin=template.origin,
+            dest=template.dest,
+            entry=template.entry,
+            entry_is_date=template.entry_is_date,
+            currency=template.currency,
+            freight=None if freight is None else parse_amount(freight, "freight"),
+            insurance=None if insurance is None else parse_amount(insurance, "insurance"),
+            quantity=None if qty is None else parse_amount(qty, "quantity"),
+            unit=template.unit,
+            mode=template.mode,
+            metal=template.metal,
+            claims=template.claims,
+        )
+    except (TradecalcError, _NotTextError):
+        return shipment_from_mapping(fields)  # raises the canonical error
+
+
+class _NotTextError(Exception):
+    """A field that is not plain text (a JSON number or list): take the plain path."""
+
+
+def _text_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise _NotTextError
+    return value if value.strip() else None
+
+
+# ----------------------------------------------------------------------------- assessing
+
+
+def result_values(shipment: Shipment, result: Assessment) -> tuple[str, ...]:
+    """The result columns of a batch row (:data:`RESULT_COLUMNS`) from an assessment."""
+    with exact():
+        duty = result.duty
+        total = duty + result.fees_total + result.taxes_total
+        customs = result.customs_value
+        return (
+            shipment.code,
+            result.regime,
+            format_when(result.as_of),
+            result.currency,
+            str(customs),
+            str(duty),
+            str(result.fees_total),
+            str(result.taxes_total),
+            str(total),
+            str(effective_rate(duty, customs)),
+            str(customs + result.landed_extra + total),
+            status(result.review),
+            "; ".join(result.review),
+            "; ".join(result.claims),
+            "; ".join(result.claimable),
+            shipment.origin,
+            shipment.dest,
+        )
+
+
+Row = tuple[Decimal, Decimal, tuple[str, ...]]
+"""Customs value, duty and the result columns of one shipment under one regime."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Charge:
+    """One regime's part of a plan: the layers, fees and caveats, and the column prefix."""
+
+    layers: Layers
+    fees: tuple[tuple[FeeAt, ...], tuple[str, ...]]
+    intraday: tuple[str, ...]
+    prefix: tuple[str, str, str, str]
+    review: tuple[str, ...]
+    entry: bool
+    """At an entry's moment (not a named regime's): see :func:`compiled.review_of`."""
+
+
+@dataclass(frozen=True, slots=True)
+class TablePlan:
+    """The plans of one combination of repeated fields, one per regime, read off the table."""
+
+    party: Party
+    charges: tuple[_Charge, ...]
+    route: tuple[str, str]
+
+    def rows(self, value: Decimal, freight: Decimal | None, insurance: Decimal | None) -> list[Row]:
+        """One :data:`Row` per regime for these amounts (:func:`compiled.charge`)."""
+        out = []
+        for item in self.charges:
+            charged: Charged = charge(
+                self.party,
+                item.layers,
+                value,
+                freight,
+                insurance,
+                item.fees,
+                item.intraday,
+                item.entry,
+            )
+            out.append(
+                (
+                    charged.customs_value,
+                    charged.duty,
+                    charged_values(*item.prefix, self.route, charged),
+                )
+            )
+        return out
+
+
+def compile_plan(
+    tables: Tables, template: Shipment, views: Sequence[RegimeView]
+) -> TablePlan | None:
+    """The table plan for shipments like ``template`` under ``views``, or None when the
+    engine must assess them (see the module docstring)."""
+    schedule = tables.schedule
+    party = schedule.parties.get(template.dest)
+    if party is None or template.currency not in (None, party.currency) or template.claims:
+        return None
+    digits = code_digits(template.code)
+    charges = []
+    for view in views:
+        if view.overrides or view.added:
+            return None
+        when = moment(template, view)[0]
+        layers = tables.at(template.dest, template.origin, digits, when)
+        if layers is None or layers.engine:
+            return None
+        if layers.metal and template.metal:
+            return None
+        if layers.specific and template.quantity is not None and template.unit is not None:
+            return None
+        entry = template.entry
+        dated = template.entry_is_date and entry is not None and view.follows_entry
+        intraday = intraday_at(schedule, template.dest, entry) if dated and entry else ()
+        fees = fees_at(party, template.mode, when)
+        prefix = (template.code, view.id, format_when(when), party.currency)
+        given = view.follows_entry and entry is not None
+        review = review_of(layers, fees, intraday, given)
+        charges.append(_Charge(layers, fees, intraday, prefix, review, given))
+    return TablePlan(party, tuple(charges), (template.origin, template.dest))
+
+
+class ResultRow(NamedTuple):
+    """One output row: the row number, its pass-through values and the result columns."""
+
+    row: int
+    passthrough: tuple[object, ...]
+    values: tuple[str, ...]
+    """In the order of :data:`RESULT_COLUMNS`."""
+    needs_review: bool
+
+
+def output_columns(extra: Sequence[str]) -> tuple[str, ...]:
+    """The header: ``row``, the pass-through, result and provenance columns."""
+    return ("row", *extra, *RESULT_COLUMNS, *PROVENANCE_COLUMNS)
+
+
+_Item = tuple[int, list[Any], Mapping[str, object] | None] | RowError
+"""A row as ``(number, cells in header order, the original mapping if any)``, or a bad row."""
+
+_KEY_COLUMNS = tuple(n for n in INPUT_COLUMNS if n not in ("value", "freight", "insurance", "qty"))
+_OPTIONAL_AMOUNTS = ("freight", "insurance", "qty")
+_ENTRIES_MAX = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """The plans of one combination of repeated fields (see :class:`TablePlan`)."""
+
+    plan: TablePlan
+    keys: tuple[tuple[str, str], ...]
+    """``(regime, currency)`` of each plan: its running totals."""
+    reviews: tuple[bool, ...]
+    freight: bool
+    insurance: bool
+    qty: bool
+
+
+class _Assessor:
+    """Assesses the rows of one batch: through money plans where they apply, else the engine.
+
+    Rows are grouped by the fields that repeat (code, countries, date, unit, mode, metal and
+    which optional amounts are given); each group gets its plans once, or none, and then every
+    row of the group takes the same path.
+    """
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        views: Sequence[RegimeView],
+        fx: FxTable,
+        header: Sequence[str],
+        extra: Sequence[str],
+        base_rates: BaseRates | None = None,
+        tables: Tables | None = None,
+    ) -> None:
+        self.schedule = schedule
+        self.tables = tables if tables is not None else Tables(schedule, base_rates)
+        self.views = tuple(views)
+        self.fx = fx
+        self.base_rates = base_rates
+        self.header = tuple(header)
+        self.extra = tuple(extra)
+        self._entries: dict[tuple[object, ...], _Entry | None] = {}
+
+    def assess(self, items: Iterable[_Item], summary: Summary) -> Iterator[ResultRow | RowError]:
+        """Assess ``items`` in order, adding to ``summary``."""
+        at = {name: i for i, name in enumerate(self.header)}
+        pad = len(self.header)  # index of the blank cell appended to every row
+        key_of = itemgetter(*(at.get(n, pad) for n in _KEY_COLUMNS))
+        optional = tuple(at[n] for n in _OPTIONAL_AMOUNTS if n in at)
+        value_at = at["value"]
+        freight_at, insurance_at, qty_at = (at.get(n, pad) for n in _OPTIONAL_AMOUNTS)
+        extra_at = tuple(at[n] for n in self.extra)
+        entries = self._entries
+        totals = summary.totals
+        for item in items:
+            summary.rows += 1
+            if isinstance(item, RowError):
+                summary.errors += 1
+                yield item
+                continue
+            number, cells, fields = item
+            cells.append("")
+            try:
+                key: tuple[object, ...] = key_of(cells)
+                if optional:
+                    key = (key, *[bool(cells[i].strip()) for i in optional])
+                entry = entries[key] if key in entries else self._entry(key, cells, fields)
+            except Exception:  # a JSON value that is not text, or no plan: the plain path
+                entry = None  # assesses the row or names its error
+            if entry is not None:
+                try:
+                    value = parse_amount(cells[value_at], "value")
+                    freight = parse_amount(cells[freight_at], "freight") if entry.freight else None
+                    insurance = (
+                        parse_amount(cells[insurance_at], "insurance") if entry.insurance else None
+                    )
+                    if entry.qty:
+                        parse_amount(cells[qty_at], "quantity")
+                    rows = entry.plan.rows(value, freight, insurance)
+                except Exception:  # bad or not text: the plain path says why
+                    entry = None
+            if entry is None:
+                del cells[-1]
+                yield from self._assess_plainly(number, cells, fields, summary)
+                continue
+            passthrough = tuple([cells[i] for i in extra_at])
+            for (customs, duty, values), totals_key, review in zip(
+                rows, entry.keys, entry.reviews, strict=True
+            ):
+                acc = totals.get(totals_key)
+                if acc is None:
+                    acc = totals[totals_key] = RegimeTotals(*totals_key)
+                acc.add(customs, duty, bool(review))
+                if review:
+                    summary.needs_review += 1
+                summary.results += 1
+                yield ResultRow(number, passthrough, values, review)
+
+    def _entry(
+        self, key: tuple[object, ...], cells: list[Any], fields: Mapping[str, object] | None
+    ) -> _Entry | None:
+        if len(self._entries) >= _ENTRIES_MAX:
+            self._entries.clear()
+        try:
+            entry = self._compile(self._mapping(cells, fields))
+        except Exception:  # e.g. a date the engine cannot reach: no plan
+            entry = None
+        self._entries[key] = entry
+        return entry
+
+    def _compile(self, fields: Mapping[str, object]) -> _Entry | None:
+        try:
+            _check_code(fields.get("hs"))
+            texts = [_text_or_none(fields.get(name)) for name in INPUT_COLUMNS]
+        except (TradecalcError, _NotTextError):
+            return None
+        for index in _VARYING_AT:
+            if texts[index] is not None:
+                texts[index] = "0"
+        try:
+            template = _template(tuple(texts))
+        except TradecalcError:
+            return None
+        views = self.views or (
+            (_DATED_VIEW,) if template.entry is not None else _named_views(self.schedule)
+        )
+        plan = compile_plan(self.tables, template, views)
+        if plan is None:
+            return None
+        return _Entry(
+            plan,
+            tuple((c.prefix[1], c.prefix[3]) for c in plan.charges),
+            tuple(bool(c.review) for c in plan.charges),
+            template.freight is not None,
+            template.insurance is not None,
+            template.quantity is not None,
+        )
+
+    def _mapping(
+        self, cells: list[Any], fields: Mapping[str, object] | None
+    ) -> Mapping[str, object]:
+        return fields if fields is not None else dict(zip(self.header, cells, strict=False))
+
+    def _assess_plainly(
+        self,
+        number: int,
+        cells: list[Any],
+        fields: Mapping[str, object] | None,
+        summary: Summary,
+    ) -> Iterator[ResultRow | RowError]:
+        """One row through :func:`tradecalc.engine.assessment.assess` (and its canonical errors).
+
+        Whatever goes wrong with the row (an error of any kind) is that row's error; the
+        batch goes on.
+        """
+        fields = self._mapping(cells, fields)
+        try:
+            shipment = to_shipment(fields)
+            chosen = self.views or ((_DATED_VIEW,) if shipment.entry is not None else None)
+            if chosen is None:
+                chosen = _named_views(self.schedule)
+            results = [
+                assess(self.schedule, shipment, view, self.fx, self.base_rates) for view in chosen
+            ]
+            values = [result_values(shipment, result) for result in results]
+        except Exception as exc:  # one bad row never stops the batch
+            summary.errors += 1
+            yield RowError(number, failure_reason(exc))
+            return
+        passthrough = tuple(fields.get(name, "") for name in self.extra)
+        totals = summary.totals
+        for result, row_values in zip(results, values, strict=True):
+            key = (result.regime, result.currency)
+            acc = totals.get(key)
+            if acc is None:
+                acc = totals[key] = RegimeTotals(*key)
+            acc.add(result.customs_value, result.duty, bool(result.review))
+            if result.review:
+                summary.needs_review += 1
+            summary.results += 1
+            yield ResultRow(number, passthrough, row_values, bool(result.review))
+
+
+def _items(rows: Rows) -> tuple[tuple[str, ...], Iterator[_Item]]:
+    """The header and the rows of ``rows`` as cells in header order."""
+    cells = rows.cells
+    if cells is not None:
+
+        def records() -> Iterator[_Item]:
+            for item in cells:
+                yield item if isinstance(item, RowError) else (item[0], item[1], None)
+
+        return rows.header, records()
+    header = (*INPUT_COLUMNS, *rows.extra)
+
+    def items() -> Iterator[_Item]:
+        for item in rows.items:
+            if isinstance(item, RowError):
+                yield item
+            else:
+                number, fields = item
+                yield number, [fields.get(name, "") for name in header], fields
+
+    return header, items()
+
+
+def assess_rows(
+    schedule: Schedule,
+    rows: Rows,
+    views: Sequence[RegimeView] = (),
+    fx: FxTable | None = None,
+    summary: Summary | None = None,
+    base_rates: BaseRates | None = None,
+    tables: Tables | None = None,
+) -> Iterator[ResultRow | RowError]:
+    """Assess every row under ``views`` (default: see the module docstring), in input order.
+
+    ``tables``: the compiled rate table to read layers from (default: compiled in memory)."""
+    summary = summary if summary is not None else Summary()
+    header, items = _items(rows)
+    assessor = _Assessor(schedule, views, fx or FxTable(), header, rows.extra, base_rates, tables)
+    return assessor.assess(items, summary)
+
+
+def _named_views(schedule: Schedule) -> tuple[RegimeView, ...]:
+    """The schedule's named regimes (not scenarios), resolved once per schedule (its memo)."""
+    named: tuple[RegimeView, ...] | None = schedule.memo.get(_named_views)
+    if named is None:
+        from tradecalc.engine.assessment import regime_views
+
+        views = regime_views(schedule)
+        named = schedule.memo[_named_views] = tuple(views[r.id] for r in schedule.regimes)
+    return named
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+class ResultWriter:
+    """Write result rows as CSV or JSONL to an open text stream."""
+
+    def __init__(
+        self,
+        stream: IO[str],
+        fmt: str,
+        extra: Sequence[str],
+        header: bool = True,
+        provenance: tuple[str, str] = ("", ""),
+    ) -> None:
+        """``provenance``: the data version and sha256 (:data:`PROVENANCE_COLUMNS`)."""
+        self._stream = stream
+        self._provenance = provenance
+        self._jsonl = fmt == "jsonl"
+        self._columns = output_columns(extra)
+        self._csv: Any = None
+        if not self._jsonl:
+            self._csv = csv.writer(stream, lineterminator="\n")
+            if header:
+                self._csv.writerow(self._columns)
+
+    def write_chunk(self, text: str) -> None:
+        """Write CSV text of whole rows made elsewhere (the vectorised path's)."""
+        self._stream.write(text)
+
+    def write(self, row: ResultRow) -> None:
+        """Write one result row."""
+        if self._jsonl:
+            cells = (row.row, *row.passthrough, *row.values, *self._provenance)
+            record = dict(zip(self._columns, cells, strict=True))
+            self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            self._csv.writerow((row.row, *row.passthrough, *row.values, *self._provenance))
+
+
+def run(
+    schedule: Schedule,
+    rows: Rows,
+    out: IO[str],
+    fmt: str,
+    views: Sequence[RegimeView] = (),
+    fx: FxTable | None = None,
+    on_error: Callable[[RowError], object] | None = None,
+    jobs: int = 1,
+    base_rates: BaseRates | None = None,
+    data_sha256: str = "",
+) -> Summary:
+    """Assess ``rows`` into ``out``; bad rows go to ``on_error`` when given.
+
+    Every row ends with the schedule's version and ``data_sha256`` (of the data file).
+
+    ``jobs`` > 1 assesses chunks of rows in that many worker processes; the output is the
+    same, in the same order.
+    """
+    provenance = (schedule.version, data_sha256)
+    if jobs > 1:
+        from tradecalc.batch.jobs import run_parallel
+
+        header, items = _items(rows)
+        return run_parallel(
+            schedule,
+            header,
+            rows.extra,
+            items,
+            out,
+            fmt,
+            views,
+            (fx or FxTable(), base_rates),
+            on_error,
+            jobs,
+            provenance,
+        )
+    summary = Summary()
+    writer = ResultWriter(out, fmt, rows.extra, provenance=provenance)
+    tables = _open_tables(schedule, base_rates, data_sha256)
+    results: Iterator[ResultRow | RowError | str]
+    if any(view.overrides or view.added for view in views):
+        results = assess_rows(schedule, rows, views, fx, summary, base_rates, tables)
+    else:
+        from tradecalc.batch.join import assess_joined
+
+        text = provenance if fmt == "csv" else None
+        results = assess_joined(schedule, rows, tables, fx or FxTable(), summary, views, text)
+    try:
+        for item in results:
+            if isinstance(item, RowError):
+                if on_error is not None:
+                    on_error(item)
+            elif isinstance(item, str):
+                writer.write_chunk(item)
+            else:
+                writer.write(item)
+    finally:
+        tables.save()
+    return summary
+
+
+def _open_tables(schedule: Schedule, base_rates: BaseRates | None, data_sha256: str) -> Tables:
+    """The rate table cached for this data (codes compiled by earlier runs are looked up)."""
+    from tradecalc.engine.compiled import open_tables
+    from tradecalc.schedule.load import cache_dir
+
+    try:
+        folder = cache_dir()
+    except (OSError, TradecalcError):
+        folder = None
+    return open_tables(schedule, base_rates, data_sha256, folder)

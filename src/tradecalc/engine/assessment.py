@@ -1,0 +1,1380 @@
+"""The duty engine: pure functions from (schedule, shipment, regime) to a frozen assessment.
+
+Steps, in order: value the shipment in the importer's currency (transaction value or
+CIF); find the measures in force for the code, origin and moment; drop the displaced
+ones; charge each on its value base (full, metal content, or the remainder); add fees;
+add taxes (consumption tax, then VAT); total. Every line is rounded half-up to the cent
+by :func:`tradecalc.core.money.round_money`; totals are sums of rounded lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import TypeVar
+
+from tradecalc.core.errors import MissingFxRateError, UsageError
+from tradecalc.core.money import (
+    Exact,
+    FxTable,
+    consumption_tax,
+    effective_rate,
+    exact,
+    money_sum,
+    round_money,
+)
+from tradecalc.core.rate import FREE, Rate, convert_quantity
+from tradecalc.hts.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
+from tradecalc.hts.history import UsSchedule
+from tradecalc.schedule.models import (
+    CodeRate,
+    Fee,
+    FeePeriod,
+    Measure,
+    Mode,
+    Override,
+    Party,
+    Period,
+    Schedule,
+    Scope,
+    Tax,
+    code_digits,
+    format_when,
+    is_code,
+)
+
+ZERO = Decimal(0)
+NO_MONEY = Decimal("0.00")
+"""An empty sum of money, shown with its cents."""
+
+
+# ----------------------------------------------------------------------------- inputs
+
+DIRECTIONS = {"US": ("CN", "HK", "MO"), "CN": ("US",)}
+"""The trade tradecalc covers, importer -> origins: US imports from China, Hong Kong and
+Macau (which US measures on China name), and China's imports from the US."""
+
+
+def check_direction(origin: str, dest: str) -> None:
+    """Refuse a pair of countries tradecalc has no tariffs for (it would be a silent zero)."""
+    if origin == dest:
+        raise UsageError(f"origin and destination are both {dest}")
+    if origin not in DIRECTIONS.get(dest, ()):
+        raise UsageError(
+            f"{origin} -> {dest} is not covered: tradecalc computes imports into the US "
+            "from CN, HK or MO, and imports into CN from the US"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MetalContent:
+    """How much of a shipment is one metal: a share of its value (``Decimal('0.4')``), or an
+    amount in ``currency`` (None: the currency of the value)."""
+
+    amount: Decimal
+    is_share: bool = True
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    """One shipment line. ``value`` is in ``currency`` (None: the importer's currency)."""
+
+    code: str
+    value: Decimal
+    origin: str = "CN"
+    dest: str = "US"
+    entry: datetime | None = None
+    entry_is_date: bool = True
+    currency: str | None = None
+    freight: Decimal | None = None
+    insurance: Decimal | None = None
+    quantity: Decimal | None = None
+    unit: str | None = None
+    mode: Mode = "ocean"
+    metal: Mapping[str, MetalContent] = field(default_factory=dict)
+    """Metal content per metal (``--metal steel=40%``, ``--metal steel=USD400``)."""
+    claims: tuple[tuple[str, Decimal | None], ...] = ()
+    """Declared claims (``--claim ID``), each with the share it claims (``ID=30%``) or None."""
+
+    def __post_init__(self) -> None:
+        if not is_code(self.code):
+            raise UsageError(
+                f"HS code {self.code!r} is not valid: use 4 to 10 digits, e.g. 9503.00.0073"
+            )
+        if len(code_digits(self.code)) < 4:
+            raise UsageError(f"HS code {self.code!r} is too short: give at least 4 digits")
+        if self.value < 0:
+            raise UsageError("the value must not be negative")
+        check_direction(self.origin, self.dest)
+
+    @property
+    def digits(self) -> str:
+        """The code without dots."""
+        return code_digits(self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class RegimeView:
+    """What to compute under: a moment plus scenario overrides and added measures.
+
+    A named regime or scenario is its own moment; only a view that ``follows_entry`` (the
+    schedule in force on the shipment's date) moves with the shipment. See :func:`moment`.
+    """
+
+    id: str
+    title: str
+    as_of: datetime
+    description: str = ""
+    overrides: tuple[Override, ...] = ()
+    added: tuple[Measure, ...] = ()
+    hypothetical: bool = False
+    follows_entry: bool = False
+    set_by_user: tuple[str, ...] = ()
+    """Measures given with ``--set``: a note says so when one does not apply."""
+    key: object = field(default_factory=object, init=False, compare=False, repr=False)
+    """A token naming this view in the plans a schedule memoises (see :func:`_plan_for`):
+    held by the cache, so it can never stand for another view; a copy gets its own."""
+
+
+def dated_view(entry: datetime, name: str | None = None) -> RegimeView:
+    """The schedule in force on a shipment's entry date (``--date``, a dated row)."""
+    text = format_when(entry)
+    return RegimeView(
+        name or text, f"As of {text}", entry, "Schedule in force on that date", follows_entry=True
+    )
+
+
+def moment(shipment: Shipment, view: RegimeView) -> tuple[datetime, str | None]:
+    """The instant to compute at, and a note when the shipment's date is only informational.
+
+    The one rule for ``duty``, ``duty --stdin`` and ``batch``: a named regime or scenario
+    means its own instant, as a column labelled with it must; the shipment's entry date then
+    does not move it and is reported as informational. A dated view follows the entry date.
+    """
+    if shipment.entry is None:
+        return view.as_of, None
+    if view.follows_entry:
+        return shipment.entry, None
+    if shipment.entry == view.as_of:
+        return view.as_of, None
+    return view.as_of, (
+        f"entry date {format_when(shipment.entry)} is informational: {view.id} is computed "
+        f"as of its own moment, {format_when(view.as_of)}"
+    )
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One charged layer, fee or tax."""
+
+    measure: str
+    name: str
+    group: str
+    heading: str | None
+    rate: Rate
+    base: Decimal
+    amount: Decimal
+    source: tuple[str, ...]
+    unconfirmed: str | None = None
+    base_rule: str = "full"
+    """How ``base`` was found: ``full`` value, ``metal`` content or the ``remainder``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Why a measure was or was not charged (the rule trace for ``--explain``)."""
+
+    measure: str
+    applied: bool
+    reason: str
+    order: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The frozen result for one shipment under one regime."""
+
+    regime: str
+    title: str
+    as_of: datetime
+    importer: str
+    currency: str
+    customs_value: Decimal
+    lines: tuple[Line, ...]
+    fees: tuple[Line, ...]
+    taxes: tuple[Line, ...]
+    landed_extra: Decimal
+    """Freight and insurance paid on top of the customs value (US transaction value)."""
+    review: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    trace: tuple[Step, ...] = ()
+    hypothetical: bool = False
+    reporting_order: tuple[str, ...] = ()
+    """The importer's order of measure groups, which ``lines`` follow."""
+    claims: tuple[str, ...] = ()
+    """Claims applied, each with what it changed and the heading reported."""
+    claimable: tuple[str, ...] = ()
+    """Claims not given that would change this result (``ID (heading)``)."""
+
+    @property
+    def duty(self) -> Decimal:
+        """Sum of the duty lines."""
+        return _sum(self.lines)
+
+    @property
+    def fees_total(self) -> Decimal:
+        """Sum of the fee lines."""
+        return _sum(self.fees)
+
+    @property
+    def taxes_total(self) -> Decimal:
+        """Sum of the tax lines."""
+        return _sum(self.taxes)
+
+    @property
+    def total(self) -> Decimal:
+        """Duty + fees + taxes."""
+        return money_sum((self.duty, self.fees_total, self.taxes_total))
+
+    @property
+    def effective_rate(self) -> Decimal:
+        """Duty over customs value, as a fraction."""
+        return effective_rate(self.duty, self.customs_value)
+
+    @property
+    def landed_cost(self) -> Decimal:
+        """Customs value + freight and insurance not in it + duty, fees and taxes."""
+        return money_sum((self.customs_value, self.landed_extra, self.total))
+
+    @property
+    def needs_review(self) -> bool:
+        """True when any part of the result could not be computed with confidence."""
+        return bool(self.review)
+
+
+def _sum(lines: Iterable[Line]) -> Decimal:
+    return money_sum(line.amount for line in lines)
+
+
+# ----------------------------------------------------------------------------- regimes
+
+
+def regime_views(schedule: Schedule, extra: Sequence[RegimeView] = ()) -> dict[str, RegimeView]:
+    """Every named regime and scenario of the schedule, resolved, plus ``extra``."""
+    views: dict[str, RegimeView] = {}
+    for regime in schedule.regimes:
+        views[regime.id] = RegimeView(regime.id, regime.title, regime.as_of, regime.description)
+    pending = list(schedule.scenarios)
+    while pending:
+        progressed = False
+        for scenario in list(pending):
+            parent = views.get(scenario.based_on)
+            if parent is None:
+                continue
+            views[scenario.id] = RegimeView(
+                scenario.id,
+                scenario.title,
+                scenario.as_of or parent.as_of,
+                scenario.description,
+                parent.overrides + scenario.overrides,
+                parent.added + scenario.add,
+                hypothetical=True,
+            )
+            pending.remove(scenario)
+            progressed = True
+        if not progressed:
+            names = ", ".join(f"{s.id} (based on {s.based_on})" for s in pending)
+            raise UsageError(f"scenario base not found or cyclic: {names}")
+    for view in extra:
+        views[view.id] = view
+    return views
+
+
+def with_overrides(view: RegimeView, overrides: Sequence[Override], name: str) -> RegimeView:
+    """An ad-hoc scenario: ``view`` with more overrides (``--set``)."""
+    return RegimeView(
+        name,
+        f"{view.title} + overrides",
+        view.as_of,
+        "Ad-hoc: " + ", ".join(_describe(o) for o in overrides),
+        view.overrides + tuple(overrides),
+        view.added,
+        hypothetical=True,
+        follows_entry=view.follows_entry,
+        set_by_user=tuple(o.measure for o in overrides),
+    )
+
+
+def _describe(override: Override) -> str:
+    return f"{override.measure}={'off' if override.off else override.rate}"
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+@dataclass(frozen=True, slots=True)
+class _Active:
+    measure: Measure
+    period: Period | None
+    rate: Rate
+    heading: str | None
+    source: tuple[str, ...]
+    unconfirmed: str | None
+    order: int
+    why: str
+
+
+def assess(
+    schedule: Schedule,
+    shipment: Shipment,
+    view: RegimeView,
+    fx: FxTable | None = None,
+    base_rates: BaseRates | None = None,
+) -> Assessment:
+    """Compute the duty, fees and taxes for one shipment under one regime.
+
+    ``base_rates`` (an imported schedule) is asked only when no curated base measure
+    gives a rate for the code; its line then also decides ``@hts:HEADING`` scopes.
+    All amounts are computed exactly (see :mod:`tradecalc.core.money`).
+    """
+    with exact():
+        return _assess(schedule, shipment, view, fx or FxTable(), base_rates)
+
+
+def _assess(
+    schedule: Schedule,
+    shipment: Shipment,
+    view: RegimeView,
+    fx: FxTable,
+    base_rates: BaseRates | None,
+) -> Assessment:
+    party = schedule.parties.get(shipment.dest)
+    if party is None:
+        known = ", ".join(sorted(schedule.parties))
+        raise UsageError(f"no schedule for imports into {shipment.dest!r} (known: {known})")
+    when, informational = moment(shipment, view)
+    check_claims(schedule, shipment)
+    plan = _plan_for(schedule, shipment, view, when, party, base_rates)
+    review = list(plan.review)
+    notes: list[str] = [informational] if informational else []
+
+    value_currency = shipment.currency or party.currency
+    convert = _Convert(fx, value_currency, party.currency)
+    customs_value, extra = _customs_value(party, shipment, convert, notes)
+
+    duties = plan.duties
+    metal_bases = (
+        _metal_bases(duties, shipment, customs_value, convert, review) if plan.metal else {}
+    )
+    remainder = max(customs_value - sum(metal_bases.values(), ZERO), ZERO)
+    lines = []
+    content = dict(plan.content)
+    for item, item_notes in zip(duties, plan.notes, strict=True):
+        base = _base_value(item, customs_value, metal_bases, remainder)
+        share = content.get(item.measure.id)
+        if share is not None:
+            base = round_money(base * (1 - share))
+        if item.rate.specifics:
+            amount = _charge(
+                item.rate, base, shipment, party.currency, fx, item.measure.name, review
+            )
+        else:
+            amount = round_money(base * item.rate.ad_valorem)
+        rule = CONTENT_BASE if share is not None else _base_kind(item)
+        lines.append(_line(item, base, amount, rule))
+        notes.extend(item_notes)
+    duty = sum((line.amount for line in lines), ZERO)
+    _check_threshold(party, duty, notes)
+
+    fees = _fees(party, shipment, when, customs_value, review, notes)
+    taxes = _taxes(schedule, party, shipment, when, customs_value, duty, review, notes)
+    review.extend(plan.intraday)
+    notes.extend(plan.list_notes)
+    trace = plan.trace
+
+    return Assessment(
+        regime=view.id,
+        title=view.title,
+        as_of=when,
+        importer=shipment.dest,
+        currency=party.currency,
+        customs_value=customs_value,
+        lines=tuple(lines),
+        fees=tuple(fees),
+        taxes=tuple(taxes),
+        landed_extra=extra,
+        review=tuple(dict.fromkeys(review)) if review else (),
+        notes=tuple(dict.fromkeys(notes)) if notes else (),
+        trace=trace,
+        hypothetical=view.hypothetical,
+        reporting_order=party.reporting_order,
+        claims=plan.claims,
+        claimable=plan.claimable,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything about one assessment that does not depend on the amounts.
+
+    Which measures apply to a code, from an origin, at a moment, under a regime is
+    worked out once and reused: batches repeat codes, so this is most of the speed.
+    """
+
+    duties: tuple[_Active, ...]
+    """The charged duty measures, in reporting order."""
+    notes: tuple[tuple[str, ...], ...]
+    """Notes of each duty measure (unconfirmed facts, status)."""
+    review: tuple[str, ...]
+    """Review items known before any amount: flags, an unknown code, an uncomputable rate."""
+    intraday: tuple[str, ...]
+    trace: tuple[Step, ...]
+    metal: bool
+    """True when some duty is charged on a metal content."""
+    list_notes: tuple[str, ...] = ()
+    """Unconfirmed product lists that decided whether a measure covers the code."""
+    claims: tuple[str, ...] = ()
+    claimable: tuple[str, ...] = ()
+    content: tuple[tuple[str, Decimal], ...] = ()
+    """Measures charged on the value less a claimed share (e.g. US content)."""
+
+
+_PLANS_MAX = 50_000
+"""Plans a schedule keeps before it starts over (a batch of distinct codes stays bounded)."""
+
+
+def _plan_for(
+    schedule: Schedule,
+    shipment: Shipment,
+    view: RegimeView,
+    when: datetime,
+    party: Party,
+    base_rates: BaseRates | None,
+) -> _Plan:
+    """The memoised plan, kept in the schedule's memo (so it goes with the schedule)."""
+    plans: dict[tuple[object, ...], _Plan] | None = schedule.memo.get(_plan_for)
+    if plans is None:
+        plans = schedule.memo[_plan_for] = {}
+    key = (
+        view.key,
+        base_rates,
+        shipment.code,
+        shipment.origin,
+        shipment.dest,
+        when,
+        shipment.entry_is_date and shipment.entry is not None,
+        shipment.claims,
+    )
+    plan = plans.get(key)
+    if plan is None:
+        plan = _make_plan(schedule, shipment, view, when, party, base_rates)
+        if len(plans) >= _PLANS_MAX:
+            plans.clear()
+        plans[key] = plan
+    return plan
+
+
+def _make_plan(
+    schedule: Schedule,
+    shipment: Shipment,
+    view: RegimeView,
+    when: datetime,
+    party: Party,
+    base_rates: BaseRates | None,
+) -> _Plan:
+    review: list[str] = []
+    trace: list[Step] = []
+    measures = [m for m in (*schedule.measures, *view.added) if m.importer == shipment.dest]
+    overrides = {o.measure: o for o in view.overrides}
+    active = _active_measures(schedule, measures, shipment, when, overrides, trace)
+    imported = None
+    base_rates = for_importer(base_rates, shipment.dest)
+    if base_rates is not None and not _has_base(active):
+        imported = base_rates.lookup(shipment.digits, when)
+        if imported is not None:
+            trace = []
+            active = _active_measures(
+                schedule, measures, shipment, when, overrides, trace, imported.headings
+            )
+            active += _imported_base(measures, shipment, imported, overrides, trace, review)
+    claimed = apply_claims(schedule, shipment, when, active, trace)
+    charged = _drop_displaced(claimed.active, trace)
+    review.extend(
+        f"{item.measure.name}: {item.measure.note or 'check this measure'}"
+        for item in charged
+        if item.measure.kind == "flag"
+    )
+    duties = [a for a in charged if a.measure.kind == "duty"]
+    if not any(a.measure.group == "base" for a in duties) and imported is None:
+        review.append(_unknown_code_message(schedule, measures, shipment, when, base_rates))
+    order = {group: i for i, group in enumerate(party.reporting_order)}
+    duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
+    entry = view.follows_entry and shipment.entry is not None
+    claimable, asked = claims_offered(
+        schedule, shipment, when, [*duties, *claimed.gated], entry=entry
+    )
+    review.extend(asked)
+    intraday: list[str] = []
+    if shipment.entry_is_date and shipment.entry is not None and view.follows_entry:
+        _check_intraday(measures, party, shipment.entry, intraday)
+    return _Plan(
+        duties=tuple(duties),
+        notes=tuple(tuple(_measure_notes(a)) for a in duties),
+        review=tuple(review),
+        intraday=tuple(intraday),
+        trace=tuple(sorted(trace, key=lambda s: s.order)),
+        metal=any(_base_kind(a) == "metal" and a.measure.metal is not None for a in duties),
+        list_notes=(
+            *_uncertain_lists(schedule, measures, shipment, when),
+            *_unused_settings(view, shipment, trace),
+            *claimed.notes,
+        ),
+        claims=claimed.applied,
+        claimable=claimable,
+        content=claimed.content,
+    )
+
+
+# ----------------------------------------------------------------------------- claims
+
+CONTENT_BASE = "non-us-content"
+"""The base rule of a line charged on the value less a claimed share."""
+
+
+def check_claims(schedule: Schedule, shipment: Shipment) -> None:
+    """Refuse a claim the schedule does not declare, or one given without (or with) a share."""
+    for claim_id, share in shipment.claims:
+        claim = schedule.claims.get(claim_id)
+        if claim is None:
+            known = sorted(k for k, c in schedule.claims.items() if c.importer == shipment.dest)
+            raise UsageError(
+                f"unknown claim {claim_id!r}; claims for imports into {shipment.dest}: "
+                f"{', '.join(known) or 'none'}"
+            )
+        if claim.needs_share and share is None:
+            raise UsageError(
+                f"claim {claim_id} needs the share it claims, e.g. --claim {claim_id}=30%"
+            )
+        if share is not None and not claim.needs_share:
+            raise UsageError(f"claim {claim_id} takes no share: give --claim {claim_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    active: list[_Active]
+    applied: tuple[str, ...]
+    notes: tuple[str, ...]
+    content: tuple[tuple[str, Decimal], ...]
+    gated: tuple[_Active, ...] = ()
+    """Measures left out because the claim they need was not given."""
+
+
+def _percent(share: Decimal) -> str:
+    return f"{(share * 100).normalize():f}%"
+
+
+def apply_claims(
+    schedule: Schedule,
+    shipment: Shipment,
+    when: datetime,
+    active: Sequence[_Active],
+    trace: list[Step],
+) -> _Claimed:
+    """The measures left once the shipment's claims are applied, and what each claim did.
+
+    A claim that changes nothing (another importer, a code outside its scope, an entry
+    outside its window, a share below its threshold, no measure it affects) says so in a note.
+    """
+    given = {claim_id for claim_id, _ in shipment.claims}
+    gated = {
+        e.measure: claim_id
+        for claim_id, claim in schedule.claims.items()
+        for e in claim.effects
+        if e.action == "charge" and claim_id not in given
+    }
+    kept: list[_Active] = []
+    for each in active:
+        if each.measure.id in gated:
+            why = f"{each.why}; charged only with claim {gated[each.measure.id]}"
+            trace.append(Step(each.measure.id, False, why, each.order))
+        else:
+            kept.append(each)
+    applied: list[str] = []
+    notes: list[str] = []
+    content: list[tuple[str, Decimal]] = []
+    on = format_when(when)
+    for claim_id, share in shipment.claims:
+        claim = schedule.claims[claim_id]
+        if claim.importer != shipment.dest:
+            notes.append(
+                f"claim {claim_id} is for imports into {claim.importer}: it changes nothing"
+            )
+            continue
+        covered, why = _scope_matches(schedule, claim.scope, shipment.digits, when=when)
+        if not covered:
+            notes.append(
+                f"claim {claim_id} does not cover {shipment.code} ({why}): it changes nothing"
+            )
+            continue
+        if share is not None and claim.share is not None and share < claim.share:
+            notes.append(
+                f"claim {claim_id}: {_percent(share)} is below the {_percent(claim.share)} the "
+                "claim needs: it changes nothing"
+            )
+            continue
+        changed = False
+        for effect in claim.effects:
+            item = next((a for a in kept if a.measure.id == effect.measure), None)
+            if item is None:
+                continue
+            if not effect.covers(when):
+                start = format_when(effect.from_) if effect.from_ else "any date"
+                end = format_when(effect.to) if effect.to else "open"
+                notes.append(
+                    f"claim {claim_id} counts for {effect.heading or effect.measure} only for "
+                    f"entries from {start} to {end} (exclusive), not on {on}: "
+                    f"{item.measure.name} still charged"
+                )
+                continue
+            changed = True
+            reports = f" (report {effect.heading})" if effect.heading else ""
+            if effect.unconfirmed:
+                notes.append(f"unconfirmed: claim {claim_id}: {effect.unconfirmed}")
+            if effect.action == "charge":
+                applied.append(f"{claim_id}: {item.measure.name} charged{reports}")
+                continue
+            if effect.action == "content" and share is not None:
+                content.append((item.measure.id, share))
+                applied.append(
+                    f"{claim_id}: {item.measure.name} charged on the value less "
+                    f"{_percent(share)}{reports}"
+                )
+                continue
+            kept.remove(item)
+            trace.append(
+                Step(
+                    item.measure.id,
+                    False,
+                    f"{item.why}; not charged: claim {claim_id}{reports}",
+                    item.order,
+                )
+            )
+            applied.append(f"{claim_id}: {item.measure.name} not charged{reports}")
+        if changed and claim.unconfirmed:
+            notes.append(f"unconfirmed: claim {claim_id}: {claim.unconfirmed}")
+        if not changed and not any(claim_id in n for n in notes):
+            names = ", ".join(dict.fromkeys(e.measure for e in claim.effects))
+            notes.append(
+                f"claim {claim_id} changes nothing: none of {names} applies to "
+                f"{shipment.code} on {on}"
+            )
+    gated_out = tuple(a for a in active if a.measure.id in gated)
+    return _Claimed(kept, tuple(applied), tuple(notes), tuple(content), gated_out)
+
+
+def claims_offered(
+    schedule: Schedule,
+    shipment: Shipment,
+    when: datetime,
+    duties: Sequence[_Active],
+    entry: bool = True,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Claims not given that would change the result (``ID (headings)``), and the review
+    items of those the law makes the result turn on for this code (``ask``).
+
+    ``duties`` are the measures charged and those a ``charge`` claim would add. A claim that
+    counts only in a window of entry dates (in transit) is asked about for an entry
+    (``entry``), not at a named regime's moment, which is no shipment's loading date."""
+    given = {claim_id for claim_id, _ in shipment.claims}
+    charged = {a.measure.id: a.measure.name for a in duties}
+    offered: list[str] = []
+    asked: list[str] = []
+    for claim_id, claim in schedule.claims.items():
+        if claim_id in given or claim.importer != shipment.dest:
+            continue
+        hits = [e for e in claim.effects if e.measure in charged and e.covers(when)]
+        if not hits:
+            continue
+        if not _scope_matches(schedule, claim.scope, shipment.digits, when=when)[0]:
+            continue
+        headings = ", ".join(dict.fromkeys(e.heading for e in hits if e.heading))
+        offered.append(f"{claim_id} ({headings})" if headings else claim_id)
+        if claim.ask is None or (not entry and any(e.to is not None for e in hits)):
+            continue
+        if not _scope_matches(schedule, claim.ask, shipment.digits, when=when)[0]:
+            continue
+        names = ", ".join(dict.fromkeys(charged[e.measure] for e in hits))
+        value = "=PERCENT%" if claim.needs_share else ""
+        reports = f", reported under {headings}" if headings else ""
+        done = "not charged" if all(e.action == "charge" for e in hits) else "charged"
+        asked.append(
+            f"{claim.name} (claim): {names} {done} on the default, {claim.default}; "
+            f"if the claim holds, pass --claim {claim_id}{value}{reports}"
+        )
+    return tuple(offered), tuple(asked)
+
+
+def _unused_settings(view: RegimeView, shipment: Shipment, trace: Sequence[Step]) -> list[str]:
+    """Notes for ``--set`` measures that do not apply to the shipment (the setting is moot)."""
+    notes = []
+    for measure in dict.fromkeys(view.set_by_user):
+        steps = [s for s in trace if s.measure == measure]
+        if any(s.applied or s.reason == "switched off by the scenario" for s in steps):
+            continue
+        why = steps[-1].reason if steps else f"not for goods from {shipment.origin}"
+        notes.append(f"--set {measure} changes nothing: it does not apply here ({why})")
+    return notes
+
+
+def _uncertain_lists(
+    schedule: Schedule, measures: Sequence[Measure], shipment: Shipment, when: datetime
+) -> list[str]:
+    """Notes for unconfirmed product lists that contain the code, in measures that could apply."""
+    notes: dict[str, None] = {}
+    for measure in measures:
+        if not measure.from_origin(shipment.origin):
+            continue
+        for entry in (*measure.scope.include, *measure.scope.exclude):
+            plist = schedule.product_lists.get(entry[1:]) if entry.startswith("@") else None
+            if plist is None or plist.unconfirmed is None:
+                continue
+            if plist.holds(shipment.digits, when):
+                notes[f"unconfirmed: {entry[1:]}: {plist.unconfirmed}"] = None
+    return list(notes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Convert:
+    fx: FxTable
+    source: str
+    target: str
+
+    def __call__(self, amount: Decimal) -> Fraction:
+        return self.fx.convert(amount, self.source, self.target)
+
+
+def _customs_value(
+    party: Party, shipment: Shipment, convert: _Convert, notes: list[str]
+) -> tuple[Decimal, Decimal]:
+    """The value duty is charged on, and freight + insurance paid on top of it.
+
+    In the importer's currency the amounts stay Decimals (exact sums and products); a
+    conversion makes them exact fractions."""
+    freight, insurance = shipment.freight or ZERO, shipment.insurance
+    default = party.insurance_default.ad_valorem if party.insurance_default else None
+    if convert.source == convert.target:
+        return _valued(party, shipment, shipment.value, freight, insurance, default, notes)
+    return _valued(
+        party,
+        shipment,
+        convert(shipment.value),
+        convert(freight),
+        None if insurance is None else convert(insurance),
+        None if default is None else Fraction(default),
+        notes,
+    )
+
+
+_N = TypeVar("_N", Decimal, Fraction)
+
+
+def _valued(
+    party: Party,
+    shipment: Shipment,
+    value: _N,
+    freight: _N,
+    insurance: _N | None,
+    insurance_default: _N | None,
+    notes: list[str],
+) -> tuple[Decimal, Decimal]:
+    if party.valuation == "transaction":
+        extra = freight if insurance is None else freight + insurance
+        return round_money(value), round_money(extra)
+    if shipment.freight is None:
+        notes.append(f"{party.name} values goods CIF: no freight given, none added")
+    if insurance is None and insurance_default is not None:
+        insurance = (value + freight) * insurance_default
+        notes.append(f"insurance not given: {party.insurance_default} of cost and freight assumed")
+    cif = value + freight if insurance is None else value + freight + insurance
+    return round_money(cif), ZERO
+
+
+def _scope_matches(
+    schedule: Schedule,
+    scope: Scope,
+    digits: str,
+    headings: tuple[str, ...] = (),
+    when: datetime | None = None,
+) -> tuple[bool, str]:
+    def hits(entries: Iterable[str]) -> str | None:
+        for entry in entries:
+            if entry.startswith(HEADING_SCOPE):
+                if entry.removeprefix(HEADING_SCOPE) in headings:
+                    return entry
+            elif entry.startswith("@"):
+                plist = schedule.product_lists.get(entry[1:])
+                if plist is not None and plist.holds(digits, when):
+                    return entry
+            elif digits.startswith(code_digits(entry)):
+                return entry
+        return None
+
+    excluded = hits(scope.exclude)
+    if excluded:
+        return False, f"excluded by scope {excluded}"
+    if not scope.include:
+        return True, "all goods"
+    included = hits(scope.include)
+    if included:
+        return True, f"in scope {included}"
+    return False, "code not in scope"
+
+
+def _period_at(periods: Sequence[Period], when: datetime) -> Period | None:
+    return next((p for p in periods if p.covers(when)), None)
+
+
+def table_rate(period: Period, digits: str) -> Rate | None:
+    """The rate a period sets for a code (longest matching table entry, else its flat rate)."""
+    found = _table_rate(period, digits)
+    return found[0] if found else None
+
+
+def scope_matches(
+    schedule: Schedule,
+    scope: Scope,
+    digits: str,
+    headings: tuple[str, ...] = (),
+    when: datetime | None = None,
+) -> bool:
+    """True if ``scope`` covers the code ``digits`` (whose imported line names ``headings``).
+
+    Dated product-list rows count at ``when``; with None, a row of any date counts.
+    """
+    return _scope_matches(schedule, scope, digits, headings, when)[0]
+
+
+def _table_rate(period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:
+    best: tuple[int, Rate, CodeRate | None] | None = None
+    for key, entry in period.rates.items():
+        key_digits = code_digits(key)
+        if digits.startswith(key_digits) and (best is None or len(key_digits) > best[0]):
+            best = (len(key_digits), entry.rate, entry)
+    if best is not None:
+        return best[1], best[2]
+    if period.rate is not None:
+        return period.rate, None
+    return None
+
+
+def _active_measures(
+    schedule: Schedule,
+    measures: Sequence[Measure],
+    shipment: Shipment,
+    when: datetime,
+    overrides: Mapping[str, Override],
+    trace: list[Step],
+    headings: tuple[str, ...] = (),
+) -> list[_Active]:
+    active = []
+    for index, measure in enumerate(measures):
+        if not measure.from_origin(shipment.origin):
+            continue
+        in_scope, why = _scope_matches(schedule, measure.scope, shipment.digits, headings, when)
+        if not in_scope:
+            trace.append(Step(measure.id, False, why, index))
+            continue
+        override = overrides.get(measure.id)
+        if override is not None and override.off:
+            trace.append(Step(measure.id, False, "switched off by the scenario", index))
+            continue
+        period = _period_at(measure.periods, when)
+        if override is not None and override.rate is not None:
+            heading = override.heading or (period.heading if period else None)
+            reason = f"{why}; rate {override.rate} set by the scenario"
+            active.append(
+                _Active(measure, period, override.rate, heading, ("scenario",), None, index, reason)
+            )
+            continue
+        if period is None:
+            trace.append(Step(measure.id, False, f"not in force on {format_when(when)}", index))
+            continue
+        found = (FREE, None) if measure.kind == "flag" else _table_rate(period, shipment.digits)
+        if found is None:
+            trace.append(Step(measure.id, False, "no rate for this code", index))
+            continue
+        rate, entry = found
+        source = entry.source if entry and entry.source else period.source
+        unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
+        span = f"{format_when(period.from_)} to {format_when(period.to) if period.to else 'open'}"
+        reason = f"{why}; period {span}; rate {rate}"
+        active.append(
+            _Active(measure, period, rate, period.heading, source, unconfirmed, index, reason)
+        )
+    return active
+
+
+def _has_base(active: Sequence[_Active]) -> bool:
+    return any(a.measure.group == "base" and a.measure.kind == "duty" for a in active)
+
+
+def _imported_base(
+    measures: Sequence[Measure],
+    shipment: Shipment,
+    imported: ImportedRate,
+    overrides: Mapping[str, Override],
+    trace: list[Step],
+    review: list[str],
+) -> list[_Active]:
+    """The imported base rate, charged as the schedule's base measure (or a stand-in)."""
+    template = next(
+        (
+            m
+            for m in measures
+            if m.group == "base"
+            and m.kind == "duty"
+            and ("*" in m.origins or shipment.origin in m.origins)
+        ),
+        None,
+    )
+    if template is None:
+        template = Measure(
+            id=f"{shipment.dest.lower()}-hts-general",
+            name=f"{shipment.dest} MFN (imported)",
+            importer=shipment.dest,
+            origins=("*",),
+            authority="Column 1 General rate of the imported tariff schedule",
+            group="base",
+            periods=(
+                Period.model_validate(
+                    {"from": "1900-01-01", "rate": "Free", "source": imported.source}
+                ),
+            ),
+        )
+    order = len(measures)
+    where = f"{imported.source} line {imported.code}: {imported.text}"
+    override = overrides.get(template.id)
+    if override is not None and override.off:
+        trace.append(Step(template.id, False, "switched off by the scenario", order))
+        return []
+    if imported.rate is None:
+        review.append(
+            f"{template.name}: the rate of {imported.code} in {imported.source} "
+            f"({imported.text!r}) cannot be computed; work it out by hand"
+        )
+        trace.append(Step(template.id, False, f"not computable: {where}", order))
+        return []
+    rate, source, unconfirmed = imported.rate, (imported.source,), imported.unconfirmed
+    why = f"no curated rate for this code; {where}"
+    if override is not None and override.rate is not None:
+        rate, source, unconfirmed = override.rate, ("scenario",), None
+        why += f"; rate {rate} set by the scenario"
+    return [_Active(template, None, rate, None, source, unconfirmed, order, why)]
+
+
+def _displacers(item: _Active) -> tuple[str, ...]:
+    if item.period is not None and item.period.displaced_by is not None:
+        return item.period.displaced_by
+    return item.measure.displaced_by
+
+
+def _drop_displaced(active: Sequence[_Active], trace: list[Step]) -> list[_Active]:
+    """Remove measures displaced by another measure that applies (order-independent)."""
+    duties = [a for a in active if a.measure.kind == "duty"]
+    ids = {a.measure.id for a in duties}
+    groups = {a.measure.group: a.measure.id for a in duties}
+    kept = []
+    for item in active:
+        by = None
+        for ref in _displacers(item):
+            if ref.startswith("group:"):
+                other = groups.get(ref.removeprefix("group:"))
+                by = other if other and other != item.measure.id else None
+            elif ref in ids and ref != item.measure.id:
+                by = ref
+            if by:
+                break
+        if by:
+            trace.append(Step(item.measure.id, False, f"{item.why}; displaced by {by}", item.order))
+        else:
+            trace.append(Step(item.measure.id, True, item.why, item.order))
+            kept.append(item)
+    return kept
+
+
+def _metal_bases(
+    duties: Sequence[_Active],
+    shipment: Shipment,
+    customs_value: Decimal,
+    convert: _Convert,
+    review: list[str],
+) -> dict[str, Decimal]:
+    bases: dict[str, Decimal] = {}
+    for item in duties:
+        if _base_kind(item) != "metal" or item.measure.metal is None:
+            continue
+        metal = item.measure.metal
+        if metal in bases:
+            continue
+        if metal not in shipment.metal:
+            review.append(
+                f"{metal} content unknown: {item.measure.name} charged on the full value "
+                f"(CBP's fallback); pass --metal {metal}=PERCENT% or --metal {metal}=USDAMOUNT"
+            )
+            bases[metal] = customs_value
+            continue
+        given = shipment.metal[metal]
+        if given.is_share:
+            amount = round_money(customs_value * given.amount)
+        else:
+            source = given.currency or convert.source
+            amount = round_money(convert.fx.convert(given.amount, source, convert.target))
+        if amount > customs_value:
+            raise UsageError(f"--metal {metal} is more than the customs value")
+        bases[metal] = amount
+    return bases
+
+
+def _base_kind(item: _Active) -> str:
+    if item.period is not None and item.period.base is not None:
+        return item.period.base
+    return item.measure.base
+
+
+def _base_value(
+    item: _Active, customs_value: Decimal, metal: Mapping[str, Decimal], remainder: Decimal
+) -> Decimal:
+    kind = _base_kind(item)
+    if kind == "metal" and item.measure.metal is not None:
+        return metal[item.measure.metal]
+    if kind == "remainder":
+        return remainder
+    return customs_value
+
+
+def _charge(
+    rate: Rate,
+    base: Decimal,
+    shipment: Shipment,
+    currency: str,
+    fx: FxTable,
+    what: str,
+    review: list[str],
+) -> Decimal:
+    """Ad valorem on ``base`` plus each specific component on the quantity."""
+    amount: Exact = base * rate.ad_valorem
+    for part in rate.specifics:
+        if part.amount == 0:
+            continue
+        quantity = None
+        if shipment.quantity is not None and shipment.unit is not None:
+            quantity = convert_quantity(shipment.quantity, shipment.unit, part.unit)
+        if quantity is None:
+            review.append(
+                f"{what}: the rate {rate} needs a quantity in {part.unit}; "
+                f"pass --qty N --unit {part.unit} (specific part not charged)"
+            )
+            continue
+        try:
+            amount = Fraction(amount) + fx.convert(quantity * part.amount, part.currency, currency)
+        except MissingFxRateError as exc:
+            review.append(f"{what}: {exc} (specific part not charged)")
+    return round_money(amount)
+
+
+def _line(item: _Active, base: Decimal, amount: Decimal, rule: str) -> Line:
+    return Line(
+        measure=item.measure.id,
+        name=item.measure.name,
+        group=item.measure.group,
+        heading=item.heading,
+        rate=item.rate,
+        base=base,
+        amount=amount,
+        source=item.source,
+        unconfirmed=item.unconfirmed,
+        base_rule=rule,
+    )
+
+
+def _measure_notes(item: _Active) -> list[str]:
+    notes = []
+    if item.unconfirmed:
+        notes.append(f"unconfirmed: {item.measure.id}: {item.unconfirmed}")
+    if item.measure.status:
+        notes.append(f"{item.measure.id}: {item.measure.status}")
+    return notes
+
+
+def _unknown_code_message(
+    schedule: Schedule,
+    measures: Sequence[Measure],
+    shipment: Shipment,
+    when: datetime,
+    base_rates: BaseRates | None = None,
+) -> str:
+    known: set[str] = set()
+    for measure in measures:
+        if measure.group == "base" and measure.kind == "duty":
+            for period in measure.periods:
+                known.update(period.rates)
+    digits = shipment.digits
+    revision = None
+    base_rates = for_importer(base_rates, shipment.dest)
+    if isinstance(base_rates, UsSchedule):
+        listing = _lines_under(base_rates, shipment, when)
+        if listing:
+            return listing
+    if base_rates is not None:
+        revision = base_rates.describe(when)
+        known.update(base_rates.nearest(digits, when))
+    nearest = nearest_codes(digits, known)
+    if nearest:
+        hint = f"; nearest known codes: {', '.join(nearest)}"
+    else:
+        hint = f"; no known code is in chapter {digits[:2]}"
+    where = f"in data version {schedule.version}"
+    if revision is not None:
+        where += f" or in {revision}"
+    fix = "add it to the data file"
+    if shipment.dest == IMPORTED_SCHEDULE_IMPORTER and revision is None:
+        fix += " or import the official schedule (tradecalc hts import)"
+    return (
+        f"no {shipment.dest} base (MFN) rate for {shipment.code} on {format_when(when)} "
+        f"{where}{hint}; {fix}"
+    )
+
+
+IMPORTED_SCHEDULE_IMPORTER = "US"
+"""``tradecalc hts import`` loads the USITC schedule: it can only help imports into the US."""
+
+
+def nearest_codes(digits: str, known: Iterable[str], limit: int = 3) -> list[str]:
+    """Known codes nearest to ``digits`` in the HS hierarchy, never from another chapter.
+
+    Closeness is the deepest level shared (chapter 2, heading 4, subheading 6, then 8 and
+    10 digits): siblings under the same subheading come before cousins under the same
+    heading, then the rest of the chapter; ties in code order."""
+
+    def level(code: str) -> int:
+        other = code_digits(code)
+        same = next(
+            (i for i, (a, b) in enumerate(zip(digits, other, strict=False)) if a != b),
+            min(len(digits), len(other)),
+        )
+        return same - same % 2
+
+    ranked = sorted((-level(code), code) for code in set(known) if level(code) >= 2)
+    return [code for _, code in ranked[:limit]]
+
+
+def _lines_under(schedule: UsSchedule, shipment: Shipment, when: datetime) -> str | None:
+    """The lines a short code covers when they differ; raise for a code not in the schedule."""
+    found = schedule.resolve(shipment.digits, when)
+    on = format_when(when)
+    if not found.exists:
+        near = f"; nearest codes: {', '.join(found.nearest)}" if found.nearest else ""
+        raise UsageError(
+            f"HS code {shipment.code} is not in the {shipment.dest} tariff schedule in force "
+            f"on {on} ({found.revision}){near}"
+        )
+    if found.under:
+        shown = "; ".join(f"{line.htsno}: {line.outcome}" for line in found.under[:12])
+        more = f"; and {len(found.under) - 12} more" if len(found.under) > 12 else ""
+        return (
+            f"{shipment.code} covers {len(found.under)} tariff lines that differ on {on}: "
+            f"{shown}{more}; give the full code"
+        )
+    return None
+
+
+def _check_threshold(party: Party, duty: Decimal, notes: list[str]) -> None:
+    rule = party.duty_threshold
+    if rule is not None and ZERO < duty < rule.amount:
+        text = f"duty below {rule.amount} {party.currency} is normally not collected"
+        if rule.unconfirmed:
+            text += f" (unconfirmed: {rule.unconfirmed})"
+        notes.append(text)
+
+
+def _fees(
+    party: Party,
+    shipment: Shipment,
+    when: datetime,
+    customs_value: Decimal,
+    review: list[str],
+    notes: list[str],
+) -> list[Line]:
+    lines = []
+    for fee, period, rate_text in _fee_periods(party, shipment.mode, when):
+        if period is None:
+            review.append(rate_text)
+            continue
+        amount = customs_value * period.rate.ad_valorem
+        if period.min is not None:
+            amount = max(amount, period.min)
+        if period.max is not None:
+            amount = min(amount, period.max)
+        if period.unconfirmed:
+            notes.append(f"unconfirmed: {fee.id}: {period.unconfirmed}")
+        lines.append(
+            _fee_line(
+                fee,
+                period.rate,
+                customs_value,
+                round_money(amount),
+                period.source,
+                period.unconfirmed,
+            )
+        )
+    return lines
+
+
+_FeeAt = tuple[Fee, FeePeriod | None, str]
+
+
+def _fee_periods(party: Party, mode: str, when: datetime) -> tuple[_FeeAt, ...]:
+    """Each fee charged for ``mode`` with its period at ``when`` and its rate text, or no
+    period and the review text instead (memoised in the party: the same few moments recur)."""
+    key = (_fee_periods, mode, when)
+    hit: tuple[_FeeAt, ...] | None = party.memo.get(key)
+    if hit is not None:
+        return hit
+    found: list[_FeeAt] = []
+    for fee in party.fees:
+        if fee.modes and mode not in fee.modes:
+            continue
+        period = next((p for p in fee.periods if p.covers(when)), None)
+        if period is None:
+            found.append((fee, None, f"{fee.name}: no rate known on {format_when(when)}"))
+        else:
+            found.append((fee, period, str(period.rate)))
+    if len(party.memo) >= _PLANS_MAX:
+        party.memo.clear()
+    party.memo[key] = hit = tuple(found)
+    return hit
+
+
+def _fee_line(
+    fee: Fee | Tax,
+    rate: Rate,
+    base: Decimal,
+    amount: Decimal,
+    source: tuple[str, ...],
+    unconfirmed: str | None,
+) -> Line:
+    return Line(
+        fee.id,
+        fee.name,
+        "fee" if isinstance(fee, Fee) else "tax",
+        None,
+        rate,
+        base,
+        amount,
+        source,
+        unconfirmed,
+    )
+
+
+def _taxes(
+    schedule: Schedule,
+    party: Party,
+    shipment: Shipment,
+    when: datetime,
+    customs_value: Decimal,
+    duty: Decimal,
+    review: list[str],
+    notes: list[str],
+) -> list[Line]:
+    lines = []
+    consumption = ZERO
+    for kind in ("consumption", "vat"):
+        for tax in (t for t in party.taxes if t.kind == kind):
+            found = _tax_rate(schedule, tax, shipment.digits, when)
+            if found is None:
+                continue
+            rate, source, unconfirmed, finer = found
+            if unconfirmed:
+                notes.append(f"unconfirmed: {tax.id}: {unconfirmed}")
+            if finer:
+                review.append(
+                    f"{tax.name}: {shipment.code} is charged {rate}, but listed lines under it "
+                    f"differ ({', '.join(finer)}); give the full tariff line"
+                )
+            if kind == "consumption":
+                c = rate.ad_valorem
+                if c >= 1:
+                    review.append(f"{tax.name}: rate {rate} cannot be 100% or more")
+                    continue
+                grossed, amount = consumption_tax(customs_value + duty, c)
+                base = round_money(grossed)
+                consumption += amount
+            else:
+                base = customs_value + duty + consumption
+                amount = round_money(base * rate.ad_valorem)
+            lines.append(_fee_line(tax, rate, base, amount, source, unconfirmed))
+    return lines
+
+
+def _tax_rate(
+    schedule: Schedule, tax: Tax, digits: str, when: datetime
+) -> tuple[Rate, tuple[str, ...], str | None, list[str]] | None:
+    """The tax rate for a code, its source and caveat, and the listed lines under the code
+    whose rate differs: a code inherits the rate of its most specific listed prefix, so a
+    shorter code than some listed line cannot tell which of them applies."""
+    if not _scope_matches(schedule, tax.scope, digits, when=when)[0]:
+        return None
+    period = _period_at(tax.periods, when)
+    if period is None:
+        return None
+    found = _table_rate(period, digits)
+    if found is None:
+        return None
+    rate, entry = found
+    source = entry.source if entry and entry.source else period.source
+    unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
+    return rate, source, unconfirmed, _finer_lines(period, digits, rate)
+
+
+def _finer_lines(period: Period, digits: str, rate: Rate) -> list[str]:
+    """Listed lines under ``digits`` whose rate is not ``rate`` (memoised in the period)."""
+    key = (_finer_lines, digits)
+    hit: list[str] | None = period.memo.get(key)
+    if hit is not None:
+        return hit
+    finer = [
+        f"{code} {other}"
+        for code, value in sorted(period.rates.items())
+        if len(code_digits(code)) > len(digits)
+        and code_digits(code).startswith(digits)
+        and (other := value.rate) != rate
+    ]
+    if len(period.memo) >= _PLANS_MAX:
+        period.memo.clear()
+    period.memo[key] = finer
+    return finer
+
+
+def _check_intraday(
+    measures: Sequence[Measure], party: Party, entry: datetime, review: list[str]
+) -> None:
+    """A bare date is ambiguous when a rate changes at a time inside that day.
+
+    Compared by calendar day, not ``entry + 1 day``, so 9999-12-31 works too."""
+    for measure in measures:
+        for period in measure.periods:
+            for edge in (period.from_, period.to):
+                if edge is not None and entry < edge and edge.date() == entry.date():
+                    review.append(
+                        f"{measure.name} changes at {edge:%H:%M} {party.timezone} on "
+                        f"{entry.date().isoformat()}; give the time, "
+                        f"e.g. --date {entry.date().isoformat()}T{edge:%H:%M}"
+                    )
+                    return

@@ -1,0 +1,1272 @@
+"""The compiled rate table: every code's resolved layers for every interval of the data.
+
+:func:`compile_table` walks each code once. A measure's scope is matched against the code
+once (prefixes pre-normalised; product lists and ``@hts:`` headings kept as the only parts
+that vary), and only the instants where something *this code* depends on changes are
+visited: the periods of the measures that can cover it, the dated rows of its product
+lists, the intervals of its HTS line, the tax periods. At each such instant the layers are
+resolved with the engine's own rules (displacement, reporting order, review texts) and a new
+interval starts only when they differ from the previous one.
+
+A row of the table says, for one code from ``start`` (inclusive) to the next row's start:
+the duty layers (measure, Chapter 99 heading, rate text, ad valorem fraction, value base,
+source ids, caveat), the taxes, the review reasons known before any amount, and ``engine``:
+a reason the table cannot charge the code by itself (a specific or compound rate needing a
+quantity, a metal-content base, a code the schedule does not know), in which case the
+caller assesses with :func:`tradecalc.engine.assessment.assess`. Fees do not depend on the code and
+are read per moment and mode (:func:`fees_at`); a bare date's intraday caveat per day
+(:func:`intraday_at`).
+
+:func:`charge` is the single money path over resolved layers (Decimal, half-up per line,
+exactly as the engine). The table is cached on disk keyed by the data's digest and the HTS
+revisions (:func:`open_tables`) in a compact format of plain data (integer arrays and JSON,
+never code; :meth:`RateTable.to_bytes`) decoded per code on demand; no ``--explain`` trace
+is stored.
+"""
+
+from __future__ import annotations
+
+import array
+import bisect
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import stat
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from tradecalc.core.errors import TradecalcError, WriteError
+from tradecalc.core.files import replace_file
+from tradecalc.core.money import consumption_tax, effective_rate, exact, money_sum, round_money
+from tradecalc.core.rate import FREE, Rate, parse_rate
+from tradecalc.core.status import status
+from tradecalc.engine import assessment as engine
+from tradecalc.hts.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
+from tradecalc.hts.history import Bundle, UsSchedule, hts_number
+from tradecalc.schedule.models import (
+    CodeRate,
+    Measure,
+    Party,
+    Period,
+    ProductList,
+    Schedule,
+    code_digits,
+)
+
+FORMAT = "tradecalc-rate-table-4"
+START = datetime(1900, 1, 1)
+"""The first instant of every code's first interval."""
+ROUTES = (("CN", "US"), ("US", "CN"))
+"""Origin -> importer pairs compiled (Hong Kong and Macau origins go through the engine)."""
+
+Duty = tuple[
+    str, str, str, str | None, str, str, str, tuple[str, ...], str | None, str | None,
+    tuple[str, ...],
+]  # fmt: skip
+"""measure id, name, group, heading, rate text, ad valorem fraction, base rule, sources,
+unconfirmed, metal (of a metal-content layer), units of the specific parts (non-zero)."""
+TaxLayer = tuple[str, str, str, str, str, tuple[str, ...], str | None, tuple[str, ...]]
+"""tax id, name, kind (consumption/vat), rate text, ad valorem fraction, sources,
+unconfirmed, review texts of the tax."""
+
+
+@dataclass(frozen=True, slots=True)
+class Layers:
+    """The resolved layers of one code over one interval (see the module docstring)."""
+
+    duties: tuple[Duty, ...]
+    review: tuple[str, ...]
+    taxes: tuple[TaxLayer, ...]
+    engine: str = ""
+    """Why only the engine can charge these layers ("" when :func:`charge` can)."""
+    claimable: tuple[str, ...] = ()
+    """Claims that would change the result (``ID (headings)``), as the engine offers them."""
+    entry_only: tuple[str, ...] = ()
+    """Items of :attr:`review` asked only for an entry, not at a named regime's moment."""
+
+    @property
+    def metal(self) -> bool:
+        """True when a layer is charged on a metal content (declared content: the engine)."""
+        return any(d[9] is not None for d in self.duties)
+
+    @property
+    def specific(self) -> bool:
+        """True when a layer has a specific part (a quantity given: the engine)."""
+        return any(d[10] for d in self.duties)
+
+    def to_json(self) -> list[object]:
+        """Plain JSON values (lists, strings, null)."""
+        return [
+            [[*d[:7], list(d[7]), d[8], d[9], list(d[10])] for d in self.duties],
+            list(self.review),
+            [[*t[:5], list(t[5]), t[6], list(t[7])] for t in self.taxes],
+            self.engine,
+            list(self.claimable),
+            list(self.entry_only),
+        ]
+
+    @classmethod
+    def from_json(cls, value: object) -> Layers:
+        """Back from :meth:`to_json` (ValueError for anything else)."""
+        if not isinstance(value, list) or len(value) != 6:
+            raise NotATableError("bad layers")
+        duties, review, taxes, why, claimable, entry_only = value
+        duty_rows = [_l(d) for d in _l(duties)]
+        tax_rows = [_l(t) for t in _l(taxes)]
+        if any(len(d) != 11 for d in duty_rows) or any(len(t) != 8 for t in tax_rows):
+            raise NotATableError("bad layer")
+        return cls(
+            tuple(
+                (
+                    _s(d[0]), _s(d[1]), _s(d[2]), _o(d[3]), _s(d[4]), _s(d[5]), _s(d[6]),
+                    tuple(_s(x) for x in _l(d[7])), _o(d[8]), _o(d[9]),
+                    tuple(_s(x) for x in _l(d[10])),
+                )
+                for d in duty_rows
+            ),
+            tuple(_s(r) for r in _l(review)),
+            tuple(
+                (
+                    _s(t[0]), _s(t[1]), _s(t[2]), _s(t[3]), _s(t[4]),
+                    tuple(_s(x) for x in _l(t[5])), _o(t[6]), tuple(_s(x) for x in _l(t[7])),
+                )
+                for t in tax_rows
+            ),
+            _s(why),
+            tuple(_s(c) for c in _l(claimable)),
+            tuple(_s(r) for r in _l(entry_only)),
+        )  # fmt: skip
+
+
+def _s(value: object) -> str:
+    if not isinstance(value, str):
+        raise NotATableError("expected text")
+    return value
+
+
+def _o(value: object) -> str | None:
+    return None if value is None else _s(value)
+
+
+def _l(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise NotATableError("expected a list")
+    return value
+
+
+# ----------------------------------------------------------------------------- the table
+
+
+class NotATableError(ValueError):
+    """Bytes that are not a rate table this code wrote (never shown: it is compiled again)."""
+
+
+@dataclass(slots=True)
+class _Packed:
+    """A cached table not decoded yet: codes and layer sets are decoded when first asked
+    for (a run pays only for the codes it uses). See :meth:`RateTable.to_bytes`."""
+
+    names: list[str]
+    """``importer|origin|digits`` per packed code, in file order."""
+    code_at: array.array[int]
+    """Interval offsets per code (``len(names) + 1``, non-decreasing)."""
+    starts: array.array[int]
+    """Interval starts, microseconds since :data:`START`."""
+    ids: array.array[int]
+    """The layer-set index of each interval."""
+    layer_at: array.array[int]
+    """Byte offsets of each layer set's JSON in ``blob`` (``layers + 1``)."""
+    blob: memoryview
+    position: dict[str, int] = field(default_factory=dict)
+
+    def find(self, name: str) -> int | None:
+        """The position of a packed code, or None."""
+        if not self.position and self.names:
+            self.position = {n: i for i, n in enumerate(self.names)}
+        return self.position.get(name)
+
+    def span(self, position: int, layers: int) -> tuple[list[int], list[int]]:
+        """A code's starts (microseconds) and layer indexes (NotATableError if damaged)."""
+        low, high = self.code_at[position], self.code_at[position + 1]
+        if not 0 <= low <= high <= len(self.starts):
+            raise NotATableError("bad offsets")
+        starts = self.starts[low:high].tolist()
+        ids = self.ids[low:high].tolist()
+        if not ids or min(ids) < 0 or max(ids) >= layers or starts != sorted(starts):
+            raise NotATableError("bad intervals")
+        return starts, ids
+
+    def layer(self, index: int) -> Layers:
+        """The layer set at ``index`` (NotATableError if damaged)."""
+        low, high = self.layer_at[index], self.layer_at[index + 1]
+        if not 0 <= low <= high <= len(self.blob):
+            raise NotATableError("bad layer offsets")
+        try:
+            value = json.loads(bytes(self.blob[low:high]))
+        except (ValueError, RecursionError):
+            raise NotATableError("bad layer") from None
+        return Layers.from_json(value)
+
+
+_MICRO = timedelta(microseconds=1)
+
+
+def _micros(when: datetime) -> int:
+    return (when - START) // _MICRO
+
+
+def _when(micros: int) -> datetime:
+    return START + micros * _MICRO
+
+
+@dataclass(slots=True)
+class RateTable:
+    """Per (importer, origin, code): interval starts and the layers from each start on.
+
+    A table read from the cache decodes a code, and a layer set, the first time it is asked
+    for (``packed``): a run pays only for the codes it uses."""
+
+    key: str
+    layers: list[Layers]
+    codes: dict[tuple[str, str, str], tuple[list[datetime], list[int]]]
+    packed: _Packed | None = None
+    decoded: list[bool] = field(default_factory=list)
+    """Per layer set: decoded from ``packed`` yet (empty when nothing is packed)."""
+
+    def layer(self, index: int) -> Layers:
+        """The layer set at ``index`` (NotATableError for a damaged one)."""
+        if self.packed is not None and not self.decoded[index]:
+            self.layers[index] = self.packed.layer(index)
+            self.decoded[index] = True
+        return self.layers[index]
+
+    def find(self, key: tuple[str, str, str]) -> tuple[list[datetime], list[int]] | None:
+        """The starts and layer indexes of a code, if compiled (NotATableError if damaged)."""
+        found = self.codes.get(key)
+        if found is None and self.packed is not None:
+            position = self.packed.find("|".join(key))
+            if position is not None:
+                starts, ids = self.packed.span(position, len(self.layers))
+                found = self.codes[key] = ([_when(s) for s in starts], ids)
+        return found
+
+    def spans(self, key: tuple[str, str, str]) -> tuple[list[int], list[int]] | None:
+        """:meth:`find` with starts as microseconds since :data:`START` (no datetimes made)."""
+        found = self.codes.get(key)
+        if found is not None:
+            return [_micros(s) for s in found[0]], found[1]
+        if self.packed is not None:
+            position = self.packed.find("|".join(key))
+            if position is not None:
+                return self.packed.span(position, len(self.layers))
+        return None
+
+    def complete(self) -> None:
+        """Decode everything still packed."""
+        packed = self.packed
+        if packed is None:
+            return
+        for name in packed.names:
+            importer, origin, digits = name.split("|")
+            self.find((importer, origin, digits))
+        for index in range(len(self.layers)):
+            self.layer(index)
+        self.packed = None
+        self.decoded = []
+
+    def at(self, importer: str, origin: str, digits: str, when: datetime) -> Layers | None:
+        """The layers of a code at ``when`` (None: not compiled, use the engine)."""
+        found = self.find((importer, origin, digits))
+        if found is None:
+            return None
+        starts, ids = found
+        index = bisect.bisect_right(starts, when) - 1
+        return self.layer(ids[index]) if index >= 0 else None
+
+    def rows(self) -> Iterator[tuple[str, str, str, datetime, datetime | None, Layers]]:
+        """(importer, origin, code, start, end or None, layers) for every interval."""
+        self.complete()
+        for (importer, origin, digits), (starts, ids) in sorted(self.codes.items()):
+            ends: list[datetime | None] = [*starts[1:], None]
+            for start, end, index in zip(starts, ends, ids, strict=True):
+                yield importer, origin, digits, start, end, self.layer(index)
+
+    def to_bytes(self) -> bytes:
+        """The table in its cache format: a JSON header line, then the payload.
+
+        The payload is plain data, never code: the code names (JSON), then little-endian
+        64-bit integer arrays (interval offsets per code, interval starts in microseconds
+        since :data:`START`, layer-set indexes, byte offsets of each layer set), then each
+        layer set as JSON, one after the other. The header gives every part's length."""
+        self.complete()
+        names, code_at, starts, ids = [], array.array("q", [0]), array.array("q"), array.array("q")
+        for (i, o, d), (when, refs) in self.codes.items():
+            names.append(f"{i}|{o}|{d}")
+            starts.extend(_micros(s) for s in when)
+            ids.extend(refs)
+            code_at.append(len(starts))
+        blobs = [
+            json.dumps(x.to_json(), separators=(",", ":"), ensure_ascii=False).encode()
+            for x in self.layers
+        ]
+        layer_at = array.array("q", [0])
+        for blob in blobs:
+            layer_at.append(layer_at[-1] + len(blob))
+        parts = [json.dumps(names, separators=(",", ":")).encode()]
+        for numbers in (code_at, starts, ids, layer_at):
+            if sys.byteorder != "little":
+                numbers.byteswap()
+            parts.append(numbers.tobytes())
+        parts.append(b"".join(blobs))
+        payload = b"".join(parts)
+        head: dict[str, object] = {"format": FORMAT, "version": _code_version(), "key": self.key}
+        head["parts"] = [len(p) for p in parts]
+        head["payload_sha256"] = hashlib.sha256(payload).hexdigest()
+        return json.dumps(head).encode() + b"\n" + payload
+
+    @classmethod
+    def from_bytes(cls, data: bytes, key: str) -> RateTable:
+        """Read :meth:`to_bytes` output written for ``key`` (NotATableError otherwise);
+        codes and layer sets are checked when first decoded."""
+        end = data.find(b"\n")
+        if end < 0:
+            raise NotATableError("no header")
+        head_text, payload = data[:end], memoryview(data)[end + 1 :]  # no copy of the payload
+        try:
+            head = json.loads(head_text)
+        except ValueError:
+            raise NotATableError("no header") from None
+        if not isinstance(head, dict) or head.get("format") != FORMAT or head.get("key") != key:
+            raise NotATableError("another table")
+        if head.get("version") != _code_version():
+            raise NotATableError("another version")
+        if head.get("payload_sha256") != hashlib.sha256(payload).hexdigest():
+            raise NotATableError("damaged")
+        sizes = [_n(n) for n in _l(head.get("parts"))]
+        if len(sizes) != 6 or any(n < 0 for n in sizes) or sum(sizes) != len(payload):
+            raise NotATableError("bad parts")
+        parts, at = [], 0
+        for size in sizes:
+            parts.append(payload[at : at + size])
+            at += size
+        names = [_s(n) for n in _l(json.loads(bytes(parts[0])))]
+        numbers = []
+        for part in parts[1:5]:
+            if len(part) % 8:
+                raise NotATableError("bad array")
+            found = array.array("q")
+            found.frombytes(part)
+            if sys.byteorder != "little":
+                found.byteswap()
+            numbers.append(found)
+        code_at, starts, ids, layer_at = numbers
+        if len(code_at) != len(names) + 1 or len(starts) != len(ids) or not layer_at:
+            raise NotATableError("bad lengths")
+        count = len(layer_at) - 1
+        packed = _Packed(names, code_at, starts, ids, layer_at, parts[5])
+        placeholder = Layers((), (), ())
+        return cls(key, [placeholder] * count, {}, packed, [False] * count)
+
+
+def _n(value: object) -> int:
+    if type(value) is not int:
+        raise NotATableError("expected an integer")
+    return value
+
+
+# ----------------------------------------------------------------------------- compiling
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """One measure's scope, pre-normalised: prefixes, lists and headings, per side."""
+
+    prefixes: tuple[tuple[str, ...], tuple[str, ...]]
+    lists: tuple[tuple[ProductList, ...], tuple[ProductList, ...]]
+    headings: tuple[frozenset[str], frozenset[str]]
+    any_include: bool
+
+
+def _prepare_scope(schedule: Schedule, measure: Measure) -> _Scope:
+    sides = []
+    for entries in (measure.scope.include, measure.scope.exclude):
+        prefixes: list[str] = []
+        lists: list[ProductList] = []
+        heads: set[str] = set()
+        for entry in entries:
+            if entry.startswith(HEADING_SCOPE):
+                heads.add(entry.removeprefix(HEADING_SCOPE))
+            elif entry.startswith("@"):
+                plist = schedule.product_lists.get(entry[1:])
+                if plist is not None:
+                    lists.append(plist)
+            else:
+                prefixes.append(code_digits(entry))
+        sides.append((tuple(prefixes), tuple(lists), frozenset(heads)))
+    inc, exc = sides
+    return _Scope(
+        (inc[0], exc[0]),
+        (inc[1], exc[1]),
+        (inc[2], exc[2]),
+        bool(measure.scope.include),
+    )
+
+
+@dataclass(slots=True)
+class _CodeScope:
+    """A measure's scope seen from one code: fixed prefix hits, then what still varies."""
+
+    measure: Measure
+    index: int
+    prefix_in: bool
+    prefix_out: bool
+    lists_in: tuple[ProductList, ...]
+    lists_out: tuple[ProductList, ...]
+    heads_in: frozenset[str]
+    heads_out: frozenset[str]
+    any_include: bool
+
+    fixed: bool | None = None
+    """The answer when nothing about it varies (no list, no heading), else None."""
+
+    def __post_init__(self) -> None:
+        if not (self.lists_in or self.lists_out or self.heads_in or self.heads_out):
+            self.fixed = not self.prefix_out and (not self.any_include or self.prefix_in)
+
+    def matches(self, digits: str, headings: tuple[str, ...], when: datetime) -> bool:
+        """Exactly :func:`tradecalc.engine.assessment.scope_matches` for this code."""
+        if self.prefix_out or any(p.holds(digits, when) for p in self.lists_out):
+            return False
+        if self.heads_out and any(h in self.heads_out for h in headings):
+            return False
+        if not self.any_include or self.prefix_in:
+            return True
+        if self.heads_in and any(h in self.heads_in for h in headings):
+            return True
+        return any(p.holds(digits, when) for p in self.lists_in)
+
+
+def _list_signature(plist: ProductList, digits: str) -> tuple[object, ...]:
+    """Whether ``plist`` holds ``digits`` by a plain code, and its dated rows for it."""
+    return (
+        any(digits.startswith(code_digits(c)) for c in plist.codes),
+        tuple(
+            (row.start, row.end)
+            for end in range(2, len(digits) + 1)
+            for row in (plist._index.get(digits[:end], ()) if plist.rows else ())
+        ),
+    )
+
+
+def _list_instants(plist: ProductList, digits: str) -> list[datetime]:
+    found = []
+    index = plist._index if plist.rows else {}
+    for end in range(2, len(digits) + 1):
+        for row in index.get(digits[:end], ()):
+            found += [t for t in (row.start, row.end) if t is not None]
+    return found
+
+
+class _Compiler:
+    """Compiles the rows of one route (origin -> importer)."""
+
+    def __init__(
+        self, schedule: Schedule, origin: str, importer: str, base_rates: BaseRates | None
+    ) -> None:
+        self.schedule = schedule
+        self.origin = origin
+        self.importer = importer
+        self.party: Party = schedule.parties[importer]
+        self.measures = [m for m in schedule.measures if m.importer == importer]
+        self.scopes = [_prepare_scope(schedule, m) for m in self.measures]
+        self.provider = for_importer(base_rates, importer)
+        self.fast_hts = (
+            isinstance(self.provider, UsSchedule)
+            and self.provider.bundle is not None
+            and (self.provider.imported is None or not self.provider.imported.revisions)
+        )
+        self.rates: dict[str, Rate] = {}
+        starts = list(self.provider.starts()) if self.provider is not None else []
+        if self.provider is not None and self.provider.importer == "CN":
+            from tradecalc.hts.cn_lines import NEW_SCHEDULE
+
+            starts.append(NEW_SCHEDULE)
+        self.provider_starts = starts
+        self.memo: dict[tuple[object, ...], list[tuple[datetime, Layers]]] = {}
+        self.claims = [c for c in schedule.claims.values() if c.importer == importer]
+        self.claim_instants = {
+            t for c in self.claims for e in c.effects for t in (e.from_, e.to) if t is not None
+        }
+        self.claim_scopes = [
+            scope for c in self.claims for scope in (c.scope, c.ask) if scope is not None
+        ]
+        self.heads = self._heads_index()
+
+    # -- per code
+
+    def _heads_index(self) -> dict[str, list[tuple[int, int, int]]]:
+        """Prefix -> (scope index, side 0 include / 1 exclude, list position or -1)."""
+        index: dict[str, list[tuple[int, int, int]]] = {}
+        for i, scope in enumerate(self.scopes):
+            for side in (0, 1):
+                for prefix in scope.prefixes[side]:
+                    index.setdefault(prefix, []).append((i, side, -1))
+                for position, plist in enumerate(scope.lists[side]):
+                    keys = {code_digits(c) for c in plist.codes} | {r.digits for r in plist.rows}
+                    for key in keys:
+                        index.setdefault(key, []).append((i, side, position))
+        return index
+
+    def code_scopes(self, digits: str) -> list[_CodeScope]:
+        """The measures that can cover ``digits`` at some moment, with their scopes."""
+        index = self.heads
+        prefix_hit: set[tuple[int, int]] = set()
+        list_hit: set[tuple[int, int, int]] = set()
+        for end in range(1, len(digits) + 1):
+            for i, side, position in index.get(digits[:end], ()):
+                if position < 0:
+                    prefix_hit.add((i, side))
+                else:
+                    list_hit.add((i, side, position))
+        found = []
+        for i, (measure, scope) in enumerate(zip(self.measures, self.scopes, strict=True)):
+            if not measure.from_origin(self.origin):
+                continue
+            prefix_in = (i, 0) in prefix_hit
+            lists_in = tuple(p for n, p in enumerate(scope.lists[0]) if (i, 0, n) in list_hit)
+            if scope.any_include and not prefix_in and not lists_in and not scope.headings[0]:
+                continue
+            code_scope = _CodeScope(
+                measure,
+                i,
+                prefix_in,
+                (i, 1) in prefix_hit,
+                lists_in,
+                tuple(p for n, p in enumerate(scope.lists[1]) if (i, 1, n) in list_hit),
+                scope.headings[0],
+                scope.headings[1],
+                scope.any_include,
+            )
+            if code_scope.fixed is not False:
+                found.append(code_scope)
+        return found
+
+    def table_rate(self, period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:
+        """:func:`tradecalc.engine.assessment._table_rate` through a per-period index."""
+        index: dict[str, tuple[Rate, CodeRate]] | None = period.memo.get(_Compiler.table_rate)
+        if index is None:
+            index = {}
+            for key, entry in period.rates.items():
+                index.setdefault(code_digits(key), (entry.rate, entry))
+            period.memo[_Compiler.table_rate] = index
+        for end in range(len(digits), 0, -1):
+            hit = index.get(digits[:end])
+            if hit is not None:
+                return hit
+        if period.rate is not None:
+            return period.rate, None
+        return None
+
+    def hts_intervals(self, digits: str) -> list[tuple[datetime, ImportedRate | None]] | None:
+        """The bundled line of a tariff line over time, or None (use the provider)."""
+        if not self.fast_hts or len(digits) != 10:
+            return None
+        assert isinstance(self.provider, UsSchedule) and self.provider.bundle is not None
+        bundle: Bundle = self.provider.bundle
+        rows = bundle.rows(digits)
+        if not rows or any(r[0] != digits for r in rows):
+            return None
+        out: list[tuple[datetime, ImportedRate | None]] = []
+        for row in sorted(rows, key=lambda r: r[1]):
+            code, start, end, revision, _indent, kind, general, rate, rate_from = row[:9]
+            parsed = None
+            if rate:
+                parsed = self.rates.get(rate)
+                if parsed is None:
+                    parsed = self.rates[rate] = parse_rate(rate)
+            imported = ImportedRate(
+                code=hts_number(rate_from or code),
+                text=general,
+                rate=parsed,
+                headings=tuple(h for h in row[10].split(",") if h),
+                source=f"usitc-hts-{revision}",
+                kind=kind,
+            )
+            out.append((datetime.fromisoformat(start), imported))
+            if end:
+                out.append((datetime.fromisoformat(end), None))
+        return out
+
+    def _signature(
+        self,
+        digits: str,
+        scopes: Sequence[_CodeScope],
+        hts: list[tuple[datetime, ImportedRate | None]] | None,
+    ) -> tuple[object, ...] | None:
+        """Everything the intervals of ``digits`` depend on, without the code itself: codes
+        with equal signatures have equal intervals (None: no signature, compile the code)."""
+        if self.party.taxes or hts is None:
+            return None
+        parts: list[object] = [self._claims_signature(digits)]
+        for cs in scopes:
+            lists = tuple(_list_signature(plist, digits) for plist in (*cs.lists_in, *cs.lists_out))
+            rates = []
+            for period in cs.measure.periods:
+                hit = self.table_rate(period, digits)
+                rates.append(hit)
+            parts.append((cs.index, cs.fixed, cs.prefix_in, cs.prefix_out, lists, tuple(rates)))
+        series = tuple(
+            (
+                start,
+                None
+                if imported is None
+                else (
+                    imported.text,
+                    imported.rate,
+                    imported.headings,
+                    imported.source,
+                    imported.kind,
+                    imported.unconfirmed,
+                    imported.code if imported.rate is None else "",
+                ),
+            )
+            for start, imported in hts
+        )
+        return (tuple(parts), series)
+
+    def _claim_lists(self) -> Iterator[ProductList]:
+        for scope in self.claim_scopes:
+            for entry in (*scope.include, *scope.exclude):
+                if entry.startswith("@") and not entry.startswith(HEADING_SCOPE):
+                    plist = self.schedule.product_lists.get(entry[1:])
+                    if plist is not None:
+                        yield plist
+
+    def _claims_signature(self, digits: str) -> tuple[object, ...]:
+        """What the claims' scopes say about ``digits``, without the code itself."""
+        found: list[object] = []
+        for scope in self.claim_scopes:
+            for entry in (*scope.include, *scope.exclude):
+                if entry.startswith(HEADING_SCOPE):
+                    found.append(None)
+                elif entry.startswith("@"):
+                    plist = self.schedule.product_lists.get(entry[1:])
+                    found.append(None if plist is None else _list_signature(plist, digits))
+                else:
+                    found.append(digits.startswith(code_digits(entry)))
+        return tuple(found)
+
+    def compile_code(self, digits: str) -> list[tuple[datetime, Layers]]:
+        """The intervals of one code: (start, layers), a new one only where they differ."""
+        scopes = self.code_scopes(digits)
+        hts = self.hts_intervals(digits)
+        signature = self._signature(digits, scopes, hts)
+        if signature is not None:
+            known = self.memo.get(signature)
+            if known is None:
+                known = self.memo[signature] = self._compile_code(digits, scopes, hts)
+            return known
+        return self._compile_code(digits, scopes, hts)
+
+    def _compile_code(
+        self,
+        digits: str,
+        scopes: Sequence[_CodeScope],
+        hts: list[tuple[datetime, ImportedRate | None]] | None,
+    ) -> list[tuple[datetime, Layers]]:
+        instants = {START}
+        for cs in scopes:
+            for period in cs.measure.periods:
+                instants.add(period.from_)
+                if period.to is not None:
+                    instants.add(period.to)
+            for plist in (*cs.lists_in, *cs.lists_out):
+                instants.update(_list_instants(plist, digits))
+        instants.update(self.claim_instants)
+        for plist in self._claim_lists():
+            instants.update(_list_instants(plist, digits))
+        if hts is not None:
+            instants.update(t for t, _ in hts)
+            hts_starts = [t for t, _ in hts]
+        else:
+            instants.update(self.provider_starts)
+            hts_starts = []
+        for tax in self.party.taxes:
+            for tperiod in tax.periods:
+                instants.add(tperiod.from_)
+                if tperiod.to is not None:
+                    instants.add(tperiod.to)
+        out: list[tuple[datetime, Layers]] = []
+        for when in sorted(t for t in instants if t >= START):
+            if hts is not None:
+                at = bisect.bisect_right(hts_starts, when) - 1
+                layers = self.resolve(digits, when, scopes, hts, at)
+            else:
+                layers = self.resolve(digits, when, scopes, None, 0)
+            if not out or out[-1][1] != layers:
+                out.append((when, layers))
+        return out
+
+    # -- per code and instant
+
+    def active(
+        self,
+        digits: str,
+        when: datetime,
+        scopes: Sequence[_CodeScope],
+        headings: tuple[str, ...],
+    ) -> list[engine._Active]:
+        """:func:`tradecalc.engine.assessment._active_measures` without overrides or trace."""
+        found = []
+        for cs in scopes:
+            if cs.fixed is None and not cs.matches(digits, headings, when):
+                continue
+            measure = cs.measure
+            period = next((p for p in measure.periods if p.covers(when)), None)
+            if period is None:
+                continue
+            hit = (FREE, None) if measure.kind == "flag" else self.table_rate(period, digits)
+            if hit is None:
+                continue
+            rate, entry = hit
+            source = entry.source if entry and entry.source else period.source
+            unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
+            found.append(
+                engine._Active(measure, period, rate, period.heading, source, unconfirmed,
+                               cs.index, "")
+            )  # fmt: skip
+        return found
+
+    def resolve(
+        self,
+        digits: str,
+        when: datetime,
+        scopes: Sequence[_CodeScope],
+        hts: list[tuple[datetime, ImportedRate | None]] | None,
+        at: int,
+    ) -> Layers:
+        """The layers at ``when``: :func:`tradecalc.engine.assessment._make_plan`'s rules, no
+        trace."""
+        review: list[str] = []
+        ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
+        active = self.active(digits, when, scopes, ())
+        imported = None
+        if self.provider is not None and not engine._has_base(active):
+            if hts is None:
+                imported = self.provider.lookup(digits, when)
+            else:
+                imported = hts[at][1] if at >= 0 else None
+            if imported is not None:
+                if imported.headings:
+                    active = self.active(digits, when, scopes, imported.headings)
+                active += engine._imported_base(self.measures, ship, imported, {}, [], review)
+        claimed = engine.apply_claims(self.schedule, ship, when, active, [])
+        charged = engine._drop_displaced(claimed.active, [])
+        review.extend(
+            f"{a.measure.name}: {a.measure.note or 'check this measure'}"
+            for a in charged
+            if a.measure.kind == "flag"
+        )
+        duties = [a for a in charged if a.measure.kind == "duty"]
+        why = ""
+        if not any(a.measure.group == "base" for a in duties) and imported is None:
+            why = "no base rate for the code: the engine says why"
+        order = {group: i for i, group in enumerate(self.party.reporting_order)}
+        duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
+        offered = [*duties, *claimed.gated]
+        claimable, asked = engine.claims_offered(self.schedule, ship, when, offered, entry=True)
+        named = set(engine.claims_offered(self.schedule, ship, when, offered, entry=False)[1])
+        review.extend(asked)
+        rows = []
+        for a in duties:
+            kind = engine._base_kind(a)
+            metal = a.measure.metal if kind == "metal" else None
+            units = tuple(part.unit for part in a.rate.specifics if part.amount != 0)
+            rows.append(
+                (a.measure.id, a.measure.name, a.measure.group, a.heading, str(a.rate),
+                 str(a.rate.ad_valorem), kind, a.source, a.unconfirmed, metal, units)
+            )  # fmt: skip
+        return Layers(
+            tuple(rows),
+            tuple(review),
+            self.taxes(digits, when),
+            why,
+            claimable,
+            tuple(a for a in asked if a not in named),
+        )
+
+    def taxes(self, digits: str, when: datetime) -> tuple[TaxLayer, ...]:
+        """The taxes of the code at ``when`` (consumption first, then VAT)."""
+        found = []
+        code = digits
+        for kind in ("consumption", "vat"):
+            for tax in (t for t in self.party.taxes if t.kind == kind):
+                hit = engine._tax_rate(self.schedule, tax, digits, when)
+                if hit is None:
+                    continue
+                rate, source, unconfirmed, finer = hit
+                review = []
+                if finer:
+                    review.append(
+                        f"{tax.name}: {code} is charged {rate}, but listed lines under it "
+                        f"differ ({', '.join(finer)}); give the full tariff line"
+                    )
+                if kind == "consumption" and rate.ad_valorem >= 1:
+                    review.append(f"{tax.name}: rate {rate} cannot be 100% or more")
+                found.append(
+                    (tax.id, tax.name, kind, str(rate), str(rate.ad_valorem), source,
+                     unconfirmed, tuple(review))
+                )  # fmt: skip
+        return tuple(found)
+
+
+def route_codes(importer: str, base_rates: BaseRates | None, schedule: Schedule) -> list[str]:
+    """The codes compiled for an importer: its tariff lines and the curated codes."""
+    codes: set[str] = set()
+    for measure in schedule.measures:
+        if measure.importer == importer and measure.group == "base":
+            for period in measure.periods:
+                codes.update(code_digits(c) for c in period.rates)
+    provider = for_importer(base_rates, importer)
+    if isinstance(provider, UsSchedule) and provider.bundle is not None:
+        mapped = provider.bundle._mapped()
+        start = 0
+        while start < len(mapped):
+            end = mapped.find(b"\n", start)
+            end = len(mapped) if end < 0 else end
+            tab = mapped.find(b"\t", start, end)
+            if tab == start + 10 and mapped[start : start + 1] != b"#":
+                codes.add(mapped[start:tab].decode("ascii"))
+            start = end + 1
+    elif provider is not None and provider.importer == "CN":
+        lines = getattr(provider, "lines", None)
+        if callable(lines):
+            codes.update(c for c in lines() if len(c) >= 8)
+    return sorted(c for c in codes if len(c) >= 4 and len(c) % 2 == 0)
+
+
+def compile_table(
+    schedule: Schedule,
+    base_rates: BaseRates | None,
+    key: str = "",
+    codes: Mapping[str, Iterable[str]] | None = None,
+) -> RateTable:
+    """Compile every code of every route (or only ``codes``: importer -> digits)."""
+    layers: list[Layers] = []
+    ids: dict[Layers, int] = {}
+    table: dict[tuple[str, str, str], tuple[list[datetime], list[int]]] = {}
+    with exact():
+        for origin, importer in ROUTES:
+            if importer not in schedule.parties:
+                continue
+            compiler = _Compiler(schedule, origin, importer, base_rates)
+            chosen = (
+                sorted({code_digits(c) for c in codes.get(importer, ())})
+                if codes is not None
+                else route_codes(importer, base_rates, schedule)
+            )
+            for digits in chosen:
+                try:
+                    intervals = compiler.compile_code(digits)
+                except (TradecalcError, ValueError, KeyError):
+                    continue  # not compiled: the engine answers (and names any error)
+                starts = []
+                refs = []
+                for start, found in intervals:
+                    ref = ids.get(found)
+                    if ref is None:
+                        ref = ids[found] = len(layers)
+                        layers.append(found)
+                    starts.append(start)
+                    refs.append(ref)
+                table[(importer, origin, digits)] = (starts, refs)
+    return RateTable(key, layers, table)
+
+
+class Tables:
+    """A rate table that compiles a code the first time it is asked, and remembers it.
+
+    ``compile_table`` over every code takes a while; a batch needs only its own codes. The
+    codes compiled are kept in the on-disk cache (:meth:`save`), so the next run only looks
+    them up.
+    """
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        base_rates: BaseRates | None,
+        table: RateTable | None = None,
+        path: Path | None = None,
+    ) -> None:
+        self.schedule = schedule
+        self.base_rates = base_rates
+        self.table = table or RateTable("", [], {})
+        self.path = path
+        self._ids: dict[Layers, int] | None = None
+        self.generation = 0
+        """Bumped when a damaged cached table is dropped: layer indexes are then new."""
+        self._compilers: dict[tuple[str, str], _Compiler] = {}
+        self._failed: set[tuple[str, str, str]] = set()
+        self.added = 0
+
+    def at(self, importer: str, origin: str, digits: str, when: datetime) -> Layers | None:
+        """The layers of a code at ``when``; None when only the engine can tell."""
+        index = self.index_at(importer, origin, digits, when)
+        return None if index is None else self.layer(index)
+
+    def layer(self, index: int) -> Layers:
+        """The layer set at ``index`` of :meth:`index_at`."""
+        try:
+            return self.table.layer(index)
+        except (NotATableError, ValueError, TypeError, KeyError):
+            raise _DamagedError from None
+
+    def index_at(self, importer: str, origin: str, digits: str, when: datetime) -> int | None:
+        """The index of :meth:`at`'s layers in ``table.layers`` (equal layers, one index).
+
+        A cached table found damaged on the way is dropped (and its codes compiled again)."""
+        try:
+            return self._index_at(importer, origin, digits, when)
+        except _DamagedError:
+            self._drop()
+            return self._index_at(importer, origin, digits, when)
+
+    def spans(self, importer: str, origin: str, digits: str) -> tuple[list[int], list[int]] | None:
+        """A code's interval starts (microseconds since :data:`START`) and layer indexes,
+        compiled if need be; None when only the engine can tell. A damaged cached table is
+        dropped on the way (:attr:`generation` then changes: earlier indexes are void)."""
+        key = (importer, origin, digits)
+        try:
+            found = self.table.spans(key)
+        except (NotATableError, ValueError, TypeError, KeyError, IndexError):
+            self._drop()
+            found = None
+        if found is None:
+            if not self._add(key):
+                return None
+            found = self.table.spans(key)
+        return found
+
+    def _drop(self) -> None:
+        self.table = RateTable(self.table.key, [], {})
+        self._ids = None
+        self.generation += 1
+        self.added += 1
+
+    def _index_at(self, importer: str, origin: str, digits: str, when: datetime) -> int | None:
+        key = (importer, origin, digits)
+        try:
+            found = self.table.find(key)
+            if found is not None:
+                starts, ids = found
+                position = bisect.bisect_right(starts, when) - 1
+                if position >= 0:
+                    self.layer(ids[position])
+                return ids[position] if position >= 0 else None
+        except (NotATableError, ValueError, TypeError, KeyError):
+            raise _DamagedError from None
+        if not self._add(key):
+            return None
+        starts, ids = self.table.codes[key]
+        position = bisect.bisect_right(starts, when) - 1
+        return ids[position] if position >= 0 else None
+
+    def _add(self, key: tuple[str, str, str]) -> bool:
+        importer, origin, digits = key
+        if key in self._failed or (origin, importer) not in ROUTES:
+            return False
+        if importer not in self.schedule.parties:
+            return False
+        compiler = self._compilers.get((origin, importer))
+        if compiler is None:
+            compiler = _Compiler(self.schedule, origin, importer, self.base_rates)
+            self._compilers[(origin, importer)] = compiler
+        try:
+            with exact():
+                intervals = compiler.compile_code(digits)
+        except (TradecalcError, ValueError, KeyError):
+            self._failed.add(key)
+            return False
+        if self._ids is None:
+            try:
+                self.table.complete()
+            except (NotATableError, ValueError, TypeError, KeyError):
+                self.table = RateTable(self.table.key, [], {})
+                self.generation += 1
+            self._ids = {layers: i for i, layers in enumerate(self.table.layers)}
+        starts, refs = [], []
+        for start, found in intervals:
+            ref = self._ids.get(found)
+            if ref is None:
+                ref = self._ids[found] = len(self.table.layers)
+                self.table.layers.append(found)
+            starts.append(start)
+            refs.append(ref)
+        self.table.codes[key] = (starts, refs)
+        self.added += 1
+        return True
+
+    def save(self) -> None:
+        """Write the table to the cache when codes were added (errors only cost speed)."""
+        if not self.added or self.path is None:
+            return
+        try:
+            data = self.table.to_bytes()
+        except NotATableError:
+            return
+        if len(data) > MAX_TABLE_BYTES:
+            return
+        with contextlib.suppress(WriteError, OSError):
+            replace_file(self.path, data)
+            self.added = 0
+
+
+MAX_TABLE_BYTES = 256 * 1024 * 1024
+"""Largest rate-table cache file read or written (the whole bundled data is about 40 MB)."""
+
+
+def _read_regular(path: Path) -> bytes:
+    """A regular file's bytes: no link followed, no FIFO waited on, at most MAX_TABLE_BYTES."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_TABLE_BYTES:
+        os.close(fd)
+        raise NotATableError("not a regular file of a table's size")
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(MAX_TABLE_BYTES + 1)
+
+
+class _DamagedError(Exception):
+    """A cached table turned out damaged when a part of it was decoded."""
+
+
+def open_tables(
+    schedule: Schedule, base_rates: BaseRates | None, data_sha256: str, folder: Path | None
+) -> Tables:
+    """The cached table for this data and these revisions (empty when none), compiling on
+    demand; with no ``data_sha256`` or ``folder``, an in-memory table only."""
+    if not data_sha256 or folder is None:
+        return Tables(schedule, base_rates)
+    key = table_key(data_sha256, base_rates)
+    path = folder / f"rate-table-{key[:32]}.bin"
+    try:
+        table = RateTable.from_bytes(_read_regular(path), key)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        table = RateTable(key, [], {})
+    return Tables(schedule, base_rates, table, path)
+
+
+@functools.cache
+def _code_version() -> str:
+    """The sha256 of the code that resolves layers (this module and the engine): a table
+    compiled by other rules is never read."""
+    digest = hashlib.sha256()
+    for module in (__file__, engine.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()
+
+
+def table_key(data_sha256: str, base_rates: BaseRates | None) -> str:
+    """The cache key: the data's digest and every HTS revision the providers know."""
+    digest = hashlib.sha256(f"{FORMAT}\n{_code_version()}\n{data_sha256}".encode())
+    for importer in ("US", "CN"):
+        provider = for_importer(base_rates, importer)
+        if provider is None:
+            continue
+        sources = getattr(provider, "sources", None)
+        names = sorted(sources()) if callable(sources) else []
+        digest.update(f"\n{importer}:{','.join(names)}".encode())
+        path = getattr(provider, "path", None)
+        if isinstance(path, Path) and path.is_file():
+            digest.update(hashlib.sha256(path.read_bytes()).hexdigest().encode())
+        if isinstance(provider, UsSchedule) and provider.bundle is not None:
+            revisions = provider.bundle.revisions
+            digest.update(",".join(r.sha256 for r in revisions).encode())
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------- money
+
+
+FeeAt = tuple[str, Decimal, Decimal | None, Decimal | None]
+"""A fee charged: id, ad valorem fraction, minimum, maximum."""
+
+
+def fees_at(party: Party, mode: str, when: datetime) -> tuple[tuple[FeeAt, ...], tuple[str, ...]]:
+    """The fees charged for ``mode`` at ``when``, and review texts for fees without a rate."""
+    fees = []
+    review = []
+    for fee, period, text in engine._fee_periods(party, mode, when):
+        if period is None:
+            review.append(text)
+        else:
+            fees.append((fee.id, period.rate.ad_valorem, period.min, period.max))
+    return tuple(fees), tuple(review)
+
+
+def intraday_at(schedule: Schedule, importer: str, entry: datetime) -> tuple[str, ...]:
+    """The review a bare entry date gets when a rate changes during that day."""
+    measures = [m for m in schedule.measures if m.importer == importer]
+    found: list[str] = []
+    engine._check_intraday(measures, schedule.parties[importer], entry, found)
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class Charged:
+    """The money of one shipment charged against its layers."""
+
+    customs_value: Decimal
+    landed_extra: Decimal
+    duty: Decimal
+    fees: Decimal
+    taxes: Decimal
+    review: tuple[str, ...]
+    claimable: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> Decimal:
+        """Duty + fees + taxes."""
+        return money_sum((self.duty, self.fees, self.taxes))
+
+
+def review_of(
+    layers: Layers,
+    fees: tuple[tuple[FeeAt, ...], tuple[str, ...]],
+    intraday: tuple[str, ...],
+    entry: bool = True,
+) -> tuple[str, ...]:
+    """The review items of a shipment charged against ``layers``, in the engine's order
+    (they never depend on the amounts); ``entry``: at an entry's moment, not a named
+    regime's (claims that count only in a window of entry dates are asked about then)."""
+    found = [r for r in layers.review if entry or r not in layers.entry_only]
+    for metal, name in _metals(layers).items():
+        found.append(
+            f"{metal} content unknown: {name} charged on the full value (CBP's fallback); "
+            f"pass --metal {metal}=PERCENT% or --metal {metal}=USDAMOUNT"
+        )
+    found.extend(
+        f"{duty[1]}: the rate {duty[4]} needs a quantity in {unit}; "
+        f"pass --qty N --unit {unit} (specific part not charged)"
+        for duty in layers.duties
+        for unit in duty[10]
+    )
+    found.extend(fees[1])
+    for tax in layers.taxes:
+        found.extend(tax[7])
+    found.extend(intraday)
+    return tuple(dict.fromkeys(found))
+
+
+def _metals(layers: Layers) -> dict[str, str]:
+    """Metal -> the name of its first layer, for the metals charged on content."""
+    found: dict[str, str] = {}
+    for duty in layers.duties:
+        if duty[9] is not None and duty[9] not in found:
+            found[duty[9]] = duty[1]
+    return found
+
+
+def charge(
+    party: Party,
+    layers: Layers,
+    value: Decimal,
+    freight: Decimal | None,
+    insurance: Decimal | None,
+    fees: tuple[tuple[FeeAt, ...], tuple[str, ...]],
+    intraday: tuple[str, ...] = (),
+    entry: bool = True,
+) -> Charged:
+    """Charge a shipment in the importer's currency against resolved layers.
+
+    The engine's arithmetic, line by line: valuation (transaction or CIF with the default
+    insurance), each duty rounded half-up, fees clamped then rounded, consumption tax then
+    VAT. ``layers.engine`` must be empty (the caller assesses those with the engine), and
+    the shipment declares no metal content when :attr:`Layers.metal`, and no quantity with
+    a unit when :attr:`Layers.specific` (the layers are then charged as the engine does
+    without them: metal layers on the full value, specific parts not charged, for review).
+    """
+    with exact():
+        zero = Decimal(0)
+        if party.valuation == "transaction":
+            extra_in = (freight or zero) if insurance is None else (freight or zero) + insurance
+            customs, extra = round_money(value), round_money(extra_in)
+        else:
+            cost = value + (freight or zero)
+            if insurance is None and party.insurance_default is not None:
+                insurance = cost * party.insurance_default.ad_valorem
+            customs = round_money(cost if insurance is None else cost + insurance)
+            extra = zero
+        metals = _metals(layers)
+        remainder = max(customs - len(metals) * customs, zero)
+        duty = money_sum(
+            round_money((remainder if d[6] == "remainder" else customs) * Decimal(d[5]))
+            for d in layers.duties
+        )
+        fee_lines = []
+        for _id, rate, low, high in fees[0]:
+            amount = customs * rate
+            if low is not None:
+                amount = max(amount, low)
+            if high is not None:
+                amount = min(amount, high)
+            fee_lines.append(round_money(amount))
+        tax_lines = []
+        consumption = zero
+        for tax in layers.taxes:
+            fraction = Decimal(tax[4])
+            if tax[2] == "consumption":
+                if fraction >= 1:
+                    continue
+                amount = consumption_tax(customs + duty, fraction)[1]
+                consumption += amount
+            else:
+                amount = round_money((customs + duty + consumption) * fraction)
+            tax_lines.append(amount)
+        return Charged(
+            customs,
+            extra,
+            duty,
+            money_sum(fee_lines),
+            money_sum(tax_lines),
+            review_of(layers, fees, intraday, entry),
+            layers.claimable,
+        )
+
+
+def result_values(
+    code: str,
+    regime: str,
+    as_of: str,
+    currency: str,
+    route: tuple[str, str],
+    charged: Charged,
+) -> tuple[str, ...]:
+    """The batch result columns (``batch.RESULT_COLUMNS``) of a charged shipment."""
+    with exact():
+        total = charged.total
+        customs = charged.customs_value
+        return (
+            code,
+            regime,
+            as_of,
+            currency,
+            str(customs),
+            str(charged.duty),
+            str(charged.fees),
+            str(charged.taxes),
+            str(total),
+            str(effective_rate(charged.duty, customs)),
+            str(customs + charged.landed_extra + total),
+            status(charged.review),
+            "; ".join(charged.review),
+            "",
+            "; ".join(charged.claimable),
+            *route,
+        )

@@ -1,0 +1,1 @@
+"""Output: every Rich table and JSON or CSV rendering of results (none is built in ``cli/``)."""
