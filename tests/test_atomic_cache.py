@@ -73,6 +73,27 @@ def test_a_damaged_cache_file_is_rebuilt(cache: Path, kind: str) -> None:
     assert _cache_files(cache) == [cache_file]
 
 
+def test_a_second_load_in_one_process_skips_only_the_decode(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same cache bytes are decoded once per process; the file is still read and checked."""
+    cache_file, good = _fill(cache)
+    decoded = load_schedule(MINI).schedule
+    calls: list[bytes] = []
+    real = schedules.cache_format.decode
+
+    def counting(payload: bytes) -> object:
+        calls.append(payload)
+        return real(payload)
+
+    monkeypatch.setattr(schedules.cache_format, "decode", counting)
+    assert load_schedule(MINI).schedule is decoded
+    assert calls == []
+    cache_file.write_bytes(_corruptions(good)["flipped payload byte"])
+    assert load_schedule(MINI).schedule == decoded  # the damaged file is noticed and rebuilt
+    assert cache_file.read_bytes() == good
+
+
 def test_a_truncated_cache_gives_the_same_answer_as_no_cache(cache: Path) -> None:
     args = ["duty", "1000", "--hs", "9503.00.0073", "--format", "json", "--data", str(MINI)]
     fresh = run_main(args)

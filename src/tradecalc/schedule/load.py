@@ -175,10 +175,23 @@ def _read_cache(cache_file: Path, digest: str) -> tuple[Schedule, dict[str, str]
         }
         if header != expected or not isinstance(files, dict):
             return None
-        schedule = cache_format.decode(payload)
+        schedule = _DECODED.get(expected["payload_sha256"]) or cache_format.decode(payload)
     except Exception:  # any unreadable cache is rebuilt
         return None
-    return (schedule, files) if isinstance(schedule, Schedule) else None
+    if not isinstance(schedule, Schedule):
+        return None
+    _DECODED.pop(expected["payload_sha256"], None)
+    while len(_DECODED) >= _DECODED_SIZE:
+        del _DECODED[next(iter(_DECODED))]
+    _DECODED[expected["payload_sha256"]] = schedule
+    return schedule, files
+
+
+_DECODED: dict[str, Schedule] = {}
+"""Cache payloads decoded in this process, by their sha256 (decoding is a pure function of the
+bytes): a second load of the same schedule in one process (``serve``, a library caller, the
+tests) still reads and checks the cache file and every data file, but skips the decode."""
+_DECODED_SIZE = 4
 
 
 def _read_regular(path: Path) -> bytes:
