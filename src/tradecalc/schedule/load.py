@@ -167,23 +167,24 @@ def _read_cache(cache_file: Path, digest: str) -> tuple[Schedule, dict[str, str]
         header_line, payload = _read_regular(cache_file).split(b"\n", 1)
         header = json.loads(header_line)
         files = header.pop("files")
+        payload_sha256 = hashlib.sha256(payload).hexdigest()
         expected = {
             "format": _CACHE_FORMAT,
             "tradecalc": __version__,
             "sha256": digest,
-            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+            "payload_sha256": payload_sha256,
         }
         if header != expected or not isinstance(files, dict):
             return None
-        schedule = _DECODED.get(expected["payload_sha256"]) or cache_format.decode(payload)
+        schedule = _DECODED.get(payload_sha256) or cache_format.decode(payload)
     except Exception:  # any unreadable cache is rebuilt
         return None
     if not isinstance(schedule, Schedule):
         return None
-    _DECODED.pop(expected["payload_sha256"], None)
+    _DECODED.pop(payload_sha256, None)
     while len(_DECODED) >= _DECODED_SIZE:
         del _DECODED[next(iter(_DECODED))]
-    _DECODED[expected["payload_sha256"]] = schedule
+    _DECODED[payload_sha256] = schedule
     return schedule, files
 
 
