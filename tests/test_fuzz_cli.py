@@ -273,8 +273,12 @@ def test_date_parsers_raise_only_value_errors(depth: str, text: str) -> None:
 @BOTH
 @given(text=codes)
 def test_code_check_never_raises(depth: str, text: str) -> None:
+    """A code is 2 to 10 ASCII digits in pairs, each pair after the first optionally set off
+    by one dot or one space (users type ``8471.30.0100``, ``8471 30 0100``, ``8471300100``)."""
     if is_code(text):
-        assert text.strip().replace(".", "").isdigit()
+        digits = re.sub("[. ]", "", text.strip())
+        assert digits.isascii() and digits.isdigit() and 2 <= len(digits) <= 10
+        assert len(digits) % 2 == 0 and "  " not in text.strip() and ".." not in text
 
 
 @BOTH
