@@ -278,3 +278,16 @@ def test_well_formed_list_rows_decode() -> None:
         ("01", datetime(2025, 1, 1), ("s",)),
         ("0203", datetime(2025, 1, 1), ("s",)),
     ]
+
+
+def test_a_busy_lazy_index_becomes_the_lists_plain_index(bundled_pair: tuple[Any, Any]) -> None:
+    schedule, _ = bundled_pair
+    decoded = cache_format.decode(cache_format.encode(schedule))
+    key = max(schedule.product_lists, key=lambda k: len(schedule.product_lists[k].rows))
+    plist = decoded.product_lists[key]
+    codes = [row.digits for row in schedule.product_lists[key].rows]
+    for n in range(cache_format._BUSY + 1):
+        assert plist._index.get(codes[n % len(codes)] + "x") is None
+    assert type(plist.__dict__["_index"]) is dict  # what a compile then looks codes up in
+    assert plist._index == schedule.product_lists[key]._index
+    assert plist == schedule.product_lists[key]

@@ -296,9 +296,10 @@ class LazyRows(Sequence["models.ListRow"]):
             self._whole = tuple(self.row(n) for n in range(len(self._keys)))
         return self._whole
 
-    def by_digits(self) -> RowIndex:
-        """The rows by code digits, each group built when first asked for."""
-        return RowIndex(self)
+    def by_digits(self, owner: dict[str, Any] | None = None) -> RowIndex:
+        """The rows by code digits, each group built when first asked for (``owner``: the
+        ``__dict__`` of the product list whose ``_index`` this is)."""
+        return RowIndex(self, owner)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -339,13 +340,21 @@ class LazyRows(Sequence["models.ListRow"]):
         return self  # immutable, like the tuple it stands for
 
 
+_BUSY = 2000
+"""Look-ups after which a :class:`RowIndex` builds its whole index (a one-shot asks for a few
+per list and regime)."""
+
+
 class RowIndex(Mapping[str, tuple["models.ListRow", ...]]):
     """``ProductList._index`` of lazy rows: code digits -> that code's rows (built when asked)."""
 
-    __slots__ = ("_groups", "_positions", "_rows")
+    __slots__ = ("_groups", "_lookups", "_owner", "_positions", "_rows")
 
-    def __init__(self, rows: LazyRows) -> None:
+    def __init__(self, rows: LazyRows, owner: dict[str, Any] | None = None) -> None:
         self._rows = rows
+        self._owner = owner
+        """The product list's ``__dict__``, where the whole index goes when busy."""
+        self._lookups = 0
         self._positions: dict[str, int | list[int]] | None = None
         self._groups: dict[str, tuple[models.ListRow, ...]] = {}
 
@@ -362,18 +371,33 @@ class RowIndex(Mapping[str, tuple["models.ListRow", ...]]):
         return self._positions
 
     def __getitem__(self, key: str) -> tuple[models.ListRow, ...]:
-        group = self._groups.get(key)
+        group = self._group(key)
         if group is None:
-            where = self._where()[key]
-            positions = where if isinstance(where, list) else (where,)
-            group = self._groups[key] = tuple(self._rows.row(n) for n in positions)
+            raise KeyError(key)
         return group
 
     def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
+        """The rows of code digits ``key`` (built on first use), else ``default``; no
+        exception on a miss (a compile asks about many codes that no list holds).
+
+        After :data:`_BUSY` look-ups (a compile or a batch, not a one-shot) the whole index
+        is built once and put in the list's ``_index`` instead: a plain dict from then on."""
+        self._lookups += 1
+        if self._lookups > _BUSY and self._owner is not None:
+            owner, self._owner = self._owner, None
+            owner["_index"] = {code: self._group(code) for code in self._where()}
+        group = self._group(key)
+        return default if group is None else group
+
+    def _group(self, key: str) -> tuple[models.ListRow, ...] | None:
+        group = self._groups.get(key)
+        if group is None:
+            where = self._where().get(key)
+            if where is None:
+                return None
+            positions = where if isinstance(where, list) else (where,)
+            group = self._groups[key] = tuple(self._rows.row(n) for n in positions)
+        return group
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._where())
@@ -402,7 +426,7 @@ def _build(name: str, fields: dict[str, Any]) -> object:
     model = _model(cls, fields)
     rows = fields.get("rows")
     if cls is models.ProductList and isinstance(rows, LazyRows):
-        fields["_index"] = rows.by_digits()  # the cached_property's slot: no row built to fill it
+        fields["_index"] = rows.by_digits(fields)  # the cached_property's slot, rows unbuilt
     return model
 
 
