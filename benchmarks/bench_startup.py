@@ -4,21 +4,28 @@ Every command runs as ``python FILE-or-module`` in a fresh process, in rounds (A
 C D, ...) so drift in machine speed cancels; each ratio is taken within its round.
 
 - ``duty`` with the default table and with ``--format json`` (what scripts call), each
-  against the bare hello-world. Target: median ratio <= 1.3.
+  against the hello-world with tradecalc's garbage-collector tuning (off while the command
+  runs, what is alive frozen at exit; see ``tradecalc.cli.main``): the like-for-like ratio,
+  i.e. what tradecalc's own imports and work cost. Target: median ratio <= 1.3.
 - ``duty`` on a code the curated data does not price (0101.30.0000), whose base rate comes
   from the bundled US schedule history (``data/hts/lines.tsv``, binary search on a
   memory map): what the bundle adds to a one-shot call.
-- For context, the same hello-world with tradecalc's garbage-collector tuning (off while
-  the command runs, what is alive frozen at exit; see ``tradecalc.cli.main``): the
-  like-for-like ratio, i.e. what tradecalc's own imports and work cost.
+- For context, the same against the untuned hello-world.
+
+Each ratio is printed for wall time and for CPU time (the child's user + system seconds),
+which other work on a shared machine disturbs less; the load average is printed with them.
 """
 
 from __future__ import annotations
 
+import os
+import resource
 import statistics
+import subprocess
 import sys
+import time
 
-from benchmarks.common import OUT, child_env, schedule_path, wall_time
+from benchmarks.common import OUT, child_env, schedule_path
 
 HELLO = """import typer
 
@@ -58,6 +65,19 @@ if __name__ == "__main__":
 TARGET = 1.3
 
 
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one run of ``cmd`` (exit 0 or 1)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.decode()}")
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu
+
+
 def main(runs: int = 10, data: str | None = None) -> None:
     """Print medians (min) in ms and the ratios, round by round."""
     OUT.mkdir(parents=True, exist_ok=True)
@@ -82,25 +102,32 @@ def main(runs: int = 10, data: str | None = None) -> None:
         "hello-world, GC tuned": [sys.executable, str(OUT / "hello_gc.py")],
     }
     for cmd in commands.values():  # warm up: byte-code, schedule cache, file cache
-        wall_time(cmd, env)
-    rounds = [{k: wall_time(cmd, env) for k, cmd in commands.items()} for _ in range(runs)]
-    print(f"start-up, {runs} rounds, schedule {path.name}")
+        timed(cmd, env)
+    rounds = [{k: timed(cmd, env) for k, cmd in commands.items()} for _ in range(runs)]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"start-up, {runs} rounds, schedule {path.name}, load average {load}")
     for name in commands:
-        ms = [r[name] * 1000 for r in rounds]
-        print(f"  {name:<34} {statistics.median(ms):7.1f} ms  (min {min(ms):.1f})")
+        wall = [r[name][0] * 1000 for r in rounds]
+        cpu = [r[name][1] * 1000 for r in rounds]
+        print(
+            f"  {name:<34} {statistics.median(wall):7.1f} ms  (min {min(wall):.1f})"
+            f"   CPU {statistics.median(cpu):7.1f} ms  (min {min(cpu):.1f})"
+        )
     for name, base, target in (
-        ("tradecalc duty (table)", "typer hello-world", TARGET),
-        ("tradecalc duty --format json", "typer hello-world", TARGET),
+        ("tradecalc duty (table)", "hello-world, GC tuned", TARGET),
+        ("tradecalc duty --format json", "hello-world, GC tuned", TARGET),
         ("tradecalc duty, bundled HTS code", "tradecalc duty (table)", None),
-        ("tradecalc duty (table)", "hello-world, GC tuned", None),
+        ("tradecalc duty (table)", "typer hello-world", None),
+        ("tradecalc duty --format json", "typer hello-world", None),
     ):
-        ratios = [r[name] / r[base] for r in rounds]
-        median = statistics.median(ratios)
-        verdict = ""
-        if target is not None:
-            verdict = f"  target <= {target:.2f}x: {'meets' if median <= target else 'MISSES'}"
-        label = f"{name} / {base}"
-        print(f"  ratio {label:<50} {median:5.2f}x (min {min(ratios):.2f}x){verdict}")
+        for kind, at in (("wall", 0), ("CPU", 1)):
+            ratios = [r[name][at] / r[base][at] for r in rounds]
+            median = statistics.median(ratios)
+            verdict = ""
+            if target is not None:
+                verdict = f"  target <= {target:.2f}x: {'meets' if median <= target else 'MISSES'}"
+            label = f"{name} / {base} ({kind})"
+            print(f"  ratio {label:<70} {median:5.2f}x (min {min(ratios):.2f}x){verdict}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ replaces the file with a real cache.
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import json
 import os
@@ -15,15 +17,17 @@ import pickle
 import stat
 import subprocess
 import sys
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tradecalc import __version__
-from tradecalc.schedule import cache_format
+from tradecalc.schedule import cache_format, models
 from tradecalc.schedule import load as schedules
 from tradecalc.schedule.cache_format import NotACacheError
 from tradecalc.schedule.load import MAX_CACHE_BYTES, data_digest, load_schedule
@@ -178,3 +182,112 @@ def test_the_digest_of_one_file_is_its_sha256_and_any_extra_file_changes_it() ->
     assert with_list == data_digest(own, {"lists/a.csv": "1" * 64})
     both = {"lists/a.csv": "1" * 64, "schedule/us.yaml": "3" * 64}
     assert data_digest(own, both) == data_digest(own, dict(reversed(both.items())))
+
+
+@pytest.fixture(scope="module")
+def bundled_pair() -> tuple[object, object]:
+    """The bundled schedule as checked, and as decoded from its cache bytes."""
+    schedule = load_schedule(BUNDLED, use_cache=False).schedule
+    return schedule, cache_format.decode(cache_format.encode(schedule))
+
+
+def test_list_rows_decode_lazily_and_equal_the_checked_rows(bundled_pair: tuple[Any, Any]) -> None:
+    schedule, decoded = bundled_pair
+    dated = [k for k, p in schedule.product_lists.items() if p.rows]
+    assert dated
+    for key in dated:
+        rows = decoded.product_lists[key].rows
+        assert isinstance(rows, cache_format.LazyRows)
+        assert rows == schedule.product_lists[key].rows
+        assert schedule.product_lists[key].rows == rows
+        assert len(rows) == len(schedule.product_lists[key].rows)
+        assert hash(rows) == hash(schedule.product_lists[key].rows)
+    assert cache_format.encode(decoded) == cache_format.encode(schedule)
+
+
+def test_a_lookup_builds_only_the_rows_of_the_code_asked(bundled_pair: tuple[Any, Any]) -> None:
+    schedule, _ = bundled_pair
+    decoded = cache_format.decode(cache_format.encode(schedule))
+    key = max(schedule.product_lists, key=lambda k: len(schedule.product_lists[k].rows))
+    plist, fresh = schedule.product_lists[key], decoded.product_lists[key]
+    code = plist.rows[len(plist.rows) // 2].digits
+    assert isinstance(fresh.__dict__["_index"], cache_format.RowIndex)
+    assert fresh.holds(code, None) is plist.holds(code, None) is True
+    assert len(fresh.rows._built) <= len(plist._index[code])  # nothing else was built
+    assert fresh._index[code] == plist._index[code]
+    assert dict(fresh._index) == plist._index
+
+
+def test_the_seeded_index_is_the_product_lists_own_cached_index() -> None:
+    """The decoder fills ``ProductList._index`` (a cached_property) from the lazy rows: a
+    rename there must fail here, not make every one-shot build every row."""
+    assert isinstance(vars(models.ProductList)["_index"], functools.cached_property)
+
+
+def test_dated_lists_answer_alike_from_the_cache(bundled_pair: tuple[Any, Any]) -> None:
+    schedule, decoded = bundled_pair
+    codes = sorted({r.digits for p in schedule.product_lists.values() for r in p.rows})
+    sample = [*codes[:: max(1, len(codes) // 150)], "9503000073", "7326908688", "01"]
+    moments = [None, schedule.published, datetime(2019, 1, 1), datetime(2025, 6, 1)]
+    for key, plist in schedule.product_lists.items():
+        other = decoded.product_lists[key]
+        for code in sample:
+            for when in moments:
+                assert other.holds(code, when) is plist.holds(code, when), (key, code, when)
+
+
+def test_lazy_rows_copy_and_pickle_as_tuples(bundled_pair: tuple[Any, Any]) -> None:
+    schedule, decoded = bundled_pair
+    assert copy.deepcopy(decoded) == schedule
+    again = pickle.loads(pickle.dumps(decoded))  # what a worker process would get
+    assert again == schedule
+    assert all(type(p.rows) is tuple for p in again.product_lists.values())
+    assert all(type(p._index) is dict for p in again.product_lists.values() if p.rows)
+
+
+def _rows_payload(kinds: str, digits: str, keys: str) -> bytes:
+    return f'{{"$r":[{kinds},{json.dumps(digits)},{json.dumps(keys)}]}}'.encode()
+
+
+_KIND = '{"$u":[{"$u":[{"$t":"2025-01-01T00:00:00"},null,{"$u":["s"]},""]}]}'
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        _rows_payload(_KIND, "01\n02", "0"),  # fewer kinds than rows
+        _rows_payload(_KIND, "01", "00"),  # more kinds than rows
+        _rows_payload(_KIND, "01", "1"),  # a kind that is not there
+        _rows_payload(_KIND, "01", "/"),  # below the first kind
+        _rows_payload(_KIND, "01", ""),
+        _rows_payload('{"$u":[{"$u":[1,null,{"$u":[]},""]}]}', "01", "0"),  # a start not a time
+        _rows_payload('{"$u":[{"$u":[null,null,{"$u":[2]},""]}]}', "01", "0"),  # a source not text
+        _rows_payload('{"$u":[{"$u":[null,null]}]}', "01", "0"),  # a kind too short
+        b'{"$r":[1,2]}',
+        b'{"$r":"01"}',
+    ],
+)
+def test_malformed_list_rows_are_not_a_cache(payload: bytes) -> None:
+    with pytest.raises(NotACacheError):
+        cache_format.decode(payload)
+
+
+def test_well_formed_list_rows_decode() -> None:
+    rows = cache_format.decode(_rows_payload(_KIND, "01\n0203", "00"))
+    assert [(r.digits, r.start, r.source) for r in rows] == [  # type: ignore[attr-defined]
+        ("01", datetime(2025, 1, 1), ("s",)),
+        ("0203", datetime(2025, 1, 1), ("s",)),
+    ]
+
+
+def test_a_busy_lazy_index_becomes_the_lists_plain_index(bundled_pair: tuple[Any, Any]) -> None:
+    schedule, _ = bundled_pair
+    decoded = cache_format.decode(cache_format.encode(schedule))
+    key = max(schedule.product_lists, key=lambda k: len(schedule.product_lists[k].rows))
+    plist = decoded.product_lists[key]
+    codes = [row.digits for row in schedule.product_lists[key].rows]
+    for n in range(cache_format._BUSY + 1):
+        assert plist._index.get(codes[n % len(codes)] + "x") is None
+    assert type(plist.__dict__["_index"]) is dict  # what a compile then looks codes up in
+    assert plist._index == schedule.product_lists[key]._index
+    assert plist == schedule.product_lists[key]

@@ -2,11 +2,14 @@
 
 import gc
 from collections.abc import Callable
-from enum import StrEnum
+from dataclasses import dataclass
+from enum import Enum, StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 import typer
+from typer._coercion import RuntimeParam, build_runtime_param
+from typer._param_types import coerce_cli_choice, coerce_cli_path
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.models import CommandFunctionType
 
@@ -19,8 +22,79 @@ COMMAND_ORDER = ("duty", "batch", "rates", "regimes", "diff", "validate", "schem
 """How ``tradecalc --help`` lists the commands: the main job first, then by how often used."""
 
 
+_UNSET: Any = object()
+
+
+def _plain_value(annotation: Any, info: Any, value: Any, param: Any, ctx: Any) -> Any:
+    """``value`` coerced as Typer's own TypeAdapter would, for the plain types tradecalc's
+    options have (text, a flag, a file path, an enum); ``_UNSET`` for anything else."""
+    if info.parser is not None:
+        return _UNSET
+    if type(value) is str:
+        if annotation is str:
+            return value
+        if isinstance(annotation, type) and issubclass(annotation, Enum):
+            return coerce_cli_choice(
+                value, choices=list(annotation), case_sensitive=info.case_sensitive, ctx=ctx
+            )
+        if annotation is Path and value and "\0" not in value:
+            path_type = info.path_type or Path
+            return coerce_cli_path(Path(value), info, path_type=path_type, param=param, ctx=ctx)
+    elif type(value) is bool and annotation is bool:
+        return value
+    elif isinstance(annotation, type) and issubclass(annotation, Enum) and value in annotation:
+        return value  # a default given as a member
+    return _UNSET
+
+
+@dataclass(frozen=True)
+class _PlainParam(RuntimeParam):
+    """Typer's coercion of one parameter without building a pydantic TypeAdapter for it.
+
+    Typer validates every parameter with a TypeAdapter, built when the command runs; the
+    first one imports and sets up pydantic's validation machinery (about 11 ms of a one-shot
+    ``duty``, then 0.1 ms per parameter). For the plain types above the result is computed
+    here, the same value; anything else, and any value Typer would refuse, goes to Typer's
+    own coercion, so its errors and messages are unchanged.
+    """
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        annotation: Any = self.annotation
+        info = self.parameter_info
+        try:
+            if get_origin(annotation) is list and type(value) in (tuple, list):
+                (item_type,) = get_args(annotation)
+                items = [_plain_value(item_type, info, item, param, ctx) for item in value]
+                result = _UNSET if _UNSET in items else items
+            else:
+                result = _plain_value(annotation, info, value, param, ctx)
+        except Exception:  # Typer's coercion below gives the error, in its own words
+            result = _UNSET
+        if result is _UNSET:
+            typer_own = build_runtime_param(param.type_descriptor)
+            param._runtime_param = typer_own
+            return typer_own._coerce_value(value, param=param, ctx=ctx)
+        return result
+
+
+def _plain_runtime_param(self: Any) -> RuntimeParam:
+    """``get_runtime_param`` of :class:`_Option` and :class:`_Argument`: a
+    :class:`_PlainParam` (Typer's own coercion for a file parameter)."""
+    if self._runtime_param is None:
+        descriptor = self.type_descriptor
+        if descriptor.file_annotation is not None:
+            self._runtime_param = build_runtime_param(descriptor)
+        else:
+            info = descriptor.parameter_info
+            self._runtime_param = _PlainParam(annotation=descriptor.annotation, parameter_info=info)
+    runtime: RuntimeParam = self._runtime_param
+    return runtime
+
+
 class _Option(TyperOption):
     """An option shown the Click way: a METAVAR (``TEXT``, ``FILE``), none on a flag."""
+
+    get_runtime_param = _plain_runtime_param
 
     def display_type_rich(self, ctx: Any) -> str | None:
         if self.metavar is not None:
@@ -35,6 +109,8 @@ class _Option(TyperOption):
 
 class _Argument(TyperArgument):
     """An argument shown the Click way: ``NAME`` (``[NAME]`` if optional), no type label."""
+
+    get_runtime_param = _plain_runtime_param
 
     def display_type_rich(self, ctx: Any) -> str | None:
         return None

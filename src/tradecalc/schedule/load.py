@@ -31,9 +31,9 @@ from tradecalc.schedule.models import Scenario, ScenarioFile, Schedule
 
 ENV_DATA = "TRADECALC_DATA"
 ENV_CACHE = "TRADECALC_CACHE_DIR"
-_CACHE_FORMAT = 5
+_CACHE_FORMAT = 6
 MAX_CACHE_BYTES = 16 * 1024 * 1024
-"""A cache file larger than this is ignored (the bundled schedule's is about 0.3 MB)."""
+"""A cache file larger than this is ignored (the bundled schedule's is about 0.5 MB)."""
 
 
 @dataclass(frozen=True, slots=True)
