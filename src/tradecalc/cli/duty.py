@@ -51,6 +51,11 @@ PIPE_WIDTH = 160
             "  --claim not-vehicle-part",
         ),
         (
+            "A parcel of 3 postal items from China, charged per item",
+            "tradecalc duty 120 --hs 6109.10.0012 --date 2025-06-01 \\\n"
+            "  --entry postal-specific --items 3",
+        ),
+        (
             "Steel articles, 60% steel by value, as JSON",
             "tradecalc duty 1000 --hs 7326.90.8688 --metal steel=60% --format json",
         ),
@@ -134,6 +139,25 @@ def duty(
             show_default=False,
         ),
     ] = None,
+    entry: Annotated[
+        str | None,
+        typer.Option(
+            "--entry",
+            metavar="TYPE",
+            help="Entry type: formal, informal, de-minimis, postal (ad valorem postal duty) "
+            "or postal-specific (per postal item, with --items).",
+            show_default="formal",
+        ),
+    ] = None,
+    items: Annotated[
+        str | None,
+        typer.Option(
+            "--items",
+            metavar="N",
+            help="Postal items in the shipment, for --entry postal-specific.",
+            show_default=False,
+        ),
+    ] = None,
     fx: FxOption = None,
     output_format: FormatOption = Format.table,
     explain: Annotated[
@@ -168,6 +192,11 @@ def duty(
             raise UsageError("--stdin reads the shipments from stdin: give no value or --hs")
         if claim:
             raise UsageError('--stdin reads claims from each line\'s "claims": give no --claim')
+        if entry is not None or items is not None:
+            raise UsageError(
+                '--stdin reads the entry type from each line\'s "entry" and "items": '
+                "give no --entry or --items"
+            )
         views = select_views(loaded.schedule, *chosen, entry=date)
         explicit = bool(regime or scenario or date)
         overrides = parse_overrides(set_ or [])
@@ -191,6 +220,8 @@ def duty(
             mode=mode,
             metal=tuple(metal or ()),
             claims=tuple(claim or ()),
+            entry=entry,
+            items=items,
         )
     )
     fx_table = parse_fx(fx or ())

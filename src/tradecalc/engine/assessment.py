@@ -26,18 +26,20 @@ from tradecalc.core.money import (
     money_sum,
     round_money,
 )
-from tradecalc.core.rate import FREE, Rate, convert_quantity
+from tradecalc.core.rate import FREE, Rate, Specific, convert_quantity
 from tradecalc.hts.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
 from tradecalc.hts.history import UsSchedule
 from tradecalc.schedule.models import (
     CodeRate,
     Fee,
     FeePeriod,
+    LowValue,
     Measure,
     Mode,
     Override,
     Party,
     Period,
+    PostalPeriod,
     Schedule,
     Scope,
     Tax,
@@ -99,6 +101,10 @@ class Shipment:
     """Metal content per metal (``--metal steel=40%``, ``--metal steel=USD400``)."""
     claims: tuple[tuple[str, Decimal | None], ...] = ()
     """Declared claims (``--claim ID``), each with the share it claims (``ID=30%``) or None."""
+    entry_type: str | None = None
+    """How the goods are entered (``--entry``, one of :data:`ENTRY_TYPES`; None: not said)."""
+    items: int | None = None
+    """Postal items in the shipment (``--items``), for a per-item postal duty."""
 
     def __post_init__(self) -> None:
         if not is_code(self.code):
@@ -394,10 +400,16 @@ def _assess(
     _check_threshold(party, duty, notes)
 
     fees = _fees(party, shipment, when, customs_value, review, notes)
+    trace = plan.trace
+    if party.low_value is not None or shipment.entry_type or shipment.items is not None:
+        entered = low_value(party, shipment, when, customs_value, lines, fees)
+        lines, fees, trace = entered.lines, entered.fees, (*trace, *entered.trace)
+        review.extend(entered.review)
+        notes.extend(entered.notes)
+        duty = sum((line.amount for line in lines), ZERO)
     taxes = _taxes(schedule, party, shipment, when, customs_value, duty, review, notes)
     review.extend(plan.intraday)
     notes.extend(plan.list_notes)
-    trace = plan.trace
 
     return Assessment(
         regime=view.id,
@@ -1378,3 +1390,194 @@ def _check_intraday(
                         f"e.g. --date {entry.date().isoformat()}T{edge:%H:%M}"
                     )
                     return
+
+
+# ----------------------------------------------------------------------------- low value
+
+ENTRY_TYPES = ("formal", "informal", "de-minimis", "postal", "postal-specific")
+"""How goods are entered (``--entry``): a formal entry (the default), an informal entry
+(flat MPF), duty-free de minimis, or a low-value postal item charged ad valorem or per item."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entered:
+    """The duty and fee lines once the entry type is applied, and what it added."""
+
+    lines: list[Line]
+    fees: list[Line]
+    trace: tuple[Step, ...] = ()
+    review: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def low_value(
+    party: Party,
+    shipment: Shipment,
+    when: datetime,
+    customs_value: Decimal,
+    lines: list[Line],
+    fees: list[Line],
+) -> Entered:
+    """Apply the shipment's entry type (``--entry``) to its duty and fee lines.
+
+    De minimis drops every duty and fee while it is available for the origin; a postal item
+    pays the postal duty of its date in place of every other duty and fee; an informal entry
+    pays the flat informal fee in place of the formal MPF. Where de minimis or the postal
+    duty is not available, the goods pay all duties on an informal entry, with a note. No
+    entry type and a value within de minimis while it is available: needs review.
+    """
+    rules = party.low_value
+    kind = shipment.entry_type
+    if rules is None:
+        raise UsageError(f"--entry applies to imports into the US, not into {shipment.dest}")
+    if kind is not None and kind not in ENTRY_TYPES:
+        raise UsageError(f"entry type {kind!r} is not one of {', '.join(ENTRY_TYPES)}")
+    if shipment.items is not None and kind != "postal-specific":
+        raise UsageError("--items counts postal items: give it with --entry postal-specific")
+    if kind == "postal-specific" and shipment.items is None:
+        raise UsageError("--entry postal-specific needs the number of postal items: --items N")
+    on = format_when(when)
+    limit = rules.de_minimis.amount
+    blocked = next((p for p in rules.de_minimis.suspended if p.covers(shipment.origin, when)), None)
+    if kind is None or kind == "formal":
+        if kind is None and customs_value <= limit and blocked is None:
+            review = (
+                f"value {customs_value} USD is within de minimis ({limit} USD, 19 U.S.C. 1321) "
+                f"on {on}: the duty depends on the entry; give --entry formal, informal, "
+                "de-minimis or postal",
+            )
+            return Entered(lines, fees, review=review)
+        return Entered(lines, fees)
+    if kind == "informal":
+        return _informal(rules, shipment, when, customs_value, lines, fees, ())
+    if customs_value > limit:
+        raise UsageError(
+            f"--entry {kind} is for goods valued at {limit} USD or less, not {customs_value}: "
+            "use --entry formal or informal"
+        )
+    postal = None
+    if kind != "de-minimis":
+        postal = next((p for p in rules.postal if p.covers(shipment.origin, when)), None)
+    if postal is not None and postal.rate is not None:
+        return _postal(postal, shipment, when, customs_value, lines)
+    if blocked is None:
+        text = f"de minimis: duty-free under 19 U.S.C. 1321(a)(2)(C) (up to {limit} USD)"
+        if kind == "postal-specific":
+            text += f"; no per-item postal duty on {on}"
+        dropped = tuple(Step(x.measure, False, f"not charged: {text}") for x in lines)
+        doubts = tuple(
+            f"unconfirmed: de minimis: {p.unconfirmed}"
+            for p in rules.de_minimis.suspended
+            if p.unconfirmed and p.from_ <= when and (p.to is None or when < p.to)
+        )
+        return Entered([], [], dropped, notes=(text, *doubts))
+    why = f"de minimis is suspended for goods of {shipment.origin} on {on}"
+    why += f" ({blocked.note})" if blocked.note else ""
+    notes = [f"unconfirmed: de minimis: {blocked.unconfirmed}"] if blocked.unconfirmed else []
+    review: tuple[str, ...] = ()
+    if postal is not None:  # postal items on a postal informal entry
+        notes.append(f"postal items on {on}: all ordinary duties on a postal informal entry")
+        if postal.unconfirmed:
+            notes.append(f"unconfirmed: postal: {postal.unconfirmed}")
+    elif kind == "de-minimis":
+        notes.append(f"{why}: computed as an informal entry with all duties")
+    else:
+        review = (
+            f"no postal duty is known for goods of {shipment.origin} on {on} ({why}): "
+            "computed as an informal entry with all duties",
+        )
+    return _informal(rules, shipment, when, customs_value, lines, fees, notes, review)
+
+
+def _informal(
+    rules: LowValue,
+    shipment: Shipment,
+    when: datetime,
+    customs_value: Decimal,
+    lines: list[Line],
+    fees: list[Line],
+    notes: Sequence[str],
+    review: tuple[str, ...] = (),
+) -> Entered:
+    """All duties, with the flat informal-entry fee in place of the formal MPF."""
+    informal = rules.informal
+    if customs_value > informal.limit:
+        raise UsageError(
+            f"an informal entry is for goods valued at {informal.limit} USD or less, "
+            f"not {customs_value}: use --entry formal"
+        )
+    period = next((p for p in informal.periods if p.covers(when)), None)
+    out = [f for f in fees if f.measure != informal.replaces]
+    added = list(notes)
+    if period is None:
+        review = (*review, f"informal-entry fee: no amount known on {format_when(when)}")
+    else:
+        rate = Rate(specifics=(Specific(period.amount, "USD", "entry"),))
+        name = "Merchandise Processing Fee (informal entry)"
+        out.insert(
+            0,
+            Line(
+                informal.replaces,
+                name,
+                "fee",
+                None,
+                rate,
+                customs_value,
+                period.amount,
+                period.source,
+                period.unconfirmed,
+            ),
+        )
+        if period.unconfirmed:
+            added.append(f"unconfirmed: {informal.replaces}: {period.unconfirmed}")
+    return Entered(lines, out, review=review, notes=tuple(added))
+
+
+def _postal(
+    period: PostalPeriod,
+    shipment: Shipment,
+    when: datetime,
+    customs_value: Decimal,
+    lines: list[Line],
+) -> Entered:
+    """The postal duty in place of every other duty and fee."""
+    assert period.rate is not None
+    on = format_when(when)
+    if shipment.entry_type == "postal-specific":
+        if period.per_item is None:
+            raise UsageError(
+                f"no per-item postal duty is known on {on}: use --entry postal "
+                f"({period.rate} of the value)"
+            )
+        assert shipment.items is not None  # checked by low_value
+        rate = Rate(specifics=(Specific(period.per_item, "USD", "item"),))
+        amount = round_money(period.per_item * shipment.items)
+        name = "Postal duty (per postal item)"
+    else:
+        rate = period.rate
+        amount = round_money(customs_value * rate.ad_valorem)
+        name = "Postal duty (ad valorem)"
+    measure = f"{shipment.dest.lower()}-postal"
+    text = (
+        f"postal item on {on}: {period.rate} of the value"
+        + (f" or {period.per_item} USD per postal item" if period.per_item else "")
+        + " at the shipper's choice, in place of every other duty and fee"
+    )
+    line = Line(
+        measure,
+        name,
+        period.group or "postal",
+        None,
+        rate,
+        customs_value,
+        amount,
+        period.source,
+        period.unconfirmed,
+    )
+    trace = tuple(Step(x.measure, False, f"not charged: {text}") for x in lines)
+    notes = [text]
+    if period.note:
+        notes.append(f"postal: {period.note}")
+    if period.unconfirmed:
+        notes.append(f"unconfirmed: postal: {period.unconfirmed}")
+    return Entered([line], [], (*trace, Step(measure, True, text)), notes=tuple(notes))

@@ -16,7 +16,7 @@ from decimal import Decimal
 from tradecalc.core.errors import UsageError
 from tradecalc.core.money import FX_BOUND, FxTable, parse_amount, parse_decimal
 from tradecalc.core.rate import RateSyntaxError, normalise_unit, parse_rate
-from tradecalc.engine.assessment import MetalContent, Shipment
+from tradecalc.engine.assessment import ENTRY_TYPES, MetalContent, Shipment
 from tradecalc.schedule.models import MODES, Override, is_mode, parse_when
 
 METALS = ("steel", "aluminum", "copper")
@@ -41,6 +41,8 @@ class ShipmentText:
     mode: str | None = None
     metal: tuple[str, ...] = ()
     claims: tuple[str, ...] = ()
+    entry: str | None = None
+    items: str | None = None
 
 
 _CLAIM = re.compile(r"([a-z0-9][a-z0-9.-]*)(?:=(.*))?", re.ASCII)
@@ -167,6 +169,32 @@ def parse_overrides(items: Iterable[str]) -> tuple[Override, ...]:
     return tuple(found)
 
 
+MAX_ITEMS = 1_000_000
+"""Most postal items one shipment may count."""
+
+
+def parse_entry_type(text: str | None) -> str | None:
+    """``--entry``: one of :data:`ENTRY_TYPES` (any case), or None when blank."""
+    if _blank(text):
+        return None
+    kind = (text or "").strip().lower()
+    if kind not in ENTRY_TYPES:
+        raise UsageError(f"entry type {text!r} is not one of {', '.join(ENTRY_TYPES)}")
+    return kind
+
+
+def parse_items(text: str | None) -> int | None:
+    """``--items``: a whole number of postal items from 1 to :data:`MAX_ITEMS`."""
+    if _blank(text):
+        return None
+    digits = (text or "").strip()
+    if not digits.isascii() or not digits.isdigit() or not 1 <= int(digits) <= MAX_ITEMS:
+        raise UsageError(
+            f"items {digits!r} is not a whole number of postal items from 1 to {MAX_ITEMS:,}"
+        )
+    return int(digits)
+
+
 def build_shipment(fields: ShipmentText) -> Shipment:
     """Validate every field and build the engine's shipment."""
     if _blank(fields.hs):
@@ -209,6 +237,8 @@ def build_shipment(fields: ShipmentText) -> Shipment:
         mode=mode,
         metal=metal,
         claims=parse_claims(fields.claims),
+        entry_type=parse_entry_type(fields.entry),
+        items=parse_items(fields.items),
     )
 
 
@@ -260,5 +290,7 @@ def shipment_from_mapping(row: Mapping[str, object]) -> Shipment:
             mode=text("mode"),
             metal=(metal,) if metal else (),
             claims=claimed,
+            entry=text("entry"),
+            items=text("items"),
         )
     )

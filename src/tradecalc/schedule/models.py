@@ -405,6 +405,83 @@ class DutyThreshold(Model):
     unconfirmed: str | None = None
 
 
+class _Dated(Model):
+    """``[from, to)`` for goods of ``origins`` (``*``: any), with its source."""
+
+    from_: When = Field(alias="from")
+    to: When | None = None
+    origins: tuple[Country, ...] = Field(min_length=1)
+    source: SourceRefs
+    unconfirmed: str | None = None
+    note: str | None = None
+
+    def covers(self, origin: str, when: datetime) -> bool:
+        """True for goods of ``origin`` at ``when``."""
+        in_time = self.from_ <= when and (self.to is None or when < self.to)
+        return in_time and ("*" in self.origins or origin in self.origins)
+
+
+class DeMinimis(Model):
+    """Duty-free entry of low-value goods (19 U.S.C. 1321), and when it was suspended."""
+
+    amount: Amount
+    source: SourceRefs
+    suspended: tuple[_Dated, ...] = ()
+
+
+class InformalFeePeriod(Model):
+    """The flat fee of an informal entry over ``[from, to)``."""
+
+    from_: When = Field(alias="from")
+    to: When | None = None
+    amount: Amount
+    source: SourceRefs
+    unconfirmed: str | None = None
+
+    def covers(self, when: datetime) -> bool:
+        """True if ``when`` falls in ``[from, to)``."""
+        return self.from_ <= when and (self.to is None or when < self.to)
+
+
+class Informal(Model):
+    """Informal entry: up to ``limit``, a flat fee in place of the fee ``replaces``."""
+
+    limit: Amount
+    source: SourceRefs
+    replaces: Id
+    note: str | None = None
+    periods: tuple[InformalFeePeriod, ...] = Field(min_length=1)
+
+
+class PostalPeriod(_Dated):
+    """What low-value postal items pay: a duty in place of every other duty, ad valorem
+    (``rate``) or per postal item (``per_item``) at the shipper's choice; or, when
+    ``informal``, all ordinary duties on a postal informal entry."""
+
+    rate: RateField | None = None
+    per_item: Amount | None = None
+    group: Id | None = None
+    informal: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PostalPeriod:
+        if self.informal == (self.rate is not None):
+            raise ValueError("a postal period needs exactly one of 'rate' or 'informal: true'")
+        if self.rate is not None and self.group is None:
+            raise ValueError("a postal period with a rate needs its reporting 'group'")
+        if self.per_item is not None and self.rate is None:
+            raise ValueError("'per_item' needs a 'rate' (the ad valorem alternative)")
+        return self
+
+
+class LowValue(Model):
+    """The rules for low-value shipments (``--entry``)."""
+
+    de_minimis: DeMinimis
+    informal: Informal
+    postal: tuple[PostalPeriod, ...] = ()
+
+
 class Party(Model):
     """The rules of one importing country."""
 
@@ -418,6 +495,7 @@ class Party(Model):
     duty_threshold: DutyThreshold | None = None
     fees: tuple[Fee, ...] = ()
     taxes: tuple[Tax, ...] = ()
+    low_value: LowValue | None = None
 
 
 class ListRow(Model):
