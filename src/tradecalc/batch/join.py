@@ -44,7 +44,7 @@ from tradecalc.batch.rows import (
 from tradecalc.core.errors import TradecalcError
 from tradecalc.core.money import FxTable, money_sum
 from tradecalc.core.status import status
-from tradecalc.engine.assessment import RegimeView
+from tradecalc.engine.assessment import RegimeView, low_value_limit
 from tradecalc.engine.compiled import (
     START,
     FeeAt,
@@ -173,9 +173,13 @@ class Joined:
         self._at = at
         self._must_blank = tuple(
             at[name]
-            for name in ("currency", "freight", "insurance", "qty", "unit", "metal", "claims")
+            for name in (
+                *("currency", "freight", "insurance", "qty", "unit", "metal", "claims"),
+                *("entry", "items"),
+            )
             if name in at
         )
+        self._low_value = low_value_limit(self.party)
 
     def _plan(self, code: str, day: str, mode: str) -> tuple[Plan, ...] | None:
         key = (code, day, mode)
@@ -286,6 +290,8 @@ class Joined:
         if type(code) is not str or type(value) is not str or type(day) is not str:
             return None
         if not (_CODE.match(code) and _VALUE.match(value) and (day == "" or _DATE.match(day))):
+            return None
+        if Decimal(value) <= self._low_value:  # the engine applies the entry type
             return None
         if origin not in ("", "CN") or dest not in ("", "US"):
             return None
@@ -668,7 +674,7 @@ class Vectorised(Joined):
                 whole.struct.field("field_0").cast(pl.Int64) * 100
                 + whole.struct.field("field_1").fill_null("").str.pad_end(2, "0").cast(pl.Int64)
             ).alias("cents"),
-        ).filter(pl.col("cents") <= _PY_LIMIT)
+        ).filter((pl.col("cents") <= _PY_LIMIT) & (pl.col("cents") > int(self._low_value * 100)))
         # entry moments, per distinct date text
         days = frame.get_column(f"c{at['date']}").unique().to_list()
         day_rows = [(d, *e) for d in days if (e := self._entry(d)) is not None]

@@ -5,7 +5,8 @@ however long the file. Nothing here prints or draws; the ``batch`` command adds 
 bar, the summary table and the files.
 
 Input columns (any order, blank = not given): ``hs, origin, dest, value, currency, date,
-freight, insurance, qty, unit, mode, metal, claims`` (``claims``: claim ids separated by ``;``).
+freight, insurance, qty, unit, mode, metal, claims, entry, items`` (``claims``: claim ids
+separated by ``;``; ``entry``, ``items``: as ``duty --entry``, ``--items``).
 Any other column (``sku``...) is passed through
 unchanged. Output columns, always in this order: ``row``, the pass-through columns, then
 :data:`RESULT_COLUMNS` and :data:`PROVENANCE_COLUMNS`. ``row`` is the data row number
@@ -44,7 +45,14 @@ from tradecalc.core.errors import DataError, TradecalcError, UsageError, failure
 from tradecalc.core.files import MAX_LINE_CHARS
 from tradecalc.core.money import FxTable, effective_rate, exact, money_sum, parse_amount
 from tradecalc.core.status import status
-from tradecalc.engine.assessment import Assessment, RegimeView, Shipment, assess, moment
+from tradecalc.engine.assessment import (
+    Assessment,
+    RegimeView,
+    Shipment,
+    assess,
+    low_value_limit,
+    moment,
+)
 from tradecalc.engine.compiled import (
     Charged,
     FeeAt,
@@ -74,6 +82,8 @@ INPUT_COLUMNS = (
     "mode",
     "metal",
     "claims",
+    "entry",
+    "items",
 )
 RESULT_COLUMNS = (
     "hs",
@@ -368,6 +378,8 @@ def to_shipment(fields: Mapping[str, object]) -> Shipment:
             mode=template.mode,
             metal=template.metal,
             claims=template.claims,
+            entry_type=template.entry_type,
+            items=template.items,
         )
     except (TradecalcError, _NotTextError):
         return shipment_from_mapping(fields)  # raises the canonical error
@@ -375,6 +387,10 @@ def to_shipment(fields: Mapping[str, object]) -> Shipment:
 
 class _NotTextError(Exception):
     """A field that is not plain text (a JSON number or list): take the plain path."""
+
+
+class _LowValueError(Exception):
+    """A row valued within de minimis: the engine applies its entry type (the plain path)."""
 
 
 def _text_or_none(value: object) -> str | None:
@@ -439,6 +455,8 @@ class TablePlan:
     party: Party
     charges: tuple[_Charge, ...]
     route: tuple[str, str]
+    low_value: Decimal = Decimal(-1)
+    """Rows valued at or under this go to the engine (:func:`low_value_limit`)."""
 
     def rows(self, value: Decimal, freight: Decimal | None, insurance: Decimal | None) -> list[Row]:
         """One :data:`Row` per regime for these amounts (:func:`compiled.charge`)."""
@@ -473,6 +491,8 @@ def compile_plan(
     party = schedule.parties.get(template.dest)
     if party is None or template.currency not in (None, party.currency) or template.claims:
         return None
+    if template.entry_type is not None or template.items is not None:
+        return None
     digits = code_digits(template.code)
     charges = []
     for view in views:
@@ -494,7 +514,8 @@ def compile_plan(
         given = view.follows_entry and entry is not None
         review = review_of(layers, fees, intraday, given)
         charges.append(_Charge(layers, fees, intraday, prefix, review, given))
-    return TablePlan(party, tuple(charges), (template.origin, template.dest))
+    route = (template.origin, template.dest)
+    return TablePlan(party, tuple(charges), route, low_value_limit(party))
 
 
 class ResultRow(NamedTuple):
@@ -589,6 +610,8 @@ class _Assessor:
             if entry is not None:
                 try:
                     value = parse_amount(cells[value_at], "value")
+                    if value <= entry.plan.low_value:
+                        raise _LowValueError
                     freight = parse_amount(cells[freight_at], "freight") if entry.freight else None
                     insurance = (
                         parse_amount(cells[insurance_at], "insurance") if entry.insurance else None

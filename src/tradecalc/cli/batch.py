@@ -49,7 +49,8 @@ _LOG_WIDTH = 160
         ),
     )
     + "\n\nColumns in: hs, value, origin, dest, currency, date, freight, insurance, qty, unit, "
-    "mode, metal; others (e.g. sku) are copied to the output. Columns out: row, the copied "
+    "mode, metal, claims, entry, items (as duty --entry, --items); others (e.g. sku) are "
+    "copied to the output. Columns out: row, the copied "
     "columns, hs, regime, as_of, currency, customs_value, duty, fees, taxes, total, "
     "effective_rate, landed_cost, status, review, origin, dest, data_version, data_sha256. "
     "Without --regime, a row with a date is assessed under the schedule in force on that date "

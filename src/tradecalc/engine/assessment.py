@@ -1399,6 +1399,15 @@ ENTRY_TYPES = ("formal", "informal", "de-minimis", "postal", "postal-specific")
 (flat MPF), duty-free de minimis, or a low-value postal item charged ad valorem or per item."""
 
 
+def low_value_limit(party: Party | None) -> Decimal:
+    """The value at or under which a result may turn on the entry type (de minimis): the
+    batch's table paths send such rows, and rows with an entry type, to :func:`assess`.
+    -1 when the importer has no low-value rules."""
+    if party is None or party.low_value is None:
+        return Decimal(-1)
+    return party.low_value.de_minimis.amount
+
+
 @dataclass(frozen=True, slots=True)
 class Entered:
     """The duty and fee lines once the entry type is applied, and what it added."""
@@ -1441,12 +1450,12 @@ def low_value(
     blocked = next((p for p in rules.de_minimis.suspended if p.covers(shipment.origin, when)), None)
     if kind is None or kind == "formal":
         if kind is None and customs_value <= limit and blocked is None:
-            review = (
+            ask = (
                 f"value {customs_value} USD is within de minimis ({limit} USD, 19 U.S.C. 1321) "
                 f"on {on}: the duty depends on the entry; give --entry formal, informal, "
-                "de-minimis or postal",
+                "de-minimis or postal"
             )
-            return Entered(lines, fees, review=review)
+            return Entered(lines, fees, review=(ask,))
         return Entered(lines, fees)
     if kind == "informal":
         return _informal(rules, shipment, when, customs_value, lines, fees, ())

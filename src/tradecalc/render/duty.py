@@ -187,7 +187,8 @@ def explain_lines(report: Report, result: Assessment) -> list[str]:
 
 
 def shipment_json(shipment: Shipment) -> dict[str, Any]:
-    """The shipment as given, for provenance (``claims`` only when some were declared)."""
+    """The shipment as given, for provenance (``entry``, ``items`` and ``claims`` only when
+    given)."""
     data: dict[str, Any] = {
         "hs": shipment.code,
         "origin": shipment.origin,
@@ -197,6 +198,10 @@ def shipment_json(shipment: Shipment) -> dict[str, Any]:
         "date": format_when(shipment.entry) if shipment.entry else None,
         "mode": shipment.mode,
     }
+    if shipment.entry_type is not None:
+        data["entry"] = shipment.entry_type
+    if shipment.items is not None:
+        data["items"] = shipment.items
     if shipment.claims:
         data["claims"] = [
             claim if share is None else f"{claim}={(share * 100).normalize():f}%"

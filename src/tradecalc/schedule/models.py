@@ -405,7 +405,7 @@ class DutyThreshold(Model):
     unconfirmed: str | None = None
 
 
-class _Dated(Model):
+class OriginPeriod(Model):
     """``[from, to)`` for goods of ``origins`` (``*``: any), with its source."""
 
     from_: When = Field(alias="from")
@@ -426,7 +426,7 @@ class DeMinimis(Model):
 
     amount: Amount
     source: SourceRefs
-    suspended: tuple[_Dated, ...] = ()
+    suspended: tuple[OriginPeriod, ...] = ()
 
 
 class InformalFeePeriod(Model):
@@ -453,7 +453,7 @@ class Informal(Model):
     periods: tuple[InformalFeePeriod, ...] = Field(min_length=1)
 
 
-class PostalPeriod(_Dated):
+class PostalPeriod(OriginPeriod):
     """What low-value postal items pay: a duty in place of every other duty, ad valorem
     (``rate``) or per postal item (``per_item``) at the shipper's choice; or, when
     ``informal``, all ordinary duties on a postal informal entry."""
