@@ -400,10 +400,12 @@ def _assess(
     _check_threshold(party, duty, notes)
 
     fees = _fees(party, shipment, when, customs_value, review, notes)
-    trace = plan.trace
+    trace, claimable = plan.trace, plan.claimable
     if party.low_value is not None or shipment.entry_type or shipment.items is not None:
         entered = low_value(party, shipment, when, customs_value, lines, fees)
         lines, fees, trace = entered.lines, entered.fees, (*trace, *entered.trace)
+        if entered.replaced:  # no duty left for a claim to change
+            claimable, review = (), [r for r in review if CLAIM_ASKED not in r]
         review.extend(entered.review)
         notes.extend(entered.notes)
         duty = sum((line.amount for line in lines), ZERO)
@@ -428,7 +430,7 @@ def _assess(
         hypothetical=view.hypothetical,
         reporting_order=party.reporting_order,
         claims=plan.claims,
-        claimable=plan.claimable,
+        claimable=claimable,
     )
 
 
@@ -691,6 +693,10 @@ def apply_claims(
     return _Claimed(kept, tuple(applied), tuple(notes), tuple(content), gated_out)
 
 
+CLAIM_ASKED = "if the claim holds, pass --claim"
+"""The words of a review item that asks for a claim (see :func:`claims_offered`)."""
+
+
 def claims_offered(
     schedule: Schedule,
     shipment: Shipment,
@@ -728,7 +734,7 @@ def claims_offered(
         done = "not charged" if all(e.action == "charge" for e in hits) else "charged"
         asked.append(
             f"{claim.name} (claim): {names} {done} on the default, {claim.default}; "
-            f"if the claim holds, pass --claim {claim_id}{value}{reports}"
+            f"{CLAIM_ASKED} {claim_id}{value}{reports}"
         )
     return tuple(offered), tuple(asked)
 
@@ -1417,6 +1423,8 @@ class Entered:
     trace: tuple[Step, ...] = ()
     review: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    replaced: bool = False
+    """True when de minimis or a postal duty replaced every duty (no claim changes it)."""
 
 
 def low_value(
@@ -1479,7 +1487,7 @@ def low_value(
             for p in rules.de_minimis.suspended
             if p.unconfirmed and p.from_ <= when and (p.to is None or when < p.to)
         )
-        return Entered([], [], dropped, notes=(text, *doubts))
+        return Entered([], [], dropped, notes=(text, *doubts), replaced=True)
     why = f"de minimis is suspended for goods of {shipment.origin} on {on}"
     why += f" ({blocked.note})" if blocked.note else ""
     notes = [f"unconfirmed: de minimis: {blocked.unconfirmed}"] if blocked.unconfirmed else []
@@ -1589,4 +1597,5 @@ def _postal(
         notes.append(f"postal: {period.note}")
     if period.unconfirmed:
         notes.append(f"unconfirmed: postal: {period.unconfirmed}")
-    return Entered([line], [], (*trace, Step(measure, True, text)), notes=tuple(notes))
+    steps = (*trace, Step(measure, True, text))
+    return Entered([line], [], steps, notes=tuple(notes), replaced=True)
