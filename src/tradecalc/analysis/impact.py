@@ -27,7 +27,14 @@ from typing import Any
 from tradecalc.batch.rows import RowError, read_rows, to_shipment
 from tradecalc.core.errors import TradecalcError
 from tradecalc.core.money import EXACT, FxTable, money_sum, round_money
-from tradecalc.engine.assessment import Assessment, MetalContent, RegimeView, Shipment, assess
+from tradecalc.engine.assessment import (
+    Assessment,
+    MetalContent,
+    RegimeView,
+    Shipment,
+    assess,
+    low_value_limit,
+)
 from tradecalc.engine.compiled import FeeAt, Layers, Tables, charge, fees_at, open_tables, review_of
 from tradecalc.hts.base_rates import BaseRates, for_importer
 from tradecalc.hts.history import UsSchedule
@@ -92,7 +99,9 @@ def read_basket(
         except TradecalcError as exc:
             yield RowError(number, str(exc))
             continue
-        yield number, shipment if shipment.entry is None else replace(shipment, entry=None)
+        if shipment.entry is not None or shipment.entry_type is None:  # a flow, entered formally
+            shipment = replace(shipment, entry=None, entry_type=shipment.entry_type or "formal")
+        yield number, shipment
 
 
 def with_estimated_metal(
@@ -683,6 +692,9 @@ class _Sweep:
             party is None
             or shipment.entry is not None
             or shipment.claims
+            or shipment.entry_type not in (None, "formal")
+            or shipment.items is not None
+            or (shipment.entry_type is None and shipment.value <= low_value_limit(party))
             or shipment.currency not in (None, party.currency)
             or not any(plain)
         ):

@@ -577,7 +577,9 @@ class Expected:
             if layers is not None:
                 self._remember(key, layers)
                 return self.assess(line, entered)
-        shipment = Shipment(line.hts, line.value, origin=line.origin, dest="US", entry=when)
+        shipment = Shipment(
+            line.hts, line.value, origin=line.origin, dest="US", entry=when, entry_type="formal"
+        )  # a filed entry: never de minimis, and its review does not turn on its value
         try:
             result = assess(self.schedule, shipment, ENTRY_DATE_VIEW, None, self.base_rates)
         except UsageError as exc:
