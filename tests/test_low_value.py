@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Run
+from conftest import BUNDLED, Run
 
 Cli = Callable[..., Run]
 
@@ -372,3 +373,30 @@ def test_stdin_refuses_entry_options(cli: Cli) -> None:
     run = cli("duty", "--stdin", "--entry", "postal", stdin="")
     assert run.code == 2
     assert "reads the entry type from each line" in run.err
+
+
+# ----------------------------------------------------------------------------- data checks
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("replaces: us-mpf", "replaces: us-nope", "fee 'us-nope' is not a fee of US"),
+        ("group: section-122", "group: nope", "group 'nope' is not in the reporting_order"),
+        ("source: usc-19-1321", "source: nope-1321", "unknown source 'nope-1321'"),
+        ('from: "2025-05-14"\n          to: "2025-08-29"', 'from: "2025-05-10"\n          to: '
+         '"2025-08-29"', "overlaps the previous one"),
+        ("          informal: true\n", "", "needs exactly one of 'rate' or 'informal: true'"),
+    ],
+)  # fmt: skip
+def test_validate_checks_the_low_value_rules(
+    cli: Cli, tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    shutil.copytree(BUNDLED.parent, tmp_path / "data")
+    part = tmp_path / "data" / "schedule" / "parties.yaml"
+    text = part.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    part.write_text(text.replace(old, new), encoding="utf-8")
+    run = cli("validate", str(tmp_path / "data" / "rates.yaml"))
+    assert run.code == 1
+    assert message in run.out + run.err

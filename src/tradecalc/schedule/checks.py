@@ -15,7 +15,10 @@ from urllib.parse import urlsplit
 from tradecalc.core.errors import Diagnostic, SourceLocation
 from tradecalc.schedule.models import (
     FeePeriod,
+    InformalFeePeriod,
     Measure,
+    OriginPeriod,
+    Party,
     Period,
     Scenario,
     Schedule,
@@ -185,7 +188,9 @@ def _duplicate_ids(schedule: Schedule, doc: Located) -> Iterator[Diagnostic]:
 
 
 def _period_order(
-    periods: Sequence[Period | FeePeriod], path: Path_, doc: Located
+    periods: Sequence[Period | FeePeriod | OriginPeriod | InformalFeePeriod],
+    path: Path_,
+    doc: Located,
 ) -> Iterator[Diagnostic]:
     for j, period in enumerate(periods):
         if period.to is not None and period.to <= period.from_:
@@ -301,6 +306,49 @@ def _fee_and_tax_periods(
             yield from _period_order(tax.periods, path, doc)
             for j, period in enumerate(tax.periods):
                 yield from _period_checks(schedule, period, (*path, j), doc)
+        yield from _low_value_checks(schedule, code, party, doc)
+
+
+def _low_value_checks(
+    schedule: Schedule, code: str, party: Party, doc: Located
+) -> Iterator[Diagnostic]:
+    """Dates in order, sources known, the fee an informal entry replaces and the reporting
+    group of each postal duty declared (``parties.*.low_value``)."""
+    rules = party.low_value
+    if rules is None:
+        return
+    root = ("parties", code, "low_value")
+    informal = rules.informal
+    dated: list[tuple[Path_, Sequence[OriginPeriod | InformalFeePeriod]]] = [
+        ((*root, "de_minimis", "suspended"), rules.de_minimis.suspended),
+        ((*root, "informal", "periods"), informal.periods),
+        ((*root, "postal"), rules.postal),
+    ]
+    cited: list[tuple[Path_, tuple[str, ...]]] = [
+        ((*root, "de_minimis", "source"), rules.de_minimis.source),
+        ((*root, "informal", "source"), informal.source),
+    ]
+    for path, periods in dated:
+        yield from _period_order(periods, path, doc)
+        cited += [((*path, j, "source"), p.source) for j, p in enumerate(periods)]
+    for path, refs in cited:
+        for ref in refs:
+            if ref not in schedule.sources:
+                yield _at(doc, path, f"unknown source {ref!r}")
+    if informal.replaces not in {fee.id for fee in party.fees}:
+        yield _at(
+            doc,
+            (*root, "informal", "replaces"),
+            f"fee {informal.replaces!r} is not a fee of {code}",
+        )
+    for j, period in enumerate(rules.postal):
+        if period.group is not None and period.group not in party.reporting_order:
+            yield _at(
+                doc,
+                (*root, "postal", j, "group"),
+                f"group {period.group!r} is not in the reporting_order of {code} "
+                f"({', '.join(party.reporting_order)})",
+            )
 
 
 def _reference_checks(
