@@ -400,3 +400,11 @@ def test_validate_checks_the_low_value_rules(
     run = cli("validate", str(tmp_path / "data" / "rates.yaml"))
     assert run.code == 1
     assert message in run.out + run.err
+
+
+def test_postal_per_item_after_the_postal_duty_says_items_change_nothing(cli: Cli) -> None:
+    args = ("--entry", "postal-specific", "--items", "4")
+    result = _one(cli, "100", "2026-08-03", *args, rc=0)
+    postal = _one(cli, "100", "2026-08-03", "--entry", "postal", rc=0)
+    assert (result["lines"], result["fee_lines"]) == (postal["lines"], postal["fee_lines"])
+    assert "no per-item postal duty on 2026-08-03: --items changes nothing" in result["notes"]

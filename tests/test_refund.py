@@ -453,8 +453,8 @@ def test_memoised_layers_equal_the_engine_line_by_line(
     for origin in ("CN", "HK"):  # from the compiled table; Hong Kong: from the engine
         expected.assess(refund.LineResult("1", digits, origin, first), day)
         memo, review = expected.assess(refund.LineResult("2", digits, origin, second), day)
-        shipment = Shipment(digits, second, origin=origin, entry=when)
-        direct = assess(schedule, shipment, dated_view(when))
+        shipment = Shipment(digits, second, origin=origin, entry=when, entry_type="formal")
+        direct = assess(schedule, shipment, dated_view(when))  # a filed entry: formal
         assert memo == {
             line.heading.replace(".", ""): line.amount for line in direct.lines if line.heading
         }

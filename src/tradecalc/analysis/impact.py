@@ -27,14 +27,7 @@ from typing import Any
 from tradecalc.batch.rows import RowError, read_rows, to_shipment
 from tradecalc.core.errors import TradecalcError
 from tradecalc.core.money import EXACT, FxTable, money_sum, round_money
-from tradecalc.engine.assessment import (
-    Assessment,
-    MetalContent,
-    RegimeView,
-    Shipment,
-    assess,
-    low_value_limit,
-)
+from tradecalc.engine.assessment import Assessment, MetalContent, RegimeView, Shipment, assess
 from tradecalc.engine.compiled import FeeAt, Layers, Tables, charge, fees_at, open_tables, review_of
 from tradecalc.hts.base_rates import BaseRates, for_importer
 from tradecalc.hts.history import UsSchedule
@@ -99,9 +92,7 @@ def read_basket(
         except TradecalcError as exc:
             yield RowError(number, str(exc))
             continue
-        if shipment.entry is not None or shipment.entry_type is None:  # a flow, entered formally
-            shipment = replace(shipment, entry=None, entry_type=shipment.entry_type or "formal")
-        yield number, shipment
+        yield number, shipment if shipment.entry is None else replace(shipment, entry=None)
 
 
 def with_estimated_metal(
@@ -205,11 +196,14 @@ def measure_impact(
     changes (see :class:`_Reuse`). The sums, their digits and the order of every breakdown
     are those of assessing each shipment under each view with the engine (``reuse=False``;
     a test compares the two).
+
+    Each shipment is a trade flow, entered formally: de minimis and the postal duty are
+    facts of one parcel, so an entry type given is replaced by ``formal``.
     """
     sections = chapter_sections() if level == "section" else {}
     prepared = [
         with_estimated_metal(s, estimates) if estimates is not None else (s, False)
-        for s in shipments
+        for s in map(_formal, shipments)
     ]
     if reuse:
         table = tables if tables is not None else Tables(schedule, base_rates)
@@ -226,6 +220,13 @@ def measure_impact(
                 outcome = exc
             _add(impact, shipment, outcome, estimated, level, sections)
     return results
+
+
+def _formal(shipment: Shipment) -> Shipment:
+    """``shipment`` entered formally (see :func:`measure_impact`)."""
+    if shipment.entry_type == "formal" and shipment.items is None:
+        return shipment
+    return replace(shipment, entry_type="formal", items=None)
 
 
 def open_impact_tables(
@@ -692,9 +693,6 @@ class _Sweep:
             party is None
             or shipment.entry is not None
             or shipment.claims
-            or shipment.entry_type not in (None, "formal")
-            or shipment.items is not None
-            or (shipment.entry_type is None and shipment.value <= low_value_limit(party))
             or shipment.currency not in (None, party.currency)
             or not any(plain)
         ):

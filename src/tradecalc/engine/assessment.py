@@ -1503,6 +1503,8 @@ def low_value(
             f"no postal duty is known for goods of {shipment.origin} on {on} ({why}): "
             "computed as an informal entry with all duties",
         )
+    if kind == "postal-specific":
+        notes.append(f"no per-item postal duty on {on}: --items changes nothing")
     return _informal(rules, shipment, when, customs_value, lines, fees, notes, review)
 
 
