@@ -75,7 +75,7 @@ def test_compiled_layers_charge_what_the_engine_charges(
     if layers.engine:
         return  # the engine's own path
     value = Decimal(cents) / 100
-    if value <= engine.low_value_limit(schedule.parties[importer]):
+    if value <= engine.low_value_limit(schedule.parties[importer], origin, [when]):
         return  # within de minimis: the batch sends it to the engine (its entry type decides)
     amounts = [None if x is None else Decimal(x) / 100 for x in (freight, insurance)]
     ship = engine.Shipment(

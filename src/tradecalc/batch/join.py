@@ -179,7 +179,7 @@ class Joined:
             )
             if name in at
         )
-        self._low_value = low_value_limit(self.party)
+        self._lows: dict[str, Decimal] = {}
 
     def _plan(self, code: str, day: str, mode: str) -> tuple[Plan, ...] | None:
         key = (code, day, mode)
@@ -291,7 +291,7 @@ class Joined:
             return None
         if not (_CODE.match(code) and _VALUE.match(value) and (day == "" or _DATE.match(day))):
             return None
-        if Decimal(value) <= self._low_value:  # the engine applies the entry type
+        if Decimal(value) <= self._low(day):  # within de minimis: the engine decides
             return None
         if origin not in ("", "CN") or dest not in ("", "US"):
             return None
@@ -302,6 +302,19 @@ class Joined:
         if any(cells[i] != "" for i in self._must_blank):
             return None
         return code, value, day, mode
+
+    def _low(self, day: str) -> Decimal:
+        """Rows of ``day`` valued at or under this go to the engine (``low_value_limit``)."""
+        low = self._lows.get(day)
+        if low is None:
+            try:
+                entry = parse_entry(day)[0] if day else None
+            except TradecalcError:  # the plan fails too: the reference path says why
+                entry = None
+            views = self.views or ((_DATED_VIEW,) if entry else _named_views(self.schedule))
+            moments = [entry if entry and view.follows_entry else view.as_of for view in views]
+            low = self._lows[day] = low_value_limit(self.party, "CN", moments)
+        return low
 
     chunk_size = CHUNK
 
@@ -674,7 +687,7 @@ class Vectorised(Joined):
                 whole.struct.field("field_0").cast(pl.Int64) * 100
                 + whole.struct.field("field_1").fill_null("").str.pad_end(2, "0").cast(pl.Int64)
             ).alias("cents"),
-        ).filter((pl.col("cents") <= _PY_LIMIT) & (pl.col("cents") > int(self._low_value * 100)))
+        ).filter(pl.col("cents") <= _PY_LIMIT)
         # entry moments, per distinct date text
         days = frame.get_column(f"c{at['date']}").unique().to_list()
         day_rows = [(d, *e) for d in days if (e := self._entry(d)) is not None]
@@ -685,10 +698,12 @@ class Vectorised(Joined):
                 "day": [r[0] for r in day_rows],
                 "micros": [r[1] for r in day_rows],
                 "as_of": [r[2] for r in day_rows],
+                "low": [int(self._low(r[0]) * 100) for r in day_rows],
             },
-            schema={"day": pl.String, "micros": pl.Int64, "as_of": pl.String},
+            schema={"day": pl.String, "micros": pl.Int64, "as_of": pl.String, "low": pl.Int64},
         )
         frame = frame.join(day_frame, left_on=f"c{at['date']}", right_on="day", how="inner")
+        frame = frame.filter(pl.col("cents") > pl.col("low"))  # within de minimis: the engine
         # the intervals of the codes
         if self.tables.generation != self._generation:
             self._reset()

@@ -515,7 +515,9 @@ def compile_plan(
         review = review_of(layers, fees, intraday, given)
         charges.append(_Charge(layers, fees, intraday, prefix, review, given))
     route = (template.origin, template.dest)
-    return TablePlan(party, tuple(charges), route, low_value_limit(party))
+    moments = [moment(template, view)[0] for view in views]
+    low = low_value_limit(party, template.origin, moments)
+    return TablePlan(party, tuple(charges), route, low)
 
 
 class ResultRow(NamedTuple):

@@ -1405,13 +1405,18 @@ ENTRY_TYPES = ("formal", "informal", "de-minimis", "postal", "postal-specific")
 (flat MPF), duty-free de minimis, or a low-value postal item charged ad valorem or per item."""
 
 
-def low_value_limit(party: Party | None) -> Decimal:
-    """The value at or under which a result may turn on the entry type (de minimis): the
-    batch's table paths send such rows, and rows with an entry type, to :func:`assess`.
-    -1 when the importer has no low-value rules."""
-    if party is None or party.low_value is None:
+def low_value_limit(party: Party | None, origin: str, moments: Iterable[datetime]) -> Decimal:
+    """The value at or under which a shipment of ``origin`` without an entry type needs
+    :func:`assess` at one of ``moments``: de minimis while it is available there (the result
+    then needs review). -1 when it never is. The batch's table paths send such rows, and
+    rows with an entry type, to the engine."""
+    rules = party.low_value if party is not None else None
+    if rules is None:
         return Decimal(-1)
-    return party.low_value.de_minimis.amount
+    suspended = rules.de_minimis.suspended
+    if all(any(p.covers(origin, when) for p in suspended) for when in moments):
+        return Decimal(-1)
+    return rules.de_minimis.amount
 
 
 @dataclass(frozen=True, slots=True)
