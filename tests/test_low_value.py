@@ -300,6 +300,14 @@ def test_bad_values_are_one_line_exit_2(cli: Cli, args: tuple[str, ...], message
     assert "Traceback" not in run.err
 
 
+def test_formal_entry_into_china_changes_nothing(cli: Cli) -> None:
+    args = ("--origin", "US", "--dest", "CN", "--date", "2025-06-01")
+    plain = cli("duty", "1000", "--hs", "8542.31", "--format", "json", *args)
+    formal = cli("duty", "1000", "--hs", "8542.31", "--format", "json", *args, "--entry", "formal")
+    assert formal.code == plain.code
+    assert json.loads(formal.out)["results"] == json.loads(plain.out)["results"]
+
+
 def test_entry_type_is_case_insensitive_and_echoed(cli: Cli) -> None:
     data = _json(cli, "100", "--date", "2025-06-01", "--entry", "POSTAL-Specific", "--items", "2")
     assert (data["shipment"]["entry"], data["shipment"]["items"]) == ("postal-specific", 2)

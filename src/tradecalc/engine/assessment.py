@@ -1451,6 +1451,8 @@ def low_value(
     rules = party.low_value
     kind = shipment.entry_type
     if rules is None:
+        if kind in (None, "formal") and shipment.items is None:
+            return Entered(lines, fees)  # every importer knows formal entry
         raise UsageError(f"--entry applies to imports into the US, not into {shipment.dest}")
     if kind is not None and kind not in ENTRY_TYPES:
         raise UsageError(f"entry type {kind!r} is not one of {', '.join(ENTRY_TYPES)}")
