@@ -9,6 +9,9 @@ versions are dated from what the amending orders changed:
 - EO 14346 of 5 Sep 2025 (CSMS #66151866) added and removed provisions from 8 Sep 2025: the added
   ones (in the Rev 6 text) start on 2025-09-08; the removed ones (not in it) come from that file
   alone and run from 2025-04-05 to 2025-09-08;
+- the April lines of copper (7406-7419) and wood (4401-4413) that the Rev 6 text no longer prints
+  left the list when their own Section 232 duties began (1 Aug and 14 Oct 2025): they too come
+  from that file and end on those days;
 - the memo of 11 Apr 2025 (retroactive to 5 Apr 2025) added the electronics lines it names;
   they form their own list;
 - every other line is dated from 5 Apr 2025.
@@ -43,6 +46,13 @@ NOVEMBER = "2025-11-13"
 AMENDMENTS = Path(__file__).resolve().parent / "sources" / "annex-ii-amendments.csv"
 NOVEMBER_COUNT = 237
 """Agricultural lines the 14 Nov 2025 order added (CSMS #66814923)."""
+REMOVAL_SOURCES = {
+    "2025-08-01": "s232-csms-65794272",
+    SEPTEMBER: "eo-14346;csms-66151866",
+    "2025-10-14": "s232-csms-66492057",
+}
+"""Sources of each date on which lines left Annex II: copper Section 232 (Proclamation 10962),
+EO 14346, timber and lumber Section 232 (Proclamation 10976)."""
 NOVEMBER_CHAPTERS = {
     "02",
     "07",
@@ -167,7 +177,9 @@ def build() -> list[ListFile]:
             "lines of chapters 02-22 and the chapter-31 lines of the amendments file were added "
             "by the order of 14 Nov 2025 (from 13 Nov 2025);",
             "EO 14346 added the lines from 2025-09-08 and removed those that end on 2025-09-08 "
-            "(both named in the amendments file); all other lines from 5 Apr 2025",
+            "(both named in the amendments file); the copper and wood lines that end on "
+            "2025-08-01 and 2025-10-14 left with their Section 232 actions; all other lines from "
+            "5 Apr 2025",
         ],
     )
     yale = "us-yale-annex-ii-dates"
@@ -195,15 +207,15 @@ def build() -> list[ListFile]:
     for change in changes:
         if change.change != "removed":
             continue
-        if change.effective != SEPTEMBER:
+        if change.effective not in REMOVAL_SOURCES:
             raise ValueError(f"{AMENDMENTS.name}: no rule for a removal on {change.effective}")
         annex.rows.append(
             Row(
                 change.code,
                 APRIL,
-                SEPTEMBER,
-                f"eo-14257-ghy;eo-14346;csms-66151866;{yale}",
-                "removed by EO 14346 (not in the Rev 6 text)",
+                change.effective,
+                f"eo-14257-ghy;{REMOVAL_SOURCES[change.effective]};{yale}",
+                f"removed by {change.order} (not in the Rev 6 text)",
             )
         )
     return [annex, memo]
