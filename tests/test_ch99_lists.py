@@ -57,6 +57,9 @@ EDGES = [
     ("us-reciprocal-annex-ii", "2818.30.00.00", "2025-04-05", "2025-09-08"),  # removed by EO 14346
     ("us-reciprocal-annex-ii", "3102.10.00.10", "2025-11-13", None),  # urea: order of 14 Nov 2025
     ("us-reciprocal-annex-ii", "3104.20.00.10", "2025-04-05", None),  # potash: from the start
+    ("us-reciprocal-annex-ii", "7408.11.60.00", "2025-04-05", "2025-08-01"),  # copper wire: 232
+    ("us-reciprocal-annex-ii", "4407.11.00.42", "2025-04-05", "2025-10-14"),  # lumber: 232
+    ("us-reciprocal-annex-ii", "4412.31.06.20", "2025-04-05", "2025-10-14"),  # plywood
     ("us-reciprocal-electronics", "8471.30.01.00", "2025-04-05", None),  # memo, retroactive
     ("us-122-annex-i", "8517.13.00.00", "2026-02-24", None),
     ("us-232-auto-parts", "8708.30.50.90", "2025-05-03", None),
@@ -103,20 +106,23 @@ def _reciprocal_charged(code: str, date: str) -> Decimal | None:
 
 
 @pytest.mark.parametrize(
-    ("code", "before", "on"),
+    ("code", "day", "before", "on"),
     [
-        ("7502.10.00.00", True, False),  # unwrought nickel: added to Annex II by EO 14346
-        ("3907.30.00.00", False, True),  # epoxide resins: removed from Annex II by EO 14346
+        ("7502.10.00.00", "2025-09-08", True, False),  # unwrought nickel: added by EO 14346
+        ("3907.30.00.00", "2025-09-08", False, True),  # epoxide resins: removed by EO 14346
+        # plywood: out of Annex II with the timber Section 232 action, which does not cover it
+        ("4412.31.06.20", "2025-10-14", False, True),
     ],
 )
-def test_reciprocal_duty_at_the_8_sep_2025_annex_ii_change(
-    code: str, before: bool, on: bool
+def test_reciprocal_duty_where_annex_ii_changes(
+    code: str, day: str, before: bool, on: bool
 ) -> None:
     # 10% of the 1,000 customs value (the reciprocal rate in force on both days, 9903.01.25)
     ten_percent = Decimal(1000) * Decimal("0.10")
     expected = {True: ten_percent, False: None}
-    assert _reciprocal_charged(code, "2025-09-07") == expected[before]
-    assert _reciprocal_charged(code, "2025-09-08") == expected[on]
+    eve = (parse_when(day) - timedelta(days=1)).date().isoformat()
+    assert _reciprocal_charged(code, eve) == expected[before]
+    assert _reciprocal_charged(code, day) == expected[on]
 
 
 @pytest.mark.shared
