@@ -3,6 +3,7 @@ and (with ../shared) the generators reproducing them byte for byte."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from tradecalc.engine.assessment import RegimeView, Shipment, assess
 from tradecalc.schedule.load import load_schedule
 from tradecalc.schedule.models import parse_when
 
-from conftest import BUNDLED, ROOT, SHARED_DATA
+from conftest import BUNDLED, ROOT, SHARED_DATA, run_child
 
 SCHEDULE = load_schedule(BUNDLED, use_cache=False).schedule
 NOTES = SHARED_DATA / "yale-tracker-lists" / "chapter99_us_notes_2026_rev_6.txt.gz"
@@ -49,6 +50,16 @@ EDGES = [
         "2025-04-05",
         None,
     ),  # crude oil: Annex II from the start
+    ("us-reciprocal-annex-ii", "7502.10.00.00", "2025-09-08", None),  # nickel: added by EO 14346
+    ("us-reciprocal-annex-ii", "7108.12.50.10", "2025-09-08", None),  # gold bullion: EO 14346
+    ("us-reciprocal-annex-ii", "7108.12.10.00", "2025-04-05", None),  # gold powder: from the start
+    ("us-reciprocal-annex-ii", "3907.30.00.00", "2025-04-05", "2025-09-08"),  # removed by EO 14346
+    ("us-reciprocal-annex-ii", "2818.30.00.00", "2025-04-05", "2025-09-08"),  # removed by EO 14346
+    ("us-reciprocal-annex-ii", "3102.10.00.10", "2025-11-13", None),  # urea: order of 14 Nov 2025
+    ("us-reciprocal-annex-ii", "3104.20.00.10", "2025-04-05", None),  # potash: from the start
+    ("us-reciprocal-annex-ii", "7408.11.60.00", "2025-04-05", "2025-08-01"),  # copper wire: 232
+    ("us-reciprocal-annex-ii", "4407.11.00.42", "2025-04-05", "2025-10-14"),  # lumber: 232
+    ("us-reciprocal-annex-ii", "4412.31.06.20", "2025-04-05", "2025-10-14"),  # plywood
     ("us-reciprocal-electronics", "8471.30.01.00", "2025-04-05", None),  # memo, retroactive
     ("us-122-annex-i", "8517.13.00.00", "2026-02-24", None),
     ("us-232-auto-parts", "8708.30.50.90", "2025-05-03", None),
@@ -82,6 +93,57 @@ def test_list_dates_day_before_and_day_of(
 def test_annex_ii_spares_coffee_from_the_reciprocal_duty_from_13_nov_2025() -> None:
     assert _applied("us-ieepa-reciprocal", "0901210020", datetime(2025, 11, 12))
     assert not _applied("us-ieepa-reciprocal", "0901210020", datetime(2025, 11, 13))
+
+
+def _reciprocal_charged(code: str, date: str) -> Decimal | None:
+    """The reciprocal duty ``tradecalc duty 1000 --hs CODE --date DATE`` charges (None: none)."""
+    done = run_child(["duty", "1000", "--hs", code, "--date", date, "--format", "json"])
+    assert done.returncode in (0, 1), done.stderr
+    lines = json.loads(done.stdout)["results"][0]["lines"]
+    amounts = [Decimal(x["amount"]) for x in lines if x["measure"] == "us-ieepa-reciprocal"]
+    assert len(amounts) <= 1, lines
+    return amounts[0] if amounts and amounts[0] else None
+
+
+@pytest.mark.parametrize(
+    ("code", "day", "before", "on"),
+    [
+        ("7502.10.00.00", "2025-09-08", True, False),  # unwrought nickel: added by EO 14346
+        ("3907.30.00.00", "2025-09-08", False, True),  # epoxide resins: removed by EO 14346
+        # plywood: out of Annex II with the timber Section 232 action, which does not cover it
+        ("4412.31.06.20", "2025-10-14", False, True),
+    ],
+)
+def test_reciprocal_duty_where_annex_ii_changes(
+    code: str, day: str, before: bool, on: bool
+) -> None:
+    # 10% of the 1,000 customs value (the reciprocal rate in force on both days, 9903.01.25)
+    ten_percent = Decimal(1000) * Decimal("0.10")
+    expected = {True: ten_percent, False: None}
+    eve = (parse_when(day) - timedelta(days=1)).date().isoformat()
+    assert _reciprocal_charged(code, eve) == expected[before]
+    assert _reciprocal_charged(code, day) == expected[on]
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(
+    not NOTES.is_file(), reason=f"{NOTES} is absent: shared Chapter 99 texts not here"
+)
+def test_annex_ii_generator_refuses_amendments_the_note_text_contradicts() -> None:
+    from scripts.lists import annex_ii
+
+    codes = annex_ii.annex_ii_codes()
+    changes = annex_ii.amendments()
+    annex_ii._check(codes, changes)  # the committed file agrees
+    removed_but_listed = annex_ii.Amendment("2709.00.20", "removed", "2025-09-08", "EO 14346")
+    with pytest.raises(ValueError, match="still printed"):
+        annex_ii._check(codes, [*changes, removed_but_listed])
+    added_but_absent = annex_ii.Amendment("3907.30.00", "added", "2025-09-08", "EO 14346")
+    with pytest.raises(ValueError, match="not printed"):
+        annex_ii._check(codes, [*changes, added_but_absent])
+    one_fertilizer_less = [c for c in changes if c.code != "3101.00.00"]
+    with pytest.raises(ValueError, match="237"):
+        annex_ii._check(codes, one_fertilizer_less)
 
 
 def test_section_122_spares_annex_i_lines_only() -> None:
