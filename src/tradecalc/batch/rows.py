@@ -44,7 +44,14 @@ from tradecalc.core.errors import DataError, TradecalcError, UsageError, failure
 from tradecalc.core.files import MAX_LINE_CHARS
 from tradecalc.core.money import FxTable, effective_rate, exact, money_sum, parse_amount
 from tradecalc.core.status import status
-from tradecalc.engine.assessment import Assessment, RegimeView, Shipment, assess, moment
+from tradecalc.engine.assessment import (
+    Assessment,
+    RegimeView,
+    Shipment,
+    assess,
+    lines_under,
+    moment,
+)
 from tradecalc.engine.compiled import (
     Charged,
     FeeAt,
@@ -57,7 +64,8 @@ from tradecalc.engine.compiled import (
 )
 from tradecalc.engine.compiled import result_values as charged_values
 from tradecalc.engine.inputs import load_json, shipment_from_mapping
-from tradecalc.hts.base_rates import BaseRates
+from tradecalc.hts.base_rates import BaseRates, for_importer
+from tradecalc.hts.history import UsSchedule
 from tradecalc.schedule.models import Party, Schedule, code_digits, format_when
 
 INPUT_COLUMNS = (
@@ -497,6 +505,27 @@ def compile_plan(
     return TablePlan(party, tuple(charges), (template.origin, template.dest))
 
 
+def refuse_unknown(tables: Tables, shipment: Shipment, view: RegimeView) -> None:
+    """Raise :func:`assess`'s error for a code the official schedule does not hold, early.
+
+    When the table has no base rate for the code at the row's moment (and the view changes
+    no measure), the engine resolves every measure and then raises the error
+    :func:`tradecalc.engine.assessment.lines_under` gives; asking it first gives the same
+    error without the rest. Returns when the engine must decide."""
+    provider = for_importer(tables.base_rates, shipment.dest)
+    if not isinstance(provider, UsSchedule) or view.overrides or view.added or shipment.claims:
+        return
+    if shipment.dest not in tables.schedule.parties:
+        return
+    when = moment(shipment, view)[0]
+    try:
+        layers = tables.at(shipment.dest, shipment.origin, shipment.digits, when)
+    except Exception:  # a damaged cached table: the engine decides
+        return
+    if layers is not None and not any(duty[2] == "base" for duty in layers.duties):
+        lines_under(provider, shipment, when)
+
+
 class ResultRow(NamedTuple):
     """One output row: the row number, its pass-through values and the result columns."""
 
@@ -678,6 +707,8 @@ class _Assessor:
             chosen = self.views or ((_DATED_VIEW,) if shipment.entry is not None else None)
             if chosen is None:
                 chosen = _named_views(self.schedule)
+            for view in chosen:
+                refuse_unknown(self.tables, shipment, view)
             results = [
                 assess(self.schedule, shipment, view, self.fx, self.base_rates) for view in chosen
             ]
