@@ -40,8 +40,8 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import IO, Any, NamedTuple
 
-from tradecalc.core.errors import DataError, TradecalcError, UsageError, failure_reason, shorten
-from tradecalc.core.files import MAX_LINE_CHARS
+from tradecalc.core.errors import TradecalcError, UsageError, failure_reason, shorten
+from tradecalc.core.files import CsvRecords
 from tradecalc.core.money import FxTable, effective_rate, exact, money_sum, parse_amount
 from tradecalc.core.status import status
 from tradecalc.engine.assessment import (
@@ -114,10 +114,6 @@ _DATED_VIEW = RegimeView(
     "The row's own date",
     follows_entry=True,
 )
-MAX_COLUMNS = 1000
-"""Most columns a CSV input may have."""
-MAX_RECORD_CHARS = MAX_LINE_CHARS
-"""Longest CSV record (its lines together, for quoted cells that span lines)."""
 
 _SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:\.\d+)?[eE][+-]?\d+\s*")
 _INPUT_SET = frozenset(INPUT_COLUMNS)
@@ -191,16 +187,15 @@ class Rows:
     cells: Iterator[tuple[int, list[str]] | RowError] | None = None
 
 
-def read_csv(handle: Iterable[str]) -> Rows:
-    """Read CSV rows keyed by the header; every cell stays text."""
-    reader = _csv_rows(handle)
+def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
+    """Read CSV rows keyed by the header; every cell stays text.
+
+    The records come from :class:`tradecalc.core.files.CsvRecords` (bounded, errors name
+    ``what``: default the handle's ``name``, else ``input``)."""
+    reader = iter(CsvRecords(handle, what or str(getattr(handle, "name", "") or "input")))
     header = next(reader, None)
     if header is None:
         raise UsageError("the input is empty: expected a header row with hs and value columns")
-    if len(header) > MAX_COLUMNS:
-        raise UsageError(
-            f"the input header has {len(header):,} columns, above the {MAX_COLUMNS:,}-column limit"
-        )
     names = [name.replace("\ufeff", "").strip().lower() for name in header]  # BOM via stdin
     missing = [c for c in ("hs", "value") if c not in names]
     if missing:
@@ -233,33 +228,6 @@ def read_csv(handle: Iterable[str]) -> Rows:
 
     cells = records()
     return Rows(extra, items(cells), tuple(names), cells)
-
-
-def _csv_rows(handle: Iterable[str]) -> Iterator[list[str]]:
-    """CSV records; one the csv module refuses (a cell above its size limit, usually an
-    unclosed quote swallowing the rest of the file) or one longer than
-    :data:`MAX_RECORD_CHARS` stops the batch with a clear error."""
-    taken = 0  # characters of the record being read
-
-    def lines() -> Iterator[str]:
-        nonlocal taken
-        for line in handle:
-            taken += len(line)
-            if taken > MAX_RECORD_CHARS:
-                raise DataError(
-                    f"CSV record at line {start}: longer than {MAX_RECORD_CHARS:,} "
-                    "characters (the record-length limit; an unclosed quote?)"
-                )
-            yield line
-
-    reader = csv.reader(lines())
-    start = 1
-    try:
-        for record in reader:
-            taken, start = 0, reader.line_num + 1
-            yield record
-    except csv.Error as exc:
-        raise DataError(f"CSV record {reader.line_num}: {exc} (an unclosed quote?)") from None
 
 
 def read_jsonl(handle: Iterable[str]) -> Rows:
