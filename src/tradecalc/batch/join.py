@@ -47,13 +47,15 @@ from tradecalc.core.status import status
 from tradecalc.engine.assessment import RegimeView
 from tradecalc.engine.compiled import (
     START,
+    DamagedTableError,
     FeeAt,
     Layers,
     Tables,
-    _DamagedError,
+    day_review,
     fees_at,
     intraday_at,
     review_of,
+    scaled,
 )
 from tradecalc.engine.inputs import parse_entry
 from tradecalc.schedule.models import MODES, Schedule, format_when
@@ -70,16 +72,6 @@ _DATE = re.compile(r"\d{4}-\d\d-\d\d\Z")
 FeesAt = tuple[tuple[FeeAt, ...], tuple[str, ...]]
 CHUNK = 8192
 """Rows assessed together (memory stays bounded by this many rows)."""
-
-
-def _scaled(fraction: Decimal) -> tuple[int, int]:
-    """A non-negative decimal as ``(n, 10**k)`` with ``fraction == n / 10**k``."""
-    sign, digits, exponent = fraction.as_tuple()
-    assert isinstance(exponent, int) and not sign
-    number = int("".join(map(str, digits)) or "0")
-    if exponent >= 0:
-        return number * 10**exponent, 1
-    return number, 10**-exponent
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,11 +248,11 @@ class Joined:
         review = review_of(layers, fees, intraday, dated)
         duties = []
         for duty in layers.duties:
-            number, scale = _scaled(Decimal(duty[5]))
+            number, scale = scaled(Decimal(duty[5]))
             duties.append((number, scale, duty[6] == "remainder"))
         metals = len({d[9] for d in layers.duties if d[9] is not None})
         fee_specs = tuple(
-            (*_scaled(rate), _cents(low), _cents(high)) for _, rate, low, high in fees[0]
+            (*scaled(rate), _cents(low), _cents(high)) for _, rate, low, high in fees[0]
         )
         return Plan(
             tuple(duties),
@@ -446,18 +438,6 @@ def vectorised_available() -> bool:
     return importlib.util.find_spec("polars") is not None
 
 
-@dataclass(frozen=True, slots=True)
-class _Layer:
-    """What the vectorised path needs of one layer set (None in ``_Vectorised.layers``:
-    the engine charges it)."""
-
-    lines: tuple[tuple[int, int, bool], ...]
-    metals: int
-    claimable: str
-    review: tuple[str, ...]
-    """Layer-only review items (with the metal and quantity ones)."""
-
-
 class Vectorised(Joined):
     """:class:`Joined` with the plain dated rows of a chunk joined and charged by polars.
 
@@ -482,12 +462,15 @@ class Vectorised(Joined):
         super().__init__(schedule, header, extra, tables, fx, ())
         self.provenance = provenance
         self.tail = ",".join(_cell(p) for p in provenance)
-        self._spans: dict[str, tuple[list[int], list[int]] | None] = {}
         self._generation = tables.generation
-        self._layers: dict[int, _Layer | None] = {}
+        self._intervals: pl.DataFrame | None = None
+        """The route's intervals in the table (digits, start, layer), sorted by start."""
+        self._known: set[str] = set()
+        """Codes looked for in the table (found or not)."""
         self._entries: dict[str, tuple[int, str] | None] = {}
         self._fees: dict[tuple[int, str], tuple[FeesAt, tuple[str, ...]] | None] = {}
         self._reviews: dict[tuple[int, int, str], tuple[str, bool]] = {}
+        self._claimable: dict[int, str] = {}
 
     @property
     def usable(self) -> bool:
@@ -504,8 +487,8 @@ class Vectorised(Joined):
     ) -> Iterator[Output]:
         try:
             fast = self._charge(chunk)
-        except _DamagedError:
-            self.tables.index_at("US", "CN", "0000", START)  # drops the damaged table
+        except DamagedTableError:
+            self.tables.drop()
             fast = None
         if fast is None:
             yield from super()._chunk(chunk, summary, extra_at, sums)
@@ -551,20 +534,49 @@ class Vectorised(Joined):
 
     def _reset(self) -> None:
         """Forget what referred to layer indexes of a table since dropped."""
-        self._spans.clear()
-        self._layers.clear()
+        self._intervals = None
+        self._known.clear()
         self._reviews.clear()
+        self._claimable.clear()
         self._generation = self.tables.generation
 
-    def _code_spans(self, codes: list[str]) -> list[tuple[list[int], list[int]] | None]:
-        if len(self._spans) > 200_000:
-            self._spans.clear()
-        found = []
-        for code in codes:
-            if code not in self._spans:
-                self._spans[code] = self.tables.spans("US", "CN", code)
-            found.append(self._spans[code])
-        return found
+    def _table_intervals(self, codes: list[str]) -> pl.DataFrame:
+        """The intervals of the table's codes (``digits``, ``start``, ``layer``, sorted by
+        start): the whole route's from the table's columns once, then those of codes not
+        compiled yet, compiled on the way (DamagedTableError for a damaged table)."""
+        import polars as pl
+
+        schema = {"digits": pl.String, "start": pl.Int64, "layer": pl.Int64}
+        if self.tables.generation != self._generation:
+            self._reset()
+        if self._intervals is None:
+            digits, starts, ids = self.tables.columns("US", "CN")
+            self._known = set(digits)
+            self._intervals = pl.DataFrame(
+                {"digits": digits, "start": starts, "layer": ids}, schema=schema
+            ).sort("start")
+        new = [code for code in codes if code not in self._known]
+        if new:
+            if len(self._known) > 1_000_000:  # a stream of made-up codes: start over
+                self._reset()
+                return self._table_intervals(codes)
+            added: tuple[list[str], list[int], list[int]] = ([], [], [])
+            for code in new:
+                self._known.add(code)
+                found = self.tables.spans("US", "CN", code)
+                if self.tables.generation != self._generation:
+                    self._reset()  # dropped on the way: read the table again
+                    return self._table_intervals(codes)
+                if found is not None:
+                    added[0].extend([code] * len(found[0]))
+                    added[1].extend(found[0])
+                    added[2].extend(found[1])
+            if added[0]:
+                extra = pl.DataFrame(
+                    {"digits": added[0], "start": added[1], "layer": added[2]}, schema=schema
+                )
+                self._intervals = pl.concat([self._intervals, extra]).sort("start")
+        return self._intervals
 
     def _entry(self, day: str) -> tuple[int, str] | None:
         """An entry date's moment (microseconds since the table's start) and its text."""
@@ -598,28 +610,10 @@ class Vectorised(Joined):
             return None
         return found[0], (*found[0][1], *found[1])
 
-    def _layer(self, index: int) -> _Layer | None:
-        if index not in self._layers:
-            layers = self.tables.layer(index)
-            found = None
-            if not layers.engine and not layers.taxes:
-                lines = []
-                for duty in layers.duties:
-                    number, scale = _scaled(Decimal(duty[5]))
-                    lines.append((number, scale, duty[6] == "remainder"))
-                found = _Layer(
-                    tuple(lines),
-                    len({d[9] for d in layers.duties if d[9] is not None}),
-                    "; ".join(layers.claimable),
-                    (),
-                )
-            self._layers[index] = found
-        return self._layers[index]
-
     def _review(self, index: int, micros: int, mode: str) -> tuple[str, bool]:
         """``status,review`` as CSV text, and whether the row needs review."""
         fees, intraday = self._fees[(micros, mode)] or ((((), ()), ()))
-        review = review_of(self.tables.layer(index), fees, intraday, True)
+        review = day_review(self.tables.summary(index).review, fees, intraday)
         found = status(review)
         return f"{found},{_cell('; '.join(review))}", found != "ok"
 
@@ -683,28 +677,9 @@ class Vectorised(Joined):
             schema={"day": pl.String, "micros": pl.Int64, "as_of": pl.String},
         )
         frame = frame.join(day_frame, left_on=f"c{at['date']}", right_on="day", how="inner")
-        # the intervals of the codes
-        if self.tables.generation != self._generation:
-            self._reset()
+        # the intervals of the codes: an as-of join on the table's columns
         codes = frame.get_column("digits").unique().to_list()
-        spans = self._code_spans(codes)
-        if self.tables.generation != self._generation:
-            self._reset()
-            spans = self._code_spans(codes)
-        span_codes: list[str] = []
-        span_starts: list[int] = []
-        span_ids: list[int] = []
-        for code, found in zip(codes, spans, strict=True):
-            if found is not None:
-                span_codes.extend([code] * len(found[0]))
-                span_starts.extend(found[0])
-                span_ids.extend(found[1])
-        if not span_codes:
-            return None
-        intervals = pl.DataFrame(
-            {"digits": span_codes, "start": span_starts, "layer": span_ids},
-            schema={"digits": pl.String, "start": pl.Int64, "layer": pl.Int64},
-        ).sort("start")
+        intervals = self._table_intervals(codes)
         frame = (
             frame.sort("micros")
             .join_asof(
@@ -717,16 +692,19 @@ class Vectorised(Joined):
             )
             .filter(pl.col("layer").is_not_null())
         )
-        # the layers and the days' fees
+        # the layer sets (their summaries, never the layers) and the days' fees
         layer_ids = frame.get_column("layer").unique().to_list()
         line_rows: list[tuple[int, int, int, bool]] = []
         info_rows: list[tuple[int, int, str]] = []
         for index in layer_ids:
-            layer = self._layer(index)
-            if layer is None:
+            summary = self.tables.summary(index)
+            if not summary.columns:
                 continue
-            info_rows.append((index, layer.metals, _cell(layer.claimable)))
-            line_rows.extend((index, n, k, r) for n, k, r in layer.lines)
+            claimable = self._claimable.get(index)
+            if claimable is None:
+                claimable = self._claimable[index] = _cell(summary.claimable)
+            info_rows.append((index, summary.metals, claimable))
+            line_rows.extend((index, n, k, r) for n, k, r in summary.lines)
         fee_keys = frame.select("micros", "mode_").unique().rows()
         fee_rows: list[tuple[int, str, int, int, int, int]] = []
         day_ok: list[tuple[int, str, bool]] = []
@@ -737,7 +715,7 @@ class Vectorised(Joined):
             fees, extra_review = found_fees
             day_ok.append((micros, mode_, not extra_review))
             for _, rate, low, high in fees[0]:
-                number, scale = _scaled(rate)
+                number, scale = scaled(rate)
                 low_c, high_c = _cents(low), _cents(high)
                 fee_rows.append(
                     (micros, mode_, number, scale,
