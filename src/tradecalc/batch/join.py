@@ -420,6 +420,10 @@ def _csv_specials() -> str:
 
 
 _SPECIALS = _csv_specials()
+_SPECIALS_CLASS = (
+    "[" + "".join(c if c.isspace() or c in ',"' else "\\" + c for c in _SPECIALS) + "]"
+)
+"""A regular expression of one character of :data:`_SPECIALS`."""
 _PY_LIMIT = 10**12
 """Values above this many cents take the pure-Python path (64-bit products stay exact)."""
 
@@ -629,13 +633,8 @@ class Vectorised(Joined):
         if not positions or "date" not in at:
             return None
         cells = [chunk[i][1] for i in positions]  # type: ignore[index]
-        columns = list(zip(*cells, strict=True))
-        names = [f"c{i}" for i in range(len(self.header))]
         frame = pl.DataFrame(
-            {
-                name: pl.Series(name, column, dtype=pl.String)
-                for name, column in zip(names, columns, strict=True)
-            }
+            cells, schema={f"c{i}": pl.String for i in range(len(self.header))}, orient="row"
         ).with_columns(pl.Series("pos", positions, dtype=pl.Int64))
         col = {name: pl.col(f"c{i}") for name, i in at.items()}
         plain = (
@@ -725,16 +724,53 @@ class Vectorised(Joined):
             return None
         biggest = max([n for _, n, _, _ in line_rows] + [f[2] for f in fee_rows] + [1])
         limit = min(_PY_LIMIT, (2**61) // biggest)
-        info = pl.DataFrame(
-            info_rows,
-            schema={"layer": pl.Int64, "metals": pl.Int64, "claimable": pl.String},
-            orient="row",
-        )
-        days_ok = pl.DataFrame(
-            day_ok,
-            schema={"micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean},
-            orient="row",
-        )
+        # money, in columns: each duty line and each fee in a slot of its own (n, k, ...),
+        # a missing one n=0, k=1 (it charges 0); half-up per line, then summed across
+        lines_of: dict[int, list[tuple[int, int, bool]]] = {}
+        for index, n, k, rem in line_rows:
+            lines_of.setdefault(index, []).append((n, k, rem))
+        width = max((len(v) for v in lines_of.values()), default=0)
+        info_columns: dict[str, list[object]] = {"layer": [], "metals": [], "claimable": []}
+        for slot in range(width):
+            info_columns.update({f"n{slot}": [], f"k{slot}": [], f"r{slot}": []})
+        for index, metals, claimable in info_rows:
+            info_columns["layer"].append(index)
+            info_columns["metals"].append(metals)
+            info_columns["claimable"].append(claimable)
+            own = lines_of.get(index, [])
+            for slot in range(width):
+                n, k, rem = own[slot] if slot < len(own) else (0, 1, False)
+                info_columns[f"n{slot}"].append(n)
+                info_columns[f"k{slot}"].append(k)
+                info_columns[f"r{slot}"].append(rem)
+        info_schema: dict[str, type[pl.DataType]] = {
+            "layer": pl.Int64, "metals": pl.Int64, "claimable": pl.String,
+        }  # fmt: skip
+        for slot in range(width):
+            info_schema.update({f"n{slot}": pl.Int64, f"k{slot}": pl.Int64, f"r{slot}": pl.Boolean})
+        info = pl.DataFrame(info_columns, schema=info_schema)
+        fees_of: dict[tuple[int, str], list[tuple[int, int, int, int]]] = {}
+        for micros, mode_, n, k, low_c, high_c in fee_rows:
+            fees_of.setdefault((micros, mode_), []).append((n, k, low_c, high_c))
+        fee_width = max((len(v) for v in fees_of.values()), default=0)
+        day_columns: dict[str, list[object]] = {"micros": [], "mode_": [], "plain_day": []}
+        day_schema: dict[str, type[pl.DataType]] = {
+            "micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean,
+        }  # fmt: skip
+        for slot in range(fee_width):
+            for name in ("fn", "fk", "lo", "hi"):
+                day_columns[f"{name}{slot}"] = []
+                day_schema[f"{name}{slot}"] = pl.Int64
+        for micros, mode_, plain_day in day_ok:
+            day_columns["micros"].append(micros)
+            day_columns["mode_"].append(mode_)
+            day_columns["plain_day"].append(plain_day)
+            own_fees = fees_of.get((micros, mode_), [])
+            for slot in range(fee_width):
+                values = own_fees[slot] if slot < len(own_fees) else (0, 1, -1, -1)
+                for name, value in zip(("fn", "fk", "lo", "hi"), values, strict=True):
+                    day_columns[f"{name}{slot}"].append(value)
+        days_ok = pl.DataFrame(day_columns, schema=day_schema)
         frame = (
             frame.join(info, on="layer", how="inner")
             .join(days_ok, on=["micros", "mode_"], how="inner")
@@ -742,52 +778,21 @@ class Vectorised(Joined):
         )
         if frame.is_empty():
             return None
-        # money: one row per duty line, half-up per line, summed per shipment
-        lines = pl.DataFrame(
-            line_rows,
-            schema={"layer": pl.Int64, "n": pl.Int64, "k": pl.Int64, "rem": pl.Boolean},
-            orient="row",
-        )
-        base = frame.select("pos", "layer", "cents", "metals")
-        duty = (
-            base.join(lines, on="layer", how="inner")
-            .with_columns(
-                (
-                    pl.when(pl.col("rem") & (pl.col("metals") > 0))
-                    .then(0)
-                    .otherwise(pl.col("cents"))
-                    * pl.col("n")
-                ).alias("p")
-            )
-            .group_by("pos")
-            .agg(((2 * pl.col("p") + pl.col("k")) // (2 * pl.col("k"))).sum().alias("duty"))
-        )
-        fee_frame = pl.DataFrame(
-            fee_rows,
-            schema={
-                "micros": pl.Int64, "mode_": pl.String, "n": pl.Int64, "k": pl.Int64,
-                "low": pl.Int64, "high": pl.Int64,
-            },
-            orient="row",
-        )  # fmt: skip
-        product = pl.col("cents") * pl.col("n")
-        floor = pl.col("low") * pl.col("k")
-        ceiling = pl.col("high") * pl.col("k")
-        product = pl.when((pl.col("low") >= 0) & (product < floor)).then(floor).otherwise(product)
-        product = (
-            pl.when((pl.col("high") >= 0) & (product > ceiling)).then(ceiling).otherwise(product)
-        )
-        fee = (
-            frame.select("pos", "cents", "micros", "mode_")
-            .join(fee_frame, on=["micros", "mode_"], how="inner")
-            .group_by("pos")
-            .agg(((2 * product + pl.col("k")) // (2 * pl.col("k"))).sum().alias("fee"))
-        )
-        frame = (
-            frame.join(duty, on="pos", how="left")
-            .join(fee, on="pos", how="left")
-            .with_columns(pl.col("duty").fill_null(0), pl.col("fee").fill_null(0))
-        )
+        cents = pl.col("cents")
+        duty = pl.lit(0, dtype=pl.Int64)
+        for slot in range(width):
+            rate_n, rate_k = pl.col(f"n{slot}"), pl.col(f"k{slot}")
+            base = pl.when(pl.col(f"r{slot}") & (pl.col("metals") > 0)).then(0).otherwise(cents)
+            duty = duty + (2 * base * rate_n + rate_k) // (2 * rate_k)
+        fee = pl.lit(0, dtype=pl.Int64)
+        for slot in range(fee_width):
+            fee_n, fee_k = pl.col(f"fn{slot}"), pl.col(f"fk{slot}")
+            floor, ceiling = pl.col(f"lo{slot}") * fee_k, pl.col(f"hi{slot}") * fee_k
+            raw = cents * fee_n
+            raw = pl.when((floor >= 0) & (raw < floor)).then(floor).otherwise(raw)
+            raw = pl.when((ceiling >= 0) & (raw > ceiling)).then(ceiling).otherwise(raw)
+            fee = fee + (2 * raw + fee_k) // (2 * fee_k)
+        frame = frame.with_columns(duty.alias("duty"), fee.alias("fee"))
         # review and status: per layer, or per layer and day where the day adds items
         review_rows = []
         for index, micros, mode_, plain_day in (
@@ -872,9 +877,7 @@ def _quoted(text: pl.Expr) -> pl.Expr:
     """A text column as :mod:`csv` writes its cells."""
     import polars as pl
 
-    special = pl.lit(False)
-    for char in _SPECIALS:
-        special = special | text.str.contains(char, literal=True)
+    special = text.str.contains(_SPECIALS_CLASS)
     wrapped = pl.concat_str([pl.lit('"'), text.str.replace_all('"', '""', literal=True),
                              pl.lit('"')])  # fmt: skip
     return pl.when(special).then(wrapped).otherwise(text)

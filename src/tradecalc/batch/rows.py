@@ -177,14 +177,15 @@ class Summary:
 class Rows:
     """Rows of a shipment file: the pass-through columns and ``(row number, fields)`` pairs.
 
-    A CSV file also offers its rows as ``(row number, cells)`` in ``cells``, in the order of
-    ``header``: the batch reads those (cheaper than a mapping per row). Read one or the other.
+    A CSV file also offers its rows as ``(row number, cells, None)`` in ``cells``, in the
+    order of ``header``: the batch reads those (cheaper than a mapping per row). Read one or
+    the other.
     """
 
     extra: tuple[str, ...]
     items: Iterator[tuple[int, Mapping[str, object]] | RowError]
     header: tuple[str, ...] = ()
-    cells: Iterator[tuple[int, list[str]] | RowError] | None = None
+    cells: Iterator[_Item] | None = None
 
 
 def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
@@ -207,18 +208,16 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
     extra = tuple(n for n in names if n not in _INPUT_SET)
     width = len(names)
 
-    def records() -> Iterator[tuple[int, list[str]] | RowError]:
+    def records() -> Iterator[_Item]:
         for number, cells in enumerate(reader, start=1):
             if len(cells) != width:
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue
                 yield RowError(number, f"{len(cells)} cells where the header has {width}")
                 continue
-            yield number, cells
+            yield number, cells, None
 
-    def items(
-        source: Iterator[tuple[int, list[str]] | RowError],
-    ) -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
+    def items(source: Iterator[_Item]) -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
         for item in source:
             yield (
                 item
@@ -701,14 +700,8 @@ class _Assessor:
 
 def _items(rows: Rows) -> tuple[tuple[str, ...], Iterator[_Item]]:
     """The header and the rows of ``rows`` as cells in header order."""
-    cells = rows.cells
-    if cells is not None:
-
-        def records() -> Iterator[_Item]:
-            for item in cells:
-                yield item if isinstance(item, RowError) else (item[0], item[1], None)
-
-        return rows.header, records()
+    if rows.cells is not None:
+        return rows.header, rows.cells
     header = (*INPUT_COLUMNS, *rows.extra)
 
     def items() -> Iterator[_Item]:
