@@ -467,10 +467,8 @@ class Vectorised(Joined):
         self.provenance = provenance
         self.tail = ",".join(_cell(p) for p in provenance)
         self._generation = tables.generation
-        self._intervals: pl.DataFrame | None = None
-        """The route's intervals in the table (digits, start, layer), sorted by start."""
-        self._known: set[str] = set()
-        """Codes looked for in the table (found or not)."""
+        self._unknown: set[str] = set()
+        """Codes the table cannot compile (the engine says why)."""
         self._entries: dict[str, tuple[int, str] | None] = {}
         self._fees: dict[tuple[int, str], tuple[FeesAt, tuple[str, ...]] | None] = {}
         self._reviews: dict[tuple[int, int, str], tuple[str, bool]] = {}
@@ -538,49 +536,40 @@ class Vectorised(Joined):
 
     def _reset(self) -> None:
         """Forget what referred to layer indexes of a table since dropped."""
-        self._intervals = None
-        self._known.clear()
+        self._unknown.clear()
         self._reviews.clear()
         self._claimable.clear()
         self._generation = self.tables.generation
 
     def _table_intervals(self, codes: list[str]) -> pl.DataFrame:
-        """The intervals of the table's codes (``digits``, ``start``, ``layer``, sorted by
-        start): the whole route's from the table's columns once, then those of codes not
-        compiled yet, compiled on the way (DamagedTableError for a damaged table)."""
+        """The intervals of ``codes`` in the table (``digits``, ``start``, ``layer``, sorted
+        by start), read off the table's columns; codes not compiled yet are compiled on the
+        way (DamagedTableError for a damaged table)."""
         import polars as pl
 
-        schema = {"digits": pl.String, "start": pl.Int64, "layer": pl.Int64}
         if self.tables.generation != self._generation:
             self._reset()
-        if self._intervals is None:
-            digits, starts, ids = self.tables.columns("US", "CN")
-            self._known = set(digits)
-            self._intervals = pl.DataFrame(
-                {"digits": digits, "start": starts, "layer": ids}, schema=schema
-            ).sort("start")
-        new = [code for code in codes if code not in self._known]
-        if new:
-            if len(self._known) > 1_000_000:  # a stream of made-up codes: start over
-                self._reset()
+        digits, starts, ids = self.tables.columns("US", "CN", codes)
+        found = set(digits)
+        for code in codes:
+            if code in found or code in self._unknown:
+                continue
+            spans = self.tables.spans("US", "CN", code)
+            if self.tables.generation != self._generation:
+                self._reset()  # dropped on the way: read the table again
                 return self._table_intervals(codes)
-            added: tuple[list[str], list[int], list[int]] = ([], [], [])
-            for code in new:
-                self._known.add(code)
-                found = self.tables.spans("US", "CN", code)
-                if self.tables.generation != self._generation:
-                    self._reset()  # dropped on the way: read the table again
-                    return self._table_intervals(codes)
-                if found is not None:
-                    added[0].extend([code] * len(found[0]))
-                    added[1].extend(found[0])
-                    added[2].extend(found[1])
-            if added[0]:
-                extra = pl.DataFrame(
-                    {"digits": added[0], "start": added[1], "layer": added[2]}, schema=schema
-                )
-                self._intervals = pl.concat([self._intervals, extra]).sort("start")
-        return self._intervals
+            if spans is None:
+                if len(self._unknown) > 1_000_000:  # a stream of made-up codes
+                    self._unknown.clear()
+                self._unknown.add(code)
+                continue
+            digits.extend([code] * len(spans[0]))
+            starts.extend(spans[0])
+            ids.extend(spans[1])
+        schema = {"digits": pl.String, "start": pl.Int64, "layer": pl.Int64}
+        return pl.DataFrame({"digits": digits, "start": starts, "layer": ids}, schema=schema).sort(
+            "start"
+        )
 
     def _entry(self, day: str) -> tuple[int, str] | None:
         """An entry date's moment (microseconds since the table's start) and its text."""
@@ -615,8 +604,9 @@ class Vectorised(Joined):
         return found[0], (*found[0][1], *found[1])
 
     def _review(self, index: int, micros: int, mode: str) -> tuple[str, bool]:
-        """``status,review`` as CSV text, and whether the row needs review."""
-        fees, intraday = self._fees[(micros, mode)] or ((((), ()), ()))
+        """``status,review`` as CSV text, and whether the row needs review (``mode`` ""
+        for a day whose fees and caveats add nothing)."""
+        fees, intraday = self._fees.get((micros, mode)) or ((((), ()), ()))
         review = day_review(self.tables.summary(index).review, fees, intraday)
         found = status(review)
         return f"{found},{_cell('; '.join(review))}", found != "ok"
@@ -794,25 +784,31 @@ class Vectorised(Joined):
             fee = fee + (2 * raw + fee_k) // (2 * fee_k)
         frame = frame.with_columns(duty.alias("duty"), fee.alias("fee"))
         # review and status: per layer, or per layer and day where the day adds items
+        same_day = pl.col("plain_day")
+        frame = frame.with_columns(
+            pl.when(same_day).then(0).otherwise(pl.col("micros")).alias("r_micros"),
+            pl.when(same_day).then(pl.lit("")).otherwise(pl.col("mode_")).alias("r_mode"),
+        )
+        if len(self._reviews) > 200_000:
+            self._reviews.clear()
         review_rows = []
-        for index, micros, mode_, plain_day in (
-            frame.select("layer", "micros", "mode_", "plain_day").unique().iter_rows()
+        for index, micros, mode_ in (
+            frame.select("layer", "r_micros", "r_mode").unique().iter_rows()
         ):
-            key = (index, 0, "") if plain_day else (index, micros, mode_)
+            key = (index, micros, mode_)
             found_review = self._reviews.get(key)
             if found_review is None:
-                found_review = self._review(index, micros, mode_)
-                self._reviews[key] = found_review
+                found_review = self._reviews[key] = self._review(index, micros, mode_)
             review_rows.append((index, micros, mode_, *found_review))
         reviews = pl.DataFrame(
             review_rows,
             schema={
-                "layer": pl.Int64, "micros": pl.Int64, "mode_": pl.String,
+                "layer": pl.Int64, "r_micros": pl.Int64, "r_mode": pl.String,
                 "review": pl.String, "needs": pl.Boolean,
             },
             orient="row",
         )  # fmt: skip
-        frame = frame.join(reviews, on=["layer", "micros", "mode_"], how="inner").sort("pos")
+        frame = frame.join(reviews, on=["layer", "r_micros", "r_mode"], how="inner").sort("pos")
         # text
         cents = pl.col("cents")
         total = pl.col("duty") + pl.col("fee")

@@ -351,40 +351,55 @@ class RateTable:
             self.summaries[index] = found
         return found
 
-    def columns(self, importer: str, origin: str) -> tuple[list[str], list[int], list[int]]:
-        """Every interval of the route's compiled codes as three columns: the code's digits,
-        the start (microseconds since :data:`START`) and the layer-set index. A code may
-        appear twice (packed and decoded) with the same intervals. NotATableError if the
-        packed part is damaged."""
+    def columns(
+        self, importer: str, origin: str, codes: Iterable[str] | None = None
+    ) -> tuple[list[str], list[int], list[int]]:
+        """The intervals of the route's compiled codes (only ``codes`` when given, those of
+        them compiled) as three columns: the code's digits, the start (microseconds since
+        :data:`START`) and the layer-set index. Without ``codes`` a code may appear twice
+        (packed and decoded) with the same intervals. NotATableError if damaged."""
         digits: list[str] = []
         starts: list[int] = []
         ids: list[int] = []
         packed = self.packed
+        prefix = f"{importer}|{origin}|"
+        spans: list[tuple[str, int, int]] = []  # packed code, its first and last interval
         if packed is not None:
-            prefix = f"{importer}|{origin}|"
             code_at = packed.code_at
             if len(code_at) != len(packed.names) + 1 or code_at[-1] > len(packed.starts):
                 raise NotATableError("bad offsets")
-            kept = [
-                (name[len(prefix) :], code_at[i], code_at[i + 1])
-                for i, name in enumerate(packed.names)
-                if name.startswith(prefix)
-            ]
+        if codes is None:
+            if packed is not None:
+                spans = [
+                    (name[len(prefix) :], packed.code_at[i], packed.code_at[i + 1])
+                    for i, name in enumerate(packed.names)
+                    if name.startswith(prefix)
+                ]
+            decoded = [(k[2], v) for k, v in self.codes.items() if k[:2] == (importer, origin)]
+        else:
+            decoded = []
+            for code in codes:
+                found = self.codes.get((importer, origin, code))
+                if found is not None:
+                    decoded.append((code, found))
+                elif packed is not None:
+                    position = packed.find(prefix + code)
+                    if position is not None:
+                        spans.append((code, packed.code_at[position], packed.code_at[position + 1]))
+        if packed is not None:
             all_starts, all_ids = packed.starts, packed.ids
-            for code, low, high in kept:
+            for code, low, high in spans:
                 if not 0 <= low <= high:
                     raise NotATableError("bad offsets")
                 digits.extend([code] * (high - low))
-            for _, low, high in kept:
                 starts.extend(all_starts[low:high])
                 ids.extend(all_ids[low:high])
             if ids and (min(ids) < 0 or max(ids) >= len(self.layers)):
                 raise NotATableError("bad intervals")
-        for (i, o, code), (when, refs) in self.codes.items():
-            if (i, o) == (importer, origin):
-                digits.extend([code] * len(refs))
-                starts.extend(_micros(t) for t in when)
-                ids.extend(refs)
+        for code, (when, refs) in decoded:
+            digits.extend([code] * len(refs))
+            starts.extend(_micros(t) for t in when)
+            ids.extend(refs)
         return digits, starts, ids
 
     def find(self, key: tuple[str, str, str]) -> tuple[list[datetime], list[int]] | None:
@@ -1118,11 +1133,13 @@ class Tables:
         except (NotATableError, ValueError, TypeError, KeyError, IndexError):
             raise DamagedTableError from None
 
-    def columns(self, importer: str, origin: str) -> tuple[list[str], list[int], list[int]]:
-        """:meth:`RateTable.columns`: the intervals of every code compiled so far
-        (DamagedTableError: call :meth:`drop`)."""
+    def columns(
+        self, importer: str, origin: str, codes: Iterable[str] | None = None
+    ) -> tuple[list[str], list[int], list[int]]:
+        """:meth:`RateTable.columns`: the intervals of the codes compiled so far (of
+        ``codes``, when given; DamagedTableError: call :meth:`drop`)."""
         try:
-            return self.table.columns(importer, origin)
+            return self.table.columns(importer, origin, codes)
         except (NotATableError, ValueError, TypeError, KeyError, IndexError):
             raise DamagedTableError from None
 
