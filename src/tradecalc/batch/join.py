@@ -447,8 +447,10 @@ class Vectorised(Joined):
 
     A chunk's rows that are plain, dated, found in the table with layers the table can
     charge, and valued under :data:`_PY_LIMIT` cents are charged as whole columns
-    (an as-of join on code and instant, one row per duty line, integer cents with half-up
-    per line, summed per row) and written as CSV text; every other row takes
+    (an as-of join on the table's columns by code and instant, each layer set's
+    :class:`tradecalc.engine.compiled.LayerSummary`, each duty line and fee in a column of
+    its own, integer cents with half-up per line, summed across) and written as CSV text;
+    every other row takes
     :meth:`Joined._chunk` in its place. The text is byte for byte what
     :class:`tradecalc.batch.rows.ResultWriter` writes for the same rows."""
 
