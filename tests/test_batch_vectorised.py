@@ -218,3 +218,34 @@ def test_a_cached_table_charges_from_its_columns_and_summaries(
     broken = Tables(schedule, tables.base_rates, compiled.RateTable.from_bytes(damaged, loaded.key))
     assert render(schedule, broken, text, True) == reference
     assert broken.generation >= 1
+
+
+def test_the_join_prices_only_what_its_one_rule_allows(
+    world: tuple[Schedule, Tables, list[str]],
+) -> None:
+    """batch.rows.join_rule is the one routing rule of both join paths: rows it refuses
+    (here: $800 and under, and air) take the row path, with the same output."""
+    schedule, tables, codes = world
+    rows = [
+        [f"S{i}", code, "CN", "US", value, "2025-05-20", mode, "", "", ""]
+        for i, (code, value, mode) in enumerate(
+            (c, v, m) for c in codes[:20] for v in ("800.00", "800.01") for m in ("", "air")
+        )
+    ]
+    text = table_text(rows)
+    reference = render(schedule, tables, text, False)
+    strict = batch.JoinRule(
+        blank=batch.join_rule().blank, modes=("ocean", "truck"), min_cents=80_001
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch_join, "join_rule", lambda: strict)
+        joined = batch_join.Vectorised(
+            schedule, tuple(HEADER), ("sku", "note"), tables, FxTable(), PROVENANCE
+        )
+        items = [(n, cells, None) for n, cells in enumerate(rows, start=1)]
+        charged = joined._charge(items)  # type: ignore[arg-type]
+        assert charged is not None
+        priced = {n for n, flag in enumerate(charged[1], start=1) if flag}
+        assert priced and all(rows[n - 1][4] == "800.01" and rows[n - 1][6] == "" for n in priced)
+        assert render(schedule, tables, text, True) == reference
+        assert render(schedule, tables, text, False) == reference

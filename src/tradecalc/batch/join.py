@@ -40,6 +40,7 @@ from tradecalc.batch.rows import (
     _Item,
     _items,
     _named_views,
+    join_rule,
 )
 from tradecalc.core.errors import TradecalcError
 from tradecalc.core.money import FxTable, money_sum
@@ -58,7 +59,7 @@ from tradecalc.engine.compiled import (
     scaled,
 )
 from tradecalc.engine.inputs import parse_entry
-from tradecalc.schedule.models import MODES, Schedule, format_when
+from tradecalc.schedule.models import Schedule, format_when
 
 if TYPE_CHECKING:
     import polars as pl
@@ -163,11 +164,8 @@ class Joined:
         self._shared: dict[tuple[int, int, datetime, str, str, bool], Plan | None] = {}
         at = {name: i for i, name in enumerate(self.header)}
         self._at = at
-        self._must_blank = tuple(
-            at[name]
-            for name in ("currency", "freight", "insurance", "qty", "unit", "metal", "claims")
-            if name in at
-        )
+        self.rule = join_rule()
+        self._must_blank = tuple(at[name] for name in self.rule.blank if name in at)
 
     def _plan(self, code: str, day: str, mode: str) -> tuple[Plan, ...] | None:
         key = (code, day, mode)
@@ -283,7 +281,7 @@ class Joined:
             return None
         if mode == "":
             mode = "ocean"
-        elif mode not in MODES:
+        if mode not in self.rule.modes:
             return None
         if any(cells[i] != "" for i in self._must_blank):
             return None
@@ -321,10 +319,11 @@ class Joined:
             if not isinstance(item, RowError):
                 plain = self._plain(item[1])
                 if plain is not None:
-                    plans = self._plan(plain[0], plain[2], plain[3])
+                    whole, _, frac = plain[1].partition(".")
+                    cents = int(whole) * 100 + int(frac.ljust(2, "0"))
+                    if cents >= self.rule.min_cents:
+                        plans = self._plan(plain[0], plain[2], plain[3])
                     if plans is not None:
-                        whole, _, frac = plain[1].partition(".")
-                        cents = int(whole) * 100 + int(frac.ljust(2, "0"))
                         customs.extend([cents] * len(plans))
                         flat.extend(plans)
             found.append(plans)
@@ -638,7 +637,9 @@ class Vectorised(Joined):
             if name in col:
                 plain &= col[name].is_in(list(allowed))
         if "mode" in col:
-            plain &= col["mode"].is_in(["", *MODES])
+            plain &= col["mode"].replace("", "ocean").is_in(list(self.rule.modes))
+        elif "ocean" not in self.rule.modes:
+            return None
         for index in self._must_blank:
             plain &= pl.col(f"c{index}") == ""
         frame = frame.filter(plain)
@@ -653,7 +654,7 @@ class Vectorised(Joined):
                 whole.struct.field("field_0").cast(pl.Int64) * 100
                 + whole.struct.field("field_1").fill_null("").str.pad_end(2, "0").cast(pl.Int64)
             ).alias("cents"),
-        ).filter(pl.col("cents") <= _PY_LIMIT)
+        ).filter((pl.col("cents") <= _PY_LIMIT) & (pl.col("cents") >= self.rule.min_cents))
         # entry moments, per distinct date text
         days = frame.get_column(f"c{at['date']}").unique().to_list()
         day_rows = [(d, *e) for d in days if (e := self._entry(d)) is not None]

@@ -66,7 +66,7 @@ from tradecalc.engine.compiled import result_values as charged_values
 from tradecalc.engine.inputs import load_json, shipment_from_mapping
 from tradecalc.hts.base_rates import BaseRates, for_importer
 from tradecalc.hts.history import UsSchedule
-from tradecalc.schedule.models import Party, Schedule, code_digits, format_when
+from tradecalc.schedule.models import MODES, Party, Schedule, code_digits, format_when
 
 INPUT_COLUMNS = (
     "hs",
@@ -470,6 +470,31 @@ def compile_plan(
         review = review_of(layers, fees, intraday, given)
         charges.append(_Charge(layers, fees, intraday, prefix, review, given))
     return TablePlan(party, tuple(charges), (template.origin, template.dest))
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRule:
+    """Which rows the join (:mod:`tradecalc.batch.join`) may price from the rate table alone.
+
+    A row it may not price (and every row whose layers it cannot charge) takes the row
+    path in its place: the table's plans or the engine (:class:`_Assessor`)."""
+
+    blank: tuple[str, ...]
+    """Input columns that must be blank (given: the row path)."""
+    modes: tuple[str, ...]
+    """Transport modes the join prices (a blank mode is ``ocean``)."""
+    min_cents: int = 0
+    """The lowest customs value, in cents, the join prices."""
+
+
+def join_rule() -> JoinRule:
+    """The one routing rule of the join (both its Python and its polars path read it): US
+    imports from China with a plain code, value and date (checked by the join) and none of
+    these columns given. Change it here to send more rows to the engine."""
+    return JoinRule(
+        blank=("currency", "freight", "insurance", "qty", "unit", "metal", "claims"),
+        modes=MODES,
+    )
 
 
 def refuse_unknown(tables: Tables, shipment: Shipment, view: RegimeView) -> None:
