@@ -206,8 +206,7 @@ class LayerSummary:
 def scaled(fraction: Decimal) -> tuple[int, int]:
     """A non-negative decimal as ``(n, 10**k)`` with ``fraction == n / 10**k``, exactly."""
     sign, digits, exponent = fraction.as_tuple()
-    if sign or not isinstance(exponent, int):
-        raise ValueError(f"not a non-negative finite decimal: {fraction}")
+    assert isinstance(exponent, int) and not sign, fraction  # rates are finite, never negative
     number = int("".join(map(str, digits)) or "0")
     if exponent >= 0:
         return number * 10**exponent, 1
