@@ -96,3 +96,35 @@ def test_money_columns_half_up_and_fee_bounds() -> None:
     assert duties[2] == 1 + 2
     assert fees[:3] == [3311, 3311, 3311] and fees[-1] == 64197
     assert rates[0] == 0 and rates[3] == 325_000
+
+
+def test_unknown_codes_get_the_engines_own_error(
+    world: tuple[Schedule, Tables, list[str]],
+) -> None:
+    """A code the official schedule does not hold is refused before the plan
+    (batch.refuse_unknown) with the words assess() itself raises; a known code is not."""
+    from datetime import datetime
+    from decimal import Decimal
+
+    from tradecalc.core.errors import failure_reason
+    from tradecalc.engine.assessment import Shipment, assess, dated_view
+
+    schedule, tables, _ = world
+    for code, day in (("0708209010", "2025-01-15"), ("9999950000", "2026-01-15")):
+        when = datetime.fromisoformat(day)
+        ship = Shipment(code, Decimal(100), entry=when)
+        with pytest.raises(Exception) as engine_error:
+            assess(schedule, ship, dated_view(when), None, tables.base_rates)
+        with pytest.raises(Exception) as early:
+            batch.refuse_unknown(tables, ship, batch._DATED_VIEW)
+        assert failure_reason(early.value) == failure_reason(engine_error.value)
+        assert "is not in the US tariff schedule" in failure_reason(early.value)
+        text = f"hs,value,date\n{code},100,{day}\n"
+        found = list(
+            batch_join.assess_joined(
+                schedule, batch.read_csv(io.StringIO(text)), tables, FxTable(), batch.Summary()
+            )
+        )
+        assert found == [batch.RowError(1, failure_reason(engine_error.value))]
+    known = Shipment("9503000073", Decimal(100), entry=datetime(2025, 5, 20))
+    batch.refuse_unknown(tables, known, batch._DATED_VIEW)  # returns: the engine decides

@@ -170,3 +170,82 @@ def test_jsonl_input_takes_the_reference_path(world: tuple[Schedule, Tables, lis
         )
     assert found[0] == found[1]
     assert not any(isinstance(item, str) for item in found[0])
+
+
+def test_a_cached_table_charges_from_its_columns_and_summaries(
+    world: tuple[Schedule, Tables, list[str]],
+) -> None:
+    """Read back from the cache format, the table gives the join its intervals as columns
+    and each layer set's summary without decoding a layer set: same bytes as the reference
+    path; the stored summaries equal those made from the layers; a damaged summary drops
+    the table (compiled again), never a wrong row."""
+    import hashlib
+
+    from tradecalc.engine import compiled
+
+    schedule, tables, codes = world
+    days = ["2025-01-15", "2025-04-10", "2025-08-15", "2026-01-15"]
+    rows = [
+        [f"S{i}", code, "CN", "US", f"{(i * 7919) % 10**7}.{i % 100:02d}", day, "", "", "", ""]
+        for i, (code, day) in enumerate((c, d) for d in days for c in codes)
+    ]
+    text = table_text(rows)
+    reference = render(schedule, tables, text, False)
+    data = tables.table.to_bytes()
+    loaded = compiled.RateTable.from_bytes(data, tables.table.key)
+    assert loaded.packed is not None
+    for index, layers in enumerate(tables.table.layers):
+        assert loaded.summary(index) == compiled.summarize(layers)
+    assert not any(loaded.decoded)  # summaries read without decoding the layers
+    digits, starts, ids = loaded.columns("US", "CN")
+    spans: dict[str, tuple[list[int], list[int]]] = {}
+    for code, start, layer in zip(digits, starts, ids, strict=True):
+        spans.setdefault(code, ([], []))[0].append(start)
+        spans[code][1].append(layer)
+    assert spans == {
+        d: tables.table.spans(("US", "CN", d)) for i, o, d in tables.table.codes if i == "US"
+    }
+    cached = Tables(schedule, tables.base_rates, compiled.RateTable.from_bytes(data, loaded.key))
+    assert render(schedule, cached, text, True) == reference
+    # a summary that is not one: the table is dropped and compiled again
+    head, _, payload = data.partition(b"\n")
+    header = json.loads(head)
+    start = sum(header["parts"][:7])
+    body = bytearray(payload)
+    body[start : start + 2] = b"{}"
+    header["payload_sha256"] = hashlib.sha256(body).hexdigest()
+    damaged = json.dumps(header).encode() + b"\n" + bytes(body)
+    broken = Tables(schedule, tables.base_rates, compiled.RateTable.from_bytes(damaged, loaded.key))
+    assert render(schedule, broken, text, True) == reference
+    assert broken.generation >= 1
+
+
+def test_the_join_prices_only_what_its_one_rule_allows(
+    world: tuple[Schedule, Tables, list[str]],
+) -> None:
+    """batch.rows.join_rule is the one routing rule of both join paths: rows it refuses
+    (here: $800 and under, and air) take the row path, with the same output."""
+    schedule, tables, codes = world
+    rows = [
+        [f"S{i}", code, "CN", "US", value, "2025-05-20", mode, "", "", ""]
+        for i, (code, value, mode) in enumerate(
+            (c, v, m) for c in codes[:20] for v in ("800.00", "800.01") for m in ("", "air")
+        )
+    ]
+    text = table_text(rows)
+    reference = render(schedule, tables, text, False)
+    strict = batch.JoinRule(
+        blank=batch.join_rule().blank, modes=("ocean", "truck"), min_cents=80_001
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch_join, "join_rule", lambda: strict)
+        joined = batch_join.Vectorised(
+            schedule, tuple(HEADER), ("sku", "note"), tables, FxTable(), PROVENANCE
+        )
+        items = [(n, cells, None) for n, cells in enumerate(rows, start=1)]
+        charged = joined._charge(items)  # type: ignore[arg-type]
+        assert charged is not None
+        priced = {n for n, flag in enumerate(charged[1], start=1) if flag}
+        assert priced and all(rows[n - 1][4] == "800.01" and rows[n - 1][6] == "" for n in priced)
+        assert render(schedule, tables, text, True) == reference
+        assert render(schedule, tables, text, False) == reference

@@ -212,7 +212,7 @@ def test_unclosed_quote_swallowing_the_file_stops_the_batch(tmp_path: Path) -> N
     run = run_main(["batch", str(source), "-o", str(out), "--data", str(MINI)])
     assert (run.code, run.out) == (1, "")
     assert run.err == (
-        "tradecalc: error: CSV record 3: field larger than field limit (131072) "
-        "(an unclosed quote?)\n"
+        f"tradecalc: error: {source}: malformed CSV at line 3 (field larger than field limit "
+        "(131072); an unclosed quote?)\n"
     )
     assert out.read_text(encoding="utf-8") == "previous\n"

@@ -32,6 +32,7 @@ from tradecalc.analysis.refund import (
     read_liquidation,
 )
 from tradecalc.core.errors import DataError, WriteError
+from tradecalc.core.files import CsvRecords
 from tradecalc.engine.assessment import Shipment, assess, dated_view
 from tradecalc.render import refund as render_refund
 from tradecalc.schedule.load import load_schedule
@@ -376,11 +377,12 @@ def test_liquidation_file_sets_the_route() -> None:
     assert report.bad_rows == tuple(bad)
 
 
-def test_csv_records_stop_on_an_unclosed_quote(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(refund, "MAX_RECORD_CHARS", 400)
+def test_csv_records_stop_on_an_unclosed_quote() -> None:
     lines = [HEADER + "\n", '"ABC12345675,001\n', *(["x" * 50 + "\n"] * 10)]
-    with pytest.raises(DataError, match="CSV record at line 2 is longer than 400 characters"):
-        list(refund.csv_records(lines))
+    with pytest.raises(
+        DataError, match=r"^entries file: CSV record at line 2 is longer than 400 characters"
+    ):
+        list(refund.read_rows(CsvRecords(lines, "entries file", max_record=400)))
 
 
 def _reference_by_day(principal: Decimal, start: date, end: date, annual: object) -> Decimal:

@@ -247,9 +247,9 @@ def test_a_million_columns_is_refused_in_one_short_line(tmp_path: Path) -> None:
     source = tmp_path / "wide.csv"
     source.write_text(",".join(f"c{i}" for i in range(100_000)) + "\n", encoding="utf-8")
     run = run_main(["batch", str(source), "--data", str(MINI)])
-    assert run.code == 2
+    assert run.code == 1
     assert run.err == (
-        "tradecalc: error: the input header has 100,000 columns, above the 1,000-column limit\n"
+        f"tradecalc: error: {source}: line 1 has 100,000 cells, above the 1,000-column limit\n"
     )
     names = ",".join(f"c{i}" for i in range(900))
     source.write_text(names + "\n", encoding="utf-8")
@@ -258,8 +258,10 @@ def test_a_million_columns_is_refused_in_one_short_line(tmp_path: Path) -> None:
 
 
 def test_a_quoted_record_over_many_lines_is_bounded() -> None:
-    text = "hs,value\n" + '"x\n",' * (batch.MAX_RECORD_CHARS // 5 + 10)  # short cells
-    with pytest.raises(DataError, match=r"^CSV record at line 2: longer than 1,048,576 characters"):
+    text = "hs,value\n" + '"x\n",' * (files.MAX_LINE_CHARS // 5 + 10)  # short cells
+    with pytest.raises(
+        DataError, match=r"^input: CSV record at line 2 is longer than 1,048,576 characters"
+    ):
         list(batch.read_csv(io.StringIO(text)).items)
 
 
@@ -540,3 +542,32 @@ def test_killed_parent_leaves_no_workers_and_no_traceback() -> None:
     _, err = proc.communicate(timeout=TIMEOUT)  # EOF once every worker closed stderr too
     _wait_for(lambda: not any(Path(f"/proc/{w}").exists() for w in workers))
     assert b"Traceback" not in err and b"Error" not in err
+
+
+def test_one_csv_reader_bounds_columns_records_and_text(tmp_path: Path) -> None:
+    """core.files.CsvRecords, the reader of batch and refund: each limit is one clear line
+    that names the input and the line, whichever command reads the file."""
+    wide = "a," * 1_000 + "a\n"  # 1,001 cells
+    with pytest.raises(DataError, match=r"^x: line 3 has 1,001 cells, above the 1,000-column"):
+        list(files.CsvRecords(["a,b\n", "1,2\n", wide], "x"))
+    assert list(files.CsvRecords(["a,b\n", "a," * 999 + "a\n"], "x"))[1] == ["a"] * 1_000
+    with pytest.raises(
+        DataError, match=r"^x: malformed CSV at line 2 \(.*; an unclosed quote\?\)$"
+    ):
+        list(files.CsvRecords(["a,b\n", '"' + "9" * 200_000 + "\n"], "x"))
+    reader = files.CsvRecords(["a\n", '"1\n', '2"\n', "3\n"], "x")
+    assert [(r, reader.line) for r in reader] == [(["a"], 1), (["1\n2"], 2), (["3"], 4)]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"hs,value\n9503.00.0073,1\n9503.00.0073,\xe9\n")
+    with (
+        latin.open(encoding="utf-8", newline="") as handle,
+        pytest.raises(DataError, match=r"^x: not UTF-8 text at line 3"),
+    ):
+        list(files.CsvRecords(handle, "x"))
+    entries = tmp_path / "entries.csv"
+    entries.write_text(",".join(f"c{i}" for i in range(1_001)) + "\n", encoding="utf-8")
+    run = run_main(["refund", str(entries), "--data", str(MINI)])
+    assert run.code == 1
+    assert run.err == (
+        f"tradecalc: error: {entries}: line 1 has 1,001 cells, above the 1,000-column limit\n"
+    ).replace(str(entries), "entries file", 1)

@@ -34,7 +34,6 @@ from sys import intern
 from typing import Any, TypeVar, overload
 
 from tradecalc.core.errors import DataError, TradecalcError, UsageError, WriteError
-from tradecalc.core.files import MAX_LINE_CHARS
 from tradecalc.core.money import EXACT, parse_amount, round_money
 from tradecalc.engine.assessment import Assessment, Shipment, assess, dated_view
 from tradecalc.engine.compiled import Tables, fees_at, intraday_at, review_of
@@ -79,10 +78,6 @@ _HEADERS: Mapping[str, str] = {
     "adcvdflag": "adcvd",
 }
 REQUIRED = ("entry", "line", "type", "date", "origin", "hts", "value", "duty")
-MAX_COLUMNS = 1000
-"""Most columns an entries file may have."""
-MAX_RECORD_CHARS = MAX_LINE_CHARS
-"""Longest CSV record (its lines together, for quoted cells that span lines)."""
 _YES = frozenset({"y", "yes", "true", "1", "x"})
 _FLAGS = ("reconciliation", "drawback", "protest", "adcvd")
 
@@ -227,10 +222,8 @@ def header_fields(
     """The field each column fills (None: a column tradecalc does not use).
 
     Names match without regard to case, spaces or punctuation; two columns filling the same
-    field, or more than :data:`MAX_COLUMNS` columns, are refused."""
+    field are refused (:class:`tradecalc.core.files.CsvRecords` bounds the column count)."""
     header = list(header)
-    if len(header) > MAX_COLUMNS:
-        raise DataError(f"{what}: {len(header):,} columns, above the {MAX_COLUMNS:,}-column limit")
     fields = [names.get(re.sub(r"[^a-z0-9]", "", name.lower())) for name in header]
     missing = [name for name in required if name not in fields]
     if missing:
@@ -239,34 +232,6 @@ def header_fields(
     if repeated:
         raise DataError(f"{what}: two columns give the {repeated[0]} field")
     return fields
-
-
-def csv_records(lines: Iterable[str], what: str = "entries file") -> Iterator[list[str]]:
-    """CSV records from text lines (with their endings), streamed.
-
-    A record longer than :data:`MAX_RECORD_CHARS` (an unclosed quote swallowing the file)
-    or one the csv module refuses stops the run with a clear :class:`DataError`."""
-    taken = 0
-    start = 1
-
-    def counted() -> Iterator[str]:
-        nonlocal taken
-        for line in lines:
-            taken += len(line)
-            if taken > MAX_RECORD_CHARS:
-                raise DataError(
-                    f"{what}: CSV record at line {start} is longer than {MAX_RECORD_CHARS:,} "
-                    "characters (an unclosed quote?)"
-                )
-            yield line
-
-    reader = csv.reader(counted())
-    try:
-        for record in reader:
-            taken, start = 0, reader.line_num + 1
-            yield record
-    except csv.Error as exc:
-        raise DataError(f"{what}: malformed CSV at line {reader.line_num} ({exc})") from None
 
 
 def parse_date(text: str, what: str) -> date:

@@ -40,6 +40,7 @@ from tradecalc.batch.rows import (
     _Item,
     _items,
     _named_views,
+    join_rule,
 )
 from tradecalc.core.errors import TradecalcError
 from tradecalc.core.money import FxTable, money_sum
@@ -47,16 +48,18 @@ from tradecalc.core.status import status
 from tradecalc.engine.assessment import RegimeView, low_value_limit
 from tradecalc.engine.compiled import (
     START,
+    DamagedTableError,
     FeeAt,
     Layers,
     Tables,
-    _DamagedError,
+    day_review,
     fees_at,
     intraday_at,
     review_of,
+    scaled,
 )
 from tradecalc.engine.inputs import parse_entry
-from tradecalc.schedule.models import MODES, Schedule, format_when
+from tradecalc.schedule.models import Schedule, format_when
 
 if TYPE_CHECKING:
     import polars as pl
@@ -70,16 +73,6 @@ _DATE = re.compile(r"\d{4}-\d\d-\d\d\Z")
 FeesAt = tuple[tuple[FeeAt, ...], tuple[str, ...]]
 CHUNK = 8192
 """Rows assessed together (memory stays bounded by this many rows)."""
-
-
-def _scaled(fraction: Decimal) -> tuple[int, int]:
-    """A non-negative decimal as ``(n, 10**k)`` with ``fraction == n / 10**k``."""
-    sign, digits, exponent = fraction.as_tuple()
-    assert isinstance(exponent, int) and not sign
-    number = int("".join(map(str, digits)) or "0")
-    if exponent >= 0:
-        return number * 10**exponent, 1
-    return number, 10**-exponent
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,14 +164,8 @@ class Joined:
         self._shared: dict[tuple[int, int, datetime, str, str, bool], Plan | None] = {}
         at = {name: i for i, name in enumerate(self.header)}
         self._at = at
-        self._must_blank = tuple(
-            at[name]
-            for name in (
-                *("currency", "freight", "insurance", "qty", "unit", "metal", "claims"),
-                *("entry", "items"),
-            )
-            if name in at
-        )
+        self.rule = join_rule()
+        self._must_blank = tuple(at[name] for name in self.rule.blank if name in at)
         self._lows: dict[str, Decimal] = {}
 
     def _plan(self, code: str, day: str, mode: str) -> tuple[Plan, ...] | None:
@@ -260,11 +247,11 @@ class Joined:
         review = review_of(layers, fees, intraday, dated)
         duties = []
         for duty in layers.duties:
-            number, scale = _scaled(Decimal(duty[5]))
+            number, scale = scaled(Decimal(duty[5]))
             duties.append((number, scale, duty[6] == "remainder"))
         metals = len({d[9] for d in layers.duties if d[9] is not None})
         fee_specs = tuple(
-            (*_scaled(rate), _cents(low), _cents(high)) for _, rate, low, high in fees[0]
+            (*scaled(rate), _cents(low), _cents(high)) for _, rate, low, high in fees[0]
         )
         return Plan(
             tuple(duties),
@@ -297,7 +284,7 @@ class Joined:
             return None
         if mode == "":
             mode = "ocean"
-        elif mode not in MODES:
+        if mode not in self.rule.modes:
             return None
         if any(cells[i] != "" for i in self._must_blank):
             return None
@@ -348,10 +335,11 @@ class Joined:
             if not isinstance(item, RowError):
                 plain = self._plain(item[1])
                 if plain is not None:
-                    plans = self._plan(plain[0], plain[2], plain[3])
+                    whole, _, frac = plain[1].partition(".")
+                    cents = int(whole) * 100 + int(frac.ljust(2, "0"))
+                    if cents >= self.rule.min_cents:
+                        plans = self._plan(plain[0], plain[2], plain[3])
                     if plans is not None:
-                        whole, _, frac = plain[1].partition(".")
-                        cents = int(whole) * 100 + int(frac.ljust(2, "0"))
                         customs.extend([cents] * len(plans))
                         flat.extend(plans)
             found.append(plans)
@@ -447,6 +435,10 @@ def _csv_specials() -> str:
 
 
 _SPECIALS = _csv_specials()
+_SPECIALS_CLASS = (
+    "[" + "".join(c if c.isspace() or c in ',"' else "\\" + c for c in _SPECIALS) + "]"
+)
+"""A regular expression of one character of :data:`_SPECIALS`."""
 _PY_LIMIT = 10**12
 """Values above this many cents take the pure-Python path (64-bit products stay exact)."""
 
@@ -465,25 +457,15 @@ def vectorised_available() -> bool:
     return importlib.util.find_spec("polars") is not None
 
 
-@dataclass(frozen=True, slots=True)
-class _Layer:
-    """What the vectorised path needs of one layer set (None in ``_Vectorised.layers``:
-    the engine charges it)."""
-
-    lines: tuple[tuple[int, int, bool], ...]
-    metals: int
-    claimable: str
-    review: tuple[str, ...]
-    """Layer-only review items (with the metal and quantity ones)."""
-
-
 class Vectorised(Joined):
     """:class:`Joined` with the plain dated rows of a chunk joined and charged by polars.
 
     A chunk's rows that are plain, dated, found in the table with layers the table can
     charge, and valued under :data:`_PY_LIMIT` cents are charged as whole columns
-    (an as-of join on code and instant, one row per duty line, integer cents with half-up
-    per line, summed per row) and written as CSV text; every other row takes
+    (an as-of join on the table's columns by code and instant, each layer set's
+    :class:`tradecalc.engine.compiled.LayerSummary`, each duty line and fee in a column of
+    its own, integer cents with half-up per line, summed across) and written as CSV text;
+    every other row takes
     :meth:`Joined._chunk` in its place. The text is byte for byte what
     :class:`tradecalc.batch.rows.ResultWriter` writes for the same rows."""
 
@@ -501,12 +483,13 @@ class Vectorised(Joined):
         super().__init__(schedule, header, extra, tables, fx, ())
         self.provenance = provenance
         self.tail = ",".join(_cell(p) for p in provenance)
-        self._spans: dict[str, tuple[list[int], list[int]] | None] = {}
         self._generation = tables.generation
-        self._layers: dict[int, _Layer | None] = {}
+        self._unknown: set[str] = set()
+        """Codes the table cannot compile (the engine says why)."""
         self._entries: dict[str, tuple[int, str] | None] = {}
         self._fees: dict[tuple[int, str], tuple[FeesAt, tuple[str, ...]] | None] = {}
         self._reviews: dict[tuple[int, int, str], tuple[str, bool]] = {}
+        self._claimable: dict[int, str] = {}
 
     @property
     def usable(self) -> bool:
@@ -523,8 +506,8 @@ class Vectorised(Joined):
     ) -> Iterator[Output]:
         try:
             fast = self._charge(chunk)
-        except _DamagedError:
-            self.tables.index_at("US", "CN", "0000", START)  # drops the damaged table
+        except DamagedTableError:
+            self.tables.drop()
             fast = None
         if fast is None:
             yield from super()._chunk(chunk, summary, extra_at, sums)
@@ -570,20 +553,40 @@ class Vectorised(Joined):
 
     def _reset(self) -> None:
         """Forget what referred to layer indexes of a table since dropped."""
-        self._spans.clear()
-        self._layers.clear()
+        self._unknown.clear()
         self._reviews.clear()
+        self._claimable.clear()
         self._generation = self.tables.generation
 
-    def _code_spans(self, codes: list[str]) -> list[tuple[list[int], list[int]] | None]:
-        if len(self._spans) > 200_000:
-            self._spans.clear()
-        found = []
+    def _table_intervals(self, codes: list[str]) -> pl.DataFrame:
+        """The intervals of ``codes`` in the table (``digits``, ``start``, ``layer``, sorted
+        by start), read off the table's columns; codes not compiled yet are compiled on the
+        way (DamagedTableError for a damaged table)."""
+        import polars as pl
+
+        if self.tables.generation != self._generation:
+            self._reset()
+        digits, starts, ids = self.tables.columns("US", "CN", codes)
+        found = set(digits)
         for code in codes:
-            if code not in self._spans:
-                self._spans[code] = self.tables.spans("US", "CN", code)
-            found.append(self._spans[code])
-        return found
+            if code in found or code in self._unknown:
+                continue
+            spans = self.tables.spans("US", "CN", code)
+            if self.tables.generation != self._generation:
+                self._reset()  # dropped on the way: read the table again
+                return self._table_intervals(codes)
+            if spans is None:
+                if len(self._unknown) > 1_000_000:  # a stream of made-up codes
+                    self._unknown.clear()
+                self._unknown.add(code)
+                continue
+            digits.extend([code] * len(spans[0]))
+            starts.extend(spans[0])
+            ids.extend(spans[1])
+        schema = {"digits": pl.String, "start": pl.Int64, "layer": pl.Int64}
+        return pl.DataFrame({"digits": digits, "start": starts, "layer": ids}, schema=schema).sort(
+            "start"
+        )
 
     def _entry(self, day: str) -> tuple[int, str] | None:
         """An entry date's moment (microseconds since the table's start) and its text."""
@@ -617,28 +620,11 @@ class Vectorised(Joined):
             return None
         return found[0], (*found[0][1], *found[1])
 
-    def _layer(self, index: int) -> _Layer | None:
-        if index not in self._layers:
-            layers = self.tables.layer(index)
-            found = None
-            if not layers.engine and not layers.taxes:
-                lines = []
-                for duty in layers.duties:
-                    number, scale = _scaled(Decimal(duty[5]))
-                    lines.append((number, scale, duty[6] == "remainder"))
-                found = _Layer(
-                    tuple(lines),
-                    len({d[9] for d in layers.duties if d[9] is not None}),
-                    "; ".join(layers.claimable),
-                    (),
-                )
-            self._layers[index] = found
-        return self._layers[index]
-
     def _review(self, index: int, micros: int, mode: str) -> tuple[str, bool]:
-        """``status,review`` as CSV text, and whether the row needs review."""
-        fees, intraday = self._fees[(micros, mode)] or ((((), ()), ()))
-        review = review_of(self.tables.layer(index), fees, intraday, True)
+        """``status,review`` as CSV text, and whether the row needs review (``mode`` ""
+        for a day whose fees and caveats add nothing)."""
+        fees, intraday = self._fees.get((micros, mode)) or ((((), ()), ()))
+        review = day_review(self.tables.summary(index).review, fees, intraday)
         found = status(review)
         return f"{found},{_cell('; '.join(review))}", found != "ok"
 
@@ -654,13 +640,8 @@ class Vectorised(Joined):
         if not positions or "date" not in at:
             return None
         cells = [chunk[i][1] for i in positions]  # type: ignore[index]
-        columns = list(zip(*cells, strict=True))
-        names = [f"c{i}" for i in range(len(self.header))]
         frame = pl.DataFrame(
-            {
-                name: pl.Series(name, column, dtype=pl.String)
-                for name, column in zip(names, columns, strict=True)
-            }
+            cells, schema={f"c{i}": pl.String for i in range(len(self.header))}, orient="row"
         ).with_columns(pl.Series("pos", positions, dtype=pl.Int64))
         col = {name: pl.col(f"c{i}") for name, i in at.items()}
         plain = (
@@ -672,7 +653,9 @@ class Vectorised(Joined):
             if name in col:
                 plain &= col[name].is_in(list(allowed))
         if "mode" in col:
-            plain &= col["mode"].is_in(["", *MODES])
+            plain &= col["mode"].replace("", "ocean").is_in(list(self.rule.modes))
+        elif "ocean" not in self.rule.modes:
+            return None
         for index in self._must_blank:
             plain &= pl.col(f"c{index}") == ""
         frame = frame.filter(plain)
@@ -687,7 +670,7 @@ class Vectorised(Joined):
                 whole.struct.field("field_0").cast(pl.Int64) * 100
                 + whole.struct.field("field_1").fill_null("").str.pad_end(2, "0").cast(pl.Int64)
             ).alias("cents"),
-        ).filter(pl.col("cents") <= _PY_LIMIT)
+        ).filter((pl.col("cents") <= _PY_LIMIT) & (pl.col("cents") >= self.rule.min_cents))
         # entry moments, per distinct date text
         days = frame.get_column(f"c{at['date']}").unique().to_list()
         day_rows = [(d, *e) for d in days if (e := self._entry(d)) is not None]
@@ -704,28 +687,9 @@ class Vectorised(Joined):
         )
         frame = frame.join(day_frame, left_on=f"c{at['date']}", right_on="day", how="inner")
         frame = frame.filter(pl.col("cents") > pl.col("low"))  # within de minimis: the engine
-        # the intervals of the codes
-        if self.tables.generation != self._generation:
-            self._reset()
+        # the intervals of the codes: an as-of join on the table's columns
         codes = frame.get_column("digits").unique().to_list()
-        spans = self._code_spans(codes)
-        if self.tables.generation != self._generation:
-            self._reset()
-            spans = self._code_spans(codes)
-        span_codes: list[str] = []
-        span_starts: list[int] = []
-        span_ids: list[int] = []
-        for code, found in zip(codes, spans, strict=True):
-            if found is not None:
-                span_codes.extend([code] * len(found[0]))
-                span_starts.extend(found[0])
-                span_ids.extend(found[1])
-        if not span_codes:
-            return None
-        intervals = pl.DataFrame(
-            {"digits": span_codes, "start": span_starts, "layer": span_ids},
-            schema={"digits": pl.String, "start": pl.Int64, "layer": pl.Int64},
-        ).sort("start")
+        intervals = self._table_intervals(codes)
         frame = (
             frame.sort("micros")
             .join_asof(
@@ -738,16 +702,19 @@ class Vectorised(Joined):
             )
             .filter(pl.col("layer").is_not_null())
         )
-        # the layers and the days' fees
+        # the layer sets (their summaries, never the layers) and the days' fees
         layer_ids = frame.get_column("layer").unique().to_list()
         line_rows: list[tuple[int, int, int, bool]] = []
         info_rows: list[tuple[int, int, str]] = []
         for index in layer_ids:
-            layer = self._layer(index)
-            if layer is None:
+            summary = self.tables.summary(index)
+            if not summary.columns:
                 continue
-            info_rows.append((index, layer.metals, _cell(layer.claimable)))
-            line_rows.extend((index, n, k, r) for n, k, r in layer.lines)
+            claimable = self._claimable.get(index)
+            if claimable is None:
+                claimable = self._claimable[index] = _cell(summary.claimable)
+            info_rows.append((index, summary.metals, claimable))
+            line_rows.extend((index, n, k, r) for n, k, r in summary.lines)
         fee_keys = frame.select("micros", "mode_").unique().rows()
         fee_rows: list[tuple[int, str, int, int, int, int]] = []
         day_ok: list[tuple[int, str, bool]] = []
@@ -758,7 +725,7 @@ class Vectorised(Joined):
             fees, extra_review = found_fees
             day_ok.append((micros, mode_, not extra_review))
             for _, rate, low, high in fees[0]:
-                number, scale = _scaled(rate)
+                number, scale = scaled(rate)
                 low_c, high_c = _cents(low), _cents(high)
                 fee_rows.append(
                     (micros, mode_, number, scale,
@@ -768,16 +735,53 @@ class Vectorised(Joined):
             return None
         biggest = max([n for _, n, _, _ in line_rows] + [f[2] for f in fee_rows] + [1])
         limit = min(_PY_LIMIT, (2**61) // biggest)
-        info = pl.DataFrame(
-            info_rows,
-            schema={"layer": pl.Int64, "metals": pl.Int64, "claimable": pl.String},
-            orient="row",
-        )
-        days_ok = pl.DataFrame(
-            day_ok,
-            schema={"micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean},
-            orient="row",
-        )
+        # money, in columns: each duty line and each fee in a slot of its own (n, k, ...),
+        # a missing one n=0, k=1 (it charges 0); half-up per line, then summed across
+        lines_of: dict[int, list[tuple[int, int, bool]]] = {}
+        for index, n, k, rem in line_rows:
+            lines_of.setdefault(index, []).append((n, k, rem))
+        width = max((len(v) for v in lines_of.values()), default=0)
+        info_columns: dict[str, list[object]] = {"layer": [], "metals": [], "claimable": []}
+        for slot in range(width):
+            info_columns.update({f"n{slot}": [], f"k{slot}": [], f"r{slot}": []})
+        for index, metals, claimable in info_rows:
+            info_columns["layer"].append(index)
+            info_columns["metals"].append(metals)
+            info_columns["claimable"].append(claimable)
+            own = lines_of.get(index, [])
+            for slot in range(width):
+                n, k, rem = own[slot] if slot < len(own) else (0, 1, False)
+                info_columns[f"n{slot}"].append(n)
+                info_columns[f"k{slot}"].append(k)
+                info_columns[f"r{slot}"].append(rem)
+        info_schema: dict[str, type[pl.DataType]] = {
+            "layer": pl.Int64, "metals": pl.Int64, "claimable": pl.String,
+        }  # fmt: skip
+        for slot in range(width):
+            info_schema.update({f"n{slot}": pl.Int64, f"k{slot}": pl.Int64, f"r{slot}": pl.Boolean})
+        info = pl.DataFrame(info_columns, schema=info_schema)
+        fees_of: dict[tuple[int, str], list[tuple[int, int, int, int]]] = {}
+        for micros, mode_, n, k, low_c, high_c in fee_rows:
+            fees_of.setdefault((micros, mode_), []).append((n, k, low_c, high_c))
+        fee_width = max((len(v) for v in fees_of.values()), default=0)
+        day_columns: dict[str, list[object]] = {"micros": [], "mode_": [], "plain_day": []}
+        day_schema: dict[str, type[pl.DataType]] = {
+            "micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean,
+        }  # fmt: skip
+        for slot in range(fee_width):
+            for name in ("fn", "fk", "lo", "hi"):
+                day_columns[f"{name}{slot}"] = []
+                day_schema[f"{name}{slot}"] = pl.Int64
+        for micros, mode_, plain_day in day_ok:
+            day_columns["micros"].append(micros)
+            day_columns["mode_"].append(mode_)
+            day_columns["plain_day"].append(plain_day)
+            own_fees = fees_of.get((micros, mode_), [])
+            for slot in range(fee_width):
+                values = own_fees[slot] if slot < len(own_fees) else (0, 1, -1, -1)
+                for name, value in zip(("fn", "fk", "lo", "hi"), values, strict=True):
+                    day_columns[f"{name}{slot}"].append(value)
+        days_ok = pl.DataFrame(day_columns, schema=day_schema)
         frame = (
             frame.join(info, on="layer", how="inner")
             .join(days_ok, on=["micros", "mode_"], how="inner")
@@ -785,72 +789,47 @@ class Vectorised(Joined):
         )
         if frame.is_empty():
             return None
-        # money: one row per duty line, half-up per line, summed per shipment
-        lines = pl.DataFrame(
-            line_rows,
-            schema={"layer": pl.Int64, "n": pl.Int64, "k": pl.Int64, "rem": pl.Boolean},
-            orient="row",
-        )
-        base = frame.select("pos", "layer", "cents", "metals")
-        duty = (
-            base.join(lines, on="layer", how="inner")
-            .with_columns(
-                (
-                    pl.when(pl.col("rem") & (pl.col("metals") > 0))
-                    .then(0)
-                    .otherwise(pl.col("cents"))
-                    * pl.col("n")
-                ).alias("p")
-            )
-            .group_by("pos")
-            .agg(((2 * pl.col("p") + pl.col("k")) // (2 * pl.col("k"))).sum().alias("duty"))
-        )
-        fee_frame = pl.DataFrame(
-            fee_rows,
-            schema={
-                "micros": pl.Int64, "mode_": pl.String, "n": pl.Int64, "k": pl.Int64,
-                "low": pl.Int64, "high": pl.Int64,
-            },
-            orient="row",
-        )  # fmt: skip
-        product = pl.col("cents") * pl.col("n")
-        floor = pl.col("low") * pl.col("k")
-        ceiling = pl.col("high") * pl.col("k")
-        product = pl.when((pl.col("low") >= 0) & (product < floor)).then(floor).otherwise(product)
-        product = (
-            pl.when((pl.col("high") >= 0) & (product > ceiling)).then(ceiling).otherwise(product)
-        )
-        fee = (
-            frame.select("pos", "cents", "micros", "mode_")
-            .join(fee_frame, on=["micros", "mode_"], how="inner")
-            .group_by("pos")
-            .agg(((2 * product + pl.col("k")) // (2 * pl.col("k"))).sum().alias("fee"))
-        )
-        frame = (
-            frame.join(duty, on="pos", how="left")
-            .join(fee, on="pos", how="left")
-            .with_columns(pl.col("duty").fill_null(0), pl.col("fee").fill_null(0))
-        )
+        cents = pl.col("cents")
+        duty = pl.lit(0, dtype=pl.Int64)
+        for slot in range(width):
+            rate_n, rate_k = pl.col(f"n{slot}"), pl.col(f"k{slot}")
+            base = pl.when(pl.col(f"r{slot}") & (pl.col("metals") > 0)).then(0).otherwise(cents)
+            duty = duty + (2 * base * rate_n + rate_k) // (2 * rate_k)
+        fee = pl.lit(0, dtype=pl.Int64)
+        for slot in range(fee_width):
+            fee_n, fee_k = pl.col(f"fn{slot}"), pl.col(f"fk{slot}")
+            floor, ceiling = pl.col(f"lo{slot}") * fee_k, pl.col(f"hi{slot}") * fee_k
+            raw = cents * fee_n
+            raw = pl.when((floor >= 0) & (raw < floor)).then(floor).otherwise(raw)
+            raw = pl.when((ceiling >= 0) & (raw > ceiling)).then(ceiling).otherwise(raw)
+            fee = fee + (2 * raw + fee_k) // (2 * fee_k)
+        frame = frame.with_columns(duty.alias("duty"), fee.alias("fee"))
         # review and status: per layer, or per layer and day where the day adds items
+        same_day = pl.col("plain_day")
+        frame = frame.with_columns(
+            pl.when(same_day).then(0).otherwise(pl.col("micros")).alias("r_micros"),
+            pl.when(same_day).then(pl.lit("")).otherwise(pl.col("mode_")).alias("r_mode"),
+        )
+        if len(self._reviews) > 200_000:
+            self._reviews.clear()
         review_rows = []
-        for index, micros, mode_, plain_day in (
-            frame.select("layer", "micros", "mode_", "plain_day").unique().iter_rows()
+        for index, micros, mode_ in (
+            frame.select("layer", "r_micros", "r_mode").unique().iter_rows()
         ):
-            key = (index, 0, "") if plain_day else (index, micros, mode_)
+            key = (index, micros, mode_)
             found_review = self._reviews.get(key)
             if found_review is None:
-                found_review = self._review(index, micros, mode_)
-                self._reviews[key] = found_review
+                found_review = self._reviews[key] = self._review(index, micros, mode_)
             review_rows.append((index, micros, mode_, *found_review))
         reviews = pl.DataFrame(
             review_rows,
             schema={
-                "layer": pl.Int64, "micros": pl.Int64, "mode_": pl.String,
+                "layer": pl.Int64, "r_micros": pl.Int64, "r_mode": pl.String,
                 "review": pl.String, "needs": pl.Boolean,
             },
             orient="row",
         )  # fmt: skip
-        frame = frame.join(reviews, on=["layer", "micros", "mode_"], how="inner").sort("pos")
+        frame = frame.join(reviews, on=["layer", "r_micros", "r_mode"], how="inner").sort("pos")
         # text
         cents = pl.col("cents")
         total = pl.col("duty") + pl.col("fee")
@@ -915,9 +894,7 @@ def _quoted(text: pl.Expr) -> pl.Expr:
     """A text column as :mod:`csv` writes its cells."""
     import polars as pl
 
-    special = pl.lit(False)
-    for char in _SPECIALS:
-        special = special | text.str.contains(char, literal=True)
+    special = text.str.contains(_SPECIALS_CLASS)
     wrapped = pl.concat_str([pl.lit('"'), text.str.replace_all('"', '""', literal=True),
                              pl.lit('"')])  # fmt: skip
     return pl.when(special).then(wrapped).otherwise(text)

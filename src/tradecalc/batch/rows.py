@@ -41,8 +41,8 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import IO, Any, NamedTuple
 
-from tradecalc.core.errors import DataError, TradecalcError, UsageError, failure_reason, shorten
-from tradecalc.core.files import MAX_LINE_CHARS
+from tradecalc.core.errors import TradecalcError, UsageError, failure_reason, shorten
+from tradecalc.core.files import CsvRecords
 from tradecalc.core.money import FxTable, effective_rate, exact, money_sum, parse_amount
 from tradecalc.core.status import status
 from tradecalc.engine.assessment import (
@@ -50,6 +50,7 @@ from tradecalc.engine.assessment import (
     RegimeView,
     Shipment,
     assess,
+    lines_under,
     low_value_limit,
     moment,
 )
@@ -65,8 +66,9 @@ from tradecalc.engine.compiled import (
 )
 from tradecalc.engine.compiled import result_values as charged_values
 from tradecalc.engine.inputs import load_json, shipment_from_mapping
-from tradecalc.hts.base_rates import BaseRates
-from tradecalc.schedule.models import Party, Schedule, code_digits, format_when
+from tradecalc.hts.base_rates import BaseRates, for_importer
+from tradecalc.hts.history import UsSchedule
+from tradecalc.schedule.models import MODES, Party, Schedule, code_digits, format_when
 
 INPUT_COLUMNS = (
     "hs",
@@ -116,10 +118,6 @@ _DATED_VIEW = RegimeView(
     "The row's own date",
     follows_entry=True,
 )
-MAX_COLUMNS = 1000
-"""Most columns a CSV input may have."""
-MAX_RECORD_CHARS = MAX_LINE_CHARS
-"""Longest CSV record (its lines together, for quoted cells that span lines)."""
 
 _SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:\.\d+)?[eE][+-]?\d+\s*")
 _INPUT_SET = frozenset(INPUT_COLUMNS)
@@ -183,26 +181,26 @@ class Summary:
 class Rows:
     """Rows of a shipment file: the pass-through columns and ``(row number, fields)`` pairs.
 
-    A CSV file also offers its rows as ``(row number, cells)`` in ``cells``, in the order of
-    ``header``: the batch reads those (cheaper than a mapping per row). Read one or the other.
+    A CSV file also offers its rows as ``(row number, cells, None)`` in ``cells``, in the
+    order of ``header``: the batch reads those (cheaper than a mapping per row). Read one or
+    the other.
     """
 
     extra: tuple[str, ...]
     items: Iterator[tuple[int, Mapping[str, object]] | RowError]
     header: tuple[str, ...] = ()
-    cells: Iterator[tuple[int, list[str]] | RowError] | None = None
+    cells: Iterator[_Item] | None = None
 
 
-def read_csv(handle: Iterable[str]) -> Rows:
-    """Read CSV rows keyed by the header; every cell stays text."""
-    reader = _csv_rows(handle)
+def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
+    """Read CSV rows keyed by the header; every cell stays text.
+
+    The records come from :class:`tradecalc.core.files.CsvRecords` (bounded, errors name
+    ``what``: default the handle's ``name``, else ``input``)."""
+    reader = iter(CsvRecords(handle, what or str(getattr(handle, "name", "") or "input")))
     header = next(reader, None)
     if header is None:
         raise UsageError("the input is empty: expected a header row with hs and value columns")
-    if len(header) > MAX_COLUMNS:
-        raise UsageError(
-            f"the input header has {len(header):,} columns, above the {MAX_COLUMNS:,}-column limit"
-        )
     names = [name.replace("\ufeff", "").strip().lower() for name in header]  # BOM via stdin
     missing = [c for c in ("hs", "value") if c not in names]
     if missing:
@@ -214,18 +212,16 @@ def read_csv(handle: Iterable[str]) -> Rows:
     extra = tuple(n for n in names if n not in _INPUT_SET)
     width = len(names)
 
-    def records() -> Iterator[tuple[int, list[str]] | RowError]:
+    def records() -> Iterator[_Item]:
         for number, cells in enumerate(reader, start=1):
             if len(cells) != width:
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue
                 yield RowError(number, f"{len(cells)} cells where the header has {width}")
                 continue
-            yield number, cells
+            yield number, cells, None
 
-    def items(
-        source: Iterator[tuple[int, list[str]] | RowError],
-    ) -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
+    def items(source: Iterator[_Item]) -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
         for item in source:
             yield (
                 item
@@ -235,33 +231,6 @@ def read_csv(handle: Iterable[str]) -> Rows:
 
     cells = records()
     return Rows(extra, items(cells), tuple(names), cells)
-
-
-def _csv_rows(handle: Iterable[str]) -> Iterator[list[str]]:
-    """CSV records; one the csv module refuses (a cell above its size limit, usually an
-    unclosed quote swallowing the rest of the file) or one longer than
-    :data:`MAX_RECORD_CHARS` stops the batch with a clear error."""
-    taken = 0  # characters of the record being read
-
-    def lines() -> Iterator[str]:
-        nonlocal taken
-        for line in handle:
-            taken += len(line)
-            if taken > MAX_RECORD_CHARS:
-                raise DataError(
-                    f"CSV record at line {start}: longer than {MAX_RECORD_CHARS:,} "
-                    "characters (the record-length limit; an unclosed quote?)"
-                )
-            yield line
-
-    reader = csv.reader(lines())
-    start = 1
-    try:
-        for record in reader:
-            taken, start = 0, reader.line_num + 1
-            yield record
-    except csv.Error as exc:
-        raise DataError(f"CSV record {reader.line_num}: {exc} (an unclosed quote?)") from None
 
 
 def read_jsonl(handle: Iterable[str]) -> Rows:
@@ -520,6 +489,55 @@ def compile_plan(
     return TablePlan(party, tuple(charges), route, low)
 
 
+@dataclass(frozen=True, slots=True)
+class JoinRule:
+    """Which rows the join (:mod:`tradecalc.batch.join`) may price from the rate table alone.
+
+    A row it may not price (and every row whose layers it cannot charge) takes the row
+    path in its place: the table's plans or the engine (:class:`_Assessor`)."""
+
+    blank: tuple[str, ...]
+    """Input columns that must be blank (given: the row path)."""
+    modes: tuple[str, ...]
+    """Transport modes the join prices (a blank mode is ``ocean``)."""
+    min_cents: int = 0
+    """The lowest customs value, in cents, the join prices."""
+
+
+def join_rule() -> JoinRule:
+    """The one routing rule of the join (both its Python and its polars path read it): US
+    imports from China with a plain code, value and date (checked by the join) and none of
+    these columns given. Change it here to send more rows to the engine."""
+    return JoinRule(
+        blank=(
+            *("currency", "freight", "insurance", "qty", "unit", "metal", "claims"),
+            *("entry", "items"),
+        ),
+        modes=MODES,
+    )
+
+
+def refuse_unknown(tables: Tables, shipment: Shipment, view: RegimeView) -> None:
+    """Raise :func:`assess`'s error for a code the official schedule does not hold, early.
+
+    When the table has no base rate for the code at the row's moment (and the view changes
+    no measure), the engine resolves every measure and then raises the error
+    :func:`tradecalc.engine.assessment.lines_under` gives; asking it first gives the same
+    error without the rest. Returns when the engine must decide."""
+    provider = for_importer(tables.base_rates, shipment.dest)
+    if not isinstance(provider, UsSchedule) or view.overrides or view.added or shipment.claims:
+        return
+    if shipment.dest not in tables.schedule.parties:
+        return
+    when = moment(shipment, view)[0]
+    try:
+        layers = tables.at(shipment.dest, shipment.origin, shipment.digits, when)
+    except Exception:  # a damaged cached table: the engine decides
+        return
+    if layers is not None and not any(duty[2] == "base" for duty in layers.duties):
+        lines_under(provider, shipment, when)
+
+
 class ResultRow(NamedTuple):
     """One output row: the row number, its pass-through values and the result columns."""
 
@@ -703,6 +721,8 @@ class _Assessor:
             chosen = self.views or ((_DATED_VIEW,) if shipment.entry is not None else None)
             if chosen is None:
                 chosen = _named_views(self.schedule)
+            for view in chosen:
+                refuse_unknown(self.tables, shipment, view)
             results = [
                 assess(self.schedule, shipment, view, self.fx, self.base_rates) for view in chosen
             ]
@@ -727,14 +747,8 @@ class _Assessor:
 
 def _items(rows: Rows) -> tuple[tuple[str, ...], Iterator[_Item]]:
     """The header and the rows of ``rows`` as cells in header order."""
-    cells = rows.cells
-    if cells is not None:
-
-        def records() -> Iterator[_Item]:
-            for item in cells:
-                yield item if isinstance(item, RowError) else (item[0], item[1], None)
-
-        return rows.header, records()
+    if rows.cells is not None:
+        return rows.header, rows.cells
     header = (*INPUT_COLUMNS, *rows.extra)
 
     def items() -> Iterator[_Item]:

@@ -10,7 +10,7 @@ import typer
 
 from tradecalc.cli.app import DataOption, Format, FormatOption, app, load, streaming
 from tradecalc.core.errors import ExitCode, UsageError
-from tradecalc.core.files import LineReader, atomic_text, open_stream
+from tradecalc.core.files import CsvRecords, LineReader, atomic_text, open_stream
 
 if TYPE_CHECKING:
     from tradecalc.analysis.refund import Report
@@ -55,7 +55,7 @@ def _report(
     data: Path | None = None,
     liquidation: Path | None = None,
 ) -> "tuple[Report, LoadedSchedule]":
-    from tradecalc.analysis.refund import build_report, csv_records, parse_date, read_liquidation
+    from tradecalc.analysis.refund import build_report, parse_date, read_liquidation
     from tradecalc.hts.providers import imported_schedule
 
     when = parse_date(as_of, "--as-of") if as_of else date.today()
@@ -67,11 +67,14 @@ def _report(
         stream, _ = open_stream(str(liquidation))
         with stream:
             lines = LineReader(stream, str(liquidation))
-            known = read_liquidation(csv_records(lines, "liquidation file"), bad)
+            known = read_liquidation(CsvRecords(lines, "liquidation file"), bad)
     stream, _ = open_stream(str(entries))
     with stream:
         report = build_report(
-            csv_records(LineReader(stream, "stdin" if str(entries) == "-" else str(entries))),
+            CsvRecords(
+                LineReader(stream, "stdin" if str(entries) == "-" else str(entries)),
+                "entries file",
+            ),
             loaded.schedule,
             as_of=when,
             corporate=corporate,

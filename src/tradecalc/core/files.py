@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import codecs
 import contextlib
+import csv
 import errno
 import fcntl
 import io
@@ -27,7 +28,7 @@ import signal
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from types import FrameType
 from typing import IO, TYPE_CHECKING, BinaryIO, NoReturn
@@ -336,6 +337,81 @@ class LineReader:
             f"{self.name}: not {self._label} text at line {line} (byte {byte}): save it as "
             "UTF-8 (in Excel: CSV UTF-8) or UTF-16 with a byte-order mark"
         )
+
+
+MAX_COLUMNS = 1000
+"""Most cells a CSV record may have (a batch input, an entries file)."""
+
+
+class CsvRecords:
+    """The records of a CSV text, streamed and bounded: the one CSV reader of batch and refund.
+
+    ``lines`` are text lines with their endings (a :class:`LineReader`, which already bounds
+    a line and refuses bytes that are not UTF-8 or UTF-16 text, or any iterable of text).
+    Every cell stays text. Reading stops with a :class:`DataError` that names ``what`` and
+    the line for a record longer than ``max_record`` characters (its lines together: an
+    unclosed quote swallowing the file), one with more than ``max_columns`` cells, one the
+    csv module refuses, or text that is not UTF-8 (a file opened as text).
+    :attr:`line` is the line the last record yielded started on."""
+
+    def __init__(
+        self,
+        lines: Iterable[str],
+        what: str,
+        max_record: int = MAX_LINE_CHARS,
+        max_columns: int = MAX_COLUMNS,
+    ) -> None:
+        self.lines = lines
+        self.what = what
+        self.max_record = max_record
+        self.max_columns = max_columns
+        self.line = 0
+
+    def __iter__(self) -> Iterator[list[str]]:
+        taken = 0  # characters of the record being read
+        start = 1  # its first line
+        limit = self.max_record
+        what = self.what
+
+        def counted() -> Iterator[str]:
+            nonlocal taken
+            seen = 0
+            try:
+                for line in self.lines:
+                    seen += 1
+                    taken += len(line)
+                    if taken > limit:
+                        raise DataError(
+                            f"{what}: CSV record at line {start} is longer than {limit:,} "
+                            "characters (the record-length limit; an unclosed quote?)"
+                        )
+                    yield line
+            except UnicodeDecodeError as exc:
+                # a text file decodes a chunk at a time: its lines before the bad byte
+                before = exc.object[: exc.start]
+                newlines = before.count(b"\n") if isinstance(before, bytes) else 0
+                raise DataError(
+                    f"{what}: not UTF-8 text at line {seen + 1 + newlines}: save it as "
+                    "UTF-8 (in Excel: CSV UTF-8)"
+                ) from None
+
+        reader = csv.reader(counted())
+        widest = self.max_columns
+        try:
+            for record in reader:
+                if len(record) > widest:
+                    raise DataError(
+                        f"{what}: line {start} has {len(record):,} cells, above the "
+                        f"{widest:,}-column limit"
+                    )
+                self.line = start
+                taken, start = 0, reader.line_num + 1
+                yield record
+        except csv.Error as exc:
+            hint = "; an unclosed quote?" if "field limit" in str(exc) else ""
+            raise DataError(
+                f"{what}: malformed CSV at line {reader.line_num} ({exc}{hint})"
+            ) from None
 
 
 @contextlib.contextmanager

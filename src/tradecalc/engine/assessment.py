@@ -1147,7 +1147,7 @@ def _unknown_code_message(
     revision = None
     base_rates = for_importer(base_rates, shipment.dest)
     if isinstance(base_rates, UsSchedule):
-        listing = _lines_under(base_rates, shipment, when)
+        listing = lines_under(base_rates, shipment, when)
         if listing:
             return listing
     if base_rates is not None:
@@ -1193,8 +1193,12 @@ def nearest_codes(digits: str, known: Iterable[str], limit: int = 3) -> list[str
     return [code for _, code in ranked[:limit]]
 
 
-def _lines_under(schedule: UsSchedule, shipment: Shipment, when: datetime) -> str | None:
-    """The lines a short code covers when they differ; raise for a code not in the schedule."""
+def lines_under(schedule: UsSchedule, shipment: Shipment, when: datetime) -> str | None:
+    """The lines a short code covers when they differ (a review text), else None.
+
+    Raises :class:`UsageError` for a code not in ``schedule`` in force at ``when``: the
+    error :func:`assess` gives such a code when no curated base rate covers it (a batch
+    asks this first, for rows the rate table has no base rate for)."""
     found = schedule.resolve(shipment.digits, when)
     on = format_when(when)
     if not found.exists:

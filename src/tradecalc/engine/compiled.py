@@ -59,7 +59,7 @@ from tradecalc.schedule.models import (
     code_digits,
 )
 
-FORMAT = "tradecalc-rate-table-4"
+FORMAT = "tradecalc-rate-table-5"
 START = datetime(1900, 1, 1)
 """The first instant of every code's first interval."""
 ROUTES = (("CN", "US"), ("US", "CN"))
@@ -160,6 +160,82 @@ def _l(value: object) -> list[object]:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class LayerSummary:
+    """What charging whole columns of shipments needs of one layer set (stored in the cache
+    beside the layers, so a batch never decodes the layers it charges)."""
+
+    columns: bool
+    """False when only the engine can charge the layers (:attr:`Layers.engine`) or they
+    carry taxes: those shipments take the row path."""
+    lines: tuple[tuple[int, int, bool], ...]
+    """Each duty line as ``(n, 10**k, on_remainder)``: ad valorem rate ``n / 10**k``."""
+    metals: int
+    """Metals charged on content (none declared: the full value, the remainder is 0)."""
+    claimable: str
+    """:attr:`Layers.claimable` as the batch writes it (``; `` between claims)."""
+    review: tuple[str, ...]
+    """:func:`review_of` the layers at an entry's moment, before the day's fees and caveats
+    (:func:`day_review` adds those)."""
+
+    def to_json(self) -> list[object]:
+        """Plain JSON values."""
+        return [self.columns, [list(x) for x in self.lines], self.metals, self.claimable,
+                list(self.review)]  # fmt: skip
+
+    @classmethod
+    def from_json(cls, value: object) -> LayerSummary:
+        """Back from :meth:`to_json` (NotATableError for anything else)."""
+        if not isinstance(value, list) or len(value) != 5:
+            raise NotATableError("bad summary")
+        columns, lines, metals, claimable, review = value
+        if type(columns) is not bool:
+            raise NotATableError("bad summary")
+        rows = [_l(x) for x in _l(lines)]
+        if any(len(x) != 3 or _n(x[0]) < 0 or _n(x[1]) < 1 or type(x[2]) is not bool for x in rows):
+            raise NotATableError("bad summary line")
+        return cls(
+            columns,
+            tuple((_n(x[0]), _n(x[1]), bool(x[2])) for x in rows),
+            _n(metals),
+            _s(claimable),
+            tuple(_s(r) for r in _l(review)),
+        )
+
+
+def scaled(fraction: Decimal) -> tuple[int, int]:
+    """A non-negative decimal as ``(n, 10**k)`` with ``fraction == n / 10**k``, exactly."""
+    sign, digits, exponent = fraction.as_tuple()
+    assert isinstance(exponent, int) and not sign, fraction  # rates are finite, never negative
+    number = int("".join(map(str, digits)) or "0")
+    if exponent >= 0:
+        return number * 10**exponent, 1
+    return number, 10**-exponent
+
+
+def summarize(layers: Layers) -> LayerSummary:
+    """The :class:`LayerSummary` of a layer set."""
+    return LayerSummary(
+        not layers.engine and not layers.taxes,
+        tuple((*scaled(Decimal(d[5])), d[6] == "remainder") for d in layers.duties),
+        len(_metals(layers)),
+        "; ".join(layers.claimable),
+        review_of(layers, ((), ()), (), True),
+    )
+
+
+def day_review(
+    review: tuple[str, ...],
+    fees: tuple[tuple[FeeAt, ...], tuple[str, ...]],
+    intraday: tuple[str, ...],
+) -> tuple[str, ...]:
+    """:func:`review_of` from a :attr:`LayerSummary.review` (layers without taxes), the
+    fees at the moment and the day's intraday caveat, in the engine's order."""
+    if not fees[1] and not intraday:
+        return review
+    return tuple(dict.fromkeys((*review, *fees[1], *intraday)))
+
+
 # ----------------------------------------------------------------------------- the table
 
 
@@ -183,6 +259,9 @@ class _Packed:
     layer_at: array.array[int]
     """Byte offsets of each layer set's JSON in ``blob`` (``layers + 1``)."""
     blob: memoryview
+    summary_at: array.array[int]
+    """Byte offsets of each layer set's :class:`LayerSummary` JSON in ``summaries``."""
+    summaries: memoryview
     position: dict[str, int] = field(default_factory=dict)
 
     def find(self, name: str) -> int | None:
@@ -213,6 +292,17 @@ class _Packed:
             raise NotATableError("bad layer") from None
         return Layers.from_json(value)
 
+    def summary(self, index: int) -> LayerSummary:
+        """The summary of the layer set at ``index`` (NotATableError if damaged)."""
+        low, high = self.summary_at[index], self.summary_at[index + 1]
+        if not 0 <= low <= high <= len(self.summaries):
+            raise NotATableError("bad summary offsets")
+        try:
+            value = json.loads(bytes(self.summaries[low:high]))
+        except (ValueError, RecursionError):
+            raise NotATableError("bad summary") from None
+        return LayerSummary.from_json(value)
+
 
 _MICRO = timedelta(microseconds=1)
 
@@ -238,6 +328,8 @@ class RateTable:
     packed: _Packed | None = None
     decoded: list[bool] = field(default_factory=list)
     """Per layer set: decoded from ``packed`` yet (empty when nothing is packed)."""
+    summaries: dict[int, LayerSummary] = field(default_factory=dict)
+    """The :class:`LayerSummary` of each layer set asked for so far."""
 
     def layer(self, index: int) -> Layers:
         """The layer set at ``index`` (NotATableError for a damaged one)."""
@@ -245,6 +337,69 @@ class RateTable:
             self.layers[index] = self.packed.layer(index)
             self.decoded[index] = True
         return self.layers[index]
+
+    def summary(self, index: int) -> LayerSummary:
+        """The :class:`LayerSummary` of the layer set at ``index``, read from the cache when
+        it is there (the layers are not decoded), else made (NotATableError if damaged)."""
+        found = self.summaries.get(index)
+        if found is None:
+            if self.packed is not None and not self.decoded[index]:
+                found = self.packed.summary(index)
+            else:
+                found = summarize(self.layers[index])
+            self.summaries[index] = found
+        return found
+
+    def columns(
+        self, importer: str, origin: str, codes: Iterable[str] | None = None
+    ) -> tuple[list[str], list[int], list[int]]:
+        """The intervals of the route's compiled codes (only ``codes`` when given, those of
+        them compiled) as three columns: the code's digits, the start (microseconds since
+        :data:`START`) and the layer-set index. Without ``codes`` a code may appear twice
+        (packed and decoded) with the same intervals. NotATableError if damaged."""
+        digits: list[str] = []
+        starts: list[int] = []
+        ids: list[int] = []
+        packed = self.packed
+        prefix = f"{importer}|{origin}|"
+        spans: list[tuple[str, int, int]] = []  # packed code, its first and last interval
+        if packed is not None:
+            code_at = packed.code_at
+            if len(code_at) != len(packed.names) + 1 or code_at[-1] > len(packed.starts):
+                raise NotATableError("bad offsets")
+        if codes is None:
+            if packed is not None:
+                spans = [
+                    (name[len(prefix) :], packed.code_at[i], packed.code_at[i + 1])
+                    for i, name in enumerate(packed.names)
+                    if name.startswith(prefix)
+                ]
+            decoded = [(k[2], v) for k, v in self.codes.items() if k[:2] == (importer, origin)]
+        else:
+            decoded = []
+            for code in codes:
+                found = self.codes.get((importer, origin, code))
+                if found is not None:
+                    decoded.append((code, found))
+                elif packed is not None:
+                    position = packed.find(prefix + code)
+                    if position is not None:
+                        spans.append((code, packed.code_at[position], packed.code_at[position + 1]))
+        if packed is not None:
+            all_starts, all_ids = packed.starts, packed.ids
+            for code, low, high in spans:
+                if not 0 <= low <= high:
+                    raise NotATableError("bad offsets")
+                digits.extend([code] * (high - low))
+                starts.extend(all_starts[low:high])
+                ids.extend(all_ids[low:high])
+            if ids and (min(ids) < 0 or max(ids) >= len(self.layers)):
+                raise NotATableError("bad intervals")
+        for code, (when, refs) in decoded:
+            digits.extend([code] * len(refs))
+            starts.extend(_micros(t) for t in when)
+            ids.extend(refs)
+        return digits, starts, ids
 
     def find(self, key: tuple[str, str, str]) -> tuple[list[datetime], list[int]] | None:
         """The starts and layer indexes of a code, if compiled (NotATableError if damaged)."""
@@ -303,7 +458,9 @@ class RateTable:
         The payload is plain data, never code: the code names (JSON), then little-endian
         64-bit integer arrays (interval offsets per code, interval starts in microseconds
         since :data:`START`, layer-set indexes, byte offsets of each layer set), then each
-        layer set as JSON, one after the other. The header gives every part's length."""
+        layer set as JSON, one after the other, then the byte offsets of each layer set's
+        :class:`LayerSummary` and the summaries as JSON. The header gives every part's
+        length."""
         self.complete()
         names, code_at, starts, ids = [], array.array("q", [0]), array.array("q"), array.array("q")
         for (i, o, d), (when, refs) in self.codes.items():
@@ -318,12 +475,24 @@ class RateTable:
         layer_at = array.array("q", [0])
         for blob in blobs:
             layer_at.append(layer_at[-1] + len(blob))
+        summaries = [
+            json.dumps(self.summary(i).to_json(), separators=(",", ":"), ensure_ascii=False)
+            .encode()
+            for i in range(len(self.layers))
+        ]  # fmt: skip
+        summary_at = array.array("q", [0])
+        for blob in summaries:
+            summary_at.append(summary_at[-1] + len(blob))
         parts = [json.dumps(names, separators=(",", ":")).encode()]
         for numbers in (code_at, starts, ids, layer_at):
             if sys.byteorder != "little":
                 numbers.byteswap()
             parts.append(numbers.tobytes())
         parts.append(b"".join(blobs))
+        if sys.byteorder != "little":
+            summary_at.byteswap()
+        parts.append(summary_at.tobytes())
+        parts.append(b"".join(summaries))
         payload = b"".join(parts)
         head: dict[str, object] = {"format": FORMAT, "version": _code_version(), "key": self.key}
         head["parts"] = [len(p) for p in parts]
@@ -349,7 +518,7 @@ class RateTable:
         if head.get("payload_sha256") != hashlib.sha256(payload).hexdigest():
             raise NotATableError("damaged")
         sizes = [_n(n) for n in _l(head.get("parts"))]
-        if len(sizes) != 6 or any(n < 0 for n in sizes) or sum(sizes) != len(payload):
+        if len(sizes) != 8 or any(n < 0 for n in sizes) or sum(sizes) != len(payload):
             raise NotATableError("bad parts")
         parts, at = [], 0
         for size in sizes:
@@ -357,7 +526,7 @@ class RateTable:
             at += size
         names = [_s(n) for n in _l(json.loads(bytes(parts[0])))]
         numbers = []
-        for part in parts[1:5]:
+        for part in (*parts[1:5], parts[6]):
             if len(part) % 8:
                 raise NotATableError("bad array")
             found = array.array("q")
@@ -365,11 +534,13 @@ class RateTable:
             if sys.byteorder != "little":
                 found.byteswap()
             numbers.append(found)
-        code_at, starts, ids, layer_at = numbers
+        code_at, starts, ids, layer_at, summary_at = numbers
         if len(code_at) != len(names) + 1 or len(starts) != len(ids) or not layer_at:
             raise NotATableError("bad lengths")
+        if len(summary_at) != len(layer_at):
+            raise NotATableError("bad lengths")
         count = len(layer_at) - 1
-        packed = _Packed(names, code_at, starts, ids, layer_at, parts[5])
+        packed = _Packed(names, code_at, starts, ids, layer_at, parts[5], summary_at, parts[7])
         placeholder = Layers((), (), ())
         return cls(key, [placeholder] * count, {}, packed, [False] * count)
 
@@ -925,7 +1096,7 @@ class Tables:
         try:
             return self.table.layer(index)
         except (NotATableError, ValueError, TypeError, KeyError):
-            raise _DamagedError from None
+            raise DamagedTableError from None
 
     def index_at(self, importer: str, origin: str, digits: str, when: datetime) -> int | None:
         """The index of :meth:`at`'s layers in ``table.layers`` (equal layers, one index).
@@ -933,8 +1104,8 @@ class Tables:
         A cached table found damaged on the way is dropped (and its codes compiled again)."""
         try:
             return self._index_at(importer, origin, digits, when)
-        except _DamagedError:
-            self._drop()
+        except DamagedTableError:
+            self.drop()
             return self._index_at(importer, origin, digits, when)
 
     def spans(self, importer: str, origin: str, digits: str) -> tuple[list[int], list[int]] | None:
@@ -945,7 +1116,7 @@ class Tables:
         try:
             found = self.table.spans(key)
         except (NotATableError, ValueError, TypeError, KeyError, IndexError):
-            self._drop()
+            self.drop()
             found = None
         if found is None:
             if not self._add(key):
@@ -953,7 +1124,27 @@ class Tables:
             found = self.table.spans(key)
         return found
 
-    def _drop(self) -> None:
+    def summary(self, index: int) -> LayerSummary:
+        """The :class:`LayerSummary` of the layer set at ``index`` of :meth:`index_at` or
+        :meth:`columns` (DamagedTableError: call :meth:`drop`; indexes are then void)."""
+        try:
+            return self.table.summary(index)
+        except (NotATableError, ValueError, TypeError, KeyError, IndexError):
+            raise DamagedTableError from None
+
+    def columns(
+        self, importer: str, origin: str, codes: Iterable[str] | None = None
+    ) -> tuple[list[str], list[int], list[int]]:
+        """:meth:`RateTable.columns`: the intervals of the codes compiled so far (of
+        ``codes``, when given; DamagedTableError: call :meth:`drop`)."""
+        try:
+            return self.table.columns(importer, origin, codes)
+        except (NotATableError, ValueError, TypeError, KeyError, IndexError):
+            raise DamagedTableError from None
+
+    def drop(self) -> None:
+        """Forget the table (a damaged cached one): codes are compiled again when asked, and
+        :attr:`generation` changes (layer indexes given before are void)."""
         self.table = RateTable(self.table.key, [], {})
         self._ids = None
         self.generation += 1
@@ -970,7 +1161,7 @@ class Tables:
                     self.layer(ids[position])
                 return ids[position] if position >= 0 else None
         except (NotATableError, ValueError, TypeError, KeyError):
-            raise _DamagedError from None
+            raise DamagedTableError from None
         if not self._add(key):
             return None
         starts, ids = self.table.codes[key]
@@ -1042,8 +1233,9 @@ def _read_regular(path: Path) -> bytes:
         return handle.read(MAX_TABLE_BYTES + 1)
 
 
-class _DamagedError(Exception):
-    """A cached table turned out damaged when a part of it was decoded."""
+class DamagedTableError(Exception):
+    """A cached table turned out damaged when a part of it was decoded (:meth:`Tables.drop`
+    it)."""
 
 
 def open_tables(
