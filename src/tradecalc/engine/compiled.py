@@ -35,7 +35,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -44,16 +44,14 @@ from pathlib import Path
 from tradecalc.core.errors import TradecalcError, WriteError
 from tradecalc.core.files import replace_file
 from tradecalc.core.money import consumption_tax, effective_rate, exact, money_sum, round_money
-from tradecalc.core.rate import FREE, Rate, parse_rate
+from tradecalc.core.rate import Rate, parse_rate
 from tradecalc.core.status import status
 from tradecalc.engine import assessment as engine
 from tradecalc.hts.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
 from tradecalc.hts.history import Bundle, UsSchedule, hts_number
 from tradecalc.schedule.models import (
-    CodeRate,
     Measure,
     Party,
-    Period,
     ProductList,
     Schedule,
     code_digits,
@@ -441,15 +439,18 @@ class _CodeScope:
 
     def matches(self, digits: str, headings: tuple[str, ...], when: datetime) -> bool:
         """Exactly :func:`tradecalc.engine.assessment.scope_matches` for this code."""
-        if self.prefix_out or any(p.holds(digits, when) for p in self.lists_out):
+        if self.prefix_out:
             return False
-        if self.heads_out and any(h in self.heads_out for h in headings):
+        for plist in self.lists_out:
+            if plist.holds(digits, when):
+                return False
+        if self.heads_out and not self.heads_out.isdisjoint(headings):
             return False
         if not self.any_include or self.prefix_in:
             return True
-        if self.heads_in and any(h in self.heads_in for h in headings):
+        if self.heads_in and not self.heads_in.isdisjoint(headings):
             return True
-        return any(p.holds(digits, when) for p in self.lists_in)
+        return any(plist.holds(digits, when) for plist in self.lists_in)
 
 
 def _list_signature(plist: ProductList, digits: str) -> tuple[object, ...]:
@@ -492,6 +493,7 @@ class _Compiler:
             and (self.provider.imported is None or not self.provider.imported.revisions)
         )
         self.rates: dict[str, Rate] = {}
+        self.rate_texts: dict[Rate, tuple[str, str, tuple[str, ...]]] = {}
         starts = list(self.provider.starts()) if self.provider is not None else []
         if self.provider is not None and self.provider.importer == "CN":
             from tradecalc.hts.cn_lines import NEW_SCHEDULE
@@ -507,6 +509,12 @@ class _Compiler:
             scope for c in self.claims for scope in (c.scope, c.ask) if scope is not None
         ]
         self.heads = self._heads_index()
+        self.from_origin = {i for i, m in enumerate(self.measures) if m.from_origin(origin)}
+        self.always = [
+            i
+            for i in sorted(self.from_origin)
+            if not self.scopes[i].any_include or self.scopes[i].headings[0]
+        ]
 
     # -- per code
 
@@ -534,10 +542,13 @@ class _Compiler:
                     prefix_hit.add((i, side))
                 else:
                     list_hit.add((i, side, position))
+        candidates = set(self.always)
+        candidates.update(i for i, side in prefix_hit if side == 0)
+        candidates.update(i for i, side, _ in list_hit if side == 0)
+        candidates &= self.from_origin
         found = []
-        for i, (measure, scope) in enumerate(zip(self.measures, self.scopes, strict=True)):
-            if not measure.from_origin(self.origin):
-                continue
+        for i in sorted(candidates):
+            measure, scope = self.measures[i], self.scopes[i]
             prefix_in = (i, 0) in prefix_hit
             lists_in = tuple(p for n, p in enumerate(scope.lists[0]) if (i, 0, n) in list_hit)
             if scope.any_include and not prefix_in and not lists_in and not scope.headings[0]:
@@ -556,22 +567,6 @@ class _Compiler:
             if code_scope.fixed is not False:
                 found.append(code_scope)
         return found
-
-    def table_rate(self, period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:
-        """:func:`tradecalc.engine.assessment._table_rate` through a per-period index."""
-        index: dict[str, tuple[Rate, CodeRate]] | None = period.memo.get(_Compiler.table_rate)
-        if index is None:
-            index = {}
-            for key, entry in period.rates.items():
-                index.setdefault(code_digits(key), (entry.rate, entry))
-            period.memo[_Compiler.table_rate] = index
-        for end in range(len(digits), 0, -1):
-            hit = index.get(digits[:end])
-            if hit is not None:
-                return hit
-        if period.rate is not None:
-            return period.rate, None
-        return None
 
     def hts_intervals(self, digits: str) -> list[tuple[datetime, ImportedRate | None]] | None:
         """The bundled line of a tariff line over time, or None (use the provider)."""
@@ -618,7 +613,7 @@ class _Compiler:
             lists = tuple(_list_signature(plist, digits) for plist in (*cs.lists_in, *cs.lists_out))
             rates = []
             for period in cs.measure.periods:
-                hit = self.table_rate(period, digits)
+                hit = engine._table_rate(period, digits)
                 rates.append(hit)
             parts.append((cs.index, cs.fixed, cs.prefix_in, cs.prefix_out, lists, tuple(rates)))
         series = tuple(
@@ -703,127 +698,73 @@ class _Compiler:
                 if tperiod.to is not None:
                     instants.add(tperiod.to)
         out: list[tuple[datetime, Layers]] = []
+        ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
         for when in sorted(t for t in instants if t >= START):
-            if hts is not None:
-                at = bisect.bisect_right(hts_starts, when) - 1
-                layers = self.resolve(digits, when, scopes, hts, at)
-            else:
-                layers = self.resolve(digits, when, scopes, None, 0)
+            at = bisect.bisect_right(hts_starts, when) - 1 if hts is not None else 0
+            layers = self.resolve(ship, when, scopes, hts, at)
             if not out or out[-1][1] != layers:
                 out.append((when, layers))
         return out
 
     # -- per code and instant
 
-    def active(
-        self,
-        digits: str,
-        when: datetime,
-        scopes: Sequence[_CodeScope],
-        headings: tuple[str, ...],
-    ) -> list[engine._Active]:
-        """:func:`tradecalc.engine.assessment._active_measures` without overrides or trace."""
-        found = []
-        for cs in scopes:
-            if cs.fixed is None and not cs.matches(digits, headings, when):
-                continue
-            measure = cs.measure
-            period = next((p for p in measure.periods if p.covers(when)), None)
-            if period is None:
-                continue
-            hit = (FREE, None) if measure.kind == "flag" else self.table_rate(period, digits)
-            if hit is None:
-                continue
-            rate, entry = hit
-            source = entry.source if entry and entry.source else period.source
-            unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
-            found.append(
-                engine._Active(measure, period, rate, period.heading, source, unconfirmed,
-                               cs.index, "")
-            )  # fmt: skip
-        return found
-
     def resolve(
         self,
-        digits: str,
+        ship: engine.Shipment,
         when: datetime,
         scopes: Sequence[_CodeScope],
         hts: list[tuple[datetime, ImportedRate | None]] | None,
         at: int,
     ) -> Layers:
-        """The layers at ``when``: :func:`tradecalc.engine.assessment._make_plan`'s rules, no
-        trace."""
-        review: list[str] = []
-        ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
-        active = self.active(digits, when, scopes, ())
-        imported = None
-        if self.provider is not None and not engine._has_base(active):
+        """The layers at ``when``: :func:`tradecalc.engine.assessment.resolve_plan`, no trace."""
+        lookup: Callable[[str, datetime], ImportedRate | None] | None = None
+        if self.provider is not None:
             if hts is None:
-                imported = self.provider.lookup(digits, when)
+                lookup = self.provider.lookup
             else:
-                imported = hts[at][1] if at >= 0 else None
-            if imported is not None:
-                if imported.headings:
-                    active = self.active(digits, when, scopes, imported.headings)
-                active += engine._imported_base(self.measures, ship, imported, {}, [], review)
-        claimed = engine.apply_claims(self.schedule, ship, when, active, [])
-        charged = engine._drop_displaced(claimed.active, [])
-        review.extend(
-            f"{a.measure.name}: {a.measure.note or 'check this measure'}"
-            for a in charged
-            if a.measure.kind == "flag"
+                found = hts[at][1] if at >= 0 else None
+                lookup = lambda _digits, _when: found  # noqa: E731
+        plan = engine.resolve_plan(
+            self.schedule, ship, when, self.party, self.measures, lookup, scopes=scopes
         )
-        duties = [a for a in charged if a.measure.kind == "duty"]
-        why = ""
-        if not any(a.measure.group == "base" for a in duties) and imported is None:
-            why = "no base rate for the code: the engine says why"
-        order = {group: i for i, group in enumerate(self.party.reporting_order)}
-        duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
-        offered = [*duties, *claimed.gated]
-        claimable, asked = engine.claims_offered(self.schedule, ship, when, offered, entry=True)
-        named = set(engine.claims_offered(self.schedule, ship, when, offered, entry=False)[1])
-        review.extend(asked)
         rows = []
-        for a in duties:
+        for a in plan.duties:
             kind = engine._base_kind(a)
             metal = a.measure.metal if kind == "metal" else None
-            units = tuple(part.unit for part in a.rate.specifics if part.amount != 0)
+            rate_text, fraction, units = self._rate_texts(a.rate)
             rows.append(
-                (a.measure.id, a.measure.name, a.measure.group, a.heading, str(a.rate),
-                 str(a.rate.ad_valorem), kind, a.source, a.unconfirmed, metal, units)
+                (a.measure.id, a.measure.name, a.measure.group, a.heading, rate_text,
+                 fraction, kind, a.source, a.unconfirmed, metal, units)
             )  # fmt: skip
         return Layers(
             tuple(rows),
-            tuple(review),
-            self.taxes(digits, when),
-            why,
-            claimable,
-            tuple(a for a in asked if a not in named),
+            (*plan.review, *plan.asked),
+            self.taxes(ship, when),
+            "" if plan.has_base else "no base rate for the code: the engine says why",
+            plan.claimable,
+            plan.entry_only,
         )
 
-    def taxes(self, digits: str, when: datetime) -> tuple[TaxLayer, ...]:
+    def _rate_texts(self, rate: Rate) -> tuple[str, str, tuple[str, ...]]:
+        """A rate's text, its ad valorem fraction as text, and the units of its specific
+        parts (remembered per rate: a few hundred rates recur over every code)."""
+        found = self.rate_texts.get(rate)
+        if found is None:
+            units = tuple(part.unit for part in rate.specifics if part.amount != 0)
+            found = self.rate_texts[rate] = (str(rate), str(rate.ad_valorem), units)
+        return found
+
+    def taxes(self, ship: engine.Shipment, when: datetime) -> tuple[TaxLayer, ...]:
         """The taxes of the code at ``when`` (consumption first, then VAT)."""
-        found = []
-        code = digits
-        for kind in ("consumption", "vat"):
-            for tax in (t for t in self.party.taxes if t.kind == kind):
-                hit = engine._tax_rate(self.schedule, tax, digits, when)
-                if hit is None:
-                    continue
-                rate, source, unconfirmed, finer = hit
-                review = []
-                if finer:
-                    review.append(
-                        f"{tax.name}: {code} is charged {rate}, but listed lines under it "
-                        f"differ ({', '.join(finer)}); give the full tariff line"
-                    )
-                if kind == "consumption" and rate.ad_valorem >= 1:
-                    review.append(f"{tax.name}: rate {rate} cannot be 100% or more")
-                found.append(
-                    (tax.id, tax.name, kind, str(rate), str(rate.ad_valorem), source,
-                     unconfirmed, tuple(review))
-                )  # fmt: skip
-        return tuple(found)
+        if not self.party.taxes:
+            return ()
+        return tuple(
+            (tax.id, tax.name, tax.kind, str(rate), str(rate.ad_valorem), source, unconfirmed,
+             review)
+            for tax, rate, source, unconfirmed, review in engine.tax_layers(
+                self.schedule, self.party, ship.digits, ship.digits, when
+            )
+        )  # fmt: skip
 
 
 def route_codes(importer: str, base_rates: BaseRates | None, schedule: Schedule) -> list[str]:
@@ -1146,14 +1087,9 @@ def review_of(
     (they never depend on the amounts); ``entry``: at an entry's moment, not a named
     regime's (claims that count only in a window of entry dates are asked about then)."""
     found = [r for r in layers.review if entry or r not in layers.entry_only]
-    for metal, name in _metals(layers).items():
-        found.append(
-            f"{metal} content unknown: {name} charged on the full value (CBP's fallback); "
-            f"pass --metal {metal}=PERCENT% or --metal {metal}=USDAMOUNT"
-        )
+    found.extend(engine.metal_unknown(metal, name) for metal, name in _metals(layers).items())
     found.extend(
-        f"{duty[1]}: the rate {duty[4]} needs a quantity in {unit}; "
-        f"pass --qty N --unit {unit} (specific part not charged)"
+        engine.quantity_needed(duty[1], duty[4], unit)
         for duty in layers.duties
         for unit in duty[10]
     )

@@ -466,9 +466,14 @@ class ProductList(Model):
             grouped.setdefault(row.digits, []).append(row)
         return {key: tuple(rows) for key, rows in grouped.items()}
 
+    @cached_property
+    def _prefixes(self) -> tuple[str, ...]:
+        """The digits of the inline codes (normalised once; not part of the model's value)."""
+        return tuple(code_digits(code) for code in self.codes)
+
     def holds(self, digits: str, when: datetime | None = None) -> bool:
         """True if a code of the list is a prefix of ``digits`` (at ``when``, for dated rows)."""
-        if any(digits.startswith(code_digits(code)) for code in self.codes):
+        if self.codes and digits.startswith(self._prefixes):
             return True
         if not self.rows:
             return False
