@@ -821,6 +821,7 @@ def claims_offered(
     a named regime's moment, which is no shipment's loading date."""
     given = {claim_id for claim_id, _ in shipment.claims}
     charged = {a.measure.id: a.measure.name for a in duties}
+    digits = shipment.digits
     offered: list[str] = []
     asked: list[str] = []
     entry_only: list[str] = []
@@ -830,13 +831,13 @@ def claims_offered(
         hits = [e for e in claim.effects if e.measure in charged and e.covers(when)]
         if not hits:
             continue
-        if not _scope_matches(schedule, claim.scope, shipment.digits, when=when)[0]:
+        if not _scope_matches(schedule, claim.scope, digits, when=when)[0]:
             continue
         headings = ", ".join(dict.fromkeys(e.heading for e in hits if e.heading))
         offered.append(f"{claim_id} ({headings})" if headings else claim_id)
         if claim.ask is None:
             continue
-        if not _scope_matches(schedule, claim.ask, shipment.digits, when=when)[0]:
+        if not _scope_matches(schedule, claim.ask, digits, when=when)[0]:
             continue
         names = ", ".join(dict.fromkeys(charged[e.measure] for e in hits))
         value = "=PERCENT%" if claim.needs_share else ""
@@ -1025,20 +1026,30 @@ def _table_rate(period: Period, digits: str) -> tuple[Rate, CodeRate | None] | N
     """The rate of the longest table entry that is a prefix of ``digits`` (the first one
     listed among equal codes), else the period's flat rate; through an index of the table
     by code digits kept in the period's memo."""
-    index: dict[str, tuple[Rate, CodeRate]] | None = period.memo.get(_table_rate)
+    memo = period.memo
+    index: dict[str, tuple[Rate, CodeRate]] | None = memo.get(_table_rate)
     if index is None:
         index = {}
         for key, entry in period.rates.items():
             index.setdefault(code_digits(key), (entry.rate, entry))
-        period.memo[_table_rate] = index
+        memo[_table_rate] = index
     if index:
+        # the code asked last: a compile asks about one code at many moments
+        last: tuple[str, tuple[Rate, CodeRate | None] | None] | None = memo.get(_LAST_RATE)
+        if last is not None and last[0] == digits:
+            return last[1]
         for end in range(len(digits), 0, -1):
             hit = index.get(digits[:end])
             if hit is not None:
+                memo[_LAST_RATE] = (digits, hit)
                 return hit
-    if period.rate is not None:
-        return period.rate, None
-    return None
+    found = None if period.rate is None else (period.rate, None)
+    if index:
+        memo[_LAST_RATE] = (digits, found)
+    return found
+
+
+_LAST_RATE = "last table rate"
 
 
 def _active_measures(

@@ -455,23 +455,12 @@ class _CodeScope:
 
 def _list_signature(plist: ProductList, digits: str) -> tuple[object, ...]:
     """Whether ``plist`` holds ``digits`` by a plain code, and its dated rows for it."""
-    return (
-        any(digits.startswith(code_digits(c)) for c in plist.codes),
-        tuple(
-            (row.start, row.end)
-            for end in range(2, len(digits) + 1)
-            for row in (plist._index.get(digits[:end], ()) if plist.rows else ())
-        ),
-    )
+    inline, rows = plist.rows_for(digits)
+    return (inline, tuple((row.start, row.end) for row in rows))
 
 
 def _list_instants(plist: ProductList, digits: str) -> list[datetime]:
-    found = []
-    index = plist._index if plist.rows else {}
-    for end in range(2, len(digits) + 1):
-        for row in index.get(digits[:end], ()):
-            found += [t for t in (row.start, row.end) if t is not None]
-    return found
+    return [t for row in plist.rows_for(digits)[1] for t in (row.start, row.end) if t is not None]
 
 
 class _Compiler:
@@ -699,9 +688,10 @@ class _Compiler:
                     instants.add(tperiod.to)
         out: list[tuple[datetime, Layers]] = []
         ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
+        taxes = _CodeTaxes(self, ship)
         for when in sorted(t for t in instants if t >= START):
             at = bisect.bisect_right(hts_starts, when) - 1 if hts is not None else 0
-            layers = self.resolve(ship, when, scopes, hts, at)
+            layers = self.resolve(ship, when, scopes, hts, at, taxes)
             if not out or out[-1][1] != layers:
                 out.append((when, layers))
         return out
@@ -715,6 +705,7 @@ class _Compiler:
         scopes: Sequence[_CodeScope],
         hts: list[tuple[datetime, ImportedRate | None]] | None,
         at: int,
+        taxes: _CodeTaxes,
     ) -> Layers:
         """The layers at ``when``: :func:`tradecalc.engine.assessment.resolve_plan`, no trace."""
         lookup: Callable[[str, datetime], ImportedRate | None] | None = None
@@ -739,7 +730,7 @@ class _Compiler:
         return Layers(
             tuple(rows),
             (*plan.review, *plan.asked),
-            self.taxes(ship, when),
+            taxes.at(when),
             "" if plan.has_base else "no base rate for the code: the engine says why",
             plan.claimable,
             plan.entry_only,
@@ -754,17 +745,45 @@ class _Compiler:
             found = self.rate_texts[rate] = (str(rate), str(rate.ad_valorem), units)
         return found
 
-    def taxes(self, ship: engine.Shipment, when: datetime) -> tuple[TaxLayer, ...]:
-        """The taxes of the code at ``when`` (consumption first, then VAT)."""
-        if not self.party.taxes:
+
+class _CodeTaxes:
+    """The taxes of one code over time: they change only where a tax period starts or ends
+    or a product list in a tax's scope has a dated row for the code, so they are worked out
+    once between two such instants."""
+
+    def __init__(self, compiler: _Compiler, ship: engine.Shipment) -> None:
+        self.compiler = compiler
+        self.ship = ship
+        edges: set[datetime] = set()
+        schedule = compiler.schedule
+        for tax in compiler.party.taxes:
+            for period in tax.periods:
+                edges.add(period.from_)
+                if period.to is not None:
+                    edges.add(period.to)
+            for entry in (*tax.scope.include, *tax.scope.exclude):
+                plist = schedule.product_lists.get(entry[1:]) if entry.startswith("@") else None
+                if plist is not None:
+                    edges.update(_list_instants(plist, ship.digits))
+        self.edges = sorted(edges)
+        self.found: dict[int, tuple[TaxLayer, ...]] = {}
+
+    def at(self, when: datetime) -> tuple[TaxLayer, ...]:
+        """The taxes at ``when`` (consumption first, then VAT)."""
+        if not self.compiler.party.taxes:
             return ()
-        return tuple(
-            (tax.id, tax.name, tax.kind, str(rate), str(rate.ad_valorem), source, unconfirmed,
-             review)
-            for tax, rate, source, unconfirmed, review in engine.tax_layers(
-                self.schedule, self.party, ship.digits, ship.digits, when
-            )
-        )  # fmt: skip
+        segment = bisect.bisect_right(self.edges, when)
+        found = self.found.get(segment)
+        if found is None:
+            digits = self.ship.digits
+            found = self.found[segment] = tuple(
+                (tax.id, tax.name, tax.kind, str(rate), str(rate.ad_valorem), source,
+                 unconfirmed, review)
+                for tax, rate, source, unconfirmed, review in engine.tax_layers(
+                    self.compiler.schedule, self.compiler.party, digits, digits, when
+                )
+            )  # fmt: skip
+        return found
 
 
 def route_codes(importer: str, base_rates: BaseRates | None, schedule: Schedule) -> list[str]:
