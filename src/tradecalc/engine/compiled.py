@@ -484,10 +484,13 @@ class _Compiler:
         self.rates: dict[str, Rate] = {}
         self.rate_texts: dict[Rate, tuple[str, str, tuple[str, ...]]] = {}
         starts = list(self.provider.starts()) if self.provider is not None else []
+        self.china_lines = False
+        """The provider is the bundled China lines (asked at every instant, see _imports)."""
         if self.provider is not None and self.provider.importer == "CN":
-            from tradecalc.hts.cn_lines import NEW_SCHEDULE
+            from tradecalc.hts.cn_lines import NEW_SCHEDULE, ChinaLines
 
             starts.append(NEW_SCHEDULE)
+            self.china_lines = isinstance(self.provider, ChinaLines)
         self.provider_starts = starts
         self.memo: dict[tuple[object, ...], list[tuple[datetime, Layers]]] = {}
         self.claims = [c for c in schedule.claims.values() if c.importer == importer]
@@ -591,38 +594,32 @@ class _Compiler:
         self,
         digits: str,
         scopes: Sequence[_CodeScope],
-        hts: list[tuple[datetime, ImportedRate | None]] | None,
-    ) -> tuple[object, ...] | None:
+        instants: Sequence[datetime],
+        imports: Sequence[ImportedRate | None],
+        taxes: _CodeTaxes,
+    ) -> tuple[object, ...]:
         """Everything the intervals of ``digits`` depend on, without the code itself: codes
-        with equal signatures have equal intervals (None: no signature, compile the code)."""
-        if self.party.taxes or hts is None:
-            return None
+        with equal signatures have equal intervals."""
         parts: list[object] = [self._claims_signature(digits)]
         for cs in scopes:
             lists = tuple(_list_signature(plist, digits) for plist in (*cs.lists_in, *cs.lists_out))
-            rates = []
-            for period in cs.measure.periods:
-                hit = engine._table_rate(period, digits)
-                rates.append(hit)
-            parts.append((cs.index, cs.fixed, cs.prefix_in, cs.prefix_out, lists, tuple(rates)))
+            rates = tuple(engine._table_rate(period, digits) for period in cs.measure.periods)
+            parts.append((cs.index, cs.fixed, cs.prefix_in, cs.prefix_out, lists, rates))
         series = tuple(
-            (
-                start,
-                None
-                if imported is None
-                else (
-                    imported.text,
-                    imported.rate,
-                    imported.headings,
-                    imported.source,
-                    imported.kind,
-                    imported.unconfirmed,
-                    imported.code if imported.rate is None else "",
-                ),
+            None
+            if imported is None
+            else (
+                imported.text,
+                imported.rate,
+                imported.headings,
+                imported.source,
+                imported.kind,
+                imported.unconfirmed,
+                imported.code if imported.rate is None else "",
             )
-            for start, imported in hts
+            for imported in imports
         )
-        return (tuple(parts), series)
+        return (tuple(parts), tuple(instants), series, tuple(taxes.at(t) for t in instants))
 
     def _claim_lists(self) -> Iterator[ProductList]:
         for scope in self.claim_scopes:
@@ -647,23 +644,32 @@ class _Compiler:
         return tuple(found)
 
     def compile_code(self, digits: str) -> list[tuple[datetime, Layers]]:
-        """The intervals of one code: (start, layers), a new one only where they differ."""
+        """The intervals of one code: (start, layers), a new one only where they differ.
+
+        Codes whose signature (:meth:`_signature`) is known share its intervals."""
         scopes = self.code_scopes(digits)
         hts = self.hts_intervals(digits)
-        signature = self._signature(digits, scopes, hts)
-        if signature is not None:
-            known = self.memo.get(signature)
-            if known is None:
-                known = self.memo[signature] = self._compile_code(digits, scopes, hts)
-            return known
-        return self._compile_code(digits, scopes, hts)
+        ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
+        taxes = _CodeTaxes(self, ship)
+        instants = self._instants(digits, scopes, hts)
+        imports = self._imports(digits, instants, hts)
+        if imports is None:
+            return self._compile_code(ship, instants, scopes, None, taxes)
+        signature = self._signature(digits, scopes, instants, imports, taxes)
+        known = self.memo.get(signature)
+        if known is None:
+            known = self.memo[signature] = self._compile_code(
+                ship, instants, scopes, imports, taxes
+            )
+        return known
 
-    def _compile_code(
+    def _instants(
         self,
         digits: str,
         scopes: Sequence[_CodeScope],
         hts: list[tuple[datetime, ImportedRate | None]] | None,
-    ) -> list[tuple[datetime, Layers]]:
+    ) -> list[datetime]:
+        """Every instant where something the code depends on may change, in order."""
         instants = {START}
         for cs in scopes:
             for period in cs.measure.periods:
@@ -677,21 +683,49 @@ class _Compiler:
             instants.update(_list_instants(plist, digits))
         if hts is not None:
             instants.update(t for t, _ in hts)
-            hts_starts = [t for t, _ in hts]
         else:
             instants.update(self.provider_starts)
-            hts_starts = []
         for tax in self.party.taxes:
             for tperiod in tax.periods:
                 instants.add(tperiod.from_)
                 if tperiod.to is not None:
                     instants.add(tperiod.to)
+        return sorted(t for t in instants if t >= START)
+
+    def _imports(
+        self,
+        digits: str,
+        instants: Sequence[datetime],
+        hts: list[tuple[datetime, ImportedRate | None]] | None,
+    ) -> list[ImportedRate | None] | None:
+        """The imported line of the code at each instant, from the bundled HTS history or
+        the China lines (which answer for any code, never raise, and change only at their
+        starts); None: ask the provider at each instant that needs it."""
+        if self.provider is None:
+            return [None] * len(instants)
+        if hts is not None:
+            starts = [t for t, _ in hts]
+            found = []
+            for when in instants:
+                at = bisect.bisect_right(starts, when) - 1
+                found.append(hts[at][1] if at >= 0 else None)
+            return found
+        if self.china_lines:
+            return [self.provider.lookup(digits, when) for when in instants]
+        return None
+
+    def _compile_code(
+        self,
+        ship: engine.Shipment,
+        instants: Sequence[datetime],
+        scopes: Sequence[_CodeScope],
+        imports: Sequence[ImportedRate | None] | None,
+        taxes: _CodeTaxes,
+    ) -> list[tuple[datetime, Layers]]:
         out: list[tuple[datetime, Layers]] = []
-        ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
-        taxes = _CodeTaxes(self, ship)
-        for when in sorted(t for t in instants if t >= START):
-            at = bisect.bisect_right(hts_starts, when) - 1 if hts is not None else 0
-            layers = self.resolve(ship, when, scopes, hts, at, taxes)
+        for position, when in enumerate(instants):
+            imported = None if imports is None else imports[position]
+            layers = self.resolve(ship, when, scopes, imports is None, imported, taxes)
             if not out or out[-1][1] != layers:
                 out.append((when, layers))
         return out
@@ -703,18 +737,17 @@ class _Compiler:
         ship: engine.Shipment,
         when: datetime,
         scopes: Sequence[_CodeScope],
-        hts: list[tuple[datetime, ImportedRate | None]] | None,
-        at: int,
+        ask: bool,
+        imported: ImportedRate | None,
         taxes: _CodeTaxes,
     ) -> Layers:
-        """The layers at ``when``: :func:`tradecalc.engine.assessment.resolve_plan`, no trace."""
+        """The layers at ``when``: :func:`tradecalc.engine.assessment.resolve_plan`, no trace;
+        the imported line is ``imported``, or the provider's when ``ask``."""
         lookup: Callable[[str, datetime], ImportedRate | None] | None = None
-        if self.provider is not None:
-            if hts is None:
-                lookup = self.provider.lookup
-            else:
-                found = hts[at][1] if at >= 0 else None
-                lookup = lambda _digits, _when: found  # noqa: E731
+        if ask and self.provider is not None:
+            lookup = self.provider.lookup
+        elif imported is not None:
+            lookup = lambda _digits, _when: imported  # noqa: E731
         plan = engine.resolve_plan(
             self.schedule, ship, when, self.party, self.measures, lookup, scopes=scopes
         )
