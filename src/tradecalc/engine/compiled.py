@@ -500,6 +500,30 @@ class _Compiler:
         self.claim_scopes = [
             scope for c in self.claims for scope in (c.scope, c.ask) if scope is not None
         ]
+        self.claim_entries: list[ProductList | str | None] = []
+        """Each entry of the claims' scopes: its list, its prefix digits, None (a heading)."""
+        for scope in self.claim_scopes:
+            for entry in (*scope.include, *scope.exclude):
+                if entry.startswith(HEADING_SCOPE):
+                    self.claim_entries.append(None)
+                elif entry.startswith("@"):
+                    self.claim_entries.append(schedule.product_lists.get(entry[1:]))
+                else:
+                    self.claim_entries.append(code_digits(entry))
+        self.claim_lists = [e for e in self.claim_entries if isinstance(e, ProductList)]
+        self.fixed_instants = set(self.claim_instants)
+        """The instants every code of the route is visited at (claims, HTS, taxes)."""
+        for tax in self.party.taxes:
+            for tperiod in tax.periods:
+                self.fixed_instants.add(tperiod.from_)
+                if tperiod.to is not None:
+                    self.fixed_instants.add(tperiod.to)
+        self.period_instants = [
+            frozenset(
+                t for period in measure.periods for t in (period.from_, period.to) if t is not None
+            )
+            for measure in self.measures
+        ]
         self.heads = self._heads_index()
         self.from_origin = {i for i, m in enumerate(self.measures) if m.from_origin(origin)}
         self.always = [
@@ -619,29 +643,19 @@ class _Compiler:
             )
             for imported in imports
         )
-        return (tuple(parts), tuple(instants), series, tuple(taxes.at(t) for t in instants))
-
-    def _claim_lists(self) -> Iterator[ProductList]:
-        for scope in self.claim_scopes:
-            for entry in (*scope.include, *scope.exclude):
-                if entry.startswith("@") and not entry.startswith(HEADING_SCOPE):
-                    plist = self.schedule.product_lists.get(entry[1:])
-                    if plist is not None:
-                        yield plist
+        taxed = tuple(taxes.at(t) for t in instants) if self.party.taxes else ()
+        return (tuple(parts), tuple(instants), series, taxed)
 
     def _claims_signature(self, digits: str) -> tuple[object, ...]:
         """What the claims' scopes say about ``digits``, without the code itself."""
-        found: list[object] = []
-        for scope in self.claim_scopes:
-            for entry in (*scope.include, *scope.exclude):
-                if entry.startswith(HEADING_SCOPE):
-                    found.append(None)
-                elif entry.startswith("@"):
-                    plist = self.schedule.product_lists.get(entry[1:])
-                    found.append(None if plist is None else _list_signature(plist, digits))
-                else:
-                    found.append(digits.startswith(code_digits(entry)))
-        return tuple(found)
+        return tuple(
+            entry
+            if entry is None
+            else digits.startswith(entry)
+            if isinstance(entry, str)
+            else _list_signature(entry, digits)
+            for entry in self.claim_entries
+        )
 
     def compile_code(self, digits: str) -> list[tuple[datetime, Layers]]:
         """The intervals of one code: (start, layers), a new one only where they differ.
@@ -670,26 +684,17 @@ class _Compiler:
         hts: list[tuple[datetime, ImportedRate | None]] | None,
     ) -> list[datetime]:
         """Every instant where something the code depends on may change, in order."""
-        instants = {START}
+        instants = {START, *self.fixed_instants}
         for cs in scopes:
-            for period in cs.measure.periods:
-                instants.add(period.from_)
-                if period.to is not None:
-                    instants.add(period.to)
+            instants.update(self.period_instants[cs.index])
             for plist in (*cs.lists_in, *cs.lists_out):
                 instants.update(_list_instants(plist, digits))
-        instants.update(self.claim_instants)
-        for plist in self._claim_lists():
+        for plist in self.claim_lists:
             instants.update(_list_instants(plist, digits))
         if hts is not None:
             instants.update(t for t, _ in hts)
         else:
             instants.update(self.provider_starts)
-        for tax in self.party.taxes:
-            for tperiod in tax.periods:
-                instants.add(tperiod.from_)
-                if tperiod.to is not None:
-                    instants.add(tperiod.to)
         return sorted(t for t in instants if t >= START)
 
     def _imports(
