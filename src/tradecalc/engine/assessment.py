@@ -1050,6 +1050,7 @@ def _table_rate(period: Period, digits: str) -> tuple[Rate, CodeRate | None] | N
 
 
 _LAST_RATE = "last table rate"
+_listed = "listed codes in order"
 
 
 def _active_measures(
@@ -1568,12 +1569,15 @@ def _finer_lines(period: Period, digits: str, rate: Rate) -> list[str]:
     hit: list[str] | None = period.memo.get(key)
     if hit is not None:
         return hit
+    listed: tuple[tuple[str, str, Rate], ...] | None = period.memo.get(_listed)
+    if listed is None:
+        listed = period.memo[_listed] = tuple(
+            (code, code_digits(code), value.rate) for code, value in sorted(period.rates.items())
+        )
     finer = [
         f"{code} {other}"
-        for code, value in sorted(period.rates.items())
-        if len(code_digits(code)) > len(digits)
-        and code_digits(code).startswith(digits)
-        and (other := value.rate) != rate
+        for code, listed_digits, other in listed
+        if len(listed_digits) > len(digits) and listed_digits.startswith(digits) and other != rate
     ]
     if len(period.memo) >= _PLANS_MAX:
         period.memo.clear()

@@ -518,6 +518,8 @@ class _Compiler:
                 self.fixed_instants.add(tperiod.from_)
                 if tperiod.to is not None:
                     self.fixed_instants.add(tperiod.to)
+        self.tables = [tuple(p for p in m.periods if p.rates) for m in self.measures]
+        """The periods of each measure with a rate table (the others rate every code alike)."""
         self.period_instants = [
             frozenset(
                 t for period in measure.periods for t in (period.from_, period.to) if t is not None
@@ -627,7 +629,7 @@ class _Compiler:
         parts: list[object] = [self._claims_signature(digits)]
         for cs in scopes:
             lists = tuple(_list_signature(plist, digits) for plist in (*cs.lists_in, *cs.lists_out))
-            rates = tuple(engine._table_rate(period, digits) for period in cs.measure.periods)
+            rates = tuple(engine._table_rate(period, digits) for period in self.tables[cs.index])
             parts.append((cs.index, cs.fixed, cs.prefix_in, cs.prefix_out, lists, rates))
         series = tuple(
             None
