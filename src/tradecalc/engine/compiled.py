@@ -5,8 +5,11 @@ once (prefixes pre-normalised; product lists and ``@hts:`` headings kept as the 
 that vary), and only the instants where something *this code* depends on changes are
 visited: the periods of the measures that can cover it, the dated rows of its product
 lists, the intervals of its HTS line, the tax periods. At each such instant the layers are
-resolved with the engine's own rules (displacement, reporting order, review texts) and a new
-interval starts only when they differ from the previous one.
+resolved by :func:`tradecalc.engine.assessment.resolve_plan`, the one-shot path's own
+resolution (no trace built), and a new interval starts only when they differ from the
+previous one. Codes whose inputs are the same apart from the code itself (the same
+measures, list rows, table rates, imported lines and taxes at the same instants: the
+code's *signature*) share their intervals, compiled once.
 
 A row of the table says, for one code from ``start`` (inclusive) to the next row's start:
 the duty layers (measure, Chapter 99 heading, rate text, ad valorem fraction, value base,
