@@ -515,7 +515,7 @@ class _Compiler:
                     self.claim_entries.append(code_digits(entry))
         self.claim_lists = [e for e in self.claim_entries if isinstance(e, ProductList)]
         self.fixed_instants = set(self.claim_instants)
-        """The instants every code of the route is visited at (claims, HTS, taxes)."""
+        """The instants every code of the route is visited at (claim windows, tax periods)."""
         for tax in self.party.taxes:
             for tperiod in tax.periods:
                 self.fixed_instants.add(tperiod.from_)
