@@ -874,21 +874,25 @@ def compile_table(
                 if codes is not None
                 else route_codes(importer, base_rates, schedule)
             )
+            shared: dict[int, tuple[list[tuple[datetime, Layers]], list[int]]] = {}
+            """Layer indexes of the intervals codes share (by identity; the intervals are
+            kept with them, so an id is never reused while in this dict)."""
             for digits in chosen:
                 try:
                     intervals = compiler.compile_code(digits)
                 except (TradecalcError, ValueError, KeyError):
                     continue  # not compiled: the engine answers (and names any error)
-                starts = []
-                refs = []
-                for start, found in intervals:
-                    ref = ids.get(found)
-                    if ref is None:
-                        ref = ids[found] = len(layers)
-                        layers.append(found)
-                    starts.append(start)
-                    refs.append(ref)
-                table[(importer, origin, digits)] = (starts, refs)
+                known = shared.get(id(intervals))
+                if known is None:
+                    refs = []
+                    for _start, found in intervals:
+                        ref = ids.get(found)
+                        if ref is None:
+                            ref = ids[found] = len(layers)
+                            layers.append(found)
+                        refs.append(ref)
+                    known = shared[id(intervals)] = (intervals, refs)
+                table[(importer, origin, digits)] = ([t for t, _ in intervals], list(known[1]))
     return RateTable(key, layers, table)
 
 

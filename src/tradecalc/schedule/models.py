@@ -471,6 +471,11 @@ class ProductList(Model):
         """The digits of the inline codes (normalised once; not part of the model's value)."""
         return tuple(code_digits(code) for code in self.codes)
 
+    @cached_property
+    def _lengths(self) -> tuple[int, ...]:
+        """The lengths of the listed codes' digits, shortest first (not part of the value)."""
+        return tuple(sorted({len(key) for key in self._index}))
+
     def rows_for(self, digits: str) -> tuple[bool, tuple[ListRow, ...]]:
         """Whether an inline code is a prefix of ``digits``, and the dated rows of the
         listed prefixes of ``digits``. The last code asked is kept in the list's memo: a
@@ -480,7 +485,9 @@ class ProductList(Model):
             rows: tuple[ListRow, ...] = ()
             if self.rows:
                 index = self._index
-                for end in range(2, len(digits) + 1):
+                for end in self._lengths:
+                    if end > len(digits):
+                        break
                     found = index.get(digits[:end])
                     if found is not None:
                         rows += found
