@@ -1,7 +1,7 @@
 """Compile: CPU seconds for a cold compile of the whole bundled data into the rate table.
 
 The table (every code of both routes, every interval) is compiled in this process from a
-freshly loaded schedule and fresh tariff-line providers, with no cache read or written.
+freshly loaded schedule and fresh tariff-line providers; no rate-table cache is read or written.
 The baseline, measured in the same run: the one-shot path (:func:`tradecalc.assess` on
 the uncompiled schedule, plan not memoised) for a seeded sample of codes, each on the day
 before and the day of every instant in the sample window where a US measure period starts.
