@@ -6,6 +6,7 @@ import argparse
 
 from benchmarks import (
     bench_batch,
+    bench_compile,
     bench_hts,
     bench_impact,
     bench_realistic,
@@ -15,8 +16,9 @@ from benchmarks import (
 
 
 def main() -> None:
-    """Start-up first (quick), the batch benchmark, HTS import and lookups, the realistic
-    workload (every 2024 HTS10 line of US imports from China x 8 dates), refund, impact."""
+    """Start-up first (quick), the batch benchmark, HTS import and lookups, the compile of
+    the bundled data, the realistic workload (every 2024 HTS10 line of US imports from China
+    x 8 dates), refund, impact."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="shipments to generate")
     parser.add_argument("--runs", type=int, default=10, help="start-up runs per command")
@@ -34,6 +36,8 @@ def main() -> None:
     bench_batch.main(rows=args.rows, data=args.data, jobs=args.jobs)
     print()
     bench_hts.main(runs=args.runs, data=args.data)
+    print()
+    bench_compile.main()
     print()
     bench_realistic.main(check_all=not args.no_check, generated_rows=args.generated)
     print()

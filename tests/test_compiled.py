@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -170,3 +170,50 @@ def test_a_damaged_cached_table_is_compiled_again(
     assert tables.generation == 1
     other = codes["US"][1]
     assert tables.at("US", "CN", other, when) == table.at("US", "CN", other, when)
+
+
+EDGE_CODES = 24
+"""Sampled codes per route whose every interval edge is checked against the one-shot path."""
+
+
+def test_layers_equal_the_one_shot_plan_around_every_edge(
+    world: tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]],
+) -> None:
+    """At each instant where a sampled code's layers change, and just before it, the layers
+    hold the duty lines the one-shot path charges (measure, heading, rate, value base, source)
+    and charge the same result columns; layers left to the engine are so where the one-shot
+    path has no base rate. The one-shot path resolves every measure of the schedule at that
+    moment; the compiler only the measures its prefix index finds, at the instants it visits."""
+    schedule, providers, table, codes = world
+    checked = 0
+    for importer, origin in (("US", "CN"), ("CN", "US")):
+        party = schedule.parties[importer]
+        for code in codes[importer][:EDGE_CODES]:
+            found = table.find((importer, origin, code))
+            assert found is not None
+            for start in found[0][1:]:
+                for when in (start - timedelta(microseconds=1), start):
+                    layers = table.at(importer, origin, code, when)
+                    assert layers is not None
+                    ship = engine.Shipment(code, Decimal("1234.56"), origin, importer, when, False)
+                    view = engine.dated_view(when)
+                    result = engine.assess(schedule, ship, view, None, providers)
+                    if layers.engine:
+                        assert not any(line.group == "base" for line in result.lines)
+                        continue
+                    lines = [
+                        (x.measure, x.heading, str(x.rate), x.base_rule, x.source)
+                        for x in result.lines
+                    ]
+                    assert lines == [(d[0], d[3], d[4], d[6], d[7]) for d in layers.duties]
+                    charged = compiled.charge(
+                        party, layers, ship.value, None, None,
+                        compiled.fees_at(party, "ocean", when),
+                    )  # fmt: skip
+                    got = compiled.result_values(
+                        code, view.id, format_when(when), party.currency, (origin, importer),
+                        charged,
+                    )  # fmt: skip
+                    assert got == result_values(ship, result)
+                    checked += 1
+    assert checked > 100

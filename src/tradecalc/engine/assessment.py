@@ -9,12 +9,12 @@ by :func:`tradecalc.core.money.round_money`; totals are sums of rounded lines.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from tradecalc.core.errors import MissingFxRateError, UsageError
 from tradecalc.core.money import (
@@ -30,6 +30,7 @@ from tradecalc.core.rate import FREE, Rate, Specific, convert_quantity
 from tradecalc.hts.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
 from tradecalc.hts.history import UsSchedule
 from tradecalc.schedule.models import (
+    Claim,
     CodeRate,
     Fee,
     FeePeriod,
@@ -503,43 +504,30 @@ def _make_plan(
     party: Party,
     base_rates: BaseRates | None,
 ) -> _Plan:
-    review: list[str] = []
     trace: list[Step] = []
     measures = [m for m in (*schedule.measures, *view.added) if m.importer == shipment.dest]
-    overrides = {o.measure: o for o in view.overrides}
-    active = _active_measures(schedule, measures, shipment, when, overrides, trace)
-    imported = None
     base_rates = for_importer(base_rates, shipment.dest)
-    if base_rates is not None and not _has_base(active):
-        imported = base_rates.lookup(shipment.digits, when)
-        if imported is not None:
-            trace = []
-            active = _active_measures(
-                schedule, measures, shipment, when, overrides, trace, imported.headings
-            )
-            active += _imported_base(measures, shipment, imported, overrides, trace, review)
-    claimed = apply_claims(schedule, shipment, when, active, trace)
-    charged = _drop_displaced(claimed.active, trace)
-    review.extend(
-        f"{item.measure.name}: {item.measure.note or 'check this measure'}"
-        for item in charged
-        if item.measure.kind == "flag"
+    found = resolve_plan(
+        schedule,
+        shipment,
+        when,
+        party,
+        measures,
+        None if base_rates is None else base_rates.lookup,
+        overrides={o.measure: o for o in view.overrides},
+        trace=trace,
     )
-    duties = [a for a in charged if a.measure.kind == "duty"]
-    if not any(a.measure.group == "base" for a in duties) and imported is None:
+    review = list(found.review)
+    duties = found.duties
+    if not found.has_base:
         review.append(_unknown_code_message(schedule, measures, shipment, when, base_rates))
-    order = {group: i for i, group in enumerate(party.reporting_order)}
-    duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
     entry = view.follows_entry and shipment.entry is not None
-    claimable, asked = claims_offered(
-        schedule, shipment, when, [*duties, *claimed.gated], entry=entry
-    )
-    review.extend(asked)
+    review.extend(found.asked if entry else (a for a in found.asked if a not in found.entry_only))
     intraday: list[str] = []
     if shipment.entry_is_date and shipment.entry is not None and view.follows_entry:
         _check_intraday(measures, party, shipment.entry, intraday)
     return _Plan(
-        duties=tuple(duties),
+        duties=duties,
         notes=tuple(tuple(_measure_notes(a)) for a in duties),
         review=tuple(review),
         intraday=tuple(intraday),
@@ -548,11 +536,123 @@ def _make_plan(
         list_notes=(
             *_uncertain_lists(schedule, measures, shipment, when),
             *_unused_settings(view, shipment, trace),
-            *claimed.notes,
+            *found.claimed.notes,
         ),
-        claims=claimed.applied,
-        claimable=claimable,
-        content=claimed.content,
+        claims=found.claimed.applied,
+        claimable=found.claimable,
+        content=found.claimed.content,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The plan of one code, from one origin, at one moment (see :func:`resolve_plan`)."""
+
+    duties: tuple[_Active, ...]
+    """The charged duty measures, in the importer's reporting order."""
+    review: tuple[str, ...]
+    """Review items of the measures: an imported rate that cannot be computed, flags."""
+    has_base: bool
+    """False when no base (MFN) rate was found: the code is not known at that moment."""
+    claimed: _Claimed
+    """What the shipment's claims did (and the measures a claim not given leaves out)."""
+    claimable: tuple[str, ...]
+    """Claims not given that would change the result (``ID (headings)``)."""
+    asked: tuple[str, ...]
+    """Review items of the claims the result turns on for this code, for an entry."""
+    entry_only: tuple[str, ...]
+    """The items of :attr:`asked` asked only for an entry, not at a named regime's moment."""
+
+
+class ScopeTest(Protocol):
+    """A measure's scope already matched against one code's fixed parts (the compiler's
+    prefix index): ``fixed`` is the answer when nothing varies, else :meth:`matches` is."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def measure(self) -> Measure: ...
+
+    @property
+    def fixed(self) -> bool | None: ...
+
+    def matches(self, digits: str, headings: tuple[str, ...], when: datetime) -> bool: ...
+
+
+def resolve_plan(
+    schedule: Schedule,
+    shipment: Shipment,
+    when: datetime,
+    party: Party,
+    measures: Sequence[Measure],
+    lookup: Callable[[str, datetime], ImportedRate | None] | None,
+    *,
+    overrides: Mapping[str, Override] | None = None,
+    trace: list[Step] | None = None,
+    scopes: Sequence[ScopeTest] | None = None,
+) -> Resolved:
+    """Which measures charge a code from an origin at a moment: the one resolution behind
+    a one-shot assessment and every row of the compiled table.
+
+    ``measures`` are the importer's (with a scenario's added ones); ``lookup`` gives the
+    imported base line, asked only when no curated base measure rates the code. ``trace``
+    (None: no trace built) receives a step per measure for ``--explain``; ``scopes`` (the
+    compiler's) are the measures that can cover the code, already matched on its prefixes.
+    """
+    review: list[str] = []
+    overrides = overrides or {}
+    active = _active_measures(schedule, measures, shipment, when, overrides, trace, (), scopes)
+    imported = None
+    if lookup is not None and not _has_base(active):
+        imported = lookup(shipment.digits, when)
+        if imported is not None:
+            if imported.headings:  # the headings can bring more measures in scope
+                if trace is not None:
+                    trace.clear()
+                active = _active_measures(
+                    schedule, measures, shipment, when, overrides, trace, imported.headings, scopes
+                )
+            active += _imported_base(measures, shipment, imported, overrides, trace, review)
+    claimed = apply_claims(schedule, shipment, when, active, trace)
+    charged = _drop_displaced(claimed.active, trace)
+    review.extend(flag_review(item.measure) for item in charged if item.measure.kind == "flag")
+    duties = [a for a in charged if a.measure.kind == "duty"]
+    has_base = imported is not None or any(a.measure.group == "base" for a in duties)
+    order = _group_order(party)
+    duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
+    claimable, asked, entry_only = claims_offered(
+        schedule, shipment, when, [*duties, *claimed.gated]
+    )
+    return Resolved(tuple(duties), tuple(review), has_base, claimed, claimable, asked, entry_only)
+
+
+def _group_order(party: Party) -> dict[str, int]:
+    """The position of each measure group in the importer's reporting order."""
+    found: dict[str, int] | None = party.memo.get(_group_order)
+    if found is None:
+        found = party.memo[_group_order] = {g: i for i, g in enumerate(party.reporting_order)}
+    return found
+
+
+def flag_review(measure: Measure) -> str:
+    """The review item of a flag measure that applies."""
+    return f"{measure.name}: {measure.note or 'check this measure'}"
+
+
+def metal_unknown(metal: str, name: str) -> str:
+    """The review item of a layer charged on a metal content that was not declared."""
+    return (
+        f"{metal} content unknown: {name} charged on the full value (CBP's fallback); "
+        f"pass --metal {metal}=PERCENT% or --metal {metal}=USDAMOUNT"
+    )
+
+
+def quantity_needed(what: str, rate: Rate | str, unit: str) -> str:
+    """The review item of a specific rate part charged without a quantity in ``unit``."""
+    return (
+        f"{what}: the rate {rate} needs a quantity in {unit}; "
+        f"pass --qty N --unit {unit} (specific part not charged)"
     )
 
 
@@ -599,7 +699,7 @@ def apply_claims(
     shipment: Shipment,
     when: datetime,
     active: Sequence[_Active],
-    trace: list[Step],
+    trace: list[Step] | None,
 ) -> _Claimed:
     """The measures left once the shipment's claims are applied, and what each claim did.
 
@@ -607,19 +707,18 @@ def apply_claims(
     outside its window, a share below its threshold, no measure it affects) says so in a note.
     """
     given = {claim_id for claim_id, _ in shipment.claims}
-    gated = {
-        e.measure: claim_id
-        for claim_id, claim in schedule.claims.items()
-        for e in claim.effects
-        if e.action == "charge" and claim_id not in given
-    }
+    gated = {m: claim_id for claim_id, m in _charge_effects(schedule) if claim_id not in given}
     kept: list[_Active] = []
     for each in active:
         if each.measure.id in gated:
-            why = f"{each.why}; charged only with claim {gated[each.measure.id]}"
-            trace.append(Step(each.measure.id, False, why, each.order))
+            if trace is not None:
+                why = f"{each.why}; charged only with claim {gated[each.measure.id]}"
+                trace.append(Step(each.measure.id, False, why, each.order))
         else:
             kept.append(each)
+    if not shipment.claims:
+        gated_out = tuple(a for a in active if a.measure.id in gated) if gated else ()
+        return _Claimed(kept, (), (), (), gated_out)
     applied: list[str] = []
     notes: list[str] = []
     content: list[tuple[str, Decimal]] = []
@@ -672,14 +771,15 @@ def apply_claims(
                 )
                 continue
             kept.remove(item)
-            trace.append(
-                Step(
-                    item.measure.id,
-                    False,
-                    f"{item.why}; not charged: claim {claim_id}{reports}",
-                    item.order,
+            if trace is not None:
+                trace.append(
+                    Step(
+                        item.measure.id,
+                        False,
+                        f"{item.why}; not charged: claim {claim_id}{reports}",
+                        item.order,
+                    )
                 )
-            )
             applied.append(f"{claim_id}: {item.measure.name} not charged{reports}")
         if changed and claim.unconfirmed:
             notes.append(f"unconfirmed: claim {claim_id}: {claim.unconfirmed}")
@@ -697,46 +797,78 @@ CLAIM_ASKED = "if the claim holds, pass --claim"
 """The words of a review item that asks for a claim (see :func:`claims_offered`)."""
 
 
+def _charge_effects(schedule: Schedule) -> tuple[tuple[str, str], ...]:
+    """(claim id, measure) of every ``charge`` effect: the measures a claim turns on."""
+    found: tuple[tuple[str, str], ...] | None = schedule.memo.get(_charge_effects)
+    if found is None:
+        found = schedule.memo[_charge_effects] = tuple(
+            (claim_id, e.measure)
+            for claim_id, claim in schedule.claims.items()
+            for e in claim.effects
+            if e.action == "charge"
+        )
+    return found
+
+
+def _claims_of(schedule: Schedule, importer: str) -> tuple[tuple[str, Claim, frozenset[str]], ...]:
+    """The claims for imports into ``importer``, in the schedule's order, each with the
+    measures its effects name."""
+    key = (_claims_of, importer)
+    found: tuple[tuple[str, Claim, frozenset[str]], ...] | None = schedule.memo.get(key)
+    if found is None:
+        found = schedule.memo[key] = tuple(
+            (claim_id, claim, frozenset(e.measure for e in claim.effects))
+            for claim_id, claim in schedule.claims.items()
+            if claim.importer == importer
+        )
+    return found
+
+
 def claims_offered(
     schedule: Schedule,
     shipment: Shipment,
     when: datetime,
     duties: Sequence[_Active],
-    entry: bool = True,
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Claims not given that would change the result (``ID (headings)``), and the review
-    items of those the law makes the result turn on for this code (``ask``).
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Claims not given that would change the result (``ID (headings)``), the review items
+    of those the law makes the result turn on for this code (``ask``), and which of these
+    are asked only for an entry.
 
     ``duties`` are the measures charged and those a ``charge`` claim would add. A claim that
-    counts only in a window of entry dates (in transit) is asked about for an entry
-    (``entry``), not at a named regime's moment, which is no shipment's loading date."""
+    counts only in a window of entry dates (in transit) is asked about for an entry, not at
+    a named regime's moment, which is no shipment's loading date."""
     given = {claim_id for claim_id, _ in shipment.claims}
     charged = {a.measure.id: a.measure.name for a in duties}
+    digits = shipment.digits
     offered: list[str] = []
     asked: list[str] = []
-    for claim_id, claim in schedule.claims.items():
-        if claim_id in given or claim.importer != shipment.dest:
+    entry_only: list[str] = []
+    for claim_id, claim, measures in _claims_of(schedule, shipment.dest):
+        if claim_id in given or measures.isdisjoint(charged):
             continue
         hits = [e for e in claim.effects if e.measure in charged and e.covers(when)]
         if not hits:
             continue
-        if not _scope_matches(schedule, claim.scope, shipment.digits, when=when)[0]:
+        if not _scope_matches(schedule, claim.scope, digits, when=when)[0]:
             continue
         headings = ", ".join(dict.fromkeys(e.heading for e in hits if e.heading))
         offered.append(f"{claim_id} ({headings})" if headings else claim_id)
-        if claim.ask is None or (not entry and any(e.to is not None for e in hits)):
+        if claim.ask is None:
             continue
-        if not _scope_matches(schedule, claim.ask, shipment.digits, when=when)[0]:
+        if not _scope_matches(schedule, claim.ask, digits, when=when)[0]:
             continue
         names = ", ".join(dict.fromkeys(charged[e.measure] for e in hits))
         value = "=PERCENT%" if claim.needs_share else ""
         reports = f", reported under {headings}" if headings else ""
         done = "not charged" if all(e.action == "charge" for e in hits) else "charged"
-        asked.append(
+        text = (
             f"{claim.name} (claim): {names} {done} on the default, {claim.default}; "
             f"{CLAIM_ASKED} {claim_id}{value}{reports}"
         )
-    return tuple(offered), tuple(asked)
+        asked.append(text)
+        if any(e.to is not None for e in hits):
+            entry_only.append(text)
+    return tuple(offered), tuple(asked), tuple(entry_only)
 
 
 def _unused_settings(view: RegimeView, shipment: Shipment, trace: Sequence[Step]) -> list[str]:
@@ -831,32 +963,61 @@ def _scope_matches(
     headings: tuple[str, ...] = (),
     when: datetime | None = None,
 ) -> tuple[bool, str]:
-    def hits(entries: Iterable[str]) -> str | None:
-        for entry in entries:
-            if entry.startswith(HEADING_SCOPE):
-                if entry.removeprefix(HEADING_SCOPE) in headings:
+    def hits(entries: tuple[tuple[str, int, str], ...]) -> str | None:
+        for entry, kind, key in entries:
+            if kind == _PREFIX:
+                if digits.startswith(key):
                     return entry
-            elif entry.startswith("@"):
-                plist = schedule.product_lists.get(entry[1:])
+            elif kind == _HEADING:
+                if key in headings:
+                    return entry
+            else:
+                plist = schedule.product_lists.get(key)
                 if plist is not None and plist.holds(digits, when):
                     return entry
-            elif digits.startswith(code_digits(entry)):
-                return entry
         return None
 
-    excluded = hits(scope.exclude)
+    include, exclude = _prepared(scope)
+    excluded = hits(exclude)
     if excluded:
         return False, f"excluded by scope {excluded}"
-    if not scope.include:
+    if not include:
         return True, "all goods"
-    included = hits(scope.include)
+    included = hits(include)
     if included:
         return True, f"in scope {included}"
     return False, "code not in scope"
 
 
+_PREFIX, _HEADING, _LIST = 0, 1, 2
+_Entries = tuple[tuple[str, int, str], ...]
+
+
+def _prepared(scope: Scope) -> tuple[_Entries, _Entries]:
+    """A scope's include and exclude entries, each with its kind and key (prefix digits,
+    heading or list id), normalised once and kept in the scope's memo."""
+    found: tuple[_Entries, _Entries] | None = scope.memo.get(_prepared)
+    if found is None:
+        sides = []
+        for entries in (scope.include, scope.exclude):
+            side = []
+            for entry in entries:
+                if entry.startswith(HEADING_SCOPE):
+                    side.append((entry, _HEADING, entry.removeprefix(HEADING_SCOPE)))
+                elif entry.startswith("@"):
+                    side.append((entry, _LIST, entry[1:]))
+                else:
+                    side.append((entry, _PREFIX, code_digits(entry)))
+            sides.append(tuple(side))
+        found = scope.memo[_prepared] = (sides[0], sides[1])
+    return found
+
+
 def _period_at(periods: Sequence[Period], when: datetime) -> Period | None:
-    return next((p for p in periods if p.covers(when)), None)
+    for period in periods:
+        if period.covers(when):
+            return period
+    return None
 
 
 def table_rate(period: Period, digits: str) -> Rate | None:
@@ -880,16 +1041,34 @@ def scope_matches(
 
 
 def _table_rate(period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:
-    best: tuple[int, Rate, CodeRate | None] | None = None
-    for key, entry in period.rates.items():
-        key_digits = code_digits(key)
-        if digits.startswith(key_digits) and (best is None or len(key_digits) > best[0]):
-            best = (len(key_digits), entry.rate, entry)
-    if best is not None:
-        return best[1], best[2]
-    if period.rate is not None:
-        return period.rate, None
-    return None
+    """The rate of the longest table entry that is a prefix of ``digits`` (the first one
+    listed among equal codes), else the period's flat rate; through an index of the table
+    by code digits kept in the period's memo."""
+    memo = period.memo
+    index: dict[str, tuple[Rate, CodeRate]] | None = memo.get(_table_rate)
+    if index is None:
+        index = {}
+        for key, entry in period.rates.items():
+            index.setdefault(code_digits(key), (entry.rate, entry))
+        memo[_table_rate] = index
+    if index:
+        # the code asked last: a compile asks about one code at many moments
+        last: tuple[str, tuple[Rate, CodeRate | None] | None] | None = memo.get(_LAST_RATE)
+        if last is not None and last[0] == digits:
+            return last[1]
+        for end in range(len(digits), 0, -1):
+            hit = index.get(digits[:end])
+            if hit is not None:
+                memo[_LAST_RATE] = (digits, hit)
+                return hit
+    found = None if period.rate is None else (period.rate, None)
+    if index:
+        memo[_LAST_RATE] = (digits, found)
+    return found
+
+
+_LAST_RATE = "last table rate"
+_listed = "listed codes in order"
 
 
 def _active_measures(
@@ -898,20 +1077,37 @@ def _active_measures(
     shipment: Shipment,
     when: datetime,
     overrides: Mapping[str, Override],
-    trace: list[Step],
+    trace: list[Step] | None,
     headings: tuple[str, ...] = (),
+    scopes: Sequence[ScopeTest] | None = None,
 ) -> list[_Active]:
+    """The measures in force for the code, each with its period, rate and source.
+
+    Without ``scopes`` every measure's scope is matched here (with its reason, for the
+    trace); with them (the compiler's), only those measures are, on what still varies."""
+    digits = shipment.digits
+    candidates: Iterable[tuple[int, Measure, ScopeTest | None]]
+    if scopes is None:
+        candidates = ((i, m, None) for i, m in enumerate(measures))
+    else:
+        candidates = ((s.index, s.measure, s) for s in scopes)
     active = []
-    for index, measure in enumerate(measures):
-        if not measure.from_origin(shipment.origin):
+    for index, measure, test in candidates:
+        why = ""
+        if test is None:
+            if not measure.from_origin(shipment.origin):
+                continue
+            in_scope, why = _scope_matches(schedule, measure.scope, digits, headings, when)
+            if not in_scope:
+                if trace is not None:
+                    trace.append(Step(measure.id, False, why, index))
+                continue
+        elif test.fixed is None and not test.matches(digits, headings, when):
             continue
-        in_scope, why = _scope_matches(schedule, measure.scope, shipment.digits, headings, when)
-        if not in_scope:
-            trace.append(Step(measure.id, False, why, index))
-            continue
-        override = overrides.get(measure.id)
+        override = overrides.get(measure.id) if overrides else None
         if override is not None and override.off:
-            trace.append(Step(measure.id, False, "switched off by the scenario", index))
+            if trace is not None:
+                trace.append(Step(measure.id, False, "switched off by the scenario", index))
             continue
         period = _period_at(measure.periods, when)
         if override is not None and override.rate is not None:
@@ -922,17 +1118,21 @@ def _active_measures(
             )
             continue
         if period is None:
-            trace.append(Step(measure.id, False, f"not in force on {format_when(when)}", index))
+            if trace is not None:
+                trace.append(Step(measure.id, False, f"not in force on {format_when(when)}", index))
             continue
-        found = (FREE, None) if measure.kind == "flag" else _table_rate(period, shipment.digits)
+        found = (FREE, None) if measure.kind == "flag" else _table_rate(period, digits)
         if found is None:
-            trace.append(Step(measure.id, False, "no rate for this code", index))
+            if trace is not None:
+                trace.append(Step(measure.id, False, "no rate for this code", index))
             continue
         rate, entry = found
         source = entry.source if entry and entry.source else period.source
         unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
-        span = f"{format_when(period.from_)} to {format_when(period.to) if period.to else 'open'}"
-        reason = f"{why}; period {span}; rate {rate}"
+        reason = ""
+        if trace is not None:
+            to = format_when(period.to) if period.to else "open"
+            reason = f"{why}; period {format_when(period.from_)} to {to}; rate {rate}"
         active.append(
             _Active(measure, period, rate, period.heading, source, unconfirmed, index, reason)
         )
@@ -948,7 +1148,7 @@ def _imported_base(
     shipment: Shipment,
     imported: ImportedRate,
     overrides: Mapping[str, Override],
-    trace: list[Step],
+    trace: list[Step] | None,
     review: list[str],
 ) -> list[_Active]:
     """The imported base rate, charged as the schedule's base measure (or a stand-in)."""
@@ -980,14 +1180,16 @@ def _imported_base(
     where = f"{imported.source} line {imported.code}: {imported.text}"
     override = overrides.get(template.id)
     if override is not None and override.off:
-        trace.append(Step(template.id, False, "switched off by the scenario", order))
+        if trace is not None:
+            trace.append(Step(template.id, False, "switched off by the scenario", order))
         return []
     if imported.rate is None:
         review.append(
             f"{template.name}: the rate of {imported.code} in {imported.source} "
             f"({imported.text!r}) cannot be computed; work it out by hand"
         )
-        trace.append(Step(template.id, False, f"not computable: {where}", order))
+        if trace is not None:
+            trace.append(Step(template.id, False, f"not computable: {where}", order))
         return []
     rate, source, unconfirmed = imported.rate, (imported.source,), imported.unconfirmed
     why = f"no curated rate for this code; {where}"
@@ -1003,7 +1205,7 @@ def _displacers(item: _Active) -> tuple[str, ...]:
     return item.measure.displaced_by
 
 
-def _drop_displaced(active: Sequence[_Active], trace: list[Step]) -> list[_Active]:
+def _drop_displaced(active: Sequence[_Active], trace: list[Step] | None) -> list[_Active]:
     """Remove measures displaced by another measure that applies (order-independent)."""
     duties = [a for a in active if a.measure.kind == "duty"]
     ids = {a.measure.id for a in duties}
@@ -1020,9 +1222,12 @@ def _drop_displaced(active: Sequence[_Active], trace: list[Step]) -> list[_Activ
             if by:
                 break
         if by:
-            trace.append(Step(item.measure.id, False, f"{item.why}; displaced by {by}", item.order))
+            if trace is not None:
+                why = f"{item.why}; displaced by {by}"
+                trace.append(Step(item.measure.id, False, why, item.order))
         else:
-            trace.append(Step(item.measure.id, True, item.why, item.order))
+            if trace is not None:
+                trace.append(Step(item.measure.id, True, item.why, item.order))
             kept.append(item)
     return kept
 
@@ -1042,10 +1247,7 @@ def _metal_bases(
         if metal in bases:
             continue
         if metal not in shipment.metal:
-            review.append(
-                f"{metal} content unknown: {item.measure.name} charged on the full value "
-                f"(CBP's fallback); pass --metal {metal}=PERCENT% or --metal {metal}=USDAMOUNT"
-            )
+            review.append(metal_unknown(metal, item.measure.name))
             bases[metal] = customs_value
             continue
         given = shipment.metal[metal]
@@ -1095,10 +1297,7 @@ def _charge(
         if shipment.quantity is not None and shipment.unit is not None:
             quantity = convert_quantity(shipment.quantity, shipment.unit, part.unit)
         if quantity is None:
-            review.append(
-                f"{what}: the rate {rate} needs a quantity in {part.unit}; "
-                f"pass --qty N --unit {part.unit} (specific part not charged)"
-            )
+            review.append(quantity_needed(what, rate, part.unit))
             continue
         try:
             amount = Fraction(amount) + fx.convert(quantity * part.amount, part.currency, currency)
@@ -1317,32 +1516,53 @@ def _taxes(
 ) -> list[Line]:
     lines = []
     consumption = ZERO
+    for tax, rate, source, unconfirmed, tax_review in tax_layers(
+        schedule, party, shipment.digits, shipment.code, when
+    ):
+        if unconfirmed:
+            notes.append(f"unconfirmed: {tax.id}: {unconfirmed}")
+        review.extend(tax_review)
+        if tax.kind == "consumption":
+            c = rate.ad_valorem
+            if c >= 1:
+                continue
+            grossed, amount = consumption_tax(customs_value + duty, c)
+            base = round_money(grossed)
+            consumption += amount
+        else:
+            base = customs_value + duty + consumption
+            amount = round_money(base * rate.ad_valorem)
+        lines.append(_fee_line(tax, rate, base, amount, source, unconfirmed))
+    return lines
+
+
+TaxAt = tuple[Tax, Rate, tuple[str, ...], str | None, tuple[str, ...]]
+"""A tax charged on a code: the tax, its rate, sources, caveat and review items."""
+
+
+def tax_layers(
+    schedule: Schedule, party: Party, digits: str, code: str, when: datetime
+) -> list[TaxAt]:
+    """The taxes charged on a code at ``when``, consumption tax first, then VAT (``code``:
+    the code as given, for the review texts). A consumption tax of 100% or more cannot be
+    charged: it comes with that review item, for the caller to leave out."""
+    found = []
     for kind in ("consumption", "vat"):
         for tax in (t for t in party.taxes if t.kind == kind):
-            found = _tax_rate(schedule, tax, shipment.digits, when)
-            if found is None:
+            hit = _tax_rate(schedule, tax, digits, when)
+            if hit is None:
                 continue
-            rate, source, unconfirmed, finer = found
-            if unconfirmed:
-                notes.append(f"unconfirmed: {tax.id}: {unconfirmed}")
+            rate, source, unconfirmed, finer = hit
+            review = []
             if finer:
                 review.append(
-                    f"{tax.name}: {shipment.code} is charged {rate}, but listed lines under it "
+                    f"{tax.name}: {code} is charged {rate}, but listed lines under it "
                     f"differ ({', '.join(finer)}); give the full tariff line"
                 )
-            if kind == "consumption":
-                c = rate.ad_valorem
-                if c >= 1:
-                    review.append(f"{tax.name}: rate {rate} cannot be 100% or more")
-                    continue
-                grossed, amount = consumption_tax(customs_value + duty, c)
-                base = round_money(grossed)
-                consumption += amount
-            else:
-                base = customs_value + duty + consumption
-                amount = round_money(base * rate.ad_valorem)
-            lines.append(_fee_line(tax, rate, base, amount, source, unconfirmed))
-    return lines
+            if kind == "consumption" and rate.ad_valorem >= 1:
+                review.append(f"{tax.name}: rate {rate} cannot be 100% or more")
+            found.append((tax, rate, source, unconfirmed, tuple(review)))
+    return found
 
 
 def _tax_rate(
@@ -1371,12 +1591,15 @@ def _finer_lines(period: Period, digits: str, rate: Rate) -> list[str]:
     hit: list[str] | None = period.memo.get(key)
     if hit is not None:
         return hit
+    listed: tuple[tuple[str, str, Rate], ...] | None = period.memo.get(_listed)
+    if listed is None:
+        listed = period.memo[_listed] = tuple(
+            (code, code_digits(code), value.rate) for code, value in sorted(period.rates.items())
+        )
     finer = [
         f"{code} {other}"
-        for code, value in sorted(period.rates.items())
-        if len(code_digits(code)) > len(digits)
-        and code_digits(code).startswith(digits)
-        and (other := value.rate) != rate
+        for code, listed_digits, other in listed
+        if len(listed_digits) > len(digits) and listed_digits.startswith(digits) and other != rate
     ]
     if len(period.memo) >= _PLANS_MAX:
         period.memo.clear()

@@ -5,8 +5,11 @@ once (prefixes pre-normalised; product lists and ``@hts:`` headings kept as the 
 that vary), and only the instants where something *this code* depends on changes are
 visited: the periods of the measures that can cover it, the dated rows of its product
 lists, the intervals of its HTS line, the tax periods. At each such instant the layers are
-resolved with the engine's own rules (displacement, reporting order, review texts) and a new
-interval starts only when they differ from the previous one.
+resolved by :func:`tradecalc.engine.assessment.resolve_plan`, the one-shot path's own
+resolution (no trace built), and a new interval starts only when they differ from the
+previous one. Codes whose inputs are the same apart from the code itself (the same
+measures, list rows, table rates, imported lines and taxes at the same instants: the
+code's *signature*) share their intervals, compiled once.
 
 A row of the table says, for one code from ``start`` (inclusive) to the next row's start:
 the duty layers (measure, Chapter 99 heading, rate text, ad valorem fraction, value base,
@@ -35,7 +38,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -44,16 +47,14 @@ from pathlib import Path
 from tradecalc.core.errors import TradecalcError, WriteError
 from tradecalc.core.files import replace_file
 from tradecalc.core.money import consumption_tax, effective_rate, exact, money_sum, round_money
-from tradecalc.core.rate import FREE, Rate, parse_rate
+from tradecalc.core.rate import Rate, parse_rate
 from tradecalc.core.status import status
 from tradecalc.engine import assessment as engine
 from tradecalc.hts.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
 from tradecalc.hts.history import Bundle, UsSchedule, hts_number
 from tradecalc.schedule.models import (
-    CodeRate,
     Measure,
     Party,
-    Period,
     ProductList,
     Schedule,
     code_digits,
@@ -612,36 +613,28 @@ class _CodeScope:
 
     def matches(self, digits: str, headings: tuple[str, ...], when: datetime) -> bool:
         """Exactly :func:`tradecalc.engine.assessment.scope_matches` for this code."""
-        if self.prefix_out or any(p.holds(digits, when) for p in self.lists_out):
+        if self.prefix_out:
             return False
-        if self.heads_out and any(h in self.heads_out for h in headings):
+        for plist in self.lists_out:
+            if plist.holds(digits, when):
+                return False
+        if self.heads_out and not self.heads_out.isdisjoint(headings):
             return False
         if not self.any_include or self.prefix_in:
             return True
-        if self.heads_in and any(h in self.heads_in for h in headings):
+        if self.heads_in and not self.heads_in.isdisjoint(headings):
             return True
-        return any(p.holds(digits, when) for p in self.lists_in)
+        return any(plist.holds(digits, when) for plist in self.lists_in)
 
 
 def _list_signature(plist: ProductList, digits: str) -> tuple[object, ...]:
     """Whether ``plist`` holds ``digits`` by a plain code, and its dated rows for it."""
-    return (
-        any(digits.startswith(code_digits(c)) for c in plist.codes),
-        tuple(
-            (row.start, row.end)
-            for end in range(2, len(digits) + 1)
-            for row in (plist._index.get(digits[:end], ()) if plist.rows else ())
-        ),
-    )
+    inline, rows = plist.rows_for(digits)
+    return (inline, tuple((row.start, row.end) for row in rows))
 
 
 def _list_instants(plist: ProductList, digits: str) -> list[datetime]:
-    found = []
-    index = plist._index if plist.rows else {}
-    for end in range(2, len(digits) + 1):
-        for row in index.get(digits[:end], ()):
-            found += [t for t in (row.start, row.end) if t is not None]
-    return found
+    return [t for row in plist.rows_for(digits)[1] for t in (row.start, row.end) if t is not None]
 
 
 class _Compiler:
@@ -663,11 +656,15 @@ class _Compiler:
             and (self.provider.imported is None or not self.provider.imported.revisions)
         )
         self.rates: dict[str, Rate] = {}
+        self.rate_texts: dict[Rate, tuple[str, str, tuple[str, ...]]] = {}
         starts = list(self.provider.starts()) if self.provider is not None else []
+        self.china_lines = False
+        """The provider is the bundled China lines (asked at every instant, see _imports)."""
         if self.provider is not None and self.provider.importer == "CN":
-            from tradecalc.hts.cn_lines import NEW_SCHEDULE
+            from tradecalc.hts.cn_lines import NEW_SCHEDULE, ChinaLines
 
             starts.append(NEW_SCHEDULE)
+            self.china_lines = isinstance(self.provider, ChinaLines)
         self.provider_starts = starts
         self.memo: dict[tuple[object, ...], list[tuple[datetime, Layers]]] = {}
         self.claims = [c for c in schedule.claims.values() if c.importer == importer]
@@ -677,7 +674,39 @@ class _Compiler:
         self.claim_scopes = [
             scope for c in self.claims for scope in (c.scope, c.ask) if scope is not None
         ]
+        self.claim_entries: list[ProductList | str | None] = []
+        """Each entry of the claims' scopes: its list, its prefix digits, None (a heading)."""
+        for scope in self.claim_scopes:
+            for entry in (*scope.include, *scope.exclude):
+                if entry.startswith(HEADING_SCOPE):
+                    self.claim_entries.append(None)
+                elif entry.startswith("@"):
+                    self.claim_entries.append(schedule.product_lists.get(entry[1:]))
+                else:
+                    self.claim_entries.append(code_digits(entry))
+        self.claim_lists = [e for e in self.claim_entries if isinstance(e, ProductList)]
+        self.fixed_instants = set(self.claim_instants)
+        """The instants every code of the route is visited at (claim windows, tax periods)."""
+        for tax in self.party.taxes:
+            for tperiod in tax.periods:
+                self.fixed_instants.add(tperiod.from_)
+                if tperiod.to is not None:
+                    self.fixed_instants.add(tperiod.to)
+        self.tables = [tuple(p for p in m.periods if p.rates) for m in self.measures]
+        """The periods of each measure with a rate table (the others rate every code alike)."""
+        self.period_instants = [
+            frozenset(
+                t for period in measure.periods for t in (period.from_, period.to) if t is not None
+            )
+            for measure in self.measures
+        ]
         self.heads = self._heads_index()
+        self.from_origin = {i for i, m in enumerate(self.measures) if m.from_origin(origin)}
+        self.always = [
+            i
+            for i in sorted(self.from_origin)
+            if not self.scopes[i].any_include or self.scopes[i].headings[0]
+        ]
 
     # -- per code
 
@@ -705,10 +734,13 @@ class _Compiler:
                     prefix_hit.add((i, side))
                 else:
                     list_hit.add((i, side, position))
+        candidates = set(self.always)
+        candidates.update(i for i, side in prefix_hit if side == 0)
+        candidates.update(i for i, side, _ in list_hit if side == 0)
+        candidates &= self.from_origin
         found = []
-        for i, (measure, scope) in enumerate(zip(self.measures, self.scopes, strict=True)):
-            if not measure.from_origin(self.origin):
-                continue
+        for i in sorted(candidates):
+            measure, scope = self.measures[i], self.scopes[i]
             prefix_in = (i, 0) in prefix_hit
             lists_in = tuple(p for n, p in enumerate(scope.lists[0]) if (i, 0, n) in list_hit)
             if scope.any_include and not prefix_in and not lists_in and not scope.headings[0]:
@@ -727,22 +759,6 @@ class _Compiler:
             if code_scope.fixed is not False:
                 found.append(code_scope)
         return found
-
-    def table_rate(self, period: Period, digits: str) -> tuple[Rate, CodeRate | None] | None:
-        """:func:`tradecalc.engine.assessment._table_rate` through a per-period index."""
-        index: dict[str, tuple[Rate, CodeRate]] | None = period.memo.get(_Compiler.table_rate)
-        if index is None:
-            index = {}
-            for key, entry in period.rates.items():
-                index.setdefault(code_digits(key), (entry.rate, entry))
-            period.memo[_Compiler.table_rate] = index
-        for end in range(len(digits), 0, -1):
-            hit = index.get(digits[:end])
-            if hit is not None:
-                return hit
-        if period.rate is not None:
-            return period.rate, None
-        return None
 
     def hts_intervals(self, digits: str) -> list[tuple[datetime, ImportedRate | None]] | None:
         """The bundled line of a tariff line over time, or None (use the provider)."""
@@ -778,223 +794,210 @@ class _Compiler:
         self,
         digits: str,
         scopes: Sequence[_CodeScope],
-        hts: list[tuple[datetime, ImportedRate | None]] | None,
-    ) -> tuple[object, ...] | None:
+        instants: Sequence[datetime],
+        imports: Sequence[ImportedRate | None],
+        taxes: _CodeTaxes,
+    ) -> tuple[object, ...]:
         """Everything the intervals of ``digits`` depend on, without the code itself: codes
-        with equal signatures have equal intervals (None: no signature, compile the code)."""
-        if self.party.taxes or hts is None:
-            return None
+        with equal signatures have equal intervals."""
         parts: list[object] = [self._claims_signature(digits)]
         for cs in scopes:
             lists = tuple(_list_signature(plist, digits) for plist in (*cs.lists_in, *cs.lists_out))
-            rates = []
-            for period in cs.measure.periods:
-                hit = self.table_rate(period, digits)
-                rates.append(hit)
-            parts.append((cs.index, cs.fixed, cs.prefix_in, cs.prefix_out, lists, tuple(rates)))
+            rates = tuple(engine._table_rate(period, digits) for period in self.tables[cs.index])
+            parts.append((cs.index, cs.fixed, cs.prefix_in, cs.prefix_out, lists, rates))
         series = tuple(
-            (
-                start,
-                None
-                if imported is None
-                else (
-                    imported.text,
-                    imported.rate,
-                    imported.headings,
-                    imported.source,
-                    imported.kind,
-                    imported.unconfirmed,
-                    imported.code if imported.rate is None else "",
-                ),
+            None
+            if imported is None
+            else (
+                imported.text,
+                imported.rate,
+                imported.headings,
+                imported.source,
+                imported.kind,
+                imported.unconfirmed,
+                imported.code if imported.rate is None else "",
             )
-            for start, imported in hts
+            for imported in imports
         )
-        return (tuple(parts), series)
-
-    def _claim_lists(self) -> Iterator[ProductList]:
-        for scope in self.claim_scopes:
-            for entry in (*scope.include, *scope.exclude):
-                if entry.startswith("@") and not entry.startswith(HEADING_SCOPE):
-                    plist = self.schedule.product_lists.get(entry[1:])
-                    if plist is not None:
-                        yield plist
+        taxed = tuple(taxes.at(t) for t in instants) if self.party.taxes else ()
+        return (tuple(parts), tuple(instants), series, taxed)
 
     def _claims_signature(self, digits: str) -> tuple[object, ...]:
         """What the claims' scopes say about ``digits``, without the code itself."""
-        found: list[object] = []
-        for scope in self.claim_scopes:
-            for entry in (*scope.include, *scope.exclude):
-                if entry.startswith(HEADING_SCOPE):
-                    found.append(None)
-                elif entry.startswith("@"):
-                    plist = self.schedule.product_lists.get(entry[1:])
-                    found.append(None if plist is None else _list_signature(plist, digits))
-                else:
-                    found.append(digits.startswith(code_digits(entry)))
-        return tuple(found)
+        return tuple(
+            entry
+            if entry is None
+            else digits.startswith(entry)
+            if isinstance(entry, str)
+            else _list_signature(entry, digits)
+            for entry in self.claim_entries
+        )
 
     def compile_code(self, digits: str) -> list[tuple[datetime, Layers]]:
-        """The intervals of one code: (start, layers), a new one only where they differ."""
+        """The intervals of one code: (start, layers), a new one only where they differ.
+
+        Codes whose signature (:meth:`_signature`) is known share its intervals."""
         scopes = self.code_scopes(digits)
         hts = self.hts_intervals(digits)
-        signature = self._signature(digits, scopes, hts)
-        if signature is not None:
-            known = self.memo.get(signature)
-            if known is None:
-                known = self.memo[signature] = self._compile_code(digits, scopes, hts)
-            return known
-        return self._compile_code(digits, scopes, hts)
+        ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
+        taxes = _CodeTaxes(self, ship)
+        instants = self._instants(digits, scopes, hts)
+        imports = self._imports(digits, instants, hts)
+        if imports is None:
+            return self._compile_code(ship, instants, scopes, None, taxes)
+        signature = self._signature(digits, scopes, instants, imports, taxes)
+        known = self.memo.get(signature)
+        if known is None:
+            known = self.memo[signature] = self._compile_code(
+                ship, instants, scopes, imports, taxes
+            )
+        return known
 
-    def _compile_code(
+    def _instants(
         self,
         digits: str,
         scopes: Sequence[_CodeScope],
         hts: list[tuple[datetime, ImportedRate | None]] | None,
-    ) -> list[tuple[datetime, Layers]]:
-        instants = {START}
+    ) -> list[datetime]:
+        """Every instant where something the code depends on may change, in order."""
+        instants = {START, *self.fixed_instants}
         for cs in scopes:
-            for period in cs.measure.periods:
-                instants.add(period.from_)
-                if period.to is not None:
-                    instants.add(period.to)
+            instants.update(self.period_instants[cs.index])
             for plist in (*cs.lists_in, *cs.lists_out):
                 instants.update(_list_instants(plist, digits))
-        instants.update(self.claim_instants)
-        for plist in self._claim_lists():
+        for plist in self.claim_lists:
             instants.update(_list_instants(plist, digits))
         if hts is not None:
             instants.update(t for t, _ in hts)
-            hts_starts = [t for t, _ in hts]
         else:
             instants.update(self.provider_starts)
-            hts_starts = []
-        for tax in self.party.taxes:
-            for tperiod in tax.periods:
-                instants.add(tperiod.from_)
-                if tperiod.to is not None:
-                    instants.add(tperiod.to)
+        return sorted(t for t in instants if t >= START)
+
+    def _imports(
+        self,
+        digits: str,
+        instants: Sequence[datetime],
+        hts: list[tuple[datetime, ImportedRate | None]] | None,
+    ) -> list[ImportedRate | None] | None:
+        """The imported line of the code at each instant, from the bundled HTS history or
+        the China lines (which answer for any code, never raise, and change only at their
+        starts); None: ask the provider at each instant that needs it."""
+        if self.provider is None:
+            return [None] * len(instants)
+        if hts is not None:
+            starts = [t for t, _ in hts]
+            found = []
+            for when in instants:
+                at = bisect.bisect_right(starts, when) - 1
+                found.append(hts[at][1] if at >= 0 else None)
+            return found
+        if self.china_lines:
+            return [self.provider.lookup(digits, when) for when in instants]
+        return None
+
+    def _compile_code(
+        self,
+        ship: engine.Shipment,
+        instants: Sequence[datetime],
+        scopes: Sequence[_CodeScope],
+        imports: Sequence[ImportedRate | None] | None,
+        taxes: _CodeTaxes,
+    ) -> list[tuple[datetime, Layers]]:
         out: list[tuple[datetime, Layers]] = []
-        for when in sorted(t for t in instants if t >= START):
-            if hts is not None:
-                at = bisect.bisect_right(hts_starts, when) - 1
-                layers = self.resolve(digits, when, scopes, hts, at)
-            else:
-                layers = self.resolve(digits, when, scopes, None, 0)
+        for position, when in enumerate(instants):
+            imported = None if imports is None else imports[position]
+            layers = self.resolve(ship, when, scopes, imports is None, imported, taxes)
             if not out or out[-1][1] != layers:
                 out.append((when, layers))
         return out
 
     # -- per code and instant
 
-    def active(
-        self,
-        digits: str,
-        when: datetime,
-        scopes: Sequence[_CodeScope],
-        headings: tuple[str, ...],
-    ) -> list[engine._Active]:
-        """:func:`tradecalc.engine.assessment._active_measures` without overrides or trace."""
-        found = []
-        for cs in scopes:
-            if cs.fixed is None and not cs.matches(digits, headings, when):
-                continue
-            measure = cs.measure
-            period = next((p for p in measure.periods if p.covers(when)), None)
-            if period is None:
-                continue
-            hit = (FREE, None) if measure.kind == "flag" else self.table_rate(period, digits)
-            if hit is None:
-                continue
-            rate, entry = hit
-            source = entry.source if entry and entry.source else period.source
-            unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
-            found.append(
-                engine._Active(measure, period, rate, period.heading, source, unconfirmed,
-                               cs.index, "")
-            )  # fmt: skip
-        return found
-
     def resolve(
         self,
-        digits: str,
+        ship: engine.Shipment,
         when: datetime,
         scopes: Sequence[_CodeScope],
-        hts: list[tuple[datetime, ImportedRate | None]] | None,
-        at: int,
+        ask: bool,
+        imported: ImportedRate | None,
+        taxes: _CodeTaxes,
     ) -> Layers:
-        """The layers at ``when``: :func:`tradecalc.engine.assessment._make_plan`'s rules, no
-        trace."""
-        review: list[str] = []
-        ship = engine.Shipment(digits, Decimal(0), self.origin, self.importer)
-        active = self.active(digits, when, scopes, ())
-        imported = None
-        if self.provider is not None and not engine._has_base(active):
-            if hts is None:
-                imported = self.provider.lookup(digits, when)
-            else:
-                imported = hts[at][1] if at >= 0 else None
-            if imported is not None:
-                if imported.headings:
-                    active = self.active(digits, when, scopes, imported.headings)
-                active += engine._imported_base(self.measures, ship, imported, {}, [], review)
-        claimed = engine.apply_claims(self.schedule, ship, when, active, [])
-        charged = engine._drop_displaced(claimed.active, [])
-        review.extend(
-            f"{a.measure.name}: {a.measure.note or 'check this measure'}"
-            for a in charged
-            if a.measure.kind == "flag"
+        """The layers at ``when``: :func:`tradecalc.engine.assessment.resolve_plan`, no trace;
+        the imported line is ``imported``, or the provider's when ``ask``."""
+        lookup: Callable[[str, datetime], ImportedRate | None] | None = None
+        if ask and self.provider is not None:
+            lookup = self.provider.lookup
+        elif imported is not None:
+            lookup = lambda _digits, _when: imported  # noqa: E731
+        plan = engine.resolve_plan(
+            self.schedule, ship, when, self.party, self.measures, lookup, scopes=scopes
         )
-        duties = [a for a in charged if a.measure.kind == "duty"]
-        why = ""
-        if not any(a.measure.group == "base" for a in duties) and imported is None:
-            why = "no base rate for the code: the engine says why"
-        order = {group: i for i, group in enumerate(self.party.reporting_order)}
-        duties.sort(key=lambda a: (order.get(a.measure.group, 99), a.measure.id))
-        offered = [*duties, *claimed.gated]
-        claimable, asked = engine.claims_offered(self.schedule, ship, when, offered, entry=True)
-        named = set(engine.claims_offered(self.schedule, ship, when, offered, entry=False)[1])
-        review.extend(asked)
         rows = []
-        for a in duties:
+        for a in plan.duties:
             kind = engine._base_kind(a)
             metal = a.measure.metal if kind == "metal" else None
-            units = tuple(part.unit for part in a.rate.specifics if part.amount != 0)
+            rate_text, fraction, units = self._rate_texts(a.rate)
             rows.append(
-                (a.measure.id, a.measure.name, a.measure.group, a.heading, str(a.rate),
-                 str(a.rate.ad_valorem), kind, a.source, a.unconfirmed, metal, units)
+                (a.measure.id, a.measure.name, a.measure.group, a.heading, rate_text,
+                 fraction, kind, a.source, a.unconfirmed, metal, units)
             )  # fmt: skip
         return Layers(
             tuple(rows),
-            tuple(review),
-            self.taxes(digits, when),
-            why,
-            claimable,
-            tuple(a for a in asked if a not in named),
+            (*plan.review, *plan.asked),
+            taxes.at(when),
+            "" if plan.has_base else "no base rate for the code: the engine says why",
+            plan.claimable,
+            plan.entry_only,
         )
 
-    def taxes(self, digits: str, when: datetime) -> tuple[TaxLayer, ...]:
-        """The taxes of the code at ``when`` (consumption first, then VAT)."""
-        found = []
-        code = digits
-        for kind in ("consumption", "vat"):
-            for tax in (t for t in self.party.taxes if t.kind == kind):
-                hit = engine._tax_rate(self.schedule, tax, digits, when)
-                if hit is None:
-                    continue
-                rate, source, unconfirmed, finer = hit
-                review = []
-                if finer:
-                    review.append(
-                        f"{tax.name}: {code} is charged {rate}, but listed lines under it "
-                        f"differ ({', '.join(finer)}); give the full tariff line"
-                    )
-                if kind == "consumption" and rate.ad_valorem >= 1:
-                    review.append(f"{tax.name}: rate {rate} cannot be 100% or more")
-                found.append(
-                    (tax.id, tax.name, kind, str(rate), str(rate.ad_valorem), source,
-                     unconfirmed, tuple(review))
-                )  # fmt: skip
-        return tuple(found)
+    def _rate_texts(self, rate: Rate) -> tuple[str, str, tuple[str, ...]]:
+        """A rate's text, its ad valorem fraction as text, and the units of its specific
+        parts (remembered per rate: a few hundred rates recur over every code)."""
+        found = self.rate_texts.get(rate)
+        if found is None:
+            units = tuple(part.unit for part in rate.specifics if part.amount != 0)
+            found = self.rate_texts[rate] = (str(rate), str(rate.ad_valorem), units)
+        return found
+
+
+class _CodeTaxes:
+    """The taxes of one code over time: they change only where a tax period starts or ends
+    or a product list in a tax's scope has a dated row for the code, so they are worked out
+    once between two such instants."""
+
+    def __init__(self, compiler: _Compiler, ship: engine.Shipment) -> None:
+        self.compiler = compiler
+        self.ship = ship
+        edges: set[datetime] = set()
+        schedule = compiler.schedule
+        for tax in compiler.party.taxes:
+            for period in tax.periods:
+                edges.add(period.from_)
+                if period.to is not None:
+                    edges.add(period.to)
+            for entry in (*tax.scope.include, *tax.scope.exclude):
+                plist = schedule.product_lists.get(entry[1:]) if entry.startswith("@") else None
+                if plist is not None:
+                    edges.update(_list_instants(plist, ship.digits))
+        self.edges = sorted(edges)
+        self.found: dict[int, tuple[TaxLayer, ...]] = {}
+
+    def at(self, when: datetime) -> tuple[TaxLayer, ...]:
+        """The taxes at ``when`` (consumption first, then VAT)."""
+        if not self.compiler.party.taxes:
+            return ()
+        segment = bisect.bisect_right(self.edges, when)
+        found = self.found.get(segment)
+        if found is None:
+            digits = self.ship.digits
+            found = self.found[segment] = tuple(
+                (tax.id, tax.name, tax.kind, str(rate), str(rate.ad_valorem), source,
+                 unconfirmed, review)
+                for tax, rate, source, unconfirmed, review in engine.tax_layers(
+                    self.compiler.schedule, self.compiler.party, digits, digits, when
+                )
+            )  # fmt: skip
+        return found
 
 
 def route_codes(importer: str, base_rates: BaseRates | None, schedule: Schedule) -> list[str]:
@@ -1042,21 +1045,25 @@ def compile_table(
                 if codes is not None
                 else route_codes(importer, base_rates, schedule)
             )
+            shared: dict[int, tuple[list[tuple[datetime, Layers]], list[int]]] = {}
+            """Layer indexes of the intervals codes share (by identity; the intervals are
+            kept with them, so an id is never reused while in this dict)."""
             for digits in chosen:
                 try:
                     intervals = compiler.compile_code(digits)
                 except (TradecalcError, ValueError, KeyError):
                     continue  # not compiled: the engine answers (and names any error)
-                starts = []
-                refs = []
-                for start, found in intervals:
-                    ref = ids.get(found)
-                    if ref is None:
-                        ref = ids[found] = len(layers)
-                        layers.append(found)
-                    starts.append(start)
-                    refs.append(ref)
-                table[(importer, origin, digits)] = (starts, refs)
+                known = shared.get(id(intervals))
+                if known is None:
+                    refs = []
+                    for _start, found in intervals:
+                        ref = ids.get(found)
+                        if ref is None:
+                            ref = ids[found] = len(layers)
+                            layers.append(found)
+                        refs.append(ref)
+                    known = shared[id(intervals)] = (intervals, refs)
+                table[(importer, origin, digits)] = ([t for t, _ in intervals], list(known[1]))
     return RateTable(key, layers, table)
 
 
@@ -1338,14 +1345,9 @@ def review_of(
     (they never depend on the amounts); ``entry``: at an entry's moment, not a named
     regime's (claims that count only in a window of entry dates are asked about then)."""
     found = [r for r in layers.review if entry or r not in layers.entry_only]
-    for metal, name in _metals(layers).items():
-        found.append(
-            f"{metal} content unknown: {name} charged on the full value (CBP's fallback); "
-            f"pass --metal {metal}=PERCENT% or --metal {metal}=USDAMOUNT"
-        )
+    found.extend(engine.metal_unknown(metal, name) for metal, name in _metals(layers).items())
     found.extend(
-        f"{duty[1]}: the rate {duty[4]} needs a quantity in {unit}; "
-        f"pass --qty N --unit {unit} (specific part not charged)"
+        engine.quantity_needed(duty[1], duty[4], unit)
         for duty in layers.duties
         for unit in duty[10]
     )

@@ -119,6 +119,8 @@ class ChinaLines:
         self.path = path or table_path()
         self._lines: dict[str, CnLine] | None = None
         self._keys: list[str] = []
+        self._last: tuple[tuple[str, bool], ImportedRate | None] | None = None
+        """The last look-up (a compile asks about one code at many moments)."""
 
     def __getstate__(self) -> Path:
         return self.path
@@ -152,6 +154,14 @@ class ChinaLines:
     def lookup(self, digits: str, when: datetime) -> ImportedRate | None:
         if when < EFFECTIVE:
             return None
+        key = (digits, when >= NEW_SCHEDULE)  # all the answer depends on
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        found = self._lookup(digits, when)
+        self._last = (key, found)
+        return found
+
+    def _lookup(self, digits: str, when: datetime) -> ImportedRate | None:
         line = self.line(digits)
         if line is None:
             return None

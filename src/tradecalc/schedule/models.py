@@ -544,18 +544,39 @@ class ProductList(Model):
             grouped.setdefault(row.digits, []).append(row)
         return {key: tuple(rows) for key, rows in grouped.items()}
 
+    @cached_property
+    def _prefixes(self) -> tuple[str, ...]:
+        """The digits of the inline codes (normalised once; not part of the model's value)."""
+        return tuple(code_digits(code) for code in self.codes)
+
+    @cached_property
+    def _lengths(self) -> tuple[int, ...]:
+        """The lengths of the listed codes' digits, shortest first (not part of the value)."""
+        return tuple(sorted({len(key) for key in self._index}))
+
+    def rows_for(self, digits: str) -> tuple[bool, tuple[ListRow, ...]]:
+        """Whether an inline code is a prefix of ``digits``, and the dated rows of the
+        listed prefixes of ``digits``. The last code asked is kept in the list's memo: a
+        compile asks about one code at many moments."""
+        last: tuple[str, bool, tuple[ListRow, ...]] | None = self.memo.get(ProductList.rows_for)
+        if last is None or last[0] != digits:
+            rows: tuple[ListRow, ...] = ()
+            if self.rows:
+                index = self._index
+                for end in self._lengths:
+                    if end > len(digits):
+                        break
+                    found = index.get(digits[:end])
+                    if found is not None:
+                        rows += found
+            inline = bool(self.codes) and digits.startswith(self._prefixes)
+            last = self.memo[ProductList.rows_for] = (digits, inline, rows)
+        return last[1], last[2]
+
     def holds(self, digits: str, when: datetime | None = None) -> bool:
         """True if a code of the list is a prefix of ``digits`` (at ``when``, for dated rows)."""
-        if any(digits.startswith(code_digits(code)) for code in self.codes):
-            return True
-        if not self.rows:
-            return False
-        index = self._index
-        for end in range(2, len(digits) + 1):
-            found = index.get(digits[:end])
-            if found is not None and any(row.covers(when) for row in found):
-                return True
-        return False
+        inline, rows = self.rows_for(digits)
+        return inline or any(row.covers(when) for row in rows)
 
 
 class ClaimEffect(Model):
