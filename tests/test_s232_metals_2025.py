@@ -1,6 +1,7 @@
-"""The 2020-2025 Section 232 steel, aluminium and copper derivative lists (scripts/lists/s232_2025.py)
-through the bundled schedule: each list's dates (day before, day of), a 10-digit inclusion against
-its unlisted sibling, the metal-content value base, and the generator reproducing the files."""
+"""The 2020-2025 Section 232 steel, aluminium and copper derivative lists
+(scripts/lists/s232_2025.py) through the bundled schedule: each list's dates (day before, day of),
+a 10-digit inclusion against its unlisted sibling, the metal-content value base, and the generator
+reproducing the files."""
 
 from __future__ import annotations
 
