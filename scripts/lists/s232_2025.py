@@ -10,8 +10,10 @@ heading, each code with the date it entered the heading and its source.
 - 9903.81.91 (note 16(n)): derivatives outside chapter 73 on their steel content: the household
   appliances of the BIS notice of 16 Jun 2025 (from 23 Jun 2025) and the BIS inclusions of
   19 Aug 2025 (407 codes, from 18 Aug 2025). The inclusions come from Yale's list (HS8); where the
-  note text (2026 lists 16(c)(iv), (vii), (x)) prints 10-digit lines under such an HS8, those
-  lines are listed instead of the HS8 (the notice's own 10 digits), the note text winning.
+  note text (19(k), the same notices' aluminium list, or the 2026 lists of 16(c)) prints 10-digit
+  lines under such an HS8, those lines are listed instead of the HS8 (the notice's own 10
+  digits), the note text winning: Yale's HS8 30049092 would make every medicament of
+  3004.90.92 a steel derivative where the notice names 3004.90.9244 only.
 - 9903.85.04, 9903.85.07, 9903.85.08 (note 19(i), (j), (k)): printed verbatim in Rev 6. 19(i) is
   Proclamation 9980's aluminium list (from 8 Feb 2020, 9903.85.03 until 11 Mar 2025); 19(j) the
   chapter 76 derivatives from 12 Mar 2025; 19(k) dated by Yale's list: from 12 Mar 2025, or
@@ -19,6 +21,9 @@ heading, each code with the date it entered the heading and its source.
   4 Apr 2025 (BIS notice, CSMS #64639013).
 - 9903.78.01 (copper, from 1 Aug 2025): Yale's list (the 2025 note 36 is not in Rev 6), checked
   against the 2026 copper lists 16(c)(v) and (viii).
+
+A 10-digit code retired before 6 Apr 2026 in the bundled HTS history (data/hts/lines.tsv) is
+followed by the lines of its 8-digit line that begin the day it ends (the 2026 renumbering).
 
 Every list ends where the measures using it end (6 Apr 2026, Proclamation 11021): the ends are
 kept in the schedule's periods, not here.
@@ -33,12 +38,14 @@ from scripts.lists import s232
 from scripts.lists.common import (
     NOTES_FILE,
     NOTES_SOURCE,
+    REPO,
     YALE,
     ListFile,
     Row,
     digits,
     find,
     note_lines,
+    sha256,
     unique,
 )
 
@@ -52,6 +59,8 @@ COPPER = "2025-08-01"  # copper proclamation of 30 Jul 2025, CSMS #65794272
 
 DERIVATIVES = YALE / "s232_derivative_products.csv"
 COPPER_FILE = YALE / "s232_copper_products.csv"
+HTS_LINES = REPO / "data" / "hts" / "lines.tsv"
+LISTS_END = "2026-04-06"  # Proc. 11021: the measures using these lists end
 YALE_SOURCE = "s232-yale-derivative-lists"
 
 STEEL_9980 = (
@@ -109,10 +118,47 @@ def _dotted(code: str) -> str:
     return f"{code[:4]}.{code[4:6]}.{code[6:]}"
 
 
-def _ten_digits(hs8: str, printed: list[str]) -> list[str]:
-    """The note's 10-digit lines under ``hs8``, else ``hs8`` itself (dotted)."""
-    under = [c for c in printed if digits(c).startswith(hs8) and len(digits(c)) == 10]
-    return under or [_dotted(hs8)]
+def _ten_digits(hs8: str, printed: list[list[str]]) -> list[str]:
+    """The note's 10-digit lines under ``hs8`` (from the first source in ``printed`` that has
+    any), else ``hs8`` itself (dotted)."""
+    for codes in printed:
+        under = [c for c in codes if digits(c).startswith(hs8) and len(digits(c)) == 10]
+        if under:
+            return under
+    return [_dotted(hs8)]
+
+
+def _lines() -> dict[str, tuple[str, str]]:
+    """Each HTS10 line of the bundled history (data/hts/lines.tsv): (first day, first day out)."""
+    spans: dict[str, tuple[str, str]] = {}
+    for line in HTS_LINES.read_text(encoding="utf-8").splitlines():
+        cells = line.split("\t")
+        if line[:1] == "#" or len(cells[0]) != 10:
+            continue
+        start, end = spans.get(cells[0], (cells[1], cells[2]))
+        spans[cells[0]] = (
+            min(start, cells[1]),
+            "" if not end or not cells[2] else max(end, cells[2]),
+        )
+    return spans
+
+
+def follow_renumbering(lf: ListFile, spans: dict[str, tuple[str, str]]) -> None:
+    """Add, for each 10-digit code of ``lf`` retired before the lists end (a statistical line
+    split or renumbered in a later revision), the lines of its 8-digit line that begin the day
+    it ends: the goods keep their listing under their new numbers."""
+    added: list[Row] = []
+    have = {digits(r.code) for r in lf.rows}
+    for row in lf.rows:
+        code = digits(row.code)
+        end = spans.get(code, ("", ""))[1]
+        if len(code) != 10 or not end or end >= LISTS_END:
+            continue
+        for new, (start, _) in sorted(spans.items()):
+            if new[:8] == code[:8] and start == end and new not in have:
+                have.add(new)
+                added.append(Row(_dotted(new), end, "", row.source, f"successor of {row.code}"))
+    lf.rows.extend(added)
 
 
 def steel() -> list[ListFile]:
@@ -150,7 +196,9 @@ def steel() -> list[ListFile]:
             "subheadings, mondaq)",
         ],
     )
-    printed = [c for r in ("iv", "vii", "x") for c in subs[r]]
+    # the 10-digit forms the note text prints: 19(k) is the 2025 list of the same BIS notices
+    # (aluminium), 16(c) the 2026 lists of every metal
+    printed = [_note19()["k"], [c for codes in subs.values() for c in codes]]
     rows = [
         Row(
             c,
@@ -161,11 +209,14 @@ def steel() -> list[ListFile]:
         )
         for c in APPLIANCE_CODES
     ]
-    seen = {digits(c)[:8] for c in APPLIANCE_CODES}
+    seen = set(APPLIANCE_CODES)
     for r in _yale_derivatives():
-        if r["ch99_code"] != "9903.81.91" or r["hts_prefix"] in seen:
+        if r["ch99_code"] != "9903.81.91":
             continue
         for code in _ten_digits(r["hts_prefix"], printed):
+            if code in seen or any(digits(code).startswith(digits(c)) for c in APPLIANCE_CODES):
+                continue
+            seen.add(code)
             note = (
                 "10 digits as the note prints" if len(digits(code)) == 10 else "HS8 as Yale lists"
             )
@@ -196,7 +247,11 @@ def steel() -> list[ListFile]:
 def aluminium() -> list[ListFile]:
     """The three aluminium derivative files (9903.85.04, .07, .08)."""
     note = _note19()
-    dates = {r["hts_prefix"]: r["effective_date"] for r in _yale_derivatives()}
+    dates: dict[str, str] = {}
+    for r in _yale_derivatives():  # an HS8 may have several rows: its earliest date (none: March)
+        if r["derivative_type"] == "aluminum":
+            start = r["effective_date"] or MARCH
+            dates[r["hts_prefix"]] = min(start, dates.get(r["hts_prefix"], start))
 
     def dated(code: str) -> str:
         if code in BEER_AND_CANS:
@@ -258,4 +313,12 @@ def copper() -> ListFile:
 
 def build() -> list[ListFile]:
     """The 2020-2025 Section 232 metals list files."""
-    return [*steel(), *aluminium(), copper()]
+    files = [*steel(), *aluminium(), copper()]
+    spans = _lines()
+    for lf in files:
+        follow_renumbering(lf, spans)
+        lf.remarks.append(
+            "lines renumbered after the notice follow from data/hts/lines.tsv sha256 "
+            + sha256(HTS_LINES)
+        )
+    return files
