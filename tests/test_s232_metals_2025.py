@@ -142,3 +142,17 @@ def test_generator_reproduces_the_list_files_byte_for_byte() -> None:
     for lf in files:
         path = ROOT / "data" / "lists" / f"{lf.list_id}.csv"
         assert path.read_bytes() == lf.render().encode("utf-8"), path.name
+
+
+def test_a_listed_line_renumbered_in_2026_keeps_its_listing_under_the_new_lines() -> None:
+    """19(k) names 8415.90.8025 (2025); the 2026 HTS split it on 1 Feb 2026 (.8010-.8070)."""
+    listed = SCHEDULE.product_lists["us-232-deriv-alum-9903-85-08"]
+    assert listed.holds("8415908025", datetime(2025, 9, 1))
+    assert not listed.holds("8415908010", datetime(2026, 1, 31))
+    assert listed.holds("8415908010", datetime(2026, 2, 1))
+
+
+def test_estimated_metal_shares_never_exceed_the_value() -> None:
+    estimates = metal_estimates()
+    assert all(v <= 1 for shares in estimates.values() for v in shares.values())
+    assert estimates["7208101500"]["steel"] == 1  # BEA's estimate 1.1923, capped
