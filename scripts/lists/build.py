@@ -169,8 +169,16 @@ def coverage(list_dir: Path) -> str:
         "|" + "---|" * (len(REGIME_DATES) + 1),
     ]
     for list_id, rows in lists.items():
+        by_prefix: dict[str, list[Row]] = {}
+        for row in rows:
+            by_prefix.setdefault(digits(row.code), []).append(row)
+        mine = [  # each basket line with the rows whose code is a prefix of it (same as holds())
+            (code, v, [r for k in range(1, len(code) + 1) for r in by_prefix.get(code[:k], [])])
+            for code, v in basket
+        ]
         shares = [
-            sum(v for code, v in basket if holds(rows, code, day)) / total for day in REGIME_DATES
+            sum(v for code, v, found in mine if found and holds(found, code, day)) / total
+            for day in REGIME_DATES
         ]
         lines.append(f"| {list_id} | " + " | ".join(f"{s:.1%}" for s in shares) + " |")
     return "\n".join(lines)
