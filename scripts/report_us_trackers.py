@@ -103,7 +103,7 @@ PUBLISHED: tuple[tuple[str, str, str, str, str], ...] = (
         "2025-04-08",
         "93.88",
         "2025-04-09",
-        "EXPLAINED by his method (WAUGH-METHOD): the 84% (EO 14259) took effect at 12:01 a.m. on 9 Apr; Waugh dates it 8 Apr and applies Annex II and the electronics memo only from 11 Apr (his registry), where tradecalc applies Annex II from 5 Apr (EO 14257) and the memo from 5 Apr (retroactive), so the reciprocal duty reaches about 66% of the value here (table above) against about 87% in his row; of that, 5.2% of the value (71% before the 2025 derivative lists) is the listed steel and aluminium derivatives, which from 12 Mar to 3 Jun 2025 pay the Section 232 duty in place of the whole reciprocal duty (9903.01.33, EO 14257 s. 3(b)) and which his masks (steel list at HS8, aluminium at HS8/HS10) do not hold. His method on this basket gives his 93.88 exactly.",
+        "EXPLAINED by his method (WAUGH-METHOD): the 84% (EO 14259) took effect at 12:01 a.m. on 9 Apr; Waugh dates it 8 Apr and applies Annex II and the electronics memo only from 11 Apr (his registry), where tradecalc applies Annex II from 5 Apr (EO 14257) and the memo from 5 Apr (retroactive), so the reciprocal duty reaches about 66% of the value here (table above) against about 87% in his row; 71% before the 2025 derivative lists: 5.2% of the value is listed steel and aluminium derivatives, which from 12 Mar to 3 Jun 2025 pay the Section 232 duty in place of the whole reciprocal duty (9903.01.33, EO 14257 s. 3(b)) and which his masks (steel list at HS8, aluminium at HS8/HS10) do not hold. His method on this basket gives his 93.88 exactly.",
     ),
     (
         "Waugh",
