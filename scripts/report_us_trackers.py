@@ -18,6 +18,7 @@ tracker whose China figure with 2024 weights could not be found is listed as suc
 
 from __future__ import annotations
 
+import argparse
 import csv
 import sys
 from bisect import bisect_right
@@ -30,14 +31,16 @@ from pathlib import Path
 from report_us_coverage import kind
 
 from tradecalc.analysis.impact import (
+    ESTIMATE_NOTE,
     RegimeImpact,
     change_instants,
     default_basket,
     measure_impact,
+    metal_estimates,
     read_basket,
 )
 from tradecalc.batch.rows import RowError
-from tradecalc.engine.assessment import RegimeView, Shipment
+from tradecalc.engine.assessment import MetalContent, RegimeView, Shipment
 from tradecalc.engine.selection import instant_view
 from tradecalc.hts.history import Bundle, UsSchedule
 from tradecalc.render.impact import ImpactReport, write_chart
@@ -49,6 +52,14 @@ SUCCESSORS = ROOT / "data" / "baskets" / "us-imports-from-cn-2024-successors.csv
 REF = Decimal(1_000_000)
 """Value a successor line is priced at once; its sums are scaled to each 2024 code's value."""
 DIFFER = "2024 code whose successor lines give different results"
+SPLIT = (
+    "2024 code split since into lines on and off a Chapter 99 product list: which line the goods "
+    "fall under is the importer's to state"
+)
+"""Successor lines that differ only in measures scoped by a product list (e.g. a derivative
+inclusion named at 10 digits under a suffix created after 2024): a fact of the goods, as a
+product-list claim is, not a gap in the data."""
+Estimates = dict[str, dict[str, Decimal]]
 NONE = "2024 code with no successor line in force"
 OUT = ROOT / "docs" / "us-trackers.md"
 CHART = ROOT / "docs" / "impact-us-timeline.svg"
@@ -92,21 +103,21 @@ PUBLISHED: tuple[tuple[str, str, str, str, str], ...] = (
         "2025-04-08",
         "93.88",
         "2025-04-09",
-        "EXPLAINED by his method (WAUGH-METHOD): the 84% (EO 14259) took effect at 12:01 a.m. on 9 Apr; Waugh dates it 8 Apr and applies Annex II and the electronics memo only from 11 Apr (his registry), where tradecalc applies Annex II from 5 Apr (EO 14257) and the memo from 5 Apr (retroactive), so the reciprocal duty reaches about 71% of the value here (table above) against about 87% in his row. His method on this basket gives his 93.88 exactly.",
+        "EXPLAINED by his method (WAUGH-METHOD): the 84% (EO 14259) took effect at 12:01 a.m. on 9 Apr; Waugh dates it 8 Apr and applies Annex II and the electronics memo only from 11 Apr (his registry), where tradecalc applies Annex II from 5 Apr (EO 14257) and the memo from 5 Apr (retroactive), so the reciprocal duty reaches about 66% of the value here (table above) against about 87% in his row; 71% before the 2025 derivative lists: 5.2% of the value is listed steel and aluminium derivatives, which from 12 Mar to 3 Jun 2025 pay the Section 232 duty in place of the whole reciprocal duty (9903.01.33, EO 14257 s. 3(b)) and which his masks (steel list at HS8, aluminium at HS8/HS10) do not hold. His method on this basket gives his 93.88 exactly.",
     ),
     (
         "Waugh",
         "2025-04-09",
         "112.19",
         "2025-04-10",
-        "EXPLAINED by his method (WAUGH-METHOD): the 125% took effect on 10 Apr. His row charges China 125% in all (his `_apply_90day_pause` sets the IEEPA layer to 125, dropping the 20% fentanyl duty that CBP kept collecting, 145% in all) and exempts neither Annex II nor the electronics before 11 Apr; the two differences roughly offset. His method on this basket gives his 112.19 exactly.",
+        "EXPLAINED by his method (WAUGH-METHOD): the 125% took effect on 10 Apr. His row charges China 125% in all (his `_apply_90day_pause` sets the IEEPA layer to 125, dropping the 20% fentanyl duty that CBP kept collecting, 145% in all) and exempts neither Annex II nor the electronics before 11 Apr; the two differences roughly offset, and the rest is the 2025 derivative lists: 5.2% of the value taken out of the 125% reciprocal duty until 3 Jun 2025 (9903.01.33), 6.5 points of it (table above: 82.64 points of reciprocal duty against 89.11 without those lists), which his masks do not hold. His method on this basket gives his 112.19 exactly.",
     ),
     (
         "Waugh",
         "2025-04-11",
         "88.14",
         "2025-04-11",
-        "EXPLAINED by his method (WAUGH-METHOD). On this basket, with tradecalc's Annex II and electronics lists, his method gives 84.48 (his 88.14: his lists match exact 2025 10-digit codes, tradecalc's match by prefix); putting back the 20% fentanyl duty his 125% row drops adds 12.16 points (96.64), charging it also on the goods his Section 232 masks take out adds 2.49 (99.13); the remaining 10.30 points are his Section 232 masks (12.8% of the value at 25% in place of every IEEPA duty), chiefly an HS6 auto-parts mask applied from 3 Apr where the parts duty began on 3 May (Proclamation 10908) and which his README calls coarse.",
+        "EXPLAINED by his method (WAUGH-METHOD). On this basket, with tradecalc's Annex II and electronics lists, his method gives 84.48 (his 88.14: his lists match exact 2025 10-digit codes, tradecalc's match by prefix); putting back the 20% fentanyl duty his 125% row drops adds 12.16 points (96.64), charging it also on the goods his Section 232 masks take out adds 2.49 (99.13); the remaining 4.16 points are the Section 232 goods: his masks take 12.8% of the value out of every IEEPA duty at 25%, chiefly an HS6 auto-parts mask applied from 3 Apr where the parts duty began on 3 May (Proclamation 10908) and which his README calls coarse (10.30 points), while tradecalc's articles and 2025 derivative lists take 5.2% of the value out of the reciprocal duty (9903.01.33; 6.5 points, table above) and keep the 20% fentanyl duty on it.",
     ),
     (
         "Waugh",
@@ -116,7 +127,13 @@ PUBLISHED: tuple[tuple[str, str, str, str, str], ...] = (
         "Geneva (EO 14298) took effect on 14 May; Waugh's row is dated at the announcement, 12 May.",
     ),
     ("Waugh", "2025-06-03", "28.54", "2025-06-04", "Steel and aluminium at 50% from 4 Jun."),
-    ("Waugh", "2025-08-07", "31.06", "2025-08-07", ""),
+    (
+        "Waugh",
+        "2025-08-07",
+        "31.06",
+        "2025-08-07",
+        "PARTLY EXPLAINED by method, not reproduced line by line: from 4 Jun 2025 tradecalc charges the 50% metals duty on the metal content only (here estimated with the BEA shares the Yale Budget Lab's tariff-rate-tracker uses, `metal_content_shares_bea_hs10.csv`), the rest of the value paying the 10% reciprocal duty, as CBP instructed (CSMS #65236374, #65236645); Waugh's Section 232 is a 'sector override' (his README, Phase 2) that replaces his IEEPA layer on the whole value of his masks: 50% on steel and aluminium from 3 Jun (Proclamation 10947), copper 50% from his 7 Aug row. His series rises 4.01 points from Geneva to this row, tradecalc's 0.49; charging the metals duty on the full value, as before the derivative lists and the estimate, tradecalc gave 29.31 here (gap -1.75).",
+    ),
     ("Waugh", "2025-10-14", "31.02", "2025-10-14", ""),
     (
         "Waugh",
@@ -157,7 +174,7 @@ PUBLISHED: tuple[tuple[str, str, str, str, str], ...] = (
         "2025-04-10",
         "103.3",
         "2025-04-10",
-        "PARTLY EXPLAINED: weights and carve-outs. PIIE's increase is from 20.8% on 20 Jan 2025 to 124.1%; its 103.3 points are 20 (fentanyl), a little Section 232, and 125 points of reciprocal duty on about 66% of the value ((103.3 - 20.5) / 125), where tradecalc's reaches about 71% (table above); 5% of the value at 125% is the gap. PIIE's level of 20.8% on 20 Jan 2025 against tradecalc's statutory 12.6% on the same rules with 2024 weights means PIIE weights the goods differently (an import year before the trade war moved trade out of the Section 301 lists; the weights are not stated on the page), and its product data is not published there, so the split is not reproduced. The same page, updated later, puts the April peak at 126.5% (early May, after the 3 May auto parts), i.e. PIIE revised this figure itself.",
+        "PARTLY EXPLAINED: weights and carve-outs. PIIE's increase is from 20.8% on 20 Jan 2025 to 124.1%; its 103.3 points are 20 (fentanyl), a little Section 232, and 125 points of reciprocal duty on about 66% of the value ((103.3 - 20.5) / 125), as tradecalc's (66%, table above: the listed steel and aluminium derivatives pay Section 232 in place of the reciprocal duty until 3 Jun 2025, 9903.01.33); the figures agree. PIIE's level of 20.8% on 20 Jan 2025 against tradecalc's statutory 12.6% on the same rules with 2024 weights means PIIE weights the goods differently (an import year before the trade war moved trade out of the Section 301 lists; the weights are not stated on the page), and its product data is not published there, so the split is not reproduced. The same page, updated later, puts the April peak at 126.5% (early May, after the 3 May auto parts), i.e. PIIE revised this figure itself.",
     ),
     (
         "PIIE",
@@ -204,8 +221,18 @@ def day(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(hour=23, minute=59)
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Compute, compare and write the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--metal-shares",
+        choices=("estimate", "none"),
+        default="estimate",
+        help="'estimate' (default): metal content of the lines that need it from the BEA-based "
+        "shares, as `tradecalc impact --metal-shares estimate`; 'none': the stated default (full value)",
+    )
+    args = parser.parse_args(argv)
+    estimates = metal_estimates() if args.metal_shares == "estimate" else None
     path = default_basket("US")
     lines = path.read_text(encoding="utf-8").splitlines()
     shipments = [item[1] for item in read_basket(lines) if not isinstance(item, RowError)]
@@ -214,7 +241,7 @@ def main() -> int:
     us = UsSchedule(Bundle(), None)
     instants = change_instants(schedule, "US", START, END, us)
     views = [instant_view(t) for t in instants]
-    impacts, mapped = with_successors(schedule, shipments, views, us)
+    impacts, mapped = with_successors(schedule, shipments, views, us, estimates)
     base = impacts[0].total.rate
     total = sum((s.value for s in shipments), Decimal(0))
 
@@ -234,7 +261,16 @@ def main() -> int:
     put(
         "Each regime is computed by `measure_impact`, the function behind `tradecalc impact` (same as `tradecalc impact --timeline --from 2025-01-01`); "
         "the average is duty over customs value of the lines the engine prices; the increment is over 1 Jan 2025. "
-        "Metal content is not estimated (`--metal-shares` off): lines whose duty depends on it are charged on the stated default and counted as review value.\n"
+        + (
+            f"Metal content is estimated the way the trackers do (`--metal-shares estimate`, {ESTIMATE_NOTE}: "
+            "`data/baskets/metal-shares-estimate.csv` from the Yale Budget Lab's `metal_content_shares_bea_hs10.csv`): "
+            "a Section 232 steel, aluminium or copper duty on content is charged on the line's estimated share of its value "
+            f"({pct(impacts[-1].estimated_metal_value / total)} of the basket's value has an estimate), the rest of the value pays the duties on the remainder; "
+            "a line with no estimate is charged on the stated default (the full value) and counted as review value, metal content being a shipment fact. "
+            "A 2024 code priced through its successor lines (below) keeps its own estimate.\n"
+            if estimates is not None
+            else "Metal content is not estimated (`--metal-shares none`): lines whose duty depends on it are charged on the stated default and counted as review value.\n"
+        )
     )
     put("## Trade-weighted average at every change instant\n")
     put(
@@ -393,16 +429,33 @@ def _signature(part: RegimeImpact) -> object:
     )
 
 
+def _listed_only(schedule: Schedule, parts: Sequence[RegimeImpact]) -> bool:
+    """Whether the successor lines' results differ by a measure scoped by product lists only
+    (lines on and off a list; a measure it displaces differs with it)."""
+    scopes = {m.id: m.scope.include for m in schedule.measures}
+    charged = [set(p.measures) for p in parts]
+    differing = set.union(*charged) - set.intersection(*charged)
+    return any(
+        scopes.get(name) and all(item.startswith("@") for item in scopes[name])
+        for name in differing
+    )
+
+
 def with_successors(
-    schedule: Schedule, shipments: Sequence[Shipment], views: Sequence[RegimeView], us: UsSchedule
+    schedule: Schedule,
+    shipments: Sequence[Shipment],
+    views: Sequence[RegimeView],
+    us: UsSchedule,
+    estimates: Estimates | None = None,
 ) -> tuple[list[RegimeImpact], list[Decimal]]:
     """``measure_impact`` over the basket, where a 2024 code not in force at an instant is
     priced under its successor lines (``data/baskets/us-imports-from-cn-2024-successors.csv``)
     if they all give the same result, else counted as review value not priced. Also returns,
-    per instant, the value priced through successors."""
+    per instant, the value priced through successors. With ``estimates``, metal content is
+    estimated per line; successor lines take the 2024 code's estimate (they carry its goods)."""
     spans = read_successors()
     kept = [s for s in shipments if s.digits not in spans]
-    impacts = measure_impact(schedule, kept, views, base_rates=us)
+    impacts = measure_impact(schedule, kept, views, base_rates=us, estimates=estimates)
     mapped = [Decimal(0)] * len(views)
     own: dict[tuple[int, ...], list[Shipment]] = defaultdict(list)
     gaps: list[tuple[Shipment, int, tuple[str, ...]]] = []
@@ -419,31 +472,50 @@ def with_successors(
         own[tuple(live)].append(shipment)
     for indexes, group in own.items():
         if indexes:
-            parts = measure_impact(schedule, group, [views[i] for i in indexes], base_rates=us)
+            parts = measure_impact(
+                schedule, group, [views[i] for i in indexes], base_rates=us, estimates=estimates
+            )
             for index, part in zip(indexes, parts, strict=True):
                 merge(impacts[index], part, Decimal(1), "")
-    needed: dict[str, set[int]] = defaultdict(set)
-    for _, index, codes in gaps:
+
+    def shares(shipment: Shipment) -> tuple[tuple[str, Decimal], ...]:
+        found = (estimates or {}).get(shipment.digits[:10])
+        return tuple(sorted(found.items())) if found else ()
+
+    needed: dict[tuple[str, tuple[tuple[str, Decimal], ...]], set[int]] = defaultdict(set)
+    for shipment, index, codes in gaps:
         for code in codes:
-            needed[code].add(index)
-    priced: dict[tuple[str, int], RegimeImpact] = {}
-    for code, wanted in sorted(needed.items()):
+            needed[code, shares(shipment)].add(index)
+    priced: dict[tuple[str, tuple[tuple[str, Decimal], ...], int], RegimeImpact] = {}
+    for (code, own), wanted in sorted(needed.items()):
         order = sorted(wanted)
-        line = Shipment(code, REF, "CN", "US")
+        metal = {m: MetalContent(v) for m, v in own}
+        line = Shipment(code, REF, "CN", "US", metal=metal)
         for index, part in zip(
             order,
-            measure_impact(schedule, [line], [views[i] for i in order], base_rates=us),
+            measure_impact(
+                schedule,
+                [line],
+                [views[i] for i in order],
+                base_rates=us,
+                estimates=None if own else estimates,
+            ),
             strict=True,
         ):
-            priced[code, index] = part
+            priced[code, own, index] = part
     for shipment, index, codes in gaps:
-        parts = [priced[code, index] for code in codes]
+        parts = [priced[code, shares(shipment), index] for code in codes]
         target = impacts[index]
         if parts and len({repr(_signature(p)) for p in parts}) == 1 and not parts[0].unpriced_value:
             merge(target, parts[0], shipment.value / REF, shipment.digits)
+            if shares(shipment):
+                target.estimated_metal_value += shipment.value
             mapped[index] += shipment.value
             continue
-        reason = DIFFER if parts else NONE
+        if parts and not any(p.unpriced_value for p in parts) and _listed_only(schedule, parts):
+            reason = SPLIT
+        else:
+            reason = DIFFER if parts else NONE
         target.shipments += 1
         target.unpriced_value += shipment.value
         target.review_value += shipment.value

@@ -162,14 +162,23 @@ def test_every_effective_date_the_day_before_and_the_day_of(
         if measure.origins[0] != "*"
         else ("CN" if measure.importer == "US" else "US")
     )
+    candidates = [
+        c
+        for c in _codes(SCHEDULE, measure.importer)
+        if _in_scope(SCHEDULE, measure, c)
+        and any(_expected(measure, p, c) for p in measure.periods)
+    ]
+    # a dated list's lines may join after the measure starts: prefer a line listed at the edge
     code = next(
         (
             c
-            for c in _codes(SCHEDULE, measure.importer)
-            if _in_scope(SCHEDULE, measure, c)
-            and any(_expected(measure, p, c) for p in measure.periods)
+            for c in candidates
+            if any(
+                scope_matches(SCHEDULE, measure.scope, code_digits(c), when=t)
+                for t in (edge - timedelta(days=1), edge)
+            )
         ),
-        None,
+        candidates[0] if candidates else None,
     )
     assert code is not None, f"no curated code is in the scope of {measure.id}"
     moments = [edge - timedelta(days=1), edge]

@@ -13,7 +13,7 @@ import argparse
 import csv
 from pathlib import Path
 
-from scripts.lists import annex_ii, s122, s232, s301
+from scripts.lists import annex_ii, s122, s232, s232_2025, s301
 from scripts.lists.common import (
     REPO,
     SHARED,
@@ -56,6 +56,20 @@ CROSSCHECKS = {
         "semiconductors, 9903.79.01 (HTS10)",
         "the note names three provisions; Yale lists the HTS10 lines under them.",
     ),
+    (
+        "us-232-deriv-steel-9903-81-89",
+        "us-232-deriv-steel-9903-81-90",
+        "us-232-deriv-steel-9903-81-91",
+        "us-232-deriv-alum-9903-85-04",
+        "us-232-deriv-alum-9903-85-07",
+        "us-232-deriv-alum-9903-85-08",
+    ): (
+        "s232_derivative_products.csv",
+        "2025 steel and aluminium derivatives (HS8)",
+        "Yale has no chapter 73 steel derivatives (9903.81.89/.90) and not the 23 Jun 2025 "
+        "appliances; where note 19(k) or the 2026 lists print 10-digit lines, those are used "
+        "(Yale truncates to HS8). The note text wins.",
+    ),
     ("us-122-annex-i", "us-122-particular-articles", "us-122-civil-aircraft"): (
         "s122_exempt_products.csv",
         "Section 122 exemptions (HTS8)",
@@ -74,7 +88,7 @@ CROSSCHECKS = {
 
 def all_lists() -> list[ListFile]:
     """Every list file, in a fixed order."""
-    return [*annex_ii.build(), *s232.build(), *s122.build(), *s301.build()]
+    return [*annex_ii.build(), *s232.build(), *s232_2025.build(), *s122.build(), *s301.build()]
 
 
 def _covered(code: str, prefixes: list[str]) -> bool:
@@ -156,8 +170,16 @@ def coverage(list_dir: Path) -> str:
         "|" + "---|" * (len(REGIME_DATES) + 1),
     ]
     for list_id, rows in lists.items():
+        by_prefix: dict[str, list[Row]] = {}
+        for row in rows:
+            by_prefix.setdefault(digits(row.code), []).append(row)
+        mine = [  # each basket line with the rows whose code is a prefix of it (same as holds())
+            (code, v, [r for k in range(1, len(code) + 1) for r in by_prefix.get(code[:k], [])])
+            for code, v in basket
+        ]
         shares = [
-            sum(v for code, v in basket if holds(rows, code, day)) / total for day in REGIME_DATES
+            sum(v for code, v, found in mine if found and holds(found, code, day)) / total
+            for day in REGIME_DATES
         ]
         lines.append(f"| {list_id} | " + " | ".join(f"{s:.1%}" for s in shares) + " |")
     return "\n".join(lines)

@@ -34,6 +34,7 @@ from tradecalc.hts.history import UsSchedule
 from tradecalc.schedule.models import Measure, Party, Schedule, code_digits
 
 ZERO = Decimal("0.00")
+ONE = Decimal(1)
 LEVELS = ("section", "chapter", "heading")
 BASKETS = {"US": "us-imports-from-cn-2024.csv", "CN": "us-exports-to-cn-2024.csv"}
 """The bundled default basket of each importer."""
@@ -68,10 +69,19 @@ def chapter_sections() -> dict[str, str]:
 
 
 def metal_estimates() -> dict[str, dict[str, Decimal]]:
-    """Estimated metal shares of value per HTS10 (only non-zero shares)."""
+    """Estimated metal shares of value per HTS10 (only non-zero shares).
+
+    The BEA-based estimate is a ratio of input costs to output and exceeds 1 for some lines
+    (1,111 of them, e.g. steel in the flat-rolled products of 7208: 1.1923); a metal's content
+    cannot exceed the goods' value, so each share is capped at 1 (the whole value), as CBP's
+    full-value fallback would charge them."""
     found: dict[str, dict[str, Decimal]] = {}
     for row in csv.DictReader(_rows(basket_folder() / "metal-shares-estimate.csv")):
-        shares = {m: Decimal(row[m]) for m in ("steel", "aluminum", "copper") if row[m] != "0.0000"}
+        shares = {
+            m: min(Decimal(row[m]), ONE)
+            for m in ("steel", "aluminum", "copper")
+            if row[m] != "0.0000"
+        }
         if shares:
             found[row["hs"]] = shares
     return found
