@@ -120,7 +120,7 @@ def test_plan_equals_engine(row: tuple[str, dict[str, str]], data: st.DataObject
     views = data.draw(st.lists(st.sampled_from(_views(name)), min_size=1, max_size=3))
     shipment = shipment_from_mapping(fields)
     plan = compile_plan(Tables(schedule, None), _template(shipment), views)
-    if plan is None:
+    if plan is None or shipment.value <= plan.low_value:
         return  # the engine assesses this row itself (checked below)
     got = plan.rows(shipment.value, shipment.freight, shipment.insurance)
     for (customs, duty, values), view in zip(got, views, strict=True):
