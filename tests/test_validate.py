@@ -69,6 +69,26 @@ def test_one_file_with_many_problems_lists_them_all(cli: Cli, tmp_path: Path) ->
     assert messages[2] == "38:52: unknown source 'usitc'"
 
 
+@pytest.mark.parametrize("separator", ["\x1e", "\u2028", "\x85", "\x0b"])
+def test_a_line_separator_in_a_name_stays_inside_its_diagnostic(
+    cli: Cli, tmp_path: Path, separator: str
+) -> None:
+    """The fuzz run renamed party US to "\\x1e": the messages quoting the parties broke in two."""
+    escape = f"\\x{ord(separator):02x}" if ord(separator) < 0x100 else f"\\u{ord(separator):04x}"
+    text = MINI.read_text(encoding="utf-8").replace("\n  US:\n", f'\n  "{escape}":\n', 1)
+    path = tmp_path / "odd.yaml"
+    path.write_text(text, encoding="utf-8")
+    run = cli("validate", str(path))
+    assert run.code == 1
+    problems = int(run.err.split()[1])
+    lines = run.out.splitlines()
+    assert len(lines) == problems >= 1
+    assert all(line.startswith(f"{path}:") for line in lines), lines
+    assert separator not in run.out
+    quoted = [line for line in lines if "unknown importer 'US' (parties: " in line]
+    assert quoted and all(escape in line for line in quoted), lines
+
+
 def test_schema_and_semantic_problems_together(cli: Cli, tmp_path: Path) -> None:
     text = (INVALID / "unparseable-rate.yaml").read_text(encoding="utf-8")
     path = tmp_path / "both.yaml"

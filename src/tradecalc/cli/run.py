@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import typer
 
 from tradecalc.cli.app import traceback_wanted
-from tradecalc.core.errors import DataError, ExitCode, Terminated, TradecalcError
+from tradecalc.core.errors import DataError, ExitCode, Terminated, TradecalcError, one_line
 from tradecalc.core.files import install_signal_cleanup
 
 __all__ = ["registered", "run"]
@@ -109,6 +109,5 @@ def _usage_message(exc: typer.TyperException) -> tuple[str, int]:
 
 
 def _fail_plain(message: str, code: int) -> NoReturn:
-    one_line = message.replace("\r", "\\r").replace("\n", "\\n")  # e.g. from a file name
-    print(f"tradecalc: error: {one_line}", file=sys.stderr)
+    print(f"tradecalc: error: {one_line(message)}", file=sys.stderr)  # e.g. from a file name
     raise SystemExit(int(code))

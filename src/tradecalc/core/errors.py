@@ -15,6 +15,19 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
+_LINE_BREAKS = {"\n": "\\n", "\r": "\\r"} | {
+    c: f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    for c in "\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+}
+_ONE_LINE = str.maketrans(_LINE_BREAKS)
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that ends a line for ``str.splitlines`` written as its
+    escape (a newline as backslash-n), so a message quoting user input stays one line."""
+    return text.translate(_ONE_LINE)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceLocation:
     """A position in a data file, 1-based, for compiler-style messages."""
@@ -40,7 +53,7 @@ class Diagnostic:
     level: str = "error"
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
+        return one_line(f"{self.location}: {self.message}")
 
 
 class TradecalcError(Exception):
