@@ -284,25 +284,11 @@ class _Packed:
 
     def layer(self, index: int) -> Layers:
         """The layer set at ``index`` (NotATableError if damaged)."""
-        low, high = self.layer_at[index], self.layer_at[index + 1]
-        if not 0 <= low <= high <= len(self.blob):
-            raise NotATableError("bad layer offsets")
-        try:
-            value = json.loads(bytes(self.blob[low:high]))
-        except (ValueError, RecursionError):
-            raise NotATableError("bad layer") from None
-        return Layers.from_json(value)
+        return Layers.from_json(_json_at(self.layer_at, self.blob, index, "layer"))
 
     def summary(self, index: int) -> LayerSummary:
         """The summary of the layer set at ``index`` (NotATableError if damaged)."""
-        low, high = self.summary_at[index], self.summary_at[index + 1]
-        if not 0 <= low <= high <= len(self.summaries):
-            raise NotATableError("bad summary offsets")
-        try:
-            value = json.loads(bytes(self.summaries[low:high]))
-        except (ValueError, RecursionError):
-            raise NotATableError("bad summary") from None
-        return LayerSummary.from_json(value)
+        return LayerSummary.from_json(_json_at(self.summary_at, self.summaries, index, "summary"))
 
 
 _MICRO = timedelta(microseconds=1)
@@ -314,6 +300,17 @@ def _micros(when: datetime) -> int:
 
 def _when(micros: int) -> datetime:
     return START + micros * _MICRO
+
+
+def _json_at(offsets: array.array[int], blob: memoryview, index: int, what: str) -> object:
+    """Entry ``index`` of a blob of JSON texts laid end to end (NotATableError if damaged)."""
+    low, high = offsets[index], offsets[index + 1]
+    if not 0 <= low <= high <= len(blob):
+        raise NotATableError(f"bad {what} offsets")
+    try:
+        return json.loads(bytes(blob[low:high]))
+    except (ValueError, RecursionError):
+        raise NotATableError(f"bad {what}") from None
 
 
 @dataclass(slots=True)
