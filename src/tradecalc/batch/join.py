@@ -439,6 +439,8 @@ _SPECIALS_CLASS = (
     "[" + "".join(c if c.isspace() or c in ',"' else "\\" + c for c in _SPECIALS) + "]"
 )
 """A regular expression of one character of :data:`_SPECIALS`."""
+_INTERVALS_KEPT = 4_000_000
+"""Most intervals :class:`Vectorised` keeps across chunks (about 25 bytes each)."""
 _PY_LIMIT = 10**12
 """Values above this many cents take the pure-Python path (64-bit products stay exact)."""
 
@@ -490,6 +492,10 @@ class Vectorised(Joined):
         self._fees: dict[tuple[int, str], tuple[FeesAt, tuple[str, ...]] | None] = {}
         self._reviews: dict[tuple[int, int, str], tuple[str, bool]] = {}
         self._claimable: dict[int, str] = {}
+        self._intervals: pl.DataFrame | None = None
+        """The intervals of the codes in :attr:`_known` (chunks repeat codes: each code's
+        intervals are read off the table once, not once per chunk)."""
+        self._known: set[str] = set()
 
     @property
     def usable(self) -> bool:
@@ -556,16 +562,25 @@ class Vectorised(Joined):
         self._unknown.clear()
         self._reviews.clear()
         self._claimable.clear()
+        self._intervals = None
+        self._known.clear()
         self._generation = self.tables.generation
 
     def _table_intervals(self, codes: list[str]) -> pl.DataFrame:
         """The intervals of ``codes`` in the table (``digits``, ``start``, ``layer``, sorted
-        by start), read off the table's columns; codes not compiled yet are compiled on the
-        way (DamagedTableError for a damaged table)."""
+        by start; those of codes of earlier chunks too), read off the table's columns; codes
+        not compiled yet are compiled on the way (DamagedTableError for a damaged table)."""
         import polars as pl
 
         if self.tables.generation != self._generation:
             self._reset()
+        if self._intervals is not None and self._intervals.height > _INTERVALS_KEPT:
+            self._intervals = None  # a stream of ever new codes: start over
+            self._known.clear()
+        asked = codes
+        codes = [c for c in asked if c not in self._known and c not in self._unknown]
+        if not codes and self._intervals is not None:
+            return self._intervals
         digits, starts, ids = self.tables.columns("US", "CN", codes)
         found = set(digits)
         for code in codes:
@@ -574,7 +589,7 @@ class Vectorised(Joined):
             spans = self.tables.spans("US", "CN", code)
             if self.tables.generation != self._generation:
                 self._reset()  # dropped on the way: read the table again
-                return self._table_intervals(codes)
+                return self._table_intervals(asked)
             if spans is None:
                 if len(self._unknown) > 1_000_000:  # a stream of made-up codes
                     self._unknown.clear()
@@ -584,9 +599,12 @@ class Vectorised(Joined):
             starts.extend(spans[0])
             ids.extend(spans[1])
         schema = {"digits": pl.String, "start": pl.Int64, "layer": pl.Int64}
-        return pl.DataFrame({"digits": digits, "start": starts, "layer": ids}, schema=schema).sort(
-            "start"
-        )
+        found_now = pl.DataFrame({"digits": digits, "start": starts, "layer": ids}, schema=schema)
+        if self._intervals is not None:
+            found_now = pl.concat([self._intervals, found_now])
+        self._intervals = found_now.sort("start")
+        self._known.update(c for c in codes if c not in self._unknown)
+        return self._intervals
 
     def _entry(self, day: str) -> tuple[int, str] | None:
         """An entry date's moment (microseconds since the table's start) and its text."""
