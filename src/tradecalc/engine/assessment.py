@@ -602,7 +602,10 @@ def resolve_plan(
     """
     review: list[str] = []
     overrides = overrides or {}
-    active = _active_measures(schedule, measures, shipment, when, overrides, trace, (), scopes)
+    outcomes: list[_Outcome] = []
+    active = _active_measures(
+        schedule, measures, shipment, when, overrides, trace, (), scopes, outcomes
+    )
     imported = None
     if lookup is not None and not _has_base(active):
         imported = lookup(shipment.digits, when)
@@ -611,7 +614,15 @@ def resolve_plan(
                 if trace is not None:
                     trace.clear()
                 active = _active_measures(
-                    schedule, measures, shipment, when, overrides, trace, imported.headings, scopes
+                    schedule,
+                    measures,
+                    shipment,
+                    when,
+                    overrides,
+                    trace,
+                    imported.headings,
+                    scopes,
+                    outcomes,
                 )
             active += _imported_base(measures, shipment, imported, overrides, trace, review)
     claimed = apply_claims(schedule, shipment, when, active, trace)
@@ -1071,6 +1082,11 @@ _LAST_RATE = "last table rate"
 _listed = "listed codes in order"
 
 
+_Outcome = tuple[bool, "Step | None", "_Active | None"]
+"""What :func:`_active_measures` found for one candidate measure: whether the code's
+headings could change it, its trace step (a measure left out) and its active entry."""
+
+
 def _active_measures(
     schedule: Schedule,
     measures: Sequence[Measure],
@@ -1080,63 +1096,107 @@ def _active_measures(
     trace: list[Step] | None,
     headings: tuple[str, ...] = (),
     scopes: Sequence[ScopeTest] | None = None,
+    outcomes: list[_Outcome] | None = None,
 ) -> list[_Active]:
     """The measures in force for the code, each with its period, rate and source.
 
     Without ``scopes`` every measure's scope is matched here (with its reason, for the
-    trace); with them (the compiler's), only those measures are, on what still varies."""
+    trace); with them (the compiler's), only those measures are, on what still varies.
+    ``outcomes`` (empty: filled) holds each candidate's outcome from an earlier call for the
+    same code and moment without ``headings``: only the measures whose scope names a
+    heading are matched again (the rest cannot change)."""
     digits = shipment.digits
     candidates: Iterable[tuple[int, Measure, ScopeTest | None]]
     if scopes is None:
         candidates = ((i, m, None) for i, m in enumerate(measures))
     else:
         candidates = ((s.index, s.measure, s) for s in scopes)
+    before = outcomes[:] if outcomes else None
+    if outcomes is not None:
+        outcomes.clear()
     active = []
-    for index, measure, test in candidates:
-        why = ""
-        if test is None:
-            if not measure.from_origin(shipment.origin):
-                continue
-            in_scope, why = _scope_matches(schedule, measure.scope, digits, headings, when)
-            if not in_scope:
-                if trace is not None:
-                    trace.append(Step(measure.id, False, why, index))
-                continue
-        elif test.fixed is None and not test.matches(digits, headings, when):
-            continue
-        override = overrides.get(measure.id) if overrides else None
-        if override is not None and override.off:
-            if trace is not None:
-                trace.append(Step(measure.id, False, "switched off by the scenario", index))
-            continue
-        period = _period_at(measure.periods, when)
-        if override is not None and override.rate is not None:
-            heading = override.heading or (period.heading if period else None)
-            reason = f"{why}; rate {override.rate} set by the scenario"
-            active.append(
-                _Active(measure, period, override.rate, heading, ("scenario",), None, index, reason)
-            )
-            continue
-        if period is None:
-            if trace is not None:
-                trace.append(Step(measure.id, False, f"not in force on {format_when(when)}", index))
-            continue
-        found = (FREE, None) if measure.kind == "flag" else _table_rate(period, digits)
-        if found is None:
-            if trace is not None:
-                trace.append(Step(measure.id, False, "no rate for this code", index))
-            continue
-        rate, entry = found
-        source = entry.source if entry and entry.source else period.source
-        unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
-        reason = ""
-        if trace is not None:
-            to = format_when(period.to) if period.to else "open"
-            reason = f"{why}; period {format_when(period.from_)} to {to}; rate {rate}"
-        active.append(
-            _Active(measure, period, rate, period.heading, source, unconfirmed, index, reason)
-        )
+    for position, (index, measure, test) in enumerate(candidates):
+        if before is not None and not before[position][0]:
+            found = before[position]
+        else:
+            found = _outcome(schedule, shipment, when, overrides, trace, headings, digits,
+                             index, measure, test)  # fmt: skip
+        if outcomes is not None:
+            outcomes.append(found)
+        _, step, item = found
+        if step is not None and trace is not None:
+            trace.append(step)
+        if item is not None:
+            active.append(item)
     return active
+
+
+def _outcome(
+    schedule: Schedule,
+    shipment: Shipment,
+    when: datetime,
+    overrides: Mapping[str, Override],
+    trace: list[Step] | None,
+    headings: tuple[str, ...],
+    digits: str,
+    index: int,
+    measure: Measure,
+    test: ScopeTest | None,
+) -> _Outcome:
+    """One candidate measure of :func:`_active_measures`."""
+    why = ""
+    named = test is not None or _names_heading(measure.scope)
+    if test is None:
+        if not measure.from_origin(shipment.origin):
+            return named, None, None
+        in_scope, why = _scope_matches(schedule, measure.scope, digits, headings, when)
+        if not in_scope:
+            return named, (Step(measure.id, False, why, index) if trace is not None else None), None
+    elif test.fixed is None and not test.matches(digits, headings, when):
+        return named, None, None
+    override = overrides.get(measure.id) if overrides else None
+    if override is not None and override.off:
+        step = Step(measure.id, False, "switched off by the scenario", index)
+        return named, step if trace is not None else None, None
+    period = _period_at(measure.periods, when)
+    if override is not None and override.rate is not None:
+        heading = override.heading or (period.heading if period else None)
+        reason = f"{why}; rate {override.rate} set by the scenario"
+        return (
+            named,
+            None,
+            _Active(measure, period, override.rate, heading, ("scenario",), None, index, reason),
+        )
+    if period is None:
+        if trace is None:
+            return named, None, None
+        return named, Step(measure.id, False, f"not in force on {format_when(when)}", index), None
+    found = (FREE, None) if measure.kind == "flag" else _table_rate(period, digits)
+    if found is None:
+        if trace is None:
+            return named, None, None
+        return named, Step(measure.id, False, "no rate for this code", index), None
+    rate, entry = found
+    source = entry.source if entry and entry.source else period.source
+    unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
+    reason = ""
+    if trace is not None:
+        to = format_when(period.to) if period.to else "open"
+        reason = f"{why}; period {format_when(period.from_)} to {to}; rate {rate}"
+    return (
+        named,
+        None,
+        _Active(measure, period, rate, period.heading, source, unconfirmed, index, reason),
+    )
+
+
+def _names_heading(scope: Scope) -> bool:
+    """True when a scope's match can turn on the code's headings (an ``@hts:`` entry)."""
+    found: bool | None = scope.memo.get(_names_heading)
+    if found is None:
+        include, exclude = _prepared(scope)
+        found = scope.memo[_names_heading] = any(k == _HEADING for _, k, _ in (*include, *exclude))
+    return found
 
 
 def _has_base(active: Sequence[_Active]) -> bool:
