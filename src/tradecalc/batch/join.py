@@ -263,8 +263,18 @@ class Joined:
             "; ".join(layers.claimable),
         )
 
-    def _plain(self, cells: list[str]) -> tuple[str, str, str, str] | None:
-        """``(code, value, date, mode)`` of a plain row, else None."""
+    def _absent(self, code: str) -> bool:
+        """True when the table has no layers for ``code`` at any moment (compiling it
+        failed): no table plan of the reference path either, only the engine."""
+        try:
+            return self.tables.spans("US", "CN", code.replace(".", "")) is None
+        except Exception:  # a damaged table: the reference path decides
+            return False
+
+    def _plain(self, cells: list[str]) -> tuple[str, str, str, str, bool] | None:
+        """``(code, value, date, mode, low)`` of a plain row, else None; ``low``: valued
+        within de minimis, so the engine assesses it (its entry type), not the join nor
+        the reference path's table plans."""
         at = self._at
         try:
             code, value = cells[at["hs"]], cells[at["value"]]
@@ -278,8 +288,6 @@ class Joined:
             return None
         if not (_CODE.match(code) and _VALUE.match(value) and (day == "" or _DATE.match(day))):
             return None
-        if Decimal(value) <= self._low(day):  # within de minimis: the engine decides
-            return None
         if origin not in ("", "CN") or dest not in ("", "US"):
             return None
         if mode == "":
@@ -288,7 +296,7 @@ class Joined:
             return None
         if any(cells[i] != "" for i in self._must_blank):
             return None
-        return code, value, day, mode
+        return code, value, day, mode, Decimal(value) <= self._low(day)
 
     def _low(self, day: str) -> Decimal:
         """Rows of ``day`` valued at or under this go to the engine (``low_value_limit``)."""
@@ -330,11 +338,14 @@ class Joined:
         found: list[tuple[Plan, ...] | None] = []
         customs: list[int] = []
         flat: list[Plan] = []
-        for item in chunk:
+        engine: set[int] = set()  # rows only the engine assesses (the reference path's too)
+        for position, item in enumerate(chunk):
             plans = None
             if not isinstance(item, RowError):
                 plain = self._plain(item[1])
-                if plain is not None:
+                if plain is not None and plain[4]:
+                    engine.add(position)
+                elif plain is not None:
                     whole, _, frac = plain[1].partition(".")
                     cents = int(whole) * 100 + int(frac.ljust(2, "0"))
                     if cents >= self.rule.min_cents:
@@ -342,12 +353,17 @@ class Joined:
                     if plans is not None:
                         customs.extend([cents] * len(plans))
                         flat.extend(plans)
+                    elif self._absent(plain[0]):
+                        engine.add(position)
             found.append(plans)
         duties, fees, rates = money_columns(customs, flat)
         index = 0
-        for item, plans in zip(chunk, found, strict=True):
+        for position, (item, plans) in enumerate(zip(chunk, found, strict=True)):
             if plans is None or isinstance(item, RowError):
-                yield from self.reference.assess(iter([item]), summary)
+                if position in engine and not isinstance(item, RowError):
+                    yield from self.reference.plainly(item, summary)
+                else:
+                    yield from self.reference.assess(iter([item]), summary)
                 continue
             number, cells, _ = item
             passthrough = tuple([cells[i] for i in extra_at])
