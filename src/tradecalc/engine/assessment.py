@@ -973,8 +973,19 @@ def _scope_matches(
     digits: str,
     headings: tuple[str, ...] = (),
     when: datetime | None = None,
+    prefixes: frozenset[str] | None = None,
 ) -> tuple[bool, str]:
-    def hits(entries: tuple[tuple[str, int, str], ...]) -> str | None:
+    """Whether ``scope`` covers the code, and why (the first entry that decides).
+
+    ``prefixes`` (every prefix of ``digits``, the empty one included; see
+    :func:`_prefixes`) lets a side none of whose codes can match be passed over whole."""
+    reach = _reach(schedule, scope) if prefixes is not None else None
+
+    def hits(entries: tuple[tuple[str, int, str], ...], side: int) -> str | None:
+        if reach is not None and prefixes is not None:
+            codes, named = reach[side]
+            if codes.isdisjoint(prefixes) and not (named and headings):
+                return None
         for entry, kind, key in entries:
             if kind == _PREFIX:
                 if digits.startswith(key):
@@ -989,12 +1000,12 @@ def _scope_matches(
         return None
 
     include, exclude = _prepared(scope)
-    excluded = hits(exclude)
+    excluded = hits(exclude, 1)
     if excluded:
         return False, f"excluded by scope {excluded}"
     if not include:
         return True, "all goods"
-    included = hits(include)
+    included = hits(include, 0)
     if included:
         return True, f"in scope {included}"
     return False, "code not in scope"
@@ -1002,6 +1013,39 @@ def _scope_matches(
 
 _PREFIX, _HEADING, _LIST = 0, 1, 2
 _Entries = tuple[tuple[str, int, str], ...]
+_Reach = tuple[tuple[frozenset[str], bool], tuple[frozenset[str], bool]]
+
+
+def _prefixes(digits: str) -> frozenset[str]:
+    """Every prefix of ``digits``, the empty one and ``digits`` included."""
+    return frozenset([digits[:n] for n in range(len(digits) + 1)])
+
+
+def _reach(schedule: Schedule, scope: Scope) -> _Reach:
+    """For the include and the exclude side of a scope: the codes (digits) one of which
+    must be a prefix of a code for the side to hit it (its prefix entries and the codes of
+    its product lists), and whether it names a heading (which may hit any code). Kept in
+    the scope's memo with the schedule's lists it was made from."""
+    found: tuple[object, _Reach] | None = scope.memo.get(_reach)
+    if found is not None and found[0] is schedule.product_lists:
+        return found[1]
+    sides = []
+    for entries in _prepared(scope):
+        codes: set[str] = set()
+        named = False
+        for _, kind, key in entries:
+            if kind == _PREFIX:
+                codes.add(key)
+            elif kind == _HEADING:
+                named = True
+            else:
+                plist = schedule.product_lists.get(key)
+                if plist is not None:
+                    codes.update(plist.reach)
+        sides.append((frozenset(codes), named))
+    made: _Reach = (sides[0], sides[1])
+    scope.memo[_reach] = (schedule.product_lists, made)
+    return made
 
 
 def _prepared(scope: Scope) -> tuple[_Entries, _Entries]:
@@ -1115,12 +1159,13 @@ def _active_measures(
     if outcomes is not None:
         outcomes.clear()
     active = []
+    prefixes = _prefixes(digits)
     for position, (index, measure, test) in enumerate(candidates):
         if before is not None and not before[position][0]:
             found = before[position]
         else:
             found = _outcome(schedule, shipment, when, overrides, trace, headings, digits,
-                             index, measure, test)  # fmt: skip
+                             prefixes, index, measure, test)  # fmt: skip
         if outcomes is not None:
             outcomes.append(found)
         _, step, item = found
@@ -1139,17 +1184,18 @@ def _outcome(
     trace: list[Step] | None,
     headings: tuple[str, ...],
     digits: str,
+    prefixes: frozenset[str],
     index: int,
     measure: Measure,
     test: ScopeTest | None,
 ) -> _Outcome:
-    """One candidate measure of :func:`_active_measures`."""
+    """One candidate measure of :func:`_active_measures` (``prefixes``: the code's)."""
     why = ""
     named = test is not None or _names_heading(measure.scope)
     if test is None:
         if not measure.from_origin(shipment.origin):
             return named, None, None
-        in_scope, why = _scope_matches(schedule, measure.scope, digits, headings, when)
+        in_scope, why = _scope_matches(schedule, measure.scope, digits, headings, when, prefixes)
         if not in_scope:
             return named, (Step(measure.id, False, why, index) if trace is not None else None), None
     elif test.fixed is None and not test.matches(digits, headings, when):
