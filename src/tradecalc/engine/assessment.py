@@ -899,16 +899,28 @@ def _uncertain_lists(
 ) -> list[str]:
     """Notes for unconfirmed product lists that contain the code, in measures that could apply."""
     notes: dict[str, None] = {}
+    digits = shipment.digits
+    prefixes = _prefixes(digits)
     for measure in measures:
         if not measure.from_origin(shipment.origin):
             continue
-        for entry in (*measure.scope.include, *measure.scope.exclude):
-            plist = schedule.product_lists.get(entry[1:]) if entry.startswith("@") else None
-            if plist is None or plist.unconfirmed is None:
+        for key in _list_ids(measure.scope):
+            plist = schedule.product_lists.get(key)
+            if plist is None or plist.unconfirmed is None or plist.reach.isdisjoint(prefixes):
                 continue
-            if plist.holds(shipment.digits, when):
-                notes[f"unconfirmed: {entry[1:]}: {plist.unconfirmed}"] = None
+            if plist.holds(digits, when):
+                notes[f"unconfirmed: {key}: {plist.unconfirmed}"] = None
     return list(notes)
+
+
+def _list_ids(scope: Scope) -> tuple[str, ...]:
+    """What follows the ``@`` of each entry of a scope that starts with one (include side
+    first), kept in the scope's memo."""
+    found: tuple[str, ...] | None = scope.memo.get(_list_ids)
+    if found is None:
+        entries = (*scope.include, *scope.exclude)
+        found = scope.memo[_list_ids] = tuple(e[1:] for e in entries if e.startswith("@"))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -979,36 +991,43 @@ def _scope_matches(
 
     ``prefixes`` (every prefix of ``digits``, the empty one included; see
     :func:`_prefixes`) lets a side none of whose codes can match be passed over whole."""
-    reach = _reach(schedule, scope) if prefixes is not None else None
-
-    def hits(entries: tuple[tuple[str, int, str], ...], side: int) -> str | None:
-        if reach is not None and prefixes is not None:
-            codes, named = reach[side]
-            if codes.isdisjoint(prefixes) and not (named and headings):
-                return None
-        for entry, kind, key in entries:
-            if kind == _PREFIX:
-                if digits.startswith(key):
-                    return entry
-            elif kind == _HEADING:
-                if key in headings:
-                    return entry
-            else:
-                plist = schedule.product_lists.get(key)
-                if plist is not None and plist.holds(digits, when):
-                    return entry
-        return None
-
     include, exclude = _prepared(scope)
-    excluded = hits(exclude, 1)
+    check_include = check_exclude = True
+    if prefixes is not None:
+        (in_codes, in_named), (ex_codes, ex_named) = _reach(schedule, scope)
+        check_include = not in_codes.isdisjoint(prefixes) or bool(in_named and headings)
+        check_exclude = not ex_codes.isdisjoint(prefixes) or bool(ex_named and headings)
+    excluded = _hits(schedule, exclude, digits, headings, when) if check_exclude else None
     if excluded:
         return False, f"excluded by scope {excluded}"
     if not include:
         return True, "all goods"
-    included = hits(include, 0)
+    included = _hits(schedule, include, digits, headings, when) if check_include else None
     if included:
         return True, f"in scope {included}"
     return False, "code not in scope"
+
+
+def _hits(
+    schedule: Schedule,
+    entries: tuple[tuple[str, int, str], ...],
+    digits: str,
+    headings: tuple[str, ...],
+    when: datetime | None,
+) -> str | None:
+    """The first of a scope side's entries that covers the code, if any."""
+    for entry, kind, key in entries:
+        if kind == _PREFIX:
+            if digits.startswith(key):
+                return entry
+        elif kind == _HEADING:
+            if key in headings:
+                return entry
+        else:
+            plist = schedule.product_lists.get(key)
+            if plist is not None and plist.holds(digits, when):
+                return entry
+    return None
 
 
 _PREFIX, _HEADING, _LIST = 0, 1, 2
