@@ -263,13 +263,23 @@ class Joined:
             "; ".join(layers.claimable),
         )
 
-    def _absent(self, code: str) -> bool:
-        """True when the table has no layers for ``code`` at any moment (compiling it
-        failed): no table plan of the reference path either, only the engine."""
+    def _engine_only(self, code: str, day: str) -> bool:
+        """True when, at the row's moment under one of the views, the table has no layers
+        for ``code`` or layers only the engine charges (an unknown code, say): the
+        reference path has no table plan for such a row either, only the engine."""
         try:
-            return self.tables.spans("US", "CN", code.replace(".", "")) is None
-        except Exception:  # a damaged table: the reference path decides
+            entry = parse_entry(day)[0] if day else None
+            views = self.views or ((_DATED_VIEW,) if entry else _named_views(self.schedule))
+            for view in views:
+                if view.overrides or view.added:
+                    return False
+                when = entry if entry is not None and view.follows_entry else view.as_of
+                index = self.tables.index_at("US", "CN", code.replace(".", ""), when)
+                if index is None or self.tables.layer(index).engine:
+                    return True
+        except Exception:  # a bad date, a damaged table: the reference path decides
             return False
+        return False
 
     def _plain(self, cells: list[str]) -> tuple[str, str, str, str, bool] | None:
         """``(code, value, date, mode, low)`` of a plain row, else None; ``low``: valued
@@ -353,7 +363,7 @@ class Joined:
                     if plans is not None:
                         customs.extend([cents] * len(plans))
                         flat.extend(plans)
-                    elif self._absent(plain[0]):
+                    elif self._engine_only(plain[0], plain[2]):
                         engine.add(position)
             found.append(plans)
         duties, fees, rates = money_columns(customs, flat)
