@@ -263,8 +263,28 @@ class Joined:
             "; ".join(layers.claimable),
         )
 
-    def _plain(self, cells: list[str]) -> tuple[str, str, str, str] | None:
-        """``(code, value, date, mode)`` of a plain row, else None."""
+    def _engine_only(self, code: str, day: str) -> bool:
+        """True when, at the row's moment under one of the views, the table has no layers
+        for ``code`` or layers only the engine charges (an unknown code, say): the
+        reference path has no table plan for such a row either, only the engine."""
+        try:
+            entry = parse_entry(day)[0] if day else None
+            views = self.views or ((_DATED_VIEW,) if entry else _named_views(self.schedule))
+            for view in views:
+                if view.overrides or view.added:
+                    return False
+                when = entry if entry is not None and view.follows_entry else view.as_of
+                index = self.tables.index_at("US", "CN", code.replace(".", ""), when)
+                if index is None or self.tables.layer(index).engine:
+                    return True
+        except Exception:  # a bad date, a damaged table: the reference path decides
+            return False
+        return False
+
+    def _plain(self, cells: list[str]) -> tuple[str, str, str, str, bool] | None:
+        """``(code, value, date, mode, low)`` of a plain row, else None; ``low``: valued
+        within de minimis, so the engine assesses it (its entry type), not the join nor
+        the reference path's table plans."""
         at = self._at
         try:
             code, value = cells[at["hs"]], cells[at["value"]]
@@ -278,8 +298,6 @@ class Joined:
             return None
         if not (_CODE.match(code) and _VALUE.match(value) and (day == "" or _DATE.match(day))):
             return None
-        if Decimal(value) <= self._low(day):  # within de minimis: the engine decides
-            return None
         if origin not in ("", "CN") or dest not in ("", "US"):
             return None
         if mode == "":
@@ -288,7 +306,7 @@ class Joined:
             return None
         if any(cells[i] != "" for i in self._must_blank):
             return None
-        return code, value, day, mode
+        return code, value, day, mode, Decimal(value) <= self._low(day)
 
     def _low(self, day: str) -> Decimal:
         """Rows of ``day`` valued at or under this go to the engine (``low_value_limit``)."""
@@ -330,11 +348,14 @@ class Joined:
         found: list[tuple[Plan, ...] | None] = []
         customs: list[int] = []
         flat: list[Plan] = []
-        for item in chunk:
+        engine: set[int] = set()  # rows only the engine assesses (the reference path's too)
+        for position, item in enumerate(chunk):
             plans = None
             if not isinstance(item, RowError):
                 plain = self._plain(item[1])
-                if plain is not None:
+                if plain is not None and plain[4]:
+                    engine.add(position)
+                elif plain is not None:
                     whole, _, frac = plain[1].partition(".")
                     cents = int(whole) * 100 + int(frac.ljust(2, "0"))
                     if cents >= self.rule.min_cents:
@@ -342,12 +363,17 @@ class Joined:
                     if plans is not None:
                         customs.extend([cents] * len(plans))
                         flat.extend(plans)
+                    elif self._engine_only(plain[0], plain[2]):
+                        engine.add(position)
             found.append(plans)
         duties, fees, rates = money_columns(customs, flat)
         index = 0
-        for item, plans in zip(chunk, found, strict=True):
+        for position, (item, plans) in enumerate(zip(chunk, found, strict=True)):
             if plans is None or isinstance(item, RowError):
-                yield from self.reference.assess(iter([item]), summary)
+                if position in engine and not isinstance(item, RowError):
+                    yield from self.reference.plainly(item, summary)
+                else:
+                    yield from self.reference.assess(iter([item]), summary)
                 continue
             number, cells, _ = item
             passthrough = tuple([cells[i] for i in extra_at])
@@ -439,6 +465,8 @@ _SPECIALS_CLASS = (
     "[" + "".join(c if c.isspace() or c in ',"' else "\\" + c for c in _SPECIALS) + "]"
 )
 """A regular expression of one character of :data:`_SPECIALS`."""
+_INTERVALS_KEPT = 4_000_000
+"""Most intervals :class:`Vectorised` keeps across chunks (about 25 bytes each)."""
 _PY_LIMIT = 10**12
 """Values above this many cents take the pure-Python path (64-bit products stay exact)."""
 
@@ -490,6 +518,10 @@ class Vectorised(Joined):
         self._fees: dict[tuple[int, str], tuple[FeesAt, tuple[str, ...]] | None] = {}
         self._reviews: dict[tuple[int, int, str], tuple[str, bool]] = {}
         self._claimable: dict[int, str] = {}
+        self._intervals: pl.DataFrame | None = None
+        """The intervals of the codes in :attr:`_known` (chunks repeat codes: each code's
+        intervals are read off the table once, not once per chunk)."""
+        self._known: set[str] = set()
 
     @property
     def usable(self) -> bool:
@@ -556,16 +588,25 @@ class Vectorised(Joined):
         self._unknown.clear()
         self._reviews.clear()
         self._claimable.clear()
+        self._intervals = None
+        self._known.clear()
         self._generation = self.tables.generation
 
     def _table_intervals(self, codes: list[str]) -> pl.DataFrame:
         """The intervals of ``codes`` in the table (``digits``, ``start``, ``layer``, sorted
-        by start), read off the table's columns; codes not compiled yet are compiled on the
-        way (DamagedTableError for a damaged table)."""
+        by start; those of codes of earlier chunks too), read off the table's columns; codes
+        not compiled yet are compiled on the way (DamagedTableError for a damaged table)."""
         import polars as pl
 
         if self.tables.generation != self._generation:
             self._reset()
+        if self._intervals is not None and self._intervals.height > _INTERVALS_KEPT:
+            self._intervals = None  # a stream of ever new codes: start over
+            self._known.clear()
+        asked = codes
+        codes = [c for c in asked if c not in self._known and c not in self._unknown]
+        if not codes and self._intervals is not None:
+            return self._intervals
         digits, starts, ids = self.tables.columns("US", "CN", codes)
         found = set(digits)
         for code in codes:
@@ -574,7 +615,7 @@ class Vectorised(Joined):
             spans = self.tables.spans("US", "CN", code)
             if self.tables.generation != self._generation:
                 self._reset()  # dropped on the way: read the table again
-                return self._table_intervals(codes)
+                return self._table_intervals(asked)
             if spans is None:
                 if len(self._unknown) > 1_000_000:  # a stream of made-up codes
                     self._unknown.clear()
@@ -584,9 +625,12 @@ class Vectorised(Joined):
             starts.extend(spans[0])
             ids.extend(spans[1])
         schema = {"digits": pl.String, "start": pl.Int64, "layer": pl.Int64}
-        return pl.DataFrame({"digits": digits, "start": starts, "layer": ids}, schema=schema).sort(
-            "start"
-        )
+        found_now = pl.DataFrame({"digits": digits, "start": starts, "layer": ids}, schema=schema)
+        if self._intervals is not None:
+            found_now = pl.concat([self._intervals, found_now])
+        self._intervals = found_now.sort("start")
+        self._known.update(c for c in codes if c not in self._unknown)
+        return self._intervals
 
     def _entry(self, day: str) -> tuple[int, str] | None:
         """An entry date's moment (microseconds since the table's start) and its text."""

@@ -658,6 +658,15 @@ class _Assessor:
                 summary.results += 1
                 yield ResultRow(number, passthrough, values, review)
 
+    def plainly(
+        self, item: tuple[int, list[Any], Mapping[str, object] | None], summary: Summary
+    ) -> Iterator[ResultRow | RowError]:
+        """:meth:`assess` of one row the caller knows no table plan charges (a code the
+        table cannot compile, a value within de minimis): straight to the engine."""
+        summary.rows += 1
+        number, cells, fields = item
+        return self._assess_plainly(number, cells, fields, summary)
+
     def _entry(
         self, key: tuple[object, ...], cells: list[Any], fields: Mapping[str, object] | None
     ) -> _Entry | None:

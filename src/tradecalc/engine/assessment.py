@@ -602,7 +602,10 @@ def resolve_plan(
     """
     review: list[str] = []
     overrides = overrides or {}
-    active = _active_measures(schedule, measures, shipment, when, overrides, trace, (), scopes)
+    outcomes: list[_Outcome] = []
+    active = _active_measures(
+        schedule, measures, shipment, when, overrides, trace, (), scopes, outcomes
+    )
     imported = None
     if lookup is not None and not _has_base(active):
         imported = lookup(shipment.digits, when)
@@ -611,7 +614,15 @@ def resolve_plan(
                 if trace is not None:
                     trace.clear()
                 active = _active_measures(
-                    schedule, measures, shipment, when, overrides, trace, imported.headings, scopes
+                    schedule,
+                    measures,
+                    shipment,
+                    when,
+                    overrides,
+                    trace,
+                    imported.headings,
+                    scopes,
+                    outcomes,
                 )
             active += _imported_base(measures, shipment, imported, overrides, trace, review)
     claimed = apply_claims(schedule, shipment, when, active, trace)
@@ -888,16 +899,28 @@ def _uncertain_lists(
 ) -> list[str]:
     """Notes for unconfirmed product lists that contain the code, in measures that could apply."""
     notes: dict[str, None] = {}
+    digits = shipment.digits
+    prefixes = _prefixes(digits)
     for measure in measures:
         if not measure.from_origin(shipment.origin):
             continue
-        for entry in (*measure.scope.include, *measure.scope.exclude):
-            plist = schedule.product_lists.get(entry[1:]) if entry.startswith("@") else None
-            if plist is None or plist.unconfirmed is None:
+        for key in _list_ids(measure.scope):
+            plist = schedule.product_lists.get(key)
+            if plist is None or plist.unconfirmed is None or plist.reach.isdisjoint(prefixes):
                 continue
-            if plist.holds(shipment.digits, when):
-                notes[f"unconfirmed: {entry[1:]}: {plist.unconfirmed}"] = None
+            if plist.holds(digits, when):
+                notes[f"unconfirmed: {key}: {plist.unconfirmed}"] = None
     return list(notes)
+
+
+def _list_ids(scope: Scope) -> tuple[str, ...]:
+    """What follows the ``@`` of each entry of a scope that starts with one (include side
+    first), kept in the scope's memo."""
+    found: tuple[str, ...] | None = scope.memo.get(_list_ids)
+    if found is None:
+        entries = (*scope.include, *scope.exclude)
+        found = scope.memo[_list_ids] = tuple(e[1:] for e in entries if e.startswith("@"))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -962,35 +985,86 @@ def _scope_matches(
     digits: str,
     headings: tuple[str, ...] = (),
     when: datetime | None = None,
+    prefixes: frozenset[str] | None = None,
 ) -> tuple[bool, str]:
-    def hits(entries: tuple[tuple[str, int, str], ...]) -> str | None:
-        for entry, kind, key in entries:
-            if kind == _PREFIX:
-                if digits.startswith(key):
-                    return entry
-            elif kind == _HEADING:
-                if key in headings:
-                    return entry
-            else:
-                plist = schedule.product_lists.get(key)
-                if plist is not None and plist.holds(digits, when):
-                    return entry
-        return None
+    """Whether ``scope`` covers the code, and why (the first entry that decides).
 
+    ``prefixes`` (every prefix of ``digits``, the empty one included; see
+    :func:`_prefixes`) lets a side none of whose codes can match be passed over whole."""
     include, exclude = _prepared(scope)
-    excluded = hits(exclude)
+    check_include = check_exclude = True
+    if prefixes is not None:
+        (in_codes, in_named), (ex_codes, ex_named) = _reach(schedule, scope)
+        check_include = not in_codes.isdisjoint(prefixes) or bool(in_named and headings)
+        check_exclude = not ex_codes.isdisjoint(prefixes) or bool(ex_named and headings)
+    excluded = _hits(schedule, exclude, digits, headings, when) if check_exclude else None
     if excluded:
         return False, f"excluded by scope {excluded}"
     if not include:
         return True, "all goods"
-    included = hits(include)
+    included = _hits(schedule, include, digits, headings, when) if check_include else None
     if included:
         return True, f"in scope {included}"
     return False, "code not in scope"
 
 
+def _hits(
+    schedule: Schedule,
+    entries: tuple[tuple[str, int, str], ...],
+    digits: str,
+    headings: tuple[str, ...],
+    when: datetime | None,
+) -> str | None:
+    """The first of a scope side's entries that covers the code, if any."""
+    for entry, kind, key in entries:
+        if kind == _PREFIX:
+            if digits.startswith(key):
+                return entry
+        elif kind == _HEADING:
+            if key in headings:
+                return entry
+        else:
+            plist = schedule.product_lists.get(key)
+            if plist is not None and plist.holds(digits, when):
+                return entry
+    return None
+
+
 _PREFIX, _HEADING, _LIST = 0, 1, 2
 _Entries = tuple[tuple[str, int, str], ...]
+_Reach = tuple[tuple[frozenset[str], bool], tuple[frozenset[str], bool]]
+
+
+def _prefixes(digits: str) -> frozenset[str]:
+    """Every prefix of ``digits``, the empty one and ``digits`` included."""
+    return frozenset([digits[:n] for n in range(len(digits) + 1)])
+
+
+def _reach(schedule: Schedule, scope: Scope) -> _Reach:
+    """For the include and the exclude side of a scope: the codes (digits) one of which
+    must be a prefix of a code for the side to hit it (its prefix entries and the codes of
+    its product lists), and whether it names a heading (which may hit any code). Kept in
+    the scope's memo with the schedule's lists it was made from."""
+    found: tuple[object, _Reach] | None = scope.memo.get(_reach)
+    if found is not None and found[0] is schedule.product_lists:
+        return found[1]
+    sides = []
+    for entries in _prepared(scope):
+        codes: set[str] = set()
+        named = False
+        for _, kind, key in entries:
+            if kind == _PREFIX:
+                codes.add(key)
+            elif kind == _HEADING:
+                named = True
+            else:
+                plist = schedule.product_lists.get(key)
+                if plist is not None:
+                    codes.update(plist.reach)
+        sides.append((frozenset(codes), named))
+    made: _Reach = (sides[0], sides[1])
+    scope.memo[_reach] = (schedule.product_lists, made)
+    return made
 
 
 def _prepared(scope: Scope) -> tuple[_Entries, _Entries]:
@@ -1071,6 +1145,11 @@ _LAST_RATE = "last table rate"
 _listed = "listed codes in order"
 
 
+_Outcome = tuple[bool, "Step | None", "_Active | None"]
+"""What :func:`_active_measures` found for one candidate measure: whether the code's
+headings could change it, its trace step (a measure left out) and its active entry."""
+
+
 def _active_measures(
     schedule: Schedule,
     measures: Sequence[Measure],
@@ -1080,63 +1159,109 @@ def _active_measures(
     trace: list[Step] | None,
     headings: tuple[str, ...] = (),
     scopes: Sequence[ScopeTest] | None = None,
+    outcomes: list[_Outcome] | None = None,
 ) -> list[_Active]:
     """The measures in force for the code, each with its period, rate and source.
 
     Without ``scopes`` every measure's scope is matched here (with its reason, for the
-    trace); with them (the compiler's), only those measures are, on what still varies."""
+    trace); with them (the compiler's), only those measures are, on what still varies.
+    ``outcomes`` (empty: filled) holds each candidate's outcome from an earlier call for the
+    same code and moment without ``headings``: only the measures whose scope names a
+    heading are matched again (the rest cannot change)."""
     digits = shipment.digits
     candidates: Iterable[tuple[int, Measure, ScopeTest | None]]
     if scopes is None:
         candidates = ((i, m, None) for i, m in enumerate(measures))
     else:
         candidates = ((s.index, s.measure, s) for s in scopes)
+    before = outcomes[:] if outcomes else None
+    if outcomes is not None:
+        outcomes.clear()
     active = []
-    for index, measure, test in candidates:
-        why = ""
-        if test is None:
-            if not measure.from_origin(shipment.origin):
-                continue
-            in_scope, why = _scope_matches(schedule, measure.scope, digits, headings, when)
-            if not in_scope:
-                if trace is not None:
-                    trace.append(Step(measure.id, False, why, index))
-                continue
-        elif test.fixed is None and not test.matches(digits, headings, when):
-            continue
-        override = overrides.get(measure.id) if overrides else None
-        if override is not None and override.off:
-            if trace is not None:
-                trace.append(Step(measure.id, False, "switched off by the scenario", index))
-            continue
-        period = _period_at(measure.periods, when)
-        if override is not None and override.rate is not None:
-            heading = override.heading or (period.heading if period else None)
-            reason = f"{why}; rate {override.rate} set by the scenario"
-            active.append(
-                _Active(measure, period, override.rate, heading, ("scenario",), None, index, reason)
-            )
-            continue
-        if period is None:
-            if trace is not None:
-                trace.append(Step(measure.id, False, f"not in force on {format_when(when)}", index))
-            continue
-        found = (FREE, None) if measure.kind == "flag" else _table_rate(period, digits)
-        if found is None:
-            if trace is not None:
-                trace.append(Step(measure.id, False, "no rate for this code", index))
-            continue
-        rate, entry = found
-        source = entry.source if entry and entry.source else period.source
-        unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
-        reason = ""
-        if trace is not None:
-            to = format_when(period.to) if period.to else "open"
-            reason = f"{why}; period {format_when(period.from_)} to {to}; rate {rate}"
-        active.append(
-            _Active(measure, period, rate, period.heading, source, unconfirmed, index, reason)
-        )
+    prefixes = _prefixes(digits)
+    for position, (index, measure, test) in enumerate(candidates):
+        if before is not None and not before[position][0]:
+            found = before[position]
+        else:
+            found = _outcome(schedule, shipment, when, overrides, trace, headings, digits,
+                             prefixes, index, measure, test)  # fmt: skip
+        if outcomes is not None:
+            outcomes.append(found)
+        _, step, item = found
+        if step is not None and trace is not None:
+            trace.append(step)
+        if item is not None:
+            active.append(item)
     return active
+
+
+def _outcome(
+    schedule: Schedule,
+    shipment: Shipment,
+    when: datetime,
+    overrides: Mapping[str, Override],
+    trace: list[Step] | None,
+    headings: tuple[str, ...],
+    digits: str,
+    prefixes: frozenset[str],
+    index: int,
+    measure: Measure,
+    test: ScopeTest | None,
+) -> _Outcome:
+    """One candidate measure of :func:`_active_measures` (``prefixes``: the code's)."""
+    why = ""
+    named = test is not None or _names_heading(measure.scope)
+    if test is None:
+        if not measure.from_origin(shipment.origin):
+            return named, None, None
+        in_scope, why = _scope_matches(schedule, measure.scope, digits, headings, when, prefixes)
+        if not in_scope:
+            return named, (Step(measure.id, False, why, index) if trace is not None else None), None
+    elif test.fixed is None and not test.matches(digits, headings, when):
+        return named, None, None
+    override = overrides.get(measure.id) if overrides else None
+    if override is not None and override.off:
+        step = Step(measure.id, False, "switched off by the scenario", index)
+        return named, step if trace is not None else None, None
+    period = _period_at(measure.periods, when)
+    if override is not None and override.rate is not None:
+        heading = override.heading or (period.heading if period else None)
+        reason = f"{why}; rate {override.rate} set by the scenario"
+        return (
+            named,
+            None,
+            _Active(measure, period, override.rate, heading, ("scenario",), None, index, reason),
+        )
+    if period is None:
+        if trace is None:
+            return named, None, None
+        return named, Step(measure.id, False, f"not in force on {format_when(when)}", index), None
+    found = (FREE, None) if measure.kind == "flag" else _table_rate(period, digits)
+    if found is None:
+        if trace is None:
+            return named, None, None
+        return named, Step(measure.id, False, "no rate for this code", index), None
+    rate, entry = found
+    source = entry.source if entry and entry.source else period.source
+    unconfirmed = (entry.unconfirmed if entry else None) or period.unconfirmed
+    reason = ""
+    if trace is not None:
+        to = format_when(period.to) if period.to else "open"
+        reason = f"{why}; period {format_when(period.from_)} to {to}; rate {rate}"
+    return (
+        named,
+        None,
+        _Active(measure, period, rate, period.heading, source, unconfirmed, index, reason),
+    )
+
+
+def _names_heading(scope: Scope) -> bool:
+    """True when a scope's match can turn on the code's headings (an ``@hts:`` entry)."""
+    found: bool | None = scope.memo.get(_names_heading)
+    if found is None:
+        include, exclude = _prepared(scope)
+        found = scope.memo[_names_heading] = any(k == _HEADING for _, k, _ in (*include, *exclude))
+    return found
 
 
 def _has_base(active: Sequence[_Active]) -> bool:

@@ -148,6 +148,11 @@ class Bundle:
         """Each row made into a :class:`Line` once (rows repeat across lookups)."""
         self._rows: dict[str, list[list[str]]] = {}
         """The rows of the prefixes asked for lately (callers only read them)."""
+        self._in_force: dict[
+            tuple[str, tuple[int, ...]], tuple[dict[str, Line], dict[str, tuple[str, ...]]]
+        ] = {}
+        """:meth:`lines` by prefix and the positions of its rows in force, with the nearest
+        codes found among them (:meth:`nearest`)."""
 
     @cached_property
     def revisions(self) -> list[BundledRevision]:
@@ -202,11 +207,39 @@ class Bundle:
         return found
 
     def lines(self, prefix: str, when: datetime) -> dict[str, Line]:
-        """The lines under ``prefix`` (itself included) in force at ``when``."""
+        """The lines under ``prefix`` (itself included) in force at ``when`` (callers only
+        read them: the same rows in force give the same mapping, made once)."""
+        return self._in_force_at(prefix, when)[0]
+
+    def _in_force_at(
+        self, prefix: str, when: datetime
+    ) -> tuple[dict[str, Line], dict[str, tuple[str, ...]]]:
+        """:meth:`lines`, with the nearest codes found among them so far (by code)."""
         day = when.date().isoformat()
-        return self._make_lines(
-            [row for row in self.rows(prefix) if row[1] <= day and (not row[2] or day < row[2])]
+        rows = self.rows(prefix)
+        key = (
+            prefix,
+            tuple(i for i, r in enumerate(rows) if r[1] <= day and (not r[2] or day < r[2])),
         )
+        found = self._in_force.get(key)
+        if found is None:
+            if len(self._in_force) >= ROWS_KEPT:
+                self._in_force.clear()
+            found = self._in_force[key] = (self._make_lines([rows[i] for i in key[1]]), {})
+        return found
+
+    def nearest(self, digits: str, when: datetime) -> tuple[str, ...]:
+        """:func:`_nearest` of a code missing at ``when`` among the lines of its heading in
+        force, else of its chapter (found once per code and set of lines in force)."""
+        family, known = self._in_force_at(digits[:4], when)
+        if not family:
+            family, known = self._in_force_at(digits[:2], when)
+        found = known.get(digits)
+        if found is None:
+            if len(known) >= ROWS_KEPT:
+                known.clear()
+            found = known[digits] = _nearest(digits, family)
+        return found
 
     def _make_lines(self, rows: list[list[str]]) -> dict[str, Line]:
         found = {}
@@ -391,6 +424,8 @@ class UsSchedule:
     def _resolve(self, digits: str, when: datetime, rev: BundledRevision | Revision) -> Resolved:
         below = self.lines(digits, when)
         if not below:
+            if isinstance(rev, BundledRevision) and self.bundle is not None:
+                return Resolved(None, nearest=self.bundle.nearest(digits, when), revision=rev.title)
             family = self.lines(digits[:4], when) or self.lines(digits[:2], when)
             return Resolved(None, nearest=_nearest(digits, family), revision=rev.title)
         own = below.get(digits)

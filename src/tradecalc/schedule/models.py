@@ -573,6 +573,12 @@ class ProductList(Model):
             last = self.memo[ProductList.rows_for] = (digits, inline, rows)
         return last[1], last[2]
 
+    @cached_property
+    def reach(self) -> frozenset[str]:
+        """The codes (digits) whose being a prefix of a code is what :meth:`holds` asks:
+        a code none of whose prefixes is here is never held (not part of the value)."""
+        return frozenset((*self._index, *self._prefixes))
+
     def holds(self, digits: str, when: datetime | None = None) -> bool:
         """True if a code of the list is a prefix of ``digits`` (at ``when``, for dated rows)."""
         inline, rows = self.rows_for(digits)
