@@ -548,8 +548,15 @@ def test_one_csv_reader_bounds_columns_records_and_text(tmp_path: Path) -> None:
     """core.files.CsvRecords, the reader of batch and refund: each limit is one clear line
     that names the input and the line, whichever command reads the file."""
     wide = "a," * 1_000 + "a\n"  # 1,001 cells
-    with pytest.raises(DataError, match=r"^x: line 3 has 1,001 cells, above the 1,000-column"):
-        list(files.CsvRecords(["a,b\n", "1,2\n", wide], "x"))
+    with pytest.raises(DataError, match=r"^x: line 1 has 1,001 cells, above the 1,000-column"):
+        list(files.CsvRecords([wide, "1,2\n"], "x"))
+    # a data record as wide is the caller's to refuse as one bad row: it is yielded
+    assert [len(r) for r in files.CsvRecords(["a,b\n", "1,2\n", wide, "3,4\n"], "x")] == [
+        2,
+        2,
+        1_001,
+        2,
+    ]
     assert list(files.CsvRecords(["a,b\n", "a," * 999 + "a\n"], "x"))[1] == ["a"] * 1_000
     with pytest.raises(
         DataError, match=r"^x: malformed CSV at line 2 \(.*; an unclosed quote\?\)$"
@@ -571,3 +578,24 @@ def test_one_csv_reader_bounds_columns_records_and_text(tmp_path: Path) -> None:
     assert run.err == (
         f"tradecalc: error: {entries}: line 1 has 1,001 cells, above the 1,000-column limit\n"
     ).replace(str(entries), "entries file", 1)
+
+
+def test_a_data_row_wider_than_the_header_limit_is_one_bad_row(tmp_path: Path) -> None:
+    """Bad rows never stop a batch (#11 item 12): a 1,001-cell row is that row's error only."""
+    source = tmp_path / "rows.csv"
+    wide = ",".join(["9503.00.0073", "100"] + [""] * 999)
+    source.write_text(f"hs,value\n{wide}\n9503.00.0073,1000\n", encoding="utf-8")
+    errors = tmp_path / "errors.csv"
+    run = run_main(
+        ["batch", str(source), "--data", str(MINI), "--regime", "geneva", "--errors", str(errors)]
+    )
+    assert run.code == 1, run.err
+    assert "Traceback" not in run.err
+    rows = list(csv.DictReader(io.StringIO(run.out)))
+    assert [r["row"] for r in rows] == ["2"]
+    one = ["duty", "1000", "--hs", "9503.00.0073", "--data", str(MINI), "--regime", "geneva"]
+    alone = run_main([*one, "--format", "json"])
+    assert rows[0]["duty"] == json.loads(alone.out)["results"][0]["duty"]
+    assert errors.read_text(encoding="utf-8") == (
+        "row,error\n1,1001 cells where the header has 2\n"
+    )

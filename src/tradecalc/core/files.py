@@ -350,8 +350,10 @@ class CsvRecords:
     a line and refuses bytes that are not UTF-8 or UTF-16 text, or any iterable of text).
     Every cell stays text. Reading stops with a :class:`DataError` that names ``what`` and
     the line for a record longer than ``max_record`` characters (its lines together: an
-    unclosed quote swallowing the file), one with more than ``max_columns`` cells, one the
-    csv module refuses, or text that is not UTF-8 (a file opened as text).
+    unclosed quote swallowing the file), a header (the first record) with more than
+    ``max_columns`` cells, a record the csv module refuses, or text that is not UTF-8 (a
+    file opened as text). A later record with the wrong number of cells is the caller's to
+    refuse as one bad row (its size is bounded by ``max_record``).
     :attr:`line` is the line the last record yielded started on."""
 
     def __init__(
@@ -396,7 +398,7 @@ class CsvRecords:
                 ) from None
 
         reader = csv.reader(counted())
-        widest = self.max_columns
+        widest = self.max_columns  # the header's bound; after it, the record length's
         try:
             for record in reader:
                 if len(record) > widest:
@@ -404,6 +406,8 @@ class CsvRecords:
                         f"{what}: line {start} has {len(record):,} cells, above the "
                         f"{widest:,}-column limit"
                     )
+                if record:
+                    widest = limit
                 self.line = start
                 taken, start = 0, reader.line_num + 1
                 yield record
