@@ -358,10 +358,6 @@ class _NotTextError(Exception):
     """A field that is not plain text (a JSON number or list): take the plain path."""
 
 
-class _LowValueError(Exception):
-    """A row valued within de minimis: the engine applies its entry type (the plain path)."""
-
-
 def _text_or_none(value: object) -> str | None:
     if value is None:
         return None
@@ -630,15 +626,20 @@ class _Assessor:
             if entry is not None:
                 try:
                     value = parse_amount(cells[value_at], "value")
-                    if value <= entry.plan.low_value:
-                        raise _LowValueError
-                    freight = parse_amount(cells[freight_at], "freight") if entry.freight else None
-                    insurance = (
-                        parse_amount(cells[insurance_at], "insurance") if entry.insurance else None
-                    )
-                    if entry.qty:
-                        parse_amount(cells[qty_at], "quantity")
-                    rows = entry.plan.rows(value, freight, insurance)
+                    if value <= entry.plan.low_value:  # within de minimis: the engine decides
+                        entry = None
+                    else:
+                        freight = (
+                            parse_amount(cells[freight_at], "freight") if entry.freight else None
+                        )
+                        insurance = (
+                            parse_amount(cells[insurance_at], "insurance")
+                            if entry.insurance
+                            else None
+                        )
+                        if entry.qty:
+                            parse_amount(cells[qty_at], "quantity")
+                        rows = entry.plan.rows(value, freight, insurance)
                 except Exception:  # bad or not text: the plain path says why
                     entry = None
             if entry is None:
