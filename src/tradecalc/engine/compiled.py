@@ -229,15 +229,22 @@ def day_review(
     review: tuple[str, ...],
     fees: tuple[tuple[FeeAt, ...], tuple[str, ...]],
     intraday: tuple[str, ...],
+    entered: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
     """:func:`review_of` from a :attr:`LayerSummary.review` (layers without taxes), the
-    fees at the moment and the day's intraday caveat, in the engine's order."""
-    if not fees[1] and not intraday:
+    fees at the moment, the items the entry type adds (``Entered.review``) and the day's
+    intraday caveat, in the engine's order."""
+    if not fees[1] and not intraday and not entered:
         return review
-    return tuple(dict.fromkeys((*review, *fees[1], *intraday)))
+    return tuple(dict.fromkeys((*review, *fees[1], *entered, *intraday)))
 
 
 # ----------------------------------------------------------------------------- the table
+
+
+NO_BASE = "no base rate for the code: the engine says why"
+""":attr:`Layers.engine` of a code the schedule in force has no line for (or a short code
+whose lines differ): only the engine can tell which."""
 
 
 class NotATableError(ValueError):
@@ -942,7 +949,7 @@ class _Compiler:
             tuple(rows),
             (*plan.review, *plan.asked),
             taxes.at(when),
-            "" if plan.has_base else "no base rate for the code: the engine says why",
+            "" if plan.has_base else NO_BASE,
             plan.claimable,
             plan.entry_only,
         )
