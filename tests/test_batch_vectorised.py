@@ -266,3 +266,15 @@ def test_the_join_prices_only_what_its_one_rule_allows(
         assert priced and all(rows[n - 1][4] == "800.01" and rows[n - 1][6] == "" for n in priced)
         assert render(schedule, tables, text, True) == reference
         assert render(schedule, tables, text, False) == reference
+
+
+@given(st.lists(st.integers(0, 10**17), max_size=50))
+def test_money_and_ratio_text_are_the_exact_decimal_digits(values: list[int]) -> None:
+    """Cents and millionths written by a decimal product equal integer arithmetic's digits."""
+    import polars as pl
+
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.Int64})
+    money = frame.select(batch_join._money_text(pl.col("v"))).to_series().to_list()
+    ratio = frame.select(batch_join._ratio_text(pl.col("v"))).to_series().to_list()
+    assert money == [f"{v // 100}.{v % 100:02d}" for v in values]
+    assert ratio == [f"{v // 10**6}.{v % 10**6:06d}" for v in values]

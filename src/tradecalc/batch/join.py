@@ -553,6 +553,8 @@ class Vectorised(Joined):
         """The intervals of the codes in :attr:`_known` (chunks repeat codes: each code's
         intervals are read off the table once, not once per chunk)."""
         self._known: set[str] = set()
+        self._packed_read = False
+        """True once the cached table's packed codes are in :attr:`_intervals`."""
 
     @property
     def usable(self) -> bool:
@@ -713,6 +715,7 @@ class Vectorised(Joined):
         self._info, self._layers_seen, self._no_base = None, set(), set()
         self._intervals = None
         self._known.clear()
+        self._packed_read = False
         self._generation = self.tables.generation
 
     def _table_intervals(self, codes: list[str]) -> pl.DataFrame:
@@ -726,6 +729,9 @@ class Vectorised(Joined):
         if self._intervals is not None and self._intervals.height > _INTERVALS_KEPT:
             self._intervals = None  # a stream of ever new codes: start over
             self._known.clear()
+        if not self._packed_read:
+            self._packed_read = True
+            self._intervals = self._packed_intervals()
         asked = codes
         codes = [c for c in asked if c not in self._known and c not in self._unknown]
         if not codes and self._intervals is not None:
@@ -754,6 +760,28 @@ class Vectorised(Joined):
         self._intervals = found_now.sort("start")
         self._known.update(c for c in codes if c not in self._unknown)
         return self._intervals
+
+    def _packed_intervals(self) -> pl.DataFrame | None:
+        """The intervals of every code the cached table holds packed, as whole columns (none
+        decoded; their codes join :attr:`_known`)."""
+        import polars as pl
+
+        digits, lows, highs, starts, ids = self.tables.packed_route("US", "CN")
+        if not digits:
+            return None
+        at = (
+            pl.DataFrame({"digits": digits, "low": lows, "high": highs})
+            .select("digits", pl.int_ranges("low", "high").alias("at"))
+            .explode("at")
+            .drop_nulls("at")
+        )
+        found = at.select(
+            "digits",
+            pl.Series(starts, dtype=pl.Int64).gather(at.get_column("at")).alias("start"),
+            pl.Series(ids, dtype=pl.Int64).gather(at.get_column("at")).alias("layer"),
+        )
+        self._known.update(digits)
+        return found.sort("start")
 
     def _entry(self, day: str) -> tuple[int, str] | None:
         """An entry date's moment (microseconds since the table's start) and its text."""
@@ -1157,22 +1185,18 @@ def _quoted(text: pl.Expr) -> pl.Expr:
 
 
 def _money_text(cents: pl.Expr) -> pl.Expr:
-    """Cents as ``units.cc``."""
-    import polars as pl
-
-    return pl.concat_str(
-        [(cents // 100).cast(pl.String), pl.lit("."), (cents % 100).cast(pl.String).str.zfill(2)]
-    )
+    """Cents as ``units.cc``: an exact decimal product (scale 0 times scale 2), as text."""
+    return _scaled_text(cents, Decimal("0.01"))
 
 
 def _ratio_text(units: pl.Expr) -> pl.Expr:
     """Millionths as ``units.dddddd``."""
+    return _scaled_text(units, Decimal("0.000001"))
+
+
+def _scaled_text(whole: pl.Expr, unit: Decimal) -> pl.Expr:
+    """``whole`` (an integer column) times ``unit``, written with ``unit``'s decimals: a
+    decimal product is exact (its scale is the sum of the scales), so nothing rounds."""
     import polars as pl
 
-    return pl.concat_str(
-        [
-            (units // 1_000_000).cast(pl.String),
-            pl.lit("."),
-            (units % 1_000_000).cast(pl.String).str.zfill(6),
-        ]
-    )
+    return (whole.cast(pl.Decimal(38, 0)) * pl.lit(unit)).cast(pl.String)

@@ -355,6 +355,32 @@ class RateTable:
             self.summaries[index] = found
         return found
 
+    def packed_route(
+        self, importer: str, origin: str
+    ) -> tuple[list[str], list[int], list[int], array.array[int], array.array[int]]:
+        """The route's codes read from the cache, undecoded, for a reader of whole columns:
+        their digits and the offsets of their first and after-last intervals in the table's
+        interval starts and layer indexes, which come last (all routes' intervals).
+        NotATableError if damaged."""
+        packed = self.packed
+        if packed is None:
+            return [], [], [], array.array("q"), array.array("q")
+        code_at, starts, ids = packed.code_at, packed.starts, packed.ids
+        if len(code_at) != len(packed.names) + 1 or len(ids) != len(starts):
+            raise NotATableError("bad offsets")
+        if code_at[0] != 0 or code_at[-1] > len(starts) or list(code_at) != sorted(code_at):
+            raise NotATableError("bad offsets")
+        if ids and (min(ids) < 0 or max(ids) >= len(self.layers)):
+            raise NotATableError("bad intervals")
+        prefix = f"{importer}|{origin}|"
+        digits, lows, highs = [], [], []
+        for i, name in enumerate(packed.names):
+            if name.startswith(prefix):
+                digits.append(name[len(prefix) :])
+                lows.append(code_at[i])
+                highs.append(code_at[i + 1])
+        return digits, lows, highs, starts, ids
+
     def columns(
         self, importer: str, origin: str, codes: Iterable[str] | None = None
     ) -> tuple[list[str], list[int], list[int]]:
@@ -1150,6 +1176,15 @@ class Tables:
         ``codes``, when given; DamagedTableError: call :meth:`drop`)."""
         try:
             return self.table.columns(importer, origin, codes)
+        except (NotATableError, ValueError, TypeError, KeyError, IndexError):
+            raise DamagedTableError from None
+
+    def packed_route(
+        self, importer: str, origin: str
+    ) -> tuple[list[str], list[int], list[int], array.array[int], array.array[int]]:
+        """:meth:`RateTable.packed_route` (DamagedTableError: call :meth:`drop`)."""
+        try:
+            return self.table.packed_route(importer, origin)
         except (NotATableError, ValueError, TypeError, KeyError, IndexError):
             raise DamagedTableError from None
 
