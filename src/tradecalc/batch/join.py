@@ -513,8 +513,10 @@ def vectorised_available() -> bool:
 class Vectorised(Joined):
     """:class:`Joined` with the plain dated rows of a chunk joined and charged by polars.
 
-    A chunk's rows that are plain, dated, found in the table with layers the table can
-    charge, and valued under :data:`_PY_LIMIT` cents are charged as whole columns
+    Rows come as chunks of cells, or (:meth:`assess_blocks`) as blocks of simple lines that
+    polars splits into columns itself. A chunk's rows that are plain, dated, found in the
+    table with layers the table can charge, and valued under :data:`_PY_LIMIT` cents (and
+    within 64-bit products) are charged as whole columns
     (an as-of join on the table's columns by code and instant, each layer set's
     :class:`tradecalc.engine.compiled.LayerSummary`, each duty line and fee in a column of
     its own, integer cents with half-up per line, summed across) and written as CSV text;

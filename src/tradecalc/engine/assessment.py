@@ -1766,8 +1766,8 @@ ENTRY_TYPES = ("formal", "informal", "de-minimis", "postal", "postal-specific")
 def low_value_limit(party: Party | None, origin: str, moments: Iterable[datetime]) -> Decimal:
     """The value at or under which a shipment of ``origin`` without an entry type needs
     :func:`assess` at one of ``moments``: de minimis while it is available there (the result
-    then needs review). -1 when it never is. The batch's table paths send such rows, and
-    rows with an entry type, to the engine."""
+    then needs review). -1 when it never is. The batch's row path sends such rows, and rows
+    with an entry type, to the engine; its columns path adds :func:`within_de_minimis`."""
     rules = party.low_value if party is not None else None
     if rules is None:
         return Decimal(-1)
