@@ -117,7 +117,7 @@ PUBLISHED: tuple[tuple[str, str, str, str, str], ...] = (
         "2025-04-11",
         "88.14",
         "2025-04-11",
-        "EXPLAINED by his method (WAUGH-METHOD). On this basket, with tradecalc's Annex II and electronics lists, his method gives 84.48 (his 88.14: his lists match exact 2025 10-digit codes, tradecalc's match by prefix); putting back the 20% fentanyl duty his 125% row drops adds 12.16 points (96.64), charging it also on the goods his Section 232 masks take out adds 2.49 (99.13); the remaining 4.16 points are the Section 232 goods: his masks take 12.8% of the value out of every IEEPA duty at 25%, chiefly an HS6 auto-parts mask applied from 3 Apr where the parts duty began on 3 May (Proclamation 10908) and which his README calls coarse (10.30 points), while tradecalc's articles and 2025 derivative lists take 5.2% of the value out of the reciprocal duty (9903.01.33; 6.5 points, table above) and keep the 20% fentanyl duty on it.",
+        "EXPLAINED by his method (WAUGH-METHOD). On this basket his method gives his 88.14 with his own lists, 84.48 with tradecalc's Annex II and electronics lists (his lists match exact 2025 10-digit codes, tradecalc's match by prefix); putting back the 20% fentanyl duty his 125% row drops adds 12.16 points (96.64), charging it also on the goods his Section 232 masks take out adds 2.49 (99.13); the remaining 4.16 points are the Section 232 goods: his masks take 12.8% of the value out of every IEEPA duty at 25%, chiefly an HS6 auto-parts mask applied from 3 Apr where the parts duty began on 3 May (Proclamation 10908) and which his README calls coarse (10.30 points), while tradecalc's articles and 2025 derivative lists take 5.2% of the value out of the reciprocal duty (9903.01.33; 6.5 points, table above) and keep the 20% fentanyl duty on it.",
     ),
     (
         "Waugh",
@@ -132,7 +132,7 @@ PUBLISHED: tuple[tuple[str, str, str, str, str], ...] = (
         "2025-08-07",
         "31.06",
         "2025-08-07",
-        "PARTLY EXPLAINED by method, not reproduced line by line: from 4 Jun 2025 tradecalc charges the 50% metals duty on the metal content only (here estimated with the BEA shares the Yale Budget Lab's tariff-rate-tracker uses, `metal_content_shares_bea_hs10.csv`), the rest of the value paying the 10% reciprocal duty, as CBP instructed (CSMS #65236374, #65236645); Waugh's Section 232 is a 'sector override' (his README, Phase 2) that replaces his IEEPA layer on the whole value of his masks: 50% on steel and aluminium from 3 Jun (Proclamation 10947), copper 50% from his 7 Aug row. His series rises 4.01 points from Geneva to this row, tradecalc's 0.49; charging the metals duty on the full value, as before the derivative lists and the estimate, tradecalc gave 29.31 here (gap -1.75).",
+        "EXPLAINED by his method (WAUGH-METHOD), which on this basket gives his 31.06. The gap is, in points (tradecalc minus Waugh; each rounded, unrounded they add up to -2.170): -2.55 his IEEPA layer: from 7 Aug his `_apply_august_base_rates` sets it to the country's `rtariff-aug`, and China is not in his `clean-august-7-tariffs.csv`, so it falls back to the Annex I 34% (no fentanyl added) where 30% stayed in force (20% fentanyl and the 10% reciprocal of EO 14298, extended on 11 Aug), on the 63.67% of the value his masks and exemptions leave at that layer (his method with 30% gives 28.51); -2.41 the metals duty on content: tradecalc charges the 50% steel and aluminium duties (from 4 Jun 2025) and the 50% copper duty (from 1 Aug 2025) on the metal content only (estimated with the BEA shares the Yale Budget Lab's tariff-rate-tracker uses, `metal_content_shares_bea_hs10.csv`), the rest of the value paying the 10% reciprocal duty, as CBP instructed (CSMS #65236374, #65236645), where his Section 232 is a 'sector override' (his README, Phase 2) on the whole value of his masks (with `--metal-shares none`, the full value, tradecalc gives 31.30); +2.70 the fentanyl duty: his masks replace the whole IEEPA layer (steel and aluminium 5.22% of the value at 50% from 3 Jun, copper 0.67% at 50% from 7 Aug, autos and parts 7.59% at 25%), where the 20% fentanyl duty stacks on Section 232 goods (tradecalc: 20.00 points, on all the value; his row: 20% of his layer on the 86.52% of the value outside his masks, 17.30); then, at full value: -0.55 the reach of the 10% reciprocal duty (the rest of his 30% layer), 58.20% of the value in tradecalc (its dated Annex II, electronics and Section 232 lists, 9903.01.33) against 63.67% in his row; +0.59 steel and aluminium, tradecalc's dated Section 232 lists (chapters 72, 73, 76 and the derivative lists) giving 3.20 points against his masks' 2.61; +0.01 copper (0.34 against 0.33); +0.05 autos and parts (1.95 against 1.90); -0.00 Section 301 and MFN (tradecalc's priced value is 0.05% larger than on 1 Jan 2025).",
     ),
     ("Waugh", "2025-10-14", "31.02", "2025-10-14", ""),
     (
@@ -186,11 +186,15 @@ PUBLISHED: tuple[tuple[str, str, str, str, str], ...] = (
 )
 WAUGH_METHOD = (
     "**WAUGH-METHOD**: the Waugh rows marked so were reproduced by applying the rules of his `make-tariff-by-country-by-time.ipynb` "
-    "(github.com/tradewartracker/trade-war-redux-2025 at commit 003befbd, cells 'Product-group masks', 'Phase 1', 'Phase 2' and the `TARIFF_ACTIONS` registry) "
-    "to this basket (the same Census 2024 HTS10 values): one IEEPA layer per line (20% fentanyl; +34% from 5 Apr, +84% from 8 Apr, 125% in all from 9 Apr, 30% from 12 May), "
-    "25% in its place on his Section 232 masks (steel list at HS8, aluminium at HS8/HS10, autos and parts at HS6/HS8/HS10 from 3 Apr: 12.8% of this basket's value), "
-    "and 20% on the electronics memo and Annex II lines from 11 Apr; Section 301 and MFN are in his 2024 base and do not move. "
-    "His 5, 8 and 9 Apr 2025 figures come out to the second decimal (50.28, 93.88, 112.19). The computation is a one-off check (his lists are not bundled), not part of this script."
+    "(github.com/tradewartracker/trade-war-redux-2025 at commit 003befbd, cells 'Product-group masks', 'Phase 1', 'Phase 2', the `TARIFF_ACTIONS` registry and the panel loop) "
+    "to this basket (the same Census 2024 HTS10 values): one IEEPA layer per line (20% fentanyl; +34% from 5 Apr, +84% from 8 Apr, 125% in all from 9 Apr, 30% from 12 May, "
+    "34% from 7 Aug: China's `rtariff-aug`, China being absent from his `clean-august-7-tariffs.csv`, falls back to the Annex I 34%), "
+    "then his Section 232 masks in its place (steel list at HS8, aluminium at HS8/HS10: 25% from 12 Mar, 50% from 3 Jun; autos and parts at HS6/HS8/HS10: 25% from 3 Apr, stamped again on 7 Aug; copper at HS8: 50% from 7 Aug), "
+    "and 20% on the electronics memo and Annex II lines from 11 Apr, in his registry's order (a later stamp wins); Section 301 and MFN are in his 2024 base and do not move. "
+    "With his lists (`steel-tariffs.csv`, `alu-tariffs.csv`, `auto-tariffs.csv`, `annex-II-exemptions.csv` at commit a22d0b58, `copper-list.csv` at a5a91a3e, `clean-august-7-tariffs.csv` at 6a860f29; "
+    "for the electronics memo `41225_exemptions.csv` at 0307d5f1, the file his notebook at 003befbd names, `consumer_electronics_EO14257_apr11.csv`, not being in the searchable index) "
+    "his 5, 8, 9 and 11 Apr, 12 May, 3 Jun and 7 Aug 2025 figures come out to the second decimal (50.28, 93.88, 112.19, 88.14, 27.05, 28.54, 31.06; the last three to within 1e-12 of his CSV). "
+    "The computation is a one-off check (his lists are not bundled), not part of this script."
 )
 KEY_DATES = ("2025-04-09", "2025-04-11", "2025-11-10", "2026-02-24", "2026-07-24")
 PUBLISHED_SOURCES = {"Waugh": WAUGH, "PIIE": PIIE}
