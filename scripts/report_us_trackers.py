@@ -193,8 +193,8 @@ WAUGH_METHOD = (
     "and 20% on the electronics memo and Annex II lines from 11 Apr, in his registry's order (a later stamp wins); Section 301 and MFN are in his 2024 base and do not move. "
     "With his lists (`steel-tariffs.csv`, `alu-tariffs.csv`, `auto-tariffs.csv`, `annex-II-exemptions.csv` at commit a22d0b58, `copper-list.csv` at a5a91a3e, `clean-august-7-tariffs.csv` at 6a860f29; "
     "for the electronics memo `41225_exemptions.csv` at 0307d5f1, the file his notebook at 003befbd names, `consumer_electronics_EO14257_apr11.csv`, not being in the searchable index) "
-    "his 5, 8, 9 and 11 Apr, 12 May, 3 Jun and 7 Aug 2025 figures come out to the second decimal (50.28, 93.88, 112.19, 88.14, 27.05, 28.54, 31.06; the last three to within 1e-12 of his CSV). "
-    "The computation is a one-off check (his lists are not bundled), not part of this script."
+    "all eleven of his China rows from 4 Feb to 7 Aug 2025 come out to the second decimal (among them 50.28, 93.88, 112.19 and 88.14 on 5, 8, 9 and 11 Apr, 27.05, 28.54 and 31.06 on 12 May, 3 Jun and 7 Aug, the last three to within 1e-12 of his CSV). "
+    "The check, with the 7 Aug decomposition, is `scripts/check_waugh_method.py FOLDER --decompose` (his lists are not bundled), not part of this report."
 )
 KEY_DATES = ("2025-04-09", "2025-04-11", "2025-11-10", "2026-02-24", "2026-07-24")
 PUBLISHED_SOURCES = {"Waugh": WAUGH, "PIIE": PIIE}
