@@ -664,6 +664,13 @@ class _Compiler:
             self.china_lines = isinstance(self.provider, ChinaLines)
         self.provider_starts = starts
         self.memo: dict[tuple[object, ...], list[tuple[datetime, Layers]]] = {}
+        self.parts: dict[object, int] = {}
+        """A number per distinct code-independent part of a signature (a short memo key)."""
+        self.moments: dict[tuple[object, ...], tuple[Layers, int, Rate | None]] = {}
+        """Per signature part, instant, taxes and imported line less its rate: the layers
+        resolved, the position of the imported base's row in them (-1: none) and its rate."""
+        self.rerated: dict[tuple[int, Rate], Layers] = {}
+        """Layers of :attr:`moments` with the imported base's row at another rate."""
         self.claims = [c for c in schedule.claims.values() if c.importer == importer]
         self.claim_instants = {
             t for c in self.claims for e in c.effects for t in (e.from_, e.to) if t is not None
@@ -698,6 +705,7 @@ class _Compiler:
             for measure in self.measures
         ]
         self.heads = self._heads_index()
+        self.scopes_by_hits: dict[tuple[str, ...], list[_CodeScope]] = {}
         self.from_origin = {i for i, m in enumerate(self.measures) if m.from_origin(origin)}
         self.always = [
             i
@@ -723,10 +731,20 @@ class _Compiler:
     def code_scopes(self, digits: str) -> list[_CodeScope]:
         """The measures that can cover ``digits`` at some moment, with their scopes."""
         index = self.heads
+        hits = tuple(p for p in (digits[:end] for end in range(1, len(digits) + 1)) if p in index)
+        found = self.scopes_by_hits.get(hits)
+        if found is None:
+            found = self.scopes_by_hits[hits] = self._code_scopes(hits)
+        return found
+
+    def _code_scopes(self, hits: tuple[str, ...]) -> list[_CodeScope]:
+        """:meth:`code_scopes` of a code whose prefixes in the index are ``hits`` (all that
+        the scopes depend on: codes with the same hits share them)."""
+        index = self.heads
         prefix_hit: set[tuple[int, int]] = set()
         list_hit: set[tuple[int, int, int]] = set()
-        for end in range(1, len(digits) + 1):
-            for i, side, position in index.get(digits[:end], ()):
+        for prefix in hits:
+            for i, side, position in index[prefix]:
                 if position < 0:
                     prefix_hit.add((i, side))
                 else:
@@ -845,8 +863,9 @@ class _Compiler:
         signature = self._signature(digits, scopes, instants, imports, taxes)
         known = self.memo.get(signature)
         if known is None:
-            known = self.memo[signature] = self._compile_code(
-                ship, instants, scopes, imports, taxes
+            parts = self.parts.setdefault(signature[0], len(self.parts))
+            known = self.memo[signature] = self._compile_shared(
+                ship, instants, scopes, imports, taxes, parts
             )
         return known
 
@@ -890,6 +909,10 @@ class _Compiler:
             return found
         if self.china_lines:
             return [self.provider.lookup(digits, when) for when in instants]
+        if self.fast_hts and len(digits) == 10:
+            assert isinstance(self.provider, UsSchedule) and self.provider.bundle is not None
+            if not self.provider.bundle.rows(digits):  # no line of any revision: none ever
+                return [None] * len(instants)
         return None
 
     def _compile_code(
@@ -908,6 +931,60 @@ class _Compiler:
                 out.append((when, layers))
         return out
 
+    def _compile_shared(
+        self,
+        ship: engine.Shipment,
+        instants: Sequence[datetime],
+        scopes: Sequence[_CodeScope],
+        imports: Sequence[ImportedRate | None],
+        taxes: _CodeTaxes,
+        parts: int,
+    ) -> list[tuple[datetime, Layers]]:
+        """:meth:`_compile_code` for a code with a signature (``parts``: the number of its
+        code-independent part), resolving each instant once for all codes alike there.
+
+        At one instant, codes with the same signature part, taxes and imported line apart
+        from its rate resolve alike but for the imported base's row (its rate only enters
+        that row: the measures in force, claims, reviews and order do not depend on it), so
+        the layers resolved for the first such code are re-rated for the others."""
+        out: list[tuple[datetime, Layers]] = []
+        for position, when in enumerate(instants):
+            imported = imports[position]
+            taxed = taxes.at(when)
+            if imported is None:
+                shape: tuple[object, ...] | None = None
+            else:
+                rateless = None if imported.rate is not None else (imported.text, imported.code)
+                shape = (imported.headings, imported.source, imported.unconfirmed, rateless)
+            key = (parts, when, shape, taxed)
+            known = self.moments.get(key)
+            if known is None:
+                layers, row = self._resolve(ship, when, scopes, False, imported, taxes)
+                rate = None if row < 0 or imported is None else imported.rate
+                known = self.moments[key] = (layers, row, rate)
+            layers, row, rate = known
+            if row >= 0 and imported is not None and imported.rate is not rate:
+                assert imported.rate is not None  # the shape tells a missing rate apart
+                layers = self._rerate(layers, row, imported.rate)
+            if not out or out[-1][1] != layers:
+                out.append((when, layers))
+        return out
+
+    def _rerate(self, layers: Layers, row: int, rate: Rate) -> Layers:
+        """``layers`` with the imported base's row (at ``row``) charged at ``rate``."""
+        key = (id(layers), rate)
+        found = self.rerated.get(key)
+        if found is None:
+            text, fraction, units = self._rate_texts(rate)
+            duty = layers.duties[row]
+            duties = list(layers.duties)
+            duties[row] = (*duty[:4], text, fraction, *duty[6:10], units)
+            found = self.rerated[key] = Layers(
+                tuple(duties), layers.review, layers.taxes, layers.engine,
+                layers.claimable, layers.entry_only,
+            )  # fmt: skip
+        return found
+
     # -- per code and instant
 
     def resolve(
@@ -921,6 +998,19 @@ class _Compiler:
     ) -> Layers:
         """The layers at ``when``: :func:`tradecalc.engine.assessment.resolve_plan`, no trace;
         the imported line is ``imported``, or the provider's when ``ask``."""
+        return self._resolve(ship, when, scopes, ask, imported, taxes)[0]
+
+    def _resolve(
+        self,
+        ship: engine.Shipment,
+        when: datetime,
+        scopes: Sequence[_CodeScope],
+        ask: bool,
+        imported: ImportedRate | None,
+        taxes: _CodeTaxes,
+    ) -> tuple[Layers, int]:
+        """:meth:`resolve`, and the position of the imported base's row in the duties
+        (-1: none; the only layer without a period, as the compiler sets no override)."""
         lookup: Callable[[str, datetime], ImportedRate | None] | None = None
         if ask and self.provider is not None:
             lookup = self.provider.lookup
@@ -929,8 +1019,12 @@ class _Compiler:
         plan = engine.resolve_plan(
             self.schedule, ship, when, self.party, self.measures, lookup, scopes=scopes
         )
-        rows = []
+        rows: list[Duty] = []
+        row = -1
         for a in plan.duties:
+            if a.period is None:
+                assert row < 0 and a.measure.group == "base", a.measure.id
+                row = len(rows)
             kind = engine._base_kind(a)
             metal = a.measure.metal if kind == "metal" else None
             rate_text, fraction, units = self._rate_texts(a.rate)
@@ -938,7 +1032,7 @@ class _Compiler:
                 (a.measure.id, a.measure.name, a.measure.group, a.heading, rate_text,
                  fraction, kind, a.source, a.unconfirmed, metal, units)
             )  # fmt: skip
-        return Layers(
+        layers = Layers(
             tuple(rows),
             (*plan.review, *plan.asked),
             taxes.at(when),
@@ -946,6 +1040,7 @@ class _Compiler:
             plan.claimable,
             plan.entry_only,
         )
+        return layers, row
 
     def _rate_texts(self, rate: Rate) -> tuple[str, str, tuple[str, ...]]:
         """A rate's text, its ad valorem fraction as text, and the units of its specific
@@ -1084,6 +1179,8 @@ class Tables:
         self.table = table or RateTable("", [], {})
         self.path = path
         self._ids: dict[Layers, int] | None = None
+        self._shared: dict[int, tuple[list[tuple[datetime, Layers]], list[int]]] = {}
+        """Layer indexes of the intervals codes share (:func:`compile_table`'s)."""
         self.generation = 0
         """Bumped when a damaged cached table is dropped: layer indexes are then new."""
         self._compilers: dict[tuple[str, str], _Compiler] = {}
@@ -1151,6 +1248,7 @@ class Tables:
         :attr:`generation` changes (layer indexes given before are void)."""
         self.table = RateTable(self.table.key, [], {})
         self._ids = None
+        self._shared = {}
         self.generation += 1
         self.added += 1
 
@@ -1195,15 +1293,18 @@ class Tables:
                 self.table = RateTable(self.table.key, [], {})
                 self.generation += 1
             self._ids = {layers: i for i, layers in enumerate(self.table.layers)}
-        starts, refs = [], []
-        for start, found in intervals:
-            ref = self._ids.get(found)
-            if ref is None:
-                ref = self._ids[found] = len(self.table.layers)
-                self.table.layers.append(found)
-            starts.append(start)
-            refs.append(ref)
-        self.table.codes[key] = (starts, refs)
+            self._shared = {}
+        known = self._shared.get(id(intervals))
+        if known is None:
+            refs = []
+            for _start, found in intervals:
+                ref = self._ids.get(found)
+                if ref is None:
+                    ref = self._ids[found] = len(self.table.layers)
+                    self.table.layers.append(found)
+                refs.append(ref)
+            known = self._shared[id(intervals)] = (intervals, refs)
+        self.table.codes[key] = ([t for t, _ in intervals], list(known[1]))
         self.added += 1
         return True
 
