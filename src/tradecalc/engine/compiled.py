@@ -214,11 +214,17 @@ def scaled(fraction: Decimal) -> tuple[int, int]:
     return number, 10**-exponent
 
 
+@functools.lru_cache(maxsize=4096)
+def _scaled_text(fraction: str) -> tuple[int, int]:
+    """:func:`scaled` of a fraction written as text (a few hundred recur over every code)."""
+    return scaled(Decimal(fraction))
+
+
 def summarize(layers: Layers) -> LayerSummary:
     """The :class:`LayerSummary` of a layer set."""
     return LayerSummary(
         not layers.engine and not layers.taxes,
-        tuple((*scaled(Decimal(d[5])), d[6] == "remainder") for d in layers.duties),
+        tuple((*_scaled_text(d[5]), d[6] == "remainder") for d in layers.duties),
         len(_metals(layers)),
         "; ".join(layers.claimable),
         review_of(layers, ((), ()), (), True),
@@ -292,10 +298,21 @@ class _Packed:
 
 
 _MICRO = timedelta(microseconds=1)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""``json.dumps(..., separators=(",", ":"), ensure_ascii=False)``, made once."""
+
+
+_MICROS: dict[datetime, int] = {}
+"""Instants already converted by :func:`_micros` (a table has a few hundred distinct ones)."""
 
 
 def _micros(when: datetime) -> int:
-    return (when - START) // _MICRO
+    found = _MICROS.get(when)
+    if found is None:
+        if len(_MICROS) >= 100_000:
+            _MICROS.clear()
+        found = _MICROS[when] = (when - START) // _MICRO
+    return found
 
 
 def _when(micros: int) -> datetime:
@@ -466,18 +483,13 @@ class RateTable:
             starts.extend(_micros(s) for s in when)
             ids.extend(refs)
             code_at.append(len(starts))
-        blobs = [
-            json.dumps(x.to_json(), separators=(",", ":"), ensure_ascii=False).encode()
-            for x in self.layers
-        ]
+        blobs = [_COMPACT.encode(x.to_json()).encode() for x in self.layers]
         layer_at = array.array("q", [0])
         for blob in blobs:
             layer_at.append(layer_at[-1] + len(blob))
         summaries = [
-            json.dumps(self.summary(i).to_json(), separators=(",", ":"), ensure_ascii=False)
-            .encode()
-            for i in range(len(self.layers))
-        ]  # fmt: skip
+            _COMPACT.encode(self.summary(i).to_json()).encode() for i in range(len(self.layers))
+        ]
         summary_at = array.array("q", [0])
         for blob in summaries:
             summary_at.append(summary_at[-1] + len(blob))
