@@ -33,9 +33,13 @@ import array
 import bisect
 import contextlib
 import functools
+import gc
 import hashlib
 import json
+import mmap
 import os
+import pickle
+import signal
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -43,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import NoReturn
 
 from tradecalc.core.errors import TradecalcError, WriteError
 from tradecalc.core.files import replace_file
@@ -1284,20 +1289,32 @@ class Tables:
 
     def _add(self, key: tuple[str, str, str]) -> bool:
         importer, origin, digits = key
-        if key in self._failed or (origin, importer) not in ROUTES:
+        if key in self._failed:
             return False
-        if importer not in self.schedule.parties:
-            return False
-        compiler = self._compilers.get((origin, importer))
+        compiler = self._compiler(importer, origin)
         if compiler is None:
-            compiler = _Compiler(self.schedule, origin, importer, self.base_rates)
-            self._compilers[(origin, importer)] = compiler
+            return False
         try:
             with exact():
                 intervals = compiler.compile_code(digits)
         except (TradecalcError, ValueError, KeyError):
             self._failed.add(key)
             return False
+        self._store(key, intervals)
+        return True
+
+    def _compiler(self, importer: str, origin: str) -> _Compiler | None:
+        """The compiler of a route (None: a route the table does not hold)."""
+        if (origin, importer) not in ROUTES or importer not in self.schedule.parties:
+            return None
+        compiler = self._compilers.get((origin, importer))
+        if compiler is None:
+            compiler = _Compiler(self.schedule, origin, importer, self.base_rates)
+            self._compilers[(origin, importer)] = compiler
+        return compiler
+
+    def _store(self, key: tuple[str, str, str], intervals: list[tuple[datetime, Layers]]) -> None:
+        """Add a compiled code to the table (new layer sets take the next indexes)."""
         if self._ids is None:
             try:
                 self.table.complete()
@@ -1318,7 +1335,60 @@ class Tables:
             known = self._shared[id(intervals)] = (intervals, refs)
         self.table.codes[key] = ([t for t, _ in intervals], list(known[1]))
         self.added += 1
-        return True
+
+    def prepare(
+        self, importer: str, origin: str, codes: Iterable[str], processes: int | None = None
+    ) -> None:
+        """Compile those of ``codes`` not in the table yet, in their order: the table is then
+        the one asking for each in turn makes, byte for byte.
+
+        With at least :data:`PARALLEL_CODES` of them and two cores, a forked helper compiles
+        chunks of them from the last one back while this process compiles from the first
+        one on, until they meet (``processes``: 1 for no helper, None for as many as there
+        are cores, at most 2); the helper's chunks are then added in order. Should the
+        helper fail, this process compiles its chunks too."""
+        compiler = self._compiler(importer, origin)
+        if compiler is None:
+            return
+        packed = self.table.packed
+        todo = []
+        for digits in dict.fromkeys(codes):
+            key = (importer, origin, digits)
+            if key in self._failed or key in self.table.codes:
+                continue
+            if packed is not None and packed.find("|".join(key)) is not None:
+                continue
+            todo.append(digits)
+        chunks = [todo[at : at + _CHUNK] for at in range(0, len(todo), _CHUNK)]
+        if processes is None:
+            processes = min(2, _cores())
+        helper = None
+        if processes >= 2 and len(todo) >= PARALLEL_CODES:
+            helper = _Helper.start(compiler, chunks)
+        done = 0
+        try:
+            for number, chunk in enumerate(chunks):
+                if helper is not None and not helper.claim(number):
+                    break  # the helper has it, and every chunk after it
+                for digits in chunk:
+                    self._add((importer, origin, digits))
+                done = number + 1
+            found = helper.results() if helper is not None else {}
+        except BaseException:
+            if helper is not None:
+                helper.stop()
+            raise
+        for number in range(done, len(chunks)):
+            compiled = found.get(number)
+            for position, digits in enumerate(chunks[number]):
+                key = (importer, origin, digits)
+                intervals = None if compiled is None else compiled[position]
+                if compiled is None:  # the helper failed: compiled here
+                    self._add(key)
+                elif intervals is None:
+                    self._failed.add(key)
+                else:
+                    self._store(key, intervals)
 
     def save(self) -> None:
         """Write the table to the cache when codes were added (errors only cost speed)."""
@@ -1333,6 +1403,163 @@ class Tables:
         with contextlib.suppress(WriteError, OSError):
             replace_file(self.path, data)
             self.added = 0
+
+
+PARALLEL_CODES = 2048
+"""The fewest codes :meth:`Tables.prepare` compiles in two processes (forking one and sending
+its half back costs about what compiling a few hundred codes does)."""
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+_CHUNK = 64
+"""Codes a process claims at a time in :meth:`Tables.prepare`."""
+
+_Compiled = dict[int, list[list[tuple[datetime, Layers]] | None]]
+"""A helper's chunks: number -> each code's intervals (None: not compiled, the engine answers)."""
+
+
+class _Helper:
+    """A forked process compiling chunks of codes of one route from the last one back, as
+    long as :meth:`claim` has not taken them, and sending back their intervals.
+
+    Each chunk has a byte in memory both processes share: 0 free, 1 claimed by the parent,
+    2 by the helper. Each process claims chunks in its own direction and stops at the first
+    one already claimed, so every chunk is claimed by one of them at least (a chunk both
+    claim at the same moment is compiled twice, to the same intervals).
+
+    The helper ignores Ctrl-C (the parent alone reports it and stops it), dies with the
+    parent (Linux: ``PR_SET_PDEATHSIG``; elsewhere its write fails once the parent is gone),
+    prints nothing and leaves by ``os._exit`` (the parent's clean-up never runs twice)."""
+
+    def __init__(self, pid: int, read: int, claims: mmap.mmap) -> None:
+        self.pid = pid
+        self.read: int | None = read
+        self.claims = claims
+
+    @classmethod
+    def start(cls, compiler: _Compiler, chunks: list[list[str]]) -> _Helper | None:
+        """Fork a helper compiling ``chunks`` (None: it could not be started)."""
+        if not hasattr(os, "fork") or not chunks:
+            return None
+        try:
+            claims = mmap.mmap(-1, len(chunks))
+            read, write = os.pipe()
+        except OSError:
+            return None
+        parent = os.getpid()
+        blocked = hasattr(signal, "pthread_sigmask")
+        if blocked:  # a Ctrl-C while forking waits for the parent; the helper never sees it
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pid = os.fork()
+        except OSError:
+            pid = -1
+        if pid == 0:
+            _helper_main(compiler, chunks, claims, parent, read, write)
+        os.close(write)
+        helper = None
+        if pid < 0:
+            os.close(read)
+            claims.close()
+        else:
+            helper = cls(pid, read, claims)
+        if blocked:  # a Ctrl-C from here on finds the helper to stop
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        return helper
+
+    def claim(self, number: int) -> bool:
+        """Claim chunk ``number`` for the parent (False: the helper has it)."""
+        if self.claims[number]:
+            return False
+        self.claims[number] = 1
+        return True
+
+    def results(self) -> _Compiled:
+        """The chunks the helper compiled, once it is done (none when it failed)."""
+        assert self.read is not None
+        with os.fdopen(self.read, "rb") as handle:
+            self.read = None
+            data = handle.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.claims.close()
+        if os.waitstatus_to_exitcode(status) != 0:
+            return {}
+        try:
+            found = pickle.loads(data)  # our own child's bytes over a pipe, never a file
+        except Exception:  # a helper cut short: its chunks are compiled here
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def stop(self) -> None:
+        """End the helper at once (the parent is interrupted or failed)."""
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.waitpid(self.pid, 0)
+        if self.read is not None:
+            os.close(self.read)
+            self.read = None
+        self.claims.close()
+
+
+def _helper_main(
+    compiler: _Compiler,
+    chunks: list[list[str]],
+    claims: mmap.mmap,
+    parent: int,
+    read: int,
+    write: int,
+) -> NoReturn:
+    """The forked helper: compile chunks from the last one back until one is claimed, write
+    them (pickled) and leave."""
+    status = 1
+    try:
+        gc.disable()  # short-lived: a collection would only copy the parent's pages
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for each in (signal.SIGTERM, signal.SIGHUP):  # the parent's clean-up is not ours
+            signal.signal(each, signal.SIG_DFL)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        _die_with(parent)
+        os.close(read)
+        found: _Compiled = {}
+        with exact():
+            for number in range(len(chunks) - 1, -1, -1):
+                if claims[number]:
+                    break
+                claims[number] = 2
+                compiled: list[list[tuple[datetime, Layers]] | None] = []
+                for digits in chunks[number]:
+                    try:
+                        compiled.append(compiler.compile_code(digits))
+                    except (TradecalcError, ValueError, KeyError):
+                        compiled.append(None)
+                found[number] = compiled
+        data = pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write, "wb") as out:
+            out.write(data)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel end this process when ``parent`` ends (Linux), or end it now if
+    ``parent`` is already gone."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 MAX_TABLE_BYTES = 256 * 1024 * 1024
