@@ -723,6 +723,10 @@ class _Compiler:
         ]
         self.heads = self._heads_index()
         self.scopes_by_hits: dict[tuple[str, ...], list[_CodeScope]] = {}
+        self.scope_instants: dict[
+            int, tuple[Sequence[_CodeScope], frozenset[datetime], list[datetime]]
+        ] = {}
+        """Per list of scopes (by identity, kept with it): the instants of its measures."""
         self.from_origin = {i for i, m in enumerate(self.measures) if m.from_origin(origin)}
         self.always = [
             i
@@ -837,20 +841,23 @@ class _Compiler:
             lists = tuple(_list_signature(plist, digits) for plist in (*cs.lists_in, *cs.lists_out))
             rates = tuple(engine._table_rate(period, digits) for period in self.tables[cs.index])
             parts.append((cs.index, cs.fixed, cs.prefix_in, cs.prefix_out, lists, rates))
-        series = tuple(
-            None
-            if imported is None
-            else (
-                imported.text,
-                imported.rate,
-                imported.headings,
-                imported.source,
-                imported.kind,
-                imported.unconfirmed,
-                imported.code if imported.rate is None else "",
-            )
-            for imported in imports
-        )
+        seen: dict[int, tuple[object, ...] | None] = {}  # a code has a line or two over time
+        for imported in imports:
+            if id(imported) not in seen:
+                seen[id(imported)] = (
+                    None
+                    if imported is None
+                    else (
+                        imported.text,
+                        imported.rate,
+                        imported.headings,
+                        imported.source,
+                        imported.kind,
+                        imported.unconfirmed,
+                        imported.code if imported.rate is None else "",
+                    )
+                )
+        series = tuple(seen[id(imported)] for imported in imports)
         taxed = tuple(taxes.at(t) for t in instants) if self.party.taxes else ()
         return (tuple(parts), tuple(instants), series, taxed)
 
@@ -893,18 +900,26 @@ class _Compiler:
         hts: list[tuple[datetime, ImportedRate | None]] | None,
     ) -> list[datetime]:
         """Every instant where something the code depends on may change, in order."""
-        instants = {START, *self.fixed_instants}
+        base = self.scope_instants.get(id(scopes))
+        if base is None:  # the instants of the measures (codes with these scopes share them)
+            common = {START, *self.fixed_instants}
+            for cs in scopes:
+                common.update(self.period_instants[cs.index])
+            ordered = sorted(t for t in common if t >= START)
+            base = self.scope_instants[id(scopes)] = (scopes, frozenset(ordered), ordered)
+        extra: set[datetime] = set()
         for cs in scopes:
-            instants.update(self.period_instants[cs.index])
             for plist in (*cs.lists_in, *cs.lists_out):
-                instants.update(_list_instants(plist, digits))
+                extra.update(_list_instants(plist, digits))
         for plist in self.claim_lists:
-            instants.update(_list_instants(plist, digits))
+            extra.update(_list_instants(plist, digits))
         if hts is not None:
-            instants.update(t for t, _ in hts)
+            extra.update(t for t, _ in hts)
         else:
-            instants.update(self.provider_starts)
-        return sorted(t for t in instants if t >= START)
+            extra.update(self.provider_starts)
+        if extra <= base[1]:
+            return base[2]
+        return sorted(t for t in base[1].union(extra) if t >= START)
 
     def _imports(
         self,
@@ -1342,11 +1357,12 @@ class Tables:
         """Compile those of ``codes`` not in the table yet, in their order: the table is then
         the one asking for each in turn makes, byte for byte.
 
-        With at least :data:`PARALLEL_CODES` of them and two cores, a forked helper compiles
-        chunks of them from the last one back while this process compiles from the first
-        one on, until they meet (``processes``: 1 for no helper, None for as many as there
-        are cores, at most 2); the helper's chunks are then added in order. Should the
-        helper fail, this process compiles its chunks too."""
+        With at least :data:`PARALLEL_CODES` of them and two cores, they are compiled in
+        chunks of their sorted order (siblings together), a forked helper taking chunks
+        from the last one back while this process takes them from the first one on, until
+        they meet (``processes``: 1 for no helper, None for as many as there are cores, at
+        most 2); every code is then added in the order asked. Should the helper fail, this
+        process compiles its chunks too."""
         compiler = self._compiler(importer, origin)
         if compiler is None:
             return
@@ -1359,36 +1375,46 @@ class Tables:
             if packed is not None and packed.find("|".join(key)) is not None:
                 continue
             todo.append(digits)
-        chunks = [todo[at : at + _CHUNK] for at in range(0, len(todo), _CHUNK)]
         if processes is None:
             processes = min(2, _cores())
         helper = None
         if processes >= 2 and len(todo) >= PARALLEL_CODES:
+            ordered = sorted(todo)  # siblings together: each process meets fewer signatures
+            chunks = [ordered[at : at + _CHUNK] for at in range(0, len(ordered), _CHUNK)]
             helper = _Helper.start(compiler, chunks)
-        done = 0
+        if helper is None:
+            for digits in todo:
+                self._add((importer, origin, digits))
+            return
+        here: dict[str, list[tuple[datetime, Layers]] | None] = {}
         try:
             for number, chunk in enumerate(chunks):
-                if helper is not None and not helper.claim(number):
+                if not helper.claim(number):
                     break  # the helper has it, and every chunk after it
-                for digits in chunk:
-                    self._add((importer, origin, digits))
-                done = number + 1
-            found = helper.results() if helper is not None else {}
+                here.update(zip(chunk, _compile_chunk(compiler, chunk), strict=True))
+            found = helper.results()
         except BaseException:
-            if helper is not None:
-                helper.stop()
+            helper.stop()
             raise
-        for number in range(done, len(chunks)):
-            compiled = found.get(number)
-            for position, digits in enumerate(chunks[number]):
-                key = (importer, origin, digits)
-                intervals = None if compiled is None else compiled[position]
-                if compiled is None:  # the helper failed: compiled here
-                    self._add(key)
-                elif intervals is None:
-                    self._failed.add(key)
-                else:
-                    self._store(key, intervals)
+        there = {
+            digits: intervals
+            for number, compiled in found.items()
+            if 0 <= number < len(chunks) and len(compiled) == len(chunks[number])
+            for digits, intervals in zip(chunks[number], compiled, strict=True)
+        }
+        for digits in todo:  # added in the order asked
+            key = (importer, origin, digits)
+            if digits in here:
+                intervals = here[digits]
+            elif digits in there:
+                intervals = there[digits]
+            else:  # the helper failed: compiled here
+                self._add(key)
+                continue
+            if intervals is None:
+                self._failed.add(key)
+            else:
+                self._store(key, intervals)
 
     def save(self) -> None:
         """Write the table to the cache when codes were added (errors only cost speed)."""
@@ -1510,6 +1536,20 @@ class _Helper:
         self.claims.close()
 
 
+def _compile_chunk(
+    compiler: _Compiler, codes: list[str]
+) -> list[list[tuple[datetime, Layers]] | None]:
+    """Each code's intervals (None: not compiled, the engine answers and names any error)."""
+    found: list[list[tuple[datetime, Layers]] | None] = []
+    with exact():
+        for digits in codes:
+            try:
+                found.append(compiler.compile_code(digits))
+            except (TradecalcError, ValueError, KeyError):
+                found.append(None)
+    return found
+
+
 def _helper_main(
     compiler: _Compiler,
     chunks: list[list[str]],
@@ -1531,18 +1571,11 @@ def _helper_main(
         _die_with(parent)
         os.close(read)
         found: _Compiled = {}
-        with exact():
-            for number in range(len(chunks) - 1, -1, -1):
-                if claims[number]:
-                    break
-                claims[number] = 2
-                compiled: list[list[tuple[datetime, Layers]] | None] = []
-                for digits in chunks[number]:
-                    try:
-                        compiled.append(compiler.compile_code(digits))
-                    except (TradecalcError, ValueError, KeyError):
-                        compiled.append(None)
-                found[number] = compiled
+        for number in range(len(chunks) - 1, -1, -1):
+            if claims[number]:
+                break
+            claims[number] = 2
+            found[number] = _compile_chunk(compiler, chunks[number])
         data = pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(write, "wb") as out:
             out.write(data)
