@@ -131,8 +131,8 @@ codes = compiled.route_codes("US", providers, schedule)
 tables = compiled.Tables(schedule, providers)
 helper_start = compiled._Helper.start
 
-def start(compiler, chunks):
-    helper = helper_start(compiler, chunks)
+def start(compiler, chunks, done):
+    helper = helper_start(compiler, chunks, done)
     print(helper.pid, flush=True)
     return helper
 

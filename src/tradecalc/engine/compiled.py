@@ -1378,23 +1378,26 @@ class Tables:
         if processes is None:
             processes = min(2, _cores())
         helper = None
-        if processes >= 2 and len(todo) >= PARALLEL_CODES:
-            ordered = sorted(todo)  # siblings together: each process meets fewer signatures
-            chunks = [ordered[at : at + _CHUNK] for at in range(0, len(ordered), _CHUNK)]
-            helper = _Helper.start(compiler, chunks)
-        if helper is None:
+        if processes < 2 or len(todo) < PARALLEL_CODES:
             for digits in todo:
                 self._add((importer, origin, digits))
             return
-        here: dict[str, list[tuple[datetime, Layers]] | None] = {}
+        ordered = sorted(todo)  # siblings together: each process meets fewer signatures
+        chunks = [ordered[at : at + _CHUNK] for at in range(0, len(ordered), _CHUNK)]
+        # the first chunk before forking: the helper inherits the indexes it built
+        here = dict(zip(chunks[0], _compile_chunk(compiler, chunks[0]), strict=True))
+        helper = _Helper.start(compiler, chunks, 1)
         try:
-            for number, chunk in enumerate(chunks):
-                if not helper.claim(number):
+            for number in range(1, len(chunks)):
+                if helper is not None and not helper.claim(number):
                     break  # the helper has it, and every chunk after it
-                here.update(zip(chunk, _compile_chunk(compiler, chunk), strict=True))
-            found = helper.results()
+                here.update(
+                    zip(chunks[number], _compile_chunk(compiler, chunks[number]), strict=True)
+                )
+            found = helper.results() if helper is not None else {}
         except BaseException:
-            helper.stop()
+            if helper is not None:
+                helper.stop()
             raise
         there = {
             digits: intervals
@@ -1471,12 +1474,14 @@ class _Helper:
         self.claims = claims
 
     @classmethod
-    def start(cls, compiler: _Compiler, chunks: list[list[str]]) -> _Helper | None:
-        """Fork a helper compiling ``chunks`` (None: it could not be started)."""
-        if not hasattr(os, "fork") or not chunks:
+    def start(cls, compiler: _Compiler, chunks: list[list[str]], done: int) -> _Helper | None:
+        """Fork a helper compiling ``chunks`` but the first ``done`` ones, which the parent
+        has (None: it could not be started)."""
+        if not hasattr(os, "fork") or done >= len(chunks):
             return None
         try:
             claims = mmap.mmap(-1, len(chunks))
+            claims[:done] = b"\x01" * done
             read, write = os.pipe()
         except OSError:
             return None
