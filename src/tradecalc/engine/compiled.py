@@ -42,6 +42,7 @@ import pickle
 import signal
 import stat
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -1465,8 +1466,8 @@ class _Helper:
     claim at the same moment is compiled twice, to the same intervals).
 
     The helper ignores Ctrl-C (the parent alone reports it and stops it), dies with the
-    parent (Linux: ``PR_SET_PDEATHSIG``; elsewhere its write fails once the parent is gone),
-    prints nothing and leaves by ``os._exit`` (the parent's clean-up never runs twice)."""
+    parent (``PR_SET_PDEATHSIG``; Linux only: elsewhere there is no helper), prints nothing
+    and leaves by ``os._exit`` (the parent's clean-up never runs twice)."""
 
     def __init__(self, pid: int, read: int, claims: mmap.mmap) -> None:
         self.pid = pid
@@ -1477,20 +1478,26 @@ class _Helper:
     def start(cls, compiler: _Compiler, chunks: list[list[str]], done: int) -> _Helper | None:
         """Fork a helper compiling ``chunks`` but the first ``done`` ones, which the parent
         has (None: it could not be started)."""
-        if not hasattr(os, "fork") or done >= len(chunks):
-            return None
+        if not sys.platform.startswith("linux") or done >= len(chunks):
+            return None  # elsewhere forking a process with threads (polars') is not safe
         try:
             claims = mmap.mmap(-1, len(chunks))
-            claims[:done] = b"\x01" * done
+        except OSError:
+            return None
+        claims[:done] = b"\x01" * done
+        try:
             read, write = os.pipe()
         except OSError:
+            claims.close()
             return None
         parent = os.getpid()
         blocked = hasattr(signal, "pthread_sigmask")
         if blocked:  # a Ctrl-C while forking waits for the parent; the helper never sees it
             previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            pid = os.fork()
+            with warnings.catch_warnings():  # 3.12+ warns of threads: the helper uses none
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
         except OSError:
             pid = -1
         if pid == 0:
@@ -1590,8 +1597,8 @@ def _helper_main(
 
 
 def _die_with(parent: int) -> None:
-    """Have the kernel end this process when ``parent`` ends (Linux), or end it now if
-    ``parent`` is already gone."""
+    """Have the kernel end this process when ``parent`` ends, or end it now if ``parent``
+    is already gone."""
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
