@@ -723,7 +723,7 @@ class _Compiler:
             for measure in self.measures
         ]
         self.heads = self._heads_index()
-        self.scopes_by_hits: dict[tuple[str, ...], list[_CodeScope]] = {}
+        self.scopes_by_hits: dict[frozenset[tuple[int, int, int]], list[_CodeScope]] = {}
         self.scope_instants: dict[
             int, tuple[Sequence[_CodeScope], frozenset[datetime], list[datetime]]
         ] = {}
@@ -753,24 +753,24 @@ class _Compiler:
     def code_scopes(self, digits: str) -> list[_CodeScope]:
         """The measures that can cover ``digits`` at some moment, with their scopes."""
         index = self.heads
-        hits = tuple(p for p in (digits[:end] for end in range(1, len(digits) + 1)) if p in index)
+        hits = frozenset(
+            hit for end in range(1, len(digits) + 1) for hit in index.get(digits[:end], ())
+        )
         found = self.scopes_by_hits.get(hits)
         if found is None:
             found = self.scopes_by_hits[hits] = self._code_scopes(hits)
         return found
 
-    def _code_scopes(self, hits: tuple[str, ...]) -> list[_CodeScope]:
-        """:meth:`code_scopes` of a code whose prefixes in the index are ``hits`` (all that
-        the scopes depend on: codes with the same hits share them)."""
-        index = self.heads
+    def _code_scopes(self, hits: frozenset[tuple[int, int, int]]) -> list[_CodeScope]:
+        """:meth:`code_scopes` of a code whose prefixes hit these entries of the index (all
+        that the scopes depend on: codes with the same hits share them)."""
         prefix_hit: set[tuple[int, int]] = set()
         list_hit: set[tuple[int, int, int]] = set()
-        for prefix in hits:
-            for i, side, position in index[prefix]:
-                if position < 0:
-                    prefix_hit.add((i, side))
-                else:
-                    list_hit.add((i, side, position))
+        for i, side, position in hits:
+            if position < 0:
+                prefix_hit.add((i, side))
+            else:
+                list_hit.add((i, side, position))
         candidates = set(self.always)
         candidates.update(i for i, side in prefix_hit if side == 0)
         candidates.update(i for i, side, _ in list_hit if side == 0)
@@ -797,13 +797,19 @@ class _Compiler:
                 found.append(code_scope)
         return found
 
+    @staticmethod
+    def _rows(bundle: Bundle, digits: str) -> list[list[str]]:
+        """The bundled rows of a tariff line, read with those of its subheading (one search
+        of the bundle for a few siblings)."""
+        return [row for row in bundle.rows(digits[:6]) if row[0] == digits]
+
     def hts_intervals(self, digits: str) -> list[tuple[datetime, ImportedRate | None]] | None:
         """The bundled line of a tariff line over time, or None (use the provider)."""
         if not self.fast_hts or len(digits) != 10:
             return None
         assert isinstance(self.provider, UsSchedule) and self.provider.bundle is not None
         bundle: Bundle = self.provider.bundle
-        rows = bundle.rows(digits)
+        rows = self._rows(bundle, digits)
         if not rows or any(r[0] != digits for r in rows):
             return None
         out: list[tuple[datetime, ImportedRate | None]] = []
@@ -944,7 +950,7 @@ class _Compiler:
             return [self.provider.lookup(digits, when) for when in instants]
         if self.fast_hts and len(digits) == 10:
             assert isinstance(self.provider, UsSchedule) and self.provider.bundle is not None
-            if not self.provider.bundle.rows(digits):  # no line of any revision: none ever
+            if not self._rows(self.provider.bundle, digits):  # no line of any revision
                 return [None] * len(instants)
         return None
 
