@@ -1384,7 +1384,6 @@ class Tables:
             todo.append(digits)
         if processes is None:
             processes = min(2, _cores())
-        helper = None
         if processes < 2 or len(todo) < PARALLEL_CODES:
             for digits in todo:
                 self._add((importer, origin, digits))
