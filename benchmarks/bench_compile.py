@@ -8,15 +8,23 @@ before and the day of every instant in the sample window where a US measure peri
 The ratio says how much longer planning every interval of the table one by one would take
 than compiling it. Target: compile <= 10 s CPU on the project's 2-core machine.
 
+The sha256 of the table's payload (its cache bytes after the header line, which names the
+code's version) is printed: a change that only makes the compile faster leaves it as it
+was. Then the same codes are compiled through :meth:`Tables.prepare` (what a cold batch
+does) in one process and in two: wall seconds, CPU seconds of both processes, and whether
+the payloads are the same bytes.
+
 Run alone: ``python -m benchmarks.bench_compile [--sample N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
 import resource
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -36,6 +44,16 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _cpu_with_children() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return _cpu() + children.ru_utime + children.ru_stime
+
+
+def _payload_sha256(data: bytes) -> str:
+    """The sha256 of a table's cache bytes after the header line."""
+    return hashlib.sha256(data.partition(b"\n")[2]).hexdigest()
+
+
 def _world() -> tuple[Schedule, Providers]:
     """A freshly loaded schedule and fresh providers (no memo shared with another run)."""
     from tradecalc.hts.base_rates import Providers
@@ -48,8 +66,9 @@ def _world() -> tuple[Schedule, Providers]:
     return schedule, Providers(*(p for p in (us, ChinaLines()) if p is not None))
 
 
-def compile_cold() -> tuple[float, int, int, int]:
-    """CPU seconds of a cold compile of every code, and its codes, intervals, layer sets."""
+def compile_cold() -> tuple[float, int, int, int, str]:
+    """CPU seconds of a cold compile of every code, and its codes, intervals, layer sets
+    and payload sha256."""
     from tradecalc.engine.compiled import compile_table
 
     schedule, providers = _world()
@@ -57,7 +76,23 @@ def compile_cold() -> tuple[float, int, int, int]:
     table = compile_table(schedule, providers, "bench")
     seconds = _cpu() - start
     intervals = sum(len(starts) for starts, _ in table.codes.values())
-    return seconds, len(table.codes), intervals, len(table.layers)
+    sha = _payload_sha256(table.to_bytes())
+    return seconds, len(table.codes), intervals, len(table.layers), sha
+
+
+def prepare_cold(processes: int) -> tuple[float, float, str]:
+    """Wall and CPU seconds (this process and its helper) of :meth:`Tables.prepare` over
+    every code of both routes, in ``processes`` processes, and the payload's sha256."""
+    from tradecalc.engine.compiled import ROUTES, RateTable, Tables, route_codes
+
+    schedule, providers = _world()
+    tables = Tables(schedule, providers, RateTable("bench", [], {}))
+    start, wall = _cpu_with_children(), time.perf_counter()
+    for origin, importer in ROUTES:
+        tables.prepare(importer, origin, route_codes(importer, providers, schedule), processes)
+    wall = time.perf_counter() - wall
+    seconds = _cpu_with_children() - start
+    return wall, seconds, _payload_sha256(tables.table.to_bytes())
 
 
 def one_shot_per_plan(sample: int) -> tuple[float, int]:
@@ -91,19 +126,30 @@ def one_shot_per_plan(sample: int) -> tuple[float, int]:
 def main(sample: int = 40) -> None:
     """Print the compile's CPU seconds, the table's size and the ratio to the one-shot path."""
     per_plan, plans = one_shot_per_plan(sample)
-    seconds, codes, intervals, layers = compile_cold()
+    seconds, codes, intervals, layers, sha = compile_cold()
     load = os.getloadavg()[0]
     print(
         f"compile of the whole bundled data: {seconds:.2f} s CPU (target <= {TARGET:.0f} s: "
         f"{'met' if seconds <= TARGET else 'missed'}), load {load:.2f}"
     )
     print(f"  {codes:,} codes, {intervals:,} intervals, {layers:,} layer sets")
+    print(f"  payload sha256 {sha}")
     one_by_one = per_plan * intervals
     print(
         f"  one-shot plan, same run: {per_plan * 1e6:.0f} us CPU each ({plans:,} plans); "
         f"planning every interval one by one ~{one_by_one:.0f} s: the compile is "
         f"{one_by_one / seconds:.1f}x faster"
     )
+    shas = set()
+    for processes in (1, 2):
+        wall, cpu, found = prepare_cold(processes)
+        shas.add(found)
+        print(
+            f"  Tables.prepare of every code, {processes} process{'es' if processes > 1 else ''}: "
+            f"{wall:.2f} s wall, {cpu:.2f} s CPU, load {os.getloadavg()[0]:.2f}"
+        )
+    same = "the same bytes" if len(shas) == 1 else "DIFFERENT bytes"
+    print(f"  Tables.prepare in one process and in two: {same}")
 
 
 if __name__ == "__main__":

@@ -33,16 +33,22 @@ import array
 import bisect
 import contextlib
 import functools
+import gc
 import hashlib
 import json
+import mmap
 import os
+import pickle
+import signal
 import stat
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import NoReturn
 
 from tradecalc.core.errors import TradecalcError, WriteError
 from tradecalc.core.files import replace_file
@@ -214,11 +220,17 @@ def scaled(fraction: Decimal) -> tuple[int, int]:
     return number, 10**-exponent
 
 
+@functools.lru_cache(maxsize=4096)
+def _scaled_text(fraction: str) -> tuple[int, int]:
+    """:func:`scaled` of a fraction written as text (a few hundred recur over every code)."""
+    return scaled(Decimal(fraction))
+
+
 def summarize(layers: Layers) -> LayerSummary:
     """The :class:`LayerSummary` of a layer set."""
     return LayerSummary(
         not layers.engine and not layers.taxes,
-        tuple((*scaled(Decimal(d[5])), d[6] == "remainder") for d in layers.duties),
+        tuple((*_scaled_text(d[5]), d[6] == "remainder") for d in layers.duties),
         len(_metals(layers)),
         "; ".join(layers.claimable),
         review_of(layers, ((), ()), (), True),
@@ -299,10 +311,21 @@ class _Packed:
 
 
 _MICRO = timedelta(microseconds=1)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""``json.dumps(..., separators=(",", ":"), ensure_ascii=False)``, made once."""
+
+
+_MICROS: dict[datetime, int] = {}
+"""Instants already converted by :func:`_micros` (a table has a few hundred distinct ones)."""
 
 
 def _micros(when: datetime) -> int:
-    return (when - START) // _MICRO
+    found = _MICROS.get(when)
+    if found is None:
+        if len(_MICROS) >= 100_000:
+            _MICROS.clear()
+        found = _MICROS[when] = (when - START) // _MICRO
+    return found
 
 
 def _when(micros: int) -> datetime:
@@ -499,18 +522,13 @@ class RateTable:
             starts.extend(_micros(s) for s in when)
             ids.extend(refs)
             code_at.append(len(starts))
-        blobs = [
-            json.dumps(x.to_json(), separators=(",", ":"), ensure_ascii=False).encode()
-            for x in self.layers
-        ]
+        blobs = [_COMPACT.encode(x.to_json()).encode() for x in self.layers]
         layer_at = array.array("q", [0])
         for blob in blobs:
             layer_at.append(layer_at[-1] + len(blob))
         summaries = [
-            json.dumps(self.summary(i).to_json(), separators=(",", ":"), ensure_ascii=False)
-            .encode()
-            for i in range(len(self.layers))
-        ]  # fmt: skip
+            _COMPACT.encode(self.summary(i).to_json()).encode() for i in range(len(self.layers))
+        ]
         summary_at = array.array("q", [0])
         for blob in summaries:
             summary_at.append(summary_at[-1] + len(blob))
@@ -697,6 +715,13 @@ class _Compiler:
             self.china_lines = isinstance(self.provider, ChinaLines)
         self.provider_starts = starts
         self.memo: dict[tuple[object, ...], list[tuple[datetime, Layers]]] = {}
+        self.parts: dict[object, int] = {}
+        """A number per distinct code-independent part of a signature (a short memo key)."""
+        self.moments: dict[tuple[object, ...], tuple[Layers, int, Rate | None]] = {}
+        """Per signature part, instant, taxes and imported line less its rate: the layers
+        resolved, the position of the imported base's row in them (-1: none) and its rate."""
+        self.rerated: dict[tuple[int, Rate], Layers] = {}
+        """Layers of :attr:`moments` with the imported base's row at another rate."""
         self.claims = [c for c in schedule.claims.values() if c.importer == importer]
         self.claim_instants = {
             t for c in self.claims for e in c.effects for t in (e.from_, e.to) if t is not None
@@ -731,6 +756,11 @@ class _Compiler:
             for measure in self.measures
         ]
         self.heads = self._heads_index()
+        self.scopes_by_hits: dict[frozenset[tuple[int, int, int]], list[_CodeScope]] = {}
+        self.scope_instants: dict[
+            int, tuple[Sequence[_CodeScope], frozenset[datetime], list[datetime]]
+        ] = {}
+        """Per list of scopes (by identity, kept with it): the instants of its measures."""
         self.from_origin = {i for i, m in enumerate(self.measures) if m.from_origin(origin)}
         self.always = [
             i
@@ -756,14 +786,24 @@ class _Compiler:
     def code_scopes(self, digits: str) -> list[_CodeScope]:
         """The measures that can cover ``digits`` at some moment, with their scopes."""
         index = self.heads
+        hits = frozenset(
+            hit for end in range(1, len(digits) + 1) for hit in index.get(digits[:end], ())
+        )
+        found = self.scopes_by_hits.get(hits)
+        if found is None:
+            found = self.scopes_by_hits[hits] = self._code_scopes(hits)
+        return found
+
+    def _code_scopes(self, hits: frozenset[tuple[int, int, int]]) -> list[_CodeScope]:
+        """:meth:`code_scopes` of a code whose prefixes hit these entries of the index (all
+        that the scopes depend on: codes with the same hits share them)."""
         prefix_hit: set[tuple[int, int]] = set()
         list_hit: set[tuple[int, int, int]] = set()
-        for end in range(1, len(digits) + 1):
-            for i, side, position in index.get(digits[:end], ()):
-                if position < 0:
-                    prefix_hit.add((i, side))
-                else:
-                    list_hit.add((i, side, position))
+        for i, side, position in hits:
+            if position < 0:
+                prefix_hit.add((i, side))
+            else:
+                list_hit.add((i, side, position))
         candidates = set(self.always)
         candidates.update(i for i, side in prefix_hit if side == 0)
         candidates.update(i for i, side, _ in list_hit if side == 0)
@@ -790,13 +830,19 @@ class _Compiler:
                 found.append(code_scope)
         return found
 
+    @staticmethod
+    def _rows(bundle: Bundle, digits: str) -> list[list[str]]:
+        """The bundled rows of a tariff line, read with those of its subheading (one search
+        of the bundle for a few siblings)."""
+        return [row for row in bundle.rows(digits[:6]) if row[0] == digits]
+
     def hts_intervals(self, digits: str) -> list[tuple[datetime, ImportedRate | None]] | None:
         """The bundled line of a tariff line over time, or None (use the provider)."""
         if not self.fast_hts or len(digits) != 10:
             return None
         assert isinstance(self.provider, UsSchedule) and self.provider.bundle is not None
         bundle: Bundle = self.provider.bundle
-        rows = bundle.rows(digits)
+        rows = self._rows(bundle, digits)
         if not rows or any(r[0] != digits for r in rows):
             return None
         out: list[tuple[datetime, ImportedRate | None]] = []
@@ -835,20 +881,23 @@ class _Compiler:
             lists = tuple(_list_signature(plist, digits) for plist in (*cs.lists_in, *cs.lists_out))
             rates = tuple(engine._table_rate(period, digits) for period in self.tables[cs.index])
             parts.append((cs.index, cs.fixed, cs.prefix_in, cs.prefix_out, lists, rates))
-        series = tuple(
-            None
-            if imported is None
-            else (
-                imported.text,
-                imported.rate,
-                imported.headings,
-                imported.source,
-                imported.kind,
-                imported.unconfirmed,
-                imported.code if imported.rate is None else "",
-            )
-            for imported in imports
-        )
+        seen: dict[int, tuple[object, ...] | None] = {}  # a code has a line or two over time
+        for imported in imports:
+            if id(imported) not in seen:
+                seen[id(imported)] = (
+                    None
+                    if imported is None
+                    else (
+                        imported.text,
+                        imported.rate,
+                        imported.headings,
+                        imported.source,
+                        imported.kind,
+                        imported.unconfirmed,
+                        imported.code if imported.rate is None else "",
+                    )
+                )
+        series = tuple(seen[id(imported)] for imported in imports)
         taxed = tuple(taxes.at(t) for t in instants) if self.party.taxes else ()
         return (tuple(parts), tuple(instants), series, taxed)
 
@@ -878,8 +927,9 @@ class _Compiler:
         signature = self._signature(digits, scopes, instants, imports, taxes)
         known = self.memo.get(signature)
         if known is None:
-            known = self.memo[signature] = self._compile_code(
-                ship, instants, scopes, imports, taxes
+            parts = self.parts.setdefault(signature[0], len(self.parts))
+            known = self.memo[signature] = self._compile_shared(
+                ship, instants, scopes, imports, taxes, parts
             )
         return known
 
@@ -890,18 +940,26 @@ class _Compiler:
         hts: list[tuple[datetime, ImportedRate | None]] | None,
     ) -> list[datetime]:
         """Every instant where something the code depends on may change, in order."""
-        instants = {START, *self.fixed_instants}
+        base = self.scope_instants.get(id(scopes))
+        if base is None:  # the instants of the measures (codes with these scopes share them)
+            common = {START, *self.fixed_instants}
+            for cs in scopes:
+                common.update(self.period_instants[cs.index])
+            ordered = sorted(t for t in common if t >= START)
+            base = self.scope_instants[id(scopes)] = (scopes, frozenset(ordered), ordered)
+        extra: set[datetime] = set()
         for cs in scopes:
-            instants.update(self.period_instants[cs.index])
             for plist in (*cs.lists_in, *cs.lists_out):
-                instants.update(_list_instants(plist, digits))
+                extra.update(_list_instants(plist, digits))
         for plist in self.claim_lists:
-            instants.update(_list_instants(plist, digits))
+            extra.update(_list_instants(plist, digits))
         if hts is not None:
-            instants.update(t for t, _ in hts)
+            extra.update(t for t, _ in hts)
         else:
-            instants.update(self.provider_starts)
-        return sorted(t for t in instants if t >= START)
+            extra.update(self.provider_starts)
+        if extra <= base[1]:
+            return base[2]
+        return sorted(t for t in base[1].union(extra) if t >= START)
 
     def _imports(
         self,
@@ -923,6 +981,10 @@ class _Compiler:
             return found
         if self.china_lines:
             return [self.provider.lookup(digits, when) for when in instants]
+        if self.fast_hts and len(digits) == 10:
+            assert isinstance(self.provider, UsSchedule) and self.provider.bundle is not None
+            if not self._rows(self.provider.bundle, digits):  # no line of any revision
+                return [None] * len(instants)
         return None
 
     def _compile_code(
@@ -941,6 +1003,60 @@ class _Compiler:
                 out.append((when, layers))
         return out
 
+    def _compile_shared(
+        self,
+        ship: engine.Shipment,
+        instants: Sequence[datetime],
+        scopes: Sequence[_CodeScope],
+        imports: Sequence[ImportedRate | None],
+        taxes: _CodeTaxes,
+        parts: int,
+    ) -> list[tuple[datetime, Layers]]:
+        """:meth:`_compile_code` for a code with a signature (``parts``: the number of its
+        code-independent part), resolving each instant once for all codes alike there.
+
+        At one instant, codes with the same signature part, taxes and imported line apart
+        from its rate resolve alike but for the imported base's row (its rate only enters
+        that row: the measures in force, claims, reviews and order do not depend on it), so
+        the layers resolved for the first such code are re-rated for the others."""
+        out: list[tuple[datetime, Layers]] = []
+        for position, when in enumerate(instants):
+            imported = imports[position]
+            taxed = taxes.at(when)
+            if imported is None:
+                shape: tuple[object, ...] | None = None
+            else:
+                rateless = None if imported.rate is not None else (imported.text, imported.code)
+                shape = (imported.headings, imported.source, imported.unconfirmed, rateless)
+            key = (parts, when, shape, taxed)
+            known = self.moments.get(key)
+            if known is None:
+                layers, row = self._resolve(ship, when, scopes, False, imported, taxes)
+                rate = None if row < 0 or imported is None else imported.rate
+                known = self.moments[key] = (layers, row, rate)
+            layers, row, rate = known
+            if row >= 0 and imported is not None and imported.rate is not rate:
+                assert imported.rate is not None  # the shape tells a missing rate apart
+                layers = self._rerate(layers, row, imported.rate)
+            if not out or out[-1][1] != layers:
+                out.append((when, layers))
+        return out
+
+    def _rerate(self, layers: Layers, row: int, rate: Rate) -> Layers:
+        """``layers`` with the imported base's row (at ``row``) charged at ``rate``."""
+        key = (id(layers), rate)
+        found = self.rerated.get(key)
+        if found is None:
+            text, fraction, units = self._rate_texts(rate)
+            duty = layers.duties[row]
+            duties = list(layers.duties)
+            duties[row] = (*duty[:4], text, fraction, *duty[6:10], units)
+            found = self.rerated[key] = Layers(
+                tuple(duties), layers.review, layers.taxes, layers.engine,
+                layers.claimable, layers.entry_only,
+            )  # fmt: skip
+        return found
+
     # -- per code and instant
 
     def resolve(
@@ -954,6 +1070,19 @@ class _Compiler:
     ) -> Layers:
         """The layers at ``when``: :func:`tradecalc.engine.assessment.resolve_plan`, no trace;
         the imported line is ``imported``, or the provider's when ``ask``."""
+        return self._resolve(ship, when, scopes, ask, imported, taxes)[0]
+
+    def _resolve(
+        self,
+        ship: engine.Shipment,
+        when: datetime,
+        scopes: Sequence[_CodeScope],
+        ask: bool,
+        imported: ImportedRate | None,
+        taxes: _CodeTaxes,
+    ) -> tuple[Layers, int]:
+        """:meth:`resolve`, and the position of the imported base's row in the duties
+        (-1: none; the only layer without a period, as the compiler sets no override)."""
         lookup: Callable[[str, datetime], ImportedRate | None] | None = None
         if ask and self.provider is not None:
             lookup = self.provider.lookup
@@ -962,8 +1091,12 @@ class _Compiler:
         plan = engine.resolve_plan(
             self.schedule, ship, when, self.party, self.measures, lookup, scopes=scopes
         )
-        rows = []
+        rows: list[Duty] = []
+        row = -1
         for a in plan.duties:
+            if a.period is None:
+                assert row < 0 and a.measure.group == "base", a.measure.id
+                row = len(rows)
             kind = engine._base_kind(a)
             metal = a.measure.metal if kind == "metal" else None
             rate_text, fraction, units = self._rate_texts(a.rate)
@@ -971,7 +1104,7 @@ class _Compiler:
                 (a.measure.id, a.measure.name, a.measure.group, a.heading, rate_text,
                  fraction, kind, a.source, a.unconfirmed, metal, units)
             )  # fmt: skip
-        return Layers(
+        layers = Layers(
             tuple(rows),
             (*plan.review, *plan.asked),
             taxes.at(when),
@@ -979,6 +1112,7 @@ class _Compiler:
             plan.claimable,
             plan.entry_only,
         )
+        return layers, row
 
     def _rate_texts(self, rate: Rate) -> tuple[str, str, tuple[str, ...]]:
         """A rate's text, its ad valorem fraction as text, and the units of its specific
@@ -1117,6 +1251,8 @@ class Tables:
         self.table = table or RateTable("", [], {})
         self.path = path
         self._ids: dict[Layers, int] | None = None
+        self._shared: dict[int, tuple[list[tuple[datetime, Layers]], list[int]]] = {}
+        """Layer indexes of the intervals codes share (:func:`compile_table`'s)."""
         self.generation = 0
         """Bumped when a damaged cached table is dropped: layer indexes are then new."""
         self._compilers: dict[tuple[str, str], _Compiler] = {}
@@ -1193,6 +1329,7 @@ class Tables:
         :attr:`generation` changes (layer indexes given before are void)."""
         self.table = RateTable(self.table.key, [], {})
         self._ids = None
+        self._shared = {}
         self.generation += 1
         self.added += 1
 
@@ -1216,20 +1353,32 @@ class Tables:
 
     def _add(self, key: tuple[str, str, str]) -> bool:
         importer, origin, digits = key
-        if key in self._failed or (origin, importer) not in ROUTES:
+        if key in self._failed:
             return False
-        if importer not in self.schedule.parties:
-            return False
-        compiler = self._compilers.get((origin, importer))
+        compiler = self._compiler(importer, origin)
         if compiler is None:
-            compiler = _Compiler(self.schedule, origin, importer, self.base_rates)
-            self._compilers[(origin, importer)] = compiler
+            return False
         try:
             with exact():
                 intervals = compiler.compile_code(digits)
         except (TradecalcError, ValueError, KeyError):
             self._failed.add(key)
             return False
+        self._store(key, intervals)
+        return True
+
+    def _compiler(self, importer: str, origin: str) -> _Compiler | None:
+        """The compiler of a route (None: a route the table does not hold)."""
+        if (origin, importer) not in ROUTES or importer not in self.schedule.parties:
+            return None
+        compiler = self._compilers.get((origin, importer))
+        if compiler is None:
+            compiler = _Compiler(self.schedule, origin, importer, self.base_rates)
+            self._compilers[(origin, importer)] = compiler
+        return compiler
+
+    def _store(self, key: tuple[str, str, str], intervals: list[tuple[datetime, Layers]]) -> None:
+        """Add a compiled code to the table (new layer sets take the next indexes)."""
         if self._ids is None:
             try:
                 self.table.complete()
@@ -1237,17 +1386,86 @@ class Tables:
                 self.table = RateTable(self.table.key, [], {})
                 self.generation += 1
             self._ids = {layers: i for i, layers in enumerate(self.table.layers)}
-        starts, refs = [], []
-        for start, found in intervals:
-            ref = self._ids.get(found)
-            if ref is None:
-                ref = self._ids[found] = len(self.table.layers)
-                self.table.layers.append(found)
-            starts.append(start)
-            refs.append(ref)
-        self.table.codes[key] = (starts, refs)
+            self._shared = {}
+        known = self._shared.get(id(intervals))
+        if known is None:
+            refs = []
+            for _start, found in intervals:
+                ref = self._ids.get(found)
+                if ref is None:
+                    ref = self._ids[found] = len(self.table.layers)
+                    self.table.layers.append(found)
+                refs.append(ref)
+            known = self._shared[id(intervals)] = (intervals, refs)
+        self.table.codes[key] = ([t for t, _ in intervals], list(known[1]))
         self.added += 1
-        return True
+
+    def prepare(
+        self, importer: str, origin: str, codes: Iterable[str], processes: int | None = None
+    ) -> None:
+        """Compile those of ``codes`` not in the table yet, in their order: the table is then
+        the one asking for each in turn makes, byte for byte.
+
+        With at least :data:`PARALLEL_CODES` of them and two cores, they are compiled in
+        chunks of their sorted order (siblings together), a forked helper taking chunks
+        from the last one back while this process takes them from the first one on, until
+        they meet (``processes``: 1 for no helper, None for as many as there are cores, at
+        most 2); every code is then added in the order asked. Should the helper fail, this
+        process compiles its chunks too."""
+        compiler = self._compiler(importer, origin)
+        if compiler is None:
+            return
+        packed = self.table.packed
+        todo = []
+        for digits in dict.fromkeys(codes):
+            key = (importer, origin, digits)
+            if key in self._failed or key in self.table.codes:
+                continue
+            if packed is not None and packed.find("|".join(key)) is not None:
+                continue
+            todo.append(digits)
+        if processes is None:
+            processes = min(2, _cores())
+        if processes < 2 or len(todo) < PARALLEL_CODES:
+            for digits in todo:
+                self._add((importer, origin, digits))
+            return
+        ordered = sorted(todo)  # siblings together: each process meets fewer signatures
+        chunks = [ordered[at : at + _CHUNK] for at in range(0, len(ordered), _CHUNK)]
+        # the first chunk before forking: the helper inherits the indexes it built
+        here = dict(zip(chunks[0], _compile_chunk(compiler, chunks[0]), strict=True))
+        helper = _Helper.start(compiler, chunks, 1)
+        try:
+            for number in range(1, len(chunks)):
+                if helper is not None and not helper.claim(number):
+                    break  # the helper has it, and every chunk after it
+                here.update(
+                    zip(chunks[number], _compile_chunk(compiler, chunks[number]), strict=True)
+                )
+            found = helper.results() if helper is not None else {}
+        except BaseException:
+            if helper is not None:
+                helper.stop()
+            raise
+        there = {
+            digits: intervals
+            for number, compiled in found.items()
+            if 0 <= number < len(chunks) and len(compiled) == len(chunks[number])
+            for digits, intervals in zip(chunks[number], compiled, strict=True)
+        }
+        for digits in todo:  # added in the order asked
+            key = (importer, origin, digits)
+            if digits in here:
+                intervals = here[digits]
+            elif digits in there:
+                intervals = there[digits]
+            else:  # the helper failed: compiled here
+                self._add(key)
+                continue
+            if intervals is None:
+                self._failed.add(key)
+            else:
+                self._store(key, intervals)
 
     def save(self) -> None:
         """Write the table to the cache when codes were added (errors only cost speed)."""
@@ -1262,6 +1480,178 @@ class Tables:
         with contextlib.suppress(WriteError, OSError):
             replace_file(self.path, data)
             self.added = 0
+
+
+PARALLEL_CODES = 2048
+"""The fewest codes :meth:`Tables.prepare` compiles in two processes (forking one and sending
+its half back costs about what compiling a few hundred codes does)."""
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+_CHUNK = 64
+"""Codes a process claims at a time in :meth:`Tables.prepare`."""
+
+_Compiled = dict[int, list[list[tuple[datetime, Layers]] | None]]
+"""A helper's chunks: number -> each code's intervals (None: not compiled, the engine answers)."""
+
+
+class _Helper:
+    """A forked process compiling chunks of codes of one route from the last one back, as
+    long as :meth:`claim` has not taken them, and sending back their intervals.
+
+    Each chunk has a byte in memory both processes share: 0 free, 1 claimed by the parent,
+    2 by the helper. Each process claims chunks in its own direction and stops at the first
+    one already claimed, so every chunk is claimed by one of them at least (a chunk both
+    claim at the same moment is compiled twice, to the same intervals).
+
+    The helper ignores Ctrl-C (the parent alone reports it and stops it), dies with the
+    parent (``PR_SET_PDEATHSIG``; Linux only: elsewhere there is no helper), prints nothing
+    and leaves by ``os._exit`` (the parent's clean-up never runs twice)."""
+
+    def __init__(self, pid: int, read: int, claims: mmap.mmap) -> None:
+        self.pid = pid
+        self.read: int | None = read
+        self.claims = claims
+
+    @classmethod
+    def start(cls, compiler: _Compiler, chunks: list[list[str]], done: int) -> _Helper | None:
+        """Fork a helper compiling ``chunks`` but the first ``done`` ones, which the parent
+        has (None: it could not be started)."""
+        if not sys.platform.startswith("linux") or done >= len(chunks):
+            return None  # elsewhere forking a process with threads (polars') is not safe
+        try:
+            claims = mmap.mmap(-1, len(chunks))
+        except OSError:
+            return None
+        claims[:done] = b"\x01" * done
+        try:
+            read, write = os.pipe()
+        except OSError:
+            claims.close()
+            return None
+        parent = os.getpid()
+        blocked = hasattr(signal, "pthread_sigmask")
+        if blocked:  # a Ctrl-C while forking waits for the parent; the helper never sees it
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            with warnings.catch_warnings():  # 3.12+ warns of threads: the helper uses none
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:
+            pid = -1
+        if pid == 0:
+            _helper_main(compiler, chunks, claims, parent, read, write)
+        os.close(write)
+        helper = None
+        if pid < 0:
+            os.close(read)
+            claims.close()
+        else:
+            helper = cls(pid, read, claims)
+        if blocked:  # a Ctrl-C from here on finds the helper to stop
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        return helper
+
+    def claim(self, number: int) -> bool:
+        """Claim chunk ``number`` for the parent (False: the helper has it)."""
+        if self.claims[number]:
+            return False
+        self.claims[number] = 1
+        return True
+
+    def results(self) -> _Compiled:
+        """The chunks the helper compiled, once it is done (none when it failed)."""
+        assert self.read is not None
+        with os.fdopen(self.read, "rb") as handle:
+            self.read = None
+            data = handle.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.claims.close()
+        if os.waitstatus_to_exitcode(status) != 0:
+            return {}
+        try:
+            found = pickle.loads(data)  # our own child's bytes over a pipe, never a file
+        except Exception:  # a helper cut short: its chunks are compiled here
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def stop(self) -> None:
+        """End the helper at once (the parent is interrupted or failed)."""
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.waitpid(self.pid, 0)
+        if self.read is not None:
+            os.close(self.read)
+            self.read = None
+        self.claims.close()
+
+
+def _compile_chunk(
+    compiler: _Compiler, codes: list[str]
+) -> list[list[tuple[datetime, Layers]] | None]:
+    """Each code's intervals (None: not compiled, the engine answers and names any error)."""
+    found: list[list[tuple[datetime, Layers]] | None] = []
+    with exact():
+        for digits in codes:
+            try:
+                found.append(compiler.compile_code(digits))
+            except (TradecalcError, ValueError, KeyError):
+                found.append(None)
+    return found
+
+
+def _helper_main(
+    compiler: _Compiler,
+    chunks: list[list[str]],
+    claims: mmap.mmap,
+    parent: int,
+    read: int,
+    write: int,
+) -> NoReturn:
+    """The forked helper: compile chunks from the last one back until one is claimed, write
+    them (pickled) and leave."""
+    status = 1
+    try:
+        gc.disable()  # short-lived: a collection would only copy the parent's pages
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for each in (signal.SIGTERM, signal.SIGHUP):  # the parent's clean-up is not ours
+            signal.signal(each, signal.SIG_DFL)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        _die_with(parent)
+        os.close(read)
+        found: _Compiled = {}
+        for number in range(len(chunks) - 1, -1, -1):
+            if claims[number]:
+                break
+            claims[number] = 2
+            found[number] = _compile_chunk(compiler, chunks[number])
+        data = pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write, "wb") as out:
+            out.write(data)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel end this process when ``parent`` ends, or end it now if ``parent``
+    is already gone."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 MAX_TABLE_BYTES = 256 * 1024 * 1024
