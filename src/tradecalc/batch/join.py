@@ -738,6 +738,7 @@ class Vectorised(Joined):
         codes = [c for c in asked if c not in self._known and c not in self._unknown]
         if not codes and self._intervals is not None:
             return self._intervals
+        self.tables.prepare("US", "CN", codes)  # many new codes: on both cores
         digits, starts, ids = self.tables.columns("US", "CN", codes)
         found = set(digits)
         for code in codes:
@@ -900,7 +901,7 @@ class Vectorised(Joined):
         frame = frame.join(day_frame, left_on=f"c{at['date']}", right_on="day", how="inner")
         frame = frame.with_columns((pl.col("cents") <= pl.col("low")).alias("low_"))
         # the intervals of the codes: an as-of join on the table's columns
-        codes = frame.get_column("digits").unique().to_list()
+        codes = frame.get_column("digits").unique(maintain_order=True).to_list()
         intervals = self._table_intervals(codes)
         frame = frame.sort("micros").join_asof(
             intervals,
