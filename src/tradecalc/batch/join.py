@@ -1117,9 +1117,12 @@ class Vectorised(Joined):
         if len(self._missing_errors) > 200_000:
             self._missing_errors.clear()
         revisions = []
-        for micros in frame.get_column("micros").unique().to_list():
-            rev = provider.in_force(START + micros * timedelta(microseconds=1))
-            revisions.append((micros, rev.title if rev is not None else ""))
+        try:
+            for micros in frame.get_column("micros").unique().to_list():
+                rev = provider.in_force(START + micros * timedelta(microseconds=1))
+                revisions.append((micros, rev.title if rev is not None else ""))
+        except Exception:  # an unreadable revision: each row says so on the reference path
+            return []
         frame = frame.join(
             pl.DataFrame(revisions, schema={"micros": pl.Int64, "rev": pl.String}, orient="row"),
             on="micros",
@@ -1128,7 +1131,11 @@ class Vectorised(Joined):
         for text, digits, rev, micros in keys.iter_rows():
             if (text, rev) in self._missing_errors:
                 continue
-            found = provider.resolve(digits, START + micros * timedelta(microseconds=1))
+            try:
+                found = provider.resolve(digits, START + micros * timedelta(microseconds=1))
+            except Exception:  # an unreadable revision: each row says so on the reference path
+                self._missing_errors[(text, rev)] = None
+                continue
             reason = None
             if not found.exists:
                 reason = not_in_schedule(text, "US", _DATE_MARK, found)

@@ -1635,9 +1635,10 @@ def _helper_main(
                 break
             claims[number] = 2
             found[number] = _compile_chunk(compiler, chunks[number])
-        data = pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(write, "wb") as out:
-            out.write(data)
+        data = memoryview(pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+        while data:  # into the pipe to the parent (no file is written)
+            data = data[os.write(write, data) :]
+        os.close(write)
         status = 0
     finally:
         os._exit(status)
