@@ -20,10 +20,12 @@
 The warm run is repeated on the pure-Python path (``TRADECALC_VECTORISED=0``, the path before
 the vectorised one) and both outputs are compared byte for byte.
 
-Why polars and not DuckDB for the join (step 5 measures it again on every run): the rows
-arrive from the one checked CSV reader (``core/files.CsvRecords``) as Python lists, which
-polars takes in about ten times faster than DuckDB; DuckDB's DECIMAL money step alone is
-faster, but it is a small part of the run, and DuckDB's import costs about as much as polars'.
+Why polars and not DuckDB for the join (step 5 measures the money step both ways on every
+run): the rows arrive as blocks of simple CSV lines that polars splits into columns, and the
+rest of the batch (fees, review texts, the engine's rows in their place) is Python working per
+distinct code, layer set and day on frames polars hands back cheaply; DuckDB's DECIMAL money
+step alone is about as fast, but it is a small part of the run, and DuckDB's import costs
+about as much as polars'.
 The load average is printed with the figures: on a shared machine, compare CPU seconds.
 """
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tradecalc.batch import join as batch_join
 from tradecalc.batch import rows as batch
+from tradecalc.core.files import LineReader
 from tradecalc.core.money import FxTable
 from tradecalc.engine.compiled import Tables, route_codes
 from tradecalc.hts.base_rates import Providers
@@ -41,11 +42,15 @@ def world() -> tuple[Schedule, Tables, list[str]]:
 
 
 def render(
-    schedule: Schedule, tables: Tables, text: str, vectorised: bool
+    schedule: Schedule, tables: Tables, text: str, vectorised: bool, block: int | None = None
 ) -> tuple[str, list[batch.RowError], batch.Summary]:
-    """The CSV output, the bad rows and the summary of one path."""
+    """The CSV output, the bad rows and the summary of one path; with ``block``, the input
+    read as the command reads it (simple lines in blocks of about that many bytes)."""
     summary = batch.Summary()
-    rows = batch.read_csv(io.StringIO(text))
+    if block is None:
+        rows = batch.read_csv(io.StringIO(text))
+    else:
+        rows = batch.read_csv(LineReader(io.BytesIO(text.encode()), "input", block=block))
     out = io.StringIO()
     writer = batch.ResultWriter(out, "csv", rows.extra, provenance=PROVENANCE)
     errors = []
@@ -62,9 +67,9 @@ def render(
     return out.getvalue(), errors, summary
 
 
-def table_text(rows: list[list[str]]) -> str:
+def table_text(rows: list[list[str]], end: str = "\n") -> str:
     stream = io.StringIO()
-    writer = csv.writer(stream, lineterminator="\n")
+    writer = csv.writer(stream, lineterminator=end)
     writer.writerow(HEADER)
     writer.writerows(rows)
     return stream.getvalue()
@@ -79,11 +84,13 @@ VALUE = st.one_of(
     ),
 )
 NOTE = st.sampled_from(["", "plain", "a,b", 'say "hi"', "two\nlines", "tab\there"])
+PLAIN_NOTE = st.sampled_from(["", "plain", "tab\there", "é;x", " "])
 
 
 @st.composite
 def shipments(draw: st.DrawFn, codes: list[str]) -> list[list[str]]:
     rows = []
+    notes = draw(st.sampled_from([NOTE, PLAIN_NOTE]))  # quoted cells end the simple lines
     for n in range(draw(st.integers(0, 30))):
         hs = draw(st.sampled_from([*codes, "12345", "0708209010", "99"]))
         origin, dest = draw(st.sampled_from([("", ""), ("CN", "US"), ("US", "CN"), ("HK", "")]))
@@ -91,26 +98,35 @@ def shipments(draw: st.DrawFn, codes: list[str]) -> list[list[str]]:
         mode = draw(st.sampled_from(["", "ocean", "air", "truck", "boat"]))
         claims = draw(st.sampled_from(["", "", "", "s301-exclusion"]))
         freight = draw(st.sampled_from(["", "", "", "12.50"]))
-        row = [f"S{n}", hs, origin, dest, draw(VALUE), day, mode, claims, freight, draw(NOTE)]
+        row = [f"S{n}", hs, origin, dest, draw(VALUE), day, mode, claims, freight, draw(notes)]
         if draw(st.integers(0, 19)) == 0:
-            row = row[:4]  # a ragged row: a bad row by its number
+            row = row[: draw(st.sampled_from([0, 1, 4, 11]))]  # blank, or a bad row by its number
         rows.append(row)
     return rows
 
 
 @settings(max_examples=60, deadline=None)
-@given(data=st.data(), size=st.sampled_from([3, 7, 65_536]))
+@given(
+    data=st.data(),
+    size=st.sampled_from([3, 7, 65_536]),
+    block=st.sampled_from([None, 60, 500, 1 << 22]),
+    end=st.sampled_from(["\n", "\r\n"]),
+)
 def test_vectorised_output_is_byte_identical(
     world: tuple[Schedule, Tables, list[str]],
     data: st.DataObject,
     size: int,
+    block: int | None,
+    end: str,
 ) -> None:
-    """Plain, engine, undated, claimed, ragged and quoted rows interleaved, in chunks."""
+    """Plain, engine, undated, claimed, ragged, blank and quoted rows interleaved, in chunks
+    and in blocks of simple lines, against the reference path reading the csv module's
+    records."""
     schedule, tables, codes = world
-    text = table_text(data.draw(shipments(codes)))
+    text = table_text(data.draw(shipments(codes)), end)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batch_join.Vectorised, "chunk_size", size)
-        fast = render(schedule, tables, text, True)
+        fast = render(schedule, tables, text, True, block)
     reference = render(schedule, tables, text, False)
     assert fast[0] == reference[0]
     assert fast[1] == reference[1]
@@ -133,9 +149,10 @@ def test_vectorised_sample_of_every_date(world: tuple[Schedule, Tables, list[str
     items = [(n, cells, None) for n, cells in enumerate(rows, start=1)]
     charged = joined._charge(items)  # type: ignore[arg-type]
     assert charged is not None
-    assert charged[5] >= len(rows) // 2
+    assert charged.lines.height >= len(rows) // 2
     fast = render(schedule, tables, text, True)
     assert fast == render(schedule, tables, text, False)
+    assert render(schedule, tables, text, True, 1 << 16) == fast
 
 
 def test_empty_and_header_only_inputs(world: tuple[Schedule, Tables, list[str]]) -> None:
@@ -245,7 +262,19 @@ def test_the_join_prices_only_what_its_one_rule_allows(
         items = [(n, cells, None) for n, cells in enumerate(rows, start=1)]
         charged = joined._charge(items)  # type: ignore[arg-type]
         assert charged is not None
-        priced = {n for n, flag in enumerate(charged[1], start=1) if flag}
+        priced = set(charged.lines.get_column("number").to_list())
         assert priced and all(rows[n - 1][4] == "800.01" and rows[n - 1][6] == "" for n in priced)
         assert render(schedule, tables, text, True) == reference
         assert render(schedule, tables, text, False) == reference
+
+
+@given(st.lists(st.integers(0, 10**17), max_size=50))
+def test_money_and_ratio_text_are_the_exact_decimal_digits(values: list[int]) -> None:
+    """Cents and millionths written by a decimal product equal integer arithmetic's digits."""
+    import polars as pl
+
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.Int64})
+    money = frame.select(batch_join._money_text(pl.col("v"))).to_series().to_list()
+    ratio = frame.select(batch_join._ratio_text(pl.col("v"))).to_series().to_list()
+    assert money == [f"{v // 100}.{v % 100:02d}" for v in values]
+    assert ratio == [f"{v // 10**6}.{v % 10**6:06d}" for v in values]

@@ -26,7 +26,7 @@ from fuzzing import run_main
 from tradecalc.batch import rows as batch
 from tradecalc.cli import batch as batch_cli
 from tradecalc.core import files
-from tradecalc.core.errors import DataError
+from tradecalc.core.errors import DataError, UsageError
 
 from conftest import MINI
 
@@ -99,6 +99,69 @@ def test_line_reader_matches_a_text_file(text: str, sizes: list[int], bom: bool)
     raw = (codecs_bom() if bom else b"") + text.encode("utf-8")
     expected = list(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=""))
     assert list(files.LineReader(_Trickle(raw, sizes), "x")) == expected
+
+
+def _records(handle: object) -> list[object]:
+    """The header and rows :func:`batch.read_csv` reads from ``handle``, ending with the
+    error that stopped it, if one did."""
+    found: list[object] = []
+    try:
+        rows = batch.read_csv(handle, "x")  # type: ignore[arg-type]
+        found.append(rows.header)
+        assert rows.cells is not None
+        found.extend(rows.cells)  # what was read before an error stays
+    except (DataError, UsageError) as exc:
+        found.append(f"{type(exc).__name__}: {exc}")
+    return found
+
+
+@given(
+    text=st.text(st.sampled_from(list('ab,1 "\r\n\t.\x00é\u2028\x1c')), max_size=400),
+    header=st.sampled_from(["hs,value", "hs,value,note", "hs", '"hs",value', ""]),
+    sizes=st.lists(st.integers(1, 70), min_size=1, max_size=5),
+    block=st.sampled_from([1, 16, 200, 1 << 20]),
+    max_line=st.sampled_from([24, 1 << 20]),
+    bom=st.booleans(),
+    bad_byte=st.booleans(),
+)
+def test_simple_blocks_read_what_the_csv_reader_reads(
+    text: str,
+    header: str,
+    sizes: list[int],
+    block: int,
+    max_line: int,
+    bom: bool,
+    bad_byte: bool,
+) -> None:
+    """The batch splits runs of simple lines at their commas (no csv parser per row) and
+    hands the rest to the csv reader: the same header, rows, bad rows, line numbers and
+    errors as the csv reader alone, however the bytes arrive and wherever a block ends.
+
+    Bytes that stop the reading (not UTF-8, a line over the limit) stop both with the same
+    message; the rows read before it may differ in number (each reads ahead by its own
+    amount), so they are compared as far as both got, with a valid header."""
+    stopping = bad_byte or max_line < 1 << 20
+    raw = (
+        codecs_bom() if bom else b""
+    ) + f"{header if not stopping else 'hs,value'}\n{text}".encode()
+    if bad_byte:
+        raw = raw[: len(raw) // 2] + b"\xff" + raw[len(raw) // 2 :]
+    lines = files.LineReader(_Trickle(raw, sizes), "x", max_line=max_line, block=block)
+    plain = files.LineReader(_Trickle(raw, sizes), "x", max_line=max_line)
+    found, expected = _records(lines), _records(iter(plain))
+    if isinstance(expected[-1], str) and expected[-1].startswith("DataError"):
+        assert found[-1] == expected[-1]
+        both = min(len(found), len(expected)) - 1
+        assert found[:both] == expected[:both]
+    else:
+        assert found == expected
+
+
+def test_a_bad_byte_after_carriage_return_line_ends_names_its_line() -> None:
+    """Lines ended by a lone CR count as lines in the error (only LF counted before)."""
+    raw = b"hs,value\r1,2\r3,\xff\r"
+    with pytest.raises(DataError, match=r"^x: not UTF-8 text at line 3 \(byte 15\)"):
+        list(files.LineReader(io.BytesIO(raw), "x"))
 
 
 def codecs_bom() -> bytes:
@@ -419,7 +482,10 @@ def test_progress_follows_the_bytes_read(tmp_path: Path) -> None:
     seen: list[int] = []
     stream, known = files.open_stream(str(source))
     with stream:
-        reader = files.LineReader(stream, "in", on_read=lambda r: seen.append(r.consumed))
+        # blocks of 64 KiB (4 MiB by default) for this small file: reading stays a block ahead
+        reader = files.LineReader(
+            stream, "in", on_read=lambda r: seen.append(r.consumed), block=1 << 16
+        )
         rows = batch.read_rows(reader, "csv")
         for done, _ in enumerate(batch.assess_rows(_mini(), rows, (_geneva(),)), start=1):
             if done == 10_000:

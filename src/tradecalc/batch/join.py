@@ -26,11 +26,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tradecalc.batch.rows import (
     _DATED_VIEW,
     ENTRY_DATE,
+    Block,
     RegimeTotals,
     ResultRow,
     RowError,
@@ -42,11 +43,17 @@ from tradecalc.batch.rows import (
     _named_views,
     join_rule,
 )
-from tradecalc.core.errors import TradecalcError
+from tradecalc.core.errors import TradecalcError, UsageError, failure_reason
 from tradecalc.core.money import FxTable, money_sum
 from tradecalc.core.status import status
-from tradecalc.engine.assessment import RegimeView, low_value_limit
+from tradecalc.engine.assessment import (
+    RegimeView,
+    low_value_limit,
+    not_in_schedule,
+    within_de_minimis,
+)
 from tradecalc.engine.compiled import (
+    NO_BASE,
     START,
     DamagedTableError,
     FeeAt,
@@ -59,6 +66,8 @@ from tradecalc.engine.compiled import (
     scaled,
 )
 from tradecalc.engine.inputs import parse_entry
+from tradecalc.hts.base_rates import for_importer
+from tradecalc.hts.history import UsSchedule
 from tradecalc.schedule.models import Schedule, format_when
 
 if TYPE_CHECKING:
@@ -331,12 +340,7 @@ class Joined:
             while chunk := list(itertools.islice(items, self.chunk_size)):
                 yield from self._chunk(chunk, summary, extra_at, sums)
         finally:
-            for key, (count, customs, duty, review) in sums.items():
-                acc = summary.totals[key]
-                acc.shipments += count
-                acc.customs_value = money_sum((Decimal(customs).scaleb(-2),), acc.customs_value)
-                acc.duty = money_sum((Decimal(duty).scaleb(-2),), acc.duty)
-                acc.needs_review += review
+            _add_sums(summary, sums)
 
     def _chunk(
         self,
@@ -418,6 +422,20 @@ class Joined:
                 )
 
 
+def _add_sums(summary: Summary, sums: dict[tuple[str, str], list[int]]) -> None:
+    """Add the running sums in cents (per regime and currency) to ``summary``'s totals."""
+    for key, (count, customs, duty, review) in sums.items():
+        acc = summary.totals[key]
+        acc.shipments += count
+        acc.customs_value = money_sum((Decimal(customs).scaleb(-2),), acc.customs_value)
+        acc.duty = money_sum((Decimal(duty).scaleb(-2),), acc.duty)
+        acc.needs_review += review
+
+
+def _row_of(item: _Item) -> int:
+    return item.row if isinstance(item, RowError) else item[0]
+
+
 def assess_joined(
     schedule: Schedule,
     rows: Rows,
@@ -441,6 +459,8 @@ def assess_joined(
     if vectorised and provenance is not None and not views and rows.cells is not None:
         fast = Vectorised(schedule, header, rows.extra, tables, fx, provenance)
         if fast.usable:
+            if rows.blocks is not None:
+                return fast.assess_blocks(rows.blocks, summary)
             return fast.assess(items, summary)
     joined = Joined(schedule, header, rows.extra, tables, fx, views)
     return joined.assess(items, summary)
@@ -467,6 +487,11 @@ _SPECIALS_CLASS = (
 """A regular expression of one character of :data:`_SPECIALS`."""
 _INTERVALS_KEPT = 4_000_000
 """Most intervals :class:`Vectorised` keeps across chunks (about 25 bytes each)."""
+_VALUE_MARK = "\x00"
+"""Stands for the customs value in a review text made once for many rows (never in a CSV
+cell of its own: :func:`_cell` quotes the same with the value put in)."""
+_DATE_MARK = "\x00" * 10
+"""Stands for an entry date (``YYYY-MM-DD``) in an error made once for many rows."""
 _PY_LIMIT = 10**12
 """Values above this many cents take the pure-Python path (64-bit products stay exact)."""
 
@@ -488,8 +513,10 @@ def vectorised_available() -> bool:
 class Vectorised(Joined):
     """:class:`Joined` with the plain dated rows of a chunk joined and charged by polars.
 
-    A chunk's rows that are plain, dated, found in the table with layers the table can
-    charge, and valued under :data:`_PY_LIMIT` cents are charged as whole columns
+    Rows come as chunks of cells, or (:meth:`assess_blocks`) as blocks of simple lines that
+    polars splits into columns itself. A chunk's rows that are plain, dated, found in the
+    table with layers the table can charge, and valued under :data:`_PY_LIMIT` cents (and
+    within 64-bit products) are charged as whole columns
     (an as-of join on the table's columns by code and instant, each layer set's
     :class:`tradecalc.engine.compiled.LayerSummary`, each duty line and fee in a column of
     its own, integer cents with half-up per line, summed across) and written as CSV text;
@@ -516,18 +543,91 @@ class Vectorised(Joined):
         """Codes the table cannot compile (the engine says why)."""
         self._entries: dict[str, tuple[int, str] | None] = {}
         self._fees: dict[tuple[int, str], tuple[FeesAt, tuple[str, ...]] | None] = {}
-        self._reviews: dict[tuple[int, int, str], tuple[str, bool]] = {}
-        self._claimable: dict[int, str] = {}
+        self._reviews: dict[tuple[int, int, str, bool], tuple[str, bool]] = {}
+        self._info: pl.DataFrame | None = None
+        """:meth:`_layer_info` of the layer sets seen so far."""
+        self._layers_seen: set[int] = set()
+        self._no_base: set[int] = set()
+        self._missing_errors: dict[tuple[str, str], str | None] = {}
+        """(code as written, HS revision) -> the error of a row of that code under that
+        revision, the date as :data:`_DATE_MARK` (None: the reference path decides)."""
         self._intervals: pl.DataFrame | None = None
         """The intervals of the codes in :attr:`_known` (chunks repeat codes: each code's
         intervals are read off the table once, not once per chunk)."""
         self._known: set[str] = set()
+        self._packed_read = False
+        """True once the cached table's packed codes are in :attr:`_intervals`."""
 
     @property
     def usable(self) -> bool:
         """False when no row can take the vectorised path (the importer's rules)."""
         party = self.party
         return party is not None and party.valuation == "transaction" and not party.taxes
+
+    def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
+        """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
+        lines (split and checked as columns, never row by row) and single rows."""
+        extra_at = tuple(self._at[name] for name in self.extra)
+        sums: dict[tuple[str, str], list[int]] = {}
+        pending: list[_Item] = []
+        try:
+            for part in parts:
+                if not isinstance(part, Block):
+                    pending.append(part)
+                    if len(pending) < self.chunk_size:
+                        continue
+                if pending:
+                    yield from self._chunk(pending, summary, extra_at, sums)
+                    pending = []
+                if isinstance(part, Block):
+                    yield from self._block(part, summary, extra_at, sums)
+            if pending:
+                yield from self._chunk(pending, summary, extra_at, sums)
+        finally:
+            _add_sums(summary, sums)
+
+    def _block(
+        self,
+        block: Block,
+        summary: Summary,
+        extra_at: tuple[int, ...],
+        sums: dict[tuple[str, str], list[int]],
+    ) -> Iterator[Output]:
+        """A block's rows: split at commas into columns, charged as in :meth:`_chunk`."""
+        import polars as pl
+
+        width = len(self.header)
+        lines = pl.Series("line", [block.text], dtype=pl.String).str.split("\n").explode()
+        if block.text.endswith("\n"):
+            lines = lines.head(-1)
+        frame = pl.DataFrame(lines).with_columns(
+            pl.int_range(block.first, block.first + lines.len(), dtype=pl.Int64).alias("number"),
+            (pl.col("line").str.count_matches(",", literal=True) + 1).alias("cells"),
+        )
+        rest: list[_Item] = []
+        odd = frame.filter(pl.col("cells") != width).select("number", "line", "cells")
+        for number, line, cells in odd.iter_rows():
+            if line and not (cells == 1 and not line.strip()):  # blank lines are skipped
+                rest.append(RowError(number, f"{cells} cells where the header has {width}"))
+        names = [f"c{i}" for i in range(width)]
+        frame = (
+            frame.filter(pl.col("cells") == width)
+            .select(
+                pl.col("number"),
+                pl.col("line").str.split_exact(",", width - 1).struct.rename_fields(names),
+            )
+            .unnest("line")
+        )
+        try:
+            charged = self._charge_frame(frame)
+        except DamagedTableError:
+            self.tables.drop()
+            charged = None
+        if charged is not None:
+            frame = frame.join(charged.numbers(), on="number", how="anti")
+        rest.extend((row[0], list(row[1:]), None) for row in frame.iter_rows())
+        rest.sort(key=_row_of)
+        yield from self._merge(charged, rest, summary, extra_at, sums)
 
     def _chunk(
         self,
@@ -537,24 +637,50 @@ class Vectorised(Joined):
         sums: dict[tuple[str, str], list[int]],
     ) -> Iterator[Output]:
         try:
-            fast = self._charge(chunk)
+            charged = self._charge(chunk)
         except DamagedTableError:
             self.tables.drop()
-            fast = None
-        if fast is None:
+            charged = None
+        if charged is None:
             yield from super()._chunk(chunk, summary, extra_at, sums)
             return
-        lines, flags, reviewed, customs, duty, count = fast
-        first = next((i for i, f in enumerate(flags) if f), len(chunk))
-        texts: dict[int, list[str]] = {}
+        done = set(charged.numbers().get_column("number").to_list())
+        rest = [item for item in chunk if isinstance(item, RowError) or item[0] not in done]
+        yield from self._merge(charged, rest, summary, extra_at, sums)
+
+    def _merge(
+        self,
+        charged: Charged | None,
+        rest: list[_Item],
+        summary: Summary,
+        extra_at: tuple[int, ...],
+        sums: dict[tuple[str, str], list[int]],
+    ) -> Iterator[Output]:
+        """The charged rows' text and the ``rest`` assessed by :meth:`Joined._chunk`, in row
+        order (bad rows yielded first); the totals keep the order in which rows meet them."""
+        if charged is None:
+            yield from super()._chunk(rest, summary, extra_at, sums)
+            return
+        import polars as pl
+
+        lines, reviewed, customs, duty, errors = charged
+        summary.rows += len(errors)
+        summary.errors += len(errors)
+        errors = list(errors)
+        count = lines.height
+        first = lines.item(0, "number") if count else None
+        split = next(
+            (i for i, item in enumerate(rest) if first is not None and _row_of(item) > first),
+            len(rest),
+        )
+        numbers: list[int] = []
+        texts: list[str] = []
         stream = io.StringIO()
         writer = csv.writer(stream, lineterminator="\n")
         assert self.party is not None
         key = (ENTRY_DATE, self.party.currency)
-        rest_before = [item for item, f in zip(chunk[:first], flags, strict=False) if not f]
-        rest_after = [item for item, f in zip(chunk[first:], flags[first:], strict=True) if not f]
-        for part, is_first in ((rest_before, True), (rest_after, False)):
-            if not is_first and first < len(chunk):
+        for part, is_first in ((rest[:split], True), (rest[split:], False)):
+            if not is_first and count:
                 if key not in summary.totals:
                     summary.totals[key] = RegimeTotals(*key)
                 acc = sums.setdefault(key, [0, 0, 0, 0])
@@ -567,29 +693,31 @@ class Vectorised(Joined):
                 summary.needs_review += reviewed
             for found in super()._chunk(part, summary, extra_at, sums):
                 if isinstance(found, RowError):
-                    yield found
+                    errors.append(found)
                     continue
                 assert isinstance(found, ResultRow)
                 writer.writerow((found.row, *found.passthrough, *found.values, *self.provenance))
-                texts.setdefault(found.row, []).append(stream.getvalue())
+                numbers.append(found.row)
+                texts.append(stream.getvalue())
                 stream.seek(0)
                 stream.truncate()
-        out = []
-        fast_lines = iter(lines)
-        for item, flag in zip(chunk, flags, strict=True):
-            if flag:
-                out.append(next(fast_lines))
-            elif not isinstance(item, RowError):
-                out.extend(texts.get(item[0], ()))
-        yield "".join(out)
+        yield from sorted(errors, key=_row_of)
+        if texts:
+            more = pl.DataFrame(
+                {"number": numbers, "line": texts}, schema={"number": pl.Int64, "line": pl.String}
+            )
+            lines = pl.concat([lines, more]).sort("number", maintain_order=True)
+        if not lines.is_empty():
+            yield lines.get_column("line").str.join("").item()
 
     def _reset(self) -> None:
         """Forget what referred to layer indexes of a table since dropped."""
         self._unknown.clear()
         self._reviews.clear()
-        self._claimable.clear()
+        self._info, self._layers_seen, self._no_base = None, set(), set()
         self._intervals = None
         self._known.clear()
+        self._packed_read = False
         self._generation = self.tables.generation
 
     def _table_intervals(self, codes: list[str]) -> pl.DataFrame:
@@ -603,10 +731,14 @@ class Vectorised(Joined):
         if self._intervals is not None and self._intervals.height > _INTERVALS_KEPT:
             self._intervals = None  # a stream of ever new codes: start over
             self._known.clear()
+        if not self._packed_read:
+            self._packed_read = True
+            self._intervals = self._packed_intervals()
         asked = codes
         codes = [c for c in asked if c not in self._known and c not in self._unknown]
         if not codes and self._intervals is not None:
             return self._intervals
+        self.tables.prepare("US", "CN", codes)  # many new codes: on both cores
         digits, starts, ids = self.tables.columns("US", "CN", codes)
         found = set(digits)
         for code in codes:
@@ -631,6 +763,28 @@ class Vectorised(Joined):
         self._intervals = found_now.sort("start")
         self._known.update(c for c in codes if c not in self._unknown)
         return self._intervals
+
+    def _packed_intervals(self) -> pl.DataFrame | None:
+        """The intervals of every code the cached table holds packed, as whole columns (none
+        decoded; their codes join :attr:`_known`)."""
+        import polars as pl
+
+        digits, lows, highs, starts, ids = self.tables.packed_route("US", "CN")
+        if not digits:
+            return None
+        at = (
+            pl.DataFrame({"digits": digits, "low": lows, "high": highs})
+            .select("digits", pl.int_ranges("low", "high").alias("at"))
+            .explode("at")
+            .drop_nulls("at")
+        )
+        found = at.select(
+            "digits",
+            pl.Series(starts, dtype=pl.Int64).gather(at.get_column("at")).alias("start"),
+            pl.Series(ids, dtype=pl.Int64).gather(at.get_column("at")).alias("layer"),
+        )
+        self._known.update(digits)
+        return found.sort("start")
 
     def _entry(self, day: str) -> tuple[int, str] | None:
         """An entry date's moment (microseconds since the table's start) and its text."""
@@ -664,29 +818,44 @@ class Vectorised(Joined):
             return None
         return found[0], (*found[0][1], *found[1])
 
-    def _review(self, index: int, micros: int, mode: str) -> tuple[str, bool]:
+    def _review(self, index: int, micros: int, mode: str, low: bool) -> tuple[str, bool]:
         """``status,review`` as CSV text, and whether the row needs review (``mode`` ""
-        for a day whose fees and caveats add nothing)."""
+        for a day whose fees and caveats add nothing); ``low``: valued within de minimis,
+        the customs value left as :data:`_VALUE_MARK`."""
         fees, intraday = self._fees.get((micros, mode)) or ((((), ()), ()))
-        review = day_review(self.tables.summary(index).review, fees, intraday)
+        entered: tuple[str, ...] = ()
+        if low:
+            rules = self.party.low_value if self.party is not None else None
+            assert rules is not None  # a limit was found
+            when = START + micros * timedelta(microseconds=1)
+            entered = (within_de_minimis(_VALUE_MARK, rules.de_minimis.amount, format_when(when)),)
+        review = day_review(self.tables.summary(index).review, fees, intraday, entered)
         found = status(review)
         return f"{found},{_cell('; '.join(review))}", found != "ok"
 
-    def _charge(
-        self, chunk: list[_Item]
-    ) -> tuple[list[str], list[bool], int, int, int, int] | None:
-        """The CSV lines of the chunk's vectorised rows, which rows they are, and their
-        review count, customs and duty in cents and count (None: no row qualifies)."""
+    def _charge(self, chunk: list[_Item]) -> Charged | None:
+        """:meth:`_charge_frame` of the chunk's rows."""
+        import polars as pl
+
+        rows = [item for item in chunk if not isinstance(item, RowError)]
+        if not rows or "date" not in self._at:
+            return None
+        frame = pl.DataFrame(
+            [item[1] for item in rows],
+            schema={f"c{i}": pl.String for i in range(len(self.header))},
+            orient="row",
+        ).with_columns(pl.Series("number", [item[0] for item in rows], dtype=pl.Int64))
+        return self._charge_frame(frame)
+
+    def _charge_frame(self, frame: pl.DataFrame) -> Charged | None:
+        """The rows of ``frame`` (its cells as ``c0``, ``c1``... and the row ``number``)
+        that the table charges: their CSV lines by number, and their review count, customs
+        and duty in cents (None: no row qualifies)."""
         import polars as pl
 
         at = self._at
-        positions = [i for i, item in enumerate(chunk) if not isinstance(item, RowError)]
-        if not positions or "date" not in at:
+        if frame.is_empty() or "date" not in at:
             return None
-        cells = [chunk[i][1] for i in positions]  # type: ignore[index]
-        frame = pl.DataFrame(
-            cells, schema={f"c{i}": pl.String for i in range(len(self.header))}, orient="row"
-        ).with_columns(pl.Series("pos", positions, dtype=pl.Int64))
         col = {name: pl.col(f"c{i}") for name, i in at.items()}
         plain = (
             col["hs"].str.contains(r"^[0-9]{2}(?:\.?[0-9]{2}){1,4}$")
@@ -730,35 +899,21 @@ class Vectorised(Joined):
             schema={"day": pl.String, "micros": pl.Int64, "as_of": pl.String, "low": pl.Int64},
         )
         frame = frame.join(day_frame, left_on=f"c{at['date']}", right_on="day", how="inner")
-        frame = frame.filter(pl.col("cents") > pl.col("low"))  # within de minimis: the engine
+        frame = frame.with_columns((pl.col("cents") <= pl.col("low")).alias("low_"))
         # the intervals of the codes: an as-of join on the table's columns
-        codes = frame.get_column("digits").unique().to_list()
+        codes = frame.get_column("digits").unique(maintain_order=True).to_list()
         intervals = self._table_intervals(codes)
-        frame = (
-            frame.sort("micros")
-            .join_asof(
-                intervals,
-                left_on="micros",
-                right_on="start",
-                by="digits",
-                strategy="backward",
-                check_sortedness=False,
-            )
-            .filter(pl.col("layer").is_not_null())
+        frame = frame.sort("micros").join_asof(
+            intervals,
+            left_on="micros",
+            right_on="start",
+            by="digits",
+            strategy="backward",
+            check_sortedness=False,
         )
         # the layer sets (their summaries, never the layers) and the days' fees
-        layer_ids = frame.get_column("layer").unique().to_list()
-        line_rows: list[tuple[int, int, int, bool]] = []
-        info_rows: list[tuple[int, int, str]] = []
-        for index in layer_ids:
-            summary = self.tables.summary(index)
-            if not summary.columns:
-                continue
-            claimable = self._claimable.get(index)
-            if claimable is None:
-                claimable = self._claimable[index] = _cell(summary.claimable)
-            info_rows.append((index, summary.metals, claimable))
-            line_rows.extend((index, n, k, r) for n, k, r in summary.lines)
+        layer_ids = frame.get_column("layer").drop_nulls().unique().to_list()
+        info, no_base, width = self._layer_info(layer_ids)
         fee_keys = frame.select("micros", "mode_").unique().rows()
         fee_rows: list[tuple[int, str, int, int, int, int]] = []
         day_ok: list[tuple[int, str, bool]] = []
@@ -775,35 +930,12 @@ class Vectorised(Joined):
                     (micros, mode_, number, scale,
                      -1 if low_c is None else low_c, -1 if high_c is None else high_c)
                 )  # fmt: skip
-        if not info_rows or not day_ok:
-            return None
-        biggest = max([n for _, n, _, _ in line_rows] + [f[2] for f in fee_rows] + [1])
-        limit = min(_PY_LIMIT, (2**61) // biggest)
-        # money, in columns: each duty line and each fee in a slot of its own (n, k, ...),
-        # a missing one n=0, k=1 (it charges 0); half-up per line, then summed across
-        lines_of: dict[int, list[tuple[int, int, bool]]] = {}
-        for index, n, k, rem in line_rows:
-            lines_of.setdefault(index, []).append((n, k, rem))
-        width = max((len(v) for v in lines_of.values()), default=0)
-        info_columns: dict[str, list[object]] = {"layer": [], "metals": [], "claimable": []}
-        for slot in range(width):
-            info_columns.update({f"n{slot}": [], f"k{slot}": [], f"r{slot}": []})
-        for index, metals, claimable in info_rows:
-            info_columns["layer"].append(index)
-            info_columns["metals"].append(metals)
-            info_columns["claimable"].append(claimable)
-            own = lines_of.get(index, [])
-            for slot in range(width):
-                n, k, rem = own[slot] if slot < len(own) else (0, 1, False)
-                info_columns[f"n{slot}"].append(n)
-                info_columns[f"k{slot}"].append(k)
-                info_columns[f"r{slot}"].append(rem)
-        info_schema: dict[str, type[pl.DataType]] = {
-            "layer": pl.Int64, "metals": pl.Int64, "claimable": pl.String,
-        }  # fmt: skip
-        for slot in range(width):
-            info_schema.update({f"n{slot}": pl.Int64, f"k{slot}": pl.Int64, f"r{slot}": pl.Boolean})
-        info = pl.DataFrame(info_columns, schema=info_schema)
+        unknown = pl.col("layer").is_null() | pl.col("layer").is_in(no_base)
+        errors = self._missing(frame.filter(unknown))
+        frame = frame.filter(~unknown)
+        if info is None or not day_ok:
+            return Charged(_NO_LINES(), 0, 0, 0, errors) if errors else None
+        biggest = max([f[2] for f in fee_rows] + [1])
         fees_of: dict[tuple[int, str], list[tuple[int, int, int, int]]] = {}
         for micros, mode_, n, k, low_c, high_c in fee_rows:
             fees_of.setdefault((micros, mode_), []).append((n, k, low_c, high_c))
@@ -826,13 +958,17 @@ class Vectorised(Joined):
                 for name, value in zip(("fn", "fk", "lo", "hi"), values, strict=True):
                     day_columns[f"{name}{slot}"].append(value)
         days_ok = pl.DataFrame(day_columns, schema=day_schema)
+        # the largest product stays within 64 bits: cents * n <= 2**61 for every rate n
         frame = (
             frame.join(info, on="layer", how="inner")
             .join(days_ok, on=["micros", "mode_"], how="inner")
-            .filter(pl.col("cents") <= limit)
+            .filter(
+                (pl.col("cents") <= _PY_LIMIT)
+                & (pl.col("cents") <= (2**61) // pl.max_horizontal(pl.col("biggest"), biggest))
+            )
         )
         if frame.is_empty():
-            return None
+            return Charged(_NO_LINES(), 0, 0, 0, errors) if errors else None
         cents = pl.col("cents")
         duty = pl.lit(0, dtype=pl.Int64)
         for slot in range(width):
@@ -849,7 +985,8 @@ class Vectorised(Joined):
             fee = fee + (2 * raw + fee_k) // (2 * fee_k)
         frame = frame.with_columns(duty.alias("duty"), fee.alias("fee"))
         # review and status: per layer, or per layer and day where the day adds items
-        same_day = pl.col("plain_day")
+        # (within de minimis: the day's own item, with the row's customs value put in)
+        same_day = pl.col("plain_day") & ~pl.col("low_")
         frame = frame.with_columns(
             pl.when(same_day).then(0).otherwise(pl.col("micros")).alias("r_micros"),
             pl.when(same_day).then(pl.lit("")).otherwise(pl.col("mode_")).alias("r_mode"),
@@ -857,23 +994,22 @@ class Vectorised(Joined):
         if len(self._reviews) > 200_000:
             self._reviews.clear()
         review_rows = []
-        for index, micros, mode_ in (
-            frame.select("layer", "r_micros", "r_mode").unique().iter_rows()
-        ):
-            key = (index, micros, mode_)
+        keys = ["layer", "r_micros", "r_mode", "low_"]
+        for index, micros, mode_, low in frame.select(keys).unique().iter_rows():
+            key = (index, micros, mode_, low)
             found_review = self._reviews.get(key)
             if found_review is None:
-                found_review = self._reviews[key] = self._review(index, micros, mode_)
-            review_rows.append((index, micros, mode_, *found_review))
+                found_review = self._reviews[key] = self._review(index, micros, mode_, low)
+            review_rows.append((*key, *found_review))
         reviews = pl.DataFrame(
             review_rows,
             schema={
-                "layer": pl.Int64, "r_micros": pl.Int64, "r_mode": pl.String,
+                "layer": pl.Int64, "r_micros": pl.Int64, "r_mode": pl.String, "low_": pl.Boolean,
                 "review": pl.String, "needs": pl.Boolean,
             },
             orient="row",
         )  # fmt: skip
-        frame = frame.join(reviews, on=["layer", "r_micros", "r_mode"], how="inner").sort("pos")
+        frame = frame.join(reviews, on=keys, how="inner").sort("number")
         # text
         cents = pl.col("cents")
         total = pl.col("duty") + pl.col("fee")
@@ -889,9 +1025,6 @@ class Vectorised(Joined):
             .otherwise(0)
         )
         assert self.party is not None
-        numbers = frame.get_column("pos").to_list()
-        row_numbers = [chunk[i][0] for i in numbers]
-        frame = frame.with_columns(pl.Series("number", row_numbers, dtype=pl.Int64))
         parts = [pl.col("number").cast(pl.String)]
         parts += [_quoted(pl.col(f"c{i}")) for i in (at[name] for name in self.extra)]
         parts += [
@@ -906,7 +1039,9 @@ class Vectorised(Joined):
             _money_text(total),
             _ratio_text(units),
             _money_text(cents + total),
-            pl.col("review"),
+            pl.when(pl.col("low_"))
+            .then(pl.col("review").str.replace(_VALUE_MARK, _money_text(cents), literal=True))
+            .otherwise(pl.col("review")),
             pl.lit(""),
             pl.col("claimable"),
             pl.lit("CN"),
@@ -914,24 +1049,139 @@ class Vectorised(Joined):
             pl.lit(self.tail),
         ]
         texts = frame.select(
+            pl.col("number"),
             pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")]).alias("line"),
-            pl.col("needs"),
-            cents,
-            pl.col("duty"),
         )
-        flags = [False] * len(chunk)
-        for i in numbers:
-            flags[i] = True
-        out = texts.get_column("line").to_list()
-        reviewed = int(texts.get_column("needs").sum())
-        return (
-            out,
-            flags,
-            reviewed,
-            int(texts.get_column("cents").sum()),
-            int(texts.get_column("duty").sum()),
-            len(numbers),
+        sums = frame.select(pl.col("needs").sum(), cents.sum(), pl.col("duty").sum()).row(0)
+        return Charged(texts, int(sums[0] or 0), int(sums[1] or 0), int(sums[2] or 0), errors)
+
+    def _layer_info(self, layer_ids: list[int]) -> tuple[pl.DataFrame | None, list[int], int]:
+        """What the money needs of the layer sets the table charges (of ``layer_ids`` and of
+        earlier chunks: ``layer``, ``metals``, ``claimable``, ``biggest`` rate numerator
+        and each duty line in slots ``n0, k0, r0``... of :attr:`LayerSummary.lines`, a
+        missing one ``0, 1, False``), the ids of ``layer_ids`` whose code the schedule
+        has no line for (:data:`NO_BASE`), and the number of slots."""
+        import polars as pl
+
+        if len(self._layers_seen) > 1_000_000:  # a stream of ever new layer sets
+            self._info, self._layers_seen, self._no_base = None, set(), set()
+        rows = []
+        for index in layer_ids:
+            if index in self._layers_seen:
+                continue
+            self._layers_seen.add(index)
+            summary = self.tables.summary(index)
+            if not summary.columns:
+                if self.tables.layer(index).engine == NO_BASE:
+                    self._no_base.add(index)
+                continue
+            biggest = max([n for n, _, _ in summary.lines] + [1])
+            row: dict[str, object] = {
+                "layer": index, "metals": summary.metals, "biggest": biggest,
+                "claimable": _cell(summary.claimable),
+            }  # fmt: skip
+            for slot, (n, k, on_remainder) in enumerate(summary.lines):
+                row.update({f"n{slot}": n, f"k{slot}": k, f"r{slot}": on_remainder})
+            rows.append(row)
+        if rows:
+            width = max(sum(1 for name in row if name[0] == "n") for row in rows)
+            schema: dict[str, type[pl.DataType]] = {
+                "layer": pl.Int64, "metals": pl.Int64, "biggest": pl.Int64, "claimable": pl.String,
+            }  # fmt: skip
+            for slot in range(width):
+                schema.update({f"n{slot}": pl.Int64, f"k{slot}": pl.Int64, f"r{slot}": pl.Boolean})
+            found = pl.DataFrame(rows, schema=schema)
+            if self._info is not None:
+                found = pl.concat([self._info, found], how="diagonal")
+            slots = sum(1 for name in found.columns if name[0] == "n")
+            self._info = found.with_columns(
+                *(pl.col(f"n{i}").fill_null(0) for i in range(slots)),
+                *(pl.col(f"k{i}").fill_null(1) for i in range(slots)),
+                *(pl.col(f"r{i}").fill_null(False) for i in range(slots)),
+            )
+        info = self._info
+        width = 0 if info is None else sum(1 for name in info.columns if name[0] == "n")
+        return info, [i for i in layer_ids if i in self._no_base], width
+
+    def _missing(self, frame: pl.DataFrame) -> list[RowError]:
+        """The errors of the rows of ``frame``, whose code the table has no base rate for at
+        their moment: those the schedule in force does not hold (the error
+        :func:`tradecalc.batch.rows.refuse_unknown` gives first, worked out once per code
+        and HTS revision). The other rows are left to the reference path."""
+        import polars as pl
+
+        provider = for_importer(self.tables.base_rates, "US")
+        if frame.is_empty() or not isinstance(provider, UsSchedule):
+            return []
+        code = f"c{self._at['hs']}"
+        if len(self._missing_errors) > 200_000:
+            self._missing_errors.clear()
+        revisions = []
+        try:
+            for micros in frame.get_column("micros").unique().to_list():
+                rev = provider.in_force(START + micros * timedelta(microseconds=1))
+                revisions.append((micros, rev.title if rev is not None else ""))
+        except Exception:  # an unreadable revision: each row says so on the reference path
+            return []
+        frame = frame.join(
+            pl.DataFrame(revisions, schema={"micros": pl.Int64, "rev": pl.String}, orient="row"),
+            on="micros",
+        ).filter((pl.col("rev") != "") & (pl.col("as_of").str.len_chars() == len(_DATE_MARK)))
+        keys = frame.group_by(code, "digits", "rev").agg(pl.col("micros").first())
+        for text, digits, rev, micros in keys.iter_rows():
+            if (text, rev) in self._missing_errors:
+                continue
+            try:
+                found = provider.resolve(digits, START + micros * timedelta(microseconds=1))
+            except Exception:  # an unreadable revision: each row says so on the reference path
+                self._missing_errors[(text, rev)] = None
+                continue
+            reason = None
+            if not found.exists:
+                reason = not_in_schedule(text, "US", _DATE_MARK, found)
+                if failure_reason(UsageError(reason)) != reason:
+                    reason = None  # shortened: each row its own
+            self._missing_errors[(text, rev)] = reason
+        templates = pl.DataFrame(
+            [(*k, t) for k, t in self._missing_errors.items() if t is not None],
+            schema={code: pl.String, "rev": pl.String, "template": pl.String},
+            orient="row",
         )
+        found_errors = (
+            frame.join(templates, on=[code, "rev"])
+            .select(
+                "number",
+                pl.col("template").str.replace(_DATE_MARK, pl.col("as_of"), literal=True),
+            )
+            .sort("number")
+        )
+        return [RowError(n, r) for n, r in found_errors.iter_rows()]
+
+
+class Charged(NamedTuple):
+    """The rows the table charged: their CSV ``lines`` (columns ``number``, ``line``;
+    sorted by number), how many need review, their customs value and duty in cents; and
+    the rows known to be bad (a code not in the schedule in force, see
+    :meth:`Vectorised._missing`)."""
+
+    lines: pl.DataFrame
+    reviewed: int
+    customs: int
+    duty: int
+    errors: list[RowError]
+
+    def numbers(self) -> pl.DataFrame:
+        """The row numbers of the charged and the bad rows (column ``number``)."""
+        import polars as pl
+
+        bad = pl.DataFrame({"number": [e.row for e in self.errors]}, schema={"number": pl.Int64})
+        return pl.concat([self.lines.select("number"), bad])
+
+
+def _NO_LINES() -> pl.DataFrame:  # noqa: N802  (a constant, made when polars is loaded)
+    import polars as pl
+
+    return pl.DataFrame(schema={"number": pl.Int64, "line": pl.String})
 
 
 def _quoted(text: pl.Expr) -> pl.Expr:
@@ -945,22 +1195,18 @@ def _quoted(text: pl.Expr) -> pl.Expr:
 
 
 def _money_text(cents: pl.Expr) -> pl.Expr:
-    """Cents as ``units.cc``."""
-    import polars as pl
-
-    return pl.concat_str(
-        [(cents // 100).cast(pl.String), pl.lit("."), (cents % 100).cast(pl.String).str.zfill(2)]
-    )
+    """Cents as ``units.cc``: an exact decimal product (scale 0 times scale 2), as text."""
+    return _scaled_text(cents, Decimal("0.01"))
 
 
 def _ratio_text(units: pl.Expr) -> pl.Expr:
     """Millionths as ``units.dddddd``."""
+    return _scaled_text(units, Decimal("0.000001"))
+
+
+def _scaled_text(whole: pl.Expr, unit: Decimal) -> pl.Expr:
+    """``whole`` (an integer column) times ``unit``, written with ``unit``'s decimals: a
+    decimal product is exact (its scale is the sum of the scales), so nothing rounds."""
     import polars as pl
 
-    return pl.concat_str(
-        [
-            (units // 1_000_000).cast(pl.String),
-            pl.lit("."),
-            (units % 1_000_000).cast(pl.String).str.zfill(6),
-        ]
-    )
+    return (whole.cast(pl.Decimal(38, 0)) * pl.lit(unit)).cast(pl.String)

@@ -31,6 +31,7 @@ through :func:`tradecalc.engine.assessment.assess`.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -41,8 +42,8 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import IO, Any, NamedTuple
 
-from tradecalc.core.errors import TradecalcError, UsageError, failure_reason, shorten
-from tradecalc.core.files import CsvRecords
+from tradecalc.core.errors import DataError, TradecalcError, UsageError, failure_reason, shorten
+from tradecalc.core.files import MAX_COLUMNS, CsvRecords, LineReader, too_many_cells
 from tradecalc.core.money import FxTable, effective_rate, exact, money_sum, parse_amount
 from tradecalc.core.status import status
 from tradecalc.engine.assessment import (
@@ -178,29 +179,67 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
+class Block:
+    """Whole CSV lines that :mod:`csv` would split at every comma (no quotes: see
+    :meth:`tradecalc.core.files.LineReader.simple_blocks`), one record each, ``\\n``-ended
+    (the last may not be), and the row number of the first."""
+
+    text: str
+    first: int
+
+    @property
+    def count(self) -> int:
+        """The lines (rows) of the block."""
+        return self.text.count("\n") + (not self.text.endswith("\n"))
+
+    def lines(self) -> list[str]:
+        """The lines, without their ends."""
+        lines = self.text.split("\n")
+        if self.text.endswith("\n"):
+            lines.pop()
+        return lines
+
+
+@dataclass(frozen=True, slots=True)
 class Rows:
     """Rows of a shipment file: the pass-through columns and ``(row number, fields)`` pairs.
 
     A CSV file also offers its rows as ``(row number, cells, None)`` in ``cells``, in the
-    order of ``header``: the batch reads those (cheaper than a mapping per row). Read one or
-    the other.
+    order of ``header``: the batch reads those (cheaper than a mapping per row); and, read
+    from a :class:`tradecalc.core.files.LineReader`, as ``blocks``: :class:`Block` runs of
+    simple lines, then the rest as in ``cells`` (for a columnar reader). Read one of them.
     """
 
     extra: tuple[str, ...]
     items: Iterator[tuple[int, Mapping[str, object]] | RowError]
     header: tuple[str, ...] = ()
     cells: Iterator[_Item] | None = None
+    blocks: Iterator[Block | _Item] | None = None
 
 
 def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
     """Read CSV rows keyed by the header; every cell stays text.
 
     The records come from :class:`tradecalc.core.files.CsvRecords` (bounded, errors name
-    ``what``: default the handle's ``name``, else ``input``)."""
-    reader = iter(CsvRecords(handle, what or str(getattr(handle, "name", "") or "input")))
-    header = next(reader, None)
-    if header is None:
-        raise UsageError("the input is empty: expected a header row with hs and value columns")
+    ``what``: default the handle's ``name``, else ``input``), or, from a
+    :class:`tradecalc.core.files.LineReader`, while its lines are simple, split at commas
+    (the same records, without a parser per row)."""
+    what = what or str(getattr(handle, "name", "") or "input")
+    lead: Iterator[str] = iter(())
+    if isinstance(handle, LineReader):
+        lead = handle.simple_blocks()
+    first = next(lead, None)
+    if first is not None:
+        line, _, rest = first.partition("\n")
+        header = line.split(",") if line else []
+        if len(header) > MAX_COLUMNS:
+            raise DataError(too_many_cells(what, 1, len(header), MAX_COLUMNS))
+    else:
+        reader = iter(CsvRecords(handle, what))
+        found = next(reader, None)
+        if found is None:
+            raise UsageError("the input is empty: expected a header row with hs and value columns")
+        header = found
     names = [name.replace("\ufeff", "").strip().lower() for name in header]  # BOM via stdin
     missing = [c for c in ("hs", "value") if c not in names]
     if missing:
@@ -212,14 +251,37 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
     extra = tuple(n for n in names if n not in _INPUT_SET)
     width = len(names)
 
-    def records() -> Iterator[_Item]:
-        for number, cells in enumerate(reader, start=1):
-            if len(cells) != width:
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue
-                yield RowError(number, f"{len(cells)} cells where the header has {width}")
+    def checked(number: int, cells: list[str]) -> _Item | None:
+        if len(cells) != width:
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                return None
+            return RowError(number, f"{len(cells)} cells where the header has {width}")
+        return number, cells, None
+
+    def records(number: int) -> Iterator[_Item]:
+        """The records after the simple lines (their ``number`` rows), as ``CsvRecords``."""
+        lines = CsvRecords(handle, what, first_line=number + 2) if first is not None else reader
+        for number, cells in enumerate(lines, start=number + 1):  # noqa: B020
+            if (item := checked(number, cells)) is not None:
+                yield item
+
+    def source() -> Iterator[Block | _Item]:
+        number = 0  # rows so far
+        if first is not None:
+            for text in itertools.chain((rest,) if rest else (), lead):
+                block = Block(text, number + 1)
+                number += block.count
+                yield block
+        yield from records(number)
+
+    def cells() -> Iterator[_Item]:
+        for part in source():
+            if not isinstance(part, Block):
+                yield part
                 continue
-            yield number, cells, None
+            for number, line in enumerate(part.lines(), start=part.first):
+                if (item := checked(number, line.split(",") if line else [])) is not None:
+                    yield item
 
     def items(source: Iterator[_Item]) -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
         for item in source:
@@ -229,8 +291,8 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
                 else (item[0], dict(zip(names, item[1], strict=True)))
             )
 
-    cells = records()
-    return Rows(extra, items(cells), tuple(names), cells)
+    rows = cells()
+    return Rows(extra, items(rows), tuple(names), rows, source())
 
 
 def read_jsonl(handle: Iterable[str]) -> Rows:

@@ -220,6 +220,27 @@ MAX_LINE_CHARS = 1 << 20
 
 _READ_CHUNK = 1 << 16
 _LINE_END = re.compile(r"(\r\n|\r|\n)")
+BLOCK_BYTES = 2 << 20
+"""About how many bytes :meth:`LineReader.simple_blocks` gives at a time."""
+
+
+def _simple_text(piece: bytes, max_line: int) -> str | None:
+    """``piece`` as text when its lines are simple (see :meth:`LineReader.simple_blocks`)."""
+    if b'"' in piece or b"\x00" in piece:
+        return None
+    crlf = piece.count(b"\r\n")
+    if piece.count(b"\r") != crlf:
+        return None
+    # every window of half the limit holds a line end: no line is longer than the limit
+    window = max_line // 2
+    for start in range(0, len(piece) - window, window):
+        if piece.find(b"\n", start, start + window) < 0:
+            return None
+    try:
+        text = piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text.replace("\r\n", "\n") if crlf else text
 
 
 def open_stream(name: str) -> tuple[IO[bytes], int]:
@@ -263,36 +284,89 @@ class LineReader:
         name: str,
         max_line: int = MAX_LINE_CHARS,
         on_read: Callable[[LineReader], object] | None = None,
+        block: int = BLOCK_BYTES,
     ) -> None:
+        """``block``: about how many bytes :meth:`simple_blocks` reads ahead."""
         self.stream = stream
+        self.block = block
         self.name = name
         self.max_line = max_line
         self.on_read = on_read
         self.consumed = 0
         self.lines = 0
         self._label = "UTF-8"
+        self._pending = b""
+        """Bytes read by :meth:`simple_blocks` and not taken: the lines read next."""
+        self._sniff = True  # the byte-order mark is still to be looked for
+        self._eof = False
 
     def _read(self) -> bytes:
+        if self._eof:
+            return b""
         read1 = getattr(self.stream, "read1", None)
         chunk: bytes = read1(_READ_CHUNK) if read1 is not None else self.stream.read(_READ_CHUNK)
         self.consumed += len(chunk)
+        self._eof = not chunk
         if self.on_read is not None:
             self.on_read(self)
         return chunk
 
+    def simple_blocks(self) -> Iterator[str]:
+        """The leading lines of the stream as blocks of text, while they are *simple*.
+
+        A block is about :attr:`block` bytes of whole lines (from a pipe, what has come so
+        far; the last line of the stream may lack its ``\\n``), UTF-8 and simple: no ``"``,
+        no NUL, no ``\\r`` but in ``\\r\\n`` (given back as ``\\n``), no line longer than
+        the line-length limit. On such lines
+        :mod:`csv` splits every line at its commas, so a caller may too. The blocks stop at
+        the first run of lines that is not simple; iterating the reader then goes on with
+        those lines, with the same line numbers and messages as if it had read them all."""
+        buffer = self._pending
+        self._pending = b""
+        while True:
+            parts, size, ended = [buffer], len(buffer), b"\n" in buffer
+            while not self._eof and size <= self.block + self.max_line:
+                if ended and size >= self.block:
+                    break
+                chunk = self._read()
+                parts.append(chunk)
+                size += len(chunk)
+                ended = ended or b"\n" in chunk
+                if ended and len(chunk) < _READ_CHUNK:
+                    break  # a pipe with nothing more for now: what has come goes on
+            buffer = b"".join(parts)
+            if self._sniff:
+                if buffer.startswith((b"\xff\xfe", b"\xfe\xff")):
+                    break  # UTF-16: the lines, decoded
+                if buffer.startswith(codecs.BOM_UTF8):
+                    buffer = buffer[3:]
+                self._sniff = False
+            end = len(buffer) if self._eof else buffer.rfind(b"\n") + 1
+            piece = buffer[:end]
+            text = _simple_text(piece, self.max_line) if piece else None
+            if text is None:
+                break
+            buffer = buffer[end:]
+            self.lines += text.count("\n") + (not text.endswith("\n"))
+            yield text
+        self._pending = buffer
+
     def __iter__(self) -> Iterator[str]:
-        head, final = b"", False
+        head = self._pending
+        self._pending = b""
+        final = self._eof
         while len(head) < 3 and not final:
             chunk = self._read()
             head += chunk
             final = not chunk
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        if self._sniff and head.startswith((b"\xff\xfe", b"\xfe\xff")):
             decoder = codecs.getincrementaldecoder("utf-16")("strict")
             self._label = "UTF-16"
         else:
             decoder = codecs.getincrementaldecoder("utf-8")("strict")
-            if head.startswith(codecs.BOM_UTF8):
+            if self._sniff and head.startswith(codecs.BOM_UTF8):
                 head = head[3:]
+        self._sniff = False
         fed = self.consumed - len(head)  # bytes before ``head`` in the stream
         rest = ""
         chunk = head
@@ -302,7 +376,10 @@ class LineReader:
                 text = decoder.decode(chunk, final)
             except UnicodeDecodeError as exc:
                 before = chunk[: max(0, exc.start - pending)]
-                raise self._not_text(fed - pending + exc.start, before.count(b"\n")) from None
+                ends = before.count(b"\n")
+                if self._label == "UTF-8":  # line ends as the lines are split: \r too
+                    ends = len(_LINE_END.findall(rest + before.decode("utf-8", "ignore")))
+                raise self._not_text(fed - pending + exc.start, ends) from None
             fed += len(chunk)
             buffer = rest + text if rest else text
             parts = _LINE_END.split(buffer)  # text, ending, text, ending, ..., text
@@ -362,16 +439,21 @@ class CsvRecords:
         what: str,
         max_record: int = MAX_LINE_CHARS,
         max_columns: int = MAX_COLUMNS,
+        first_line: int = 1,
     ) -> None:
+        """``first_line``: the number of the first of ``lines`` (above 1: the header was read
+        before, so no record has the header's bound)."""
         self.lines = lines
         self.what = what
         self.max_record = max_record
-        self.max_columns = max_columns
+        self.max_columns = max_columns if first_line == 1 else max_record
+        self.first_line = first_line
         self.line = 0
 
     def __iter__(self) -> Iterator[list[str]]:
         taken = 0  # characters of the record being read
-        start = 1  # its first line
+        before = self.first_line - 1  # lines before the first of ``self.lines``
+        start = before + 1  # the first line of the record being read
         limit = self.max_record
         what = self.what
 
@@ -390,10 +472,10 @@ class CsvRecords:
                     yield line
             except UnicodeDecodeError as exc:
                 # a text file decodes a chunk at a time: its lines before the bad byte
-                before = exc.object[: exc.start]
-                newlines = before.count(b"\n") if isinstance(before, bytes) else 0
+                decoded = exc.object[: exc.start]
+                newlines = decoded.count(b"\n") if isinstance(decoded, bytes) else 0
                 raise DataError(
-                    f"{what}: not UTF-8 text at line {seen + 1 + newlines}: save it as "
+                    f"{what}: not UTF-8 text at line {before + seen + 1 + newlines}: save it as "
                     "UTF-8 (in Excel: CSV UTF-8)"
                 ) from None
 
@@ -402,20 +484,22 @@ class CsvRecords:
         try:
             for record in reader:
                 if len(record) > widest:
-                    raise DataError(
-                        f"{what}: line {start} has {len(record):,} cells, above the "
-                        f"{widest:,}-column limit"
-                    )
+                    raise DataError(too_many_cells(what, start, len(record), widest))
                 if record:
                     widest = limit
                 self.line = start
-                taken, start = 0, reader.line_num + 1
+                taken, start = 0, before + reader.line_num + 1
                 yield record
         except csv.Error as exc:
             hint = "; an unclosed quote?" if "field limit" in str(exc) else ""
             raise DataError(
-                f"{what}: malformed CSV at line {reader.line_num} ({exc}{hint})"
+                f"{what}: malformed CSV at line {before + reader.line_num} ({exc}{hint})"
             ) from None
+
+
+def too_many_cells(what: str, line: int, cells: int, limit: int) -> str:
+    """The message for a header (a record) with more cells than ``limit``."""
+    return f"{what}: line {line} has {cells:,} cells, above the {limit:,}-column limit"
 
 
 @contextlib.contextmanager

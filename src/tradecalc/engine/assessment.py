@@ -28,6 +28,7 @@ from tradecalc.core.money import (
 )
 from tradecalc.core.rate import FREE, Rate, Specific, convert_quantity
 from tradecalc.hts.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
+from tradecalc.hts.history import Resolved as LineLookup
 from tradecalc.hts.history import UsSchedule
 from tradecalc.schedule.models import (
     Claim,
@@ -1517,6 +1518,15 @@ def nearest_codes(digits: str, known: Iterable[str], limit: int = 3) -> list[str
     return [code for _, code in ranked[:limit]]
 
 
+def not_in_schedule(code: str, dest: str, on: str, found: LineLookup) -> str:
+    """The error for a code the schedule in force on ``on`` does not hold (``found``)."""
+    near = f"; nearest codes: {', '.join(found.nearest)}" if found.nearest else ""
+    return (
+        f"HS code {code} is not in the {dest} tariff schedule in force on {on} "
+        f"({found.revision}){near}"
+    )
+
+
 def lines_under(schedule: UsSchedule, shipment: Shipment, when: datetime) -> str | None:
     """The lines a short code covers when they differ (a review text), else None.
 
@@ -1526,11 +1536,7 @@ def lines_under(schedule: UsSchedule, shipment: Shipment, when: datetime) -> str
     found = schedule.resolve(shipment.digits, when)
     on = format_when(when)
     if not found.exists:
-        near = f"; nearest codes: {', '.join(found.nearest)}" if found.nearest else ""
-        raise UsageError(
-            f"HS code {shipment.code} is not in the {shipment.dest} tariff schedule in force "
-            f"on {on} ({found.revision}){near}"
-        )
+        raise UsageError(not_in_schedule(shipment.code, shipment.dest, on, found))
     if found.under:
         shown = "; ".join(f"{line.htsno}: {line.outcome}" for line in found.under[:12])
         more = f"; and {len(found.under) - 12} more" if len(found.under) > 12 else ""
@@ -1760,8 +1766,8 @@ ENTRY_TYPES = ("formal", "informal", "de-minimis", "postal", "postal-specific")
 def low_value_limit(party: Party | None, origin: str, moments: Iterable[datetime]) -> Decimal:
     """The value at or under which a shipment of ``origin`` without an entry type needs
     :func:`assess` at one of ``moments``: de minimis while it is available there (the result
-    then needs review). -1 when it never is. The batch's table paths send such rows, and
-    rows with an entry type, to the engine."""
+    then needs review). -1 when it never is. The batch's row path sends such rows, and rows
+    with an entry type, to the engine; its columns path adds :func:`within_de_minimis`."""
     rules = party.low_value if party is not None else None
     if rules is None:
         return Decimal(-1)
@@ -1769,6 +1775,15 @@ def low_value_limit(party: Party | None, origin: str, moments: Iterable[datetime
     if all(any(p.covers(origin, when) for p in suspended) for when in moments):
         return Decimal(-1)
     return rules.de_minimis.amount
+
+
+def within_de_minimis(customs_value: Decimal | str, limit: Decimal, on: str) -> str:
+    """The review item of a shipment without an entry type valued within de minimis."""
+    return (
+        f"value {customs_value} USD is within de minimis ({limit} USD, 19 U.S.C. 1321) "
+        f"on {on}: the duty depends on the entry; give --entry formal, informal, "
+        "de-minimis or postal"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1817,12 +1832,7 @@ def low_value(
     blocked = next((p for p in rules.de_minimis.suspended if p.covers(shipment.origin, when)), None)
     if kind is None or kind == "formal":
         if kind is None and customs_value <= limit and blocked is None:
-            ask = (
-                f"value {customs_value} USD is within de minimis ({limit} USD, 19 U.S.C. 1321) "
-                f"on {on}: the duty depends on the entry; give --entry formal, informal, "
-                "de-minimis or postal"
-            )
-            return Entered(lines, fees, review=(ask,))
+            return Entered(lines, fees, review=(within_de_minimis(customs_value, limit, on),))
         return Entered(lines, fees)
     if kind == "informal":
         return _informal(rules, shipment, when, customs_value, lines, fees, ())

@@ -241,15 +241,22 @@ def day_review(
     review: tuple[str, ...],
     fees: tuple[tuple[FeeAt, ...], tuple[str, ...]],
     intraday: tuple[str, ...],
+    entered: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
     """:func:`review_of` from a :attr:`LayerSummary.review` (layers without taxes), the
-    fees at the moment and the day's intraday caveat, in the engine's order."""
-    if not fees[1] and not intraday:
+    fees at the moment, the items the entry type adds (``Entered.review``) and the day's
+    intraday caveat, in the engine's order."""
+    if not fees[1] and not intraday and not entered:
         return review
-    return tuple(dict.fromkeys((*review, *fees[1], *intraday)))
+    return tuple(dict.fromkeys((*review, *fees[1], *entered, *intraday)))
 
 
 # ----------------------------------------------------------------------------- the table
+
+
+NO_BASE = "no base rate for the code: the engine says why"
+""":attr:`Layers.engine` of a code the schedule in force has no line for (or a short code
+whose lines differ): only the engine can tell which."""
 
 
 class NotATableError(ValueError):
@@ -370,6 +377,32 @@ class RateTable:
                 found = summarize(self.layers[index])
             self.summaries[index] = found
         return found
+
+    def packed_route(
+        self, importer: str, origin: str
+    ) -> tuple[list[str], list[int], list[int], array.array[int], array.array[int]]:
+        """The route's codes read from the cache, undecoded, for a reader of whole columns:
+        their digits and the offsets of their first and after-last intervals in the table's
+        interval starts and layer indexes, which come last (all routes' intervals).
+        NotATableError if damaged."""
+        packed = self.packed
+        if packed is None:
+            return [], [], [], array.array("q"), array.array("q")
+        code_at, starts, ids = packed.code_at, packed.starts, packed.ids
+        if len(code_at) != len(packed.names) + 1 or len(ids) != len(starts):
+            raise NotATableError("bad offsets")
+        if code_at[0] != 0 or code_at[-1] > len(starts) or list(code_at) != sorted(code_at):
+            raise NotATableError("bad offsets")
+        if ids and (min(ids) < 0 or max(ids) >= len(self.layers)):
+            raise NotATableError("bad intervals")
+        prefix = f"{importer}|{origin}|"
+        digits, lows, highs = [], [], []
+        for i, name in enumerate(packed.names):
+            if name.startswith(prefix):
+                digits.append(name[len(prefix) :])
+                lows.append(code_at[i])
+                highs.append(code_at[i + 1])
+        return digits, lows, highs, starts, ids
 
     def columns(
         self, importer: str, origin: str, codes: Iterable[str] | None = None
@@ -1075,7 +1108,7 @@ class _Compiler:
             tuple(rows),
             (*plan.review, *plan.asked),
             taxes.at(when),
-            "" if plan.has_base else "no base rate for the code: the engine says why",
+            "" if plan.has_base else NO_BASE,
             plan.claimable,
             plan.entry_only,
         )
@@ -1279,6 +1312,15 @@ class Tables:
         ``codes``, when given; DamagedTableError: call :meth:`drop`)."""
         try:
             return self.table.columns(importer, origin, codes)
+        except (NotATableError, ValueError, TypeError, KeyError, IndexError):
+            raise DamagedTableError from None
+
+    def packed_route(
+        self, importer: str, origin: str
+    ) -> tuple[list[str], list[int], list[int], array.array[int], array.array[int]]:
+        """:meth:`RateTable.packed_route` (DamagedTableError: call :meth:`drop`)."""
+        try:
+            return self.table.packed_route(importer, origin)
         except (NotATableError, ValueError, TypeError, KeyError, IndexError):
             raise DamagedTableError from None
 
@@ -1593,9 +1635,10 @@ def _helper_main(
                 break
             claims[number] = 2
             found[number] = _compile_chunk(compiler, chunks[number])
-        data = pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(write, "wb") as out:
-            out.write(data)
+        data = memoryview(pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+        while data:  # into the pipe to the parent (no file is written)
+            data = data[os.write(write, data) :]
+        os.close(write)
         status = 0
     finally:
         os._exit(status)
