@@ -4,7 +4,8 @@
    from the schedule's ad valorem lines plus one code the schedule does not know, values
    from $1 to $500,000 (log-uniform, to the cent; many products land on a half cent).
 2. Run ``tradecalc batch`` (the Decimal core) in a fresh process: wall time, shipment-regimes
-   per second, peak resident memory (``ru_maxrss`` of the child). Targets: >= 100k/s, <= 200 MiB.
+   per second, peak resident memory (the child's own: ``common.run_measured``). Targets:
+   >= 100k/s, <= 200 MiB.
 3. The same computation as one DuckDB SQL statement over the same CSV (exact DECIMAL, round
    half away from zero = half-up for amounts >= 0): every line's amount rounded to the cent,
    MPF clamped to its minimum and maximum, HMF. Which layers apply to a code under a regime is
@@ -20,14 +21,12 @@ from __future__ import annotations
 import csv
 import math
 import random
-import resource
-import subprocess
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
-from benchmarks.common import OUT, ROOT, child_env, schedule_path
+from benchmarks.common import OUT, ROOT, child_env, run_measured, schedule_path
 
 REGIMES = ("pre-geneva", "geneva")
 UNKNOWN_CODE = "8471.30.0100"
@@ -84,16 +83,10 @@ def run_core(shipments: Path, result: Path, data: Path, jobs: int) -> tuple[floa
         cmd += ["--regime", regime]
     if jobs > 1:
         cmd += ["--jobs", str(jobs)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    done = subprocess.run(cmd, env=child_env(), stderr=subprocess.PIPE, text=True)
-    wall = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"batch failed: {done.stderr}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak_kib <= before:
-        print("  (peak memory below an earlier child's: figure is an upper bound)")
-    return wall, peak_kib / 1024
+    found = run_measured(cmd, child_env())
+    if found.code not in (0, 1):
+        raise SystemExit(f"batch failed: {found.stderr}")
+    return found.wall, found.peak
 
 
 def _layer_tables(path: Path, codes: list[str]) -> tuple[list[tuple[str, str, str]], list[tuple]]:

@@ -41,7 +41,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from benchmarks.common import OUT, ROOT, child_env
+from benchmarks.common import OUT, ROOT, child_env, run_measured
 
 TRADE = ROOT.parent / "shared" / "data" / "trade" / "us-imports-from-china-2024-hs10.csv"
 DATES = (
@@ -78,21 +78,12 @@ CPU: list[float] = [0.0]
 def _child(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak MiB of one child run (exit 0 or 1); its CPU time in CPU[0].
 
-    The peak and CPU time are this child's own (``wait4``), not the largest of all children."""
-    import os
-    import tempfile
-
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        child = subprocess.Popen(cmd, env=env, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode not in (0, 1):
-            err.seek(0)
-            raise SystemExit(f"{' '.join(cmd)} failed: {err.read()[-2000:].decode()}")
-    CPU[0] = usage.ru_utime + usage.ru_stime
-    return wall, usage.ru_maxrss / 1024
+    The peak and CPU time are this child's own (:func:`benchmarks.common.run_measured`)."""
+    found = run_measured(cmd, env)
+    if found.code not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed: {found.stderr[-2000:]}")
+    CPU[0] = found.cpu
+    return found.wall, found.peak
 
 
 def run_batch(shipments: Path, result: Path, env: dict[str, str]) -> tuple[float, float]:

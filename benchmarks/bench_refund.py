@@ -10,7 +10,8 @@
 2. Baseline, in this process: the same file read by the ``csv`` module, row by row (the
    least any tool reading it must do).
 3. ``tradecalc refund FILE --as-of 2026-07-31 --format csv`` in a fresh process: wall time,
-   rows per second, peak resident memory (``ru_maxrss`` of the child). Target: 1 M rows
+   rows per second, peak resident memory (the child's own: ``common.run_measured``).
+   Target: 1 M rows
    in <= 60 s, with memory bounded: by default the run is done for 100,000 and 1,000,000
    rows (smallest first, so each peak is the child's own) and the two peaks compared.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from benchmarks.common import OUT, ROOT, child_env, schedule_path
+from benchmarks.common import OUT, ROOT, child_env, run_measured, schedule_path
 
 AS_OF = date(2026, 7, 31)
 FIRST, LAST = date(2025, 2, 4), date(2026, 7, 23)
@@ -148,19 +148,10 @@ def run_refund(path: Path, data: Path) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and peak MiB of ``tradecalc refund`` in a fresh process."""
     cmd = [sys.executable, "-m", "tradecalc", "refund", str(path), "--as-of", str(AS_OF)]
     cmd += ["--format", "csv", "--data", str(data)]
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
-    start = time.perf_counter()
-    done = subprocess.run(cmd, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wall = time.perf_counter() - start
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = usage.ru_utime + usage.ru_stime - cpu
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"refund failed: {done.stderr.decode()}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak_kib <= before:
-        print("  (peak memory below an earlier child's: figure is an upper bound)")
-    return wall, cpu, peak_kib / 1024
+    found = run_measured(cmd, child_env(), stdout=subprocess.DEVNULL)
+    if found.code not in (0, 1):
+        raise SystemExit(f"refund failed: {found.stderr}")
+    return found.wall, found.cpu, found.peak
 
 
 def main(rows: int = 1_000_000, data: str | None = None) -> float:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -44,3 +47,46 @@ def wall_time(cmd: list[str], env: dict[str, str]) -> float:
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.decode()}")
     return elapsed
+
+
+class Measured(NamedTuple):
+    """One child run: wall and CPU seconds, peak resident MiB, exit code, its stderr."""
+
+    wall: float
+    cpu: float
+    peak: float
+    code: int
+    stderr: str
+
+
+_LAUNCHER = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    cpu = usage.ru_utime + usage.ru_stime
+    out.write(f"{wall} {cpu} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+"""Runs a command and writes its wall time, CPU time, peak and exit code. A child's peak
+(``ru_maxrss``) starts at the memory of the process that spawned it (Linux keeps the
+larger across ``exec``): started from this small launcher, not from a benchmark that has
+grown, the figure is the command's own."""
+
+
+def run_measured(cmd: list[str], env: dict[str, str], stdout: int | None = None) -> Measured:
+    """``cmd`` run through :data:`_LAUNCHER`: its own wall, CPU and peak memory."""
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "measured"
+        done = subprocess.run(
+            [sys.executable, "-S", "-c", _LAUNCHER, str(report), *cmd],
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if not report.is_file():
+            raise SystemExit(f"{' '.join(cmd)}: the launcher failed: {done.stderr[-2000:]}")
+        wall, cpu, peak_kib, code = report.read_text().split()
+    return Measured(float(wall), float(cpu), int(peak_kib) / 1024, int(code), done.stderr)

@@ -1209,4 +1209,6 @@ def _scaled_text(whole: pl.Expr, unit: Decimal) -> pl.Expr:
     decimal product is exact (its scale is the sum of the scales), so nothing rounds."""
     import polars as pl
 
-    return (whole.cast(pl.Decimal(38, 0)) * pl.lit(unit)).cast(pl.String)
+    scale = -int(unit.as_tuple().exponent)
+    factor = pl.lit(str(unit)).cast(pl.Decimal(38, scale))  # a Decimal literal costs an import
+    return (whole.cast(pl.Decimal(38, 0)) * factor).cast(pl.String)
