@@ -278,3 +278,36 @@ def test_money_and_ratio_text_are_the_exact_decimal_digits(values: list[int]) ->
     ratio = frame.select(batch_join._ratio_text(pl.col("v"))).to_series().to_list()
     assert money == [f"{v // 100}.{v % 100:02d}" for v in values]
     assert ratio == [f"{v // 10**6}.{v % 10**6:06d}" for v in values]
+
+
+def test_rows_within_de_minimis_and_codes_not_in_force_are_columns_work(
+    world: tuple[Schedule, Tables, list[str]],
+) -> None:
+    """A value within de minimis (no entry type, while it is available) is charged by the
+    columns path with the engine's review item, and a code the schedule in force does not
+    hold gets the engine's error there too: same bytes as the reference path, and neither
+    kind of row left to it."""
+    schedule, tables, codes = world
+    days = ["2025-01-15", "2025-04-10", "2025-08-15", "2026-01-15"]
+    rows = [
+        [f"S{i}", code, "CN", "US", value, day, "", "", "", ""]
+        for i, (code, value, day) in enumerate(
+            (c, v, d) for d in days for c in [*codes[:12], "0708209010"] for v in ("12.34", "800")
+        )
+    ]
+    text = table_text(rows)
+    joined = batch_join.Vectorised(
+        schedule, tuple(HEADER), ("sku", "note"), tables, FxTable(), PROVENANCE
+    )
+    items = [(n, cells, None) for n, cells in enumerate(rows, start=1)]
+    charged = joined._charge(items)  # type: ignore[arg-type]
+    assert charged is not None
+    unknown = {n for n, row in enumerate(rows, start=1) if row[1] == "0708209010"}
+    assert {e.row for e in charged.errors} == unknown
+    assert all("is not in the US tariff schedule in force on" in e.reason for e in charged.errors)
+    lines = charged.lines.get_column("line").to_list()
+    within = [line for line in lines if "is within de minimis" in line]
+    assert within and all(",2025-01-15," in line or ",2025-04-10," in line for line in within)
+    assert "value 12.34 USD is within de minimis" in "".join(within)
+    assert len(lines) + len(charged.errors) == len(rows)  # nothing left to the reference path
+    assert render(schedule, tables, text, True, 1 << 16) == render(schedule, tables, text, False)

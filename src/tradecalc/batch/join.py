@@ -41,6 +41,7 @@ from tradecalc.batch.rows import (
     _Item,
     _items,
     _named_views,
+    checked_cells,
     join_rule,
 )
 from tradecalc.core.errors import TradecalcError, UsageError, failure_reason
@@ -605,10 +606,10 @@ class Vectorised(Joined):
             (pl.col("line").str.count_matches(",", literal=True) + 1).alias("cells"),
         )
         rest: list[_Item] = []
-        odd = frame.filter(pl.col("cells") != width).select("number", "line", "cells")
-        for number, line, cells in odd.iter_rows():
-            if line and not (cells == 1 and not line.strip()):  # blank lines are skipped
-                rest.append(RowError(number, f"{cells} cells where the header has {width}"))
+        for number, line in frame.filter(pl.col("cells") != width).select("number", "line").rows():
+            item = checked_cells(number, line.split(",") if line else [], width)
+            if item is not None:  # a bad row (a blank line is none)
+                rest.append(item)
         names = [f"c{i}" for i in range(width)]
         frame = (
             frame.filter(pl.col("cells") == width)

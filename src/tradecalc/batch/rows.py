@@ -251,18 +251,11 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
     extra = tuple(n for n in names if n not in _INPUT_SET)
     width = len(names)
 
-    def checked(number: int, cells: list[str]) -> _Item | None:
-        if len(cells) != width:
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                return None
-            return RowError(number, f"{len(cells)} cells where the header has {width}")
-        return number, cells, None
-
     def records(number: int) -> Iterator[_Item]:
         """The records after the simple lines (their ``number`` rows), as ``CsvRecords``."""
         lines = CsvRecords(handle, what, first_line=number + 2) if first is not None else reader
         for number, cells in enumerate(lines, start=number + 1):  # noqa: B020
-            if (item := checked(number, cells)) is not None:
+            if (item := checked_cells(number, cells, width)) is not None:
                 yield item
 
     def source() -> Iterator[Block | _Item]:
@@ -280,7 +273,8 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
                 yield part
                 continue
             for number, line in enumerate(part.lines(), start=part.first):
-                if (item := checked(number, line.split(",") if line else [])) is not None:
+                item = checked_cells(number, line.split(",") if line else [], width)
+                if item is not None:
                     yield item
 
     def items(source: Iterator[_Item]) -> Iterator[tuple[int, Mapping[str, object]] | RowError]:
@@ -293,6 +287,16 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
 
     rows = cells()
     return Rows(extra, items(rows), tuple(names), rows, source())
+
+
+def checked_cells(number: int, cells: list[str], width: int) -> _Item | None:
+    """Row ``number`` of a CSV input whose header has ``width`` columns: None for a blank
+    line (no cell, or one blank cell), a bad row for another number of cells."""
+    if len(cells) != width:
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            return None
+        return RowError(number, f"{len(cells)} cells where the header has {width}")
+    return number, cells, None
 
 
 def read_jsonl(handle: Iterable[str]) -> Rows:
