@@ -153,6 +153,8 @@ class Bundle:
         ] = {}
         """:meth:`lines` by prefix and the positions of its rows in force, with the nearest
         codes found among them (:meth:`nearest`)."""
+        self._on_day: dict[tuple[str, str], tuple[dict[str, Line], dict[str, tuple[str, ...]]]] = {}
+        """The same by prefix and day (a day's rows in force are found once)."""
 
     @cached_property
     def revisions(self) -> list[BundledRevision]:
@@ -216,6 +218,9 @@ class Bundle:
     ) -> tuple[dict[str, Line], dict[str, tuple[str, ...]]]:
         """:meth:`lines`, with the nearest codes found among them so far (by code)."""
         day = when.date().isoformat()
+        found = self._on_day.get((prefix, day))
+        if found is not None:
+            return found
         rows = self.rows(prefix)
         key = (
             prefix,
@@ -226,6 +231,9 @@ class Bundle:
             if len(self._in_force) >= ROWS_KEPT:
                 self._in_force.clear()
             found = self._in_force[key] = (self._make_lines([rows[i] for i in key[1]]), {})
+        if len(self._on_day) >= ROWS_KEPT:
+            self._on_day.clear()
+        self._on_day[(prefix, day)] = found
         return found
 
     def nearest(self, digits: str, when: datetime) -> tuple[str, ...]:
