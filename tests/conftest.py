@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tradecalc.hts.base_rates import Providers
 from tradecalc.schedule.load import LoadedSchedule, load_schedule
+from tradecalc.schedule.models import Schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -111,3 +113,17 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 def bundled() -> Iterator[LoadedSchedule]:
     """The bundled schedule, data/rates.yaml."""
     yield load_schedule(BUNDLED, use_cache=False)
+
+
+def bundled_us_codes(*prefixes: str) -> tuple[Schedule, Providers, list[str]]:
+    """The bundled schedule, the bundled US tariff lines as providers, and the US codes of
+    the route from China starting with one of ``prefixes`` (compile tests)."""
+    from tradecalc.engine.compiled import route_codes
+    from tradecalc.hts.history import open_schedule
+
+    schedule = load_schedule(use_cache=False).schedule
+    us = open_schedule(True, bundled=True)
+    assert us is not None
+    providers = Providers(us)
+    codes = [c for c in route_codes("US", providers, schedule) if c.startswith(prefixes)]
+    return schedule, providers, codes

@@ -75,6 +75,17 @@ def table_text(rows: list[list[str]], end: str = "\n") -> str:
     return stream.getvalue()
 
 
+def charge_rows(schedule: Schedule, tables: Tables, rows: list[list[str]]) -> batch_join.Charged:
+    """What the columns path itself charges (or refuses) of ``rows`` (cells of HEADER)."""
+    joined = batch_join.Vectorised(
+        schedule, tuple(HEADER), ("sku", "note"), tables, FxTable(), PROVENANCE
+    )
+    items = [(n, cells, None) for n, cells in enumerate(rows, start=1)]
+    charged = joined._charge(items)  # type: ignore[arg-type]
+    assert charged is not None
+    return charged
+
+
 DAY = st.integers(0, 800).map(lambda n: (date(2024, 12, 1) + timedelta(days=n)).isoformat())
 VALUE = st.one_of(
     st.integers(0, 10**12).map(lambda c: f"{c // 100}.{c % 100:02d}"),
@@ -143,12 +154,7 @@ def test_vectorised_sample_of_every_date(world: tuple[Schedule, Tables, list[str
         for i, (code, day) in enumerate((c, d) for d in days for c in codes)
     ]
     text = table_text(rows)
-    joined = batch_join.Vectorised(
-        schedule, tuple(HEADER), ("sku", "note"), tables, FxTable(), PROVENANCE
-    )
-    items = [(n, cells, None) for n, cells in enumerate(rows, start=1)]
-    charged = joined._charge(items)  # type: ignore[arg-type]
-    assert charged is not None
+    charged = charge_rows(schedule, tables, rows)
     assert charged.lines.height >= len(rows) // 2
     fast = render(schedule, tables, text, True)
     assert fast == render(schedule, tables, text, False)
@@ -256,12 +262,7 @@ def test_the_join_prices_only_what_its_one_rule_allows(
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batch_join, "join_rule", lambda: strict)
-        joined = batch_join.Vectorised(
-            schedule, tuple(HEADER), ("sku", "note"), tables, FxTable(), PROVENANCE
-        )
-        items = [(n, cells, None) for n, cells in enumerate(rows, start=1)]
-        charged = joined._charge(items)  # type: ignore[arg-type]
-        assert charged is not None
+        charged = charge_rows(schedule, tables, rows)
         priced = set(charged.lines.get_column("number").to_list())
         assert priced and all(rows[n - 1][4] == "800.01" and rows[n - 1][6] == "" for n in priced)
         assert render(schedule, tables, text, True) == reference
@@ -296,12 +297,7 @@ def test_rows_within_de_minimis_and_codes_not_in_force_are_columns_work(
         )
     ]
     text = table_text(rows)
-    joined = batch_join.Vectorised(
-        schedule, tuple(HEADER), ("sku", "note"), tables, FxTable(), PROVENANCE
-    )
-    items = [(n, cells, None) for n, cells in enumerate(rows, start=1)]
-    charged = joined._charge(items)  # type: ignore[arg-type]
-    assert charged is not None
+    charged = charge_rows(schedule, tables, rows)
     unknown = {n for n, row in enumerate(rows, start=1) if row[1] == "0708209010"}
     assert {e.row for e in charged.errors} == unknown
     assert all("is not in the US tariff schedule in force on" in e.reason for e in charged.errors)

@@ -18,9 +18,9 @@ import pytest
 
 from tradecalc.engine import compiled
 from tradecalc.hts.base_rates import Providers
-from tradecalc.hts.history import open_schedule
-from tradecalc.schedule.load import load_schedule
 from tradecalc.schedule.models import Schedule
+
+from conftest import bundled_us_codes
 
 TIMEOUT = 60
 
@@ -28,13 +28,7 @@ TIMEOUT = 60
 @pytest.fixture(scope="module")
 def world() -> tuple[Schedule, Providers, list[str]]:
     """The bundled data, the US lines, and codes of two chapters and one no revision has."""
-    schedule = load_schedule(use_cache=False).schedule
-    us = open_schedule(True, bundled=True)
-    assert us is not None
-    providers = Providers(us)
-    codes = [
-        c for c in compiled.route_codes("US", providers, schedule) if c.startswith(("61", "95"))
-    ]
+    schedule, providers, codes = bundled_us_codes("61", "95")
     assert len(codes) > 400
     codes.append("9999999999")
     random.Random(12).shuffle(codes)  # compiled in sorted order, added in this one

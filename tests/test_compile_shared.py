@@ -8,9 +8,9 @@ import pytest
 
 from tradecalc.engine import compiled
 from tradecalc.hts.base_rates import Providers
-from tradecalc.hts.history import open_schedule
-from tradecalc.schedule.load import load_schedule
 from tradecalc.schedule.models import Schedule
+
+from conftest import bundled_us_codes
 
 HEADING = "6110"
 """Sweaters: over a hundred tariff lines under a few measures, at many different rates."""
@@ -19,11 +19,7 @@ HEADING = "6110"
 @pytest.fixture(scope="module")
 def world() -> tuple[Schedule, Providers, list[str]]:
     """The bundled data, the US lines, and the codes under :data:`HEADING`."""
-    schedule = load_schedule(use_cache=False).schedule
-    us = open_schedule(True, bundled=True)
-    assert us is not None
-    providers = Providers(us)
-    codes = [c for c in compiled.route_codes("US", providers, schedule) if c.startswith(HEADING)]
+    schedule, providers, codes = bundled_us_codes(HEADING)
     assert len(codes) > 50
     return schedule, providers, codes
 

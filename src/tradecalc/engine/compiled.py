@@ -998,7 +998,7 @@ class _Compiler:
         out: list[tuple[datetime, Layers]] = []
         for position, when in enumerate(instants):
             imported = None if imports is None else imports[position]
-            layers = self.resolve(ship, when, scopes, imports is None, imported, taxes)
+            layers = self.resolve(ship, when, scopes, imports is None, imported, taxes)[0]
             if not out or out[-1][1] != layers:
                 out.append((when, layers))
         return out
@@ -1031,7 +1031,7 @@ class _Compiler:
             key = (parts, when, shape, taxed)
             known = self.moments.get(key)
             if known is None:
-                layers, row = self._resolve(ship, when, scopes, False, imported, taxes)
+                layers, row = self.resolve(ship, when, scopes, False, imported, taxes)
                 rate = None if row < 0 or imported is None else imported.rate
                 known = self.moments[key] = (layers, row, rate)
             layers, row, rate = known
@@ -1067,22 +1067,11 @@ class _Compiler:
         ask: bool,
         imported: ImportedRate | None,
         taxes: _CodeTaxes,
-    ) -> Layers:
-        """The layers at ``when``: :func:`tradecalc.engine.assessment.resolve_plan`, no trace;
-        the imported line is ``imported``, or the provider's when ``ask``."""
-        return self._resolve(ship, when, scopes, ask, imported, taxes)[0]
-
-    def _resolve(
-        self,
-        ship: engine.Shipment,
-        when: datetime,
-        scopes: Sequence[_CodeScope],
-        ask: bool,
-        imported: ImportedRate | None,
-        taxes: _CodeTaxes,
     ) -> tuple[Layers, int]:
-        """:meth:`resolve`, and the position of the imported base's row in the duties
-        (-1: none; the only layer without a period, as the compiler sets no override)."""
+        """The layers at ``when``: :func:`tradecalc.engine.assessment.resolve_plan`, no trace;
+        the imported line is ``imported``, or the provider's when ``ask``; and the position
+        of the imported base's row in the duties (-1: none; the only layer without a period,
+        as the compiler sets no override)."""
         lookup: Callable[[str, datetime], ImportedRate | None] | None = None
         if ask and self.provider is not None:
             lookup = self.provider.lookup
