@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -43,6 +43,7 @@ from tradecalc.batch.rows import (
     _named_views,
     checked_cells,
     join_rule,
+    simple_cells,
 )
 from tradecalc.core.errors import TradecalcError, UsageError, failure_reason
 from tradecalc.core.money import FxTable, money_sum
@@ -63,6 +64,8 @@ from tradecalc.engine.compiled import (
     day_review,
     fees_at,
     intraday_at,
+    micros_of,
+    moment_of,
     review_of,
     scaled,
 )
@@ -607,7 +610,7 @@ class Vectorised(Joined):
         )
         rest: list[_Item] = []
         for number, line in frame.filter(pl.col("cells") != width).select("number", "line").rows():
-            item = checked_cells(number, line.split(",") if line else [], width)
+            item = checked_cells(number, simple_cells(line), width)
             if item is not None:  # a bad row (a blank line is none)
                 rest.append(item)
         names = [f"c{i}" for i in range(width)]
@@ -796,7 +799,7 @@ class Vectorised(Joined):
             except TradecalcError:
                 is_date = False
             if is_date and moment >= START:
-                found = ((moment - START) // timedelta(microseconds=1), format_when(moment))
+                found = (micros_of(moment), format_when(moment))
             if len(self._entries) > 100_000:
                 self._entries.clear()
             self._entries[day] = found
@@ -809,7 +812,7 @@ class Vectorised(Joined):
         if key not in self._fees:
             party = self.party
             assert party is not None
-            when = START + micros * timedelta(microseconds=1)
+            when = moment_of(micros)
             fees = fees_at(party, mode, when)
             intraday = intraday_at(self.schedule, "US", when)
             exact = all(_exact_cents(low) and _exact_cents(high) for _, _, low, high in fees[0])
@@ -828,7 +831,7 @@ class Vectorised(Joined):
         if low:
             rules = self.party.low_value if self.party is not None else None
             assert rules is not None  # a limit was found
-            when = START + micros * timedelta(microseconds=1)
+            when = moment_of(micros)
             entered = (within_de_minimis(_VALUE_MARK, rules.de_minimis.amount, format_when(when)),)
         review = day_review(self.tables.summary(index).review, fees, intraday, entered)
         found = status(review)
@@ -1120,7 +1123,7 @@ class Vectorised(Joined):
         revisions = []
         try:
             for micros in frame.get_column("micros").unique().to_list():
-                rev = provider.in_force(START + micros * timedelta(microseconds=1))
+                rev = provider.in_force(moment_of(micros))
                 revisions.append((micros, rev.title if rev is not None else ""))
         except Exception:  # an unreadable revision: each row says so on the reference path
             return []
@@ -1133,7 +1136,7 @@ class Vectorised(Joined):
             if (text, rev) in self._missing_errors:
                 continue
             try:
-                found = provider.resolve(digits, START + micros * timedelta(microseconds=1))
+                found = provider.resolve(digits, moment_of(micros))
             except Exception:  # an unreadable revision: each row says so on the reference path
                 self._missing_errors[(text, rev)] = None
                 continue

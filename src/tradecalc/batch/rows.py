@@ -43,7 +43,13 @@ from operator import itemgetter
 from typing import IO, Any, NamedTuple
 
 from tradecalc.core.errors import DataError, TradecalcError, UsageError, failure_reason, shorten
-from tradecalc.core.files import MAX_COLUMNS, CsvRecords, LineReader, too_many_cells
+from tradecalc.core.files import (
+    MAX_COLUMNS,
+    CsvRecords,
+    LineReader,
+    count_lines,
+    too_many_cells,
+)
 from tradecalc.core.money import FxTable, effective_rate, exact, money_sum, parse_amount
 from tradecalc.core.status import status
 from tradecalc.engine.assessment import (
@@ -190,7 +196,7 @@ class Block:
     @property
     def count(self) -> int:
         """The lines (rows) of the block."""
-        return self.text.count("\n") + (not self.text.endswith("\n"))
+        return count_lines(self.text)
 
     def lines(self) -> list[str]:
         """The lines, without their ends."""
@@ -231,7 +237,7 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
     first = next(lead, None)
     if first is not None:
         line, _, rest = first.partition("\n")
-        header = line.split(",") if line else []
+        header = simple_cells(line)
         if len(header) > MAX_COLUMNS:
             raise DataError(too_many_cells(what, 1, len(header), MAX_COLUMNS))
     else:
@@ -251,10 +257,10 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
     extra = tuple(n for n in names if n not in _INPUT_SET)
     width = len(names)
 
-    def records(number: int) -> Iterator[_Item]:
-        """The records after the simple lines (their ``number`` rows), as ``CsvRecords``."""
-        lines = CsvRecords(handle, what, first_line=number + 2) if first is not None else reader
-        for number, cells in enumerate(lines, start=number + 1):  # noqa: B020
+    def records(done: int) -> Iterator[_Item]:
+        """The records after the simple lines (``done`` rows), as ``CsvRecords`` reads them."""
+        lines = CsvRecords(handle, what, first_line=done + 2) if first is not None else reader
+        for number, cells in enumerate(lines, start=done + 1):
             if (item := checked_cells(number, cells, width)) is not None:
                 yield item
 
@@ -273,7 +279,7 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
                 yield part
                 continue
             for number, line in enumerate(part.lines(), start=part.first):
-                item = checked_cells(number, line.split(",") if line else [], width)
+                item = checked_cells(number, simple_cells(line), width)
                 if item is not None:
                     yield item
 
@@ -287,6 +293,12 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
 
     rows = cells()
     return Rows(extra, items(rows), tuple(names), rows, source())
+
+
+def simple_cells(line: str) -> list[str]:
+    """The cells :mod:`csv` reads from a simple line (see :class:`Block`): none from an
+    empty one."""
+    return line.split(",") if line else []
 
 
 def checked_cells(number: int, cells: list[str], width: int) -> _Item | None:

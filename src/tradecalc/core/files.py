@@ -224,6 +224,11 @@ BLOCK_BYTES = 2 << 20
 """About how many bytes :meth:`LineReader.simple_blocks` gives at a time."""
 
 
+def count_lines(text: str) -> int:
+    """The lines of a non-empty ``\\n``-separated text (the last may lack its end)."""
+    return text.count("\n") + (not text.endswith("\n"))
+
+
 def _simple_text(piece: bytes, max_line: int) -> str | None:
     """``piece`` as text when its lines are simple (see :meth:`LineReader.simple_blocks`)."""
     if b'"' in piece or b"\x00" in piece:
@@ -347,7 +352,7 @@ class LineReader:
             if text is None:
                 break
             buffer = buffer[end:]
-            self.lines += text.count("\n") + (not text.endswith("\n"))
+            self.lines += count_lines(text)
             yield text
         self._pending = buffer
 

@@ -316,10 +316,11 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 _MICROS: dict[datetime, int] = {}
-"""Instants already converted by :func:`_micros` (a table has a few hundred distinct ones)."""
+"""Instants already converted by :func:`micros_of` (a table has a few hundred distinct ones)."""
 
 
-def _micros(when: datetime) -> int:
+def micros_of(when: datetime) -> int:
+    """``when`` as microseconds since :data:`START` (the table's interval starts)."""
     found = _MICROS.get(when)
     if found is None:
         if len(_MICROS) >= 100_000:
@@ -328,7 +329,8 @@ def _micros(when: datetime) -> int:
     return found
 
 
-def _when(micros: int) -> datetime:
+def moment_of(micros: int) -> datetime:
+    """The instant ``micros`` microseconds after :data:`START` (:func:`micros_of` undone)."""
     return START + micros * _MICRO
 
 
@@ -451,7 +453,7 @@ class RateTable:
                 raise NotATableError("bad intervals")
         for code, (when, refs) in decoded:
             digits.extend([code] * len(refs))
-            starts.extend(_micros(t) for t in when)
+            starts.extend(micros_of(t) for t in when)
             ids.extend(refs)
         return digits, starts, ids
 
@@ -462,14 +464,14 @@ class RateTable:
             position = self.packed.find("|".join(key))
             if position is not None:
                 starts, ids = self.packed.span(position, len(self.layers))
-                found = self.codes[key] = ([_when(s) for s in starts], ids)
+                found = self.codes[key] = ([moment_of(s) for s in starts], ids)
         return found
 
     def spans(self, key: tuple[str, str, str]) -> tuple[list[int], list[int]] | None:
         """:meth:`find` with starts as microseconds since :data:`START` (no datetimes made)."""
         found = self.codes.get(key)
         if found is not None:
-            return [_micros(s) for s in found[0]], found[1]
+            return [micros_of(s) for s in found[0]], found[1]
         if self.packed is not None:
             position = self.packed.find("|".join(key))
             if position is not None:
@@ -519,7 +521,7 @@ class RateTable:
         names, code_at, starts, ids = [], array.array("q", [0]), array.array("q"), array.array("q")
         for (i, o, d), (when, refs) in self.codes.items():
             names.append(f"{i}|{o}|{d}")
-            starts.extend(_micros(s) for s in when)
+            starts.extend(micros_of(s) for s in when)
             ids.extend(refs)
             code_at.append(len(starts))
         blobs = [_COMPACT.encode(x.to_json()).encode() for x in self.layers]
