@@ -1069,7 +1069,13 @@ class Vectorised(Joined):
 
         if len(self._layers_seen) > 1_000_000:  # a stream of ever new layer sets
             self._info, self._layers_seen, self._no_base = None, set(), set()
-        rows = []
+        columns: dict[str, list[object]] = {
+            "layer": [],
+            "metals": [],
+            "biggest": [],
+            "claimable": [],
+        }
+        lines: list[tuple[tuple[int, int, bool], ...]] = []
         for index in layer_ids:
             if index in self._layers_seen:
                 continue
@@ -1079,22 +1085,25 @@ class Vectorised(Joined):
                 if self.tables.layer(index).engine == NO_BASE:
                     self._no_base.add(index)
                 continue
-            biggest = max([n for n, _, _ in summary.lines] + [1])
-            row: dict[str, object] = {
-                "layer": index, "metals": summary.metals, "biggest": biggest,
-                "claimable": _cell(summary.claimable),
-            }  # fmt: skip
-            for slot, (n, k, on_remainder) in enumerate(summary.lines):
-                row.update({f"n{slot}": n, f"k{slot}": k, f"r{slot}": on_remainder})
-            rows.append(row)
-        if rows:
-            width = max(sum(1 for name in row if name[0] == "n") for row in rows)
+            columns["layer"].append(index)
+            columns["metals"].append(summary.metals)
+            columns["biggest"].append(max([n for n, _, _ in summary.lines] + [1]))
+            columns["claimable"].append(_cell(summary.claimable))
+            lines.append(summary.lines)
+        if lines:
             schema: dict[str, type[pl.DataType]] = {
                 "layer": pl.Int64, "metals": pl.Int64, "biggest": pl.Int64, "claimable": pl.String,
             }  # fmt: skip
-            for slot in range(width):
-                schema.update({f"n{slot}": pl.Int64, f"k{slot}": pl.Int64, f"r{slot}": pl.Boolean})
-            found = pl.DataFrame(rows, schema=schema)
+            for slot in range(max(len(found) for found in lines)):
+                kept = [found[slot] if slot < len(found) else (0, 1, False) for found in lines]
+                for name, part, kind in (
+                    ("n", 0, pl.Int64),
+                    ("k", 1, pl.Int64),
+                    ("r", 2, pl.Boolean),
+                ):
+                    columns[f"{name}{slot}"] = [line[part] for line in kept]
+                    schema[f"{name}{slot}"] = kind
+            found = pl.DataFrame(columns, schema=schema)
             if self._info is not None:
                 found = pl.concat([self._info, found], how="diagonal")
             slots = sum(1 for name in found.columns if name[0] == "n")

@@ -42,9 +42,16 @@ def _plain_value(annotation: Any, info: Any, value: Any, param: Any, ctx: Any) -
             return coerce_cli_path(Path(value), info, path_type=path_type, param=param, ctx=ctx)
     elif type(value) is bool and annotation is bool:
         return value
+    elif type(value) is int and annotation is int and _within(value, info.min, info.max):
+        return value  # a default (text given on the command line goes to Typer)
     elif isinstance(annotation, type) and issubclass(annotation, Enum) and value in annotation:
         return value  # a default given as a member
     return _UNSET
+
+
+def _within(value: int, low: Any, high: Any) -> bool:
+    """True when ``value`` is within an int option's ``min`` and ``max`` (None: unbounded)."""
+    return (low is None or value >= low) and (high is None or value <= high)
 
 
 @dataclass(frozen=True)
