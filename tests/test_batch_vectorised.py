@@ -60,8 +60,8 @@ def render(
     for item in found:
         if isinstance(item, batch.RowError):
             errors.append(item)
-        elif isinstance(item, str):
-            out.write(item)
+        elif isinstance(item, bytes):
+            out.write(item.decode())
         else:
             writer.write(item)
     return out.getvalue(), errors, summary
@@ -192,7 +192,7 @@ def test_jsonl_input_takes_the_reference_path(world: tuple[Schedule, Tables, lis
             )
         )
     assert found[0] == found[1]
-    assert not any(isinstance(item, str) for item in found[0])
+    assert not any(isinstance(item, bytes) for item in found[0])
 
 
 def test_a_cached_table_charges_from_its_columns_and_summaries(

@@ -77,8 +77,8 @@ from tradecalc.schedule.models import Schedule, format_when
 if TYPE_CHECKING:
     import polars as pl
 
-Output = ResultRow | RowError | str
-"""A result row, a bad row, or CSV text of whole rows (the vectorised path)."""
+Output = ResultRow | RowError | bytes
+"""A result row, a bad row, or UTF-8 CSV text of whole rows (the vectorised path)."""
 
 _CODE = re.compile(r"\d\d(?:\.?\d\d){1,4}\Z", re.ASCII)
 _VALUE = re.compile(r"\d{1,13}(?:\.\d{1,2})?\Z")
@@ -712,7 +712,7 @@ class Vectorised(Joined):
             )
             lines = pl.concat([lines, more]).sort("number", maintain_order=True)
         if not lines.is_empty():
-            yield lines.get_column("line").str.join("").item()
+            yield lines.get_column("line").str.join("").cast(pl.Binary).item()
 
     def _reset(self) -> None:
         """Forget what referred to layer indexes of a table since dropped."""

@@ -30,9 +30,11 @@ through :func:`tradecalc.engine.assessment.assess`.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import itertools
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -898,15 +900,22 @@ class ResultWriter:
         self._provenance = provenance
         self._jsonl = fmt == "jsonl"
         self._columns = output_columns(extra)
+        self._bytes = _utf8_bytes(stream)
         self._csv: Any = None
         if not self._jsonl:
             self._csv = csv.writer(stream, lineterminator="\n")
             if header:
                 self._csv.writerow(self._columns)
 
-    def write_chunk(self, text: str) -> None:
-        """Write CSV text of whole rows made elsewhere (the vectorised path's)."""
-        self._stream.write(text)
+    def write_chunk(self, data: bytes) -> None:
+        """Write UTF-8 CSV text of whole rows made elsewhere (the vectorised path's): onto
+        the byte stream under the text stream when that is what the text would become,
+        else as text."""
+        if self._bytes is None:
+            self._stream.write(data.decode())
+        else:
+            self._stream.flush()
+            self._bytes.write(data)
 
     def write(self, row: ResultRow) -> None:
         """Write one result row."""
@@ -916,6 +925,20 @@ class ResultWriter:
             self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
             self._csv.writerow((row.row, *row.passthrough, *row.values, *self._provenance))
+
+
+def _utf8_bytes(stream: IO[str]) -> IO[bytes] | None:
+    """The byte stream under ``stream`` when it writes text as UTF-8 with ``\n`` kept (a
+    file of :func:`tradecalc.core.files.atomic_text`, stdout on POSIX), else None."""
+    found = getattr(stream, "buffer", None)
+    encoding = getattr(stream, "encoding", None)
+    if found is None or not isinstance(encoding, str) or os.linesep != "\n":
+        return None
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return None
+    return found if utf8 else None
 
 
 def run(
@@ -958,7 +981,7 @@ def run(
     summary = Summary()
     writer = ResultWriter(out, fmt, rows.extra, provenance=provenance)
     tables = _open_tables(schedule, base_rates, data_sha256)
-    results: Iterator[ResultRow | RowError | str]
+    results: Iterator[ResultRow | RowError | bytes]
     if any(view.overrides or view.added for view in views):
         results = assess_rows(schedule, rows, views, fx, summary, base_rates, tables)
     else:
@@ -971,7 +994,7 @@ def run(
             if isinstance(item, RowError):
                 if on_error is not None:
                     on_error(item)
-            elif isinstance(item, str):
+            elif isinstance(item, bytes):
                 writer.write_chunk(item)
             else:
                 writer.write(item)
