@@ -307,3 +307,55 @@ def test_rows_within_de_minimis_and_codes_not_in_force_are_columns_work(
     assert "value 12.34 USD is within de minimis" in "".join(within)
     assert len(lines) + len(charged.errors) == len(rows)  # nothing left to the reference path
     assert render(schedule, tables, text, True, 1 << 16) == render(schedule, tables, text, False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["0101", "010121", "0101210010", "9503000073", "12019000"]),
+            st.lists(st.integers(0, 50), min_size=1, max_size=6, unique=True),
+        ),
+        min_size=0,
+        max_size=5,
+        unique_by=lambda code: code[0],
+    ),
+    st.integers(0, 4),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["0101", "010121", "9503000073", "8471", "x"]), st.integers(-5, 60)
+        ),
+        max_size=40,
+    ),
+)
+def test_interval_lookup_is_an_as_of_join_by_code(
+    codes: list[tuple[str, list[int]]], split: int, rows: list[tuple[str, int]]
+) -> None:
+    """:class:`_Intervals` gives each row the layer of its code's latest start at or
+    before its moment, as a plain search per row does, whatever the order codes came in."""
+    import polars as pl
+
+    layer_of = {}
+    frames = []
+    for number, (code, starts) in enumerate(codes):
+        layers = [number * 100 + i for i in range(len(starts))]
+        layer_of[code] = (sorted(starts), layers)
+        frames.append(
+            pl.DataFrame({"digits": [code] * len(starts), "start": sorted(starts),
+                          "layer": layers}, schema={"digits": pl.String, "start": pl.Int64,
+                                                    "layer": pl.Int64})
+        )  # fmt: skip
+    intervals = batch_join._Intervals()
+    for part in (frames[:split], frames[split:]):  # codes added over two chunks
+        if part:
+            intervals.add(pl.concat(part))
+    found = intervals.layers(
+        pl.Series([code for code, _ in rows], dtype=pl.String),
+        pl.Series([moment for _, moment in rows], dtype=pl.Int64),
+    ).to_list()
+    expected = []
+    for code, moment in rows:
+        starts, layers = layer_of.get(code, ([], []))
+        before = [layer for start, layer in zip(starts, layers, strict=True) if start <= moment]
+        expected.append(before[-1] if before else None)
+    assert found == expected

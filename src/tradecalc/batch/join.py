@@ -555,7 +555,7 @@ class Vectorised(Joined):
         self._missing_errors: dict[tuple[str, str], str | None] = {}
         """(code as written, HS revision) -> the error of a row of that code under that
         revision, the date as :data:`_DATE_MARK` (None: the reference path decides)."""
-        self._intervals: pl.DataFrame | None = None
+        self._intervals: _Intervals | None = None
         """The intervals of the codes in :attr:`_known` (chunks repeat codes: each code's
         intervals are read off the table once, not once per chunk)."""
         self._known: set[str] = set()
@@ -724,10 +724,10 @@ class Vectorised(Joined):
         self._packed_read = False
         self._generation = self.tables.generation
 
-    def _table_intervals(self, codes: list[str]) -> pl.DataFrame:
-        """The intervals of ``codes`` in the table (``digits``, ``start``, ``layer``, sorted
-        by start; those of codes of earlier chunks too), read off the table's columns; codes
-        not compiled yet are compiled on the way (DamagedTableError for a damaged table)."""
+    def _table_intervals(self, codes: list[str]) -> _Intervals:
+        """The intervals of ``codes`` in the table (and of codes of earlier chunks), read off
+        the table's columns; codes not compiled yet are compiled on the way
+        (DamagedTableError for a damaged table)."""
         import polars as pl
 
         if self.tables.generation != self._generation:
@@ -735,12 +735,14 @@ class Vectorised(Joined):
         if self._intervals is not None and self._intervals.height > _INTERVALS_KEPT:
             self._intervals = None  # a stream of ever new codes: start over
             self._known.clear()
+        if self._intervals is None:
+            self._intervals = _Intervals()
         if not self._packed_read:
             self._packed_read = True
-            self._intervals = self._packed_intervals()
+            self._intervals.add(self._packed_intervals())
         asked = codes
         codes = [c for c in asked if c not in self._known and c not in self._unknown]
-        if not codes and self._intervals is not None:
+        if not codes:
             return self._intervals
         self.tables.prepare("US", "CN", codes)  # many new codes: on both cores
         digits, starts, ids = self.tables.columns("US", "CN", codes)
@@ -761,34 +763,33 @@ class Vectorised(Joined):
             starts.extend(spans[0])
             ids.extend(spans[1])
         schema = {"digits": pl.String, "start": pl.Int64, "layer": pl.Int64}
-        found_now = pl.DataFrame({"digits": digits, "start": starts, "layer": ids}, schema=schema)
-        if self._intervals is not None:
-            found_now = pl.concat([self._intervals, found_now])
-        self._intervals = found_now.sort("start")
+        self._intervals.add(
+            pl.DataFrame({"digits": digits, "start": starts, "layer": ids}, schema=schema)
+        )
         self._known.update(c for c in codes if c not in self._unknown)
         return self._intervals
 
-    def _packed_intervals(self) -> pl.DataFrame | None:
-        """The intervals of every code the cached table holds packed, as whole columns (none
-        decoded; their codes join :attr:`_known`)."""
+    def _packed_intervals(self) -> pl.DataFrame:
+        """The intervals of every code the cached table holds packed, as whole columns
+        (``digits``, ``start``, ``layer``; none decoded; their codes join :attr:`_known`)."""
         import polars as pl
 
         digits, lows, highs, starts, ids = self.tables.packed_route("US", "CN")
-        if not digits:
-            return None
         at = (
-            pl.DataFrame({"digits": digits, "low": lows, "high": highs})
+            pl.DataFrame(
+                {"digits": digits, "low": lows, "high": highs},
+                schema={"digits": pl.String, "low": pl.Int64, "high": pl.Int64},
+            )
             .select("digits", pl.int_ranges("low", "high").alias("at"))
             .explode("at")
             .drop_nulls("at")
         )
-        found = at.select(
+        self._known.update(digits)
+        return at.select(
             "digits",
             pl.Series(starts, dtype=pl.Int64).gather(at.get_column("at")).alias("start"),
             pl.Series(ids, dtype=pl.Int64).gather(at.get_column("at")).alias("layer"),
         )
-        self._known.update(digits)
-        return found.sort("start")
 
     def _entry(self, day: str) -> tuple[int, str] | None:
         """An entry date's moment (microseconds since the table's start) and its text."""
@@ -907,13 +908,8 @@ class Vectorised(Joined):
         # the intervals of the codes: an as-of join on the table's columns
         codes = frame.get_column("digits").unique(maintain_order=True).to_list()
         intervals = self._table_intervals(codes)
-        frame = frame.sort("micros").join_asof(
-            intervals,
-            left_on="micros",
-            right_on="start",
-            by="digits",
-            strategy="backward",
-            check_sortedness=False,
+        frame = frame.with_columns(
+            intervals.layers(frame.get_column("digits"), frame.get_column("micros"))
         )
         # the layer sets (their summaries, never the layers) and the days' fees
         layer_ids = frame.get_column("layer").drop_nulls().unique().to_list()
@@ -1169,6 +1165,84 @@ class Vectorised(Joined):
             .sort("number")
         )
         return [RowError(n, r) for n, r in found_errors.iter_rows()]
+
+
+class _Intervals:
+    """The intervals of the codes read off the table so far, looked up as whole columns.
+
+    Each code has a position (in the order added); its intervals are kept by position, then
+    start, under the key ``position * R + rank of the start`` among every distinct start
+    (``R`` of them). A row's layer set is then one binary search for ``position * R + rank
+    of the latest start at or before its moment``: the last key at or below it is the
+    code's interval in force if it has the code's position (an as-of join by code, with no
+    hash of the intervals per chunk). A rank stands for an instant exactly, so nothing
+    rounds."""
+
+    def __init__(self) -> None:
+        import polars as pl
+
+        self._codes = pl.DataFrame(schema={"digits": pl.String, "position": pl.Int64})
+        self._kept = pl.DataFrame(
+            schema={"position": pl.Int64, "start": pl.Int64, "layer": pl.Int64}
+        )
+        self._instants = pl.Series("start", [], dtype=pl.Int64)
+        self._keys = pl.Series("key", [], dtype=pl.Int64)
+
+    @property
+    def height(self) -> int:
+        """How many intervals are kept."""
+        return self._kept.height
+
+    def add(self, found: pl.DataFrame) -> None:
+        """Keep the intervals of new codes (columns ``digits``, ``start``, ``layer``)."""
+        import polars as pl
+
+        if found.is_empty():
+            return
+        first = self._codes.height
+        codes = found.select(pl.col("digits").unique(maintain_order=True)).with_columns(
+            pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias("position")
+        )
+        found = (
+            found.join(codes, on="digits", how="left", maintain_order="left")
+            .select("position", "start", "layer")
+            .sort("position", "start")
+        )
+        self._codes = pl.concat([self._codes, codes])
+        self._kept = pl.concat([self._kept, found])
+        starts = self._kept.get_column("start")
+        self._instants = starts.unique().sort()
+        rank = self._instants.search_sorted(starts, side="left").cast(pl.Int64)
+        self._keys = self._kept.get_column("position") * self._instants.len() + rank
+
+    def layers(self, digits: pl.Series, micros: pl.Series) -> pl.Series:
+        """The layer set in force for each row's code at its moment (null: none)."""
+        import polars as pl
+
+        if self._keys.is_empty():
+            return pl.Series("layer", [None] * digits.len(), dtype=pl.Int64)
+        position = (
+            digits.to_frame("digits")
+            .join(self._codes, on="digits", how="left", maintain_order="left")
+            .get_column("position")
+            .fill_null(-1)
+        )
+        rank = self._instants.search_sorted(micros, side="right").cast(pl.Int64) - 1
+        at = self._keys.search_sorted(position * self._instants.len() + rank, side="right")
+        at = at.cast(pl.Int64) - 1
+        safe = at.clip(lower_bound=0)
+        return (
+            pl.DataFrame(
+                {
+                    "hit": (at >= 0)
+                    & (position >= 0)
+                    & (self._kept.get_column("position").gather(safe) == position),
+                    "layer": self._kept.get_column("layer").gather(safe),
+                }
+            )
+            .select(pl.when("hit").then("layer").alias("layer"))
+            .get_column("layer")
+        )
 
 
 class Charged(NamedTuple):
