@@ -332,30 +332,29 @@ def test_interval_lookup_is_an_as_of_join_by_code(
     codes: list[tuple[str, list[int]]], split: int, rows: list[tuple[str, int]]
 ) -> None:
     """:class:`_Intervals` gives each row the layer of its code's latest start at or
-    before its moment, as a plain search per row does, whatever the order codes came in."""
+    before its moment, as a plain search per row does, whatever the order codes and their
+    intervals came in."""
     import polars as pl
 
-    layer_of = {}
-    frames = []
-    for number, (code, starts) in enumerate(codes):
-        layers = [number * 100 + i for i in range(len(starts))]
-        layer_of[code] = (sorted(starts), layers)
-        frames.append(
-            pl.DataFrame({"digits": [code] * len(starts), "start": sorted(starts),
-                          "layer": layers}, schema={"digits": pl.String, "start": pl.Int64,
-                                                    "layer": pl.Int64})
-        )  # fmt: skip
+    layer_of = {
+        (code, start): number * 100 + i
+        for number, (code, starts) in enumerate(codes)
+        for i, start in enumerate(starts)
+    }
     intervals = batch_join._Intervals()
-    for part in (frames[:split], frames[split:]):  # codes added over two chunks
-        if part:
-            intervals.add(pl.concat(part))
+    for part in (codes[:split], codes[split:]):  # codes added over two chunks
+        found = [(i, start, layer_of[code, start]) for i, (code, starts) in enumerate(part)
+                 for start in starts]  # fmt: skip
+        intervals.add(
+            [code for code, _ in part],
+            pl.DataFrame(found, schema=["code", "start", "layer"], orient="row"),
+        )
     found = intervals.layers(
         pl.Series([code for code, _ in rows], dtype=pl.String),
         pl.Series([moment for _, moment in rows], dtype=pl.Int64),
     ).to_list()
     expected = []
     for code, moment in rows:
-        starts, layers = layer_of.get(code, ([], []))
-        before = [layer for start, layer in zip(starts, layers, strict=True) if start <= moment]
-        expected.append(before[-1] if before else None)
+        before = [start for (known, start) in layer_of if known == code and start <= moment]
+        expected.append(layer_of[code, max(before)] if before else None)
     assert found == expected

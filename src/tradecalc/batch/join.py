@@ -454,7 +454,7 @@ def assess_joined(
 
     With CSV input (every cell text), ``provenance`` (CSV output), no ``views`` and the
     ``fast`` extra installed, plain dated rows are charged by :class:`Vectorised` and come
-    out as CSV text (str items);
+    out as UTF-8 CSV text (bytes items);
     ``vectorised`` forces the choice (None: when available, unless the environment says
     ``TRADECALC_VECTORISED=0``)."""
     header, items = _items(rows)
@@ -739,7 +739,7 @@ class Vectorised(Joined):
             self._intervals = _Intervals()
         if not self._packed_read:
             self._packed_read = True
-            self._intervals.add(self._packed_intervals())
+            self._intervals.add(*self._packed_intervals())
         asked = codes
         codes = [c for c in asked if c not in self._known and c not in self._unknown]
         if not codes:
@@ -762,34 +762,44 @@ class Vectorised(Joined):
             digits.extend([code] * len(spans[0]))
             starts.extend(spans[0])
             ids.extend(spans[1])
-        schema = {"digits": pl.String, "start": pl.Int64, "layer": pl.Int64}
+        added = list(dict.fromkeys(digits))
+        index = {code: i for i, code in enumerate(added)}
+        schema = {"code": pl.Int64, "start": pl.Int64, "layer": pl.Int64}
         self._intervals.add(
-            pl.DataFrame({"digits": digits, "start": starts, "layer": ids}, schema=schema)
+            added,
+            pl.DataFrame(
+                {"code": [index[d] for d in digits], "start": starts, "layer": ids}, schema=schema
+            ),
         )
         self._known.update(c for c in codes if c not in self._unknown)
         return self._intervals
 
-    def _packed_intervals(self) -> pl.DataFrame:
-        """The intervals of every code the cached table holds packed, as whole columns
-        (``digits``, ``start``, ``layer``; none decoded; their codes join :attr:`_known`)."""
+    def _packed_intervals(self) -> tuple[list[str], pl.DataFrame]:
+        """The codes the cached table holds packed and their intervals as whole columns
+        (``code``, an index into the codes, ``start``, ``layer``; none decoded; the codes
+        join :attr:`_known`). DamagedTableError for a layer index out of range."""
         import polars as pl
 
         digits, lows, highs, starts, ids = self.tables.packed_route("US", "CN")
         at = (
             pl.DataFrame(
-                {"digits": digits, "low": lows, "high": highs},
-                schema={"digits": pl.String, "low": pl.Int64, "high": pl.Int64},
+                {"code": range(len(digits)), "low": lows, "high": highs},
+                schema={"code": pl.Int64, "low": pl.Int64, "high": pl.Int64},
             )
-            .select("digits", pl.int_ranges("low", "high").alias("at"))
+            .select("code", pl.int_ranges("low", "high").alias("at"))
             .explode("at")
             .drop_nulls("at")
         )
-        self._known.update(digits)
-        return at.select(
-            "digits",
+        found = at.select(
+            "code",
             pl.Series(starts, dtype=pl.Int64).gather(at.get_column("at")).alias("start"),
             pl.Series(ids, dtype=pl.Int64).gather(at.get_column("at")).alias("layer"),
         )
+        low, high = found.select(pl.col("layer").min().alias("low"), pl.col("layer").max()).row(0)
+        if low is not None and not 0 <= low <= high < self.tables.count:
+            raise DamagedTableError
+        self._known.update(digits)
+        return digits, found
 
     def _entry(self, day: str) -> tuple[int, str] | None:
         """An entry date's moment (microseconds since the table's start) and its text."""
@@ -1193,27 +1203,38 @@ class _Intervals:
         """How many intervals are kept."""
         return self._kept.height
 
-    def add(self, found: pl.DataFrame) -> None:
-        """Keep the intervals of new codes (columns ``digits``, ``start``, ``layer``)."""
+    def add(self, codes: list[str], found: pl.DataFrame) -> None:
+        """Keep the intervals of new ``codes``: ``found`` has a row per interval, ``code``
+        (an index into ``codes``), ``start`` and ``layer``."""
         import polars as pl
 
-        if found.is_empty():
+        if not codes:
             return
         first = self._codes.height
-        codes = found.select(pl.col("digits").unique(maintain_order=True)).with_columns(
-            pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias("position")
+        self._codes = pl.concat(
+            [
+                self._codes,
+                pl.DataFrame(
+                    {"digits": codes, "position": range(first, first + len(codes))},
+                    schema={"digits": pl.String, "position": pl.Int64},
+                ),
+            ]
         )
-        found = (
-            found.join(codes, on="digits", how="left", maintain_order="left")
-            .select("position", "start", "layer")
-            .sort("position", "start")
-        )
-        self._codes = pl.concat([self._codes, codes])
+        found = found.select((pl.col("code") + first).alias("position"), "start", "layer")
         self._kept = pl.concat([self._kept, found])
+        self._keys = self._keyed()
+        if not self._keys.is_sorted():  # a code's intervals out of order: put them in order
+            self._kept = self._kept.sort("position", "start")
+            self._keys = self._keyed()
+
+    def _keyed(self) -> pl.Series:
+        """The key of each interval kept (and the distinct starts, for the ranks)."""
+        import polars as pl
+
         starts = self._kept.get_column("start")
         self._instants = starts.unique().sort()
         rank = self._instants.search_sorted(starts, side="left").cast(pl.Int64)
-        self._keys = self._kept.get_column("position") * self._instants.len() + rank
+        return self._kept.get_column("position") * self._instants.len() + rank
 
     def layers(self, digits: pl.Series, micros: pl.Series) -> pl.Series:
         """The layer set in force for each row's code at its moment (null: none)."""

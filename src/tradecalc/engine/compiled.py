@@ -407,7 +407,9 @@ class RateTable:
         """The route's codes read from the cache, undecoded, for a reader of whole columns:
         their digits and the offsets of their first and after-last intervals in the table's
         interval starts and layer indexes, which come last (all routes' intervals).
-        NotATableError if damaged."""
+        NotATableError for damaged offsets; the layer indexes are the reader's to check
+        (below :attr:`Tables.count`: a reader of whole columns checks those it reads at
+        once)."""
         packed = self.packed
         if packed is None:
             return [], [], [], array.array("q"), array.array("q")
@@ -416,8 +418,6 @@ class RateTable:
             raise NotATableError("bad offsets")
         if code_at[0] != 0 or code_at[-1] > len(starts) or list(code_at) != sorted(code_at):
             raise NotATableError("bad offsets")
-        if ids and (min(ids) < 0 or max(ids) >= len(self.layers)):
-            raise NotATableError("bad intervals")
         prefix = f"{importer}|{origin}|"
         digits, lows, highs = [], [], []
         for i, name in enumerate(packed.names):
@@ -1270,6 +1270,11 @@ class Tables:
         self._compilers: dict[tuple[str, str], _Compiler] = {}
         self._failed: set[tuple[str, str, str]] = set()
         self.added = 0
+
+    @property
+    def count(self) -> int:
+        """How many layer sets the table holds (every layer index is below it)."""
+        return len(self.table.layers)
 
     def at(self, importer: str, origin: str, digits: str, when: datetime) -> Layers | None:
         """The layers of a code at ``when``; None when only the engine can tell."""
