@@ -36,6 +36,7 @@ import itertools
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -901,6 +902,7 @@ class ResultWriter:
         self._jsonl = fmt == "jsonl"
         self._columns = output_columns(extra)
         self._bytes = _utf8_bytes(stream)
+        self._writing: _Write | None = None
         self._csv: Any = None
         if not self._jsonl:
             self._csv = csv.writer(stream, lineterminator="\n")
@@ -909,22 +911,59 @@ class ResultWriter:
 
     def write_chunk(self, data: bytes) -> None:
         """Write UTF-8 CSV text of whole rows made elsewhere (the vectorised path's): onto
-        the byte stream under the text stream when that is what the text would become,
-        else as text."""
+        the byte stream under the text stream when that is what the text would become, by
+        a thread of its own while the next rows are assessed (one write at a time:
+        :meth:`finish` waits for it and raises its error); else as text."""
         if self._bytes is None:
             self._stream.write(data.decode())
-        else:
-            self._stream.flush()
-            self._bytes.write(data)
+            return
+        self.finish()
+        self._stream.flush()
+        self._writing = _Write(self._bytes, data)
+
+    def finish(self) -> None:
+        """Wait for the write in flight; raise its error."""
+        error = self.wait()
+        if error is not None:
+            raise error
+
+    def wait(self) -> BaseException | None:
+        """Wait for the write in flight; its error, if any."""
+        writing, self._writing = self._writing, None
+        if writing is None:
+            return None
+        writing.join()
+        return writing.error
 
     def write(self, row: ResultRow) -> None:
         """Write one result row."""
+        if self._writing is not None:
+            self.finish()
         if self._jsonl:
             cells = (row.row, *row.passthrough, *row.values, *self._provenance)
             record = dict(zip(self._columns, cells, strict=True))
             self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
             self._csv.writerow((row.row, *row.passthrough, *row.values, *self._provenance))
+
+
+class _Write(threading.Thread):
+    """One write of bytes, by a thread of its own (the file system's time overlaps the
+    next rows' assessment); the error, if any, is kept for the caller to raise."""
+
+    def __init__(self, stream: IO[bytes], data: bytes) -> None:
+        super().__init__(name="tradecalc-write", daemon=True)
+        self.stream = stream
+        self.data = data
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.stream.write(self.data)
+        except BaseException as exc:  # raised by the caller, in its own thread
+            self.error = exc
+        self.data = b""
 
 
 def _utf8_bytes(stream: IO[str]) -> IO[bytes] | None:
@@ -998,7 +1037,9 @@ def run(
                 writer.write_chunk(item)
             else:
                 writer.write(item)
+        writer.finish()
     finally:
+        writer.wait()  # stopped by an error: the write in flight ends before the file goes
         tables.save()
     return summary
 
