@@ -1,6 +1,7 @@
 """The Typer application object and what every command shares."""
 
 import gc
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
@@ -296,6 +297,14 @@ def streaming() -> None:
     """
     gc.set_threshold(10_000, 100, 10)
     gc.enable()
+    os.environ.setdefault(*KEEP_FREED_PAGES)
+
+
+KEEP_FREED_PAGES = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:-1")
+"""polars' allocator (jemalloc) keeps the pages a stream's chunks free for the next chunks
+instead of giving them back to the system and faulting them in again (read when polars is
+first imported; a value the user set wins). On 1,000,000 generated rows: 256k page faults
+and 2.1 s of system time before, 83k and 1.5 s after, the same peak memory."""
 
 
 _traceback_wanted = False
