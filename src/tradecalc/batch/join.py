@@ -547,7 +547,12 @@ class Vectorised(Joined):
         """Codes the table cannot compile (the engine says why)."""
         self._entries: dict[str, tuple[int, str] | None] = {}
         self._fees: dict[tuple[int, str], tuple[FeesAt, tuple[str, ...]] | None] = {}
-        self._reviews: dict[tuple[int, int, str, bool], tuple[str, bool]] = {}
+        self._day_rows: dict[
+            tuple[int, str], tuple[bool | None, tuple[tuple[int, int, int, int], ...]]
+        ] = {}
+        """:meth:`_day_row` by moment and mode."""
+        self._review_frame: pl.DataFrame | None = None
+        """:meth:`_review_columns` of the keys met so far."""
         self._info: pl.DataFrame | None = None
         """:meth:`_layer_info` of the layer sets seen so far."""
         self._layers_seen: set[int] = set()
@@ -717,7 +722,7 @@ class Vectorised(Joined):
     def _reset(self) -> None:
         """Forget what referred to layer indexes of a table since dropped."""
         self._unknown.clear()
-        self._reviews.clear()
+        self._review_frame = None
         self._info, self._layers_seen, self._no_base = None, set(), set()
         self._intervals = None
         self._known.clear()
@@ -833,6 +838,85 @@ class Vectorised(Joined):
             return None
         return found[0], (*found[0][1], *found[1])
 
+    def _day_columns(self, keys: list[tuple[int, str]]) -> tuple[pl.DataFrame, int, int] | None:
+        """The fees of each (moment, mode) of ``keys`` as columns: ``micros``, ``mode_``,
+        ``plain_day`` (the day adds no review item) and per fee slot ``fnN``, ``fkN``,
+        ``loN``, ``hiN`` (rate ``fn / fk``, minimum and maximum cents, -1 for none; an empty
+        slot charges 0); the number of slots and the largest fee rate numerator. Days whose
+        fee bounds are not whole cents are left out (None: all of them)."""
+        import polars as pl
+
+        if len(self._day_rows) > 100_000:
+            self._day_rows.clear()
+        found = []
+        for key in keys:
+            row = self._day_rows.get(key)
+            if row is None:
+                row = self._day_rows[key] = self._day_row(*key)
+            if row[0] is not None:
+                found.append((key, row))
+        if not found:
+            return None
+        width = max(len(fees) for _, (_, fees) in found)
+        columns: dict[str, list[object]] = {
+            "micros": [micros for (micros, _), _ in found],
+            "mode_": [mode for (_, mode), _ in found],
+            "plain_day": [plain for _, (plain, _) in found],
+        }
+        schema: dict[str, type[pl.DataType]] = {
+            "micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean,
+        }  # fmt: skip
+        for slot in range(width):
+            kept = [fees[slot] if slot < len(fees) else (0, 1, -1, -1) for _, (_, fees) in found]
+            for part, name in enumerate(("fn", "fk", "lo", "hi")):
+                columns[f"{name}{slot}"] = [fee[part] for fee in kept]
+                schema[f"{name}{slot}"] = pl.Int64
+        biggest = max([fee[0] for _, (_, fees) in found for fee in fees] + [1])
+        return pl.DataFrame(columns, schema=schema), width, biggest
+
+    def _day_row(
+        self, micros: int, mode: str
+    ) -> tuple[bool | None, tuple[tuple[int, int, int, int], ...]]:
+        """:meth:`_day_columns`' row of a moment and mode: whether the day adds no review
+        item (None: its fee bounds are not whole cents) and each fee as
+        ``(n, k, min, max)``."""
+        found = self._day(micros, mode)
+        if found is None:
+            return None, ()
+        fees, extra_review = found
+        rows = []
+        for _, rate, low, high in fees[0]:
+            low_c, high_c = _cents(low), _cents(high)
+            rows.append((*scaled(rate), -1 if low_c is None else low_c,
+                         -1 if high_c is None else high_c))  # fmt: skip
+        return not extra_review, tuple(rows)
+
+    def _review_columns(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """``status,review`` as CSV text (``review``) and whether a row needs review
+        (``needs``) for each of ``keys`` (columns ``layer``, ``r_micros``, ``r_mode``,
+        ``low_``: see :meth:`_review`), with those of earlier chunks: each key is worked
+        out once."""
+        import polars as pl
+
+        names = keys.columns
+        kept = self._review_frame
+        if kept is not None and kept.height > 200_000:
+            kept = None  # a stream of ever new layer sets and days: start over
+        if kept is not None:
+            keys = keys.join(kept.select(names), on=names, how="anti")
+        if not keys.is_empty() or kept is None:
+            found = pl.DataFrame(
+                [(*key, *self._review(*key)) for key in keys.iter_rows()],
+                schema={
+                    "layer": pl.Int64, "r_micros": pl.Int64, "r_mode": pl.String,
+                    "low_": pl.Boolean, "review": pl.String, "needs": pl.Boolean,
+                },
+                orient="row",
+            )  # fmt: skip
+            kept = found if kept is None else pl.concat([kept, found])
+        self._review_frame = kept
+        return kept
+
     def _review(self, index: int, micros: int, mode: str, low: bool) -> tuple[str, bool]:
         """``status,review`` as CSV text, and whether the row needs review (``mode`` ""
         for a day whose fees and caveats add nothing); ``low``: valued within de minimis,
@@ -924,50 +1008,13 @@ class Vectorised(Joined):
         # the layer sets (their summaries, never the layers) and the days' fees
         layer_ids = frame.get_column("layer").drop_nulls().unique().to_list()
         info, no_base, width = self._layer_info(layer_ids)
-        fee_keys = frame.select("micros", "mode_").unique().rows()
-        fee_rows: list[tuple[int, str, int, int, int, int]] = []
-        day_ok: list[tuple[int, str, bool]] = []
-        for micros, mode_ in fee_keys:
-            found_fees = self._day(micros, mode_)
-            if found_fees is None:
-                continue
-            fees, extra_review = found_fees
-            day_ok.append((micros, mode_, not extra_review))
-            for _, rate, low, high in fees[0]:
-                number, scale = scaled(rate)
-                low_c, high_c = _cents(low), _cents(high)
-                fee_rows.append(
-                    (micros, mode_, number, scale,
-                     -1 if low_c is None else low_c, -1 if high_c is None else high_c)
-                )  # fmt: skip
+        fee_days = self._day_columns(frame.select("micros", "mode_").unique().rows())
         unknown = pl.col("layer").is_null() | pl.col("layer").is_in(no_base)
         errors = self._missing(frame.filter(unknown))
         frame = frame.filter(~unknown)
-        if info is None or not day_ok:
+        if info is None or fee_days is None:
             return Charged(_NO_LINES(), 0, 0, 0, errors) if errors else None
-        biggest = max([f[2] for f in fee_rows] + [1])
-        fees_of: dict[tuple[int, str], list[tuple[int, int, int, int]]] = {}
-        for micros, mode_, n, k, low_c, high_c in fee_rows:
-            fees_of.setdefault((micros, mode_), []).append((n, k, low_c, high_c))
-        fee_width = max((len(v) for v in fees_of.values()), default=0)
-        day_columns: dict[str, list[object]] = {"micros": [], "mode_": [], "plain_day": []}
-        day_schema: dict[str, type[pl.DataType]] = {
-            "micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean,
-        }  # fmt: skip
-        for slot in range(fee_width):
-            for name in ("fn", "fk", "lo", "hi"):
-                day_columns[f"{name}{slot}"] = []
-                day_schema[f"{name}{slot}"] = pl.Int64
-        for micros, mode_, plain_day in day_ok:
-            day_columns["micros"].append(micros)
-            day_columns["mode_"].append(mode_)
-            day_columns["plain_day"].append(plain_day)
-            own_fees = fees_of.get((micros, mode_), [])
-            for slot in range(fee_width):
-                values = own_fees[slot] if slot < len(own_fees) else (0, 1, -1, -1)
-                for name, value in zip(("fn", "fk", "lo", "hi"), values, strict=True):
-                    day_columns[f"{name}{slot}"].append(value)
-        days_ok = pl.DataFrame(day_columns, schema=day_schema)
+        days_ok, fee_width, biggest = fee_days
         # the largest product stays within 64 bits: cents * n <= 2**61 for every rate n
         frame = (
             frame.join(info, on="layer", how="inner")
@@ -1001,25 +1048,9 @@ class Vectorised(Joined):
             pl.when(same_day).then(0).otherwise(pl.col("micros")).alias("r_micros"),
             pl.when(same_day).then(pl.lit("")).otherwise(pl.col("mode_")).alias("r_mode"),
         )
-        if len(self._reviews) > 200_000:
-            self._reviews.clear()
-        review_rows = []
         keys = ["layer", "r_micros", "r_mode", "low_"]
-        for index, micros, mode_, low in frame.select(keys).unique().iter_rows():
-            key = (index, micros, mode_, low)
-            found_review = self._reviews.get(key)
-            if found_review is None:
-                found_review = self._reviews[key] = self._review(index, micros, mode_, low)
-            review_rows.append((*key, *found_review))
-        reviews = pl.DataFrame(
-            review_rows,
-            schema={
-                "layer": pl.Int64, "r_micros": pl.Int64, "r_mode": pl.String, "low_": pl.Boolean,
-                "review": pl.String, "needs": pl.Boolean,
-            },
-            orient="row",
-        )  # fmt: skip
-        frame = frame.join(reviews, on=keys, how="inner").sort("number")
+        frame = frame.join(self._review_columns(frame.select(keys).unique()), on=keys)
+        frame = frame.sort("number")
         # text
         cents = pl.col("cents")
         total = pl.col("duty") + pl.col("fee")
