@@ -564,8 +564,8 @@ class Vectorised(Joined):
         """The intervals of the codes in :attr:`_known` (chunks repeat codes: each code's
         intervals are read off the table once, not once per chunk)."""
         self._known: set[str] = set()
-        self._packed_read = False
-        """True once the cached table's packed codes are in :attr:`_intervals`."""
+        self._packed: tuple[dict[str, tuple[int, int]], pl.Series, pl.Series] | None = None
+        """:meth:`_packed_codes`, read when first needed."""
 
     @property
     def usable(self) -> bool:
@@ -726,7 +726,7 @@ class Vectorised(Joined):
         self._info, self._layers_seen, self._no_base = None, set(), set()
         self._intervals = None
         self._known.clear()
-        self._packed_read = False
+        self._packed = None
         self._generation = self.tables.generation
 
     def _table_intervals(self, codes: list[str]) -> _Intervals:
@@ -742,11 +742,15 @@ class Vectorised(Joined):
             self._known.clear()
         if self._intervals is None:
             self._intervals = _Intervals()
-        if not self._packed_read:
-            self._packed_read = True
-            self._intervals.add(*self._packed_intervals())
+        if self._packed is None:
+            self._packed = self._packed_codes()
         asked = codes
         codes = [c for c in asked if c not in self._known and c not in self._unknown]
+        packed = [c for c in codes if c in self._packed[0]]
+        if packed:
+            self._intervals.add(packed, self._packed_intervals(packed))
+            self._known.update(packed)
+            codes = [c for c in codes if c not in self._packed[0]]
         if not codes:
             return self._intervals
         self.tables.prepare("US", "CN", codes)  # many new codes: on both cores
@@ -779,16 +783,33 @@ class Vectorised(Joined):
         self._known.update(c for c in codes if c not in self._unknown)
         return self._intervals
 
-    def _packed_intervals(self) -> tuple[list[str], pl.DataFrame]:
-        """The codes the cached table holds packed and their intervals as whole columns
-        (``code``, an index into the codes, ``start``, ``layer``; none decoded; the codes
-        join :attr:`_known`). DamagedTableError for a layer index out of range."""
+    def _packed_codes(self) -> tuple[dict[str, tuple[int, int]], pl.Series, pl.Series]:
+        """The codes the cached table holds packed, each with the offsets of its first and
+        after-last interval, and every interval's start and layer index (none decoded)."""
         import polars as pl
 
         digits, lows, highs, starts, ids = self.tables.packed_route("US", "CN")
+        return (
+            dict(zip(digits, zip(lows, highs, strict=True), strict=True)),
+            pl.Series(starts, dtype=pl.Int64),
+            pl.Series(ids, dtype=pl.Int64),
+        )
+
+    def _packed_intervals(self, codes: list[str]) -> pl.DataFrame:
+        """The intervals of packed ``codes`` as whole columns (``code``, an index into
+        ``codes``, ``start``, ``layer``). DamagedTableError for a layer index out of range."""
+        import polars as pl
+
+        assert self._packed is not None
+        offsets, starts, ids = self._packed
+        spans = [offsets[code] for code in codes]
         at = (
             pl.DataFrame(
-                {"code": range(len(digits)), "low": lows, "high": highs},
+                {
+                    "code": range(len(codes)),
+                    "low": [low for low, _ in spans],
+                    "high": [high for _, high in spans],
+                },
                 schema={"code": pl.Int64, "low": pl.Int64, "high": pl.Int64},
             )
             .select("code", pl.int_ranges("low", "high").alias("at"))
@@ -797,14 +818,13 @@ class Vectorised(Joined):
         )
         found = at.select(
             "code",
-            pl.Series(starts, dtype=pl.Int64).gather(at.get_column("at")).alias("start"),
-            pl.Series(ids, dtype=pl.Int64).gather(at.get_column("at")).alias("layer"),
+            starts.gather(at.get_column("at")).alias("start"),
+            ids.gather(at.get_column("at")).alias("layer"),
         )
         low, high = found.select(pl.col("layer").min().alias("low"), pl.col("layer").max()).row(0)
         if low is not None and not 0 <= low <= high < self.tables.count:
             raise DamagedTableError
-        self._known.update(digits)
-        return digits, found
+        return found
 
     def _entry(self, day: str) -> tuple[int, str] | None:
         """An entry date's moment (microseconds since the table's start) and its text."""
