@@ -155,7 +155,7 @@ def test_vectorised_sample_of_every_date(world: tuple[Schedule, Tables, list[str
     ]
     text = table_text(rows)
     charged = charge_rows(schedule, tables, rows)
-    assert charged.lines.height >= len(rows) // 2
+    assert charged.text().lines.height >= len(rows) // 2
     fast = render(schedule, tables, text, True)
     assert fast == render(schedule, tables, text, False)
     assert render(schedule, tables, text, True, 1 << 16) == fast
@@ -263,7 +263,7 @@ def test_the_join_prices_only_what_its_one_rule_allows(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batch_join, "join_rule", lambda: strict)
         charged = charge_rows(schedule, tables, rows)
-        priced = set(charged.lines.get_column("number").to_list())
+        priced = set(charged.text().lines.get_column("number").to_list())
         assert priced and all(rows[n - 1][4] == "800.01" and rows[n - 1][6] == "" for n in priced)
         assert render(schedule, tables, text, True) == reference
         assert render(schedule, tables, text, False) == reference
@@ -301,7 +301,7 @@ def test_rows_within_de_minimis_and_codes_not_in_force_are_columns_work(
     unknown = {n for n, row in enumerate(rows, start=1) if row[1] == "0708209010"}
     assert {e.row for e in charged.errors} == unknown
     assert all("is not in the US tariff schedule in force on" in e.reason for e in charged.errors)
-    lines = charged.lines.get_column("line").to_list()
+    lines = charged.text().lines.get_column("line").to_list()
     within = [line for line in lines if "is within de minimis" in line]
     assert within and all(",2025-01-15," in line or ",2025-04-10," in line for line in within)
     assert "value 12.34 USD is within de minimis" in "".join(within)

@@ -23,6 +23,7 @@ import itertools
 import os
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -575,34 +576,41 @@ class Vectorised(Joined):
 
     def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
-        lines (split and checked as columns, never row by row) and single rows."""
+        lines (split and checked as columns, never row by row) and single rows. A block's
+        text is made on a second thread while the next block is charged."""
+        from concurrent.futures import ThreadPoolExecutor
+
         extra_at = tuple(self._at[name] for name in self.extra)
         sums: dict[tuple[str, str], list[int]] = {}
         pending: list[_Item] = []
+        ready: tuple[Charged | None, list[_Item]] | None = None
+        """A block charged, its text in the making: merged before anything after it."""
+        later = ThreadPoolExecutor(1, thread_name_prefix="tradecalc-text")
         try:
             for part in parts:
                 if not isinstance(part, Block):
                     pending.append(part)
                     if len(pending) < self.chunk_size:
                         continue
+                if ready is not None:
+                    yield from self._merge(*ready, summary, extra_at, sums)
+                    ready = None
                 if pending:
                     yield from self._chunk(pending, summary, extra_at, sums)
                     pending = []
                 if isinstance(part, Block):
-                    yield from self._block(part, summary, extra_at, sums)
+                    ready = self._block(part, later)
+            if ready is not None:
+                yield from self._merge(*ready, summary, extra_at, sums)
             if pending:
                 yield from self._chunk(pending, summary, extra_at, sums)
         finally:
+            later.shutdown(cancel_futures=True)
             _add_sums(summary, sums)
 
-    def _block(
-        self,
-        block: Block,
-        summary: Summary,
-        extra_at: tuple[int, ...],
-        sums: dict[tuple[str, str], list[int]],
-    ) -> Iterator[Output]:
-        """A block's rows: split at commas into columns, charged as in :meth:`_chunk`."""
+    def _block(self, block: Block, later: Executor) -> tuple[Charged | None, list[_Item]]:
+        """A block's rows split at commas into columns and charged as in :meth:`_chunk`
+        (their text made by ``later``), and the rest for :meth:`_merge`."""
         import polars as pl
 
         width = len(self.header)
@@ -628,7 +636,7 @@ class Vectorised(Joined):
             .unnest("line")
         )
         try:
-            charged = self._charge_frame(frame)
+            charged = self._charge_frame(frame, later)
         except DamagedTableError:
             self.tables.drop()
             charged = None
@@ -636,7 +644,7 @@ class Vectorised(Joined):
             frame = frame.join(charged.numbers(), on="number", how="anti")
         rest.extend((row[0], list(row[1:]), None) for row in frame.iter_rows())
         rest.sort(key=_row_of)
-        yield from self._merge(charged, rest, summary, extra_at, sums)
+        return charged, rest
 
     def _chunk(
         self,
@@ -672,7 +680,8 @@ class Vectorised(Joined):
             return
         import polars as pl
 
-        lines, reviewed, customs, duty, errors = charged
+        lines, reviewed, customs, duty = charged.text()
+        errors = charged.errors
         summary.rows += len(errors)
         summary.errors += len(errors)
         errors = list(errors)
@@ -966,10 +975,10 @@ class Vectorised(Joined):
         ).with_columns(pl.Series("number", [item[0] for item in rows], dtype=pl.Int64))
         return self._charge_frame(frame)
 
-    def _charge_frame(self, frame: pl.DataFrame) -> Charged | None:
+    def _charge_frame(self, frame: pl.DataFrame, later: Executor | None = None) -> Charged | None:
         """The rows of ``frame`` (its cells as ``c0``, ``c1``... and the row ``number``)
         that the table charges: their CSV lines by number, and their review count, customs
-        and duty in cents (None: no row qualifies)."""
+        and duty in cents, made by ``later`` when given (None: no row qualifies)."""
         import polars as pl
 
         at = self._at
@@ -1033,7 +1042,7 @@ class Vectorised(Joined):
         errors = self._missing(frame.filter(unknown))
         frame = frame.filter(~unknown)
         if info is None or fee_days is None:
-            return Charged(_NO_LINES(), 0, 0, 0, errors) if errors else None
+            return Charged.bad(errors) if errors else None
         days_ok, fee_width, biggest = fee_days
         # the largest product stays within 64 bits: cents * n <= 2**61 for every rate n
         frame = (
@@ -1045,7 +1054,7 @@ class Vectorised(Joined):
             )
         )
         if frame.is_empty():
-            return Charged(_NO_LINES(), 0, 0, 0, errors) if errors else None
+            return Charged.bad(errors) if errors else None
         cents = pl.col("cents")
         duty = pl.lit(0, dtype=pl.Int64)
         for slot in range(width):
@@ -1109,12 +1118,10 @@ class Vectorised(Joined):
             pl.lit("US"),
             pl.lit(self.tail),
         ]
-        texts = frame.select(
-            pl.col("number"),
-            pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")]).alias("line"),
+        made = (
+            later.submit(_text, frame, parts) if later is not None else _done(_text(frame, parts))
         )
-        sums = frame.select(pl.col("needs").sum(), cents.sum(), pl.col("duty").sum()).row(0)
-        return Charged(texts, int(sums[0] or 0), int(sums[1] or 0), int(sums[2] or 0), errors)
+        return Charged(frame.select("number"), made, errors)
 
     def _layer_info(self, layer_ids: list[int]) -> tuple[pl.DataFrame | None, list[int], int]:
         """What the money needs of the layer sets the table charges (of ``layer_ids`` and of
@@ -1317,30 +1324,62 @@ class _Intervals:
         )
 
 
-class Charged(NamedTuple):
-    """The rows the table charged: their CSV ``lines`` (columns ``number``, ``line``;
-    sorted by number), how many need review, their customs value and duty in cents; and
-    the rows known to be bad (a code not in the schedule in force, see
-    :meth:`Vectorised._missing`)."""
+class Text(NamedTuple):
+    """Charged rows as CSV ``lines`` (columns ``number``, ``line``; sorted by number), how
+    many need review, and their customs value and duty in cents."""
 
     lines: pl.DataFrame
     reviewed: int
     customs: int
     duty: int
+
+
+def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
+    """:class:`Text` of the charged rows of ``frame`` (by number), a line of ``parts`` each."""
+    import polars as pl
+
+    lines = frame.select(
+        pl.col("number"),
+        pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")]).alias("line"),
+    )
+    sums = frame.select(pl.col("needs").sum(), pl.col("cents").sum(), pl.col("duty").sum()).row(0)
+    return Text(lines, int(sums[0] or 0), int(sums[1] or 0), int(sums[2] or 0))
+
+
+def _done(text: Text) -> Future[Text]:
+    """``text`` as a finished future."""
+    found: Future[Text] = Future()
+    found.set_result(text)
+    return found
+
+
+class Charged(NamedTuple):
+    """The rows the table charged (``charged``: their numbers; their :class:`Text` made
+    by ``made``, maybe on another thread) and the rows known to be bad (a code not in the
+    schedule in force, see :meth:`Vectorised._missing`)."""
+
+    charged: pl.DataFrame
+    made: Future[Text]
     errors: list[RowError]
+
+    @classmethod
+    def bad(cls, errors: list[RowError]) -> Charged:
+        """No row charged; ``errors`` known."""
+        import polars as pl
+
+        nothing = pl.DataFrame(schema={"number": pl.Int64, "line": pl.String})
+        return cls(nothing.select("number"), _done(Text(nothing, 0, 0, 0)), errors)
+
+    def text(self) -> Text:
+        """The charged rows' :class:`Text` (waits for it)."""
+        return self.made.result()
 
     def numbers(self) -> pl.DataFrame:
         """The row numbers of the charged and the bad rows (column ``number``)."""
         import polars as pl
 
         bad = pl.DataFrame({"number": [e.row for e in self.errors]}, schema={"number": pl.Int64})
-        return pl.concat([self.lines.select("number"), bad])
-
-
-def _NO_LINES() -> pl.DataFrame:  # noqa: N802  (a constant, made when polars is loaded)
-    import polars as pl
-
-    return pl.DataFrame(schema={"number": pl.Int64, "line": pl.String})
+        return pl.concat([self.charged, bad])
 
 
 def _quoted(text: pl.Expr) -> pl.Expr:
