@@ -522,7 +522,7 @@ class Vectorised(Joined):
     polars splits into columns itself. A chunk's rows that are plain, dated, found in the
     table with layers the table can charge, and valued under :data:`_PY_LIMIT` cents (and
     within 64-bit products) are charged as whole columns
-    (an as-of join on the table's columns by code and instant, each layer set's
+    (an as-of lookup of the table's intervals by code and instant, each layer set's
     :class:`tradecalc.engine.compiled.LayerSummary`, each duty line and fee in a column of
     its own, integer cents with half-up per line, summed across) and written as CSV text;
     every other row takes
@@ -886,7 +886,6 @@ class Vectorised(Joined):
                 found.append((key, row))
         if not found:
             return None
-        width = max(len(fees) for _, (_, fees) in found)
         columns: dict[str, list[object]] = {
             "micros": [micros for (micros, _), _ in found],
             "mode_": [mode for (_, mode), _ in found],
@@ -895,11 +894,12 @@ class Vectorised(Joined):
         schema: dict[str, type[pl.DataType]] = {
             "micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean,
         }  # fmt: skip
-        for slot in range(width):
-            kept = [fees[slot] if slot < len(fees) else (0, 1, -1, -1) for _, (_, fees) in found]
-            for part, name in enumerate(("fn", "fk", "lo", "hi")):
-                columns[f"{name}{slot}"] = [fee[part] for fee in kept]
-                schema[f"{name}{slot}"] = pl.Int64
+        width = _slots(
+            [fees for _, (_, fees) in found],
+            (("fn", 0, pl.Int64), ("fk", 1, pl.Int64), ("lo", -1, pl.Int64), ("hi", -1, pl.Int64)),
+            columns,
+            schema,
+        )
         biggest = max([fee[0] for _, (_, fees) in found for fee in fees] + [1])
         return pl.DataFrame(columns, schema=schema), width, biggest
 
@@ -1028,7 +1028,7 @@ class Vectorised(Joined):
         )
         frame = frame.join(day_frame, left_on=f"c{at['date']}", right_on="day", how="inner")
         frame = frame.with_columns((pl.col("cents") <= pl.col("low")).alias("low_"))
-        # the intervals of the codes: an as-of join on the table's columns
+        # each row's layer set: an as-of lookup by code and instant (_Intervals)
         codes = frame.get_column("digits").unique(maintain_order=True).to_list()
         intervals = self._table_intervals(codes)
         frame = frame.with_columns(
@@ -1158,15 +1158,8 @@ class Vectorised(Joined):
             schema: dict[str, type[pl.DataType]] = {
                 "layer": pl.Int64, "metals": pl.Int64, "biggest": pl.Int64, "claimable": pl.String,
             }  # fmt: skip
-            for slot in range(max(len(found) for found in lines)):
-                kept = [found[slot] if slot < len(found) else (0, 1, False) for found in lines]
-                for name, part, kind in (
-                    ("n", 0, pl.Int64),
-                    ("k", 1, pl.Int64),
-                    ("r", 2, pl.Boolean),
-                ):
-                    columns[f"{name}{slot}"] = [line[part] for line in kept]
-                    schema[f"{name}{slot}"] = kind
+            _slots(lines, (("n", 0, pl.Int64), ("k", 1, pl.Int64), ("r", False, pl.Boolean)),
+                   columns, schema)  # fmt: skip
             found = pl.DataFrame(columns, schema=schema)
             if self._info is not None:
                 found = pl.concat([self._info, found], how="diagonal")
@@ -1380,6 +1373,25 @@ class Charged(NamedTuple):
 
         bad = pl.DataFrame({"number": [e.row for e in self.errors]}, schema={"number": pl.Int64})
         return pl.concat([self.charged, bad])
+
+
+def _slots(
+    rows: Sequence[Sequence[tuple[object, ...]]],
+    parts: tuple[tuple[str, object, type[pl.DataType]], ...],
+    columns: dict[str, list[object]],
+    schema: dict[str, type[pl.DataType]],
+) -> int:
+    """Each row's items spread over numbered columns: part ``i`` of a row's item in slot
+    ``s`` goes to column ``parts[i][0] + s`` (of type ``parts[i][2]``; ``parts[i][1]`` for
+    a row with no item there), added to ``columns`` and ``schema``. The number of slots."""
+    width = max((len(items) for items in rows), default=0)
+    for slot in range(width):
+        for part, (name, empty, kind) in enumerate(parts):
+            columns[f"{name}{slot}"] = [
+                items[slot][part] if slot < len(items) else empty for items in rows
+            ]
+            schema[f"{name}{slot}"] = kind
+    return width
 
 
 def _quoted(text: pl.Expr) -> pl.Expr:
