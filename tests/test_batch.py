@@ -115,7 +115,7 @@ def test_interrupted_batch_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Mo
             raise OSError("disk full (injected)")
         real(self, row)
 
-    def failing_text(self: batch.ResultWriter, text: str) -> None:
+    def failing_text(self: batch.ResultWriter, data: bytes) -> None:
         nonlocal calls
         calls += 3  # the vectorised path writes whole chunks as text
         if calls >= 3:

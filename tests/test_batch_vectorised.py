@@ -60,8 +60,8 @@ def render(
     for item in found:
         if isinstance(item, batch.RowError):
             errors.append(item)
-        elif isinstance(item, str):
-            out.write(item)
+        elif isinstance(item, bytes):
+            out.write(item.decode())
         else:
             writer.write(item)
     return out.getvalue(), errors, summary
@@ -155,7 +155,7 @@ def test_vectorised_sample_of_every_date(world: tuple[Schedule, Tables, list[str
     ]
     text = table_text(rows)
     charged = charge_rows(schedule, tables, rows)
-    assert charged.lines.height >= len(rows) // 2
+    assert charged.text().lines.height >= len(rows) // 2
     fast = render(schedule, tables, text, True)
     assert fast == render(schedule, tables, text, False)
     assert render(schedule, tables, text, True, 1 << 16) == fast
@@ -192,7 +192,7 @@ def test_jsonl_input_takes_the_reference_path(world: tuple[Schedule, Tables, lis
             )
         )
     assert found[0] == found[1]
-    assert not any(isinstance(item, str) for item in found[0])
+    assert not any(isinstance(item, bytes) for item in found[0])
 
 
 def test_a_cached_table_charges_from_its_columns_and_summaries(
@@ -263,7 +263,7 @@ def test_the_join_prices_only_what_its_one_rule_allows(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batch_join, "join_rule", lambda: strict)
         charged = charge_rows(schedule, tables, rows)
-        priced = set(charged.lines.get_column("number").to_list())
+        priced = set(charged.text().lines.get_column("number").to_list())
         assert priced and all(rows[n - 1][4] == "800.01" and rows[n - 1][6] == "" for n in priced)
         assert render(schedule, tables, text, True) == reference
         assert render(schedule, tables, text, False) == reference
@@ -301,9 +301,60 @@ def test_rows_within_de_minimis_and_codes_not_in_force_are_columns_work(
     unknown = {n for n, row in enumerate(rows, start=1) if row[1] == "0708209010"}
     assert {e.row for e in charged.errors} == unknown
     assert all("is not in the US tariff schedule in force on" in e.reason for e in charged.errors)
-    lines = charged.lines.get_column("line").to_list()
+    lines = charged.text().lines.get_column("line").to_list()
     within = [line for line in lines if "is within de minimis" in line]
     assert within and all(",2025-01-15," in line or ",2025-04-10," in line for line in within)
     assert "value 12.34 USD is within de minimis" in "".join(within)
     assert len(lines) + len(charged.errors) == len(rows)  # nothing left to the reference path
     assert render(schedule, tables, text, True, 1 << 16) == render(schedule, tables, text, False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["0101", "010121", "0101210010", "9503000073", "12019000"]),
+            st.lists(st.integers(0, 50), min_size=1, max_size=6, unique=True),
+        ),
+        min_size=0,
+        max_size=5,
+        unique_by=lambda code: code[0],
+    ),
+    st.integers(0, 4),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["0101", "010121", "9503000073", "8471", "x"]), st.integers(-5, 60)
+        ),
+        max_size=40,
+    ),
+)
+def test_interval_lookup_is_an_as_of_join_by_code(
+    codes: list[tuple[str, list[int]]], split: int, rows: list[tuple[str, int]]
+) -> None:
+    """:class:`_Intervals` gives each row the layer of its code's latest start at or
+    before its moment, as a plain search per row does, whatever the order codes and their
+    intervals came in."""
+    import polars as pl
+
+    layer_of = {
+        (code, start): number * 100 + i
+        for number, (code, starts) in enumerate(codes)
+        for i, start in enumerate(starts)
+    }
+    intervals = batch_join._Intervals()
+    for part in (codes[:split], codes[split:]):  # codes added over two chunks
+        found = [(i, start, layer_of[code, start]) for i, (code, starts) in enumerate(part)
+                 for start in starts]  # fmt: skip
+        intervals.add(
+            [code for code, _ in part],
+            pl.DataFrame(found, schema=["code", "start", "layer"], orient="row"),
+        )
+    found = intervals.layers(
+        pl.Series([code for code, _ in rows], dtype=pl.String),
+        pl.Series([moment for _, moment in rows], dtype=pl.Int64),
+    ).to_list()
+    expected = []
+    for code, moment in rows:
+        before = [start for (known, start) in layer_of if known == code and start <= moment]
+        expected.append(layer_of[code, max(before)] if before else None)
+    assert found == expected

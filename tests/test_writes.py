@@ -422,3 +422,59 @@ def test_open_output_errors_are_typed(tmp_path: Path) -> None:
 def test_the_real_dev_null_is_still_a_device() -> None:
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
     assert files.remove_live_temps() is None
+
+
+def _batch_input(folder: Path, rows: int) -> Path:
+    """Plain dated rows of one code, enough for the vectorised path's chunk writes."""
+    shipments = folder / "shipments.csv"
+    lines = ["hs,origin,dest,value,date"]
+    lines += [f"9503.00.0073,CN,US,{1000 + i}.{i % 100:02d},2025-06-01" for i in range(rows)]
+    shipments.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return shipments
+
+
+def test_a_failed_chunk_write_in_its_thread_is_one_line_and_keeps_the_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vectorised path writes whole chunks from a thread of its own: its error is the
+    command's one line, and the previous results stay."""
+    pytest.importorskip("polars", reason="the chunk writes are the vectorised path's")
+    monkeypatch.setenv("TRADECALC_CACHE_DIR", str(tmp_path / "cache"))
+    shipments = _batch_input(tmp_path, 10_000)  # a chunk bigger than the output's buffer
+    target = tmp_path / "out.csv"
+    target.write_text("previous\n", encoding="utf-8")
+    real = files._Sink.write
+    threads = []
+
+    def failing(self: files._Sink, data: object, /) -> int:
+        if len(memoryview(data)) > 100_000:  # type: ignore[arg-type]  # a chunk, not the header
+            threads.append(threading.current_thread().name)
+            raise files.write_error(self.output, OSError(errno.ENOSPC, "No space left"))
+        return real(self, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(files._Sink, "write", failing)
+    run = run_main(["batch", str(shipments), "-o", str(target)])
+    assert_clean(run)
+    assert run.code == 1
+    assert run.err.startswith(f"tradecalc: error: cannot write {target}: the disk is full")
+    assert run.err.count("\n") == 1
+    assert threads == ["tradecalc-write"]
+    assert target.read_text(encoding="utf-8") == "previous\n"
+    assert _temps(tmp_path) == []
+
+
+def test_a_batch_onto_a_really_full_disk_is_one_line(small_disk: Path, tmp_path: Path) -> None:
+    """The same on a real file system, through the entry point."""
+    pytest.importorskip("polars", reason="the chunk writes are the vectorised path's")
+    shipments = _batch_input(tmp_path, 3_000)
+    target = small_disk / "out.csv"
+    target.write_text("previous\n", encoding="utf-8")
+    env = {**os.environ, "TRADECALC_CACHE_DIR": str(tmp_path / "cache")}
+    _fill(small_disk)
+    done = run_child(["batch", str(shipments), "-o", str(target)], env=env)
+    assert done.returncode == 1, done
+    assert done.stderr.startswith(f"tradecalc: error: cannot write {target}: the disk is full")
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
+    assert target.read_text(encoding="utf-8") == "previous\n"
+    assert _temps(small_disk) == []

@@ -23,6 +23,7 @@ import itertools
 import os
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -77,8 +78,8 @@ from tradecalc.schedule.models import Schedule, format_when
 if TYPE_CHECKING:
     import polars as pl
 
-Output = ResultRow | RowError | str
-"""A result row, a bad row, or CSV text of whole rows (the vectorised path)."""
+Output = ResultRow | RowError | bytes
+"""A result row, a bad row, or UTF-8 CSV text of whole rows (the vectorised path)."""
 
 _CODE = re.compile(r"\d\d(?:\.?\d\d){1,4}\Z", re.ASCII)
 _VALUE = re.compile(r"\d{1,13}(?:\.\d{1,2})?\Z")
@@ -454,7 +455,7 @@ def assess_joined(
 
     With CSV input (every cell text), ``provenance`` (CSV output), no ``views`` and the
     ``fast`` extra installed, plain dated rows are charged by :class:`Vectorised` and come
-    out as CSV text (str items);
+    out as UTF-8 CSV text (bytes items);
     ``vectorised`` forces the choice (None: when available, unless the environment says
     ``TRADECALC_VECTORISED=0``)."""
     header, items = _items(rows)
@@ -521,7 +522,7 @@ class Vectorised(Joined):
     polars splits into columns itself. A chunk's rows that are plain, dated, found in the
     table with layers the table can charge, and valued under :data:`_PY_LIMIT` cents (and
     within 64-bit products) are charged as whole columns
-    (an as-of join on the table's columns by code and instant, each layer set's
+    (an as-of lookup of the table's intervals by code and instant, each layer set's
     :class:`tradecalc.engine.compiled.LayerSummary`, each duty line and fee in a column of
     its own, integer cents with half-up per line, summed across) and written as CSV text;
     every other row takes
@@ -547,7 +548,12 @@ class Vectorised(Joined):
         """Codes the table cannot compile (the engine says why)."""
         self._entries: dict[str, tuple[int, str] | None] = {}
         self._fees: dict[tuple[int, str], tuple[FeesAt, tuple[str, ...]] | None] = {}
-        self._reviews: dict[tuple[int, int, str, bool], tuple[str, bool]] = {}
+        self._day_rows: dict[
+            tuple[int, str], tuple[bool | None, tuple[tuple[int, int, int, int], ...]]
+        ] = {}
+        """:meth:`_day_row` by moment and mode."""
+        self._review_frame: pl.DataFrame | None = None
+        """:meth:`_review_columns` of the keys met so far."""
         self._info: pl.DataFrame | None = None
         """:meth:`_layer_info` of the layer sets seen so far."""
         self._layers_seen: set[int] = set()
@@ -555,12 +561,12 @@ class Vectorised(Joined):
         self._missing_errors: dict[tuple[str, str], str | None] = {}
         """(code as written, HS revision) -> the error of a row of that code under that
         revision, the date as :data:`_DATE_MARK` (None: the reference path decides)."""
-        self._intervals: pl.DataFrame | None = None
+        self._intervals: _Intervals | None = None
         """The intervals of the codes in :attr:`_known` (chunks repeat codes: each code's
         intervals are read off the table once, not once per chunk)."""
         self._known: set[str] = set()
-        self._packed_read = False
-        """True once the cached table's packed codes are in :attr:`_intervals`."""
+        self._packed: tuple[dict[str, tuple[int, int]], pl.Series, pl.Series] | None = None
+        """:meth:`_packed_codes`, read when first needed."""
 
     @property
     def usable(self) -> bool:
@@ -570,34 +576,41 @@ class Vectorised(Joined):
 
     def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
-        lines (split and checked as columns, never row by row) and single rows."""
+        lines (split and checked as columns, never row by row) and single rows. A block's
+        text is made on a second thread while the next block is charged."""
+        from concurrent.futures import ThreadPoolExecutor
+
         extra_at = tuple(self._at[name] for name in self.extra)
         sums: dict[tuple[str, str], list[int]] = {}
         pending: list[_Item] = []
+        ready: tuple[Charged | None, list[_Item]] | None = None
+        """A block charged, its text in the making: merged before anything after it."""
+        later = ThreadPoolExecutor(1, thread_name_prefix="tradecalc-text")
         try:
             for part in parts:
                 if not isinstance(part, Block):
                     pending.append(part)
                     if len(pending) < self.chunk_size:
                         continue
+                if ready is not None:
+                    yield from self._merge(*ready, summary, extra_at, sums)
+                    ready = None
                 if pending:
                     yield from self._chunk(pending, summary, extra_at, sums)
                     pending = []
                 if isinstance(part, Block):
-                    yield from self._block(part, summary, extra_at, sums)
+                    ready = self._block(part, later)
+            if ready is not None:
+                yield from self._merge(*ready, summary, extra_at, sums)
             if pending:
                 yield from self._chunk(pending, summary, extra_at, sums)
         finally:
+            later.shutdown(cancel_futures=True)
             _add_sums(summary, sums)
 
-    def _block(
-        self,
-        block: Block,
-        summary: Summary,
-        extra_at: tuple[int, ...],
-        sums: dict[tuple[str, str], list[int]],
-    ) -> Iterator[Output]:
-        """A block's rows: split at commas into columns, charged as in :meth:`_chunk`."""
+    def _block(self, block: Block, later: Executor) -> tuple[Charged | None, list[_Item]]:
+        """A block's rows split at commas into columns and charged as in :meth:`_chunk`
+        (their text made by ``later``), and the rest for :meth:`_merge`."""
         import polars as pl
 
         width = len(self.header)
@@ -623,7 +636,7 @@ class Vectorised(Joined):
             .unnest("line")
         )
         try:
-            charged = self._charge_frame(frame)
+            charged = self._charge_frame(frame, later)
         except DamagedTableError:
             self.tables.drop()
             charged = None
@@ -631,7 +644,7 @@ class Vectorised(Joined):
             frame = frame.join(charged.numbers(), on="number", how="anti")
         rest.extend((row[0], list(row[1:]), None) for row in frame.iter_rows())
         rest.sort(key=_row_of)
-        yield from self._merge(charged, rest, summary, extra_at, sums)
+        return charged, rest
 
     def _chunk(
         self,
@@ -667,7 +680,8 @@ class Vectorised(Joined):
             return
         import polars as pl
 
-        lines, reviewed, customs, duty, errors = charged
+        lines, reviewed, customs, duty = charged.text()
+        errors = charged.errors
         summary.rows += len(errors)
         summary.errors += len(errors)
         errors = list(errors)
@@ -712,22 +726,22 @@ class Vectorised(Joined):
             )
             lines = pl.concat([lines, more]).sort("number", maintain_order=True)
         if not lines.is_empty():
-            yield lines.get_column("line").str.join("").item()
+            yield lines.get_column("line").str.join("").cast(pl.Binary).item()
 
     def _reset(self) -> None:
         """Forget what referred to layer indexes of a table since dropped."""
         self._unknown.clear()
-        self._reviews.clear()
+        self._review_frame = None
         self._info, self._layers_seen, self._no_base = None, set(), set()
         self._intervals = None
         self._known.clear()
-        self._packed_read = False
+        self._packed = None
         self._generation = self.tables.generation
 
-    def _table_intervals(self, codes: list[str]) -> pl.DataFrame:
-        """The intervals of ``codes`` in the table (``digits``, ``start``, ``layer``, sorted
-        by start; those of codes of earlier chunks too), read off the table's columns; codes
-        not compiled yet are compiled on the way (DamagedTableError for a damaged table)."""
+    def _table_intervals(self, codes: list[str]) -> _Intervals:
+        """The intervals of ``codes`` in the table (and of codes of earlier chunks), read off
+        the table's columns; codes not compiled yet are compiled on the way
+        (DamagedTableError for a damaged table)."""
         import polars as pl
 
         if self.tables.generation != self._generation:
@@ -735,12 +749,18 @@ class Vectorised(Joined):
         if self._intervals is not None and self._intervals.height > _INTERVALS_KEPT:
             self._intervals = None  # a stream of ever new codes: start over
             self._known.clear()
-        if not self._packed_read:
-            self._packed_read = True
-            self._intervals = self._packed_intervals()
+        if self._intervals is None:
+            self._intervals = _Intervals()
+        if self._packed is None:
+            self._packed = self._packed_codes()
         asked = codes
         codes = [c for c in asked if c not in self._known and c not in self._unknown]
-        if not codes and self._intervals is not None:
+        packed = [c for c in codes if c in self._packed[0]]
+        if packed:
+            self._intervals.add(packed, self._packed_intervals(packed))
+            self._known.update(packed)
+            codes = [c for c in codes if c not in self._packed[0]]
+        if not codes:
             return self._intervals
         self.tables.prepare("US", "CN", codes)  # many new codes: on both cores
         digits, starts, ids = self.tables.columns("US", "CN", codes)
@@ -760,35 +780,60 @@ class Vectorised(Joined):
             digits.extend([code] * len(spans[0]))
             starts.extend(spans[0])
             ids.extend(spans[1])
-        schema = {"digits": pl.String, "start": pl.Int64, "layer": pl.Int64}
-        found_now = pl.DataFrame({"digits": digits, "start": starts, "layer": ids}, schema=schema)
-        if self._intervals is not None:
-            found_now = pl.concat([self._intervals, found_now])
-        self._intervals = found_now.sort("start")
+        added = list(dict.fromkeys(digits))
+        index = {code: i for i, code in enumerate(added)}
+        schema = {"code": pl.Int64, "start": pl.Int64, "layer": pl.Int64}
+        self._intervals.add(
+            added,
+            pl.DataFrame(
+                {"code": [index[d] for d in digits], "start": starts, "layer": ids}, schema=schema
+            ),
+        )
         self._known.update(c for c in codes if c not in self._unknown)
         return self._intervals
 
-    def _packed_intervals(self) -> pl.DataFrame | None:
-        """The intervals of every code the cached table holds packed, as whole columns (none
-        decoded; their codes join :attr:`_known`)."""
+    def _packed_codes(self) -> tuple[dict[str, tuple[int, int]], pl.Series, pl.Series]:
+        """The codes the cached table holds packed, each with the offsets of its first and
+        after-last interval, and every interval's start and layer index (none decoded)."""
         import polars as pl
 
         digits, lows, highs, starts, ids = self.tables.packed_route("US", "CN")
-        if not digits:
-            return None
+        return (
+            dict(zip(digits, zip(lows, highs, strict=True), strict=True)),
+            pl.Series(starts, dtype=pl.Int64),
+            pl.Series(ids, dtype=pl.Int64),
+        )
+
+    def _packed_intervals(self, codes: list[str]) -> pl.DataFrame:
+        """The intervals of packed ``codes`` as whole columns (``code``, an index into
+        ``codes``, ``start``, ``layer``). DamagedTableError for a layer index out of range."""
+        import polars as pl
+
+        assert self._packed is not None
+        offsets, starts, ids = self._packed
+        spans = [offsets[code] for code in codes]
         at = (
-            pl.DataFrame({"digits": digits, "low": lows, "high": highs})
-            .select("digits", pl.int_ranges("low", "high").alias("at"))
+            pl.DataFrame(
+                {
+                    "code": range(len(codes)),
+                    "low": [low for low, _ in spans],
+                    "high": [high for _, high in spans],
+                },
+                schema={"code": pl.Int64, "low": pl.Int64, "high": pl.Int64},
+            )
+            .select("code", pl.int_ranges("low", "high").alias("at"))
             .explode("at")
             .drop_nulls("at")
         )
         found = at.select(
-            "digits",
-            pl.Series(starts, dtype=pl.Int64).gather(at.get_column("at")).alias("start"),
-            pl.Series(ids, dtype=pl.Int64).gather(at.get_column("at")).alias("layer"),
+            "code",
+            starts.gather(at.get_column("at")).alias("start"),
+            ids.gather(at.get_column("at")).alias("layer"),
         )
-        self._known.update(digits)
-        return found.sort("start")
+        low, high = found.select(pl.col("layer").min().alias("low"), pl.col("layer").max()).row(0)
+        if low is not None and not 0 <= low <= high < self.tables.count:
+            raise DamagedTableError
+        return found
 
     def _entry(self, day: str) -> tuple[int, str] | None:
         """An entry date's moment (microseconds since the table's start) and its text."""
@@ -822,6 +867,85 @@ class Vectorised(Joined):
             return None
         return found[0], (*found[0][1], *found[1])
 
+    def _day_columns(self, keys: list[tuple[int, str]]) -> tuple[pl.DataFrame, int, int] | None:
+        """The fees of each (moment, mode) of ``keys`` as columns: ``micros``, ``mode_``,
+        ``plain_day`` (the day adds no review item) and per fee slot ``fnN``, ``fkN``,
+        ``loN``, ``hiN`` (rate ``fn / fk``, minimum and maximum cents, -1 for none; an empty
+        slot charges 0); the number of slots and the largest fee rate numerator. Days whose
+        fee bounds are not whole cents are left out (None: all of them)."""
+        import polars as pl
+
+        if len(self._day_rows) > 100_000:
+            self._day_rows.clear()
+        found = []
+        for key in keys:
+            row = self._day_rows.get(key)
+            if row is None:
+                row = self._day_rows[key] = self._day_row(*key)
+            if row[0] is not None:
+                found.append((key, row))
+        if not found:
+            return None
+        columns: dict[str, list[object]] = {
+            "micros": [micros for (micros, _), _ in found],
+            "mode_": [mode for (_, mode), _ in found],
+            "plain_day": [plain for _, (plain, _) in found],
+        }
+        schema: dict[str, type[pl.DataType]] = {
+            "micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean,
+        }  # fmt: skip
+        width = _slots(
+            [fees for _, (_, fees) in found],
+            (("fn", 0, pl.Int64), ("fk", 1, pl.Int64), ("lo", -1, pl.Int64), ("hi", -1, pl.Int64)),
+            columns,
+            schema,
+        )
+        biggest = max([fee[0] for _, (_, fees) in found for fee in fees] + [1])
+        return pl.DataFrame(columns, schema=schema), width, biggest
+
+    def _day_row(
+        self, micros: int, mode: str
+    ) -> tuple[bool | None, tuple[tuple[int, int, int, int], ...]]:
+        """:meth:`_day_columns`' row of a moment and mode: whether the day adds no review
+        item (None: its fee bounds are not whole cents) and each fee as
+        ``(n, k, min, max)``."""
+        found = self._day(micros, mode)
+        if found is None:
+            return None, ()
+        fees, extra_review = found
+        rows = []
+        for _, rate, low, high in fees[0]:
+            low_c, high_c = _cents(low), _cents(high)
+            rows.append((*scaled(rate), -1 if low_c is None else low_c,
+                         -1 if high_c is None else high_c))  # fmt: skip
+        return not extra_review, tuple(rows)
+
+    def _review_columns(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """``status,review`` as CSV text (``review``) and whether a row needs review
+        (``needs``) for each of ``keys`` (columns ``layer``, ``r_micros``, ``r_mode``,
+        ``low_``: see :meth:`_review`), with those of earlier chunks: each key is worked
+        out once."""
+        import polars as pl
+
+        names = keys.columns
+        kept = self._review_frame
+        if kept is not None and kept.height > 200_000:
+            kept = None  # a stream of ever new layer sets and days: start over
+        if kept is not None:
+            keys = keys.join(kept.select(names), on=names, how="anti")
+        if not keys.is_empty() or kept is None:
+            found = pl.DataFrame(
+                [(*key, *self._review(*key)) for key in keys.iter_rows()],
+                schema={
+                    "layer": pl.Int64, "r_micros": pl.Int64, "r_mode": pl.String,
+                    "low_": pl.Boolean, "review": pl.String, "needs": pl.Boolean,
+                },
+                orient="row",
+            )  # fmt: skip
+            kept = found if kept is None else pl.concat([kept, found])
+        self._review_frame = kept
+        return kept
+
     def _review(self, index: int, micros: int, mode: str, low: bool) -> tuple[str, bool]:
         """``status,review`` as CSV text, and whether the row needs review (``mode`` ""
         for a day whose fees and caveats add nothing); ``low``: valued within de minimis,
@@ -851,10 +975,10 @@ class Vectorised(Joined):
         ).with_columns(pl.Series("number", [item[0] for item in rows], dtype=pl.Int64))
         return self._charge_frame(frame)
 
-    def _charge_frame(self, frame: pl.DataFrame) -> Charged | None:
+    def _charge_frame(self, frame: pl.DataFrame, later: Executor | None = None) -> Charged | None:
         """The rows of ``frame`` (its cells as ``c0``, ``c1``... and the row ``number``)
         that the table charges: their CSV lines by number, and their review count, customs
-        and duty in cents (None: no row qualifies)."""
+        and duty in cents, made by ``later`` when given (None: no row qualifies)."""
         import polars as pl
 
         at = self._at
@@ -904,64 +1028,22 @@ class Vectorised(Joined):
         )
         frame = frame.join(day_frame, left_on=f"c{at['date']}", right_on="day", how="inner")
         frame = frame.with_columns((pl.col("cents") <= pl.col("low")).alias("low_"))
-        # the intervals of the codes: an as-of join on the table's columns
+        # each row's layer set: an as-of lookup by code and instant (_Intervals)
         codes = frame.get_column("digits").unique(maintain_order=True).to_list()
         intervals = self._table_intervals(codes)
-        frame = frame.sort("micros").join_asof(
-            intervals,
-            left_on="micros",
-            right_on="start",
-            by="digits",
-            strategy="backward",
-            check_sortedness=False,
+        frame = frame.with_columns(
+            intervals.layers(frame.get_column("digits"), frame.get_column("micros"))
         )
         # the layer sets (their summaries, never the layers) and the days' fees
         layer_ids = frame.get_column("layer").drop_nulls().unique().to_list()
         info, no_base, width = self._layer_info(layer_ids)
-        fee_keys = frame.select("micros", "mode_").unique().rows()
-        fee_rows: list[tuple[int, str, int, int, int, int]] = []
-        day_ok: list[tuple[int, str, bool]] = []
-        for micros, mode_ in fee_keys:
-            found_fees = self._day(micros, mode_)
-            if found_fees is None:
-                continue
-            fees, extra_review = found_fees
-            day_ok.append((micros, mode_, not extra_review))
-            for _, rate, low, high in fees[0]:
-                number, scale = scaled(rate)
-                low_c, high_c = _cents(low), _cents(high)
-                fee_rows.append(
-                    (micros, mode_, number, scale,
-                     -1 if low_c is None else low_c, -1 if high_c is None else high_c)
-                )  # fmt: skip
+        fee_days = self._day_columns(frame.select("micros", "mode_").unique().rows())
         unknown = pl.col("layer").is_null() | pl.col("layer").is_in(no_base)
         errors = self._missing(frame.filter(unknown))
         frame = frame.filter(~unknown)
-        if info is None or not day_ok:
-            return Charged(_NO_LINES(), 0, 0, 0, errors) if errors else None
-        biggest = max([f[2] for f in fee_rows] + [1])
-        fees_of: dict[tuple[int, str], list[tuple[int, int, int, int]]] = {}
-        for micros, mode_, n, k, low_c, high_c in fee_rows:
-            fees_of.setdefault((micros, mode_), []).append((n, k, low_c, high_c))
-        fee_width = max((len(v) for v in fees_of.values()), default=0)
-        day_columns: dict[str, list[object]] = {"micros": [], "mode_": [], "plain_day": []}
-        day_schema: dict[str, type[pl.DataType]] = {
-            "micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean,
-        }  # fmt: skip
-        for slot in range(fee_width):
-            for name in ("fn", "fk", "lo", "hi"):
-                day_columns[f"{name}{slot}"] = []
-                day_schema[f"{name}{slot}"] = pl.Int64
-        for micros, mode_, plain_day in day_ok:
-            day_columns["micros"].append(micros)
-            day_columns["mode_"].append(mode_)
-            day_columns["plain_day"].append(plain_day)
-            own_fees = fees_of.get((micros, mode_), [])
-            for slot in range(fee_width):
-                values = own_fees[slot] if slot < len(own_fees) else (0, 1, -1, -1)
-                for name, value in zip(("fn", "fk", "lo", "hi"), values, strict=True):
-                    day_columns[f"{name}{slot}"].append(value)
-        days_ok = pl.DataFrame(day_columns, schema=day_schema)
+        if info is None or fee_days is None:
+            return Charged.bad(errors) if errors else None
+        days_ok, fee_width, biggest = fee_days
         # the largest product stays within 64 bits: cents * n <= 2**61 for every rate n
         frame = (
             frame.join(info, on="layer", how="inner")
@@ -972,7 +1054,7 @@ class Vectorised(Joined):
             )
         )
         if frame.is_empty():
-            return Charged(_NO_LINES(), 0, 0, 0, errors) if errors else None
+            return Charged.bad(errors) if errors else None
         cents = pl.col("cents")
         duty = pl.lit(0, dtype=pl.Int64)
         for slot in range(width):
@@ -995,25 +1077,9 @@ class Vectorised(Joined):
             pl.when(same_day).then(0).otherwise(pl.col("micros")).alias("r_micros"),
             pl.when(same_day).then(pl.lit("")).otherwise(pl.col("mode_")).alias("r_mode"),
         )
-        if len(self._reviews) > 200_000:
-            self._reviews.clear()
-        review_rows = []
         keys = ["layer", "r_micros", "r_mode", "low_"]
-        for index, micros, mode_, low in frame.select(keys).unique().iter_rows():
-            key = (index, micros, mode_, low)
-            found_review = self._reviews.get(key)
-            if found_review is None:
-                found_review = self._reviews[key] = self._review(index, micros, mode_, low)
-            review_rows.append((*key, *found_review))
-        reviews = pl.DataFrame(
-            review_rows,
-            schema={
-                "layer": pl.Int64, "r_micros": pl.Int64, "r_mode": pl.String, "low_": pl.Boolean,
-                "review": pl.String, "needs": pl.Boolean,
-            },
-            orient="row",
-        )  # fmt: skip
-        frame = frame.join(reviews, on=keys, how="inner").sort("number")
+        frame = frame.join(self._review_columns(frame.select(keys).unique()), on=keys)
+        frame = frame.sort("number")
         # text
         cents = pl.col("cents")
         total = pl.col("duty") + pl.col("fee")
@@ -1052,12 +1118,10 @@ class Vectorised(Joined):
             pl.lit("US"),
             pl.lit(self.tail),
         ]
-        texts = frame.select(
-            pl.col("number"),
-            pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")]).alias("line"),
+        made = (
+            later.submit(_text, frame, parts) if later is not None else _done(_text(frame, parts))
         )
-        sums = frame.select(pl.col("needs").sum(), cents.sum(), pl.col("duty").sum()).row(0)
-        return Charged(texts, int(sums[0] or 0), int(sums[1] or 0), int(sums[2] or 0), errors)
+        return Charged(frame.select("number"), made, errors)
 
     def _layer_info(self, layer_ids: list[int]) -> tuple[pl.DataFrame | None, list[int], int]:
         """What the money needs of the layer sets the table charges (of ``layer_ids`` and of
@@ -1069,7 +1133,13 @@ class Vectorised(Joined):
 
         if len(self._layers_seen) > 1_000_000:  # a stream of ever new layer sets
             self._info, self._layers_seen, self._no_base = None, set(), set()
-        rows = []
+        columns: dict[str, list[object]] = {
+            "layer": [],
+            "metals": [],
+            "biggest": [],
+            "claimable": [],
+        }
+        lines: list[tuple[tuple[int, int, bool], ...]] = []
         for index in layer_ids:
             if index in self._layers_seen:
                 continue
@@ -1079,22 +1149,18 @@ class Vectorised(Joined):
                 if self.tables.layer(index).engine == NO_BASE:
                     self._no_base.add(index)
                 continue
-            biggest = max([n for n, _, _ in summary.lines] + [1])
-            row: dict[str, object] = {
-                "layer": index, "metals": summary.metals, "biggest": biggest,
-                "claimable": _cell(summary.claimable),
-            }  # fmt: skip
-            for slot, (n, k, on_remainder) in enumerate(summary.lines):
-                row.update({f"n{slot}": n, f"k{slot}": k, f"r{slot}": on_remainder})
-            rows.append(row)
-        if rows:
-            width = max(sum(1 for name in row if name[0] == "n") for row in rows)
+            columns["layer"].append(index)
+            columns["metals"].append(summary.metals)
+            columns["biggest"].append(max([n for n, _, _ in summary.lines] + [1]))
+            columns["claimable"].append(_cell(summary.claimable))
+            lines.append(summary.lines)
+        if lines:
             schema: dict[str, type[pl.DataType]] = {
                 "layer": pl.Int64, "metals": pl.Int64, "biggest": pl.Int64, "claimable": pl.String,
             }  # fmt: skip
-            for slot in range(width):
-                schema.update({f"n{slot}": pl.Int64, f"k{slot}": pl.Int64, f"r{slot}": pl.Boolean})
-            found = pl.DataFrame(rows, schema=schema)
+            _slots(lines, (("n", 0, pl.Int64), ("k", 1, pl.Int64), ("r", False, pl.Boolean)),
+                   columns, schema)  # fmt: skip
+            found = pl.DataFrame(columns, schema=schema)
             if self._info is not None:
                 found = pl.concat([self._info, found], how="diagonal")
             slots = sum(1 for name in found.columns if name[0] == "n")
@@ -1162,30 +1228,170 @@ class Vectorised(Joined):
         return [RowError(n, r) for n, r in found_errors.iter_rows()]
 
 
-class Charged(NamedTuple):
-    """The rows the table charged: their CSV ``lines`` (columns ``number``, ``line``;
-    sorted by number), how many need review, their customs value and duty in cents; and
-    the rows known to be bad (a code not in the schedule in force, see
-    :meth:`Vectorised._missing`)."""
+class _Intervals:
+    """The intervals of the codes read off the table so far, looked up as whole columns.
+
+    Each code has a position (in the order added); its intervals are kept by position, then
+    start, under the key ``position * R + rank of the start`` among every distinct start
+    (``R`` of them). A row's layer set is then one binary search for ``position * R + rank
+    of the latest start at or before its moment``: the last key at or below it is the
+    code's interval in force if it has the code's position (an as-of join by code, with no
+    hash of the intervals per chunk). A rank stands for an instant exactly, so nothing
+    rounds."""
+
+    def __init__(self) -> None:
+        import polars as pl
+
+        self._codes = pl.DataFrame(schema={"digits": pl.String, "position": pl.Int64})
+        self._kept = pl.DataFrame(
+            schema={"position": pl.Int64, "start": pl.Int64, "layer": pl.Int64}
+        )
+        self._instants = pl.Series("start", [], dtype=pl.Int64)
+        self._keys = pl.Series("key", [], dtype=pl.Int64)
+
+    @property
+    def height(self) -> int:
+        """How many intervals are kept."""
+        return self._kept.height
+
+    def add(self, codes: list[str], found: pl.DataFrame) -> None:
+        """Keep the intervals of new ``codes``: ``found`` has a row per interval, ``code``
+        (an index into ``codes``), ``start`` and ``layer``."""
+        import polars as pl
+
+        if not codes:
+            return
+        first = self._codes.height
+        self._codes = pl.concat(
+            [
+                self._codes,
+                pl.DataFrame(
+                    {"digits": codes, "position": range(first, first + len(codes))},
+                    schema={"digits": pl.String, "position": pl.Int64},
+                ),
+            ]
+        )
+        found = found.select((pl.col("code") + first).alias("position"), "start", "layer")
+        self._kept = pl.concat([self._kept, found])
+        self._keys = self._keyed()
+        if not self._keys.is_sorted():  # a code's intervals out of order: put them in order
+            self._kept = self._kept.sort("position", "start")
+            self._keys = self._keyed()
+
+    def _keyed(self) -> pl.Series:
+        """The key of each interval kept (and the distinct starts, for the ranks)."""
+        import polars as pl
+
+        starts = self._kept.get_column("start")
+        self._instants = starts.unique().sort()
+        rank = self._instants.search_sorted(starts, side="left").cast(pl.Int64)
+        return self._kept.get_column("position") * self._instants.len() + rank
+
+    def layers(self, digits: pl.Series, micros: pl.Series) -> pl.Series:
+        """The layer set in force for each row's code at its moment (null: none)."""
+        import polars as pl
+
+        if self._keys.is_empty():
+            return pl.Series("layer", [None] * digits.len(), dtype=pl.Int64)
+        position = (
+            digits.to_frame("digits")
+            .join(self._codes, on="digits", how="left", maintain_order="left")
+            .get_column("position")
+            .fill_null(-1)
+        )
+        rank = self._instants.search_sorted(micros, side="right").cast(pl.Int64) - 1
+        at = self._keys.search_sorted(position * self._instants.len() + rank, side="right")
+        at = at.cast(pl.Int64) - 1
+        safe = at.clip(lower_bound=0)
+        return (
+            pl.DataFrame(
+                {
+                    "hit": (at >= 0)
+                    & (position >= 0)
+                    & (self._kept.get_column("position").gather(safe) == position),
+                    "layer": self._kept.get_column("layer").gather(safe),
+                }
+            )
+            .select(pl.when("hit").then("layer").alias("layer"))
+            .get_column("layer")
+        )
+
+
+class Text(NamedTuple):
+    """Charged rows as CSV ``lines`` (columns ``number``, ``line``; sorted by number), how
+    many need review, and their customs value and duty in cents."""
 
     lines: pl.DataFrame
     reviewed: int
     customs: int
     duty: int
+
+
+def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
+    """:class:`Text` of the charged rows of ``frame`` (by number), a line of ``parts`` each."""
+    import polars as pl
+
+    lines = frame.select(
+        pl.col("number"),
+        pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")]).alias("line"),
+    )
+    sums = frame.select(pl.col("needs").sum(), pl.col("cents").sum(), pl.col("duty").sum()).row(0)
+    return Text(lines, int(sums[0] or 0), int(sums[1] or 0), int(sums[2] or 0))
+
+
+def _done(text: Text) -> Future[Text]:
+    """``text`` as a finished future."""
+    found: Future[Text] = Future()
+    found.set_result(text)
+    return found
+
+
+class Charged(NamedTuple):
+    """The rows the table charged (``charged``: their numbers; their :class:`Text` made
+    by ``made``, maybe on another thread) and the rows known to be bad (a code not in the
+    schedule in force, see :meth:`Vectorised._missing`)."""
+
+    charged: pl.DataFrame
+    made: Future[Text]
     errors: list[RowError]
+
+    @classmethod
+    def bad(cls, errors: list[RowError]) -> Charged:
+        """No row charged; ``errors`` known."""
+        import polars as pl
+
+        nothing = pl.DataFrame(schema={"number": pl.Int64, "line": pl.String})
+        return cls(nothing.select("number"), _done(Text(nothing, 0, 0, 0)), errors)
+
+    def text(self) -> Text:
+        """The charged rows' :class:`Text` (waits for it)."""
+        return self.made.result()
 
     def numbers(self) -> pl.DataFrame:
         """The row numbers of the charged and the bad rows (column ``number``)."""
         import polars as pl
 
         bad = pl.DataFrame({"number": [e.row for e in self.errors]}, schema={"number": pl.Int64})
-        return pl.concat([self.lines.select("number"), bad])
+        return pl.concat([self.charged, bad])
 
 
-def _NO_LINES() -> pl.DataFrame:  # noqa: N802  (a constant, made when polars is loaded)
-    import polars as pl
-
-    return pl.DataFrame(schema={"number": pl.Int64, "line": pl.String})
+def _slots(
+    rows: Sequence[Sequence[tuple[object, ...]]],
+    parts: tuple[tuple[str, object, type[pl.DataType]], ...],
+    columns: dict[str, list[object]],
+    schema: dict[str, type[pl.DataType]],
+) -> int:
+    """Each row's items spread over numbered columns: part ``i`` of a row's item in slot
+    ``s`` goes to column ``parts[i][0] + s`` (of type ``parts[i][2]``; ``parts[i][1]`` for
+    a row with no item there), added to ``columns`` and ``schema``. The number of slots."""
+    width = max((len(items) for items in rows), default=0)
+    for slot in range(width):
+        for part, (name, empty, kind) in enumerate(parts):
+            columns[f"{name}{slot}"] = [
+                items[slot][part] if slot < len(items) else empty for items in rows
+            ]
+            schema[f"{name}{slot}"] = kind
+    return width
 
 
 def _quoted(text: pl.Expr) -> pl.Expr:

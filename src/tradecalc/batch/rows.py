@@ -30,10 +30,13 @@ through :func:`tradecalc.engine.assessment.assess`.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import itertools
 import json
+import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -898,24 +901,83 @@ class ResultWriter:
         self._provenance = provenance
         self._jsonl = fmt == "jsonl"
         self._columns = output_columns(extra)
+        self._bytes = _utf8_bytes(stream)
+        self._writing: _Write | None = None
         self._csv: Any = None
         if not self._jsonl:
             self._csv = csv.writer(stream, lineterminator="\n")
             if header:
                 self._csv.writerow(self._columns)
 
-    def write_chunk(self, text: str) -> None:
-        """Write CSV text of whole rows made elsewhere (the vectorised path's)."""
-        self._stream.write(text)
+    def write_chunk(self, data: bytes) -> None:
+        """Write UTF-8 CSV text of whole rows made elsewhere (the vectorised path's): onto
+        the byte stream under the text stream when that is what the text would become, by
+        a thread of its own while the next rows are assessed (one write at a time:
+        :meth:`finish` waits for it and raises its error); else as text."""
+        if self._bytes is None:
+            self._stream.write(data.decode())
+            return
+        self.finish()
+        self._stream.flush()
+        self._writing = _Write(self._bytes, data)
+
+    def finish(self) -> None:
+        """Wait for the write in flight; raise its error."""
+        error = self.wait()
+        if error is not None:
+            raise error
+
+    def wait(self) -> BaseException | None:
+        """Wait for the write in flight; its error, if any."""
+        writing, self._writing = self._writing, None
+        if writing is None:
+            return None
+        writing.join()
+        return writing.error
 
     def write(self, row: ResultRow) -> None:
         """Write one result row."""
+        if self._writing is not None:
+            self.finish()
         if self._jsonl:
             cells = (row.row, *row.passthrough, *row.values, *self._provenance)
             record = dict(zip(self._columns, cells, strict=True))
             self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
             self._csv.writerow((row.row, *row.passthrough, *row.values, *self._provenance))
+
+
+class _Write(threading.Thread):
+    """One write of bytes, by a thread of its own (the file system's time overlaps the
+    next rows' assessment); the error, if any, is kept for the caller to raise."""
+
+    def __init__(self, stream: IO[bytes], data: bytes) -> None:
+        super().__init__(name="tradecalc-write", daemon=True)
+        self.stream = stream
+        self.data = data
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.stream.write(self.data)
+        except BaseException as exc:  # raised by the caller, in its own thread
+            self.error = exc
+        self.data = b""
+
+
+def _utf8_bytes(stream: IO[str]) -> IO[bytes] | None:
+    """The byte stream under ``stream`` when it writes text as UTF-8 with ``\n`` kept (a
+    file of :func:`tradecalc.core.files.atomic_text`, stdout on POSIX), else None."""
+    found = getattr(stream, "buffer", None)
+    encoding = getattr(stream, "encoding", None)
+    if found is None or not isinstance(encoding, str) or os.linesep != "\n":
+        return None
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return None
+    return found if utf8 else None
 
 
 def run(
@@ -958,7 +1020,7 @@ def run(
     summary = Summary()
     writer = ResultWriter(out, fmt, rows.extra, provenance=provenance)
     tables = _open_tables(schedule, base_rates, data_sha256)
-    results: Iterator[ResultRow | RowError | str]
+    results: Iterator[ResultRow | RowError | bytes]
     if any(view.overrides or view.added for view in views):
         results = assess_rows(schedule, rows, views, fx, summary, base_rates, tables)
     else:
@@ -971,11 +1033,13 @@ def run(
             if isinstance(item, RowError):
                 if on_error is not None:
                     on_error(item)
-            elif isinstance(item, str):
+            elif isinstance(item, bytes):
                 writer.write_chunk(item)
             else:
                 writer.write(item)
+        writer.finish()
     finally:
+        writer.wait()  # stopped by an error: the write in flight ends before the file goes
         tables.save()
     return summary
 

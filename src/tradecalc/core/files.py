@@ -220,7 +220,7 @@ MAX_LINE_CHARS = 1 << 20
 
 _READ_CHUNK = 1 << 16
 _LINE_END = re.compile(r"(\r\n|\r|\n)")
-BLOCK_BYTES = 2 << 20
+BLOCK_BYTES = 4 << 20
 """About how many bytes :meth:`LineReader.simple_blocks` gives at a time."""
 
 

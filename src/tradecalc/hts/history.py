@@ -16,7 +16,7 @@ siblings of a code that does not exist) is searched here, once, for every caller
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +27,7 @@ from tradecalc.hts.base_rates import ImportedRate
 
 if TYPE_CHECKING:
     import mmap
+    from collections.abc import Mapping
 
     from tradecalc.hts.store import ImportedSchedule, Revision
 
@@ -132,6 +133,19 @@ class Line:
         return f"{self.imported.text or 'no rate'}{headings}"
 
 
+@dataclass(slots=True)
+class _InForce:
+    """The rows under a prefix in force at a moment, and what is made of them on demand."""
+
+    rows: list[list[str]]
+    codes: dict[str, None]
+    """Their codes, in row order (by code)."""
+    lines: dict[str, Line] | None = None
+    """:meth:`Bundle.lines`, made when first asked for."""
+    nearest: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """:meth:`Bundle.nearest` of the missing codes asked for so far."""
+
+
 ROWS_KEPT = 50_000
 """Most prefixes whose rows :class:`Bundle` keeps."""
 LINES_KEPT = 200_000
@@ -148,12 +162,9 @@ class Bundle:
         """Each row made into a :class:`Line` once (rows repeat across lookups)."""
         self._rows: dict[str, list[list[str]]] = {}
         """The rows of the prefixes asked for lately (callers only read them)."""
-        self._in_force: dict[
-            tuple[str, tuple[int, ...]], tuple[dict[str, Line], dict[str, tuple[str, ...]]]
-        ] = {}
-        """:meth:`lines` by prefix and the positions of its rows in force, with the nearest
-        codes found among them (:meth:`nearest`)."""
-        self._on_day: dict[tuple[str, str], tuple[dict[str, Line], dict[str, tuple[str, ...]]]] = {}
+        self._in_force: dict[tuple[str, tuple[int, ...]], _InForce] = {}
+        """The rows in force by prefix and their positions among its rows."""
+        self._on_day: dict[tuple[str, str], _InForce] = {}
         """The same by prefix and day (a day's rows in force are found once)."""
 
     @cached_property
@@ -211,12 +222,13 @@ class Bundle:
     def lines(self, prefix: str, when: datetime) -> dict[str, Line]:
         """The lines under ``prefix`` (itself included) in force at ``when`` (callers only
         read them: the same rows in force give the same mapping, made once)."""
-        return self._in_force_at(prefix, when)[0]
+        found = self._in_force_at(prefix, when)
+        if found.lines is None:
+            found.lines = self._make_lines(found.rows)
+        return found.lines
 
-    def _in_force_at(
-        self, prefix: str, when: datetime
-    ) -> tuple[dict[str, Line], dict[str, tuple[str, ...]]]:
-        """:meth:`lines`, with the nearest codes found among them so far (by code)."""
+    def _in_force_at(self, prefix: str, when: datetime) -> _InForce:
+        """The rows under ``prefix`` in force at ``when``, found once per prefix and day."""
         day = when.date().isoformat()
         found = self._on_day.get((prefix, day))
         if found is not None:
@@ -230,23 +242,25 @@ class Bundle:
         if found is None:
             if len(self._in_force) >= ROWS_KEPT:
                 self._in_force.clear()
-            found = self._in_force[key] = (self._make_lines([rows[i] for i in key[1]]), {})
+            kept = [rows[i] for i in key[1]]
+            found = self._in_force[key] = _InForce(kept, dict.fromkeys(r[0] for r in kept))
         if len(self._on_day) >= ROWS_KEPT:
             self._on_day.clear()
         self._on_day[(prefix, day)] = found
         return found
 
     def nearest(self, digits: str, when: datetime) -> tuple[str, ...]:
-        """:func:`_nearest` of a code missing at ``when`` among the lines of its heading in
-        force, else of its chapter (found once per code and set of lines in force)."""
-        family, known = self._in_force_at(digits[:4], when)
-        if not family:
-            family, known = self._in_force_at(digits[:2], when)
-        found = known.get(digits)
+        """:func:`_nearest` of a code missing at ``when`` among the codes of its heading in
+        force, else of its chapter (found once per code and set of rows in force; no line
+        is made for it)."""
+        family = self._in_force_at(digits[:4], when)
+        if not family.codes:
+            family = self._in_force_at(digits[:2], when)
+        found = family.nearest.get(digits)
         if found is None:
-            if len(known) >= ROWS_KEPT:
-                known.clear()
-            found = known[digits] = _nearest(digits, family)
+            if len(family.nearest) >= ROWS_KEPT:
+                family.nearest.clear()
+            found = family.nearest[digits] = _nearest(digits, family.codes)
         return found
 
     def _make_lines(self, rows: list[list[str]]) -> dict[str, Line]:
@@ -462,7 +476,7 @@ class UsSchedule:
         return tuple(line.htsno for line in resolved.under[:limit])
 
 
-def _nearest(digits: str, family: dict[str, Line]) -> tuple[str, ...]:
+def _nearest(digits: str, family: Mapping[str, object]) -> tuple[str, ...]:
     """The parent of a missing code (its longest existing prefix) and its nearest siblings."""
     parent = next((digits[:n] for n in (8, 6, 4) if n < len(digits) and digits[:n] in family), "")
     level = len(digits) if parent else 4  # no heading: the headings of the chapter
