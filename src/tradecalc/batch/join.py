@@ -23,7 +23,7 @@ import itertools
 import os
 import re
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -578,8 +578,6 @@ class Vectorised(Joined):
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
         lines (split and checked as columns, never row by row) and single rows. A block's
         text is made on a second thread while the next block is charged."""
-        from concurrent.futures import ThreadPoolExecutor
-
         extra_at = tuple(self._at[name] for name in self.extra)
         sums: dict[tuple[str, str], list[int]] = {}
         pending: list[_Item] = []
