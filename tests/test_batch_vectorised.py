@@ -16,7 +16,9 @@ from tradecalc.batch import join as batch_join
 from tradecalc.batch import rows as batch
 from tradecalc.core.files import LineReader
 from tradecalc.core.money import FxTable
+from tradecalc.engine.assessment import RegimeView
 from tradecalc.engine.compiled import Tables, route_codes
+from tradecalc.engine.selection import select_views
 from tradecalc.hts.base_rates import Providers
 from tradecalc.hts.cn_lines import ChinaLines
 from tradecalc.hts.history import open_schedule
@@ -42,7 +44,12 @@ def world() -> tuple[Schedule, Tables, list[str]]:
 
 
 def render(
-    schedule: Schedule, tables: Tables, text: str, vectorised: bool, block: int | None = None
+    schedule: Schedule,
+    tables: Tables,
+    text: str,
+    vectorised: bool,
+    block: int | None = None,
+    views: tuple[RegimeView, ...] = (),
 ) -> tuple[str, list[batch.RowError], batch.Summary]:
     """The CSV output, the bad rows and the summary of one path; with ``block``, the input
     read as the command reads it (simple lines in blocks of about that many bytes)."""
@@ -55,7 +62,7 @@ def render(
     writer = batch.ResultWriter(out, "csv", rows.extra, provenance=PROVENANCE)
     errors = []
     found = batch_join.assess_joined(
-        schedule, rows, tables, FxTable(), summary, (), PROVENANCE, vectorised
+        schedule, rows, tables, FxTable(), summary, views, PROVENANCE, vectorised
     )
     for item in found:
         if isinstance(item, batch.RowError):
@@ -142,6 +149,33 @@ def test_vectorised_output_is_byte_identical(
     assert fast[0] == reference[0]
     assert fast[1] == reference[1]
     assert fast[2] == reference[2]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.data(),
+    regimes=st.sampled_from([("pre-geneva", "geneva"), ("geneva",), ("busan", "pre-geneva")]),
+    block=st.sampled_from([None, 500, 1 << 22]),
+)
+def test_vectorised_output_under_named_regimes_is_byte_identical(
+    world: tuple[Schedule, Tables, list[str]],
+    data: st.DataObject,
+    regimes: tuple[str, ...],
+    block: int | None,
+) -> None:
+    """With ``--regime``, every row (dated or not) under each regime at its own moment: the
+    columns path writes what the reference path writes, and keeps the regimes' totals in
+    the same order."""
+    schedule, tables, codes = world
+    views = tuple(select_views(schedule, list(regimes)))
+    assert all(batch_join.by_columns(view) for view in views)
+    text = table_text(data.draw(shipments(codes)))
+    fast = render(schedule, tables, text, True, block, views)
+    reference = render(schedule, tables, text, False, None, views)
+    assert fast[0] == reference[0]
+    assert fast[1] == reference[1]
+    assert fast[2] == reference[2]
+    assert list(fast[2].totals) == list(reference[2].totals)
 
 
 def test_vectorised_sample_of_every_date(world: tuple[Schedule, Tables, list[str]]) -> None:
