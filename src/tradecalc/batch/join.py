@@ -526,12 +526,13 @@ def vectorised_available() -> bool:
 
 
 class Vectorised(Joined):
-    """:class:`Joined` with the plain dated rows of a chunk joined and charged by polars.
+    """:class:`Joined` with the plain rows of a chunk joined and charged by polars.
 
     Rows come as chunks of cells, or (:meth:`assess_blocks`) as blocks of simple lines that
-    polars splits into columns itself. A chunk's rows that are plain, dated, found in the
-    table with layers the table can charge, and valued under :data:`_PY_LIMIT` cents (and
-    within 64-bit products) are charged as whole columns
+    polars splits into columns itself. A chunk's rows that are plain, dated (or, under
+    ``--regime``, at each regime's moment: :meth:`_moments`), found in the table with
+    layers the table can charge, and valued under :data:`_PY_LIMIT` cents (and within
+    64-bit products) are charged as whole columns
     (an as-of lookup of the table's intervals by code and instant, each layer set's
     :class:`tradecalc.engine.compiled.LayerSummary`, each duty line and fee in a column of
     its own, integer cents with half-up per line, summed across) and written as CSV text;
