@@ -3,7 +3,7 @@
 1. Generate ``benchmarks/out/shipments.csv`` (seeded): US imports from China, codes drawn
    from the schedule's ad valorem lines plus one code the schedule does not know, values
    from $1 to $500,000 (log-uniform, to the cent; many products land on a half cent).
-2. Run ``tradecalc batch`` (the Decimal core) in a fresh process: wall time, shipment-regimes
+2. Run ``tradecalc batch`` (its columns path) in a fresh process: wall time, shipment-regimes
    per second, peak resident memory (the child's own: ``common.run_measured``). Targets:
    >= 100k/s, <= 200 MiB.
 3. The same computation as one DuckDB SQL statement over the same CSV (exact DECIMAL, round
@@ -166,7 +166,7 @@ def run_duckdb(shipments: Path, result: Path, data: Path, codes: list[str]) -> f
     ).fetchone()[0]  # type: ignore[index]
     rate = count / seconds
     print(f"duckdb {duckdb.__version__} SQL: {seconds:.2f} s, {rate:,.0f} shipment-regimes/s")
-    print(f"  rows differing from the Decimal core (duty, fees, total): {diff:,} of {count:,}")
+    print(f"  rows differing from tradecalc batch (duty, fees, total): {diff:,} of {count:,}")
     return float(seconds)
 
 
@@ -192,13 +192,13 @@ def main(rows: int = 1_000_000, data: str | None = None, jobs: int = 1) -> None:
     pairs = rows * len(REGIMES)
     verdict = "meets" if pairs / wall >= 100_000 else "MISSES"
     print(
-        f"Decimal core (tradecalc batch, jobs={jobs}): {wall:.2f} s, {pairs / wall:,.0f} "
+        f"tradecalc batch (jobs={jobs}): {wall:.2f} s, {pairs / wall:,.0f} "
         f"shipment-regimes/s ({verdict} >= 100k), peak {peak:.0f} MiB "
         f"({'meets' if peak <= 200 else 'MISSES'} <= 200 MiB)"
     )
     sql = run_duckdb(shipments, result, path, codes)
     if sql:
-        print(f"  ratio Decimal core / DuckDB wall: {wall / sql:.1f}x")
+        print(f"  ratio tradecalc batch / DuckDB wall: {wall / sql:.1f}x")
 
 
 if __name__ == "__main__":

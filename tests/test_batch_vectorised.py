@@ -9,14 +9,16 @@ import random
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tradecalc.batch import join as batch_join
 from tradecalc.batch import rows as batch
 from tradecalc.core.files import LineReader
 from tradecalc.core.money import FxTable
+from tradecalc.engine.assessment import RegimeView
 from tradecalc.engine.compiled import Tables, route_codes
+from tradecalc.engine.selection import select_views
 from tradecalc.hts.base_rates import Providers
 from tradecalc.hts.cn_lines import ChinaLines
 from tradecalc.hts.history import open_schedule
@@ -42,7 +44,12 @@ def world() -> tuple[Schedule, Tables, list[str]]:
 
 
 def render(
-    schedule: Schedule, tables: Tables, text: str, vectorised: bool, block: int | None = None
+    schedule: Schedule,
+    tables: Tables,
+    text: str,
+    vectorised: bool,
+    block: int | None = None,
+    views: tuple[RegimeView, ...] = (),
 ) -> tuple[str, list[batch.RowError], batch.Summary]:
     """The CSV output, the bad rows and the summary of one path; with ``block``, the input
     read as the command reads it (simple lines in blocks of about that many bytes)."""
@@ -55,7 +62,7 @@ def render(
     writer = batch.ResultWriter(out, "csv", rows.extra, provenance=PROVENANCE)
     errors = []
     found = batch_join.assess_joined(
-        schedule, rows, tables, FxTable(), summary, (), PROVENANCE, vectorised
+        schedule, rows, tables, FxTable(), summary, views, PROVENANCE, vectorised
     )
     for item in found:
         if isinstance(item, batch.RowError):
@@ -142,6 +149,39 @@ def test_vectorised_output_is_byte_identical(
     assert fast[0] == reference[0]
     assert fast[1] == reference[1]
     assert fast[2] == reference[2]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.data(),
+    regimes=st.sampled_from(
+        [("pre-geneva", "geneva"), ("geneva",), ("section-122", "forced-labour-301", "busan")]
+    ),  # the last two ask about in-transit claims only at entry: not under a regime
+    block=st.sampled_from([None, 500, 1 << 22]),
+    results=st.sampled_from([3, 20_000]),
+)
+def test_vectorised_output_under_named_regimes_is_byte_identical(
+    world: tuple[Schedule, Tables, list[str]],
+    data: st.DataObject,
+    regimes: tuple[str, ...],
+    block: int | None,
+    results: int,
+) -> None:
+    """With ``--regime``, every row (dated or not) under each regime at its own moment: the
+    columns path writes what the reference path writes, and keeps the regimes' totals in
+    the same order, whatever pieces the blocks are cut into."""
+    schedule, tables, codes = world
+    views = tuple(select_views(schedule, list(regimes)))
+    assert all(batch_join.by_columns(view) for view in views)
+    text = table_text(data.draw(shipments(codes)))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch_join, "_RESULTS", results)
+        fast = render(schedule, tables, text, True, block, views)
+    reference = render(schedule, tables, text, False, None, views)
+    assert fast[0] == reference[0]
+    assert fast[1] == reference[1]
+    assert fast[2] == reference[2]
+    assert list(fast[2].totals) == list(reference[2].totals)
 
 
 def test_vectorised_sample_of_every_date(world: tuple[Schedule, Tables, list[str]]) -> None:
@@ -358,3 +398,24 @@ def test_interval_lookup_is_an_as_of_join_by_code(
         before = [start for (known, start) in layer_of if known == code and start <= moment]
         expected.append(layer_of[code, max(before)] if before else None)
     assert found == expected
+
+
+@given(
+    st.lists(st.text(st.characters(blacklist_characters="\n\r"), max_size=12), min_size=1,
+             max_size=40),
+    st.booleans(),
+    st.integers(1, 50),
+    st.integers(1, 10**6),
+)  # fmt: skip
+def test_block_pieces_cut_at_line_ends_and_keep_the_row_numbers(
+    lines: list[str], ended: bool, most: int, first: int
+) -> None:
+    """:meth:`Block.pieces` gives the block's text back, cut only after a line end, each
+    piece numbered from the row it starts at."""
+    text = "\n".join(lines) + ("\n" if ended else "")
+    assume(text)  # a block holds at least one line
+    pieces = list(batch.Block(text, first).pieces(most))
+    assert "".join(piece.text for piece in pieces) == text
+    assert all(piece.text.endswith("\n") for piece in pieces[:-1])
+    numbers = [n for piece in pieces for n in range(piece.first, piece.first + piece.count)]
+    assert numbers == list(range(first, first + len(lines)))

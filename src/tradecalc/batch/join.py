@@ -441,6 +441,12 @@ def _row_of(item: _Item) -> int:
     return item.row if isinstance(item, RowError) else item[0]
 
 
+def by_columns(view: RegimeView) -> bool:
+    """True when :class:`Vectorised` charges rows under ``view`` (its own moment, nothing
+    overridden or added)."""
+    return not view.overrides and not view.added and not view.follows_entry
+
+
 def assess_joined(
     schedule: Schedule,
     rows: Rows,
@@ -461,8 +467,9 @@ def assess_joined(
     header, items = _items(rows)
     if vectorised is None:
         vectorised = os.environ.get("TRADECALC_VECTORISED", "1") != "0" and (vectorised_available())
-    if vectorised and provenance is not None and not views and rows.cells is not None:
-        fast = Vectorised(schedule, header, rows.extra, tables, fx, provenance)
+    plain_views = all(by_columns(view) for view in views)
+    if vectorised and provenance is not None and plain_views and rows.cells is not None:
+        fast = Vectorised(schedule, header, rows.extra, tables, fx, provenance, views)
         if fast.usable:
             if rows.blocks is not None:
                 return fast.assess_blocks(rows.blocks, summary)
@@ -490,6 +497,9 @@ _SPECIALS_CLASS = (
     "[" + "".join(c if c.isspace() or c in ',"' else "\\" + c for c in _SPECIALS) + "]"
 )
 """A regular expression of one character of :data:`_SPECIALS`."""
+_RESULTS = 20_000
+"""About how many results a piece of a block gives under several regimes (each result's
+line is about 500 bytes: memory stays bounded whatever the number of regimes)."""
 _INTERVALS_KEPT = 4_000_000
 """Most intervals :class:`Vectorised` keeps across chunks (about 25 bytes each)."""
 _VALUE_MARK = "\x00"
@@ -516,12 +526,13 @@ def vectorised_available() -> bool:
 
 
 class Vectorised(Joined):
-    """:class:`Joined` with the plain dated rows of a chunk joined and charged by polars.
+    """:class:`Joined` with the plain rows of a chunk joined and charged by polars.
 
     Rows come as chunks of cells, or (:meth:`assess_blocks`) as blocks of simple lines that
-    polars splits into columns itself. A chunk's rows that are plain, dated, found in the
-    table with layers the table can charge, and valued under :data:`_PY_LIMIT` cents (and
-    within 64-bit products) are charged as whole columns
+    polars splits into columns itself. A chunk's rows that are plain, dated (or, under
+    ``--regime``, at each regime's moment: :meth:`_moments`), found in the table with
+    layers the table can charge, and valued under :data:`_PY_LIMIT` cents (and within
+    64-bit products) are charged as whole columns
     (an as-of lookup of the table's intervals by code and instant, each layer set's
     :class:`tradecalc.engine.compiled.LayerSummary`, each duty line and fee in a column of
     its own, integer cents with half-up per line, summed across) and written as CSV text;
@@ -539,17 +550,18 @@ class Vectorised(Joined):
         tables: Tables,
         fx: FxTable,
         provenance: tuple[str, str],
+        views: Sequence[RegimeView] = (),
     ) -> None:
-        super().__init__(schedule, header, extra, tables, fx, ())
+        super().__init__(schedule, header, extra, tables, fx, views)
         self.provenance = provenance
         self.tail = ",".join(_cell(p) for p in provenance)
         self._generation = tables.generation
         self._unknown: set[str] = set()
         """Codes the table cannot compile (the engine says why)."""
         self._entries: dict[str, tuple[int, str] | None] = {}
-        self._fees: dict[tuple[int, str], tuple[FeesAt, tuple[str, ...]] | None] = {}
+        self._fees: dict[tuple[int, str, bool], tuple[FeesAt, tuple[str, ...]] | None] = {}
         self._day_rows: dict[
-            tuple[int, str], tuple[bool | None, tuple[tuple[int, int, int, int], ...]]
+            tuple[int, str, bool], tuple[bool | None, tuple[tuple[int, int, int, int], ...]]
         ] = {}
         """:meth:`_day_row` by moment and mode."""
         self._review_frame: pl.DataFrame | None = None
@@ -577,27 +589,34 @@ class Vectorised(Joined):
     def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
         lines (split and checked as columns, never row by row) and single rows. A block's
-        text is made on a second thread while the next block is charged."""
+        text is made on a second thread while the next block is charged; under several
+        regimes a block is cut into pieces of about :data:`_RESULTS` results."""
         extra_at = tuple(self._at[name] for name in self.extra)
         sums: dict[tuple[str, str], list[int]] = {}
         pending: list[_Item] = []
         ready: tuple[Charged | None, list[_Item]] | None = None
         """A block charged, its text in the making: merged before anything after it."""
         later = ThreadPoolExecutor(1, thread_name_prefix="tradecalc-text")
+        per_row = max(1, len(self.views))  # results per row
         try:
             for part in parts:
                 if not isinstance(part, Block):
                     pending.append(part)
                     if len(pending) < self.chunk_size:
                         continue
-                if ready is not None:
-                    yield from self._merge(*ready, summary, extra_at, sums)
-                    ready = None
-                if pending:
+                if pending:  # after the block before them
+                    if ready is not None:
+                        yield from self._merge(*ready, summary, extra_at, sums)
+                        ready = None
                     yield from self._chunk(pending, summary, extra_at, sums)
                     pending = []
                 if isinstance(part, Block):
-                    ready = self._block(part, later)
+                    pieces = part.pieces(_RESULTS // per_row) if per_row > 1 else (part,)
+                    for piece in pieces:
+                        charged = self._block(piece, later)  # the block before: text in the making
+                        if ready is not None:
+                            yield from self._merge(*ready, summary, extra_at, sums)
+                        ready = charged
             if ready is not None:
                 yield from self._merge(*ready, summary, extra_at, sums)
             if pending:
@@ -678,7 +697,7 @@ class Vectorised(Joined):
             return
         import polars as pl
 
-        lines, reviewed, customs, duty = charged.text()
+        lines, rows, totals = charged.text()
         errors = charged.errors
         summary.rows += len(errors)
         summary.errors += len(errors)
@@ -694,19 +713,20 @@ class Vectorised(Joined):
         stream = io.StringIO()
         writer = csv.writer(stream, lineterminator="\n")
         assert self.party is not None
-        key = (ENTRY_DATE, self.party.currency)
         for part, is_first in ((rest[:split], True), (rest[split:], False)):
             if not is_first and count:
-                if key not in summary.totals:
-                    summary.totals[key] = RegimeTotals(*key)
-                acc = sums.setdefault(key, [0, 0, 0, 0])
-                acc[0] += count
-                acc[1] += customs
-                acc[2] += duty
-                acc[3] += reviewed
-                summary.rows += count
-                summary.results += count
-                summary.needs_review += reviewed
+                summary.rows += rows
+                for regime, results, reviewed, customs, duty in totals:
+                    key = (regime, self.party.currency)
+                    if key not in summary.totals:
+                        summary.totals[key] = RegimeTotals(*key)
+                    acc = sums.setdefault(key, [0, 0, 0, 0])
+                    acc[0] += results
+                    acc[1] += customs
+                    acc[2] += duty
+                    acc[3] += reviewed
+                    summary.results += results
+                    summary.needs_review += reviewed
             for found in super()._chunk(part, summary, extra_at, sums):
                 if isinstance(found, RowError):
                     errors.append(found)
@@ -848,16 +868,49 @@ class Vectorised(Joined):
             self._entries[day] = found
         return self._entries[day]
 
-    def _day(self, micros: int, mode: str) -> tuple[FeesAt, tuple[str, ...]] | None:
-        """The fees at a moment for a mode and the review items they and the day add
-        (None: a fee bound is not whole cents; the reference path charges those rows)."""
-        key = (micros, mode)
+    def _moments(self, days: list[str]) -> pl.DataFrame:
+        """The moments the rows of each date text of ``days`` are charged at, a row per
+        moment: ``day_``, ``view`` (the regime's place), ``regime``, ``micros``, ``as_of``,
+        ``dated`` (an entry's moment), ``low`` (the de minimis limit in cents) and
+        ``charges`` (how many moments a row of that date has). Without ``--regime`` a dated
+        row is charged at its entry's moment (an undated one, under every named regime, is
+        left to the reference path); with it, every row under each regime, at the regime's
+        own moment. Dates not parsed (or before the table's start) are left out: the
+        reference path says why."""
+        import polars as pl
+
+        rows = []
+        for day in days:
+            entry = self._entry(day) if day else None
+            if (day and entry is None) or not (day or self.views):  # undated: every regime
+                continue
+            low = int(self._low(day) * 100)
+            if entry is not None and not self.views:
+                rows.append((day, 0, ENTRY_DATE, *entry, True, low, 1))
+                continue
+            for place, view in enumerate(self.views):
+                when = (micros_of(view.as_of), format_when(view.as_of))
+                rows.append((day, place, view.id, *when, False, low, len(self.views)))
+        return pl.DataFrame(
+            rows,
+            schema={
+                "day_": pl.String, "view": pl.Int64, "regime": pl.String, "micros": pl.Int64,
+                "as_of": pl.String, "dated": pl.Boolean, "low": pl.Int64, "charges": pl.Int64,
+            },
+            orient="row",
+        )  # fmt: skip
+
+    def _day(self, micros: int, mode: str, dated: bool) -> tuple[FeesAt, tuple[str, ...]] | None:
+        """The fees at a moment for a mode and the review items they and the day add (an
+        entry's day, ``dated``, its intraday caveat too; None: a fee bound is not whole
+        cents, the reference path charges those rows)."""
+        key = (micros, mode, dated)
         if key not in self._fees:
             party = self.party
             assert party is not None
             when = moment_of(micros)
             fees = fees_at(party, mode, when)
-            intraday = intraday_at(self.schedule, "US", when)
+            intraday = intraday_at(self.schedule, "US", when) if dated else ()
             exact = all(_exact_cents(low) and _exact_cents(high) for _, _, low, high in fees[0])
             self._fees[key] = (fees, intraday) if exact else None
         found = self._fees[key]
@@ -865,12 +918,15 @@ class Vectorised(Joined):
             return None
         return found[0], (*found[0][1], *found[1])
 
-    def _day_columns(self, keys: list[tuple[int, str]]) -> tuple[pl.DataFrame, int, int] | None:
-        """The fees of each (moment, mode) of ``keys`` as columns: ``micros``, ``mode_``,
-        ``plain_day`` (the day adds no review item) and per fee slot ``fnN``, ``fkN``,
-        ``loN``, ``hiN`` (rate ``fn / fk``, minimum and maximum cents, -1 for none; an empty
-        slot charges 0); the number of slots and the largest fee rate numerator. Days whose
-        fee bounds are not whole cents are left out (None: all of them)."""
+    def _day_columns(
+        self, keys: list[tuple[int, str, bool]]
+    ) -> tuple[pl.DataFrame, int, int] | None:
+        """The fees of each (moment, mode, entry's day or not) of ``keys`` as columns:
+        ``micros``, ``mode_``, ``dated``, ``plain_day`` (the day adds no review item) and
+        per fee slot ``fnN``, ``fkN``, ``loN``, ``hiN`` (rate ``fn / fk``, minimum and
+        maximum cents, -1 for none; an empty slot charges 0); the number of slots and the
+        largest fee rate numerator. Days whose fee bounds are not whole cents are left out
+        (None: all of them)."""
         import polars as pl
 
         if len(self._day_rows) > 100_000:
@@ -885,12 +941,13 @@ class Vectorised(Joined):
         if not found:
             return None
         columns: dict[str, list[object]] = {
-            "micros": [micros for (micros, _), _ in found],
-            "mode_": [mode for (_, mode), _ in found],
+            "micros": [micros for (micros, _, _), _ in found],
+            "mode_": [mode for (_, mode, _), _ in found],
+            "dated": [dated for (_, _, dated), _ in found],
             "plain_day": [plain for _, (plain, _) in found],
         }
         schema: dict[str, type[pl.DataType]] = {
-            "micros": pl.Int64, "mode_": pl.String, "plain_day": pl.Boolean,
+            "micros": pl.Int64, "mode_": pl.String, "dated": pl.Boolean, "plain_day": pl.Boolean,
         }  # fmt: skip
         width = _slots(
             [fees for _, (_, fees) in found],
@@ -902,12 +959,12 @@ class Vectorised(Joined):
         return pl.DataFrame(columns, schema=schema), width, biggest
 
     def _day_row(
-        self, micros: int, mode: str
+        self, micros: int, mode: str, dated: bool
     ) -> tuple[bool | None, tuple[tuple[int, int, int, int], ...]]:
         """:meth:`_day_columns`' row of a moment and mode: whether the day adds no review
         item (None: its fee bounds are not whole cents) and each fee as
         ``(n, k, min, max)``."""
-        found = self._day(micros, mode)
+        found = self._day(micros, mode, dated)
         if found is None:
             return None, ()
         fees, extra_review = found
@@ -921,7 +978,7 @@ class Vectorised(Joined):
     def _review_columns(self, keys: pl.DataFrame) -> pl.DataFrame:
         """``status,review`` as CSV text (``review``) and whether a row needs review
         (``needs``) for each of ``keys`` (columns ``layer``, ``r_micros``, ``r_mode``,
-        ``low_``: see :meth:`_review`), with those of earlier chunks: each key is worked
+        ``low_``, ``dated``: see :meth:`_review`), with those of earlier chunks: each key is worked
         out once."""
         import polars as pl
 
@@ -936,7 +993,8 @@ class Vectorised(Joined):
                 [(*key, *self._review(*key)) for key in keys.iter_rows()],
                 schema={
                     "layer": pl.Int64, "r_micros": pl.Int64, "r_mode": pl.String,
-                    "low_": pl.Boolean, "review": pl.String, "needs": pl.Boolean,
+                    "low_": pl.Boolean, "dated": pl.Boolean, "review": pl.String,
+                    "needs": pl.Boolean,
                 },
                 orient="row",
             )  # fmt: skip
@@ -944,11 +1002,18 @@ class Vectorised(Joined):
         self._review_frame = kept
         return kept
 
-    def _review(self, index: int, micros: int, mode: str, low: bool) -> tuple[str, bool]:
+    def _review(
+        self, index: int, micros: int, mode: str, low: bool, dated: bool
+    ) -> tuple[str, bool]:
         """``status,review`` as CSV text, and whether the row needs review (``mode`` ""
         for a day whose fees and caveats add nothing); ``low``: valued within de minimis,
-        the customs value left as :data:`_VALUE_MARK`."""
-        fees, intraday = self._fees.get((micros, mode)) or ((((), ()), ()))
+        the customs value left as :data:`_VALUE_MARK`; ``dated``: at an entry's moment,
+        else a named regime's (no intraday caveat, no claim asked about only at entry)."""
+        fees, intraday = self._fees.get((micros, mode, dated)) or ((((), ()), ()))
+        if not dated:
+            review = review_of(self.tables.layer(index), fees, (), False)
+            found = status(review)
+            return f"{found},{_cell('; '.join(review))}", found != "ok"
         entered: tuple[str, ...] = ()
         if low:
             rules = self.party.low_value if self.party is not None else None
@@ -980,13 +1045,14 @@ class Vectorised(Joined):
         import polars as pl
 
         at = self._at
-        if frame.is_empty() or "date" not in at:
+        if frame.is_empty():
             return None
         col = {name: pl.col(f"c{i}") for name, i in at.items()}
+        day = col["date"] if "date" in col else pl.lit("")
         plain = (
             col["hs"].str.contains(r"^[0-9]{2}(?:\.?[0-9]{2}){1,4}$")
             & col["value"].str.contains(r"^[0-9]{1,13}(?:\.[0-9]{1,2})?$")
-            & col["date"].str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+            & ((day == "") | day.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
         )
         for name, allowed in (("origin", ("", "CN")), ("dest", ("", "US"))):
             if name in col:
@@ -1005,27 +1071,20 @@ class Vectorised(Joined):
         frame = frame.with_columns(
             col["hs"].str.replace_all(".", "", literal=True).alias("digits"),
             mode.alias("mode_"),
+            day.alias("day_"),
             (
                 whole.struct.field("field_0").cast(pl.Int64) * 100
                 + whole.struct.field("field_1").fill_null("").str.pad_end(2, "0").cast(pl.Int64)
             ).alias("cents"),
         ).filter((pl.col("cents") <= _PY_LIMIT) & (pl.col("cents") >= self.rule.min_cents))
-        # entry moments, per distinct date text
-        days = frame.get_column(f"c{at['date']}").unique().to_list()
-        day_rows = [(d, *e) for d in days if (e := self._entry(d)) is not None]
-        if not day_rows:
+        # the moments each row is charged at: its entry's, or each regime's (:meth:`_moments`)
+        moments = self._moments(frame.get_column("day_").unique().to_list())
+        if moments.is_empty():
             return None
-        day_frame = pl.DataFrame(
-            {
-                "day": [r[0] for r in day_rows],
-                "micros": [r[1] for r in day_rows],
-                "as_of": [r[2] for r in day_rows],
-                "low": [int(self._low(r[0]) * 100) for r in day_rows],
-            },
-            schema={"day": pl.String, "micros": pl.Int64, "as_of": pl.String, "low": pl.Int64},
+        frame = frame.join(moments, on="day_", how="inner")
+        frame = frame.with_columns((pl.col("cents") <= pl.col("low")).alias("low_")).filter(
+            pl.col("dated") | ~pl.col("low_")  # within de minimis under a regime: the engine's
         )
-        frame = frame.join(day_frame, left_on=f"c{at['date']}", right_on="day", how="inner")
-        frame = frame.with_columns((pl.col("cents") <= pl.col("low")).alias("low_"))
         # each row's layer set: an as-of lookup by code and instant (_Intervals)
         codes = frame.get_column("digits").unique(maintain_order=True).to_list()
         intervals = self._table_intervals(codes)
@@ -1035,21 +1094,22 @@ class Vectorised(Joined):
         # the layer sets (their summaries, never the layers) and the days' fees
         layer_ids = frame.get_column("layer").drop_nulls().unique().to_list()
         info, no_base, width = self._layer_info(layer_ids)
-        fee_days = self._day_columns(frame.select("micros", "mode_").unique().rows())
+        fee_days = self._day_columns(frame.select("micros", "mode_", "dated").unique().rows())
         unknown = pl.col("layer").is_null() | pl.col("layer").is_in(no_base)
-        errors = self._missing(frame.filter(unknown))
-        frame = frame.filter(~unknown)
+        errors = self._missing(frame.filter(unknown & pl.col("dated")))
+        frame = frame.filter(~unknown)  # under a regime: the row goes to the reference path
         if info is None or fee_days is None:
             return Charged.bad(errors) if errors else None
         days_ok, fee_width, biggest = fee_days
         # the largest product stays within 64 bits: cents * n <= 2**61 for every rate n
         frame = (
             frame.join(info, on="layer", how="inner")
-            .join(days_ok, on=["micros", "mode_"], how="inner")
+            .join(days_ok, on=["micros", "mode_", "dated"], how="inner")
             .filter(
                 (pl.col("cents") <= _PY_LIMIT)
                 & (pl.col("cents") <= (2**61) // pl.max_horizontal(pl.col("biggest"), biggest))
             )
+            .filter(pl.len().over("number") == pl.col("charges"))  # every moment or none
         )
         if frame.is_empty():
             return Charged.bad(errors) if errors else None
@@ -1075,9 +1135,9 @@ class Vectorised(Joined):
             pl.when(same_day).then(0).otherwise(pl.col("micros")).alias("r_micros"),
             pl.when(same_day).then(pl.lit("")).otherwise(pl.col("mode_")).alias("r_mode"),
         )
-        keys = ["layer", "r_micros", "r_mode", "low_"]
+        keys = ["layer", "r_micros", "r_mode", "low_", "dated"]
         frame = frame.join(self._review_columns(frame.select(keys).unique()), on=keys)
-        frame = frame.sort("number")
+        frame = frame.sort("number", "view")
         # text
         cents = pl.col("cents")
         total = pl.col("duty") + pl.col("fee")
@@ -1097,7 +1157,7 @@ class Vectorised(Joined):
         parts += [_quoted(pl.col(f"c{i}")) for i in (at[name] for name in self.extra)]
         parts += [
             pl.col(f"c{at['hs']}"),
-            pl.lit(ENTRY_DATE),
+            pl.col("regime"),
             pl.col("as_of"),
             pl.lit(self.party.currency),
             _money_text(cents),
@@ -1316,13 +1376,13 @@ class _Intervals:
 
 
 class Text(NamedTuple):
-    """Charged rows as CSV ``lines`` (columns ``number``, ``line``; sorted by number), how
-    many need review, and their customs value and duty in cents."""
+    """Charged rows as CSV ``lines`` (columns ``number``, ``line``; by number, then regime),
+    how many rows they are, and per regime in the order the lines meet them: the results,
+    how many need review, their customs value and duty in cents."""
 
     lines: pl.DataFrame
-    reviewed: int
-    customs: int
-    duty: int
+    rows: int
+    totals: list[tuple[str, int, int, int, int]]
 
 
 def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
@@ -1333,8 +1393,11 @@ def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
         pl.col("number"),
         pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")]).alias("line"),
     )
-    sums = frame.select(pl.col("needs").sum(), pl.col("cents").sum(), pl.col("duty").sum()).row(0)
-    return Text(lines, int(sums[0] or 0), int(sums[1] or 0), int(sums[2] or 0))
+    totals = frame.group_by("regime", maintain_order=True).agg(
+        pl.len(), pl.col("needs").sum(), pl.col("cents").sum(), pl.col("duty").sum()
+    )
+    found = [(r, int(n), int(v or 0), int(c or 0), int(d or 0)) for r, n, v, c, d in totals.rows()]
+    return Text(lines, frame.get_column("number").n_unique(), found)
 
 
 def _done(text: Text) -> Future[Text]:
@@ -1359,7 +1422,7 @@ class Charged(NamedTuple):
         import polars as pl
 
         nothing = pl.DataFrame(schema={"number": pl.Int64, "line": pl.String})
-        return cls(nothing.select("number"), _done(Text(nothing, 0, 0, 0)), errors)
+        return cls(nothing.select("number"), _done(Text(nothing, 0, [])), errors)
 
     def text(self) -> Text:
         """The charged rows' :class:`Text` (waits for it)."""
