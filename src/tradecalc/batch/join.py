@@ -394,16 +394,7 @@ class Joined:
                 summary.results += 1
                 review = plan.status != "ok"
                 summary.needs_review += review
-                key = (plan.prefix[1], plan.prefix[3])
-                acc = sums.get(key)
-                if acc is None:
-                    acc = sums[key] = [0, 0, 0, 0]
-                    if key not in summary.totals:  # first seen here: keep the order of keys
-                        summary.totals[key] = RegimeTotals(*key)
-                acc[0] += 1
-                acc[1] += value
-                acc[2] += duty
-                acc[3] += review
+                _tally(summary, sums, (plan.prefix[1], plan.prefix[3]), (1, value, duty, review))
                 yield ResultRow(
                     number,
                     passthrough,
@@ -425,6 +416,24 @@ class Joined:
                     ),
                     review,
                 )
+
+
+def _tally(
+    summary: Summary,
+    sums: dict[tuple[str, str], list[int]],
+    key: tuple[str, str],
+    amounts: tuple[int, int, int, int],
+) -> None:
+    """Add results, customs value and duty in cents, and results needing review to the
+    running sums of ``key`` (regime, currency); a key first met here joins ``summary``'s
+    totals in the order rows meet them."""
+    acc = sums.get(key)
+    if acc is None:
+        acc = sums[key] = [0, 0, 0, 0]
+        if key not in summary.totals:
+            summary.totals[key] = RegimeTotals(*key)
+    for i, amount in enumerate(amounts):
+        acc[i] += amount
 
 
 def _add_sums(summary: Summary, sums: dict[tuple[str, str], list[int]]) -> None:
@@ -459,9 +468,10 @@ def assess_joined(
 ) -> Iterator[Output]:
     """Assess ``rows`` as :func:`tradecalc.batch.rows.assess_rows` does, plain rows joined.
 
-    With CSV input (every cell text), ``provenance`` (CSV output), no ``views`` and the
-    ``fast`` extra installed, plain dated rows are charged by :class:`Vectorised` and come
-    out as UTF-8 CSV text (bytes items);
+    With CSV input (every cell text), ``provenance`` (CSV output), ``views`` that are each
+    a regime's own moment (:func:`by_columns`; none: the entry date's) and the ``fast``
+    extra installed, plain rows are charged by :class:`Vectorised` and come out as UTF-8
+    CSV text (bytes items);
     ``vectorised`` forces the choice (None: when available, unless the environment says
     ``TRADECALC_VECTORISED=0``)."""
     header, items = _items(rows)
@@ -563,7 +573,7 @@ class Vectorised(Joined):
         self._day_rows: dict[
             tuple[int, str, bool], tuple[bool | None, tuple[tuple[int, int, int, int], ...]]
         ] = {}
-        """:meth:`_day_row` by moment and mode."""
+        """:meth:`_day_row` by moment, mode and whether it is an entry's."""
         self._review_frame: pl.DataFrame | None = None
         """:meth:`_review_columns` of the keys met so far."""
         self._info: pl.DataFrame | None = None
@@ -718,13 +728,7 @@ class Vectorised(Joined):
                 summary.rows += rows
                 for regime, results, reviewed, customs, duty in totals:
                     key = (regime, self.party.currency)
-                    if key not in summary.totals:
-                        summary.totals[key] = RegimeTotals(*key)
-                    acc = sums.setdefault(key, [0, 0, 0, 0])
-                    acc[0] += results
-                    acc[1] += customs
-                    acc[2] += duty
-                    acc[3] += reviewed
+                    _tally(summary, sums, key, (results, customs, duty, reviewed))
                     summary.results += results
                     summary.needs_review += reviewed
             for found in super()._chunk(part, summary, extra_at, sums):
@@ -1029,7 +1033,7 @@ class Vectorised(Joined):
         import polars as pl
 
         rows = [item for item in chunk if not isinstance(item, RowError)]
-        if not rows or "date" not in self._at:
+        if not rows:
             return None
         frame = pl.DataFrame(
             [item[1] for item in rows],
