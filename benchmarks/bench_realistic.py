@@ -43,7 +43,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from benchmarks.common import OUT, ROOT, child_env, run_measured
+from benchmarks.common import OUT, ROOT, child_env, parallel_capacity, run_measured
 
 TRADE = ROOT.parent / "shared" / "data" / "trade" / "us-imports-from-china-2024-hs10.csv"
 DATES = (
@@ -392,6 +392,11 @@ def main(check_all: bool = True, generated_rows: int = 0) -> None:
             f"  ratio tradecalc batch (warm) / peer, both end to end: {warm / whole[0]:.2f}x "
             f"wall ({verdict} <= 1x), {warm_cpu / whole[1]:.2f}x CPU; against the peer's "
             f"query alone (in process, no start-up, no file written): {warm / peer:.1f}x"
+        )
+        print(
+            f"  this machine's two cores do {parallel_capacity():.2f}x the work of one "
+            f"(two CPU-bound processes at once against one alone): the most any job, the "
+            f"peer's or batch's, gains from the second core"
         )
     money_both_ways(rows)
     if check_all:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -90,3 +91,28 @@ def run_measured(cmd: list[str], env: dict[str, str], stdout: int | None = None)
             raise SystemExit(f"{' '.join(cmd)}: the launcher failed: {done.stderr[-2000:]}")
         wall, cpu, peak_kib, code = report.read_text().split()
     return Measured(float(wall), float(cpu), int(peak_kib) / 1024, int(code), done.stderr)
+
+
+_SPIN = "n = 0\nfor i in range(12_000_000):\n    n += i\n"
+"""Pure-Python work of about a second, the same on any core."""
+
+
+def parallel_capacity(rounds: int = 3) -> float:
+    """How much more work this machine does with two CPU-bound processes than with one:
+    ``2 x (one process's time) / (two at once)``, the median of ``rounds``. Two real cores
+    give about 2; cores shared with other tenants, or hyper-threads of one core, less. A
+    job spread over both cores can be at most this much faster than on one, which bounds
+    what a peer gains from its second core and what tradecalc could."""
+    spin = [sys.executable, "-S", "-c", _SPIN]
+    ratios = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        subprocess.run(spin, check=True)
+        alone = time.perf_counter() - start
+        start = time.perf_counter()
+        pair = [subprocess.Popen(spin) for _ in range(2)]
+        for child in pair:
+            child.wait()
+        together = time.perf_counter() - start
+        ratios.append(2 * alone / together)
+    return statistics.median(ratios)

@@ -9,7 +9,7 @@ import random
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from tradecalc.batch import join as batch_join
@@ -400,22 +400,43 @@ def test_interval_lookup_is_an_as_of_join_by_code(
     assert found == expected
 
 
-@given(
-    st.lists(st.text(st.characters(blacklist_characters="\n\r"), max_size=12), min_size=1,
-             max_size=40),
-    st.booleans(),
-    st.integers(1, 50),
-    st.integers(1, 10**6),
-)  # fmt: skip
-def test_block_pieces_cut_at_line_ends_and_keep_the_row_numbers(
-    lines: list[str], ended: bool, most: int, first: int
+CELL = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters='\n\r",'), max_size=6
+)
+"""A cell of a simple line (decoded UTF-8: no lone surrogate)."""
+
+
+@st.composite
+def cell_rows(draw: st.DrawFn, width: int) -> list[list[str]]:
+    """Rows of ``width`` cells, now and then one of another number."""
+    even = st.lists(CELL, min_size=width, max_size=width)
+    odd = st.lists(CELL, max_size=width + 2)
+    return draw(st.lists(st.one_of(even, even, even, odd), min_size=1, max_size=30))
+
+
+@given(st.data(), st.booleans(), st.integers(1, 6), st.integers(1, 10**6))
+def test_a_block_read_by_the_csv_reader_is_the_block_split_at_commas(
+    data: st.DataObject, ended: bool, width: int, first: int
 ) -> None:
-    """:meth:`Block.pieces` gives the block's text back, cut only after a line end, each
-    piece numbered from the row it starts at."""
-    text = "\n".join(lines) + ("\n" if ended else "")
-    assume(ended or lines[-1])  # an empty last line without its end is no line at all
-    pieces = list(batch.Block(text, first).pieces(most))
-    assert "".join(piece.text for piece in pieces) == text
-    assert all(piece.text.endswith("\n") for piece in pieces[:-1])
-    numbers = [n for piece in pieces for n in range(piece.first, piece.first + piece.count)]
-    assert numbers == list(range(first, first + len(lines)))
+    """Where polars' CSV reader takes a block (every line ``width`` cells), its columns are
+    the lines split at their commas, row numbers included; where it does not, splitting
+    line by line gives the rows of ``width`` cells and the others as bad rows."""
+    rows = data.draw(cell_rows(width))
+    text = "\n".join(",".join(cells) for cells in rows) + ("\n" if ended else "")
+    assume(ended or rows[-1])  # an empty last line without its end is no line at all
+    block = batch.Block(text, first)
+    split, bad = batch_join._cells_line_by_line(block, width)
+    fast = batch_join._even_cells(block, width)
+    lines = block.lines()
+    even = [line.count(",") == width - 1 for line in lines]
+    expected = [(first + i, *line.split(",")) for i, line in enumerate(lines) if even[i]]
+    blank = [line.strip() == "" and "," not in line for line in lines]
+    assert split.rows() == expected
+    assert [batch_join._row_of(item) for item in bad] == [
+        first + i for i in range(len(lines)) if not even[i] and not blank[i]
+    ]
+    event("read by the CSV reader" if fast is not None else "split line by line")
+    if fast is not None:
+        assert fast.rows() == expected
+        assert not bad
+        assert fast.schema == split.schema

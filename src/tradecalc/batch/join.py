@@ -47,6 +47,7 @@ from tradecalc.batch.rows import (
     simple_cells,
 )
 from tradecalc.core.errors import TradecalcError, UsageError, failure_reason
+from tradecalc.core.files import count_lines
 from tradecalc.core.money import FxTable, money_sum
 from tradecalc.core.status import status
 from tradecalc.engine.assessment import (
@@ -581,6 +582,8 @@ class Vectorised(Joined):
         self._layers_seen: set[int] = set()
         self._no_base: set[int] = set()
         self._missing_errors: dict[tuple[str, str], str | None] = {}
+        self._revisions: dict[int, str] = {}
+        """Moment -> the title of the HTS revision in force ("" for none)."""
         """(code as written, HS revision) -> the error of a row of that code under that
         revision, the date as :data:`_DATE_MARK` (None: the reference path decides)."""
         self._intervals: _Intervals | None = None
@@ -600,7 +603,7 @@ class Vectorised(Joined):
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
         lines (split and checked as columns, never row by row) and single rows. A block's
         text is made on a second thread while the next block is charged; under several
-        regimes a block is cut into pieces of about :data:`_RESULTS` results."""
+        regimes a block is charged in slices of about :data:`_RESULTS` results."""
         extra_at = tuple(self._at[name] for name in self.extra)
         sums: dict[tuple[str, str], list[int]] = {}
         pending: list[_Item] = []
@@ -621,10 +624,9 @@ class Vectorised(Joined):
                     yield from self._chunk(pending, summary, extra_at, sums)
                     pending = []
                 if isinstance(part, Block):
-                    pieces = part.pieces(_RESULTS // per_row) if per_row > 1 else (part,)
-                    for piece in pieces:
-                        charged = self._block(piece, later)  # the block before: text in the making
-                        if ready is not None:
+                    most = _RESULTS // per_row if per_row > 1 else None
+                    for charged in self._block(part, later, most):
+                        if ready is not None:  # the slice before: its text made meanwhile
                             yield from self._merge(*ready, summary, extra_at, sums)
                         ready = charged
             if ready is not None:
@@ -635,33 +637,31 @@ class Vectorised(Joined):
             later.shutdown(cancel_futures=True)
             _add_sums(summary, sums)
 
-    def _block(self, block: Block, later: Executor) -> tuple[Charged | None, list[_Item]]:
-        """A block's rows split at commas into columns and charged as in :meth:`_chunk`
-        (their text made by ``later``), and the rest for :meth:`_merge`."""
-        import polars as pl
-
+    def _block(
+        self, block: Block, later: Executor, most: int | None
+    ) -> Iterator[tuple[Charged | None, list[_Item]]]:
+        """A block's rows split at commas into columns (once), charged as in :meth:`_chunk`
+        in slices of ``most`` rows (None: all at once), their text made by ``later``; each
+        slice with the rest of its rows (bad, or left to the reference path) for
+        :meth:`_merge`."""
         width = len(self.header)
-        lines = pl.Series("line", [block.text], dtype=pl.String).str.split("\n").explode()
-        if block.text.endswith("\n"):
-            lines = lines.head(-1)
-        frame = pl.DataFrame(lines).with_columns(
-            pl.int_range(block.first, block.first + lines.len(), dtype=pl.Int64).alias("number"),
-            (pl.col("line").str.count_matches(",", literal=True) + 1).alias("cells"),
-        )
-        rest: list[_Item] = []
-        for number, line in frame.filter(pl.col("cells") != width).select("number", "line").rows():
-            item = checked_cells(number, simple_cells(line), width)
-            if item is not None:  # a bad row (a blank line is none)
-                rest.append(item)
-        names = [f"c{i}" for i in range(width)]
-        frame = (
-            frame.filter(pl.col("cells") == width)
-            .select(
-                pl.col("number"),
-                pl.col("line").str.split_exact(",", width - 1).struct.rename_fields(names),
-            )
-            .unnest("line")
-        )
+        bad: list[_Item] = []
+        frame = _even_cells(block, width)
+        if frame is None:  # a line of another number of cells, or a blank one
+            frame, bad = _cells_line_by_line(block, width)
+        step = most or max(1, frame.height)
+        numbers = frame.get_column("number")
+        for offset in range(0, max(1, frame.height), step):
+            following = offset + step < frame.height
+            upto = numbers[offset + step] if following else None  # the next slice's first row
+            taken = [item for item in bad if upto is None or _row_of(item) < upto]
+            bad = bad[len(taken) :]  # in row order: the slice's are a prefix
+            yield self._slice(frame.slice(offset, step), later, taken)
+
+    def _slice(
+        self, frame: pl.DataFrame, later: Executor, rest: list[_Item]
+    ) -> tuple[Charged | None, list[_Item]]:
+        """The rows of ``frame`` charged, and with ``rest`` those the table did not charge."""
         try:
             charged = self._charge_frame(frame, later)
         except DamagedTableError:
@@ -707,7 +707,7 @@ class Vectorised(Joined):
             return
         import polars as pl
 
-        lines, rows, totals = charged.text()
+        lines, rows, totals, data = charged.text()
         errors = charged.errors
         summary.rows += len(errors)
         summary.errors += len(errors)
@@ -742,13 +742,13 @@ class Vectorised(Joined):
                 stream.seek(0)
                 stream.truncate()
         yield from sorted(errors, key=_row_of)
-        if texts:
+        if texts:  # the reference path's lines in their places
             more = pl.DataFrame(
                 {"number": numbers, "line": texts}, schema={"number": pl.Int64, "line": pl.String}
             )
-            lines = pl.concat([lines, more]).sort("number", maintain_order=True)
-        if not lines.is_empty():
-            yield lines.get_column("line").str.join("").cast(pl.Binary).item()
+            data = _joined(pl.concat([lines, more]).sort("number", maintain_order=True))
+        if data:
+            yield data
 
     def _reset(self) -> None:
         """Forget what referred to layer indexes of a table since dropped."""
@@ -1113,8 +1113,9 @@ class Vectorised(Joined):
                 (pl.col("cents") <= _PY_LIMIT)
                 & (pl.col("cents") <= (2**61) // pl.max_horizontal(pl.col("biggest"), biggest))
             )
-            .filter(pl.len().over("number") == pl.col("charges"))  # every moment or none
         )
+        if self.views:  # every moment or none
+            frame = frame.filter(pl.len().over("number") == pl.col("charges"))
         if frame.is_empty():
             return Charged.bad(errors) if errors else None
         cents = pl.col("cents")
@@ -1131,14 +1132,17 @@ class Vectorised(Joined):
             raw = pl.when((floor >= 0) & (raw < floor)).then(floor).otherwise(raw)
             raw = pl.when((ceiling >= 0) & (raw > ceiling)).then(ceiling).otherwise(raw)
             fee = fee + (2 * raw + fee_k) // (2 * fee_k)
-        frame = frame.with_columns(duty.alias("duty"), fee.alias("fee"))
         # review and status: per layer, or per layer and day where the day adds items
-        # (within de minimis: the day's own item, with the row's customs value put in)
+        # (within de minimis: the day's own item, with the row's customs value put in);
+        # only what the text needs is kept
         same_day = pl.col("plain_day") & ~pl.col("low_")
-        frame = frame.with_columns(
+        cells = dict.fromkeys(f"c{at[name]}" for name in (*self.extra, "hs"))
+        frame = frame.select(
+            "number", "view", *cells, "regime", "as_of", "cents", "low_", "dated", "layer",
+            "claimable", duty.alias("duty"), fee.alias("fee"),
             pl.when(same_day).then(0).otherwise(pl.col("micros")).alias("r_micros"),
             pl.when(same_day).then(pl.lit("")).otherwise(pl.col("mode_")).alias("r_mode"),
-        )
+        )  # fmt: skip
         keys = ["layer", "r_micros", "r_mode", "low_", "dated"]
         frame = frame.join(self._review_columns(frame.select(keys).unique()), on=keys)
         frame = frame.sort("number", "view")
@@ -1248,13 +1252,16 @@ class Vectorised(Joined):
         code = f"c{self._at['hs']}"
         if len(self._missing_errors) > 200_000:
             self._missing_errors.clear()
-        revisions = []
+        if len(self._revisions) > 100_000:
+            self._revisions.clear()
         try:
             for micros in frame.get_column("micros").unique().to_list():
-                rev = provider.in_force(moment_of(micros))
-                revisions.append((micros, rev.title if rev is not None else ""))
+                if micros not in self._revisions:
+                    rev = provider.in_force(moment_of(micros))
+                    self._revisions[micros] = rev.title if rev is not None else ""
         except Exception:  # an unreadable revision: each row says so on the reference path
             return []
+        revisions = list(self._revisions.items())
         frame = frame.join(
             pl.DataFrame(revisions, schema={"micros": pl.Int64, "rev": pl.String}, orient="row"),
             on="micros",
@@ -1288,6 +1295,79 @@ class Vectorised(Joined):
             .sort("number")
         )
         return [RowError(n, r) for n, r in found_errors.iter_rows()]
+
+
+def _even_cells(block: Block, width: int) -> pl.DataFrame | None:
+    """A block's rows as columns ``number``, ``c0``, ``c1``... when every line has
+    ``width`` cells (None: a line has another number, or is blank), read by polars' CSV
+    reader (the lines are simple: no quote, so a comma always ends a cell)."""
+    import polars as pl
+
+    text = block.text
+    lines = count_lines(text)
+    if (
+        width < 2
+        or text.count(",") != (width - 1) * lines
+        or "\n\n" in text
+        or text.startswith(("\n", "\ufeff"))
+    ):
+        return None
+    names = [f"c{i}" for i in range(width)]
+    try:
+        frame = _read_cells(text, names, block.first)
+    except pl.exceptions.PolarsError:  # a line with more cells
+        return None
+    # no line has more cells and the commas add up: every line has ``width`` cells
+    if frame.height != lines:
+        return None
+    return frame.with_columns(pl.col("number").cast(pl.Int64))
+
+
+def _read_cells(text: str, names: list[str], first: int) -> pl.DataFrame:
+    """Simple lines read by polars' CSV reader: every cell text, numbered from ``first``."""
+    import polars as pl
+
+    return pl.read_csv(
+        text.encode(),
+        has_header=False,
+        new_columns=names,
+        schema=dict.fromkeys(names, pl.String),
+        quote_char=None,
+        empty_string_is_null=False,
+        truncate_ragged_lines=False,
+        raise_if_empty=False,
+        row_index_name="number",
+        row_index_offset=first,
+    )
+
+
+def _cells_line_by_line(block: Block, width: int) -> tuple[pl.DataFrame, list[_Item]]:
+    """A block's rows of ``width`` cells as columns ``number``, ``c0``, ``c1``..., and its
+    other lines as bad rows (a blank line is none)."""
+    import polars as pl
+
+    lines = pl.Series("line", [block.text], dtype=pl.String).str.split("\n").explode()
+    if block.text.endswith("\n"):
+        lines = lines.head(-1)
+    frame = pl.DataFrame(lines).with_columns(
+        pl.int_range(block.first, block.first + lines.len(), dtype=pl.Int64).alias("number"),
+        (pl.col("line").str.count_matches(",", literal=True) + 1).alias("cells"),
+    )
+    rest: list[_Item] = []
+    for number, line in frame.filter(pl.col("cells") != width).select("number", "line").rows():
+        item = checked_cells(number, simple_cells(line), width)
+        if item is not None:  # a bad row (a blank line is none)
+            rest.append(item)
+    names = [f"c{i}" for i in range(width)]
+    frame = (
+        frame.filter(pl.col("cells") == width)
+        .select(
+            pl.col("number"),
+            pl.col("line").str.split_exact(",", width - 1).struct.rename_fields(names),
+        )
+        .unnest("line")
+    )
+    return frame, rest
 
 
 class _Intervals:
@@ -1381,12 +1461,14 @@ class _Intervals:
 
 class Text(NamedTuple):
     """Charged rows as CSV ``lines`` (columns ``number``, ``line``; by number, then regime),
-    how many rows they are, and per regime in the order the lines meet them: the results,
-    how many need review, their customs value and duty in cents."""
+    how many rows they are, per regime in the order the lines meet them: the results,
+    how many need review, their customs value and duty in cents; and the lines joined as
+    UTF-8 (made with them, on the same thread)."""
 
     lines: pl.DataFrame
     rows: int
     totals: list[tuple[str, int, int, int, int]]
+    data: bytes
 
 
 def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
@@ -1401,7 +1483,15 @@ def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
         pl.len(), pl.col("needs").sum(), pl.col("cents").sum(), pl.col("duty").sum()
     )
     found = [(r, int(n), int(v or 0), int(c or 0), int(d or 0)) for r, n, v, c, d in totals.rows()]
-    return Text(lines, frame.get_column("number").n_unique(), found)
+    rows = frame.get_column("number").n_unique()
+    return Text(lines, rows, found, _joined(lines))
+
+
+def _joined(lines: pl.DataFrame) -> bytes:
+    """The ``line`` column of ``lines`` as one run of UTF-8 bytes."""
+    import polars as pl
+
+    return bytes(lines.get_column("line").str.join("").cast(pl.Binary).item())
 
 
 def _done(text: Text) -> Future[Text]:
@@ -1426,7 +1516,7 @@ class Charged(NamedTuple):
         import polars as pl
 
         nothing = pl.DataFrame(schema={"number": pl.Int64, "line": pl.String})
-        return cls(nothing.select("number"), _done(Text(nothing, 0, [])), errors)
+        return cls(nothing.select("number"), _done(Text(nothing, 0, [], b"")), errors)
 
     def text(self) -> Text:
         """The charged rows' :class:`Text` (waits for it)."""

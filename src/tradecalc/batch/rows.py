@@ -208,18 +208,6 @@ class Block:
             lines.pop()
         return lines
 
-    def pieces(self, most: int) -> Iterator[Block]:
-        """The block cut at line ends into blocks of about ``most`` lines each (by the
-        block's mean line length), with their own first row numbers."""
-        text, first, start = self.text, self.first, 0
-        step = max(1, len(text) * most // max(1, self.count))
-        while start < len(text):
-            end = text.find("\n", min(start + step, len(text)) - 1) + 1 or len(text)
-            piece = text[start:end]
-            yield Block(piece, first)
-            first += count_lines(piece)
-            start = end
-
 
 @dataclass(frozen=True, slots=True)
 class Rows:
