@@ -414,7 +414,12 @@ def cell_rows(draw: st.DrawFn, width: int) -> list[list[str]]:
     return draw(st.lists(st.one_of(even, even, even, odd), min_size=1, max_size=30))
 
 
-@given(st.data(), st.booleans(), st.integers(1, 6), st.integers(1, 10**6))
+@given(
+    st.data(),
+    st.booleans(),
+    st.integers(1, 6),
+    st.one_of(st.integers(1, 10**6), st.integers(2**32 - 40, 2**40)),  # past 32-bit numbers
+)
 def test_a_block_read_by_the_csv_reader_is_the_block_split_at_commas(
     data: st.DataObject, ended: bool, width: int, first: int
 ) -> None:

@@ -540,7 +540,7 @@ class Vectorised(Joined):
     """:class:`Joined` with the plain rows of a chunk joined and charged by polars.
 
     Rows come as chunks of cells, or (:meth:`assess_blocks`) as blocks of simple lines that
-    polars splits into columns itself. A chunk's rows that are plain, dated (or, under
+    polars reads into columns itself. A chunk's rows that are plain, dated (or, under
     ``--regime``, at each regime's moment: :meth:`_moments`), found in the table with
     layers the table can charge, and valued under :data:`_PY_LIMIT` cents (and within
     64-bit products) are charged as whole columns
@@ -582,10 +582,10 @@ class Vectorised(Joined):
         self._layers_seen: set[int] = set()
         self._no_base: set[int] = set()
         self._missing_errors: dict[tuple[str, str], str | None] = {}
-        self._revisions: dict[int, str] = {}
-        """Moment -> the title of the HTS revision in force ("" for none)."""
         """(code as written, HS revision) -> the error of a row of that code under that
         revision, the date as :data:`_DATE_MARK` (None: the reference path decides)."""
+        self._revisions: dict[int, str] = {}
+        """Moment -> the title of the HTS revision in force ("" for none)."""
         self._intervals: _Intervals | None = None
         """The intervals of the codes in :attr:`_known` (chunks repeat codes: each code's
         intervals are read off the table once, not once per chunk)."""
@@ -601,7 +601,7 @@ class Vectorised(Joined):
 
     def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
-        lines (split and checked as columns, never row by row) and single rows. A block's
+        lines (read and checked as columns, never row by row) and single rows. A block's
         text is made on a second thread while the next block is charged; under several
         regimes a block is charged in slices of about :data:`_RESULTS` results."""
         extra_at = tuple(self._at[name] for name in self.extra)
@@ -640,7 +640,7 @@ class Vectorised(Joined):
     def _block(
         self, block: Block, later: Executor, most: int | None
     ) -> Iterator[tuple[Charged | None, list[_Item]]]:
-        """A block's rows split at commas into columns (once), charged as in :meth:`_chunk`
+        """A block's rows read into columns (once), charged as in :meth:`_chunk`
         in slices of ``most`` rows (None: all at once), their text made by ``later``; each
         slice with the rest of its rows (bad, or left to the reference path) for
         :meth:`_merge`."""
@@ -1314,17 +1314,20 @@ def _even_cells(block: Block, width: int) -> pl.DataFrame | None:
         return None
     names = [f"c{i}" for i in range(width)]
     try:
-        frame = _read_cells(text, names, block.first)
-    except pl.exceptions.PolarsError:  # a line with more cells
-        return None
+        frame = _read_cells(text, names)
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
+        return None  # a line with more cells (or text the reader fails on: line by line)
     # no line has more cells and the commas add up: every line has ``width`` cells
     if frame.height != lines:
         return None
-    return frame.with_columns(pl.col("number").cast(pl.Int64))
+    first = block.first  # numbered here: polars' own row index is 32-bit
+    return frame.select(
+        pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("number"), *names
+    )
 
 
-def _read_cells(text: str, names: list[str], first: int) -> pl.DataFrame:
-    """Simple lines read by polars' CSV reader: every cell text, numbered from ``first``."""
+def _read_cells(text: str, names: list[str]) -> pl.DataFrame:
+    """Simple lines read by polars' CSV reader: every cell's text."""
     import polars as pl
 
     return pl.read_csv(
@@ -1336,8 +1339,6 @@ def _read_cells(text: str, names: list[str], first: int) -> pl.DataFrame:
         empty_string_is_null=False,
         truncate_ragged_lines=False,
         raise_if_empty=False,
-        row_index_name="number",
-        row_index_offset=first,
     )
 
 
