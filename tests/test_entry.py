@@ -149,6 +149,25 @@ def test_internal_error_is_one_line_that_says_how_to_get_the_trace(
     ]
 
 
+def test_a_panic_in_compiled_code_is_an_internal_error_too(
+    cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyo3's PanicException (polars') is a BaseException: one line, not a traceback."""
+    polars = pytest.importorskip("polars", reason="polars (the fast extra) is not installed")
+    monkeypatch.delenv("TRADECALC_DEBUG", raising=False)
+
+    def broken(data: object) -> None:
+        raise polars.exceptions.PanicException("simulated panic")
+
+    monkeypatch.setattr("tradecalc.cli.duty.load", broken)
+    run = cli("duty", "1000", "--hs", "9503.00.0073", "--data", str(MINI))
+    assert run.code == 1
+    assert run.err.splitlines() == [
+        "tradecalc: error: internal error: PanicException: simulated panic "
+        "(please report this; rerun with --traceback for the trace)"
+    ]
+
+
 @pytest.mark.parametrize("how", ["option", "environment"])
 def test_traceback_switch_prints_the_trace_and_keeps_the_status(
     cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, how: str

@@ -83,7 +83,9 @@ def run() -> None:
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(int(ExitCode.NEEDS_REVIEW)) from None
-    except Exception as exc:
+    except BaseException as exc:
+        if not _unexpected(exc):
+            raise
         if traceback_wanted():
             import traceback
 
@@ -95,6 +97,12 @@ def run() -> None:
     if code == ExitCode.INTERRUPTED:  # Ctrl-C: typer turns KeyboardInterrupt into exit 130
         _fail_plain("interrupted", ExitCode.INTERRUPTED)
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _unexpected(exc: BaseException) -> bool:
+    """A bug, ours or a library's: any Exception, or a panic in compiled code (pyo3's
+    ``PanicException``, as polars raises, derives from BaseException, not Exception)."""
+    return isinstance(exc, Exception) or type(exc).__module__ == "pyo3_runtime"
 
 
 def _usage_message(exc: typer.TyperException) -> tuple[str, int]:
