@@ -476,17 +476,37 @@ def assess_joined(
     ``vectorised`` forces the choice (None: when available, unless the environment says
     ``TRADECALC_VECTORISED=0``)."""
     header, items = _items(rows)
-    if vectorised is None:
-        vectorised = os.environ.get("TRADECALC_VECTORISED", "1") != "0" and (vectorised_available())
-    plain_views = all(by_columns(view) for view in views)
-    if vectorised and provenance is not None and plain_views and rows.cells is not None:
+    if provenance is not None and columns_path(schedule, rows, views, vectorised):
         fast = Vectorised(schedule, header, rows.extra, tables, fx, provenance, views)
-        if fast.usable:
-            if rows.blocks is not None:
-                return fast.assess_blocks(rows.blocks, summary)
-            return fast.assess(items, summary)
+        if rows.blocks is not None:
+            return fast.assess_blocks(rows.blocks, summary)
+        return fast.assess(items, summary)
     joined = Joined(schedule, header, rows.extra, tables, fx, views)
     return joined.assess(items, summary)
+
+
+def columns_path(
+    schedule: Schedule,
+    rows: Rows,
+    views: Sequence[RegimeView] = (),
+    vectorised: bool | None = None,
+) -> bool:
+    """Whether :func:`assess_joined`, given CSV output, charges plain rows as columns
+    (:class:`Vectorised`): CSV input, ``views`` each a regime's own moment
+    (:func:`by_columns`), the importer's rules (transaction value, no taxes) and the ``fast``
+    extra installed; ``vectorised`` forces the last (None: unless the environment says
+    ``TRADECALC_VECTORISED=0``)."""
+    if vectorised is None:
+        vectorised = os.environ.get("TRADECALC_VECTORISED", "1") != "0" and vectorised_available()
+    party = schedule.parties.get("US")
+    return (
+        vectorised
+        and rows.cells is not None
+        and all(by_columns(view) for view in views)
+        and party is not None
+        and party.valuation == "transaction"
+        and not party.taxes
+    )
 
 
 # ----------------------------------------------------------------------------- vectorised
@@ -592,12 +612,6 @@ class Vectorised(Joined):
         self._known: set[str] = set()
         self._packed: tuple[dict[str, tuple[int, int]], pl.Series, pl.Series] | None = None
         """:meth:`_packed_codes`, read when first needed."""
-
-    @property
-    def usable(self) -> bool:
-        """False when no row can take the vectorised path (the importer's rules)."""
-        party = self.party
-        return party is not None and party.valuation == "transaction" and not party.taxes
 
     def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
