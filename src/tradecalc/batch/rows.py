@@ -36,6 +36,7 @@ import itertools
 import json
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -996,10 +997,23 @@ def run(
 
     Every row ends with the schedule's version and ``data_sha256`` (of the data file).
 
-    ``jobs`` > 1 assesses chunks of rows in that many worker processes; the output is the
-    same, in the same order.
+    ``jobs`` > 1 assesses chunks of rows in that many worker processes (blocks of lines
+    charged as columns where one process would do so, unless this process has loaded
+    polars); the output is the same, in the same order.
     """
     provenance = (schedule.version, data_sha256)
+    if jobs > 1 and fmt == "csv" and rows.blocks is not None and "polars" not in sys.modules:
+        # workers are forked: polars must not have run here (a forked copy of its thread
+        # pool never runs a task), so only a process that has not loaded it forks them
+        from tradecalc.batch.join import columns_path
+
+        if columns_path(schedule, rows, views):
+            from tradecalc.batch.jobs import run_columns
+
+            header, _ = _items(rows)
+            rates = (fx or FxTable(), base_rates)
+            return run_columns(schedule, header, rows.extra, rows.blocks, out, views, rates,
+                               on_error, jobs, provenance, data_sha256)  # fmt: skip
     if jobs > 1:
         from tradecalc.batch.jobs import run_parallel
 
