@@ -2,9 +2,10 @@
 
 The parent reads the input and writes the output; workers assess chunks of rows and return
 them as formatted text with their bad rows and totals. At most ``2 * jobs`` chunks are in
-flight, so memory stays bounded however long the input. Where one process would charge
-the rows as columns (:func:`tradecalc.batch.join.columns_path`), each worker does so, a
-block of lines at a time (:func:`run_columns`); else workers take the row path.
+flight (``jobs + 1`` blocks of lines, whose results are tens of MB), so memory stays
+bounded however long the input. Where one process would charge the rows as columns
+(:func:`tradecalc.batch.join.columns_path`) and :func:`can_fork_columns`, each worker does
+so, a block of lines at a time (:func:`run_columns`); else workers take the row path.
 
 Workers ignore Ctrl-C (the parent alone reports it and stops them) and die with the parent:
 killed, it leaves no orphan behind and no traceback.
@@ -16,17 +17,18 @@ import io
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from tradecalc.batch.rows import Block, ResultWriter, RowError, Summary, _Assessor, _Item
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import AsyncResult
+    from multiprocessing.pool import AsyncResult, Pool
 
     from tradecalc.batch.join import Vectorised
     from tradecalc.core.money import FxTable
@@ -112,7 +114,7 @@ def run_columns(
         _merge(summary, part)
 
     pool = _pool(jobs, _start_columns, (schedule, views, rates, header, extra, provenance,
-                                         data_sha256))  # fmt: skip
+                                         data_sha256), "fork")  # fmt: skip
     try:
         for task in _tasks(parts, CHUNK_ROWS):
             pending.append(pool.apply_async(_charge_columns, (task,)))
@@ -155,13 +157,24 @@ def _chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
         yield chunk
 
 
-def _pool(jobs: int, start: Callable[..., None], args: tuple[object, ...]) -> Any:
-    """``jobs`` worker processes, each set up by ``start(parent's pid, *args)``."""
+def can_fork_columns() -> bool:
+    """Whether :func:`run_columns` may fork its workers: the system forks, and this process
+    has not loaded polars (a forked copy of a polars that has run would wait for its thread
+    pool for ever)."""
+    return "polars" not in sys.modules and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _pool(
+    jobs: int, start: Callable[..., None], args: tuple[object, ...], method: str | None = None
+) -> Pool:
+    """``jobs`` worker processes, each set up by ``start(parent's pid, *args)``, started by
+    ``method`` (None: the system's default)."""
     blocked = hasattr(signal, "pthread_sigmask")
     if blocked:  # a Ctrl-C while forking waits for the parent; workers never see it
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        return multiprocessing.Pool(jobs, initializer=start, initargs=(os.getpid(), *args))
+        context = multiprocessing.get_context(method)
+        return context.Pool(jobs, initializer=start, initargs=(os.getpid(), *args))
     finally:
         if blocked:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)

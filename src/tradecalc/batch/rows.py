@@ -36,7 +36,6 @@ import itertools
 import json
 import os
 import re
-import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1002,14 +1001,11 @@ def run(
     polars); the output is the same, in the same order.
     """
     provenance = (schedule.version, data_sha256)
-    if jobs > 1 and fmt == "csv" and rows.blocks is not None and "polars" not in sys.modules:
-        # workers are forked: polars must not have run here (a forked copy of its thread
-        # pool never runs a task), so only a process that has not loaded it forks them
+    if jobs > 1 and fmt == "csv" and rows.blocks is not None:
+        from tradecalc.batch.jobs import can_fork_columns, run_columns
         from tradecalc.batch.join import columns_path
 
-        if columns_path(schedule, rows, views):
-            from tradecalc.batch.jobs import run_columns
-
+        if can_fork_columns() and columns_path(schedule, rows, views):
             header, _ = _items(rows)
             rates = (fx or FxTable(), base_rates)
             return run_columns(schedule, header, rows.extra, rows.blocks, out, views, rates,
