@@ -195,38 +195,6 @@ def test_jobs_give_the_same_output_errors_and_summary(tmp_path: Path) -> None:
         args = ["batch", str(source), "-o", str(out), "--errors", str(bad), "--jobs", jobs]
         result = CliRunner().invoke(app, [*args, "--data", str(SCHEDULES["mini"])])
         assert result.exit_code == 1
-        summary = [line for line in result.stderr.splitlines() if not line.startswith(NOTE)]
-        outputs.append((out.read_text(), bad.read_text(), summary))
+        outputs.append((out.read_text(), bad.read_text(), result.stderr))
     assert outputs[0] == outputs[1]
     assert outputs[0][0].count("\n") == 1 + 7 * 1500
-
-
-NOTE = "tradecalc: note: --jobs "
-
-
-@pytest.mark.parametrize("output", ["out.csv", "out.jsonl"])
-def test_jobs_say_when_one_process_would_charge_the_rows_as_columns(
-    tmp_path: Path, output: str
-) -> None:
-    """``--jobs`` is honoured (the row path in workers), with a note where the default, one
-    process charging rows as columns, applies: CSV output with the fast extra."""
-    from typer.testing import CliRunner
-
-    from tradecalc.batch.join import vectorised_available
-    from tradecalc.cli.run import app
-
-    source = tmp_path / "in.csv"
-    source.write_text((FIXTURES / "batch_in.csv").read_text(encoding="utf-8"), encoding="utf-8")
-    args = ["batch", str(source), "-o", str(tmp_path / output), "--jobs", "2"]
-    result = CliRunner().invoke(app, [*args, "--data", str(SCHEDULES["mini"])])
-    assert result.exit_code == 1
-    notes = [line for line in result.stderr.splitlines() if line.startswith(NOTE)]
-    columns = output.endswith(".csv") and vectorised_available()
-    assert notes == (
-        [
-            "tradecalc: note: --jobs 2 charges rows one by one in 2 processes; without it "
-            "these rows are charged as columns in one process, usually several times faster"
-        ]
-        if columns
-        else []
-    )

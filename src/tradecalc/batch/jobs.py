@@ -2,7 +2,10 @@
 
 The parent reads the input and writes the output; workers assess chunks of rows and return
 them as formatted text with their bad rows and totals. At most ``2 * jobs`` chunks are in
-flight, so memory stays bounded however long the input.
+flight (``jobs + 1`` blocks of lines, whose results are tens of MB), so memory stays
+bounded however long the input. Where one process would charge the rows as columns
+(:func:`tradecalc.batch.join.columns_path`) and :func:`can_fork_columns`, each worker does
+so, a block of lines at a time (:func:`run_columns`); else workers take the row path.
 
 Workers ignore Ctrl-C (the parent alone reports it and stops them) and die with the parent:
 killed, it leaves no orphan behind and no traceback.
@@ -14,6 +17,7 @@ import io
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -21,11 +25,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import IO, TYPE_CHECKING
 
-from tradecalc.batch.rows import ResultWriter, RowError, Summary, _Assessor, _Item
+from tradecalc.batch.rows import Block, ResultWriter, RowError, Summary, _Assessor, _Item
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import AsyncResult
+    from multiprocessing.pool import AsyncResult, Pool
 
+    from tradecalc.batch.join import Vectorised
     from tradecalc.core.money import FxTable
     from tradecalc.engine.assessment import RegimeView
     from tradecalc.hts.base_rates import BaseRates
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
 CHUNK_ROWS = 4096
 
 _worker: tuple[_Assessor, tuple[str, tuple[str, str]]] | None = None
+_columns: Vectorised | None = None
 
 
 def run_parallel(
@@ -63,18 +69,7 @@ def run_parallel(
         _merge(summary, part)
 
     output = (fmt, provenance)
-    blocked = hasattr(signal, "pthread_sigmask")
-    if blocked:  # a Ctrl-C while forking waits for the parent; workers never see it
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        pool = multiprocessing.Pool(
-            jobs,
-            initializer=_start,
-            initargs=(os.getpid(), schedule, views, rates, header, extra, output),
-        )
-    finally:
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    pool = _pool(jobs, _start, (schedule, views, rates, header, extra, output))
     try:
         for chunk in _chunks(items, CHUNK_ROWS):
             pending.append(pool.apply_async(_assess_chunk, (chunk,)))
@@ -90,10 +85,110 @@ def run_parallel(
     return summary
 
 
+def run_columns(
+    schedule: Schedule,
+    header: Sequence[str],
+    extra: Sequence[str],
+    parts: Iterator[Block | _Item],
+    out: IO[str],
+    views: Sequence[RegimeView],
+    rates: tuple[FxTable, BaseRates | None],
+    on_error: Callable[[RowError], object] | None,
+    jobs: int,
+    provenance: tuple[str, str],
+    data_sha256: str,
+) -> Summary:
+    """Charge ``parts`` (blocks of lines, then single rows) as columns in ``jobs`` processes,
+    a block (or a run of single rows) per task; same output, order and summary as one
+    process. The workers are forked before this process has used polars."""
+    summary = Summary()
+    writer = ResultWriter(out, "csv", extra, provenance=provenance)
+    pending: deque[AsyncResult[tuple[bytes, list[RowError], Summary]]] = deque()
+
+    def collect() -> None:
+        data, errors, part = pending.popleft().get()
+        writer.write_chunk(data)
+        if on_error is not None:
+            for error in errors:
+                on_error(error)
+        _merge(summary, part)
+
+    pool = _pool(jobs, _start_columns, (schedule, views, rates, header, extra, provenance,
+                                         data_sha256), "fork")  # fmt: skip
+    try:
+        for task in _tasks(parts, CHUNK_ROWS):
+            pending.append(pool.apply_async(_charge_columns, (task,)))
+            if len(pending) > jobs:  # a block's output is tens of MB: one waiting at most
+                collect()
+        while pending:
+            collect()
+        writer.finish()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        writer.wait()
+    pool.close()
+    pool.join()
+    return summary
+
+
+def _tasks(parts: Iterable[Block | _Item], size: int) -> Iterator[list[Block | _Item]]:
+    """Each block alone, and the single rows between blocks in runs of at most ``size``."""
+    run: list[Block | _Item] = []
+    for part in parts:
+        if isinstance(part, Block):
+            if run:
+                yield run
+                run = []
+            yield [part]
+            continue
+        run.append(part)
+        if len(run) >= size:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
 def _chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def can_fork_columns() -> bool:
+    """Whether :func:`run_columns` may fork its workers: the system forks, and this process
+    has not loaded polars (a forked copy of a polars that has run would wait for its thread
+    pool for ever)."""
+    return "polars" not in sys.modules and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _pool(
+    jobs: int, start: Callable[..., None], args: tuple[object, ...], method: str | None = None
+) -> Pool:
+    """``jobs`` worker processes, each set up by ``start(parent's pid, *args)``, started by
+    ``method`` (None: the system's default)."""
+    blocked = hasattr(signal, "pthread_sigmask")
+    if blocked:  # a Ctrl-C while forking waits for the parent; workers never see it
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        context = multiprocessing.get_context(method)
+        return context.Pool(jobs, initializer=start, initargs=(os.getpid(), *args))
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _become_worker(parent: int) -> None:
+    """Ignore Ctrl-C (the parent reports it), take the default end on SIGTERM and SIGHUP
+    (the parent's cleanup is not ours), and die with ``parent``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _die_with(parent)
 
 
 def _start(
@@ -106,14 +201,29 @@ def _start(
     output: tuple[str, tuple[str, str]],
 ) -> None:
     global _worker
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for number in (signal.SIGTERM, signal.SIGHUP):  # the parent's cleanup is not ours
-        signal.signal(number, signal.SIG_DFL)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _die_with(parent)
+    _become_worker(parent)
     fx, base_rates = rates
     _worker = (_Assessor(schedule, views, fx, header, extra, base_rates), output)
+
+
+def _start_columns(
+    parent: int,
+    schedule: Schedule,
+    views: Sequence[RegimeView],
+    rates: tuple[FxTable, BaseRates | None],
+    header: Sequence[str],
+    extra: Sequence[str],
+    provenance: tuple[str, str],
+    data_sha256: str,
+) -> None:
+    global _columns
+    from tradecalc.batch.join import Vectorised
+    from tradecalc.batch.rows import _open_tables
+
+    _become_worker(parent)
+    fx, base_rates = rates
+    tables = _open_tables(schedule, base_rates, data_sha256)
+    _columns = Vectorised(schedule, header, extra, tables, fx, provenance, views)
 
 
 _PR_SET_PDEATHSIG = 1
@@ -157,6 +267,31 @@ def _assess_chunk(chunk: list[_Item]) -> tuple[str, list[RowError], Summary]:
         else:
             writer.write(item)
     return buffer.getvalue(), errors, summary
+
+
+def _charge_columns(parts: list[Block | _Item]) -> tuple[bytes, list[RowError], Summary]:
+    """A task of :func:`run_columns`: its CSV lines as UTF-8, its bad rows and its totals.
+    Codes compiled on the way are saved to the table's cache."""
+    assert _columns is not None, "worker not started"
+    summary = Summary()
+    raw = io.BytesIO()
+    text = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=True)
+    writer = ResultWriter(text, "csv", _columns.extra, header=False, provenance=_columns.provenance)
+    errors = []
+    try:
+        for item in _columns.assess_blocks(iter(parts), summary):
+            if isinstance(item, RowError):
+                errors.append(item)
+            elif isinstance(item, bytes):
+                writer.write_chunk(item)
+            else:
+                writer.write(item)
+        writer.finish()
+    finally:
+        writer.wait()
+    text.flush()
+    _columns.tables.save()
+    return raw.getvalue(), errors, summary
 
 
 def _merge(summary: Summary, part: Summary) -> None:

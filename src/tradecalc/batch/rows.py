@@ -996,10 +996,20 @@ def run(
 
     Every row ends with the schedule's version and ``data_sha256`` (of the data file).
 
-    ``jobs`` > 1 assesses chunks of rows in that many worker processes; the output is the
-    same, in the same order.
+    ``jobs`` > 1 assesses chunks of rows in that many worker processes (blocks of lines
+    charged as columns where one process would do so, unless this process has loaded
+    polars); the output is the same, in the same order.
     """
     provenance = (schedule.version, data_sha256)
+    if jobs > 1 and fmt == "csv" and rows.blocks is not None:
+        from tradecalc.batch.jobs import can_fork_columns, run_columns
+        from tradecalc.batch.join import columns_path
+
+        if can_fork_columns() and columns_path(schedule, rows, views):
+            header, _ = _items(rows)
+            rates = (fx or FxTable(), base_rates)
+            return run_columns(schedule, header, rows.extra, rows.blocks, out, views, rates,
+                               on_error, jobs, provenance, data_sha256)  # fmt: skip
     if jobs > 1:
         from tradecalc.batch.jobs import run_parallel
 

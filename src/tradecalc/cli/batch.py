@@ -113,9 +113,7 @@ def batch(
             "--jobs",
             "-j",
             min=1,
-            help="Worker processes charging rows one by one; output and its order are the "
-            "same for any number. With the fast extra and CSV output, one process (the "
-            "default) charges plain rows as columns, usually several times faster.",
+            help="Worker processes; output and its order are the same for any number.",
         ),
     ] = 1,
     no_hts: NoHtsOption = False,
@@ -224,16 +222,6 @@ def _run(
     rows = read_rows(lines, in_fmt)
     fx, base_rates = rates
     schedule, sha256 = loaded.schedule, loaded.sha256
-    if jobs > 1 and out_fmt == "csv":
-        from tradecalc.batch.join import columns_path
-
-        if columns_path(schedule, rows, views):
-            print(
-                f"tradecalc: note: --jobs {jobs:,} charges rows one by one in {jobs:,} "
-                "processes; without it these rows are charged as columns in one process, "
-                "usually several times faster",
-                file=sys.stderr,
-            )
     return run(schedule, rows, out, out_fmt, views, fx, on_error, jobs, base_rates, sha256)
 
 
