@@ -23,9 +23,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
-from tradecalc.batch.rows import Block, ResultWriter, RowError, Summary, _Assessor, _Item
+from tradecalc.batch.rows import (
+    Block,
+    ResultWriter,
+    RowError,
+    Summary,
+    _Assessor,
+    _Item,
+    write_results,
+)
 
 if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult, Pool
@@ -58,30 +66,15 @@ def run_parallel(
     """Assess ``items`` in ``jobs`` processes; same output, order and summary as one process."""
     summary = Summary()
     ResultWriter(out, fmt, extra)  # the header
-    pending: deque[AsyncResult[tuple[str, list[RowError], Summary]]] = deque()
 
-    def collect() -> None:
-        text, errors, part = pending.popleft().get()
+    def take(text: str, errors: list[RowError], part: Summary) -> None:
         out.write(text)
-        if on_error is not None:
-            for error in errors:
-                on_error(error)
+        _report(errors, on_error)
         _merge(summary, part)
 
     output = (fmt, provenance)
     pool = _pool(jobs, _start, (schedule, views, rates, header, extra, output))
-    try:
-        for chunk in _chunks(items, CHUNK_ROWS):
-            pending.append(pool.apply_async(_assess_chunk, (chunk,)))
-            if len(pending) >= 2 * jobs:
-                collect()
-        while pending:
-            collect()
-    except BaseException:
-        pool.terminate()  # workers die at once (their signals are the defaults)
-        raise
-    pool.close()  # done: workers leave when the queue is empty; no signal is sent
-    pool.join()
+    _in_order(pool, _assess_chunk, _chunks(items, CHUNK_ROWS), 2 * jobs, take)
     return summary
 
 
@@ -103,34 +96,55 @@ def run_columns(
     process. The workers are forked before this process has used polars."""
     summary = Summary()
     writer = ResultWriter(out, "csv", extra, provenance=provenance)
-    pending: deque[AsyncResult[tuple[bytes, list[RowError], Summary]]] = deque()
 
-    def collect() -> None:
-        data, errors, part = pending.popleft().get()
+    def take(data: bytes, errors: list[RowError], part: Summary) -> None:
         writer.write_chunk(data)
-        if on_error is not None:
-            for error in errors:
-                on_error(error)
+        _report(errors, on_error)
         _merge(summary, part)
 
     pool = _pool(jobs, _start_columns, (schedule, views, rates, header, extra, provenance,
                                          data_sha256), "fork")  # fmt: skip
-    try:
-        for task in _tasks(parts, CHUNK_ROWS):
-            pending.append(pool.apply_async(_charge_columns, (task,)))
-            if len(pending) > jobs:  # a block's output is tens of MB: one waiting at most
-                collect()
-        while pending:
-            collect()
+    try:  # a block's output is tens of MB: one waiting at most
+        _in_order(pool, _charge_columns, _tasks(parts, CHUNK_ROWS), jobs + 1, take)
         writer.finish()
+    finally:
+        writer.wait()
+    return summary
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _in_order(
+    pool: Pool,
+    work: Callable[[_T], tuple[_R, list[RowError], Summary]],
+    tasks: Iterable[_T],
+    most: int,
+    take: Callable[[_R, list[RowError], Summary], None],
+) -> None:
+    """``work`` on each task in ``pool``, each result given to ``take`` in task order, at
+    most ``most`` tasks in flight; on any error the workers die at once (their signals are
+    the defaults) and it is raised. Done, the workers leave when the queue is empty."""
+    pending: deque[AsyncResult[tuple[_R, list[RowError], Summary]]] = deque()
+    try:
+        for task in tasks:
+            pending.append(pool.apply_async(work, (task,)))
+            if len(pending) >= most:
+                take(*pending.popleft().get())
+        while pending:
+            take(*pending.popleft().get())
     except BaseException:
         pool.terminate()
         raise
-    finally:
-        writer.wait()
     pool.close()
     pool.join()
-    return summary
+
+
+def _report(errors: list[RowError], on_error: Callable[[RowError], object] | None) -> None:
+    if on_error is not None:
+        for error in errors:
+            on_error(error)
 
 
 def _tasks(parts: Iterable[Block | _Item], size: int) -> Iterator[list[Block | _Item]]:
@@ -277,18 +291,8 @@ def _charge_columns(parts: list[Block | _Item]) -> tuple[bytes, list[RowError], 
     raw = io.BytesIO()
     text = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=True)
     writer = ResultWriter(text, "csv", _columns.extra, header=False, provenance=_columns.provenance)
-    errors = []
-    try:
-        for item in _columns.assess_blocks(iter(parts), summary):
-            if isinstance(item, RowError):
-                errors.append(item)
-            elif isinstance(item, bytes):
-                writer.write_chunk(item)
-            else:
-                writer.write(item)
-        writer.finish()
-    finally:
-        writer.wait()
+    errors: list[RowError] = []
+    write_results(_columns.assess_blocks(iter(parts), summary), writer, errors.append)
     text.flush()
     _columns.tables.save()
     return raw.getvalue(), errors, summary

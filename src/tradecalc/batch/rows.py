@@ -1039,6 +1039,20 @@ def run(
         text = provenance if fmt == "csv" else None
         results = assess_joined(schedule, rows, tables, fx or FxTable(), summary, views, text)
     try:
+        write_results(results, writer, on_error)
+    finally:
+        tables.save()
+    return summary
+
+
+def write_results(
+    results: Iterable[ResultRow | RowError | bytes],
+    writer: ResultWriter,
+    on_error: Callable[[RowError], object] | None,
+) -> None:
+    """Results to ``writer`` in order (text made elsewhere as it is), bad rows to
+    ``on_error``; the last write finished (its error raised)."""
+    try:
         for item in results:
             if isinstance(item, RowError):
                 if on_error is not None:
@@ -1050,8 +1064,6 @@ def run(
         writer.finish()
     finally:
         writer.wait()  # stopped by an error: the write in flight ends before the file goes
-        tables.save()
-    return summary
 
 
 def _open_tables(schedule: Schedule, base_rates: BaseRates | None, data_sha256: str) -> Tables:
