@@ -22,7 +22,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice
 from typing import IO, TYPE_CHECKING, TypeVar
 
 from tradecalc.batch.rows import (
@@ -74,7 +73,7 @@ def run_parallel(
 
     output = (fmt, provenance)
     pool = _pool(jobs, _start, (schedule, views, rates, header, extra, output))
-    _in_order(pool, _assess_chunk, _chunks(items, CHUNK_ROWS), 2 * jobs, take)
+    _in_order(pool, _assess_chunk, _tasks(items, CHUNK_ROWS), 2 * jobs, take)
     return summary
 
 
@@ -147,9 +146,12 @@ def _report(errors: list[RowError], on_error: Callable[[RowError], object] | Non
             on_error(error)
 
 
-def _tasks(parts: Iterable[Block | _Item], size: int) -> Iterator[list[Block | _Item]]:
+_P = TypeVar("_P", Block | _Item, _Item)
+
+
+def _tasks(parts: Iterable[_P], size: int) -> Iterator[list[_P]]:
     """Each block alone, and the single rows between blocks in runs of at most ``size``."""
-    run: list[Block | _Item] = []
+    run: list[_P] = []
     for part in parts:
         if isinstance(part, Block):
             if run:
@@ -163,12 +165,6 @@ def _tasks(parts: Iterable[Block | _Item], size: int) -> Iterator[list[Block | _
             run = []
     if run:
         yield run
-
-
-def _chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 def can_fork_columns() -> bool:
