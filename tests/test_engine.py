@@ -6,6 +6,7 @@ fees, CIF sums), so a wrong rule fails the test rather than being copied into it
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -347,8 +348,8 @@ def test_bad_codes_are_refused(code: str) -> None:
 
 def test_an_unconfirmed_product_list_that_decides_scope_is_noted(mini: LoadedSchedule) -> None:
     lists = dict(mini.schedule.product_lists)
-    lists["list3"] = lists["list3"].model_copy(update={"unconfirmed": "line list not obtained"})
-    schedule = mini.schedule.model_copy(update={"product_lists": lists})
+    lists["list3"] = replace(lists["list3"], unconfirmed="line list not obtained")
+    schedule = replace(mini.schedule, product_lists=lists)
     on_list = assess(schedule, Shipment("6110.11.0015", D(100)), at("2025-05-14"), FxTable())
     off_list = assess(schedule, Shipment("9503.00.0073", D(100)), at("2025-05-14"), FxTable())
     assert "unconfirmed: list3: line list not obtained" in on_list.notes
@@ -361,18 +362,17 @@ def test_a_tax_scoped_by_a_product_list_applies_to_its_codes(mini: LoadedSchedul
     schedule = mini.schedule
     cn = schedule.parties["CN"]
     taxes = tuple(
-        t.model_copy(update={"scope": Scope(include=("@cars",))}) if t.kind == "consumption" else t
+        replace(t, scope=Scope(include=("@cars",))) if t.kind == "consumption" else t
         for t in cn.taxes
     )
     lists = {
         **schedule.product_lists,
-        "cars": ProductList(name="Cars", codes=("8703",), source="fx"),
+        "cars": ProductList(name="Cars", codes=("8703",), source=("fx",)),
     }
-    changed = schedule.model_copy(
-        update={
-            "parties": {**schedule.parties, "CN": cn.model_copy(update={"taxes": taxes})},
-            "product_lists": lists,
-        }
+    changed = replace(
+        schedule,
+        parties={**schedule.parties, "CN": replace(cn, taxes=taxes)},
+        product_lists=lists,
     )
     shipment = Shipment(
         "8703.23.41", D("30000"), origin="US", dest="CN", freight=D("0"), insurance=D("0")

@@ -10,6 +10,7 @@ import csv
 import gzip
 import hashlib
 import json
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
@@ -184,23 +185,22 @@ def test_toys_laptop_sweater_same_mfn_and_301_from_the_import(revision: Imported
     for m in curated.measures:
         if m.id == "us-mfn":
             periods = tuple(
-                p.model_copy(
-                    update={
-                        "rates": {
-                            k: v
-                            for k, v in p.rates.items()
-                            if not any(d.startswith(k.replace(".", "")) for d in stripped_digits)
-                        }
-                    }
+                replace(
+                    p,
+                    rates={
+                        k: v
+                        for k, v in p.rates.items()
+                        if not any(d.startswith(k.replace(".", "")) for d in stripped_digits)
+                    },
                 )
                 for p in m.periods
             )
-            m = m.model_copy(update={"periods": periods})
+            m = replace(m, periods=periods)
         elif m.id in LIST_MEASURES:
             heading = next(p.heading for p in m.periods if p.heading)
-            m = m.model_copy(update={"scope": Scope(include=(f"@hts:{heading}",))})
+            m = replace(m, scope=Scope(include=(f"@hts:{heading}",)))
         measures.append(m)
-    stripped = curated.model_copy(update={"measures": tuple(measures)})
+    stripped = replace(curated, measures=tuple(measures))
     bundled = open_schedule()  # the default: curated lists, base rates from the bundle
     for code in CODES:
         expected = _layers(curated, code, bundled)

@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -99,25 +100,23 @@ def test_unknown_date_or_name_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_hts_scope_entries_are_validated() -> None:
-    assert Scope(include=("@hts:9903.88.03",)).include == ("@hts:9903.88.03",)
+    from tradecalc.schedule.fields import validate
+
+    assert validate(Scope, {"include": ["@hts:9903.88.03"]}).include == ("@hts:9903.88.03",)
     with pytest.raises(ValueError, match=r"@hts:9903\.88\.03"):
-        Scope(include=("@hts:8471",))
+        validate(Scope, {"include": ["@hts:8471"]})
 
 
 def _mini_with_hts_scopes(mini: LoadedSchedule) -> LoadedSchedule:
     """mini.yaml with its 301 measure scoped by the imported footnotes instead of a list."""
     schedule = mini.schedule
     measures = tuple(
-        m.model_copy(
-            update={"scope": Scope(include=("@hts:9903.88.03",), exclude=("@hts:9903.88.69",))}
-        )
+        replace(m, scope=Scope(include=("@hts:9903.88.03",), exclude=("@hts:9903.88.69",)))
         if m.id == "us-301"
         else m
         for m in schedule.measures
     )
-    return LoadedSchedule(
-        schedule.model_copy(update={"measures": measures}), mini.path, mini.sha256
-    )
+    return LoadedSchedule(replace(schedule, measures=measures), mini.path, mini.sha256)
 
 
 def test_engine_uses_import_only_where_curated_data_has_no_rate(

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def _problems(path: Path) -> list[str]:
 
 
 def _without_include(loaded_path: Path) -> dict[str, object]:
-    data = load_schedule(loaded_path, use_cache=False).schedule.model_dump()
+    data = asdict(load_schedule(loaded_path, use_cache=False).schedule)
     data.pop("include")
     return data
 

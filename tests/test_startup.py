@@ -2,7 +2,8 @@
 
 Typer's parameters are coerced without a pydantic TypeAdapter each (``cli.app._PlainParam``),
 giving the same values as Typer's own coercion and, for anything it refuses, the same error;
-a warm one-shot ``duty`` then imports neither pydantic's plugin loader nor
+the schedule's models are plain dataclasses, validated by pydantic only when built from
+YAML (``schedule.fields``). A warm one-shot ``duty`` then imports neither pydantic nor
 ``importlib.metadata``, and decodes the cached schedule without building its list rows.
 """
 
@@ -86,8 +87,7 @@ except SystemExit:
     pass
 from tradecalc.schedule import load
 from tradecalc.schedule.cache_format import LazyRows
-loaded = [m for m in ("importlib.metadata", "pydantic.plugin._loader", "typer._adapters")
-          if m in sys.modules]
+loaded = [m for m in ("importlib.metadata", "pydantic", "typer._adapters") if m in sys.modules]
 (schedule,) = load._DECODED.values()
 built = sum(len(p.rows._built) for p in schedule.product_lists.values()
             if isinstance(p.rows, LazyRows))

@@ -379,7 +379,7 @@ class _Reuse:
         if reduced is None:
             chosen = set(kept)
             measures = tuple(m for m in self.schedule.measures if m.id in chosen)
-            reduced = self.schedule.model_copy(update={"measures": measures})
+            reduced = replace(self.schedule, measures=measures)
             self.reduced[key] = reduced
         return _CodePlan(tuple(sorted(points)), reduced)
 

@@ -152,6 +152,7 @@ def schema(
     import json
 
     from tradecalc.core.files import write_atomic
+    from tradecalc.schedule.fields import json_schema
     from tradecalc.schedule.models import ScenarioFile, Schedule
 
     model = ScenarioFile if scenario else Schedule
@@ -159,7 +160,7 @@ def schema(
     document = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://tradecalc.invalid/{kind}.schema.json",
-        **model.model_json_schema(by_alias=True),
+        **json_schema(model),
     }
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if output is None or str(output) == "-":

@@ -1296,11 +1296,7 @@ def _imported_base(
             origins=("*",),
             authority="Column 1 General rate of the imported tariff schedule",
             group="base",
-            periods=(
-                Period.model_validate(
-                    {"from": "1900-01-01", "rate": "Free", "source": imported.source}
-                ),
-            ),
+            periods=(Period(from_=datetime(1900, 1, 1), rate=FREE, source=(imported.source,)),),
         )
     order = len(measures)
     where = f"{imported.source} line {imported.code}: {imported.text}"

@@ -8,6 +8,7 @@ named regime of the schedule is a column.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -100,7 +101,7 @@ def select_views(
 
 def _views(schedule: Schedule, scenarios: Sequence[Scenario]) -> dict[str, RegimeView]:
     if scenarios:
-        schedule = schedule.model_copy(update={"scenarios": (*schedule.scenarios, *scenarios)})
+        schedule = dataclasses.replace(schedule, scenarios=(*schedule.scenarios, *scenarios))
     return regime_views(schedule)
 
 

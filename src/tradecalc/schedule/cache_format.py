@@ -36,8 +36,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, overload
 
-from pydantic import BaseModel
-
 from tradecalc.core.rate import Rate, Specific
 from tradecalc.schedule import models
 
@@ -51,7 +49,10 @@ class NotACacheError(ValueError):
 _CLASSES: dict[str, type[Any]] = {
     name: cls
     for name, cls in vars(models).items()
-    if isinstance(cls, type) and issubclass(cls, models.Model) and cls.__module__ == models.__name__
+    if isinstance(cls, type)
+    and issubclass(cls, models.Model)
+    and dataclasses.is_dataclass(cls)
+    and cls.__module__ == models.__name__
 } | {"Rate": Rate, "Specific": Specific}
 
 
@@ -137,10 +138,8 @@ def _class_name(value: object) -> str:
 
 
 def _fields(value: object) -> dict[str, object]:
-    if isinstance(value, BaseModel):
-        if value.__pydantic_extra__ or value.__pydantic_private__:
-            raise TypeError(f"{type(value).__name__} has extra or private state")
-        return {name: value.__dict__[name] for name in type(value).model_fields}
+    if isinstance(value, models.Model):
+        return models.fields_of(value)
     return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}  # type: ignore[arg-type]
 
 
@@ -162,17 +161,13 @@ def _no_list(values: Iterable[object]) -> None:
 
 
 _FIELDS = {
-    name: cls.__pydantic_fields__.keys()
+    name: frozenset(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
     for name, cls in _CLASSES.items()
-    if issubclass(cls, BaseModel)
+    if issubclass(cls, models.Model)
 }
 """Each model's field names, which a cached object must have exactly."""
 
 _set = object.__setattr__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-"""BaseModel's slots, set directly (as ``__setstate__`` does, without its lookups)."""
 
 
 class _Decoder:
@@ -431,9 +426,7 @@ def _build(name: str, fields: dict[str, Any]) -> object:
 
 
 def _model(cls: type[_M], fields: dict[str, Any]) -> _M:
+    """A model whose ``__dict__`` is ``fields`` itself (no copy, no checks)."""
     model = object.__new__(cls)
     _set(model, "__dict__", fields)
-    _set_extra(model, None)
-    _set_fields_set(model, set(fields))
-    _set_private(model, None)
     return model

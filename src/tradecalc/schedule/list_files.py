@@ -17,6 +17,7 @@ of the schedule's identity: their hashes are part of ``data_sha256``
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -54,10 +55,10 @@ def attach_list_files(
         digests[plist.file] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         rows, found = parse_rows(text, str(path), frozenset(schedule.sources))
         problems.extend(found)
-        lists[list_id] = plist.model_copy(update={"rows": rows})
+        lists[list_id] = dataclasses.replace(plist, rows=rows)
     if not digests:
         return schedule, problems, digests
-    return schedule.model_copy(update={"product_lists": lists}), problems, digests
+    return dataclasses.replace(schedule, product_lists=lists), problems, digests
 
 
 def parse_rows(

@@ -18,13 +18,17 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
 from tradecalc.core.errors import DataError, Diagnostic, SourceLocation, TradecalcError
 from tradecalc.core.files import MAX_FILE_BYTES, inside_folder, read_text
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from tradecalc.schedule.models import Model
 
 MAX_DEPTH = 64
 MAX_NODES = 2_000_000
@@ -32,7 +36,7 @@ MAX_PARTS = 64
 """At most this many part files in one schedule's ``include:`` list."""
 
 Path_ = tuple[str | int, ...]
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="Model")
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULLS = {"", "~", "null", "Null", "NULL"}
@@ -375,7 +379,7 @@ def validation_diagnostics(exc: ValidationError, doc: Document) -> list[Diagnost
             continue
         path = _data_path(loc, doc.data, missing=error["type"] == "missing")
         message = _message(error["type"], error["msg"], error.get("ctx") or {})
-        if error["type"] == "extra_forbidden":
+        if error["type"] in _UNKNOWN_KEY:
             message = f"unknown key {path[-1]!r}" if path else message
         elif error["type"] == "missing":
             message = f"missing key {path[-1]!r}" if path else message
@@ -386,8 +390,11 @@ def validation_diagnostics(exc: ValidationError, doc: Document) -> list[Diagnost
     return found
 
 
+_UNKNOWN_KEY = {"extra_forbidden", "unexpected_keyword_argument"}
+"""Pydantic's error types for a key the model does not have (a mapping's, a dataclass's)."""
 _PLAIN_MESSAGES = {
     "model_type": "expected a mapping (key: value lines)",
+    "dataclass_type": "expected a mapping (key: value lines)",
     "model_attributes_type": "expected a mapping (key: value lines)",
     "dict_type": "expected a mapping (key: value lines)",
     "tuple_type": "expected a list",
@@ -430,8 +437,10 @@ def build_model(model: type[M], doc: Document) -> M:
             f"{where}: expected a mapping at the top of the file",
             (Diagnostic(where, "expected a mapping at the top of the file"),),
         )
+    from tradecalc.schedule.fields import ValidationError, validate
+
     try:
-        return model.model_validate(doc.data)
+        return validate(model, doc.data)
     except ValidationError as exc:
         diagnostics = tuple(validation_diagnostics(exc, doc))
         count = len(diagnostics)

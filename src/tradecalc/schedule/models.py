@@ -1,42 +1,52 @@
-"""Frozen pydantic models of a schedule file and of a scenario file.
+"""The frozen models of a schedule file and of a scenario file (plain dataclasses).
 
-Every scalar arrives from YAML as text; the annotated types below parse rates, dates
-and codes from text and refuse anything else. Times are wall-clock times in the
-importing party's time zone; a bare date means the start of that day.
+Every scalar arrives from YAML as text; the annotated types of
+:mod:`tradecalc.schedule.fields` parse rates, dates and codes from text and refuse anything
+else when :func:`tradecalc.schedule.fields.validate` builds a model from plain data. This
+module itself never imports pydantic: a schedule read back from its cache is built without
+it. Times are wall-clock times in the importing party's time zone; a bare date means the
+start of that day.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Hashable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Annotated, Any, Literal, Self, TypeGuard, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeGuard, TypeVar, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    GetPydanticSchema,
-    PlainSerializer,
-    Tag,
-    WithJsonSchema,
-    field_validator,
-    model_validator,
-)
-from pydantic.json_schema import SkipJsonSchema
 
 from tradecalc.core.money import parse_decimal
 from tradecalc.core.rate import Rate, RateSyntaxError, parse_rate
 
+if TYPE_CHECKING:  # the annotations' names, bound at run time by fields.validate
+    from typing import Annotated
+
+    from pydantic import Field
+    from pydantic.json_schema import SkipJsonSchema
+
+    from tradecalc.schedule.fields import (
+        Amount,
+        Code,
+        CodeRateEntry,
+        Country,
+        DisplacementRef,
+        Heading,
+        Id,
+        RateField,
+        ScopeEntries,
+        SourceRefs,
+        TimeZone,
+        When,
+    )
+
 _CODE = re.compile(r"\d{2}(?:[. ]?\d{2}){0,3}(?:[. ]?\d{2})?", re.ASCII)
 _WHEN = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?", re.ASCII)
-_ID = r"^[a-z0-9][a-z0-9.-]*$"
+ID_PATTERN = r"^[a-z0-9][a-z0-9.-]*$"
 _HTS_HEADING = re.compile(r"9[89]\d\d\.\d\d\.\d\d")
 
 
@@ -50,7 +60,7 @@ def is_code(text: str) -> bool:
     return bool(_CODE.fullmatch(text.strip())) and 2 <= len(code_digits(text)) <= 10
 
 
-def _to_code(value: Any) -> str:
+def to_code(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"HS code {value!r} must be quoted text (YAML would read it as a number)")
     if not is_code(value):
@@ -80,7 +90,7 @@ def format_when(value: datetime) -> str:
     return value.isoformat(timespec="minutes")  # strftime's %Y drops year 1's zeros
 
 
-def _to_rate(value: Any) -> Rate:
+def to_rate(value: Any) -> Rate:
     if isinstance(value, Rate):
         return value
     if not isinstance(value, str):
@@ -91,7 +101,7 @@ def _to_rate(value: Any) -> Rate:
         raise ValueError(str(exc)) from None
 
 
-def _to_time_zone(value: Any) -> str:
+def to_time_zone(value: Any) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
@@ -101,7 +111,7 @@ def _to_time_zone(value: Any) -> str:
     return str(value)
 
 
-def _to_decimal(value: Any) -> Decimal:
+def to_decimal(value: Any) -> Decimal:
     if isinstance(value, Decimal):
         return value
     if not isinstance(value, str):
@@ -109,33 +119,6 @@ def _to_decimal(value: Any) -> Decimal:
     return parse_decimal(value)
 
 
-Code = Annotated[
-    str,
-    BeforeValidator(_to_code),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{2}(\.?\d{2}){0,4}$"}),
-]
-When = Annotated[
-    datetime,
-    BeforeValidator(parse_when),
-    PlainSerializer(format_when, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?$"}),
-]
-RateField = Annotated[
-    Rate,
-    BeforeValidator(_to_rate),
-    PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "examples": ["Free", "25%", "4.4¢/kg", "25¢/kg + 2.6%"]}),
-]
-Amount = Annotated[
-    Decimal,
-    BeforeValidator(_to_decimal),
-    PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$"}),
-]
-TimeZone = Annotated[str, BeforeValidator(_to_time_zone)]
-Id = Annotated[str, Field(pattern=_ID, max_length=80)]
-Heading = Annotated[str, Field(pattern=r"^98\d\d\.\d\d\.\d\d$|^99\d\d\.\d\d\.\d\d$")]
-Country = Annotated[str, Field(pattern=r"^([A-Z]{2}|\*)$")]
 Base = Literal["full", "metal", "remainder"]
 Metal = Literal["steel", "aluminum", "copper"]
 Mode = Literal["ocean", "air", "truck", "rail", "postal"]
@@ -148,32 +131,6 @@ def is_mode(text: str) -> TypeGuard[Mode]:
     return text in MODES
 
 
-SourceRefs = Annotated[
-    tuple[Id, ...],
-    BeforeValidator(lambda v: (v,) if isinstance(v, str) else v),
-    Field(min_length=1),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": _ID},
-                {"type": "array", "items": {"type": "string", "pattern": _ID}, "minItems": 1},
-            ]
-        }
-    ),
-]
-DisplacementRef = Annotated[
-    str,
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^(group:|set:)?[a-z0-9][a-z0-9.-]*$",
-            "description": "a measure id, 'group:NAME' (the measures of a reporting group) "
-            "or 'set:NAME' (a list declared once under displacement_sets)",
-        }
-    ),
-]
-
-
 class Memo(dict[Hashable, Any]):
     """Values derived from one frozen object, kept with it: they live as long as it does,
     and a copy or a pickle of it starts with an empty memo."""
@@ -184,10 +141,18 @@ class Memo(dict[Hashable, Any]):
         return Memo, ()
 
 
-class Model(BaseModel):
-    """Base: immutable, and unknown keys are errors."""
+_M = TypeVar("_M", bound="Model")
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
+
+class Model:
+    """Base of the models, each a frozen dataclass whose fields are given by keyword;
+    unknown keys are errors."""
+
+    __pydantic_config__: ClassVar[dict[str, object]] = {
+        "extra": "forbid",
+        "populate_by_name": True,
+    }
+    """How :func:`tradecalc.schedule.fields.validate` builds the model from plain data."""
 
     @cached_property
     def memo(self) -> Memo:
@@ -196,14 +161,32 @@ class Model(BaseModel):
         return Memo()
 
     def __copy__(self) -> Self:
-        """A shallow copy without derived values (``model_copy(update=...)`` changes fields)."""
-        copied = super().__copy__()
-        fields = type(self).__pydantic_fields__
-        for name in [name for name in copied.__dict__ if name not in fields]:
-            del copied.__dict__[name]
-        return copied
+        """A shallow copy without derived values (:func:`dataclasses.replace` changes
+        fields)."""
+        return construct(type(self), **fields_of(self))
 
 
+def fields_of(value: Model) -> dict[str, Any]:
+    """A model's fields by name (its value; derived values left out)."""
+    return {f.name: value.__dict__[f.name] for f in dataclasses.fields(value)}  # type: ignore[arg-type]
+
+
+def construct(cls: type[_M], **values: Any) -> _M:
+    """``cls`` with ``values`` and the defaults of the fields not given, without running
+    its checks (for values already checked, or a stand-in of a part that failed)."""
+    made = object.__new__(cls)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in values:
+            continue
+        if f.default is not dataclasses.MISSING:
+            values[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            values[f.name] = f.default_factory()
+    made.__dict__.update(values)
+    return made
+
+
+@dataclass(frozen=True, kw_only=True)
 class Source(Model):
     """A citation: an official text, a secondary report, or a derived figure."""
 
@@ -213,6 +196,7 @@ class Source(Model):
     note: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class CodeRate(Model):
     """A rate for one code inside a period's table, with its own citation if needed."""
 
@@ -224,36 +208,14 @@ class CodeRate(Model):
     note: str | None = None
 
 
-def _rate_shape(value: Any) -> str:
-    return "table" if isinstance(value, dict | CodeRate) else "text"
-
-
-_CodeRateInput = Annotated[
-    Annotated[RateField, Tag("text")] | Annotated[CodeRate, Tag("table")],
-    Discriminator(_rate_shape),
-]
-
-
-def _as_code_rate(value: Rate | CodeRate) -> CodeRate:
-    return value if isinstance(value, CodeRate) else CodeRate(rate=value)
-
-
-CodeRateEntry = Annotated[
-    CodeRate,
-    GetPydanticSchema(lambda _type, handler: handler(_CodeRateInput)),
-    AfterValidator(_as_code_rate),
-]
-"""A code's rate, always a :class:`CodeRate`: written as text (``"25%"``) or as a mapping
-with its own source; errors follow the shape written."""
-
-
+@dataclass(frozen=True, kw_only=True)
 class Period(Model):
     """``[from, to)`` with one rate (or a table of rates by code) and its source."""
 
-    from_: When = Field(alias="from")
+    from_: Annotated[When, Field(alias="from")]
     to: When | None = None
     rate: RateField | None = None
-    rates: dict[Code, CodeRateEntry] = Field(default_factory=dict)
+    rates: dict[Code, CodeRateEntry] = field(default_factory=dict)
     heading: Heading | None = None
     base: Base | None = None
     displaced_by: tuple[DisplacementRef, ...] | None = None
@@ -272,6 +234,7 @@ class Period(Model):
         return self.from_ <= when and (self.to is None or when < self.to)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Scope(Model):
     """Which goods a measure covers: code prefixes or ``@list`` names; empty = all.
 
@@ -279,39 +242,46 @@ class Scope(Model):
     that Chapter 99 heading in a footnote (used for codes without a curated base rate).
     """
 
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-
-    @field_validator("include", "exclude")
-    @classmethod
-    def _codes_or_lists(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            if not isinstance(item, str):
-                raise ValueError(f"scope entry {item!r} must be quoted text")
-            if item.startswith("@hts:") and not _HTS_HEADING.fullmatch(item[5:]):
-                raise ValueError(f"{item!r}: write an imported heading as '@hts:9903.88.03'")
-            if not item.startswith("@"):
-                _to_code(item)
-        return value
+    include: ScopeEntries = ()
+    exclude: ScopeEntries = ()
 
 
+def scope_entries(value: tuple[str, ...]) -> tuple[str, ...]:
+    """``value`` if each entry is a code, an ``@list`` or an ``@hts:`` heading (ValueError)."""
+    for item in value:
+        if not isinstance(item, str):
+            raise ValueError(f"scope entry {item!r} must be quoted text")
+        if item.startswith("@hts:") and not _HTS_HEADING.fullmatch(item[5:]):
+            raise ValueError(f"{item!r}: write an imported heading as '@hts:9903.88.03'")
+        if not item.startswith("@"):
+            to_code(item)
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
 class Measure(Model):
     """One legal layer of duty, with its dated periods."""
 
     id: Id
     name: str
     importer: Country
-    origins: tuple[Country, ...] = Field(min_length=1)
+    origins: Annotated[tuple[Country, ...], Field(min_length=1)]
     authority: str
     group: Id
     kind: Literal["duty", "flag"] = "duty"
-    scope: Scope = Field(default_factory=Scope)
+    scope: Scope = field(default_factory=Scope)
     base: Base = "full"
     metal: Metal | None = None
     displaced_by: tuple[DisplacementRef, ...] = ()
     status: str | None = None
     note: str | None = None
-    periods: tuple[Period, ...] = Field(min_length=1)
+    periods: Annotated[tuple[Period, ...], Field(min_length=1)]
+
+    def __post_init__(self) -> None:
+        if self.base == "metal" and self.metal is None:
+            raise ValueError("a measure with base 'metal' must name its 'metal'")
+        if self.kind == "duty":
+            _require_rates(self.periods)
 
     def from_origin(self, origin: str) -> bool:
         """True if the measure covers goods of ``origin``."""
@@ -326,11 +296,11 @@ class Measure(Model):
         periods = tuple(
             p
             if p.displaced_by is None
-            else p.model_copy(update={"displaced_by": expand_refs(p.displaced_by, sets)})
+            else dataclasses.replace(p, displaced_by=expand_refs(p.displaced_by, sets))
             for p in self.periods
         )
-        update = {"displaced_by": expand_refs(self.displaced_by, sets), "periods": periods}
-        return self.model_copy(update=update)
+        displaced_by = expand_refs(self.displaced_by, sets)
+        return dataclasses.replace(self, displaced_by=displaced_by, periods=periods)
 
 
 def expand_refs(refs: tuple[str, ...], sets: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
@@ -341,14 +311,6 @@ def expand_refs(refs: tuple[str, ...], sets: dict[str, tuple[str, ...]]) -> tupl
         out.extend(members if members is not None else (ref,))
     return tuple(out)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Measure:
-        if self.base == "metal" and self.metal is None:
-            raise ValueError("a measure with base 'metal' must name its 'metal'")
-        if self.kind == "duty":
-            _require_rates(self.periods)
-        return self
-
 
 def _require_rates(periods: tuple[Period, ...]) -> None:
     missing = [str(i) for i, p in enumerate(periods) if not p.has_rate]
@@ -356,10 +318,11 @@ def _require_rates(periods: tuple[Period, ...]) -> None:
         raise ValueError(f"periods {', '.join(missing)}: a period needs 'rate' or 'rates'")
 
 
+@dataclass(frozen=True, kw_only=True)
 class FeePeriod(Model):
     """A fee's rate and its per-entry minimum and maximum over ``[from, to)``."""
 
-    from_: When = Field(alias="from")
+    from_: Annotated[When, Field(alias="from")]
     to: When | None = None
     rate: RateField
     min: Amount | None = None
@@ -373,30 +336,31 @@ class FeePeriod(Model):
         return self.from_ <= when and (self.to is None or when < self.to)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Fee(Model):
     """A fee charged on the customs value (e.g. MPF, HMF), by transport mode."""
 
     id: Id
     name: str
     modes: tuple[Mode, ...] = ()
-    periods: tuple[FeePeriod, ...] = Field(min_length=1)
+    periods: Annotated[tuple[FeePeriod, ...], Field(min_length=1)]
 
 
+@dataclass(frozen=True, kw_only=True)
 class Tax(Model):
     """An import tax computed after duty: consumption tax, then VAT."""
 
     id: Id
     name: str
     kind: Literal["consumption", "vat"]
-    scope: Scope = Field(default_factory=Scope)
-    periods: tuple[Period, ...] = Field(min_length=1)
+    scope: Scope = field(default_factory=Scope)
+    periods: Annotated[tuple[Period, ...], Field(min_length=1)]
 
-    @model_validator(mode="after")
-    def _rated(self) -> Tax:
+    def __post_init__(self) -> None:
         _require_rates(self.periods)
-        return self
 
 
+@dataclass(frozen=True, kw_only=True)
 class DutyThreshold(Model):
     """Duty below this amount is waived (e.g. China's RMB 50 rule)."""
 
@@ -405,12 +369,13 @@ class DutyThreshold(Model):
     unconfirmed: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class OriginPeriod(Model):
     """``[from, to)`` for goods of ``origins`` (``*``: any), with its source."""
 
-    from_: When = Field(alias="from")
+    from_: Annotated[When, Field(alias="from")]
     to: When | None = None
-    origins: tuple[Country, ...] = Field(min_length=1)
+    origins: Annotated[tuple[Country, ...], Field(min_length=1)]
     source: SourceRefs
     unconfirmed: str | None = None
     note: str | None = None
@@ -421,6 +386,7 @@ class OriginPeriod(Model):
         return in_time and ("*" in self.origins or origin in self.origins)
 
 
+@dataclass(frozen=True, kw_only=True)
 class DeMinimis(Model):
     """Duty-free entry of low-value goods (19 U.S.C. 1321), and when it was suspended."""
 
@@ -429,10 +395,11 @@ class DeMinimis(Model):
     suspended: tuple[OriginPeriod, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
 class InformalFeePeriod(Model):
     """The flat fee of an informal entry over ``[from, to)``."""
 
-    from_: When = Field(alias="from")
+    from_: Annotated[When, Field(alias="from")]
     to: When | None = None
     amount: Amount
     source: SourceRefs
@@ -443,6 +410,7 @@ class InformalFeePeriod(Model):
         return self.from_ <= when and (self.to is None or when < self.to)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Informal(Model):
     """Informal entry: up to ``limit``, a flat fee in place of the fee ``replaces``."""
 
@@ -450,9 +418,10 @@ class Informal(Model):
     source: SourceRefs
     replaces: Id
     note: str | None = None
-    periods: tuple[InformalFeePeriod, ...] = Field(min_length=1)
+    periods: Annotated[tuple[InformalFeePeriod, ...], Field(min_length=1)]
 
 
+@dataclass(frozen=True, kw_only=True)
 class PostalPeriod(OriginPeriod):
     """What low-value postal items pay: a duty in place of every other duty, ad valorem
     (``rate``) or per postal item (``per_item``) at the shipper's choice; or, when
@@ -463,17 +432,16 @@ class PostalPeriod(OriginPeriod):
     group: Id | None = None
     informal: bool = False
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> PostalPeriod:
+    def __post_init__(self) -> None:
         if self.informal == (self.rate is not None):
             raise ValueError("a postal period needs exactly one of 'rate' or 'informal: true'")
         if self.rate is not None and self.group is None:
             raise ValueError("a postal period with a rate needs its reporting 'group'")
         if self.per_item is not None and self.rate is None:
             raise ValueError("'per_item' needs a 'rate' (the ad valorem alternative)")
-        return self
 
 
+@dataclass(frozen=True, kw_only=True)
 class LowValue(Model):
     """The rules for low-value shipments (``--entry``)."""
 
@@ -482,6 +450,7 @@ class LowValue(Model):
     postal: tuple[PostalPeriod, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
 class Party(Model):
     """The rules of one importing country."""
 
@@ -491,13 +460,14 @@ class Party(Model):
     valuation_source: SourceRefs
     insurance_default: RateField | None = None
     timezone: TimeZone
-    reporting_order: tuple[Id, ...] = Field(min_length=1)
+    reporting_order: Annotated[tuple[Id, ...], Field(min_length=1)]
     duty_threshold: DutyThreshold | None = None
     fees: tuple[Fee, ...] = ()
     taxes: tuple[Tax, ...] = ()
     low_value: LowValue | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class ListRow(Model):
     """One code of a list kept in its own file, in the list over ``[start, end)``."""
 
@@ -514,6 +484,7 @@ class ListRow(Model):
         return (self.start is None or self.start <= when) and (self.end is None or when < self.end)
 
 
+@dataclass(frozen=True, kw_only=True)
 class ProductList(Model):
     """A named list of codes that scopes can refer to as ``@id``.
 
@@ -524,17 +495,15 @@ class ProductList(Model):
 
     name: str
     codes: tuple[Code, ...] = ()
-    file: str | None = Field(default=None, min_length=1)
+    file: Annotated[str | None, Field(min_length=1)] = None
     rows: SkipJsonSchema[tuple[ListRow, ...]] = ()
     source: SourceRefs
     unconfirmed: str | None = None
     note: str | None = None
 
-    @model_validator(mode="after")
-    def _codes_or_file(self) -> ProductList:
+    def __post_init__(self) -> None:
         if bool(self.codes) == (self.file is not None):
             raise ValueError("a product list needs exactly one of 'codes' or 'file'")
-        return self
 
     @cached_property
     def _index(self) -> dict[str, tuple[ListRow, ...]]:
@@ -585,6 +554,7 @@ class ProductList(Model):
         return inline or any(row.covers(when) for row in rows)
 
 
+@dataclass(frozen=True, kw_only=True)
 class ClaimEffect(Model):
     """What a claim changes for one measure: it is not charged (``exclude``), charged on the
     value less the share given with the claim (``content``), or charged only when the claim
@@ -594,7 +564,7 @@ class ClaimEffect(Model):
     heading: Heading | None = None
     """The Chapter 99 heading the importer reports instead (None: no such heading)."""
     action: Literal["exclude", "content", "charge"] = "exclude"
-    from_: When | None = Field(default=None, alias="from")
+    from_: Annotated[When | None, Field(alias="from")] = None
     to: When | None = None
     """The claim counts for entries in ``[from, to)`` only (e.g. an in-transit window)."""
     source: SourceRefs
@@ -605,6 +575,7 @@ class ClaimEffect(Model):
         return (self.from_ is None or self.from_ <= when) and (self.to is None or when < self.to)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Claim(Model):
     """A fact only the importer can declare (``--claim ID``) and what it changes.
 
@@ -616,11 +587,11 @@ class Claim(Model):
     name: str
     importer: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     default: str
-    scope: Scope = Field(default_factory=Scope)
+    scope: Scope = field(default_factory=Scope)
     ask: Scope | None = None
     share: Amount | None = None
     """For ``content`` effects: the least share (e.g. ``"0.2"``) for which the claim holds."""
-    effects: tuple[ClaimEffect, ...] = Field(min_length=1)
+    effects: Annotated[tuple[ClaimEffect, ...], Field(min_length=1)]
     unconfirmed: str | None = None
     note: str | None = None
 
@@ -630,6 +601,7 @@ class Claim(Model):
         return any(e.action == "content" for e in self.effects)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Regime(Model):
     """A named snapshot of the schedule at one moment."""
 
@@ -639,6 +611,7 @@ class Regime(Model):
     description: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class Override(Model):
     """Set a measure's rate (or switch it off) in a scenario."""
 
@@ -647,13 +620,12 @@ class Override(Model):
     off: bool = False
     heading: Heading | None = None
 
-    @model_validator(mode="after")
-    def _rate_or_off(self) -> Override:
+    def __post_init__(self) -> None:
         if (self.rate is None) == (not self.off):
             raise ValueError("an override needs exactly one of 'rate' or 'off: true'")
-        return self
 
 
+@dataclass(frozen=True, kw_only=True)
 class Scenario(Model):
     """A hypothetical regime: a named regime (or scenario) with overrides."""
 
@@ -670,9 +642,10 @@ class Scenario(Model):
         add = tuple(m.expanded(sets) for m in self.add)
         if all(a is b for a, b in zip(add, self.add, strict=True)):
             return self
-        return self.model_copy(update={"add": add})
+        return dataclasses.replace(self, add=add)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Schedule(Model):
     """A whole schedule: the root of ``data/rates.yaml`` and of the part files it includes."""
 
@@ -680,23 +653,27 @@ class Schedule(Model):
     version: str
     title: str
     published: When
-    include: tuple[str, ...] = Field(
-        default=(),
-        description="Part files read into this schedule (paths relative to this file's "
-        "folder): their lists (measures, regimes, ...) are joined, their mappings "
-        "(sources, product_lists, ...) merged. Only the entry file includes.",
-    )
-    displacement_sets: dict[Id, tuple[DisplacementRef, ...]] = Field(
-        default_factory=dict,
-        description="Named lists of measure ids (or 'group:NAME'), used in displaced_by "
-        "as 'set:NAME'.",
-    )
+    include: Annotated[
+        tuple[str, ...],
+        Field(
+            description="Part files read into this schedule (paths relative to this file's "
+            "folder): their lists (measures, regimes, ...) are joined, their mappings "
+            "(sources, product_lists, ...) merged. Only the entry file includes."
+        ),
+    ] = ()
+    displacement_sets: Annotated[
+        dict[Id, tuple[DisplacementRef, ...]],
+        Field(
+            description="Named lists of measure ids (or 'group:NAME'), used in displaced_by "
+            "as 'set:NAME'."
+        ),
+    ] = field(default_factory=dict)
     sources: dict[Id, Source]
     parties: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], Party]
-    product_lists: dict[Id, ProductList] = Field(default_factory=dict)
-    claims: dict[Id, Claim] = Field(default_factory=dict)
+    product_lists: dict[Id, ProductList] = field(default_factory=dict)
+    claims: dict[Id, Claim] = field(default_factory=dict)
     measures: tuple[Measure, ...]
-    regimes: tuple[Regime, ...] = Field(min_length=1)
+    regimes: Annotated[tuple[Regime, ...], Field(min_length=1)]
     scenarios: tuple[Scenario, ...] = ()
 
     def expanded(self) -> Schedule:
@@ -704,12 +681,13 @@ class Schedule(Model):
         sets = self.displacement_sets
         measures = tuple(m.expanded(sets) for m in self.measures)
         scenarios = tuple(s.expanded(sets) for s in self.scenarios)
-        return self.model_copy(update={"measures": measures, "scenarios": scenarios})
+        return dataclasses.replace(self, measures=measures, scenarios=scenarios)
 
 
+@dataclass(frozen=True, kw_only=True)
 class ScenarioFile(Model):
     """A stand-alone scenario file (``--scenario FILE``)."""
 
     schema_version: Literal["1"] = "1"
     scenario: Scenario
-    sources: dict[Id, Source] = Field(default_factory=dict)
+    sources: dict[Id, Source] = field(default_factory=dict)

@@ -7,15 +7,15 @@ and refused constructs (aliases, merge keys) become diagnostics like any other p
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from tradecalc.core.errors import DataError, Diagnostic, UsageError
 from tradecalc.core.files import inside_folder, read_text
 from tradecalc.schedule.checks import Path_, check_scenario, check_schedule, unquoted_codes
+from tradecalc.schedule.fields import ValidationError, validate
 from tradecalc.schedule.list_files import attach_list_files
 from tradecalc.schedule.loader import (
     Document,
@@ -29,6 +29,7 @@ from tradecalc.schedule.loader import (
 from tradecalc.schedule.models import (
     Claim,
     Measure,
+    Model,
     Override,
     Party,
     ProductList,
@@ -37,6 +38,7 @@ from tradecalc.schedule.models import (
     ScenarioFile,
     Schedule,
     Source,
+    construct,
 )
 
 
@@ -65,6 +67,8 @@ def validate_files(
 
 
 _HEADER_KEYS = {"schema_version", "version", "title", "published", "include"}
+_SCHEDULE_KEYS = frozenset(f.name for f in dataclasses.fields(Schedule))
+"""The top-level keys of a schedule (none has another name in the file)."""
 MAX_ENTRY_CANDIDATES = 64
 """How many YAML files :func:`_entry_of` looks at to find the schedule that includes a part."""
 
@@ -75,7 +79,7 @@ def _is_part(data: Any) -> bool:
         isinstance(data, dict)
         and bool(data)
         and not _HEADER_KEYS & data.keys()
-        and data.keys() <= Schedule.model_fields.keys()
+        and data.keys() <= _SCHEDULE_KEYS
     )
 
 
@@ -151,7 +155,7 @@ def validate_file(path: Path, schedule: Callable[[], Schedule | DataError]) -> l
             return [*found, *exc.diagnostics]
     found = list(unquoted_codes(doc))
     try:
-        scenario, unloaded = ScenarioFile.model_validate(doc.data).scenario, set[Path_]()
+        scenario, unloaded = validate(ScenarioFile, doc.data).scenario, set[Path_]()
     except ValidationError as exc:
         found += validation_diagnostics(exc, doc)
         partial = _scenario_without(doc.data, {tuple(e["loc"]) for e in exc.errors()})
@@ -166,7 +170,7 @@ def validate_file(path: Path, schedule: Callable[[], Schedule | DataError]) -> l
     return [*found, *check_scenario(scenario, base, doc, unloaded)]
 
 
-_PARTS: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
+_PARTS: dict[str, tuple[type[Model], dict[str, Any]]] = {
     "measures": (Measure, {"periods": (), "displaced_by": ()}),
     "regimes": (Regime, {}),
     "scenarios": (Scenario, {"overrides": (), "add": ()}),
@@ -190,7 +194,7 @@ def schedule_problems(doc: Document, folder: Path) -> list[Diagnostic]:
     if not isinstance(doc.data, dict):
         build_model(Schedule, doc)  # raises: the top is not a mapping
     try:
-        whole = Schedule.model_validate(doc.data)
+        whole = validate(Schedule, doc.data)
     except ValidationError as exc:
         problems = validation_diagnostics(exc, doc)
         failed = {tuple(error["loc"]) for error in exc.errors(include_url=False)}
@@ -217,7 +221,7 @@ def _without(
     for loc in failed:
         if loc[0] in _HEADER:
             pruned[loc[0]] = _HEADER[loc[0]]
-        elif loc[0] not in Schedule.model_fields and len(loc) == 1:
+        elif loc[0] not in _SCHEDULE_KEYS and len(loc) == 1:
             pruned.pop(loc[0], None)  # an unknown key
         elif loc[0] in _PARTS and len(loc) > 1 and _holds(data.get(loc[0]), loc[1]):
             unloaded.add(loc[:2])
@@ -231,7 +235,7 @@ def _without(
         elif isinstance(value, dict):
             pruned[key] = {name: item for name, item in value.items() if name not in bad}
     try:
-        schedule = Schedule.model_validate(pruned)
+        schedule = validate(Schedule, pruned)
     except ValidationError:
         return None
     update: dict[str, Any] = {}
@@ -251,7 +255,7 @@ def _without(
                 name: parts[name] if name in parts else _stand_in(key, item)
                 for name, item in value.items()
             }
-    return schedule.model_copy(update=update), unloaded
+    return dataclasses.replace(schedule, **update), unloaded
 
 
 def _scenario_without(
@@ -270,7 +274,7 @@ def _scenario_without(
         skip = {index for _, k, index in unloaded if k == key}
         pruned[str(key)] = [item for i, item in enumerate(raw[str(key)]) if i not in skip]
     try:
-        scenario = Scenario.model_validate(pruned)
+        scenario = validate(Scenario, pruned)
     except ValidationError:
         return None
     update: dict[str, Any] = {}
@@ -280,24 +284,25 @@ def _scenario_without(
             stand_in = (
                 _stand_in("measures", raw[key][index])
                 if key == "add"
-                else Override.model_construct(None, measure="", off=True)
+                else construct(Override, measure="", off=True)
             )
             items.insert(index, stand_in)
         update[key] = tuple(items)
-    return scenario.model_copy(update=update), unloaded
+    return dataclasses.replace(scenario, **update), unloaded
 
 
 _SCENARIO_PARTS = {("scenario", "overrides"), ("scenario", "add")}
 
 
-def _stand_in(key: str, raw: Any) -> BaseModel:
+def _stand_in(key: str, raw: Any) -> Model:
     """A part that failed the schema, built without validation: its names, nothing else."""
     model, empty = _PARTS[key]
     fields: dict[str, Any] = dict(empty)
+    names = {f.name for f in dataclasses.fields(model)}  # type: ignore[arg-type]
     for name in ("id", "based_on"):
-        if name in model.model_fields:
+        if name in names:
             fields[name] = _text(raw, name)
-    return model.model_construct(None, **fields)
+    return construct(model, **fields)
 
 
 def _holds(collection: Any, key: Any) -> bool:
