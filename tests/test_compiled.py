@@ -124,6 +124,44 @@ def test_cache_round_trip_and_refusal(
         compiled.RateTable.from_bytes(data[:-3] + b"]]}", "test")
 
 
+def test_a_cached_table_opens_on_a_thread_as_it_reads_in_place(
+    world: tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """open_tables reads the cached file on a thread; the table it gives is the one read in
+    place; a damaged file or a folder at its path gives an empty table; any other failure
+    is raised where the table is first used, not lost on the thread."""
+    schedule, providers, table, _ = world
+    first = compiled.open_tables(schedule, providers, "digest", tmp_path)
+    assert first.path is not None and not first.table.layers  # nothing cached yet
+    first.path.write_bytes(compiled.RateTable(first.table.key, *table_parts(table)).to_bytes())
+    again = compiled.open_tables(schedule, providers, "digest", tmp_path)
+    in_place = compiled.RateTable.from_bytes(first.path.read_bytes(), first.table.key)
+    assert list(again.table.rows()) == list(in_place.rows()) == list(table.rows())
+    first.path.write_bytes(b"not a table")
+    assert not compiled.open_tables(schedule, providers, "digest", tmp_path).table.layers
+    first.path.unlink()
+    first.path.mkdir()
+    assert not compiled.open_tables(schedule, providers, "digest", tmp_path).table.layers
+
+    def exhausted(path: Path) -> bytes:
+        raise MemoryError("no memory left")
+
+    monkeypatch.setattr(compiled, "_read_regular", exhausted)
+    failing = compiled.open_tables(schedule, providers, "digest", tmp_path)
+    with pytest.raises(MemoryError, match="no memory left"):
+        _ = failing.table
+
+
+def table_parts(
+    table: compiled.RateTable,
+) -> tuple[list[compiled.Layers], dict[tuple[str, str, str], tuple[list[datetime], list[int]]]]:
+    """The layers and codes of ``table`` (a copy to build another table from)."""
+    table.complete()
+    return list(table.layers), dict(table.codes)
+
+
 def test_intervals_start_where_layers_change(
     world: tuple[Schedule, Providers, compiled.RateTable, dict[str, list[str]]],
 ) -> None:

@@ -42,6 +42,7 @@ import pickle
 import signal
 import stat
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1257,10 +1258,13 @@ class Tables:
         base_rates: BaseRates | None,
         table: RateTable | None = None,
         path: Path | None = None,
+        reading: _Reading | None = None,
     ) -> None:
         self.schedule = schedule
         self.base_rates = base_rates
-        self.table = table or RateTable("", [], {})
+        self._table = table or RateTable("", [], {})
+        self._reading = reading
+        """The cached table being read (:func:`open_tables`), until :attr:`table` is asked."""
         self.path = path
         self._ids: dict[Layers, int] | None = None
         self._shared: dict[int, tuple[list[tuple[datetime, Layers]], list[int]]] = {}
@@ -1270,6 +1274,17 @@ class Tables:
         self._compilers: dict[tuple[str, str], _Compiler] = {}
         self._failed: set[tuple[str, str, str]] = set()
         self.added = 0
+
+    @property
+    def table(self) -> RateTable:
+        """The table: the cached one once read (:func:`open_tables` reads it on a thread)."""
+        if self._reading is not None:
+            self._table, self._reading = self._reading.result(), None
+        return self._table
+
+    @table.setter
+    def table(self, table: RateTable) -> None:
+        self._table, self._reading = table, None
 
     @property
     def count(self) -> int:
@@ -1696,16 +1711,45 @@ def open_tables(
     schedule: Schedule, base_rates: BaseRates | None, data_sha256: str, folder: Path | None
 ) -> Tables:
     """The cached table for this data and these revisions (empty when none), compiling on
-    demand; with no ``data_sha256`` or ``folder``, an in-memory table only."""
+    demand; with no ``data_sha256`` or ``folder``, an in-memory table only. The cached
+    table is read and checked on a thread (:class:`_Reading`) until first used."""
     if not data_sha256 or folder is None:
         return Tables(schedule, base_rates)
     key = table_key(data_sha256, base_rates)
     path = folder / f"rate-table-{key[:32]}.bin"
-    try:
-        table = RateTable.from_bytes(_read_regular(path), key)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
-        table = RateTable(key, [], {})
-    return Tables(schedule, base_rates, table, path)
+    return Tables(schedule, base_rates, RateTable(key, [], {}), path, _Reading(path, key))
+
+
+class _Reading:
+    """A cached table read and checked on a thread of its own: reading the file and its
+    sha256 (most of the time) release the GIL, so they overlap what the caller does next
+    (a batch imports polars); :meth:`result` waits for it. An unreadable or damaged file
+    gives an empty table, as reading it in place would; any other error is raised by
+    :meth:`result`."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self._key = key
+        self._found: RateTable | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._read, args=(path,), name="tradecalc-table", daemon=True
+        )
+        self._thread.start()
+
+    def _read(self, path: Path) -> None:
+        try:
+            self._found = RateTable.from_bytes(_read_regular(path), self._key)
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+            pass
+        except BaseException as exc:  # e.g. MemoryError: raised where the table is used
+            self._error = exc
+
+    def result(self) -> RateTable:
+        """The table read (empty if the file was missing, unreadable or damaged)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._found if self._found is not None else RateTable(self._key, [], {})
 
 
 @functools.cache
