@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING, NamedTuple, TypeVar
 
 from tradecalc.batch.rows import (
     Block,
@@ -44,6 +44,18 @@ if TYPE_CHECKING:
     from tradecalc.schedule.models import Schedule
 
 CHUNK_ROWS = 4096
+
+
+class _Job(NamedTuple):
+    """What every worker of a run is set up with: the schedule, the regimes, the exchange
+    rates and base rates, the input's header and its pass-through columns."""
+
+    schedule: Schedule
+    views: Sequence[RegimeView]
+    rates: tuple[FxTable, BaseRates | None]
+    header: Sequence[str]
+    extra: Sequence[str]
+
 
 _worker: tuple[_Assessor, tuple[str, tuple[str, str]]] | None = None
 _columns: Vectorised | None = None
@@ -71,8 +83,8 @@ def run_parallel(
         _report(errors, on_error)
         _merge(summary, part)
 
-    output = (fmt, provenance)
-    pool = _pool(jobs, _start, (schedule, views, rates, header, extra, output))
+    job = _Job(schedule, views, rates, header, extra)
+    pool = _pool(jobs, _start, (job, (fmt, provenance)))
     _in_order(pool, _assess_chunk, _tasks(items, CHUNK_ROWS), 2 * jobs, take)
     return summary
 
@@ -101,8 +113,8 @@ def run_columns(
         _report(errors, on_error)
         _merge(summary, part)
 
-    pool = _pool(jobs, _start_columns, (schedule, views, rates, header, extra, provenance,
-                                         data_sha256), "fork")  # fmt: skip
+    job = _Job(schedule, views, rates, header, extra)
+    pool = _pool(jobs, _start_columns, (job, provenance, data_sha256), "fork")
     try:  # a block's output is tens of MB: one waiting at most
         _in_order(pool, _charge_columns, _tasks(parts, CHUNK_ROWS), jobs + 1, take)
         writer.finish()
@@ -201,39 +213,25 @@ def _become_worker(parent: int) -> None:
     _die_with(parent)
 
 
-def _start(
-    parent: int,
-    schedule: Schedule,
-    views: Sequence[RegimeView],
-    rates: tuple[FxTable, BaseRates | None],
-    header: Sequence[str],
-    extra: Sequence[str],
-    output: tuple[str, tuple[str, str]],
-) -> None:
+def _start(parent: int, job: _Job, output: tuple[str, tuple[str, str]]) -> None:
+    """Set up a row worker: results written as ``output`` (format, provenance)."""
     global _worker
     _become_worker(parent)
-    fx, base_rates = rates
-    _worker = (_Assessor(schedule, views, fx, header, extra, base_rates), output)
+    fx, base_rates = job.rates
+    assessor = _Assessor(job.schedule, job.views, fx, job.header, job.extra, base_rates)
+    _worker = (assessor, output)
 
 
-def _start_columns(
-    parent: int,
-    schedule: Schedule,
-    views: Sequence[RegimeView],
-    rates: tuple[FxTable, BaseRates | None],
-    header: Sequence[str],
-    extra: Sequence[str],
-    provenance: tuple[str, str],
-    data_sha256: str,
-) -> None:
+def _start_columns(parent: int, job: _Job, provenance: tuple[str, str], data_sha256: str) -> None:
+    """Set up a columns worker over the rate table cached for ``data_sha256``."""
     global _columns
     from tradecalc.batch.join import Vectorised
     from tradecalc.batch.rows import _open_tables
 
     _become_worker(parent)
-    fx, base_rates = rates
-    tables = _open_tables(schedule, base_rates, data_sha256)
-    _columns = Vectorised(schedule, header, extra, tables, fx, provenance, views)
+    fx, base_rates = job.rates
+    tables = _open_tables(job.schedule, base_rates, data_sha256)
+    _columns = Vectorised(job.schedule, job.header, job.extra, tables, fx, provenance, job.views)
 
 
 _PR_SET_PDEATHSIG = 1
