@@ -160,3 +160,23 @@ def test_mini_duty_with_explain_fits(cli: Cli, monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("COLUMNS", str(width))
     out = cli(*args).out
     assert_whole(out.split("\nnote:")[0].split("\ndata ")[0], tokens)
+
+
+def test_a_pinned_column_is_as_wide_as_the_console_draws_its_cells() -> None:
+    """pinned() measures a no-wrap column's cells as the console draws them (markup read,
+    emoji codes left as text: tradecalc's consoles draw no emoji), so text such as
+    ``:ok:`` in a cell is never cut short."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from tradecalc.render.duty import pinned
+
+    table = Table()
+    table.add_column("Layer", no_wrap=True)
+    table.add_row("[dim]9903.01.25[/dim] :ok: :thumbs_up:")
+    console = Console(width=120, file=io.StringIO(), highlight=False, emoji=False)
+    console.print("[dim]9903.01.25[/dim] :ok: :thumbs_up:")
+    drawn = console.file.getvalue().strip()  # type: ignore[attr-defined]
+    assert pinned(table).columns[0].min_width == len(drawn) == len("9903.01.25 :ok: :thumbs_up:")

@@ -330,7 +330,9 @@ def pinned(table: Any) -> Any:
     for column in table.columns:
         if column.no_wrap:
             cells = [column.header, *column.cells]
-            texts = [c if isinstance(c, Text) else Text.from_markup(str(c)) for c in cells]
+            texts = [  # as the console draws them: markup read, emoji codes left as text
+                c if isinstance(c, Text) else Text.from_markup(str(c), emoji=False) for c in cells
+            ]
             lines = [line for text in texts for line in text.plain.splitlines()]
             column.min_width = max((cell_len(line) for line in lines), default=0)
     return table
