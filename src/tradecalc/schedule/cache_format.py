@@ -138,8 +138,7 @@ def _class_name(value: object) -> str:
 
 
 def _fields(value: object) -> dict[str, object]:
-    if isinstance(value, models.Model):
-        return models.fields_of(value)
+    """A model's or rate dataclass's fields by name (a model's derived values left out)."""
     return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}  # type: ignore[arg-type]
 
 

@@ -163,12 +163,8 @@ class Model:
     def __copy__(self) -> Self:
         """A shallow copy without derived values (:func:`dataclasses.replace` changes
         fields)."""
-        return construct(type(self), **fields_of(self))
-
-
-def fields_of(value: Model) -> dict[str, Any]:
-    """A model's fields by name (its value; derived values left out)."""
-    return {f.name: value.__dict__[f.name] for f in dataclasses.fields(value)}  # type: ignore[arg-type]
+        fields = dataclasses.fields(self)  # type: ignore[arg-type]
+        return construct(type(self), **{f.name: self.__dict__[f.name] for f in fields})
 
 
 def construct(cls: type[_M], **values: Any) -> _M:
