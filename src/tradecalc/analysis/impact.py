@@ -27,6 +27,7 @@ from typing import Any
 from tradecalc.batch.rows import RowError, read_rows, to_shipment
 from tradecalc.core.errors import TradecalcError
 from tradecalc.core.money import EXACT, FxTable, money_sum, round_money
+from tradecalc.core.records import record
 from tradecalc.engine.assessment import Assessment, MetalContent, RegimeView, Shipment, assess
 from tradecalc.engine.compiled import FeeAt, Layers, Tables, charge, fees_at, open_tables, review_of
 from tradecalc.hts.base_rates import BaseRates, for_importer
@@ -309,7 +310,7 @@ def _add(
         impact.measures[measure].duty += amount
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _CodePlan:
     """For one shipment: the instants at which anything that can touch it changes, and the
     schedule reduced to the measures that can touch it."""
@@ -457,7 +458,7 @@ Term = tuple[bool, str]
 and its ad valorem fraction."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Part:
     """What one shipment, or a group of shipments alike at a view, adds to that view."""
 

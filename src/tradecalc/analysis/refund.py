@@ -35,6 +35,7 @@ from typing import Any, TypeVar, overload
 
 from tradecalc.core.errors import DataError, TradecalcError, UsageError, WriteError
 from tradecalc.core.money import EXACT, parse_amount, round_money
+from tradecalc.core.records import record
 from tradecalc.engine.assessment import Assessment, Shipment, assess, dated_view
 from tradecalc.engine.compiled import Tables, fees_at, intraday_at, review_of
 from tradecalc.hts.base_rates import BaseRates
@@ -82,7 +83,7 @@ _YES = frozenset({"y", "yes", "true", "1", "x"})
 _FLAGS = ("reconciliation", "drawback", "protest", "adcvd")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Rules:
     """The sourced refund rules of ``data/refund/rules.csv``."""
 
@@ -98,7 +99,7 @@ class Rules:
     sources: Mapping[str, str]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InterestRate:
     """Overpayment interest from ``start`` until the next rate's start (None: unconfirmed)."""
 
@@ -194,7 +195,7 @@ def _leap(year: int) -> bool:
 # ----------------------------------------------------------------------------- input
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TariffRow:
     """One ES-003 row: one tariff ordinal of one entry line."""
 
@@ -267,9 +268,9 @@ def read_rows(records: Iterable[list[str]]) -> Iterator[TariffRow | tuple[int, s
     if header is None:
         raise DataError("entries file: empty (no header)")
     used = [(f, i) for i, f in enumerate(header_fields(header)) if f]
-    for number, record in enumerate(records, start=1):
-        width = len(record)
-        values = {f: record[i].strip() for f, i in used if i < width}
+    for number, cells in enumerate(records, start=1):
+        width = len(cells)
+        values = {f: cells[i].strip() for f, i in used if i < width}
         if not any(values.values()):
             continue
         try:
@@ -335,7 +336,7 @@ def _code(text: str) -> str:
 # ----------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Deviation:
     """A Chapter 99 heading filed differently from what the schedule expects."""
 
@@ -719,7 +720,7 @@ def _is_urgent(entry: EntryResult, as_of: date) -> bool:
     return entry.deadline is not None and as_of <= entry.deadline <= as_of + timedelta(days=30)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Report:
     """Everything ``refund`` and ``audit`` print, computed once.
 
@@ -1132,10 +1133,10 @@ def read_liquidation(
         header, _LIQUIDATION_HEADERS, ("entry", "liquidation_date"), "liquidation file"
     )
     found: dict[str, tuple[date | None, str]] = {}
-    for number, record in enumerate(records, start=1):
-        if not any(cell.strip() for cell in record):
+    for number, cells in enumerate(records, start=1):
+        if not any(cell.strip() for cell in cells):
             continue
-        values = {f: cell.strip() for f, cell in zip(fields, record, strict=False) if f}
+        values = {f: cell.strip() for f, cell in zip(fields, cells, strict=False) if f}
         entry = re.sub(r"[\s-]", "", values.get("entry", "")).upper()
         if not entry:
             bad.append((number, "liquidation file: entry is empty"))

@@ -24,7 +24,6 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
@@ -49,6 +48,7 @@ from tradecalc.batch.rows import (
 from tradecalc.core.errors import TradecalcError, UsageError, failure_reason
 from tradecalc.core.files import count_lines
 from tradecalc.core.money import FxTable, money_sum
+from tradecalc.core.records import record
 from tradecalc.core.status import status
 from tradecalc.engine.assessment import (
     RegimeView,
@@ -90,7 +90,7 @@ CHUNK = 8192
 """Rows assessed together (memory stays bounded by this many rows)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Plan:
     """What a plain row's money needs, per distinct code, date and mode."""
 

@@ -54,6 +54,7 @@ from tradecalc.core.files import (
     too_many_cells,
 )
 from tradecalc.core.money import FxTable, effective_rate, exact, money_sum, parse_amount
+from tradecalc.core.records import record
 from tradecalc.core.status import status
 from tradecalc.engine.assessment import (
     Assessment,
@@ -133,7 +134,7 @@ _SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:\.\d+)?[eE][+-]?\d+\s*")
 _INPUT_SET = frozenset(INPUT_COLUMNS)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RowError:
     """A row that could not be assessed, with its row number and the reason."""
 
@@ -187,7 +188,7 @@ class Summary:
 # ----------------------------------------------------------------------------- reading
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Block:
     """Whole CSV lines that :mod:`csv` would split at every comma (no quotes: see
     :meth:`tradecalc.core.files.LineReader.simple_blocks`), one record each, ``\\n``-ended
@@ -209,7 +210,7 @@ class Block:
         return lines
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Rows:
     """Rows of a shipment file: the pass-through columns and ``(row number, fields)`` pairs.
 
@@ -481,7 +482,7 @@ Row = tuple[Decimal, Decimal, tuple[str, ...]]
 """Customs value, duty and the result columns of one shipment under one regime."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Charge:
     """One regime's part of a plan: the layers, fees and caveats, and the column prefix."""
 
@@ -494,7 +495,7 @@ class _Charge:
     """At an entry's moment (not a named regime's): see :func:`compiled.review_of`."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TablePlan:
     """The plans of one combination of repeated fields, one per regime, read off the table."""
 
@@ -566,7 +567,7 @@ def compile_plan(
     return TablePlan(party, tuple(charges), route, low)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class JoinRule:
     """Which rows the join (:mod:`tradecalc.batch.join`) may price from the rate table alone.
 
@@ -638,7 +639,7 @@ _OPTIONAL_AMOUNTS = ("freight", "insurance", "qty")
 _ENTRIES_MAX = 50_000
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Entry:
     """The plans of one combination of repeated fields (see :class:`TablePlan`)."""
 

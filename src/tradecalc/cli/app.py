@@ -3,7 +3,6 @@
 import gc
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
@@ -55,7 +54,6 @@ def _within(value: int, low: Any, high: Any) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
 
 
-@dataclass(frozen=True)
 class _PlainParam(RuntimeParam):
     """Typer's coercion of one parameter without building a pydantic TypeAdapter for it.
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+
+from tradecalc.core.records import record
 
 
 class ExitCode(IntEnum):
@@ -28,7 +29,7 @@ def one_line(text: str) -> str:
     return text.translate(_ONE_LINE)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SourceLocation:
     """A position in a data file, 1-based, for compiler-style messages."""
 
@@ -44,7 +45,7 @@ class SourceLocation:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Diagnostic:
     """One problem found in a data file."""
 

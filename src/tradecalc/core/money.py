@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from decimal import (
     ROUND_HALF_UP,
     Context,
@@ -29,12 +28,13 @@ from fractions import Fraction
 from functools import reduce
 
 from tradecalc.core.errors import MissingFxRateError, UsageError
+from tradecalc.core.records import record
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Bound:
     """The most digits a number may have before and after its decimal point."""
 

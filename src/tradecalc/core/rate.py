@@ -8,10 +8,10 @@ Examples: ``Free``, ``25%``, ``7.5%``, ``4.4¢/kg``, ``$1.13/m3``, ``$100/item``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 
 from tradecalc.core.money import HUNDRED, PERCENT_BOUND, SPECIFIC_BOUND, Bound, percent
+from tradecalc.core.records import record
 
 UNIT_ALIASES = {
     "kg": "kg",
@@ -77,7 +77,7 @@ def convert_quantity(quantity: Decimal, unit: str, target: str) -> Decimal | Non
     return quantity * factor / target_factor
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Specific:
     """A specific duty component: ``amount`` of ``currency`` per one ``unit``."""
 
@@ -95,7 +95,7 @@ class Specific:
         return f"{amount} {self.currency}/{self.unit}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Rate:
     """A parsed rate: an ad valorem fraction plus any specific components."""
 

@@ -10,7 +10,7 @@ by :func:`tradecalc.core.money.round_money`; totals are sums of rounded lines.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -27,6 +27,7 @@ from tradecalc.core.money import (
     round_money,
 )
 from tradecalc.core.rate import FREE, Rate, Specific, convert_quantity
+from tradecalc.core.records import record
 from tradecalc.hts.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
 from tradecalc.hts.history import Resolved as LineLookup
 from tradecalc.hts.history import UsSchedule
@@ -73,7 +74,7 @@ def check_direction(origin: str, dest: str) -> None:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MetalContent:
     """How much of a shipment is one metal: a share of its value (``Decimal('0.4')``), or an
     amount in ``currency`` (None: the currency of the value)."""
@@ -83,7 +84,7 @@ class MetalContent:
     currency: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Shipment:
     """One shipment line. ``value`` is in ``currency`` (None: the importer's currency)."""
 
@@ -125,7 +126,7 @@ class Shipment:
         return code_digits(self.code)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RegimeView:
     """What to compute under: a moment plus scenario overrides and added measures.
 
@@ -178,7 +179,7 @@ def moment(shipment: Shipment, view: RegimeView) -> tuple[datetime, str | None]:
 # ----------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Line:
     """One charged layer, fee or tax."""
 
@@ -195,7 +196,7 @@ class Line:
     """How ``base`` was found: ``full`` value, ``metal`` content or the ``remainder``."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Step:
     """Why a measure was or was not charged (the rule trace for ``--explain``)."""
 
@@ -205,7 +206,7 @@ class Step:
     order: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Assessment:
     """The frozen result for one shipment under one regime."""
 
@@ -327,7 +328,7 @@ def _describe(override: Override) -> str:
 # ----------------------------------------------------------------------------- engine
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Active:
     measure: Measure
     period: Period | None
@@ -436,7 +437,7 @@ def _assess(
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Plan:
     """Everything about one assessment that does not depend on the amounts.
 
@@ -545,7 +546,7 @@ def _make_plan(
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Resolved:
     """The plan of one code, from one origin, at one moment (see :func:`resolve_plan`)."""
 
@@ -692,7 +693,7 @@ def check_claims(schedule: Schedule, shipment: Shipment) -> None:
             raise UsageError(f"claim {claim_id} takes no share: give --claim {claim_id}")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Claimed:
     active: list[_Active]
     applied: tuple[str, ...]
@@ -924,7 +925,7 @@ def _list_ids(scope: Scope) -> tuple[str, ...]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Convert:
     fx: FxTable
     source: str
@@ -1782,7 +1783,7 @@ def within_de_minimis(customs_value: Decimal | str, limit: Decimal, on: str) -> 
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Entered:
     """The duty and fee lines once the entry type is applied, and what it added."""
 

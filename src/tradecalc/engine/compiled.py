@@ -55,6 +55,7 @@ from tradecalc.core.errors import TradecalcError, WriteError
 from tradecalc.core.files import replace_file
 from tradecalc.core.money import consumption_tax, effective_rate, exact, money_sum, round_money
 from tradecalc.core.rate import Rate, parse_rate
+from tradecalc.core.records import record
 from tradecalc.core.status import status
 from tradecalc.engine import assessment as engine
 from tradecalc.hts.base_rates import HEADING_SCOPE, BaseRates, ImportedRate, for_importer
@@ -84,7 +85,7 @@ TaxLayer = tuple[str, str, str, str, str, tuple[str, ...], str | None, tuple[str
 unconfirmed, review texts of the tax."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Layers:
     """The resolved layers of one code over one interval (see the module docstring)."""
 
@@ -168,7 +169,7 @@ def _l(value: object) -> list[object]:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayerSummary:
     """What charging whole columns of shipments needs of one layer set (stored in the cache
     beside the layers, so a batch never decodes the layers it charges)."""
@@ -627,7 +628,7 @@ def _n(value: object) -> int:
 # ----------------------------------------------------------------------------- compiling
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Scope:
     """One measure's scope, pre-normalised: prefixes, lists and headings, per side."""
 
@@ -1808,7 +1809,7 @@ def intraday_at(schedule: Schedule, importer: str, entry: datetime) -> tuple[str
     return tuple(found)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Charged:
     """The money of one shipment charged against its layers."""
 

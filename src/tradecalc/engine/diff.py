@@ -10,9 +10,10 @@ lists (code by code), regimes, scenarios and sources.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal, TypeVar
 
+from tradecalc.core.records import record
 from tradecalc.engine.assessment import RegimeView
 from tradecalc.engine.snapshot import (
     InForce,
@@ -42,7 +43,7 @@ ChangeKind = Literal["added", "removed", "changed"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Change:
     """One difference: an item added or removed, or one field of it changed."""
 
@@ -59,7 +60,7 @@ class Change:
     """The HS code, for a rate of a per-code table (``field`` is then ``rate``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Diff:
     """Every change from ``a`` to ``b``."""
 

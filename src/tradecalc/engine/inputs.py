@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from tradecalc.core.errors import UsageError
 from tradecalc.core.money import FX_BOUND, FxTable, parse_amount, parse_decimal
 from tradecalc.core.rate import RateSyntaxError, normalise_unit, parse_rate
+from tradecalc.core.records import record
 from tradecalc.engine.assessment import ENTRY_TYPES, MetalContent, Shipment
 from tradecalc.schedule.models import MODES, Override, is_mode, parse_when
 
@@ -24,7 +24,7 @@ _METAL_ALIASES = {"aluminium": "aluminum"}
 _METAL_AMOUNT = re.compile(r"([A-Za-z]{3})\s*(\S.*)", re.ASCII)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ShipmentText:
     """The text fields of one shipment (blank or None = not given)."""
 

@@ -7,14 +7,15 @@ Pure functions over a schedule and a resolved regime view; ``diff`` compares two
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 
+from tradecalc.core.records import record
 from tradecalc.engine.assessment import RegimeView
 from tradecalc.schedule.models import Measure, Period, Schedule, Scope, format_when
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InForce:
     """One measure as a regime sees it."""
 
@@ -99,7 +100,7 @@ def _base(measure: Measure, period: Period | None) -> str:
     return measure.base
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Headline:
     """The sum of the all-goods ad valorem duties one importer charges one origin."""
 

@@ -7,11 +7,12 @@ displacement and value bases follow exactly the rules ``duty`` applies.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
 from tradecalc.core.money import effective_rate
+from tradecalc.core.records import record
 from tradecalc.engine.assessment import RegimeView, Shipment, assess, scope_matches, table_rate
 from tradecalc.hts.base_rates import BaseRates, for_importer
 from tradecalc.schedule.models import CodeRate, Measure, Schedule, code_digits, format_when
@@ -20,7 +21,7 @@ PROBE_VALUE = Decimal(1_000_000)
 """The shipment value the totals are computed on (large, so cents do not blur rates)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Entry:
     """One period of one measure that sets a rate for the code."""
 
@@ -33,7 +34,7 @@ class Entry:
     unconfirmed: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Point:
     """The total ad valorem duty rate from ``when`` until the next point."""
 
@@ -43,7 +44,7 @@ class Point:
     """The measures charged, in reporting order."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Timeline:
     """What ``tradecalc rates CODE`` shows."""
 

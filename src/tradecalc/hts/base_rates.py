@@ -9,17 +9,17 @@ as ``@hts:9903.88.03``), and the id of the source that gave it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from tradecalc.core.rate import Rate
+from tradecalc.core.records import record
 
 HEADING_SCOPE = "@hts:"
 """Scope entries ``@hts:9903.88.03`` match codes whose imported line names that heading."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImportedRate:
     """A base rate from an imported schedule for one code."""
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import csv
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from tradecalc.core.rate import RateSyntaxError, parse_rate
+from tradecalc.core.records import record
 from tradecalc.hts.base_rates import ImportedRate
 
 T = TypeVar("T")
@@ -45,7 +46,7 @@ def table_path() -> Path:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CnLine:
     """One row of the table (rates in percent, as text)."""
 

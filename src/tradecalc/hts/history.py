@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tradecalc.core.rate import parse_rate
+from tradecalc.core.records import record
 from tradecalc.hts.base_rates import ImportedRate
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def hts_number(digits: str) -> str:
     return ".".join([digits[:4], *(digits[i : i + 2] for i in range(4, len(digits), 2))])
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BundledRevision:
     """One revision of the bundled series: name, effective date, file and its sha256."""
 
@@ -109,7 +110,7 @@ def known_revision(name: str | None, sha256: str | None) -> tuple[str, date] | N
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Line:
     """One code of the schedule in force: what ``rates`` shows and the engine uses."""
 
@@ -326,7 +327,7 @@ def _imported_lines(schedule: ImportedSchedule, rev: Revision, prefix: str) -> d
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Resolved:
     """What the schedule in force says about a code as typed."""
 

@@ -18,13 +18,14 @@ import html
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Literal
 
 from tradecalc.core.errors import DataError
 from tradecalc.core.money import HUNDRED, PERCENT_BOUND, SPECIFIC_BOUND
 from tradecalc.core.rate import Rate, Specific
+from tradecalc.core.records import record
 
 RateKind = Literal[
     "none",  # the row carries no rate (headings, label rows, Chapter 99 without a rate)
@@ -77,7 +78,7 @@ MAX_ROW_DEPTH = 4
 """Nesting inside a row: the row, its footnotes, a footnote, its columns."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GeneralRate:
     """A Column 1 General rate: its cleaned text, kind and, when computable, the Rate."""
 
@@ -91,7 +92,7 @@ class GeneralRate:
         return self.kind not in COMPUTABLE and self.kind != "none"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HtsLine:
     """One coded row of the export, with its rate resolved (10 digits inherit from 8)."""
 
@@ -111,7 +112,7 @@ class HtsLine:
     """Chapter 99 headings named by footnotes of this row (and of its 8-digit line)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParsedExport:
     """Every coded row of one export, in file order, and its counts."""
 

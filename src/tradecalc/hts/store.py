@@ -20,7 +20,6 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING
 from tradecalc.core.errors import DataError, UsageError
 from tradecalc.core.files import holding_lock, make_folder, replacing, write_error
 from tradecalc.core.rate import parse_rate
+from tradecalc.core.records import record
 from tradecalc.hts.base_rates import ImportedRate
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def hts_dir() -> Path:
 # ----------------------------------------------------------------------------- revisions
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Revision:
     """One imported revision: its name, the date it takes effect, and its file."""
 
@@ -172,7 +172,7 @@ def _revision_lock(folder: Path, name: str) -> contextlib.AbstractContextManager
 # ----------------------------------------------------------------------------- import
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Fetched:
     """A source read into memory: its JSON bytes and the sha256 of the bytes as given."""
 
@@ -419,7 +419,7 @@ def reading(path: Path) -> Iterator[None]:
         ) from None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HtsEntry:
     """A looked-up line: the rate the engine uses plus what ``rates`` shows."""
 

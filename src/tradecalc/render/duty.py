@@ -6,11 +6,12 @@ import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
 from tradecalc.core.money import effective_percent
+from tradecalc.core.records import record
 from tradecalc.core.status import NEEDS_REVIEW, OK, status, status_label
 from tradecalc.engine.assessment import Assessment, Line, Shipment, Step
 from tradecalc.schedule.models import format_when
@@ -18,7 +19,7 @@ from tradecalc.schedule.models import format_when
 DASH = "—"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Report:
     """Everything one ``duty`` call shows: the shipment, its assessments, the data used."""
 
@@ -97,7 +98,7 @@ BASE_RULES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Explained:
     """One measure's rule trace joined with the duty line it produced, if any."""
 

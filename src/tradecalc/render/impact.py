@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tradecalc.analysis.impact import ESTIMATE_NOTE, RegimeImpact, top_changes
+from tradecalc.core.records import record
 from tradecalc.render.duty import fits, fitted, pinned
 from tradecalc.schedule.models import format_when
 
@@ -33,7 +33,7 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImpactReport:
     """What ``tradecalc impact`` prints: the impacts and their context."""
 

@@ -19,12 +19,12 @@ import json
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from tradecalc import __version__
 from tradecalc.core.errors import DataError, TradecalcError, WriteError
 from tradecalc.core.files import inside_folder, read_text, replace_file
+from tradecalc.core.records import record
 from tradecalc.schedule import cache_format
 from tradecalc.schedule.cache_format import NotACacheError
 from tradecalc.schedule.models import Scenario, ScenarioFile, Schedule
@@ -36,7 +36,7 @@ MAX_CACHE_BYTES = 16 * 1024 * 1024
 """A cache file larger than this is ignored (the bundled schedule's is about 0.5 MB)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LoadedSchedule:
     """A validated schedule with where it came from."""
 

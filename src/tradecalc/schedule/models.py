@@ -17,11 +17,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeGuard, TypeVar, get_args
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Literal,
+    Self,
+    TypeGuard,
+    TypeVar,
+    dataclass_transform,
+    get_args,
+)
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tradecalc.core.money import parse_decimal
 from tradecalc.core.rate import Rate, RateSyntaxError, parse_rate
+from tradecalc.core.records import value_methods
 
 if TYPE_CHECKING:  # the annotations' names, bound at run time by fields.validate
     from typing import Annotated
@@ -145,14 +156,40 @@ _M = TypeVar("_M", bound="Model")
 
 
 class Model:
-    """Base of the models, each a frozen dataclass whose fields are given by keyword;
-    unknown keys are errors."""
+    """Base of the models, each a frozen dataclass (see :func:`model`) whose fields are
+    given by keyword; unknown keys are errors."""
 
     __pydantic_config__: ClassVar[dict[str, object]] = {
         "extra": "forbid",
         "populate_by_name": True,
     }
     """How :func:`tradecalc.schedule.fields.validate` builds the model from plain data."""
+
+    _shape: ClassVar[_Shape]
+
+    def __init__(self, **values: Any) -> None:
+        shape = self._shape
+        if unknown := values.keys() - shape.names:
+            name = min(unknown)
+            raise TypeError(
+                f"{type(self).__qualname__}() got an unexpected keyword argument {name!r}"
+            )
+        if missing := shape.required - values.keys():
+            raise TypeError(
+                f"{type(self).__qualname__}() missing keyword argument {min(missing)!r}"
+            )
+        self.__dict__.update(shape.defaults(), **values)
+        if shape.checked:
+            self.__post_init__()
+
+    def __post_init__(self) -> None:
+        """The model's own checks, run once its fields are set."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
     @cached_property
     def memo(self) -> Memo:
@@ -163,26 +200,57 @@ class Model:
     def __copy__(self) -> Self:
         """A shallow copy without derived values (:func:`dataclasses.replace` changes
         fields)."""
-        fields = dataclasses.fields(self)  # type: ignore[arg-type]
-        return construct(type(self), **{f.name: self.__dict__[f.name] for f in fields})
+        return construct(type(self), **{name: self.__dict__[name] for name in self._shape.names})
+
+
+class _Shape:
+    """A model class's fields as its generic methods need them."""
+
+    def __init__(self, cls: type[Model]) -> None:
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        self.names = frozenset(f.name for f in fields)
+        self.required = frozenset(
+            f.name
+            for f in fields
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        )
+        self._fixed = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
+        self._made = [
+            (f.name, f.default_factory)
+            for f in fields
+            if f.default_factory is not dataclasses.MISSING
+        ]
+        self.checked = cls.__post_init__ is not Model.__post_init__
+
+    def defaults(self) -> dict[str, Any]:
+        """A fresh dict of every field's default (factories called)."""
+        values = dict(self._fixed)
+        for name, factory in self._made:
+            values[name] = factory()
+        return values
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))
+def model(cls: type[_M]) -> type[_M]:
+    """``cls`` as a frozen keyword-only dataclass: its fields, defaults and ``__post_init__``
+    declared as for :func:`dataclasses.dataclass`, its ``__init__`` and frozen guards those
+    of :class:`Model`, its equality, hash and repr from
+    :func:`~tradecalc.core.records.value_methods`: nothing compiled per class."""
+    dataclass(init=False, repr=False, eq=False, kw_only=True)(cls)
+    value_methods(cls)
+    cls._shape = _Shape(cls)
+    return cls
 
 
 def construct(cls: type[_M], **values: Any) -> _M:
     """``cls`` with ``values`` and the defaults of the fields not given, without running
     its checks (for values already checked, or a stand-in of a part that failed)."""
     made = object.__new__(cls)
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in values:
-            continue
-        if f.default is not dataclasses.MISSING:
-            values[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            values[f.name] = f.default_factory()
-    made.__dict__.update(values)
+    made.__dict__.update(cls._shape.defaults(), **values)
     return made
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Source(Model):
     """A citation: an official text, a secondary report, or a derived figure."""
 
@@ -192,7 +260,7 @@ class Source(Model):
     note: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class CodeRate(Model):
     """A rate for one code inside a period's table, with its own citation if needed."""
 
@@ -204,7 +272,7 @@ class CodeRate(Model):
     note: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Period(Model):
     """``[from, to)`` with one rate (or a table of rates by code) and its source."""
 
@@ -230,7 +298,7 @@ class Period(Model):
         return self.from_ <= when and (self.to is None or when < self.to)
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Scope(Model):
     """Which goods a measure covers: code prefixes or ``@list`` names; empty = all.
 
@@ -254,7 +322,7 @@ def scope_entries(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Measure(Model):
     """One legal layer of duty, with its dated periods."""
 
@@ -314,7 +382,7 @@ def _require_rates(periods: tuple[Period, ...]) -> None:
         raise ValueError(f"periods {', '.join(missing)}: a period needs 'rate' or 'rates'")
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class FeePeriod(Model):
     """A fee's rate and its per-entry minimum and maximum over ``[from, to)``."""
 
@@ -332,7 +400,7 @@ class FeePeriod(Model):
         return self.from_ <= when and (self.to is None or when < self.to)
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Fee(Model):
     """A fee charged on the customs value (e.g. MPF, HMF), by transport mode."""
 
@@ -342,7 +410,7 @@ class Fee(Model):
     periods: Annotated[tuple[FeePeriod, ...], Field(min_length=1)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Tax(Model):
     """An import tax computed after duty: consumption tax, then VAT."""
 
@@ -356,7 +424,7 @@ class Tax(Model):
         _require_rates(self.periods)
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class DutyThreshold(Model):
     """Duty below this amount is waived (e.g. China's RMB 50 rule)."""
 
@@ -365,7 +433,7 @@ class DutyThreshold(Model):
     unconfirmed: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class OriginPeriod(Model):
     """``[from, to)`` for goods of ``origins`` (``*``: any), with its source."""
 
@@ -382,7 +450,7 @@ class OriginPeriod(Model):
         return in_time and ("*" in self.origins or origin in self.origins)
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class DeMinimis(Model):
     """Duty-free entry of low-value goods (19 U.S.C. 1321), and when it was suspended."""
 
@@ -391,7 +459,7 @@ class DeMinimis(Model):
     suspended: tuple[OriginPeriod, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class InformalFeePeriod(Model):
     """The flat fee of an informal entry over ``[from, to)``."""
 
@@ -406,7 +474,7 @@ class InformalFeePeriod(Model):
         return self.from_ <= when and (self.to is None or when < self.to)
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Informal(Model):
     """Informal entry: up to ``limit``, a flat fee in place of the fee ``replaces``."""
 
@@ -417,7 +485,7 @@ class Informal(Model):
     periods: Annotated[tuple[InformalFeePeriod, ...], Field(min_length=1)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class PostalPeriod(OriginPeriod):
     """What low-value postal items pay: a duty in place of every other duty, ad valorem
     (``rate``) or per postal item (``per_item``) at the shipper's choice; or, when
@@ -437,7 +505,7 @@ class PostalPeriod(OriginPeriod):
             raise ValueError("'per_item' needs a 'rate' (the ad valorem alternative)")
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class LowValue(Model):
     """The rules for low-value shipments (``--entry``)."""
 
@@ -446,7 +514,7 @@ class LowValue(Model):
     postal: tuple[PostalPeriod, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Party(Model):
     """The rules of one importing country."""
 
@@ -463,7 +531,7 @@ class Party(Model):
     low_value: LowValue | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class ListRow(Model):
     """One code of a list kept in its own file, in the list over ``[start, end)``."""
 
@@ -480,7 +548,7 @@ class ListRow(Model):
         return (self.start is None or self.start <= when) and (self.end is None or when < self.end)
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class ProductList(Model):
     """A named list of codes that scopes can refer to as ``@id``.
 
@@ -550,7 +618,7 @@ class ProductList(Model):
         return inline or any(row.covers(when) for row in rows)
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class ClaimEffect(Model):
     """What a claim changes for one measure: it is not charged (``exclude``), charged on the
     value less the share given with the claim (``content``), or charged only when the claim
@@ -571,7 +639,7 @@ class ClaimEffect(Model):
         return (self.from_ is None or self.from_ <= when) and (self.to is None or when < self.to)
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Claim(Model):
     """A fact only the importer can declare (``--claim ID``) and what it changes.
 
@@ -597,7 +665,7 @@ class Claim(Model):
         return any(e.action == "content" for e in self.effects)
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Regime(Model):
     """A named snapshot of the schedule at one moment."""
 
@@ -607,7 +675,7 @@ class Regime(Model):
     description: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Override(Model):
     """Set a measure's rate (or switch it off) in a scenario."""
 
@@ -621,7 +689,7 @@ class Override(Model):
             raise ValueError("an override needs exactly one of 'rate' or 'off: true'")
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Scenario(Model):
     """A hypothetical regime: a named regime (or scenario) with overrides."""
 
@@ -641,7 +709,7 @@ class Scenario(Model):
         return dataclasses.replace(self, add=add)
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class Schedule(Model):
     """A whole schedule: the root of ``data/rates.yaml`` and of the part files it includes."""
 
@@ -680,7 +748,7 @@ class Schedule(Model):
         return dataclasses.replace(self, measures=measures, scenarios=scenarios)
 
 
-@dataclass(frozen=True, kw_only=True)
+@model
 class ScenarioFile(Model):
     """A stand-alone scenario file (``--scenario FILE``)."""
 
