@@ -135,8 +135,8 @@ duckdb.connect().execute(
 runs the recipe and writes its result file (as ``batch`` is measured: end to end)."""
 
 
-def run_peer_end_to_end(shipments: Path, table: Path) -> tuple[float, float] | None:
-    """The recipe in a fresh process, start-up and result file included: wall, CPU."""
+def run_peer_end_to_end(shipments: Path, table: Path) -> tuple[float, float, float] | None:
+    """The recipe in a fresh process, start-up and result file included: wall, CPU, peak."""
     from tradecalc.batch.export import RECIPE
 
     sql, out = OUT / "peer.sql", OUT / "peer-out.csv"
@@ -147,7 +147,7 @@ def run_peer_end_to_end(shipments: Path, table: Path) -> tuple[float, float] | N
     if found.code != 0:
         print(f"peer end to end failed: {found.stderr[-2000:]}")
         return None
-    return found.wall, found.cpu
+    return found.wall, found.cpu, found.peak
 
 
 def run_peer(shipments: Path, table: Path, result: Path) -> float | None:
@@ -294,9 +294,10 @@ def full_check(shipments: Path, result: Path, limit: int | None = None) -> tuple
     return checked, differing
 
 
-def generated(rows: int) -> None:
+def generated(rows: int, table: Path | None = None) -> None:
     """``rows`` generated rows over every code of the realistic workload and dates from 2025
-    to 2026 (seeded), through ``tradecalc batch`` with a warm cache: rows/s and peak."""
+    to 2026 (seeded), through ``tradecalc batch`` with a warm cache: rows/s and peak; then,
+    given the exported ``table``, the peer on the same file, end to end, for the ratio."""
     import random
     from datetime import date, timedelta
 
@@ -329,6 +330,14 @@ def generated(rows: int) -> None:
         f"{rows / CPU[0]:,.0f} rows per CPU-second; load average {_load()}"
     )
     result.unlink(missing_ok=True)
+    found = run_peer_end_to_end(target, table) if table is not None else None
+    if found is not None:
+        print(
+            f"  the peer (docs/rate-table.md's DuckDB recipe, end to end) on the same rows: "
+            f"{found[0]:.1f} s, {rows / found[0]:,.0f} rows/s, CPU {found[1]:.1f} s, peak "
+            f"{found[2]:.0f} MiB; batch / peer {wall / found[0]:.2f}x wall"
+        )
+    (OUT / "peer-out.csv").unlink(missing_ok=True)
     target.unlink(missing_ok=True)
 
 
@@ -440,7 +449,7 @@ def main(check_all: bool = True, generated_rows: int = 0) -> None:
             f"({time.perf_counter() - start:.0f} s)"
         )
     if generated_rows:
-        generated(generated_rows)
+        generated(generated_rows, table if peer else None)
     print(f"realistic: done; load average {_load()}")
 
 
