@@ -21,7 +21,7 @@ def main() -> None:
     x 8 dates), refund, impact."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="shipments to generate")
-    parser.add_argument("--runs", type=int, default=10, help="start-up runs per command")
+    parser.add_argument("--runs", type=int, default=30, help="start-up runs per command")
     parser.add_argument("--data", default=None, help="schedule file (default: see bench_batch)")
     parser.add_argument("--jobs", type=int, default=1, help="batch --jobs for the batch run")
     parser.add_argument(

@@ -127,7 +127,9 @@ import duckdb
 
 sql, entries, rates, out = sys.argv[1:]
 recipe = Path(sql).read_text(encoding="utf-8")
-duckdb.connect().execute(
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+con.execute(
     f"COPY ({recipe}) TO '{out}' (HEADER)", {"entries": entries, "rates": rates, "mode": "ocean"}
 )
 """

@@ -14,6 +14,11 @@ C D, ...) so drift in machine speed cancels; each ratio is taken within its roun
 
 Each ratio is printed for wall time and for CPU time (the child's user + system seconds),
 which other work on a shared machine disturbs less; the load average is printed with them.
+
+Thirty rounds by default: the development machine switches between a fast and a slow phase
+(in one set of 30 rounds the hello-world took 152-160 ms or 206-219 ms, nothing between), and
+a round that straddles a switch gives a ratio of 0.9 or 1.7. With 10 rounds the median ratio
+of the same code moved between 1.15 and 1.40 over three runs; over 30 it was 1.20.
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def main(runs: int = 10, data: str | None = None) -> None:
+def main(runs: int = 30, data: str | None = None) -> None:
     """Print medians (min) in ms and the ratios, round by round."""
     OUT.mkdir(parents=True, exist_ok=True)
     scripts = {"hello": HELLO, "hello_gc": HELLO_TUNED}

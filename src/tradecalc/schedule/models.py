@@ -168,6 +168,8 @@ class Model:
     _shape: ClassVar[_Shape]
 
     def __init__(self, **values: Any) -> None:
+        """The fields by keyword, defaults for those not given (TypeError for an unknown
+        or a missing one), then the model's own checks."""
         shape = self._shape
         if unknown := values.keys() - shape.names:
             name = min(unknown)
