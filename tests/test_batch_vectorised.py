@@ -195,7 +195,7 @@ def test_vectorised_sample_of_every_date(world: tuple[Schedule, Tables, list[str
     ]
     text = table_text(rows)
     charged = charge_rows(schedule, tables, rows)
-    assert charged.text().lines.height >= len(rows) // 2
+    assert charged.text().numbers.len() >= len(rows) // 2
     fast = render(schedule, tables, text, True)
     assert fast == render(schedule, tables, text, False)
     assert render(schedule, tables, text, True, 1 << 16) == fast
@@ -303,10 +303,47 @@ def test_the_join_prices_only_what_its_one_rule_allows(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batch_join, "join_rule", lambda: strict)
         charged = charge_rows(schedule, tables, rows)
-        priced = set(charged.text().lines.get_column("number").to_list())
+        priced = set(charged.text().numbers.to_list())
         assert priced and all(rows[n - 1][4] == "800.01" and rows[n - 1][6] == "" for n in priced)
         assert render(schedule, tables, text, True) == reference
         assert render(schedule, tables, text, False) == reference
+
+
+_CELL = st.text(st.characters(blacklist_characters="\n", blacklist_categories=["Cs"]), max_size=6)
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 30), _CELL), max_size=12),
+    st.lists(st.tuples(st.integers(1, 30), _CELL), max_size=6),
+)
+def test_reference_lines_go_where_a_stable_sort_by_number_puts_them(
+    charged: list[tuple[int, str]], others: list[tuple[int, str]]
+) -> None:
+    """The charged lines' text with other rows' lines spliced in at byte offsets (cells of
+    any width in UTF-8) equals the lines of both sorted by row number, charged lines first
+    among equals: as a stable sort of the two runs concatenated."""
+    import polars as pl
+
+    charged.sort(key=lambda pair: pair[0])
+    others.sort(key=lambda pair: pair[0])
+    frame = pl.DataFrame(
+        {
+            "number": [n for n, _ in charged],
+            "cell": [c for _, c in charged],
+            "regime": ["r"] * len(charged),
+            "needs": [0] * len(charged),
+            "cents": [1] * len(charged),
+            "duty": [1] * len(charged),
+        },
+        schema={"number": pl.Int64, "cell": pl.String, "regime": pl.String,
+                "needs": pl.Int64, "cents": pl.Int64, "duty": pl.Int64},
+    )  # fmt: skip
+    text = batch_join._text(frame, [pl.col("number").cast(pl.String), pl.col("cell")])
+    lines = [f"{n},{c}\n" for n, c in others]
+    merged = text.with_lines([n for n, _ in others], lines)
+    both = [(n, f"{n},{c}\n") for n, c in charged] + [(n, f"{n},{c}\n") for n, c in others]
+    assert merged.decode() == "".join(line for _, line in sorted(both, key=lambda p: p[0]))
+    assert text.rows == len({n for n, _ in charged})
 
 
 @given(st.lists(st.integers(0, 10**17), max_size=50))
@@ -341,7 +378,7 @@ def test_rows_within_de_minimis_and_codes_not_in_force_are_columns_work(
     unknown = {n for n, row in enumerate(rows, start=1) if row[1] == "0708209010"}
     assert {e.row for e in charged.errors} == unknown
     assert all("is not in the US tariff schedule in force on" in e.reason for e in charged.errors)
-    lines = charged.text().lines.get_column("line").to_list()
+    lines = charged.text().data.decode().split("\n")[:-1]
     within = [line for line in lines if "is within de minimis" in line]
     assert within and all(",2025-01-15," in line or ",2025-04-10," in line for line in within)
     assert "value 12.34 USD is within de minimis" in "".join(within)

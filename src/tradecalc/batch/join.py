@@ -719,15 +719,13 @@ class Vectorised(Joined):
         if charged is None:
             yield from super()._chunk(rest, summary, extra_at, sums)
             return
-        import polars as pl
-
-        lines, rows, totals, data = charged.text()
+        text = charged.text()
         errors = charged.errors
         summary.rows += len(errors)
         summary.errors += len(errors)
         errors = list(errors)
-        count = lines.height
-        first = lines.item(0, "number") if count else None
+        count = text.numbers.len()
+        first = text.numbers[0] if count else None
         split = next(
             (i for i, item in enumerate(rest) if first is not None and _row_of(item) > first),
             len(rest),
@@ -739,8 +737,8 @@ class Vectorised(Joined):
         assert self.party is not None
         for part, is_first in ((rest[:split], True), (rest[split:], False)):
             if not is_first and count:
-                summary.rows += rows
-                for regime, results, reviewed, customs, duty in totals:
+                summary.rows += text.rows
+                for regime, results, reviewed, customs, duty in text.totals:
                     key = (regime, self.party.currency)
                     _tally(summary, sums, key, (results, customs, duty, reviewed))
                     summary.results += results
@@ -756,11 +754,8 @@ class Vectorised(Joined):
                 stream.seek(0)
                 stream.truncate()
         yield from sorted(errors, key=_row_of)
-        if texts:  # the reference path's lines in their places
-            more = pl.DataFrame(
-                {"number": numbers, "line": texts}, schema={"number": pl.Int64, "line": pl.String}
-            )
-            data = _joined(pl.concat([lines, more]).sort("number", maintain_order=True))
+        # the reference path's lines in their places
+        data = text.with_lines(numbers, texts) if texts else text.data
         if data:
             yield data
 
@@ -1475,15 +1470,32 @@ class _Intervals:
 
 
 class Text(NamedTuple):
-    """Charged rows as CSV ``lines`` (columns ``number``, ``line``; by number, then regime),
-    how many rows they are, per regime in the order the lines meet them: the results,
-    how many need review, their customs value and duty in cents; and the lines joined as
-    UTF-8 (made with them, on the same thread)."""
+    """Charged rows as CSV lines joined as UTF-8 ``data`` (by number, then regime), each
+    line's row number (``numbers``) and the byte offset at which it ends (``ends``); how
+    many rows they are; per regime in the order the lines meet them: the results, how many
+    need review, their customs value and duty in cents."""
 
-    lines: pl.DataFrame
+    numbers: pl.Series
+    ends: pl.Series
     rows: int
     totals: list[tuple[str, int, int, int, int]]
     data: bytes
+
+    def with_lines(self, numbers: list[int], lines: list[str]) -> bytes:
+        """``data`` with ``lines`` of other rows (their ``numbers``, ascending) each put
+        after the charged lines of its row number and below: as a stable sort by number."""
+        import polars as pl
+
+        bounds = pl.concat([pl.Series([0], dtype=pl.Int64), self.ends])
+        after = self.numbers.search_sorted(pl.Series(numbers, dtype=pl.Int64), side="right")
+        view = memoryview(self.data)
+        pieces: list[bytes | memoryview] = []
+        start = 0
+        for place, line in zip(bounds.gather(after).to_list(), lines, strict=True):
+            pieces += (view[start:place], line.encode())
+            start = place
+        pieces.append(view[start:])
+        return b"".join(pieces)
 
 
 def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
@@ -1494,19 +1506,15 @@ def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
         pl.col("number"),
         pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")]).alias("line"),
     )
+    line = lines.get_column("line")
+    ends = line.str.len_bytes().cast(pl.Int64).cum_sum()
     totals = frame.group_by("regime", maintain_order=True).agg(
         pl.len(), pl.col("needs").sum(), pl.col("cents").sum(), pl.col("duty").sum()
     )
     found = [(r, int(n), int(v or 0), int(c or 0), int(d or 0)) for r, n, v, c, d in totals.rows()]
     rows = frame.get_column("number").n_unique()
-    return Text(lines, rows, found, _joined(lines))
-
-
-def _joined(lines: pl.DataFrame) -> bytes:
-    """The ``line`` column of ``lines`` as one run of UTF-8 bytes."""
-    import polars as pl
-
-    return bytes(lines.get_column("line").str.join("").cast(pl.Binary).item())
+    data = bytes(line.str.join("").cast(pl.Binary).item())
+    return Text(lines.get_column("number"), ends, rows, found, data)
 
 
 def _done(text: Text) -> Future[Text]:
@@ -1530,8 +1538,9 @@ class Charged(NamedTuple):
         """No row charged; ``errors`` known."""
         import polars as pl
 
-        nothing = pl.DataFrame(schema={"number": pl.Int64, "line": pl.String})
-        return cls(nothing.select("number"), _done(Text(nothing, 0, [], b"")), errors)
+        numbers = pl.Series("number", [], dtype=pl.Int64)
+        text = Text(numbers, numbers.alias("end"), 0, [], b"")
+        return cls(numbers.to_frame(), _done(text), errors)
 
     def text(self) -> Text:
         """The charged rows' :class:`Text` (waits for it)."""
