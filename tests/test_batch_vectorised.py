@@ -96,6 +96,7 @@ def charge_rows(schedule: Schedule, tables: Tables, rows: list[list[str]]) -> ba
 DAY = st.integers(0, 800).map(lambda n: (date(2024, 12, 1) + timedelta(days=n)).isoformat())
 VALUE = st.one_of(
     st.integers(0, 10**12).map(lambda c: f"{c // 100}.{c % 100:02d}"),
+    st.integers(10**12, 10**15 - 1).map(lambda c: f"{c // 100}.{c % 100:02d}"),
     st.integers(0, 10**9).map(str),
     st.sampled_from(
         ["0", "0.5", "0.005", "9999999999999.99", "1e3", "-5", " 12", "", "abc", "1,000"]
@@ -307,6 +308,29 @@ def test_the_join_prices_only_what_its_one_rule_allows(
         assert priced and all(rows[n - 1][4] == "800.01" and rows[n - 1][6] == "" for n in priced)
         assert render(schedule, tables, text, True) == reference
         assert render(schedule, tables, text, False) == reference
+
+
+def test_values_of_trillions_are_charged_as_columns_and_summed_exactly(
+    world: tuple[Schedule, Tables, list[str]],
+) -> None:
+    """Rows of $5 trillion each (a year of a code's trade, say) are charged by the columns
+    path, and the totals of 20,000 of them (past 64 bits in cents) equal the sums of the
+    rows' own cells, worked out in Python integers."""
+    schedule, tables, _ = world
+    value, count = 5 * 10**12, 20_000
+    rows = [
+        [f"S{i}", "9503.00.0073", "CN", "US", f"{value}.00", "2025-05-20", "", "", "", ""]
+        for i in range(count)
+    ]
+    charged = charge_rows(schedule, tables, rows)
+    text = charged.text()
+    assert text.numbers.len() == count and not charged.errors
+    lines = list(csv.reader(io.StringIO(text.data.decode())))
+    at = {name: i for i, name in enumerate(["row", "sku", "note", *batch.RESULT_COLUMNS])}
+    duty = sum(int(line[at["duty"]].replace(".", "")) for line in lines)
+    assert sum(int(line[at["customs_value"]].replace(".", "")) for line in lines) > 2**63
+    ((_, results, _, customs, charged_duty),) = text.totals
+    assert (results, customs, charged_duty) == (count, count * value * 100, duty)
 
 
 _CELL = st.text(st.characters(blacklist_characters="\n", blacklist_categories=["Cs"]), max_size=6)

@@ -538,8 +538,12 @@ _VALUE_MARK = "\x00"
 cell of its own: :func:`_cell` quotes the same with the value put in)."""
 _DATE_MARK = "\x00" * 10
 """Stands for an entry date (``YYYY-MM-DD``) in an error made once for many rows."""
-_PY_LIMIT = 10**12
-"""Values above this many cents take the pure-Python path (64-bit products stay exact)."""
+_PY_LIMIT = 10**15 - 1
+"""The most cents a row charged as columns may have: 13 digits of units, all the plain value
+pattern lets through (bounds on the rates keep every product within 64 bits)."""
+_SPLIT = 10**9
+"""Amounts are summed as ``amount // _SPLIT`` and ``amount % _SPLIT``: neither sum of a
+block's rows can leave 64 bits (polars' integer sums wrap)."""
 
 
 def _cell(text: str) -> str:
@@ -1114,13 +1118,20 @@ class Vectorised(Joined):
         if info is None or fee_days is None:
             return Charged.bad(errors) if errors else None
         days_ok, fee_width, biggest = fee_days
-        # the largest product stays within 64 bits: cents * n <= 2**61 for every rate n
+        # 64 bits hold every product: 2 * cents * n <= 2**62 for each rate n / k (exact);
+        # the duty (at most cents times the rates summed, and a cent a line) and its ratio to
+        # the value in millionths, both at most (cents + 10**6) * rates: within 2**60 (an
+        # estimate in floating point, with room to spare)
+        rates = pl.sum_horizontal(
+            pl.lit(width + 1.0), *(pl.col(f"n{s}") / pl.col(f"k{s}") for s in range(width))
+        )
         frame = (
             frame.join(info, on="layer", how="inner")
             .join(days_ok, on=["micros", "mode_", "dated"], how="inner")
             .filter(
                 (pl.col("cents") <= _PY_LIMIT)
                 & (pl.col("cents") <= (2**61) // pl.max_horizontal(pl.col("biggest"), biggest))
+                & ((pl.col("cents") + 1_000_000) * rates <= 2.0**60)
             )
         )
         if self.views:  # every moment or none
@@ -1158,14 +1169,15 @@ class Vectorised(Joined):
         # text
         cents = pl.col("cents")
         total = pl.col("duty") + pl.col("fee")
-        ratio_q = pl.col("duty") // pl.when(cents > 0).then(cents).otherwise(1)
-        ratio_r = pl.col("duty") % pl.when(cents > 0).then(cents).otherwise(1)
+        # duty / cents in millionths, half-up, three digits at a time (within 64 bits)
+        whole = pl.when(cents > 0).then(cents).otherwise(1)
+        thousandths = (pl.col("duty") % whole) * 1000
         units = (
             pl.when(cents > 0)
             .then(
-                ratio_q * 1_000_000
-                + (2 * ratio_r * 1_000_000 + cents)
-                // (2 * pl.when(cents > 0).then(cents).otherwise(1))
+                pl.col("duty") // whole * 1_000_000
+                + thousandths // whole * 1000
+                + (2 * (thousandths % whole) * 1000 + whole) // (2 * whole)
             )
             .otherwise(0)
         )
@@ -1508,10 +1520,18 @@ def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
     )
     line = lines.get_column("line")
     ends = line.str.len_bytes().cast(pl.Int64).cum_sum()
+    halves = [
+        half.alias(f"{name}{i}")
+        for name in ("cents", "duty")
+        for i, half in enumerate((pl.col(name) // _SPLIT, pl.col(name) % _SPLIT))
+    ]
     totals = frame.group_by("regime", maintain_order=True).agg(
-        pl.len(), pl.col("needs").sum(), pl.col("cents").sum(), pl.col("duty").sum()
+        pl.len(), pl.col("needs").sum(), *(half.sum() for half in halves)
     )
-    found = [(r, int(n), int(v or 0), int(c or 0), int(d or 0)) for r, n, v, c, d in totals.rows()]
+    found = [
+        (regime, results, reviewed, high_c * _SPLIT + low_c, high_d * _SPLIT + low_d)
+        for regime, results, reviewed, high_c, low_c, high_d, low_d in totals.rows()
+    ]
     rows = frame.get_column("number").n_unique()
     data = bytes(line.str.join("").cast(pl.Binary).item())
     return Text(lines.get_column("number"), ends, rows, found, data)
