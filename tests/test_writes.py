@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import os
 import signal
 import stat
@@ -255,6 +256,55 @@ def test_the_file_and_its_folder_are_fsynced_before_and_after_the_rename(
 
     import_revision(str(GRAMMAR), "t-3", date(2025, 1, 1), tmp_path)
     assert synced[-2:] == ["file", "dir"]
+
+
+def test_a_replacing_output_is_flushed_to_disk_as_it_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An output that will replace its target is fdatasynced every SYNC_AHEAD_BYTES while
+    it is written (the final fsync then has little left), the content intact."""
+    synced: list[int] = []
+    monkeypatch.setattr(files, "SYNC_AHEAD_BYTES", 1000)
+    monkeypatch.setattr(os, "fdatasync", lambda fd: synced.append(os.fstat(fd).st_size))
+    target = tmp_path / "out.csv"
+    pieces = [bytes([65 + i % 26]) * (300 + i) for i in range(40)]
+    with open_output(target) as stream:
+        for piece in pieces:
+            stream.write(piece)
+    assert target.read_bytes() == b"".join(pieces)
+    sizes = list(itertools.accumulate(len(p) for p in pieces))
+    expected, last = [], 0  # the size written each time 1000 bytes more have gone out
+    for size in sizes:
+        if size - last >= 1000:
+            expected.append(size)
+            last = size
+    assert synced == expected and len(synced) >= 10
+
+
+def test_a_device_output_is_never_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(files, "SYNC_AHEAD_BYTES", 1000)
+    monkeypatch.setattr(os, "fdatasync", synced.append)
+    with open_output(_null_device(tmp_path)) as stream:
+        stream.write(b"x" * 5000)
+    assert synced == []
+
+
+def test_a_failed_sync_ahead_says_why_and_keeps_the_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("previous\n", encoding="utf-8")
+
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(files, "SYNC_AHEAD_BYTES", 10)
+    monkeypatch.setattr(os, "fdatasync", failing)
+    with pytest.raises(WriteError, match=f"cannot write {target}"), open_output(target) as out:
+        out.write(b"x" * 20)
+    assert target.read_text(encoding="utf-8") == "previous\n"
+    assert _temps(tmp_path) == []
 
 
 # ----------------------------------------------------------------------------- item 17
