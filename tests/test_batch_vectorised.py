@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import random
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, event, given, settings
@@ -24,6 +26,8 @@ from tradecalc.hts.cn_lines import ChinaLines
 from tradecalc.hts.history import open_schedule
 from tradecalc.schedule.load import load_schedule
 from tradecalc.schedule.models import Schedule
+
+from conftest import run_child
 
 pytest.importorskip("polars", reason="the vectorised path needs the fast extra (polars)")
 
@@ -331,6 +335,31 @@ def test_values_of_trillions_are_charged_as_columns_and_summed_exactly(
     assert sum(int(line[at["customs_value"]].replace(".", "")) for line in lines) > 2**63
     ((_, results, _, customs, charged_duty),) = text.totals
     assert (results, customs, charged_duty) == (count, count * value * 100, duty)
+
+
+def test_the_command_charges_billions_as_the_reference_path_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real entry point on rows worth billions and trillions (and plain ones), dated
+    across the year's regimes: the columns path's output and summary are byte for byte the
+    pure-Python path's (``TRADECALC_VECTORISED=0``), the Decimal engine's own money."""
+    source = tmp_path / "in.csv"
+    values = ["12345678901.23", "40679904773", "5000000000000.00", "9999999999999.99", "999.99"]
+    days = ["2025-02-10", "2025-04-10", "2025-06-01", "2026-01-15"]
+    codes = ["9503.00.0073", "8517130000", "8471300100"]
+    rows = itertools.product(codes, values, days)
+    lines = ["ref,hs,value,date"]
+    lines += [f"r{i},{code},{value},{day}" for i, (code, value, day) in enumerate(rows)]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = []
+    for vectorised in ("1", "0"):
+        monkeypatch.setenv("TRADECALC_VECTORISED", vectorised)
+        out = tmp_path / f"out-{vectorised}.csv"
+        run = run_child(["batch", str(source), "-o", str(out)])
+        assert run.returncode in (0, 1), run.stderr
+        found.append((out.read_bytes(), run.stderr))
+    assert found[0] == found[1]
+    assert found[0][0].count(b"\n") == len(lines)  # the header and a row each
 
 
 _CELL = st.text(st.characters(blacklist_characters="\n", blacklist_categories=["Cs"]), max_size=6)
