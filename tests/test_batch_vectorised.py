@@ -278,14 +278,39 @@ def test_a_cached_table_charges_from_its_columns_and_summaries(
     # a summary that is not one: the table is dropped and compiled again
     head, _, payload = data.partition(b"\n")
     header = json.loads(head)
-    start = sum(header["parts"][:7])
+    count = len(tables.table.layers)
+    columns = sum(header["parts"][:6])  # the summaries' columns
+    first_k = columns + 8 * count * (len(compiled.SUMMARY_FIELDS) + 1)  # k0 of layer set 0
+    assert int.from_bytes(payload[first_k : first_k + 8], "little") >= 1
+    for damage in (0, 2**40):  # k0 = 0 (a division by zero); n0 of an unused slot
+        body = bytearray(payload)
+        if damage:
+            slots = header["slots"]
+            lines = columns + 8 * count * compiled.SUMMARY_FIELDS.index("lines")
+            short = next(
+                i for i in range(count)
+                if int.from_bytes(payload[lines + 8 * i : lines + 8 * i + 8], "little") < slots
+            )  # fmt: skip
+            unused = columns + 8 * (
+                count * (len(compiled.SUMMARY_FIELDS) + 3 * (slots - 1)) + short
+            )
+            body[unused : unused + 8] = damage.to_bytes(8, "little")
+        else:
+            body[first_k : first_k + 8] = bytes(8)
+        header["payload_sha256"] = hashlib.sha256(body).hexdigest()
+        damaged = json.dumps(header).encode() + b"\n" + bytes(body)
+        table = compiled.RateTable.from_bytes(damaged, loaded.key)
+        with pytest.raises(compiled.NotATableError):
+            table.summary(short if damage else 0)
+        broken = Tables(schedule, tables.base_rates, table)
+        assert render(schedule, broken, text, True) == reference
+        assert broken.generation >= 1
+    # texts that are not the summaries': the cache is not read at all
     body = bytearray(payload)
-    body[start : start + 2] = b"{}"
+    body[-2:] = b"{}"
     header["payload_sha256"] = hashlib.sha256(body).hexdigest()
-    damaged = json.dumps(header).encode() + b"\n" + bytes(body)
-    broken = Tables(schedule, tables.base_rates, compiled.RateTable.from_bytes(damaged, loaded.key))
-    assert render(schedule, broken, text, True) == reference
-    assert broken.generation >= 1
+    with pytest.raises(compiled.NotATableError):
+        compiled.RateTable.from_bytes(json.dumps(header).encode() + b"\n" + bytes(body), loaded.key)
 
 
 def test_the_join_prices_only_what_its_one_rule_allows(

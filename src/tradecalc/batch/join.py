@@ -57,11 +57,15 @@ from tradecalc.engine.assessment import (
     within_de_minimis,
 )
 from tradecalc.engine.compiled import (
+    CHARGES_COLUMNS,
+    HAS_NO_BASE,
     NO_BASE,
     START,
+    SUMMARY_FIELDS,
     DamagedTableError,
     FeeAt,
     Layers,
+    SummaryColumns,
     Tables,
     day_review,
     fees_at,
@@ -528,6 +532,11 @@ _SPECIALS_CLASS = (
     "[" + "".join(c if c.isspace() or c in ',"' else "\\" + c for c in _SPECIALS) + "]"
 )
 """A regular expression of one character of :data:`_SPECIALS`."""
+TEXT_THREADS = 2
+"""Threads making the charged blocks' text while the next blocks are charged (one under
+several regimes, whose slices keep memory bounded): with two, the last blocks' texts are
+made side by side once the charging is done."""
+
 _RESULTS = 20_000
 """About how many results a piece of a block gives under several regimes (each result's
 line is about 500 bytes: memory stays bounded whatever the number of regimes)."""
@@ -605,6 +614,11 @@ class Vectorised(Joined):
         """:meth:`_layer_info` of the layer sets seen so far."""
         self._layers_seen: set[int] = set()
         self._no_base: set[int] = set()
+        self._packed_reviews: tuple[list[int], list[tuple[str, ...]]] | None = None
+        """The review of each layer set read from the cache: an index per layer set, and
+        the reviews (see :meth:`_layer_info`)."""
+        self._review_cells: dict[tuple[str, ...], tuple[str, bool]] = {}
+        """:meth:`_review`'s text of each review met (a few hundred recur)."""
         self._missing_errors: dict[tuple[str, str], str | None] = {}
         """(code as written, HS revision) -> the error of a row of that code under that
         revision, the date as :data:`_DATE_MARK` (None: the reference path decides)."""
@@ -620,15 +634,17 @@ class Vectorised(Joined):
     def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
         lines (read and checked as columns, never row by row) and single rows. A block's
-        text is made on a second thread while the next block is charged; under several
-        regimes a block is charged in slices of about :data:`_RESULTS` results."""
+        text is made on other threads (:data:`TEXT_THREADS`) while the next block is
+        charged; under several regimes a block is charged in slices of about
+        :data:`_RESULTS` results."""
         extra_at = tuple(self._at[name] for name in self.extra)
         sums: dict[tuple[str, str], list[int]] = {}
         pending: list[_Item] = []
         ready: tuple[Charged | None, list[_Item]] | None = None
         """A block charged, its text in the making: merged before anything after it."""
-        later = ThreadPoolExecutor(1, thread_name_prefix="tradecalc-text")
         per_row = max(1, len(self.views))  # results per row
+        threads = TEXT_THREADS if per_row == 1 else 1
+        later = ThreadPoolExecutor(threads, thread_name_prefix="tradecalc-text")
         try:
             for part in parts:
                 if not isinstance(part, Block):
@@ -768,6 +784,7 @@ class Vectorised(Joined):
         self._unknown.clear()
         self._review_frame = None
         self._info, self._layers_seen, self._no_base = None, set(), set()
+        self._packed_reviews = None
         self._intervals = None
         self._known.clear()
         self._packed = None
@@ -1037,9 +1054,22 @@ class Vectorised(Joined):
             assert rules is not None  # a limit was found
             when = moment_of(micros)
             entered = (within_de_minimis(_VALUE_MARK, rules.de_minimis.amount, format_when(when)),)
-        review = day_review(self.tables.summary(index).review, fees, intraday, entered)
-        found = status(review)
-        return f"{found},{_cell('; '.join(review))}", found != "ok"
+        packed = self._packed_reviews
+        if packed is not None and index < len(packed[0]):
+            review = packed[1][packed[0][index]]
+        else:
+            review = self.tables.summary(index).review
+        review = day_review(review, fees, intraday, entered)
+        found_cell = self._review_cells.get(review)
+        if found_cell is None:
+            if len(self._review_cells) > 100_000:
+                self._review_cells.clear()
+            found = status(review)
+            found_cell = self._review_cells[review] = (
+                f"{found},{_cell('; '.join(review))}",
+                found != "ok",
+            )
+        return found_cell
 
     def _charge(self, chunk: list[_Item]) -> Charged | None:
         """:meth:`_charge_frame` of the chunk's rows."""
@@ -1220,6 +1250,13 @@ class Vectorised(Joined):
 
         if len(self._layers_seen) > 1_000_000:  # a stream of ever new layer sets
             self._info, self._layers_seen, self._no_base = None, set(), set()
+        if self._info is None and not self._layers_seen:
+            packed = self.tables.summary_columns()
+            if packed is not None:  # every layer set read from the cache, at once
+                self._info, self._no_base = _packed_info(packed)
+                self._layers_seen.update(range(packed.count))
+                self._packed_reviews = (packed.column(SUMMARY_FIELDS.index("review")).tolist(),
+                                        packed.reviews)  # fmt: skip
         columns: dict[str, list[object]] = {
             "layer": [],
             "metals": [],
@@ -1316,6 +1353,46 @@ class Vectorised(Joined):
             .sort("number")
         )
         return [RowError(n, r) for n, r in found_errors.iter_rows()]
+
+
+def _packed_info(packed: SummaryColumns) -> tuple[pl.DataFrame, set[int]]:
+    """:meth:`Vectorised._layer_info` of every layer set of ``packed`` (the summaries read
+    from the cache), taken as whole columns and checked as such (DamagedTableError for a
+    value no summary has), and the indexes of those whose code has no line
+    (:data:`NO_BASE`)."""
+    import polars as pl
+
+    names = packed.names()
+    frame = pl.DataFrame(
+        [pl.Series(name, packed.column(i), dtype=pl.Int64) for i, name in enumerate(names)]
+    ).with_row_index("layer")
+    col = pl.col
+    wrong = [
+        ~col("flags").is_between(0, CHARGES_COLUMNS | HAS_NO_BASE),
+        col("metals") < 0,
+        ~col("claimable").is_between(0, len(packed.claimables) - 1),
+        ~col("review").is_between(0, len(packed.reviews) - 1),
+        ~col("lines").is_between(0, packed.slots),
+    ]
+    for slot in range(packed.slots):
+        n, k, r = col(f"n{slot}"), col(f"k{slot}"), col(f"r{slot}")
+        unused = (col("lines") <= slot) & ((n != 0) | (k != 1) | (r != 0))
+        wrong.append((n < 0) | (k < 1) | ~r.is_between(0, 1) | unused)
+    if frame.height and frame.select(pl.any_horizontal(wrong).any()).item():
+        raise DamagedTableError
+    columns = (col("flags") & CHARGES_COLUMNS) != 0
+    no_base = frame.filter(~columns & ((col("flags") & HAS_NO_BASE) != 0)).get_column("layer")
+    claimables = pl.Series([_cell(c) for c in packed.claimables], dtype=pl.String)
+    frame = frame.filter(columns)
+    info = frame.select(
+        col("layer").cast(pl.Int64),
+        "metals",
+        pl.max_horizontal(*(col(f"n{s}") for s in range(packed.slots)), pl.lit(1)).alias("biggest"),
+        claimables.gather(frame.get_column("claimable")).alias("claimable"),
+        *(c for s in range(packed.slots)
+          for c in (col(f"n{s}"), col(f"k{s}"), (col(f"r{s}") == 1).alias(f"r{s}"))),
+    )  # fmt: skip
+    return info, set(no_base.to_list())
 
 
 def _even_cells(block: Block, width: int) -> pl.DataFrame | None:
