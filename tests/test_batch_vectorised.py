@@ -305,6 +305,18 @@ def test_a_cached_table_charges_from_its_columns_and_summaries(
         broken = Tables(schedule, tables.base_rates, table)
         assert render(schedule, broken, text, True) == reference
         assert broken.generation >= 1
+    # interval offsets out of order (a code's intervals would be another's): dropped too
+    body = bytearray(payload)
+    offsets = header["parts"][0]  # the codes' first-interval offsets follow their names
+    second = bytes(body[offsets + 8 : offsets + 16])
+    body[offsets + 8 : offsets + 16] = body[offsets + 16 : offsets + 24]
+    body[offsets + 16 : offsets + 24] = second
+    assert body != payload
+    header["payload_sha256"] = hashlib.sha256(body).hexdigest()
+    table = compiled.RateTable.from_bytes(json.dumps(header).encode() + b"\n" + body, loaded.key)
+    broken = Tables(schedule, tables.base_rates, table)
+    assert render(schedule, broken, text, True) == reference
+    assert broken.generation >= 1
     # texts that are not the summaries': the cache is not read at all
     body = bytearray(payload)
     body[-2:] = b"{}"

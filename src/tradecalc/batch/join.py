@@ -628,7 +628,7 @@ class Vectorised(Joined):
         """The intervals of the codes in :attr:`_known` (chunks repeat codes: each code's
         intervals are read off the table once, not once per chunk)."""
         self._known: set[str] = set()
-        self._packed: tuple[dict[str, tuple[int, int]], pl.Series, pl.Series] | None = None
+        self._packed: tuple[pl.DataFrame, pl.Series, pl.Series] | None = None
         """:meth:`_packed_codes`, read when first needed."""
 
     def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
@@ -807,11 +807,16 @@ class Vectorised(Joined):
             self._packed = self._packed_codes()
         asked = codes
         codes = [c for c in asked if c not in self._known and c not in self._unknown]
-        packed = [c for c in codes if c in self._packed[0]]
-        if packed:
-            self._intervals.add(packed, self._packed_intervals(packed))
-            self._known.update(packed)
-            codes = [c for c in codes if c not in self._packed[0]]
+        route = self._packed[0]
+        if codes and not route.is_empty():
+            held = pl.DataFrame({"digits": codes}, schema={"digits": pl.String}).join(
+                route, on="digits", how="inner", maintain_order="left"
+            )
+            if not held.is_empty():
+                packed = held.get_column("digits").to_list()
+                self._intervals.add(packed, self._packed_intervals(held))
+                self._known.update(packed)
+                codes = [c for c in codes if c not in self._known]
         if not codes:
             return self._intervals
         self.tables.prepare("US", "CN", codes)  # many new codes: on both cores
@@ -844,36 +849,50 @@ class Vectorised(Joined):
         self._known.update(c for c in codes if c not in self._unknown)
         return self._intervals
 
-    def _packed_codes(self) -> tuple[dict[str, tuple[int, int]], pl.Series, pl.Series]:
-        """The codes the cached table holds packed, each with the offsets of its first and
-        after-last interval, and every interval's start and layer index (none decoded)."""
+    def _packed_codes(self) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+        """The route's codes the cached table holds packed (``digits``, and ``low`` and
+        ``high``: the offsets of their first and after-last intervals), and every
+        interval's start and layer index, none decoded (DamagedTableError for offsets out of
+        order or range)."""
         import polars as pl
 
-        digits, lows, highs, starts, ids = self.tables.packed_route("US", "CN")
-        return (
-            dict(zip(digits, zip(lows, highs, strict=True), strict=True)),
-            pl.Series(starts, dtype=pl.Int64),
-            pl.Series(ids, dtype=pl.Int64),
+        names, code_at, starts, ids = self.tables.packed_intervals()
+        offsets = pl.Series(code_at, dtype=pl.Int64)
+        if (
+            len(code_at) != len(names) + 1
+            or len(ids) != len(starts)
+            or offsets[0] != 0
+            or offsets[-1] > len(starts)
+            or not offsets.is_sorted()
+        ):
+            raise DamagedTableError
+        prefix = "US|CN|"
+        route = (
+            pl.DataFrame(
+                [
+                    pl.Series("name", names, dtype=pl.String),
+                    offsets.head(-1).alias("low"),
+                    offsets.slice(1).alias("high"),
+                ]
+            )
+            .filter(pl.col("name").str.starts_with(prefix))
+            .select(pl.col("name").str.slice(len(prefix)).alias("digits"), "low", "high")
         )
+        return route, pl.Series(starts, dtype=pl.Int64), pl.Series(ids, dtype=pl.Int64)
 
-    def _packed_intervals(self, codes: list[str]) -> pl.DataFrame:
-        """The intervals of packed ``codes`` as whole columns (``code``, an index into
-        ``codes``, ``start``, ``layer``). DamagedTableError for a layer index out of range."""
+    def _packed_intervals(self, codes: pl.DataFrame) -> pl.DataFrame:
+        """The intervals of packed ``codes`` (rows of :meth:`_packed_codes`' route) as whole
+        columns (``code``, the row of ``codes``, ``start``, ``layer``). DamagedTableError for
+        a layer index out of range."""
         import polars as pl
 
         assert self._packed is not None
-        offsets, starts, ids = self._packed
-        spans = [offsets[code] for code in codes]
+        _, starts, ids = self._packed
         at = (
-            pl.DataFrame(
-                {
-                    "code": range(len(codes)),
-                    "low": [low for low, _ in spans],
-                    "high": [high for _, high in spans],
-                },
-                schema={"code": pl.Int64, "low": pl.Int64, "high": pl.Int64},
+            codes.select(
+                pl.int_range(pl.len(), dtype=pl.Int64).alias("code"),
+                pl.int_ranges("low", "high").alias("at"),
             )
-            .select("code", pl.int_ranges("low", "high").alias("at"))
             .explode("at")
             .drop_nulls("at")
         )

@@ -479,31 +479,17 @@ class RateTable:
         their indexes when decoded, so these stay true of them."""
         return self.packed.summaries if self.packed is not None else None
 
-    def packed_route(
-        self, importer: str, origin: str
-    ) -> tuple[list[str], list[int], list[int], array.array[int], array.array[int]]:
-        """The route's codes read from the cache, undecoded, for a reader of whole columns:
-        their digits and the offsets of their first and after-last intervals in the table's
-        interval starts and layer indexes, which come last (all routes' intervals).
-        NotATableError for damaged offsets; the layer indexes are the reader's to check
-        (below :attr:`Tables.count`: a reader of whole columns checks those it reads at
-        once)."""
+    def packed_intervals(
+        self,
+    ) -> tuple[list[str], array.array[int], array.array[int], array.array[int]]:
+        """Every code read from the cache, undecoded, for a reader of whole columns: the
+        codes (``importer|origin|digits``, in file order), the offsets of each one's first
+        interval (and one past the last), and every interval's start and layer index. The
+        reader checks what it reads (empty when nothing is packed)."""
         packed = self.packed
         if packed is None:
-            return [], [], [], array.array("q"), array.array("q")
-        code_at, starts, ids = packed.code_at, packed.starts, packed.ids
-        if len(code_at) != len(packed.names) + 1 or len(ids) != len(starts):
-            raise NotATableError("bad offsets")
-        if code_at[0] != 0 or code_at[-1] > len(starts) or list(code_at) != sorted(code_at):
-            raise NotATableError("bad offsets")
-        prefix = f"{importer}|{origin}|"
-        digits, lows, highs = [], [], []
-        for i, name in enumerate(packed.names):
-            if name.startswith(prefix):
-                digits.append(name[len(prefix) :])
-                lows.append(code_at[i])
-                highs.append(code_at[i + 1])
-        return digits, lows, highs, starts, ids
+            return [], array.array("q", [0]), array.array("q"), array.array("q")
+        return packed.names, packed.code_at, packed.starts, packed.ids
 
     def columns(
         self, importer: str, origin: str, codes: Iterable[str] | None = None
@@ -1424,14 +1410,11 @@ class Tables:
         except (NotATableError, ValueError, TypeError, KeyError, IndexError):
             raise DamagedTableError from None
 
-    def packed_route(
-        self, importer: str, origin: str
-    ) -> tuple[list[str], list[int], list[int], array.array[int], array.array[int]]:
-        """:meth:`RateTable.packed_route` (DamagedTableError: call :meth:`drop`)."""
-        try:
-            return self.table.packed_route(importer, origin)
-        except (NotATableError, ValueError, TypeError, KeyError, IndexError):
-            raise DamagedTableError from None
+    def packed_intervals(
+        self,
+    ) -> tuple[list[str], array.array[int], array.array[int], array.array[int]]:
+        """:meth:`RateTable.packed_intervals` (the reader checks what it reads)."""
+        return self.table.packed_intervals()
 
     def drop(self) -> None:
         """Forget the table (a damaged cached one): codes are compiled again when asked, and
