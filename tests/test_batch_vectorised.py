@@ -541,6 +541,18 @@ def cell_rows(draw: st.DrawFn, width: int) -> list[list[str]]:
     return draw(st.lists(st.one_of(even, even, even, odd), min_size=1, max_size=30))
 
 
+@pytest.mark.parametrize("end", ["", "\n"])
+def test_a_last_line_of_more_cells_is_never_cut_off(end: str) -> None:
+    """Lines of 2, 1 and 3 cells have the commas of three lines of 2: the last line's third
+    cell is not dropped (polars 2.1 drops it when that line has no end), the lines are
+    split one by one."""
+    block = batch.Block(",\n0\n,," + end, 1)
+    assert batch_join._even_cells(block, 2) is None
+    split, bad = batch_join._cells_line_by_line(block, 2)
+    assert split.rows() == [(1, "", "")]
+    assert [batch_join._row_of(item) for item in bad] == [2, 3]
+
+
 @given(
     st.data(),
     st.booleans(),

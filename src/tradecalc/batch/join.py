@@ -1444,11 +1444,14 @@ def _even_cells(block: Block, width: int) -> pl.DataFrame | None:
 
 
 def _read_cells(text: str, names: list[str]) -> pl.DataFrame:
-    """Simple lines read by polars' CSV reader: every cell's text."""
+    """Simple lines read by polars' CSV reader: every cell's text (PolarsError for a line
+    of more cells: the last line is given its end, without which polars 2.1 cuts off the
+    cells it has too many)."""
     import polars as pl
 
+    data = text.encode()
     return pl.read_csv(
-        text.encode(),
+        data if data.endswith(b"\n") else data + b"\n",
         has_header=False,
         new_columns=names,
         schema=dict.fromkeys(names, pl.String),
