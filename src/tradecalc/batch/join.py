@@ -18,11 +18,12 @@ those of the reference path.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -697,12 +698,13 @@ class Vectorised(Joined):
     ) -> tuple[Charged | None, list[_Item]]:
         """The rows of ``frame`` charged, and with ``rest`` those the table did not charge."""
         try:
-            charged = self._charge_frame(frame, later)
+            charged = self._charge_frame(frame)
         except DamagedTableError:
             self.tables.drop()
             charged = None
-        if charged is not None:
+        if charged is not None:  # the rows left, found before the text's work is started
             frame = frame.join(charged.numbers(), on="number", how="anti")
+            charged = charged.start(later)
         rest.extend((row[0], list(row[1:]), None) for row in frame.iter_rows())
         rest.sort(key=_row_of)
         return charged, rest
@@ -1104,10 +1106,10 @@ class Vectorised(Joined):
         ).with_columns(pl.Series("number", [item[0] for item in rows], dtype=pl.Int64))
         return self._charge_frame(frame)
 
-    def _charge_frame(self, frame: pl.DataFrame, later: Executor | None = None) -> Charged | None:
+    def _charge_frame(self, frame: pl.DataFrame) -> Charged | None:
         """The rows of ``frame`` (its cells as ``c0``, ``c1``... and the row ``number``)
         that the table charges: their CSV lines by number, and their review count, customs
-        and duty in cents, made by ``later`` when given (None: no row qualifies)."""
+        and duty in cents, to be made (None: no row qualifies)."""
         import polars as pl
 
         at = self._at
@@ -1254,10 +1256,7 @@ class Vectorised(Joined):
             pl.lit("US"),
             pl.lit(self.tail),
         ]
-        made = (
-            later.submit(_text, frame, parts) if later is not None else _done(_text(frame, parts))
-        )
-        return Charged(frame.select("number"), made, errors)
+        return Charged(frame.select("number"), functools.partial(_text, frame, parts), errors)
 
     def _layer_info(self, layer_ids: list[int]) -> tuple[pl.DataFrame | None, list[int], int]:
         """What the money needs of the layer sets the table charges (of ``layer_ids`` and of
@@ -1645,12 +1644,19 @@ def _done(text: Text) -> Future[Text]:
 
 class Charged(NamedTuple):
     """The rows the table charged (``charged``: their numbers; their :class:`Text` made
-    by ``made``, maybe on another thread) and the rows known to be bad (a code not in the
-    schedule in force, see :meth:`Vectorised._missing`)."""
+    by ``made``, or made on another thread once :meth:`start` is called) and the rows
+    known to be bad (a code not in the schedule in force, see
+    :meth:`Vectorised._missing`)."""
 
     charged: pl.DataFrame
-    made: Future[Text]
+    made: Future[Text] | Callable[[], Text]
     errors: list[RowError]
+
+    def start(self, later: Executor) -> Charged:
+        """These rows with their text made by ``later``, while other work goes on."""
+        if isinstance(self.made, Future):
+            return self
+        return self._replace(made=later.submit(self.made))
 
     @classmethod
     def bad(cls, errors: list[RowError]) -> Charged:
@@ -1662,8 +1668,8 @@ class Charged(NamedTuple):
         return cls(numbers.to_frame(), _done(text), errors)
 
     def text(self) -> Text:
-        """The charged rows' :class:`Text` (waits for it)."""
-        return self.made.result()
+        """The charged rows' :class:`Text` (made now, or waited for)."""
+        return self.made.result() if isinstance(self.made, Future) else self.made()
 
     def numbers(self) -> pl.DataFrame:
         """The row numbers of the charged and the bad rows (column ``number``)."""
