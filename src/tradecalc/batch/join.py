@@ -1044,6 +1044,7 @@ class Vectorised(Joined):
         if kept is not None:
             keys = keys.join(kept.select(names), on=names, how="anti")
         if not keys.is_empty() or kept is None:
+            keys, by_review = self._reviews_read(keys)
             found = pl.DataFrame(
                 [(*key, *self._review(*key)) for key in keys.iter_rows()],
                 schema={
@@ -1053,9 +1054,36 @@ class Vectorised(Joined):
                 },
                 orient="row",
             )  # fmt: skip
+            found = pl.concat([found, by_review]) if by_review is not None else found
             kept = found if kept is None else pl.concat([kept, found])
         self._review_frame = kept
         return kept
+
+    def _reviews_read(self, keys: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        """:meth:`_review_columns` of those of ``keys`` whose review is the layer set's own
+        (an entry's day that adds nothing, a value past de minimis) read from the cache,
+        worked out once per review rather than per key; the other keys."""
+        import polars as pl
+
+        packed = self._packed_reviews
+        if packed is None or keys.is_empty():
+            return keys, None
+        ids, reviews = packed
+        col = pl.col
+        own = (col("r_micros") == 0) & (col("r_mode") == "") & ~col("low_") & col("dated")
+        own &= col("layer") < len(ids)
+        taken = keys.filter(own)
+        if taken.is_empty():
+            return keys, None
+        review = pl.Series("id", ids, dtype=pl.Int64).gather(taken.get_column("layer"))
+        distinct = review.unique().to_list()
+        cells = [self._review_cell(reviews[i]) for i in distinct]
+        texts = pl.DataFrame(
+            {"id": distinct, "review": [c[0] for c in cells], "needs": [c[1] for c in cells]},
+            schema={"id": pl.Int64, "review": pl.String, "needs": pl.Boolean},
+        )
+        found = taken.with_columns(review).join(texts, on="id", how="left").drop("id")
+        return keys.filter(~own), found
 
     def _review(
         self, index: int, micros: int, mode: str, low: bool, dated: bool
@@ -1080,7 +1108,11 @@ class Vectorised(Joined):
             review = packed[1][packed[0][index]]
         else:
             review = self.tables.summary(index).review
-        review = day_review(review, fees, intraday, entered)
+        return self._review_cell(day_review(review, fees, intraday, entered))
+
+    def _review_cell(self, review: tuple[str, ...]) -> tuple[str, bool]:
+        """``status,review`` as CSV text, and whether it needs review (each review worked
+        out once)."""
         found_cell = self._review_cells.get(review)
         if found_cell is None:
             if len(self._review_cells) > 100_000:
