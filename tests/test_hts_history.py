@@ -220,6 +220,59 @@ def test_missing_code_names_its_parent_and_siblings() -> None:
     assert schedule.nearest("8507600099", when)[0] == "8507.60.00"
 
 
+def _plain_nearest(digits: str, family: set[str]) -> tuple[str, ...]:
+    """The parent and nearest siblings of a missing code, by plain scans of ``family``."""
+    parent = next((digits[:n] for n in (8, 6, 4) if n < len(digits) and digits[:n] in family), "")
+    level = len(digits) if parent else 4
+    siblings = [c for c in family if c.startswith(parent) and c != parent and len(c) == level]
+    if not siblings and parent:
+        depth = min((len(c) for c in family if c.startswith(parent) and c != parent), default=0)
+        siblings = [c for c in family if c.startswith(parent) and len(c) == depth]
+    siblings.sort(key=lambda c: (abs(int(c) - int(digits[: len(c)].ljust(len(c), "0"))), c))
+    return tuple(hts_number(c) for c in ([parent] if parent else []) + sorted(siblings[:3]))
+
+
+CODE_PARTS = st.lists(st.sampled_from("0159"), min_size=4, max_size=10)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sets(CODE_PARTS.map("".join).filter(lambda c: len(c) in (4, 6, 8, 10)), max_size=40),
+    CODE_PARTS.map("".join).filter(lambda c: len(c) in (4, 6, 8, 10)),
+)
+def test_nearest_codes_by_binary_search_agree_with_plain_scans(
+    family: set[str], digits: str
+) -> None:
+    """The parent and siblings of a missing code, found by binary search in the sorted
+    codes, are those plain scans of every code find (few digits: many shared prefixes)."""
+    from tradecalc.hts.history import _nearest
+
+    family = {c[:n] for c in family for n in (4, 6, 8, 10) if n <= len(c)}  # with parents
+    family.discard(digits)
+    assert _nearest(digits, sorted(family)) == _plain_nearest(digits, family)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(intervals())).flatmap(
+        lambda code: (
+            st.sampled_from([code[:n] for n in (2, 4, 6, 8, 10) if n <= len(code)])
+            | st.just(code[:-1] + "9")
+        )
+    ),
+    st.dates(date(2024, 12, 1), date(2026, 12, 31)),
+)
+def test_a_code_is_held_when_a_line_in_force_starts_with_it(code: str, when: date) -> None:
+    """:meth:`Bundle.holds` (a binary search among the heading's codes) says whether any
+    line in force starts with the code, as a plain scan of the file does."""
+    text = when.isoformat()
+    expected = any(
+        name.startswith(code) and any(r[1] <= text and (not r[2] or text < r[2]) for r in rows)
+        for name, rows in intervals().items()
+    )
+    assert Bundle(BUNDLE).holds(code, datetime(when.year, when.month, when.day)) == expected
+
+
 # ----------------------------------------------------------------------------- imports
 
 

@@ -18,11 +18,12 @@ those of the reference path.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -57,11 +58,15 @@ from tradecalc.engine.assessment import (
     within_de_minimis,
 )
 from tradecalc.engine.compiled import (
+    CHARGES_COLUMNS,
+    HAS_NO_BASE,
     NO_BASE,
     START,
+    SUMMARY_FIELDS,
     DamagedTableError,
     FeeAt,
     Layers,
+    SummaryColumns,
     Tables,
     day_review,
     fees_at,
@@ -528,6 +533,11 @@ _SPECIALS_CLASS = (
     "[" + "".join(c if c.isspace() or c in ',"' else "\\" + c for c in _SPECIALS) + "]"
 )
 """A regular expression of one character of :data:`_SPECIALS`."""
+TEXT_THREADS = 2
+"""Threads making the charged blocks' text while the next blocks are charged (one under
+several regimes, whose slices keep memory bounded): with two, the last blocks' texts are
+made side by side once the charging is done."""
+
 _RESULTS = 20_000
 """About how many results a piece of a block gives under several regimes (each result's
 line is about 500 bytes: memory stays bounded whatever the number of regimes)."""
@@ -605,6 +615,11 @@ class Vectorised(Joined):
         """:meth:`_layer_info` of the layer sets seen so far."""
         self._layers_seen: set[int] = set()
         self._no_base: set[int] = set()
+        self._packed_reviews: tuple[list[int], list[tuple[str, ...]]] | None = None
+        """The review of each layer set read from the cache: an index per layer set, and
+        the reviews (see :meth:`_layer_info`)."""
+        self._review_cells: dict[tuple[str, ...], tuple[str, bool]] = {}
+        """:meth:`_review`'s text of each review met (a few hundred recur)."""
         self._missing_errors: dict[tuple[str, str], str | None] = {}
         """(code as written, HS revision) -> the error of a row of that code under that
         revision, the date as :data:`_DATE_MARK` (None: the reference path decides)."""
@@ -614,21 +629,23 @@ class Vectorised(Joined):
         """The intervals of the codes in :attr:`_known` (chunks repeat codes: each code's
         intervals are read off the table once, not once per chunk)."""
         self._known: set[str] = set()
-        self._packed: tuple[dict[str, tuple[int, int]], pl.Series, pl.Series] | None = None
+        self._packed: tuple[pl.DataFrame, pl.Series, pl.Series] | None = None
         """:meth:`_packed_codes`, read when first needed."""
 
     def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
         lines (read and checked as columns, never row by row) and single rows. A block's
-        text is made on a second thread while the next block is charged; under several
-        regimes a block is charged in slices of about :data:`_RESULTS` results."""
+        text is made on other threads (:data:`TEXT_THREADS`) while the next block is
+        charged; under several regimes a block is charged in slices of about
+        :data:`_RESULTS` results."""
         extra_at = tuple(self._at[name] for name in self.extra)
         sums: dict[tuple[str, str], list[int]] = {}
         pending: list[_Item] = []
         ready: tuple[Charged | None, list[_Item]] | None = None
         """A block charged, its text in the making: merged before anything after it."""
-        later = ThreadPoolExecutor(1, thread_name_prefix="tradecalc-text")
         per_row = max(1, len(self.views))  # results per row
+        threads = TEXT_THREADS if per_row == 1 else 1
+        later = ThreadPoolExecutor(threads, thread_name_prefix="tradecalc-text")
         try:
             for part in parts:
                 if not isinstance(part, Block):
@@ -681,12 +698,13 @@ class Vectorised(Joined):
     ) -> tuple[Charged | None, list[_Item]]:
         """The rows of ``frame`` charged, and with ``rest`` those the table did not charge."""
         try:
-            charged = self._charge_frame(frame, later)
+            charged = self._charge_frame(frame)
         except DamagedTableError:
             self.tables.drop()
             charged = None
-        if charged is not None:
+        if charged is not None:  # the rows left, found before the text's work is started
             frame = frame.join(charged.numbers(), on="number", how="anti")
+            charged = charged.start(later)
         rest.extend((row[0], list(row[1:]), None) for row in frame.iter_rows())
         rest.sort(key=_row_of)
         return charged, rest
@@ -768,6 +786,7 @@ class Vectorised(Joined):
         self._unknown.clear()
         self._review_frame = None
         self._info, self._layers_seen, self._no_base = None, set(), set()
+        self._packed_reviews = None
         self._intervals = None
         self._known.clear()
         self._packed = None
@@ -790,11 +809,16 @@ class Vectorised(Joined):
             self._packed = self._packed_codes()
         asked = codes
         codes = [c for c in asked if c not in self._known and c not in self._unknown]
-        packed = [c for c in codes if c in self._packed[0]]
-        if packed:
-            self._intervals.add(packed, self._packed_intervals(packed))
-            self._known.update(packed)
-            codes = [c for c in codes if c not in self._packed[0]]
+        route = self._packed[0]
+        if codes and not route.is_empty():
+            held = pl.DataFrame({"digits": codes}, schema={"digits": pl.String}).join(
+                route, on="digits", how="inner", maintain_order="left"
+            )
+            if not held.is_empty():
+                packed = held.get_column("digits").to_list()
+                self._intervals.add(packed, self._packed_intervals(held))
+                self._known.update(packed)
+                codes = [c for c in codes if c not in self._known]
         if not codes:
             return self._intervals
         self.tables.prepare("US", "CN", codes)  # many new codes: on both cores
@@ -827,36 +851,50 @@ class Vectorised(Joined):
         self._known.update(c for c in codes if c not in self._unknown)
         return self._intervals
 
-    def _packed_codes(self) -> tuple[dict[str, tuple[int, int]], pl.Series, pl.Series]:
-        """The codes the cached table holds packed, each with the offsets of its first and
-        after-last interval, and every interval's start and layer index (none decoded)."""
+    def _packed_codes(self) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+        """The route's codes the cached table holds packed (``digits``, and ``low`` and
+        ``high``: the offsets of their first and after-last intervals), and every
+        interval's start and layer index, none decoded (DamagedTableError for offsets out of
+        order or range)."""
         import polars as pl
 
-        digits, lows, highs, starts, ids = self.tables.packed_route("US", "CN")
-        return (
-            dict(zip(digits, zip(lows, highs, strict=True), strict=True)),
-            pl.Series(starts, dtype=pl.Int64),
-            pl.Series(ids, dtype=pl.Int64),
+        names, code_at, starts, ids = self.tables.packed_intervals()
+        offsets = pl.Series(code_at, dtype=pl.Int64)
+        if (
+            len(code_at) != len(names) + 1
+            or len(ids) != len(starts)
+            or offsets[0] != 0
+            or offsets[-1] > len(starts)
+            or not offsets.is_sorted()
+        ):
+            raise DamagedTableError
+        prefix = "US|CN|"
+        route = (
+            pl.DataFrame(
+                [
+                    pl.Series("name", names, dtype=pl.String),
+                    offsets.head(-1).alias("low"),
+                    offsets.slice(1).alias("high"),
+                ]
+            )
+            .filter(pl.col("name").str.starts_with(prefix))
+            .select(pl.col("name").str.slice(len(prefix)).alias("digits"), "low", "high")
         )
+        return route, pl.Series(starts, dtype=pl.Int64), pl.Series(ids, dtype=pl.Int64)
 
-    def _packed_intervals(self, codes: list[str]) -> pl.DataFrame:
-        """The intervals of packed ``codes`` as whole columns (``code``, an index into
-        ``codes``, ``start``, ``layer``). DamagedTableError for a layer index out of range."""
+    def _packed_intervals(self, codes: pl.DataFrame) -> pl.DataFrame:
+        """The intervals of packed ``codes`` (rows of :meth:`_packed_codes`' route) as whole
+        columns (``code``, the row of ``codes``, ``start``, ``layer``). DamagedTableError for
+        a layer index out of range."""
         import polars as pl
 
         assert self._packed is not None
-        offsets, starts, ids = self._packed
-        spans = [offsets[code] for code in codes]
+        _, starts, ids = self._packed
         at = (
-            pl.DataFrame(
-                {
-                    "code": range(len(codes)),
-                    "low": [low for low, _ in spans],
-                    "high": [high for _, high in spans],
-                },
-                schema={"code": pl.Int64, "low": pl.Int64, "high": pl.Int64},
+            codes.select(
+                pl.int_range(pl.len(), dtype=pl.Int64).alias("code"),
+                pl.int_ranges("low", "high").alias("at"),
             )
-            .select("code", pl.int_ranges("low", "high").alias("at"))
             .explode("at")
             .drop_nulls("at")
         )
@@ -1006,6 +1044,7 @@ class Vectorised(Joined):
         if kept is not None:
             keys = keys.join(kept.select(names), on=names, how="anti")
         if not keys.is_empty() or kept is None:
+            keys, by_review = self._reviews_read(keys)
             found = pl.DataFrame(
                 [(*key, *self._review(*key)) for key in keys.iter_rows()],
                 schema={
@@ -1015,9 +1054,36 @@ class Vectorised(Joined):
                 },
                 orient="row",
             )  # fmt: skip
+            found = pl.concat([found, by_review]) if by_review is not None else found
             kept = found if kept is None else pl.concat([kept, found])
         self._review_frame = kept
         return kept
+
+    def _reviews_read(self, keys: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        """:meth:`_review_columns` of those of ``keys`` whose review is the layer set's own
+        (an entry's day that adds nothing, a value past de minimis) read from the cache,
+        worked out once per review rather than per key; the other keys."""
+        import polars as pl
+
+        packed = self._packed_reviews
+        if packed is None or keys.is_empty():
+            return keys, None
+        ids, reviews = packed
+        col = pl.col
+        own = (col("r_micros") == 0) & (col("r_mode") == "") & ~col("low_") & col("dated")
+        own &= col("layer") < len(ids)
+        taken = keys.filter(own)
+        if taken.is_empty():
+            return keys, None
+        review = pl.Series("id", ids, dtype=pl.Int64).gather(taken.get_column("layer"))
+        distinct = review.unique().to_list()
+        cells = [self._review_cell(reviews[i]) for i in distinct]
+        texts = pl.DataFrame(
+            {"id": distinct, "review": [c[0] for c in cells], "needs": [c[1] for c in cells]},
+            schema={"id": pl.Int64, "review": pl.String, "needs": pl.Boolean},
+        )
+        found = taken.with_columns(review).join(texts, on="id", how="left").drop("id")
+        return keys.filter(~own), found
 
     def _review(
         self, index: int, micros: int, mode: str, low: bool, dated: bool
@@ -1037,9 +1103,26 @@ class Vectorised(Joined):
             assert rules is not None  # a limit was found
             when = moment_of(micros)
             entered = (within_de_minimis(_VALUE_MARK, rules.de_minimis.amount, format_when(when)),)
-        review = day_review(self.tables.summary(index).review, fees, intraday, entered)
-        found = status(review)
-        return f"{found},{_cell('; '.join(review))}", found != "ok"
+        packed = self._packed_reviews
+        if packed is not None and index < len(packed[0]):
+            review = packed[1][packed[0][index]]
+        else:
+            review = self.tables.summary(index).review
+        return self._review_cell(day_review(review, fees, intraday, entered))
+
+    def _review_cell(self, review: tuple[str, ...]) -> tuple[str, bool]:
+        """``status,review`` as CSV text, and whether it needs review (each review worked
+        out once)."""
+        found_cell = self._review_cells.get(review)
+        if found_cell is None:
+            if len(self._review_cells) > 100_000:
+                self._review_cells.clear()
+            found = status(review)
+            found_cell = self._review_cells[review] = (
+                f"{found},{_cell('; '.join(review))}",
+                found != "ok",
+            )
+        return found_cell
 
     def _charge(self, chunk: list[_Item]) -> Charged | None:
         """:meth:`_charge_frame` of the chunk's rows."""
@@ -1055,10 +1138,10 @@ class Vectorised(Joined):
         ).with_columns(pl.Series("number", [item[0] for item in rows], dtype=pl.Int64))
         return self._charge_frame(frame)
 
-    def _charge_frame(self, frame: pl.DataFrame, later: Executor | None = None) -> Charged | None:
+    def _charge_frame(self, frame: pl.DataFrame) -> Charged | None:
         """The rows of ``frame`` (its cells as ``c0``, ``c1``... and the row ``number``)
         that the table charges: their CSV lines by number, and their review count, customs
-        and duty in cents, made by ``later`` when given (None: no row qualifies)."""
+        and duty in cents, to be made (None: no row qualifies)."""
         import polars as pl
 
         at = self._at
@@ -1205,10 +1288,7 @@ class Vectorised(Joined):
             pl.lit("US"),
             pl.lit(self.tail),
         ]
-        made = (
-            later.submit(_text, frame, parts) if later is not None else _done(_text(frame, parts))
-        )
-        return Charged(frame.select("number"), made, errors)
+        return Charged(frame.select("number"), functools.partial(_text, frame, parts), errors)
 
     def _layer_info(self, layer_ids: list[int]) -> tuple[pl.DataFrame | None, list[int], int]:
         """What the money needs of the layer sets the table charges (of ``layer_ids`` and of
@@ -1220,6 +1300,13 @@ class Vectorised(Joined):
 
         if len(self._layers_seen) > 1_000_000:  # a stream of ever new layer sets
             self._info, self._layers_seen, self._no_base = None, set(), set()
+        if self._info is None and not self._layers_seen:
+            packed = self.tables.summary_columns()
+            if packed is not None:  # every layer set read from the cache, at once
+                self._info, self._no_base = _packed_info(packed)
+                self._layers_seen.update(range(packed.count))
+                self._packed_reviews = (packed.column(SUMMARY_FIELDS.index("review")).tolist(),
+                                        packed.reviews)  # fmt: skip
         columns: dict[str, list[object]] = {
             "layer": [],
             "metals": [],
@@ -1318,6 +1405,46 @@ class Vectorised(Joined):
         return [RowError(n, r) for n, r in found_errors.iter_rows()]
 
 
+def _packed_info(packed: SummaryColumns) -> tuple[pl.DataFrame, set[int]]:
+    """:meth:`Vectorised._layer_info` of every layer set of ``packed`` (the summaries read
+    from the cache), taken as whole columns and checked as such (DamagedTableError for a
+    value no summary has), and the indexes of those whose code has no line
+    (:data:`NO_BASE`)."""
+    import polars as pl
+
+    names = packed.names()
+    frame = pl.DataFrame(
+        [pl.Series(name, packed.column(i), dtype=pl.Int64) for i, name in enumerate(names)]
+    ).with_row_index("layer")
+    col = pl.col
+    wrong = [
+        ~col("flags").is_between(0, CHARGES_COLUMNS | HAS_NO_BASE),
+        col("metals") < 0,
+        ~col("claimable").is_between(0, len(packed.claimables) - 1),
+        ~col("review").is_between(0, len(packed.reviews) - 1),
+        ~col("lines").is_between(0, packed.slots),
+    ]
+    for slot in range(packed.slots):
+        n, k, r = col(f"n{slot}"), col(f"k{slot}"), col(f"r{slot}")
+        unused = (col("lines") <= slot) & ((n != 0) | (k != 1) | (r != 0))
+        wrong.append((n < 0) | (k < 1) | ~r.is_between(0, 1) | unused)
+    if frame.height and frame.select(pl.any_horizontal(wrong).any()).item():
+        raise DamagedTableError
+    columns = (col("flags") & CHARGES_COLUMNS) != 0
+    no_base = frame.filter(~columns & ((col("flags") & HAS_NO_BASE) != 0)).get_column("layer")
+    claimables = pl.Series([_cell(c) for c in packed.claimables], dtype=pl.String)
+    frame = frame.filter(columns)
+    info = frame.select(
+        col("layer").cast(pl.Int64),
+        "metals",
+        pl.max_horizontal(*(col(f"n{s}") for s in range(packed.slots)), pl.lit(1)).alias("biggest"),
+        claimables.gather(frame.get_column("claimable")).alias("claimable"),
+        *(c for s in range(packed.slots)
+          for c in (col(f"n{s}"), col(f"k{s}"), (col(f"r{s}") == 1).alias(f"r{s}"))),
+    )  # fmt: skip
+    return info, set(no_base.to_list())
+
+
 def _even_cells(block: Block, width: int) -> pl.DataFrame | None:
     """A block's rows as columns ``number``, ``c0``, ``c1``... when every line has
     ``width`` cells (None: a line has another number, or is blank), read by polars' CSV
@@ -1348,11 +1475,14 @@ def _even_cells(block: Block, width: int) -> pl.DataFrame | None:
 
 
 def _read_cells(text: str, names: list[str]) -> pl.DataFrame:
-    """Simple lines read by polars' CSV reader: every cell's text."""
+    """Simple lines read by polars' CSV reader: every cell's text (PolarsError for a line
+    of more cells: the last line is given its end, without which polars 2.1 cuts off the
+    cells it has too many)."""
     import polars as pl
 
+    data = text.encode()
     return pl.read_csv(
-        text.encode(),
+        data if data.endswith(b"\n") else data + b"\n",
         has_header=False,
         new_columns=names,
         schema=dict.fromkeys(names, pl.String),
@@ -1546,12 +1676,19 @@ def _done(text: Text) -> Future[Text]:
 
 class Charged(NamedTuple):
     """The rows the table charged (``charged``: their numbers; their :class:`Text` made
-    by ``made``, maybe on another thread) and the rows known to be bad (a code not in the
-    schedule in force, see :meth:`Vectorised._missing`)."""
+    by ``made``, or made on another thread once :meth:`start` is called) and the rows
+    known to be bad (a code not in the schedule in force, see
+    :meth:`Vectorised._missing`)."""
 
     charged: pl.DataFrame
-    made: Future[Text]
+    made: Future[Text] | Callable[[], Text]
     errors: list[RowError]
+
+    def start(self, later: Executor) -> Charged:
+        """These rows with their text made by ``later``, while other work goes on."""
+        if isinstance(self.made, Future):
+            return self
+        return self._replace(made=later.submit(self.made))
 
     @classmethod
     def bad(cls, errors: list[RowError]) -> Charged:
@@ -1563,8 +1700,8 @@ class Charged(NamedTuple):
         return cls(numbers.to_frame(), _done(text), errors)
 
     def text(self) -> Text:
-        """The charged rows' :class:`Text` (waits for it)."""
-        return self.made.result()
+        """The charged rows' :class:`Text` (made now, or waited for)."""
+        return self.made.result() if isinstance(self.made, Future) else self.made()
 
     def numbers(self) -> pl.DataFrame:
         """The row numbers of the charged and the bad rows (column ``number``)."""

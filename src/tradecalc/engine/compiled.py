@@ -68,7 +68,7 @@ from tradecalc.schedule.models import (
     code_digits,
 )
 
-FORMAT = "tradecalc-rate-table-5"
+FORMAT = "tradecalc-rate-table-6"
 START = datetime(1900, 1, 1)
 """The first instant of every code's first interval."""
 ROUTES = (("CN", "US"), ("US", "CN"))
@@ -172,7 +172,8 @@ def _l(value: object) -> list[object]:
 @record
 class LayerSummary:
     """What charging whole columns of shipments needs of one layer set (stored in the cache
-    beside the layers, so a batch never decodes the layers it charges)."""
+    beside the layers as :class:`SummaryColumns`, so a batch never decodes the layers it
+    charges)."""
 
     columns: bool
     """False when only the engine can charge the layers (:attr:`Layers.engine`) or they
@@ -186,42 +187,6 @@ class LayerSummary:
     review: tuple[str, ...]
     """:func:`review_of` the layers at an entry's moment, before the day's fees and caveats
     (:func:`day_review` adds those)."""
-
-    def to_json(self) -> list[object]:
-        """Plain JSON values."""
-        return [self.columns, [list(x) for x in self.lines], self.metals, self.claimable,
-                list(self.review)]  # fmt: skip
-
-    @classmethod
-    def from_json(cls, value: object) -> LayerSummary:
-        """Back from :meth:`to_json` (NotATableError for anything else). A batch decodes
-        thousands: checked in one pass, no generator per field."""
-        if type(value) is not list or len(value) != 5:
-            raise NotATableError("bad summary")
-        columns, lines, metals, claimable, review = value
-        if (
-            type(columns) is not bool
-            or type(lines) is not list
-            or type(metals) is not int
-            or metals < 0
-            or type(claimable) is not str
-            or type(review) is not list
-        ):
-            raise NotATableError("bad summary")
-        parsed = []
-        for line in lines:
-            if type(line) is not list or len(line) != 3:
-                raise NotATableError("bad summary line")
-            n, k, on_remainder = line
-            if type(n) is not int or type(k) is not int or type(on_remainder) is not bool:
-                raise NotATableError("bad summary line")
-            if n < 0 or k < 1:
-                raise NotATableError("bad summary line")
-            parsed.append((n, k, on_remainder))
-        for item in review:
-            if type(item) is not str:
-                raise NotATableError("expected text")
-        return cls(columns, tuple(parsed), metals, claimable, tuple(review))
 
 
 def scaled(fraction: Decimal) -> tuple[int, int]:
@@ -249,6 +214,117 @@ def summarize(layers: Layers) -> LayerSummary:
         "; ".join(layers.claimable),
         review_of(layers, ((), ()), (), True),
     )
+
+
+SUMMARY_FIELDS = ("flags", "metals", "claimable", "review", "lines")
+"""The first columns of :class:`SummaryColumns`: ``flags`` (:data:`CHARGES_COLUMNS`,
+:data:`HAS_NO_BASE`), ``metals``, ``claimable`` and ``review`` (indexes into
+:attr:`SummaryColumns.claimables` and :attr:`SummaryColumns.reviews`) and ``lines`` (the
+duty lines used); then ``n``, ``k`` and ``r`` for each slot (unused: 0, 1, 0)."""
+CHARGES_COLUMNS = 1
+""":attr:`LayerSummary.columns`."""
+HAS_NO_BASE = 2
+""":attr:`Layers.engine` is :data:`NO_BASE`."""
+
+
+@dataclass(slots=True)
+class SummaryColumns:
+    """Every layer set's :class:`LayerSummary` as columns of 64-bit integers, the way the
+    cache stores them: a reader of whole columns takes each column at once (and checks
+    the values it takes); :meth:`summary` reads one layer set's, checked."""
+
+    count: int
+    """Layer sets (the length of each column)."""
+    slots: int
+    """Duty-line slots (the most lines of a layer set)."""
+    values: array.array[int]
+    """Column after column: field ``f`` of layer set ``i`` at ``f * count + i``, the fields
+    :data:`SUMMARY_FIELDS`, then ``n``, ``k``, ``r`` of slot 0, of slot 1..."""
+    claimables: list[str]
+    reviews: list[tuple[str, ...]]
+
+    @classmethod
+    def of(cls, summaries: list[LayerSummary], no_base: list[bool]) -> SummaryColumns:
+        """The columns of ``summaries`` (``no_base``: each one's layers are :data:`NO_BASE`)."""
+        count = len(summaries)
+        slots = max((len(s.lines) for s in summaries), default=0)
+        claimables: dict[str, int] = {}
+        reviews: dict[tuple[str, ...], int] = {}
+        values = array.array("q", bytes(8 * count * (len(SUMMARY_FIELDS) + 3 * slots)))
+        for i, (found, missing) in enumerate(zip(summaries, no_base, strict=True)):
+            flags = (CHARGES_COLUMNS if found.columns else 0) | (HAS_NO_BASE if missing else 0)
+            claimable = claimables.setdefault(found.claimable, len(claimables))
+            review = reviews.setdefault(found.review, len(reviews))
+            for position, value in enumerate((flags, found.metals, claimable, review)):
+                values[position * count + i] = value
+            values[4 * count + i] = len(found.lines)
+            for slot in range(slots):
+                n, k, on_remainder = found.lines[slot] if slot < len(found.lines) else (0, 1, 0)
+                at = (len(SUMMARY_FIELDS) + 3 * slot) * count + i
+                values[at], values[at + count], values[at + 2 * count] = n, k, int(on_remainder)
+        return cls(count, slots, values, list(claimables), list(reviews))
+
+    def names(self) -> list[str]:
+        """The columns' names, in order: :data:`SUMMARY_FIELDS`, then ``n0, k0, r0``..."""
+        slots = [f"{part}{slot}" for slot in range(self.slots) for part in "nkr"]
+        return [*SUMMARY_FIELDS, *slots]
+
+    def column(self, position: int) -> array.array[int]:
+        """The column at ``position`` of :meth:`names` (a copy)."""
+        return self.values[position * self.count : (position + 1) * self.count]
+
+    def summary(self, index: int) -> LayerSummary:
+        """The summary of the layer set at ``index`` (NotATableError if damaged)."""
+        values, count = self.values, self.count
+        if not 0 <= index < count:
+            raise NotATableError("no such layer set")
+        flags, metals, claimable, review, lines = (values[f * count + index] for f in range(5))
+        if (
+            not 0 <= flags <= CHARGES_COLUMNS | HAS_NO_BASE
+            or metals < 0
+            or not 0 <= claimable < len(self.claimables)
+            or not 0 <= review < len(self.reviews)
+            or not 0 <= lines <= self.slots
+        ):
+            raise NotATableError("bad summary")
+        parsed = []
+        for slot in range(self.slots):
+            at = (len(SUMMARY_FIELDS) + 3 * slot) * count + index
+            n, k, on_remainder = values[at], values[at + count], values[at + 2 * count]
+            if slot >= lines:  # unused
+                if (n, k, on_remainder) != (0, 1, 0):
+                    raise NotATableError("bad summary line")
+            elif n < 0 or k < 1 or on_remainder not in (0, 1):
+                raise NotATableError("bad summary line")
+            else:
+                parsed.append((n, k, on_remainder == 1))
+        return LayerSummary(
+            bool(flags & CHARGES_COLUMNS),
+            tuple(parsed),
+            metals,
+            self.claimables[claimable],
+            self.reviews[review],
+        )
+
+    def texts_bytes(self) -> bytes:
+        """The claimable and review texts as JSON (:meth:`read` takes them back)."""
+        return _COMPACT.encode([self.claimables, [list(r) for r in self.reviews]]).encode()
+
+    @classmethod
+    def read(cls, count: int, slots: int, values: array.array[int], texts: bytes) -> SummaryColumns:
+        """Back from :attr:`values` and :meth:`texts_bytes` (NotATableError for anything
+        else; the values are checked as they are read)."""
+        if slots < 0 or len(values) != count * (len(SUMMARY_FIELDS) + 3 * slots):
+            raise NotATableError("bad summary columns")
+        try:
+            found = json.loads(texts)
+        except ValueError:
+            raise NotATableError("bad summary texts") from None
+        if type(found) is not list or len(found) != 2:
+            raise NotATableError("bad summary texts")
+        claimables = [_s(c) for c in _l(found[0])]
+        reviews = [tuple(_s(item) for item in _l(r)) for r in _l(found[1])]
+        return cls(count, slots, values, claimables, reviews)
 
 
 def day_review(
@@ -293,9 +369,7 @@ class _Packed:
     layer_at: array.array[int]
     """Byte offsets of each layer set's JSON in ``blob`` (``layers + 1``)."""
     blob: memoryview
-    summary_at: array.array[int]
-    """Byte offsets of each layer set's :class:`LayerSummary` JSON in ``summaries``."""
-    summaries: memoryview
+    summaries: SummaryColumns
     position: dict[str, int] = field(default_factory=dict)
 
     def find(self, name: str) -> int | None:
@@ -318,10 +392,6 @@ class _Packed:
     def layer(self, index: int) -> Layers:
         """The layer set at ``index`` (NotATableError if damaged)."""
         return Layers.from_json(_json_at(self.layer_at, self.blob, index, "layer"))
-
-    def summary(self, index: int) -> LayerSummary:
-        """The summary of the layer set at ``index`` (NotATableError if damaged)."""
-        return LayerSummary.from_json(_json_at(self.summary_at, self.summaries, index, "summary"))
 
 
 _MICRO = timedelta(microseconds=1)
@@ -397,37 +467,29 @@ class RateTable:
         found = self.summaries.get(index)
         if found is None:
             if self.packed is not None and not self.decoded[index]:
-                found = self.packed.summary(index)
+                found = self.packed.summaries.summary(index)
             else:
                 found = summarize(self.layers[index])
             self.summaries[index] = found
         return found
 
-    def packed_route(
-        self, importer: str, origin: str
-    ) -> tuple[list[str], list[int], list[int], array.array[int], array.array[int]]:
-        """The route's codes read from the cache, undecoded, for a reader of whole columns:
-        their digits and the offsets of their first and after-last intervals in the table's
-        interval starts and layer indexes, which come last (all routes' intervals).
-        NotATableError for damaged offsets; the layer indexes are the reader's to check
-        (below :attr:`Tables.count`: a reader of whole columns checks those it reads at
-        once)."""
+    def summary_columns(self) -> SummaryColumns | None:
+        """The summaries of the layer sets read from the cache, undecoded, for a reader of
+        whole columns (None: nothing read from the cache is left packed). Layer sets keep
+        their indexes when decoded, so these stay true of them."""
+        return self.packed.summaries if self.packed is not None else None
+
+    def packed_intervals(
+        self,
+    ) -> tuple[list[str], array.array[int], array.array[int], array.array[int]]:
+        """Every code read from the cache, undecoded, for a reader of whole columns: the
+        codes (``importer|origin|digits``, in file order), the offsets of each one's first
+        interval (and one past the last), and every interval's start and layer index. The
+        reader checks what it reads (empty when nothing is packed)."""
         packed = self.packed
         if packed is None:
-            return [], [], [], array.array("q"), array.array("q")
-        code_at, starts, ids = packed.code_at, packed.starts, packed.ids
-        if len(code_at) != len(packed.names) + 1 or len(ids) != len(starts):
-            raise NotATableError("bad offsets")
-        if code_at[0] != 0 or code_at[-1] > len(starts) or list(code_at) != sorted(code_at):
-            raise NotATableError("bad offsets")
-        prefix = f"{importer}|{origin}|"
-        digits, lows, highs = [], [], []
-        for i, name in enumerate(packed.names):
-            if name.startswith(prefix):
-                digits.append(name[len(prefix) :])
-                lows.append(code_at[i])
-                highs.append(code_at[i + 1])
-        return digits, lows, highs, starts, ids
+            return [], array.array("q", [0]), array.array("q"), array.array("q")
+        return packed.names, packed.code_at, packed.starts, packed.ids
 
     def columns(
         self, importer: str, origin: str, codes: Iterable[str] | None = None
@@ -537,9 +599,9 @@ class RateTable:
         The payload is plain data, never code: the code names (JSON), then little-endian
         64-bit integer arrays (interval offsets per code, interval starts in microseconds
         since :data:`START`, layer-set indexes, byte offsets of each layer set), then each
-        layer set as JSON, one after the other, then the byte offsets of each layer set's
-        :class:`LayerSummary` and the summaries as JSON. The header gives every part's
-        length."""
+        layer set as JSON, one after the other, then the layer sets' summaries as 64-bit
+        integer columns and their texts as JSON (:class:`SummaryColumns`). The header gives
+        every part's length and the summaries' duty-line slots."""
         self.complete()
         names, code_at, starts, ids = [], array.array("q", [0]), array.array("q"), array.array("q")
         for (i, o, d), (when, refs) in self.codes.items():
@@ -551,25 +613,22 @@ class RateTable:
         layer_at = array.array("q", [0])
         for blob in blobs:
             layer_at.append(layer_at[-1] + len(blob))
-        summaries = [
-            _COMPACT.encode(self.summary(i).to_json()).encode() for i in range(len(self.layers))
-        ]
-        summary_at = array.array("q", [0])
-        for blob in summaries:
-            summary_at.append(summary_at[-1] + len(blob))
+        summaries = SummaryColumns.of(
+            [self.summary(i) for i in range(len(self.layers))],
+            [layers.engine == NO_BASE for layers in self.layers],
+        )
         parts = [json.dumps(names, separators=(",", ":")).encode()]
-        for numbers in (code_at, starts, ids, layer_at):
+        for numbers in (code_at, starts, ids, layer_at, summaries.values):
             if sys.byteorder != "little":
+                numbers = array.array("q", numbers)
                 numbers.byteswap()
             parts.append(numbers.tobytes())
-        parts.append(b"".join(blobs))
-        if sys.byteorder != "little":
-            summary_at.byteswap()
-        parts.append(summary_at.tobytes())
-        parts.append(b"".join(summaries))
+        parts.insert(5, b"".join(blobs))
+        parts.append(summaries.texts_bytes())
         payload = b"".join(parts)
         head: dict[str, object] = {"format": FORMAT, "version": _code_version(), "key": self.key}
         head["parts"] = [len(p) for p in parts]
+        head["slots"] = summaries.slots
         head["payload_sha256"] = hashlib.sha256(payload).hexdigest()
         return json.dumps(head).encode() + b"\n" + payload
 
@@ -608,13 +667,12 @@ class RateTable:
             if sys.byteorder != "little":
                 found.byteswap()
             numbers.append(found)
-        code_at, starts, ids, layer_at, summary_at = numbers
+        code_at, starts, ids, layer_at, values = numbers
         if len(code_at) != len(names) + 1 or len(starts) != len(ids) or not layer_at:
             raise NotATableError("bad lengths")
-        if len(summary_at) != len(layer_at):
-            raise NotATableError("bad lengths")
         count = len(layer_at) - 1
-        packed = _Packed(names, code_at, starts, ids, layer_at, parts[5], summary_at, parts[7])
+        summaries = SummaryColumns.read(count, _n(head.get("slots")), values, bytes(parts[7]))
+        packed = _Packed(names, code_at, starts, ids, layer_at, parts[5], summaries)
         placeholder = Layers((), (), ())
         return cls(key, [placeholder] * count, {}, packed, [False] * count)
 
@@ -1338,6 +1396,10 @@ class Tables:
         except (NotATableError, ValueError, TypeError, KeyError, IndexError):
             raise DamagedTableError from None
 
+    def summary_columns(self) -> SummaryColumns | None:
+        """:meth:`RateTable.summary_columns` (the reader checks the values it takes)."""
+        return self.table.summary_columns()
+
     def columns(
         self, importer: str, origin: str, codes: Iterable[str] | None = None
     ) -> tuple[list[str], list[int], list[int]]:
@@ -1348,14 +1410,11 @@ class Tables:
         except (NotATableError, ValueError, TypeError, KeyError, IndexError):
             raise DamagedTableError from None
 
-    def packed_route(
-        self, importer: str, origin: str
-    ) -> tuple[list[str], list[int], list[int], array.array[int], array.array[int]]:
-        """:meth:`RateTable.packed_route` (DamagedTableError: call :meth:`drop`)."""
-        try:
-            return self.table.packed_route(importer, origin)
-        except (NotATableError, ValueError, TypeError, KeyError, IndexError):
-            raise DamagedTableError from None
+    def packed_intervals(
+        self,
+    ) -> tuple[list[str], array.array[int], array.array[int], array.array[int]]:
+        """:meth:`RateTable.packed_intervals` (the reader checks what it reads)."""
+        return self.table.packed_intervals()
 
     def drop(self) -> None:
         """Forget the table (a damaged cached one): codes are compiled again when asked, and

@@ -15,6 +15,7 @@ siblings of a code that does not exist) is searched here, once, for every caller
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,7 +29,6 @@ from tradecalc.hts.base_rates import ImportedRate
 
 if TYPE_CHECKING:
     import mmap
-    from collections.abc import Mapping
 
     from tradecalc.hts.store import ImportedSchedule, Revision
 
@@ -139,8 +139,8 @@ class _InForce:
     """The rows under a prefix in force at a moment, and what is made of them on demand."""
 
     rows: list[list[str]]
-    codes: dict[str, None]
-    """Their codes, in row order (by code)."""
+    codes: list[str]
+    """Their codes, each once, in row order (sorted)."""
     lines: dict[str, Line] | None = None
     """:meth:`Bundle.lines`, made when first asked for."""
     nearest: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -244,11 +244,18 @@ class Bundle:
             if len(self._in_force) >= ROWS_KEPT:
                 self._in_force.clear()
             kept = [rows[i] for i in key[1]]
-            found = self._in_force[key] = _InForce(kept, dict.fromkeys(r[0] for r in kept))
+            found = self._in_force[key] = _InForce(kept, list(dict.fromkeys(r[0] for r in kept)))
         if len(self._on_day) >= ROWS_KEPT:
             self._on_day.clear()
         self._on_day[(prefix, day)] = found
         return found
+
+    def holds(self, digits: str, when: datetime) -> bool:
+        """True when a code in force at ``when`` starts with ``digits`` (found among the
+        codes of its heading: no row of the code itself is read)."""
+        codes = self._in_force_at(digits[:4], when).codes
+        at = bisect.bisect_left(codes, digits)
+        return at < len(codes) and codes[at].startswith(digits)
 
     def nearest(self, digits: str, when: datetime) -> tuple[str, ...]:
         """:func:`_nearest` of a code missing at ``when`` among the codes of its heading in
@@ -445,12 +452,13 @@ class UsSchedule:
         return found
 
     def _resolve(self, digits: str, when: datetime, rev: BundledRevision | Revision) -> Resolved:
+        bundle = self.bundle if isinstance(rev, BundledRevision) else None
+        if bundle is not None and not bundle.holds(digits, when):
+            return Resolved(None, nearest=bundle.nearest(digits, when), revision=rev.title)
         below = self.lines(digits, when)
         if not below:
-            if isinstance(rev, BundledRevision) and self.bundle is not None:
-                return Resolved(None, nearest=self.bundle.nearest(digits, when), revision=rev.title)
             family = self.lines(digits[:4], when) or self.lines(digits[:2], when)
-            return Resolved(None, nearest=_nearest(digits, family), revision=rev.title)
+            return Resolved(None, nearest=_nearest(digits, sorted(family)), revision=rev.title)
         own = below.get(digits)
         codes = sorted(below)  # a code's descendants follow it directly
         leaves = [
@@ -477,14 +485,29 @@ class UsSchedule:
         return tuple(line.htsno for line in resolved.under[:limit])
 
 
-def _nearest(digits: str, family: Mapping[str, object]) -> tuple[str, ...]:
-    """The parent of a missing code (its longest existing prefix) and its nearest siblings."""
-    parent = next((digits[:n] for n in (8, 6, 4) if n < len(digits) and digits[:n] in family), "")
+def _nearest(digits: str, family: list[str]) -> tuple[str, ...]:
+    """The parent of a missing code (its longest existing prefix among the sorted codes
+    ``family``) and its nearest siblings."""
+
+    def under(prefix: str) -> list[str]:
+        """The codes starting with ``prefix`` (":" follows "9")."""
+        low = bisect.bisect_left(family, prefix)
+        return family[low : bisect.bisect_left(family, prefix + ":", low)]
+
+    parent = next(
+        (
+            digits[:n]
+            for n in (8, 6, 4)
+            if n < len(digits) and under(digits[:n])[:1] == [digits[:n]]
+        ),
+        "",
+    )
     level = len(digits) if parent else 4  # no heading: the headings of the chapter
-    siblings = [c for c in family if c.startswith(parent) and c != parent and len(c) == level]
+    below = [c for c in under(parent) if c != parent]
+    siblings = [c for c in below if len(c) == level]
     if not siblings and parent:  # no line of that length: the parent's children
-        depth = min((len(c) for c in family if c.startswith(parent) and c != parent), default=0)
-        siblings = [c for c in family if c.startswith(parent) and len(c) == depth]
+        depth = min((len(c) for c in below), default=0)
+        siblings = [c for c in below if len(c) == depth]
     siblings.sort(key=lambda c: (abs(int(c) - int(digits[: len(c)].ljust(len(c), "0"))), c))
     codes = ([parent] if parent else []) + sorted(siblings[:3])
     return tuple(hts_number(c) for c in codes)
