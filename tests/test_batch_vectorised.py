@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import random
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from tradecalc.hts.history import open_schedule
 from tradecalc.schedule.load import load_schedule
 from tradecalc.schedule.models import Schedule
 
-from conftest import run_child
+from conftest import Run, run_child
 
 pytest.importorskip("polars", reason="the vectorised path needs the fast extra (polars)")
 
@@ -584,3 +585,36 @@ def test_a_block_read_by_the_csv_reader_is_the_block_split_at_commas(
         assert fast.rows() == expected
         assert not bad
         assert fast.schema == split.schema
+
+
+@pytest.mark.parametrize(
+    ("regimes", "expected"),
+    [((), batch.BLOCK_BYTES), (("geneva",), batch.BLOCK_BYTES),
+     (("pre-geneva", "geneva"), batch.SLICED_BLOCK_BYTES)],
+)  # fmt: skip
+def test_the_command_reads_smaller_blocks_under_several_regimes(
+    cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    regimes: tuple[str, ...],
+    expected: int,
+) -> None:
+    """Under several regimes a row gives a result each, and a block's cells stay in memory
+    while its slices are charged: the command reads smaller blocks."""
+    import tradecalc.core.files as files
+
+    sizes: list[int] = []
+    made = files.LineReader.__init__
+
+    def recording(reader: LineReader, *args: object, **kwargs: object) -> None:
+        made(reader, *args, **kwargs)  # type: ignore[arg-type]
+        sizes.append(reader.block)
+
+    monkeypatch.setattr(files.LineReader, "__init__", recording)
+    shipments = tmp_path / "in.csv"
+    shipments.write_text("hs,value\n9503.00.0073,1000\n", encoding="utf-8")
+    options = [arg for regime in regimes for arg in ("--regime", regime)]
+    found = cli("batch", str(shipments), "-o", str(tmp_path / "out.csv"), *options)
+    assert found.code in (0, 1), found.err
+    assert sizes == [expected]
+    assert batch.SLICED_BLOCK_BYTES < batch.BLOCK_BYTES

@@ -47,6 +47,7 @@ from typing import IO, Any, NamedTuple
 
 from tradecalc.core.errors import DataError, TradecalcError, UsageError, failure_reason, shorten
 from tradecalc.core.files import (
+    BLOCK_BYTES,
     MAX_COLUMNS,
     CsvRecords,
     LineReader,
@@ -350,6 +351,18 @@ def _json_object(line: str, number: int) -> Mapping[str, object] | RowError:
     if not isinstance(obj, dict):
         return RowError(number, f"expected a JSON object, got {type(obj).__name__}")
     return obj
+
+
+SLICED_BLOCK_BYTES = 1 << 20
+"""The input a block of simple lines takes under several regimes, rather than
+:data:`tradecalc.core.files.BLOCK_BYTES`: a row gives a result per regime, and a block's
+cells stay in memory while its slices are charged."""
+
+
+def block_bytes(regimes: int) -> int:
+    """How many bytes of input a block of simple lines takes when ``regimes`` named regimes
+    are charged (0: each row at its entry date)."""
+    return SLICED_BLOCK_BYTES if regimes > 1 else BLOCK_BYTES
 
 
 def read_rows(handle: Iterable[str], fmt: str) -> Rows:

@@ -120,7 +120,7 @@ def batch(
 ) -> None:
     """Assess a CSV or JSONL file of shipments: one result row per shipment and regime."""
     streaming()
-    from tradecalc.batch.rows import format_for
+    from tradecalc.batch.rows import block_bytes, format_for
     from tradecalc.engine.inputs import parse_fx
     from tradecalc.hts.providers import imported_schedule
 
@@ -146,7 +146,8 @@ def batch(
             on_error = _error_writer(stack.enter_context(atomic_text(errors)))
         out = sys.stdout if output is None else stack.enter_context(atomic_text(output))
         with _progress(size, sys.stderr.isatty()) as on_read:
-            lines = LineReader(stream, "stdin" if input_ == "-" else input_, on_read=on_read)
+            name, block = "stdin" if input_ == "-" else input_, block_bytes(len(views))
+            lines = LineReader(stream, name, on_read=on_read, block=block)
             summary = _run(loaded, lines, in_fmt, out, out_fmt, views, rates, on_error, jobs)
     _print_summary(summary)
     if not summary.ok:
