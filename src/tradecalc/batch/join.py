@@ -619,7 +619,7 @@ class Vectorised(Joined):
         self._no_base: set[int] = set()
         self._packed_reviews: tuple[list[int], list[tuple[str, ...]]] | None = None
         """The review of each layer set read from the cache: an index per layer set, and
-        the reviews (see :meth:`_layer_info`)."""
+        the reviews (set by :meth:`_layer_info`, read by :meth:`_reviews_read`)."""
         self._review_cells: dict[tuple[str, ...], tuple[str, bool]] = {}
         """:meth:`_review`'s text of each review met (a few hundred recur)."""
         self._missing_errors: dict[tuple[str, str], str | None] = {}
@@ -1105,12 +1105,8 @@ class Vectorised(Joined):
             assert rules is not None  # a limit was found
             when = moment_of(micros)
             entered = (within_de_minimis(_VALUE_MARK, rules.de_minimis.amount, format_when(when)),)
-        packed = self._packed_reviews
-        if packed is not None and index < len(packed[0]):
-            review = packed[1][packed[0][index]]
-        else:
-            review = self.tables.summary(index).review
-        return self._review_cell(day_review(review, fees, intraday, entered))
+        review = day_review(self.tables.summary(index).review, fees, intraday, entered)
+        return self._review_cell(review)
 
     def _review_cell(self, review: tuple[str, ...]) -> tuple[str, bool]:
         """``status,review`` as CSV text, and whether it needs review (each review worked

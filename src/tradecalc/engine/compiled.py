@@ -255,9 +255,9 @@ class SummaryColumns:
             flags = (CHARGES_COLUMNS if found.columns else 0) | (HAS_NO_BASE if missing else 0)
             claimable = claimables.setdefault(found.claimable, len(claimables))
             review = reviews.setdefault(found.review, len(reviews))
-            for position, value in enumerate((flags, found.metals, claimable, review)):
+            leading = (flags, found.metals, claimable, review, len(found.lines))
+            for position, value in enumerate(leading):  # SUMMARY_FIELDS
                 values[position * count + i] = value
-            values[4 * count + i] = len(found.lines)
             for slot in range(slots):
                 n, k, on_remainder = found.lines[slot] if slot < len(found.lines) else (0, 1, 0)
                 at = (len(SUMMARY_FIELDS) + 3 * slot) * count + i
@@ -278,7 +278,9 @@ class SummaryColumns:
         values, count = self.values, self.count
         if not 0 <= index < count:
             raise NotATableError("no such layer set")
-        flags, metals, claimable, review, lines = (values[f * count + index] for f in range(5))
+        flags, metals, claimable, review, lines = (
+            values[f * count + index] for f in range(len(SUMMARY_FIELDS))
+        )
         if (
             not 0 <= flags <= CHARGES_COLUMNS | HAS_NO_BASE
             or metals < 0
