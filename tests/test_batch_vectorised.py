@@ -400,6 +400,37 @@ def test_the_command_charges_billions_as_the_reference_path_does(
     assert found[0][0].count(b"\n") == len(lines)  # the header and a row each
 
 
+def test_the_command_refuses_uneven_lines_whose_commas_add_up(tmp_path: Path) -> None:
+    """The real entry point under two regimes (blocks of 1 MiB) on a file whose last block
+    holds a row of 3 cells and, without its line end, one of 5 (a trailing comma) among
+    rows of 4: the commas add up to rows of 4, yet both are bad rows, named by row, and
+    every other row is charged under each regime. The file is a whole number of the
+    reader's chunks, so its last line comes in a block with the others: there polars 2.1
+    dropped the empty fifth cell, filled the short row, and both were charged."""
+    from tradecalc.core.files import _READ_CHUNK
+
+    source = tmp_path / "in.csv"
+    rows = 40_000  # about 1.3 MB
+    lines = ["ref,hs,value,date"]
+    lines += [f"r{i},9503.00.0073,{1000 + i % 997},2025-06-01" for i in range(1, rows - 1)]
+    lines += [f"r{rows - 1},9503.00.0073,1000", f"r{rows},9503.00.0073,1000,2025-06-01,"]
+    pad = -len("\n".join(lines).encode()) % _READ_CHUNK
+    lines[1] = lines[1].replace("r1,", "r1" + "x" * pad + ",", 1)
+    source.write_text("\n".join(lines), encoding="utf-8")  # no line end after the last
+    assert source.stat().st_size % _READ_CHUNK == 0 and source.stat().st_size > 1 << 20
+    out, errors = tmp_path / "out.csv", tmp_path / "errors.csv"
+    regimes = ["--regime", "pre-geneva", "--regime", "geneva"]
+    run = run_child(["batch", str(source), "-o", str(out), "--errors", str(errors), *regimes])
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert list(csv.reader(io.StringIO(errors.read_text(encoding="utf-8"))))[1:] == [
+        [str(rows - 1), "3 cells where the header has 4"],
+        [str(rows), "5 cells where the header has 4"],
+    ]
+    charged = [line.split(",", 1)[0] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert charged[1:] == [str(n) for n in range(1, rows - 1) for _ in range(2)]
+
+
 _CELL = st.text(st.characters(blacklist_characters="\n", blacklist_categories=["Cs"]), max_size=6)
 
 
@@ -544,8 +575,8 @@ def cell_rows(draw: st.DrawFn, width: int) -> list[list[str]]:
 
 @pytest.mark.parametrize("end", ["", "\n"])
 def test_a_last_line_of_more_cells_is_never_cut_off(end: str) -> None:
-    """Lines of 2, 1 and 3 cells have the commas of three lines of 2: the last line's third
-    cell is not dropped (polars 2.1 drops it when that line has no end), the lines are
+    """Lines of 2, 1 and 3 cells have the commas of three lines of 2: the last line's empty
+    third cell is not dropped (polars 2.1 drops it when that line has no end), the lines are
     split one by one."""
     block = batch.Block(",\n0\n,," + end, 1)
     assert batch_join._even_cells(block, 2) is None

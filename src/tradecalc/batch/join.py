@@ -1474,8 +1474,8 @@ def _even_cells(block: Block, width: int) -> pl.DataFrame | None:
 
 def _read_cells(text: str, names: list[str]) -> pl.DataFrame:
     """Simple lines read by polars' CSV reader: every cell's text (PolarsError for a line
-    of more cells: the last line is given its end, without which polars 2.1 cuts off the
-    cells it has too many)."""
+    of more cells: the last line is given its end, without which polars 2.1 drops an empty
+    cell too many there, a trailing comma, instead of failing)."""
     import polars as pl
 
     data = text.encode()
