@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tradecalc.batch import join as batch_join
 from tradecalc.batch import rows as batch
-from tradecalc.core.files import LineReader
+from tradecalc.core.files import LineReader, count_lines
 from tradecalc.core.money import FxTable
 from tradecalc.engine.assessment import RegimeView
 from tradecalc.engine.compiled import Tables, route_codes
@@ -578,7 +578,7 @@ def test_a_last_line_of_more_cells_is_never_cut_off(end: str) -> None:
     """Lines of 2, 1 and 3 cells have the commas of three lines of 2: the last line's empty
     third cell is not dropped (polars 2.1 drops it when that line has no end), the lines are
     split one by one."""
-    block = batch.Block(",\n0\n,," + end, 1)
+    block = batch.Block(",\n0\n,," + end, 1, 3)
     assert batch_join._even_cells(block, 2) is None
     split, bad = batch_join._cells_line_by_line(block, 2)
     assert split.rows() == [(1, "", "")]
@@ -600,7 +600,7 @@ def test_a_block_read_by_the_csv_reader_is_the_block_split_at_commas(
     rows = data.draw(cell_rows(width))
     text = "\n".join(",".join(cells) for cells in rows) + ("\n" if ended else "")
     assume(ended or rows[-1])  # an empty last line without its end is no line at all
-    block = batch.Block(text, first)
+    block = batch.Block(text, first, count_lines(text))
     split, bad = batch_join._cells_line_by_line(block, width)
     fast = batch_join._even_cells(block, width)
     lines = block.lines()

@@ -73,3 +73,15 @@ def test_readme_names_the_shared_skips() -> None:
     count = sum("::" in line for line in run.stdout.splitlines())
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"{count} tests marked `shared`" in readme
+
+
+def test_the_floors_are_those_the_suite_last_passed_with() -> None:
+    """Each ``>=`` floor of a runtime dependency and of the ``fast`` extra is the version
+    ``.ci/floors`` last ran the whole suite with: a floor changed without that run fails."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["fast"]
+    stated = [spec.replace(">=", "==") for spec in dict.fromkeys(wanted)]
+    passed = (ROOT / ".ci" / "floors.passed").read_text().splitlines()
+    assert stated == [line for line in passed if not line.startswith("#")]

@@ -47,7 +47,6 @@ from tradecalc.batch.rows import (
     simple_cells,
 )
 from tradecalc.core.errors import TradecalcError, UsageError, failure_reason
-from tradecalc.core.files import count_lines
 from tradecalc.core.money import FxTable, money_sum
 from tradecalc.core.records import record
 from tradecalc.core.status import status
@@ -1443,18 +1442,22 @@ def _packed_info(packed: SummaryColumns) -> tuple[pl.DataFrame, set[int]]:
     return info, set(no_base.to_list())
 
 
+_BLANK_LINE = re.compile("\n\n")
+"""A blank line within a block (a pattern's search skips to each ``\\n\\n`` faster than
+``in`` does on text where every line ends in ``\\n``)."""
+
+
 def _even_cells(block: Block, width: int) -> pl.DataFrame | None:
     """A block's rows as columns ``number``, ``c0``, ``c1``... when every line has
     ``width`` cells (None: a line has another number, or is blank), read by polars' CSV
     reader (the lines are simple: no quote, so a comma always ends a cell)."""
     import polars as pl
 
-    text = block.text
-    lines = count_lines(text)
+    text, lines = block.text, block.count
     if (
         width < 2
         or text.count(",") != (width - 1) * lines
-        or "\n\n" in text
+        or _BLANK_LINE.search(text)
         or text.startswith(("\n", "\ufeff"))
     ):
         return None

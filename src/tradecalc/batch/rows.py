@@ -51,7 +51,6 @@ from tradecalc.core.files import (
     MAX_COLUMNS,
     CsvRecords,
     LineReader,
-    count_lines,
     too_many_cells,
 )
 from tradecalc.core.money import FxTable, effective_rate, exact, money_sum, parse_amount
@@ -193,15 +192,11 @@ class Summary:
 class Block:
     """Whole CSV lines that :mod:`csv` would split at every comma (no quotes: see
     :meth:`tradecalc.core.files.LineReader.simple_blocks`), one record each, ``\\n``-ended
-    (the last may not be), and the row number of the first."""
+    (the last may not be), the row number of the first and how many lines there are."""
 
     text: str
     first: int
-
-    @property
-    def count(self) -> int:
-        """The lines (rows) of the block."""
-        return count_lines(self.text)
+    count: int
 
     def lines(self) -> list[str]:
         """The lines, without their ends."""
@@ -236,12 +231,12 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
     :class:`tradecalc.core.files.LineReader`, while its lines are simple, split at commas
     (the same records, without a parser per row)."""
     what = what or str(getattr(handle, "name", "") or "input")
-    lead: Iterator[str] = iter(())
+    lead: Iterator[tuple[str, int]] = iter(())
     if isinstance(handle, LineReader):
         lead = handle.simple_blocks()
     first = next(lead, None)
     if first is not None:
-        line, _, rest = first.partition("\n")
+        line, _, rest = first[0].partition("\n")
         header = simple_cells(line)
         if len(header) > MAX_COLUMNS:
             raise DataError(too_many_cells(what, 1, len(header), MAX_COLUMNS))
@@ -272,10 +267,9 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
     def source() -> Iterator[Block | _Item]:
         number = 0  # rows so far
         if first is not None:
-            for text in itertools.chain((rest,) if rest else (), lead):
-                block = Block(text, number + 1)
-                number += block.count
-                yield block
+            for text, lines in itertools.chain(((rest, first[1] - 1),) if rest else (), lead):
+                yield Block(text, number + 1, lines)
+                number += lines
         yield from records(number)
 
     def cells() -> Iterator[_Item]:

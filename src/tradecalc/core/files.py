@@ -234,9 +234,11 @@ def _simple_text(piece: bytes, max_line: int) -> str | None:
     """``piece`` as text when its lines are simple (see :meth:`LineReader.simple_blocks`)."""
     if b'"' in piece or b"\x00" in piece:
         return None
-    crlf = piece.count(b"\r\n")
-    if piece.count(b"\r") != crlf:
-        return None
+    crlf = 0
+    if b"\r" in piece:  # counted only then: a count reads every byte, a search stops early
+        crlf = piece.count(b"\r\n")
+        if piece.count(b"\r") != crlf:
+            return None
     # every window of half the limit holds a line end: no line is longer than the limit
     window = max_line // 2
     for start in range(0, len(piece) - window, window):
@@ -317,8 +319,9 @@ class LineReader:
             self.on_read(self)
         return chunk
 
-    def simple_blocks(self) -> Iterator[str]:
-        """The leading lines of the stream as blocks of text, while they are *simple*.
+    def simple_blocks(self) -> Iterator[tuple[str, int]]:
+        """The leading lines of the stream as blocks of text, each with how many lines it
+        holds, while they are *simple*.
 
         A block is about :attr:`block` bytes of whole lines (from a pipe, what has come so
         far; the last line of the stream may lack its ``\\n``), UTF-8 and simple: no ``"``,
@@ -353,8 +356,9 @@ class LineReader:
             if text is None:
                 break
             buffer = buffer[end:]
-            self.lines += count_lines(text)
-            yield text
+            lines = count_lines(text)
+            self.lines += lines
+            yield text, lines
         self._pending = buffer
 
     def __iter__(self) -> Iterator[str]:
