@@ -299,16 +299,19 @@ def test_a_later_import_extends_the_history(tmp_path: Path) -> None:
     import_revision(str(GRAMMAR), "2026-rev-11", date(2026, 7, 1), directory=tmp_path)
     imported = ImportedSchedule.open(tmp_path)
     schedule = UsSchedule(Bundle(BUNDLE), imported)
-    assert schedule.starts()[-1] == day("2026-07-01")
-    before = schedule.lookup("0101300000", day("2026-06-30"))
-    after = schedule.lookup("0101300000", day("2026-07-01"))
-    assert before is not None and before.source == "usitc-hts-2025-basic"
-    assert after is not None and after.source == "usitc-hts-2026-rev-11"
-    assert "imported" in (schedule.describe(day("2026-12-02")) or "")
-    assert "usitc-hts-2026-rev-11" in schedule.sources()
-    # a code the import lacks is not in the schedule from its date on
-    assert not schedule.resolve("8507600010", day("2026-07-01")).exists
-    assert schedule.resolve("8507600010", day("2026-06-30")).line is not None
+    try:
+        assert schedule.starts()[-1] == day("2026-07-01")
+        before = schedule.lookup("0101300000", day("2026-06-30"))
+        after = schedule.lookup("0101300000", day("2026-07-01"))
+        assert before is not None and before.source == "usitc-hts-2025-basic"
+        assert after is not None and after.source == "usitc-hts-2026-rev-11"
+        assert "imported" in (schedule.describe(day("2026-12-02")) or "")
+        assert "usitc-hts-2026-rev-11" in schedule.sources()
+        # a code the import lacks is not in the schedule from its date on
+        assert not schedule.resolve("8507600010", day("2026-07-01")).exists
+        assert schedule.resolve("8507600010", day("2026-06-30")).line is not None
+    finally:
+        schedule.close()  # its imported revision's connection too
 
 
 def test_provider_survives_pickling_for_worker_processes() -> None:

@@ -6,6 +6,8 @@ so an unbounded read or a quadratic scan fails the test instead of the machine.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import gzip
 import json
 import os
@@ -223,6 +225,19 @@ def _damage(path: Path, kind: str) -> None:
     conn.close()
 
 
+def _held_open(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path``."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc/self/fd to list open files")
+    target = path.resolve()
+    found = 0
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            found += Path(os.readlink(fd)) == target
+    return found
+
+
 DUTY = ["duty", "1000", "--hs", "0101.30.0000", "--date", "2026-07-02", "--data", str(MINI)]
 """After the imported revision's date, and after every bundled revision: the import decides."""
 
@@ -253,6 +268,7 @@ def test_a_damaged_revision_says_import_it_again_and_never_stops_a_batch(
         duty = run_main(DUTY)
         assert_clean(duty)
         assert duty.code == 1 and "is unreadable" in duty.err and "import it again" in duty.err
+        assert _held_open(rev.path) == 0  # closed when the command ends, not when collected
         rows = tmp_path / "rows.csv"
         rows.write_text("hs,value,date\n0101.30.0000,1000,2026-07-02\n9503.00.0073,10,2026-07-02\n")
         out = tmp_path / "out.csv"
@@ -261,13 +277,38 @@ def test_a_damaged_revision_says_import_it_again_and_never_stops_a_batch(
         assert batch.code == 1
         assert "import it again" in batch.err
         assert "9503.00.0073" in out.read_text(encoding="utf-8")  # the other row was computed
+        assert _held_open(rev.path) == 0
         lines = '{"hs": "0101.30.0000", "value": "1000", "date": "2026-07-02"}\n' * 2
         stdin = run_main(["duty", "--stdin", "--data", str(MINI)], stdin=lines)
         assert_clean(stdin)
         answers = [json.loads(line) for line in stdin.out.splitlines()]
         assert len(answers) == 2
         assert all("import it again" in a.get("error", "") for a in answers), answers
+        assert _held_open(rev.path) == 0
     finally:  # the home folder is shared by the session: leave no revision behind
+        rev.path.unlink(missing_ok=True)
+
+
+def test_a_sound_revision_is_closed_when_the_command_ends(tmp_path: Path) -> None:
+    """The imported revision a command read is not left open for the garbage collector
+    (Python 3.13 warns about such a connection; a long session would hold it)."""
+    imported = ["hts", "import", str(GRAMMAR), "--revision", "2026-rev-11"]
+    assert run_main([*imported, "--effective", "2026-07-01"]).code == 0
+    rev = next(r for r in revisions(hts_dir()) if r.name == "2026-rev-11")
+    try:
+        duty = run_main([*DUTY, "--format", "json"])
+        assert_clean(duty)
+        assert "2026-rev-11" in duty.out  # the rate came from the import
+        assert _held_open(rev.path) == 0
+        rows = tmp_path / "rows.csv"
+        rows.write_text("hs,value,date\n0101.30.0000,1000,2026-07-02\n")
+        batch = run_main(["batch", str(rows), "-o", str(tmp_path / "out.csv"), "--data", str(MINI)])
+        assert_clean(batch)
+        with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as handle:
+            (row,) = csv.DictReader(handle)
+        assert row["total"] == json.loads(duty.out)["results"][0]["total"]  # priced alike
+        assert _held_open(rev.path) == 0
+    finally:
         rev.path.unlink(missing_ok=True)
 
 

@@ -136,8 +136,8 @@ def batch(
         from tradecalc.engine.selection import select_views
 
         views = select_views(loaded.schedule, regime or [], scenario or [])
-    rates = (parse_fx(fx or ()), imported_schedule(not no_hts))
     with contextlib.ExitStack() as stack:
+        rates = (parse_fx(fx or ()), stack.enter_context(imported_schedule(not no_hts)))
         stream, size = open_stream(input_)
         if input_ != "-":
             stack.callback(stream.close)

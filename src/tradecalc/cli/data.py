@@ -300,7 +300,8 @@ def rates(
     from tradecalc.hts.providers import imported_schedule
 
     if code == "export":
-        _export(load(data), imported_schedule(not no_hts), table_format, output)
+        with imported_schedule(not no_hts) as providers:
+            _export(load(data), providers, table_format, output)
         return
     from tradecalc.engine.timeline import timeline
     from tradecalc.render.data import timeline_chart, timeline_table
@@ -308,7 +309,8 @@ def rates(
     dest = (dest or ("CN" if origin == "US" else "US")).upper()
     origin = (origin or ("US" if dest == "CN" else "CN")).upper()
     schedule = load(data).schedule
-    line = timeline(schedule, code, origin, dest, imported_schedule(not no_hts))
+    with imported_schedule(not no_hts) as providers:
+        line = timeline(schedule, code, origin, dest, providers)
     console = _console()
     console.print(timeline_table(line, console.width))
     if any(e.unconfirmed for e in line.entries):

@@ -200,8 +200,8 @@ def duty(
         views = select_views(loaded.schedule, *chosen, entry=date)
         explicit = bool(regime or scenario or date)
         overrides = parse_overrides(set_ or [])
-        imported = imported_schedule(not no_hts)
-        ok = serve(loaded, views, explicit, overrides, parse_fx(fx or ()), explain, imported)
+        with imported_schedule(not no_hts) as imported:
+            ok = serve(loaded, views, explicit, overrides, parse_fx(fx or ()), explain, imported)
         if not ok:
             raise typer.Exit(int(ExitCode.NEEDS_REVIEW))
         return
@@ -226,8 +226,8 @@ def duty(
     )
     fx_table = parse_fx(fx or ())
     views = select_views(loaded.schedule, *chosen, entry=date)
-    imported = imported_schedule(not no_hts)
-    results = tuple(assess(loaded.schedule, shipment, v, fx_table, imported) for v in views)
+    with imported_schedule(not no_hts) as imported:
+        results = tuple(assess(loaded.schedule, shipment, v, fx_table, imported) for v in views)
     sources = {k: s.title for k, s in loaded.schedule.sources.items()}
     report = Report(
         shipment,

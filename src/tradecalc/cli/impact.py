@@ -149,26 +149,26 @@ def impact(
         )
     if not shipments:
         raise DataError(f"{name}: no shipments to assess")
-    imported = imported_schedule(not no_hts)
-    if timeline:
-        end = datetime.now().replace(second=0, microsecond=0)
-        first_instant = datetime.fromisoformat(start)
-        views = [
-            instant_view(t)
-            for t in change_instants(schedule, shipments[0].dest, first_instant, end, imported)
-        ]
-    else:
-        views = select_views(schedule, regime or [], scenario or [], set_ or [], date or [])
-    impacts = measure_impact(
-        schedule,
-        shipments,
-        views,
-        fx=parse_fx(fx or ()),
-        base_rates=imported,
-        level=by.value if by else None,
-        estimates=metal_estimates() if metal_shares else None,
-        tables=open_impact_tables(schedule, imported, loaded.sha256),
-    )
+    with imported_schedule(not no_hts) as imported:
+        if timeline:
+            end = datetime.now().replace(second=0, microsecond=0)
+            first_instant = datetime.fromisoformat(start)
+            views = [
+                instant_view(t)
+                for t in change_instants(schedule, shipments[0].dest, first_instant, end, imported)
+            ]
+        else:
+            views = select_views(schedule, regime or [], scenario or [], set_ or [], date or [])
+        impacts = measure_impact(
+            schedule,
+            shipments,
+            views,
+            fx=parse_fx(fx or ()),
+            base_rates=imported,
+            level=by.value if by else None,
+            estimates=metal_estimates() if metal_shares else None,
+            tables=open_impact_tables(schedule, imported, loaded.sha256),
+        )
     chosen = next((i for i in impacts if i.view.id == baseline), None) if baseline else impacts[0]
     if chosen is None:
         raise UsageError(f"--baseline {baseline!r} is not one of the computed regimes")

@@ -69,7 +69,7 @@ def _report(
             lines = LineReader(stream, str(liquidation))
             known = read_liquidation(CsvRecords(lines, "liquidation file"), bad)
     stream, _ = open_stream(str(entries))
-    with stream:
+    with stream, imported_schedule() as base_rates:
         report = build_report(
             CsvRecords(
                 LineReader(stream, "stdin" if str(entries) == "-" else str(entries)),
@@ -78,7 +78,7 @@ def _report(
             loaded.schedule,
             as_of=when,
             corporate=corporate,
-            base_rates=imported_schedule(),
+            base_rates=base_rates,
             liquidation=known,
             bad_rows=bad,
         )

@@ -96,6 +96,19 @@ class Providers:
     def starts(self) -> tuple[datetime, ...]:
         return self._only().starts()
 
+    def close(self) -> None:
+        """Release the providers' open files (a provider used again opens them again)."""
+        for provider in self.by_importer.values():
+            close = getattr(provider, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Providers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def for_importer(base_rates: BaseRates | None, importer: str) -> BaseRates | None:
     """The provider of ``importer``'s base rates in ``base_rates`` (one, or :class:`Providers`)."""

@@ -398,7 +398,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 
     with reading(path):
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        (version,) = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        try:
+            (version,) = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except BaseException:  # a damaged file: closed here, not left to the collector
+            conn.close()
+            raise
     if version != FORMAT:
         conn.close()
         raise DataError(f"imported HTS file {path} has an old format; import it again")
