@@ -10,6 +10,7 @@ import csv
 import gzip
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -160,12 +161,13 @@ LIST_MEASURES = (
 
 
 @pytest.fixture(scope="module")
-def revision(tmp_path_factory: pytest.TempPathFactory) -> ImportedSchedule:
+def revision(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImportedSchedule]:
     folder = tmp_path_factory.mktemp("hts")
     import_revision(str(HTS / "hts_2025_rev_11.json.gz"), None, None, folder)
     imported = ImportedSchedule.open(folder)
     assert imported is not None
-    return imported
+    yield imported
+    imported.close()  # its connections, not left to the collector
 
 
 def _layers(schedule: object, code: str, imported: BaseRates | None) -> list[tuple[str, ...]]:

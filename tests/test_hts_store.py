@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,11 +31,12 @@ MAY = datetime(2025, 5, 20)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ImportedSchedule:
+def store(tmp_path: Path) -> Iterator[ImportedSchedule]:
     import_revision(str(GRAMMAR), "2025-rev-12", None, tmp_path)
     imported = ImportedSchedule.open(tmp_path)
     assert imported is not None
-    return imported
+    yield imported
+    imported.close()  # its connections, not left to the collector
 
 
 @pytest.mark.parametrize(
