@@ -437,13 +437,17 @@ _CELL = st.text(st.characters(blacklist_characters="\n", blacklist_categories=["
 @given(
     st.lists(st.tuples(st.integers(1, 30), _CELL), max_size=12),
     st.lists(st.tuples(st.integers(1, 30), _CELL), max_size=6),
+    st.sampled_from(["at once", "a part at a time", "waited for"]),
 )
 def test_reference_lines_go_where_a_stable_sort_by_number_puts_them(
-    charged: list[tuple[int, str]], others: list[tuple[int, str]]
+    charged: list[tuple[int, str]], others: list[tuple[int, str]], made: str
 ) -> None:
     """The charged lines' text with other rows' lines spliced in at byte offsets (cells of
     any width in UTF-8) equals the lines of both sorted by row number, charged lines first
-    among equals: as a stable sort of the two runs concatenated."""
+    among equals: as a stable sort of the two runs concatenated. The same however the
+    text's parts are made (all at once, one at a time, or the rest at once when waited for)."""
+    import threading
+
     import polars as pl
 
     charged.sort(key=lambda pair: pair[0])
@@ -460,10 +464,15 @@ def test_reference_lines_go_where_a_stable_sort_by_number_puts_them(
         schema={"number": pl.Int64, "cell": pl.String, "regime": pl.String,
                 "needs": pl.Int64, "cents": pl.Int64, "duty": pl.Int64},
     )  # fmt: skip
-    text = batch_join._text(frame, [pl.col("number").cast(pl.String), pl.col("cell")])
+    parts = [pl.col("number").cast(pl.String), pl.col("cell"), pl.lit("é")]  # a literal too
+    waited = None if made == "at once" else threading.Event()
+    if made == "waited for":
+        assert waited is not None
+        waited.set()
+    text = batch_join._text(frame, parts, waited)
     lines = [f"{n},{c}\n" for n, c in others]
     merged = text.with_lines([n for n, _ in others], lines)
-    both = [(n, f"{n},{c}\n") for n, c in charged] + [(n, f"{n},{c}\n") for n, c in others]
+    both = [(n, f"{n},{c},é\n") for n, c in charged] + [(n, f"{n},{c}\n") for n, c in others]
     assert merged.decode() == "".join(line for _, line in sorted(both, key=lambda p: p[0]))
     assert text.rows == len({n for n, _ in charged})
 

@@ -23,6 +23,7 @@ import io
 import itertools
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import datetime
@@ -632,6 +633,8 @@ class Vectorised(Joined):
         self._known: set[str] = set()
         self._packed: tuple[pl.DataFrame, pl.Series, pl.Series] | None = None
         """:meth:`_packed_codes`, read when first needed."""
+        self._waited = threading.Event()
+        """Set while this thread waits for a text made on another (see :func:`_text`)."""
 
     def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
@@ -1285,7 +1288,8 @@ class Vectorised(Joined):
             pl.lit("US"),
             pl.lit(self.tail),
         ]
-        return Charged(frame.select("number"), functools.partial(_text, frame, parts), errors)
+        made = functools.partial(_text, frame, parts, self._waited)
+        return Charged(frame.select("number"), made, errors, self._waited)
 
     def _layer_info(self, layer_ids: list[int]) -> tuple[pl.DataFrame | None, list[int], int]:
         """What the money needs of the layer sets the table charges (of ``layer_ids`` and of
@@ -1641,16 +1645,25 @@ class Text(NamedTuple):
         return b"".join(pieces)
 
 
-def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
-    """:class:`Text` of the charged rows of ``frame`` (by number), a line of ``parts`` each."""
+def _text(frame: pl.DataFrame, parts: list[pl.Expr], waited: threading.Event | None) -> Text:
+    """:class:`Text` of the charged rows of ``frame`` (by number), a line of ``parts`` each.
+
+    The parts are made as columns and written by polars' CSV writer without quoting (each
+    part is already a CSV cell). Made on a thread while the main thread charges the next
+    rows, one part at a time, leaving polars' threads to the charging; once ``waited`` is
+    set (None: from the start), all the parts left at once, on polars' threads."""
     import polars as pl
 
-    lines = frame.select(
-        pl.col("number"),
-        pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")]).alias("line"),
-    )
-    line = lines.get_column("line")
-    ends = line.str.len_bytes().cast(pl.Int64).cum_sum()
+    made: list[pl.Series] = []
+    for i, part in enumerate(parts):
+        if waited is None or waited.is_set():
+            rest = frame.select(p.alias(f"p{j}") for j, p in enumerate(parts) if j >= i)
+            made.extend(rest.get_columns())
+            break
+        made.append(frame.select(pl.col("number"), part.alias(f"p{i}")).to_series(1))
+    cells = pl.DataFrame(made)
+    widths = pl.sum_horizontal(pl.col(name).str.len_bytes() for name in cells.columns)
+    ends = cells.select((widths.cast(pl.Int64) + len(parts)).cum_sum()).to_series()
     halves = [
         half.alias(f"{name}{i}")
         for name in ("cents", "duty")
@@ -1663,9 +1676,10 @@ def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
         (regime, results, reviewed, high_c * _SPLIT + low_c, high_d * _SPLIT + low_d)
         for regime, results, reviewed, high_c, low_c, high_d, low_d in totals.rows()
     ]
-    rows = frame.get_column("number").n_unique()
-    data = bytes(line.str.join("").cast(pl.Binary).item())
-    return Text(lines.get_column("number"), ends, rows, found, data)
+    numbers = frame.get_column("number")
+    data = io.BytesIO()
+    cells.write_csv(data, include_header=False, quote_style="never", line_terminator="\n")
+    return Text(numbers, ends, numbers.n_unique(), found, data.getvalue())
 
 
 def _done(text: Text) -> Future[Text]:
@@ -1684,6 +1698,8 @@ class Charged(NamedTuple):
     charged: pl.DataFrame
     made: Future[Text] | Callable[[], Text]
     errors: list[RowError]
+    waited: threading.Event | None = None
+    """Set while the text is waited for (see :func:`_text`)."""
 
     def start(self, later: Executor) -> Charged:
         """These rows with their text made by ``later``, while other work goes on."""
@@ -1702,7 +1718,13 @@ class Charged(NamedTuple):
 
     def text(self) -> Text:
         """The charged rows' :class:`Text` (made now, or waited for)."""
-        return self.made.result() if isinstance(self.made, Future) else self.made()
+        if self.waited is None or (isinstance(self.made, Future) and self.made.done()):
+            return self.made.result() if isinstance(self.made, Future) else self.made()
+        self.waited.set()
+        try:
+            return self.made.result() if isinstance(self.made, Future) else self.made()
+        finally:
+            self.waited.clear()
 
     def numbers(self) -> pl.DataFrame:
         """The row numbers of the charged and the bad rows (column ``number``)."""

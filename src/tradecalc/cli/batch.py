@@ -227,7 +227,7 @@ def _run(
 
 
 def _echo_error(error: "RowError") -> None:
-    print(f"tradecalc: {error}", file=sys.stderr)
+    sys.stderr.write(f"tradecalc: {error}\n")  # one write a line
 
 
 @contextlib.contextmanager
