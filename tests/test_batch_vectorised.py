@@ -437,7 +437,7 @@ _CELL = st.text(st.characters(blacklist_characters="\n", blacklist_categories=["
 @given(
     st.lists(st.tuples(st.integers(1, 30), _CELL), max_size=12),
     st.lists(st.tuples(st.integers(1, 30), _CELL), max_size=6),
-    st.sampled_from(["at once", "a part at a time", "waited for"]),
+    st.sampled_from(["always one expression", "while charged", "waited for"]),
 )
 def test_reference_lines_go_where_a_stable_sort_by_number_puts_them(
     charged: list[tuple[int, str]], others: list[tuple[int, str]], made: str
@@ -445,7 +445,8 @@ def test_reference_lines_go_where_a_stable_sort_by_number_puts_them(
     """The charged lines' text with other rows' lines spliced in at byte offsets (cells of
     any width in UTF-8) equals the lines of both sorted by row number, charged lines first
     among equals: as a stable sort of the two runs concatenated. The same however the
-    text's parts are made (all at once, one at a time, or the rest at once when waited for)."""
+    text is made (as one expression, always or while the next rows are charged; or as
+    columns, when waited for)."""
     import threading
 
     import polars as pl
@@ -465,7 +466,7 @@ def test_reference_lines_go_where_a_stable_sort_by_number_puts_them(
                 "needs": pl.Int64, "cents": pl.Int64, "duty": pl.Int64},
     )  # fmt: skip
     parts = [pl.col("number").cast(pl.String), pl.col("cell"), pl.lit("é")]  # a literal too
-    waited = None if made == "at once" else threading.Event()
+    waited = None if made == "always one expression" else threading.Event()
     if made == "waited for":
         assert waited is not None
         waited.set()

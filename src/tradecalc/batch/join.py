@@ -1288,7 +1288,8 @@ class Vectorised(Joined):
             pl.lit("US"),
             pl.lit(self.tail),
         ]
-        made = functools.partial(_text, frame, parts, self._waited)
+        waited = self._waited if len(self.views) < 2 else None
+        made = functools.partial(_text, frame, parts, waited)
         return Charged(frame.select("number"), made, errors, self._waited)
 
     def _layer_info(self, layer_ids: list[int]) -> tuple[pl.DataFrame | None, list[int], int]:
@@ -1646,24 +1647,29 @@ class Text(NamedTuple):
 
 
 def _text(frame: pl.DataFrame, parts: list[pl.Expr], waited: threading.Event | None) -> Text:
-    """:class:`Text` of the charged rows of ``frame`` (by number), a line of ``parts`` each.
+    """:class:`Text` of the charged rows of ``frame`` (by number), a line of ``parts`` each
+    (each part is already a CSV cell).
 
-    The parts are made as columns and written by polars' CSV writer without quoting (each
-    part is already a CSV cell). Made on a thread while the main thread charges the next
-    rows, one part at a time, leaving polars' threads to the charging; once ``waited`` is
-    set (None: from the start), all the parts left at once, on polars' threads."""
+    Started while the main thread charges the next rows (``waited`` not set; None: always,
+    as for the small slices of several regimes), the lines are one expression joined into
+    one string on this thread, leaving polars' threads to the charging. Started once the
+    main thread waits for it, each part is a column, made side by side on polars' threads,
+    and polars' CSV writer writes them without quoting (the realistic file's last block)."""
     import polars as pl
 
-    made: list[pl.Series] = []
-    for i, part in enumerate(parts):
-        if waited is None or waited.is_set():
-            rest = frame.select(p.alias(f"p{j}") for j, p in enumerate(parts) if j >= i)
-            made.extend(rest.get_columns())
-            break
-        made.append(frame.select(pl.col("number"), part.alias(f"p{i}")).to_series(1))
-    cells = pl.DataFrame(made)
-    widths = pl.sum_horizontal(pl.col(name).str.len_bytes() for name in cells.columns)
-    ends = cells.select((widths.cast(pl.Int64) + len(parts)).cum_sum()).to_series()
+    numbers = frame.get_column("number")
+    if waited is None or not waited.is_set():
+        end = pl.lit("\n")
+        line = frame.select(pl.concat_str([pl.concat_str(parts, separator=","), end])).to_series()
+        ends = line.str.len_bytes().cast(pl.Int64).cum_sum()
+        data = bytes(line.str.join("").cast(pl.Binary).item())
+    else:
+        cells = frame.select(part.alias(f"p{i}") for i, part in enumerate(parts))
+        widths = pl.sum_horizontal(pl.col(name).str.len_bytes() for name in cells.columns)
+        ends = cells.select((widths.cast(pl.Int64) + len(parts)).cum_sum()).to_series()
+        written = io.BytesIO()
+        cells.write_csv(written, include_header=False, quote_style="never", line_terminator="\n")
+        data = written.getvalue()
     halves = [
         half.alias(f"{name}{i}")
         for name in ("cents", "duty")
@@ -1676,10 +1682,7 @@ def _text(frame: pl.DataFrame, parts: list[pl.Expr], waited: threading.Event | N
         (regime, results, reviewed, high_c * _SPLIT + low_c, high_d * _SPLIT + low_d)
         for regime, results, reviewed, high_c, low_c, high_d, low_d in totals.rows()
     ]
-    numbers = frame.get_column("number")
-    data = io.BytesIO()
-    cells.write_csv(data, include_header=False, quote_style="never", line_terminator="\n")
-    return Text(numbers, ends, numbers.n_unique(), found, data.getvalue())
+    return Text(numbers, ends, numbers.n_unique(), found, data)
 
 
 def _done(text: Text) -> Future[Text]:
