@@ -1290,7 +1290,7 @@ class Vectorised(Joined):
         ]
         waited = self._waited if len(self.views) < 2 else None
         made = functools.partial(_text, frame, parts, waited)
-        return Charged(frame.select("number"), made, errors, self._waited)
+        return Charged(frame.select("number"), made, errors, waited)
 
     def _layer_info(self, layer_ids: list[int]) -> tuple[pl.DataFrame | None, list[int], int]:
         """What the money needs of the layer sets the table charges (of ``layer_ids`` and of
@@ -1720,12 +1720,14 @@ class Charged(NamedTuple):
         return cls(numbers.to_frame(), _done(text), errors)
 
     def text(self) -> Text:
-        """The charged rows' :class:`Text` (made now, or waited for)."""
+        """The charged rows' :class:`Text`: made now, or waited for (:attr:`waited` set
+        meanwhile, unless it is already made)."""
+        make = self.made.result if isinstance(self.made, Future) else self.made
         if self.waited is None or (isinstance(self.made, Future) and self.made.done()):
-            return self.made.result() if isinstance(self.made, Future) else self.made()
+            return make()
         self.waited.set()
         try:
-            return self.made.result() if isinstance(self.made, Future) else self.made()
+            return make()
         finally:
             self.waited.clear()
 
