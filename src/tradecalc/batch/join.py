@@ -545,6 +545,9 @@ bench_batch's 1,000,000 rows under two regimes: 20,000 gave a peak of 208 MiB, 1
 196 MiB at 1.02x the time, 12,000 gave 187 MiB at 1.10x."""
 _INTERVALS_KEPT = 4_000_000
 """Most intervals :class:`Vectorised` keeps across chunks (about 25 bytes each)."""
+_DayColumns = tuple["pl.DataFrame", int, int]
+""":meth:`Vectorised._day_columns`: a frame of the days' fees, its fee slots, the largest
+fee rate numerator."""
 _VALUE_MARK = "\x00"
 """Stands for the customs value in a review text made once for many rows (never in a CSV
 cell of its own: :func:`_cell` quotes the same with the value put in)."""
@@ -611,6 +614,10 @@ class Vectorised(Joined):
             tuple[int, str, bool], tuple[bool | None, tuple[tuple[int, int, int, int], ...]]
         ] = {}
         """:meth:`_day_row` by moment, mode and whether it is an entry's."""
+        self._last_moments: tuple[frozenset[str], pl.DataFrame] | None = None
+        self._last_days: tuple[frozenset[tuple[int, str, bool]], _DayColumns | None] | None = None
+        """The last result of :meth:`_moments` and of :meth:`_day_columns`, by what they were
+        asked (the blocks of a file mostly meet the same dates as the block before)."""
         self._review_frame: pl.DataFrame | None = None
         """:meth:`_review_columns` of the keys met so far."""
         self._info: pl.DataFrame | None = None
@@ -625,6 +632,9 @@ class Vectorised(Joined):
         self._missing_errors: dict[tuple[str, str], str | None] = {}
         """(code as written, HS revision) -> the error of a row of that code under that
         revision, the date as :data:`_DATE_MARK` (None: the reference path decides)."""
+        self._templates: pl.DataFrame | None = None
+        """The errors of :attr:`_missing_errors` that are not None, as a frame (code as
+        written, revision, template), added to as errors are met."""
         self._revisions: dict[int, str] = {}
         """Moment -> the title of the HTS revision in force ("" for none)."""
         self._intervals: _Intervals | None = None
@@ -812,7 +822,8 @@ class Vectorised(Joined):
         if self._packed is None:
             self._packed = self._packed_codes()
         asked = codes
-        codes = [c for c in asked if c not in self._known and c not in self._unknown]
+        new = set(asked).difference(self._known, self._unknown)
+        codes = [c for c in asked if c in new] if new else []
         route = self._packed[0]
         if codes and not route.is_empty():
             held = pl.DataFrame({"digits": codes}, schema={"digits": pl.String}).join(
@@ -938,6 +949,9 @@ class Vectorised(Joined):
         reference path says why."""
         import polars as pl
 
+        asked = frozenset(days)
+        if self._last_moments is not None and self._last_moments[0] == asked:
+            return self._last_moments[1]
         rows = []
         for day in days:
             entry = self._entry(day) if day else None
@@ -950,7 +964,7 @@ class Vectorised(Joined):
             for place, view in enumerate(self.views):
                 when = (micros_of(view.as_of), format_when(view.as_of))
                 rows.append((day, place, view.id, *when, False, low, len(self.views)))
-        return pl.DataFrame(
+        found = pl.DataFrame(
             rows,
             schema={
                 "day_": pl.String, "view": pl.Int64, "regime": pl.String, "micros": pl.Int64,
@@ -958,6 +972,8 @@ class Vectorised(Joined):
             },
             orient="row",
         )  # fmt: skip
+        self._last_moments = (asked, found)
+        return found
 
     def _day(self, micros: int, mode: str, dated: bool) -> tuple[FeesAt, tuple[str, ...]] | None:
         """The fees at a moment for a mode and the review items they and the day add (an
@@ -977,15 +993,19 @@ class Vectorised(Joined):
             return None
         return found[0], (*found[0][1], *found[1])
 
-    def _day_columns(
-        self, keys: list[tuple[int, str, bool]]
-    ) -> tuple[pl.DataFrame, int, int] | None:
+    def _day_columns(self, keys: list[tuple[int, str, bool]]) -> _DayColumns | None:
         """The fees of each (moment, mode, entry's day or not) of ``keys`` as columns:
         ``micros``, ``mode_``, ``dated``, ``plain_day`` (the day adds no review item) and
         per fee slot ``fnN``, ``fkN``, ``loN``, ``hiN`` (rate ``fn / fk``, minimum and
         maximum cents, -1 for none; an empty slot charges 0); the number of slots and the
         largest fee rate numerator. Days whose fee bounds are not whole cents are left out
         (None: all of them)."""
+        asked = frozenset(keys)
+        if self._last_days is None or self._last_days[0] != asked:
+            self._last_days = (asked, self._new_day_columns(keys))
+        return self._last_days[1]
+
+    def _new_day_columns(self, keys: list[tuple[int, str, bool]]) -> _DayColumns | None:
         import polars as pl
 
         if len(self._day_rows) > 100_000:
@@ -1059,7 +1079,7 @@ class Vectorised(Joined):
                 orient="row",
             )  # fmt: skip
             found = pl.concat([found, by_review]) if by_review is not None else found
-            kept = found if kept is None else pl.concat([kept, found])
+            kept = found if kept is None else pl.concat([kept, found], rechunk=True)
         self._review_frame = kept
         return kept
 
@@ -1362,6 +1382,7 @@ class Vectorised(Joined):
         code = f"c{self._at['hs']}"
         if len(self._missing_errors) > 200_000:
             self._missing_errors.clear()
+            self._templates = None
         if len(self._revisions) > 100_000:
             self._revisions.clear()
         try:
@@ -1377,6 +1398,7 @@ class Vectorised(Joined):
             on="micros",
         ).filter((pl.col("rev") != "") & (pl.col("as_of").str.len_chars() == len(_DATE_MARK)))
         keys = frame.group_by(code, "digits", "rev").agg(pl.col("micros").first())
+        new: list[tuple[str, str, str]] = []
         for text, digits, rev, micros in keys.iter_rows():
             if (text, rev) in self._missing_errors:
                 continue
@@ -1391,11 +1413,14 @@ class Vectorised(Joined):
                 if failure_reason(UsageError(reason)) != reason:
                     reason = None  # shortened: each row its own
             self._missing_errors[(text, rev)] = reason
-        templates = pl.DataFrame(
-            [(*k, t) for k, t in self._missing_errors.items() if t is not None],
-            schema={code: pl.String, "rev": pl.String, "template": pl.String},
-            orient="row",
-        )
+            if reason is not None:
+                new.append((text, rev, reason))
+        templates = self._templates
+        if new or templates is None:
+            schema = {code: pl.String, "rev": pl.String, "template": pl.String}
+            added = pl.DataFrame(new, schema=schema, orient="row")
+            templates = added if templates is None else pl.concat([templates, added], rechunk=True)
+            self._templates = templates
         found_errors = (
             frame.join(templates, on=[code, "rev"])
             .select(
@@ -1569,10 +1594,11 @@ class _Intervals:
                     {"digits": codes, "position": range(first, first + len(codes))},
                     schema={"digits": pl.String, "position": pl.Int64},
                 ),
-            ]
+            ],
+            rechunk=True,
         )
         found = found.select((pl.col("code") + first).alias("position"), "start", "layer")
-        self._kept = pl.concat([self._kept, found])
+        self._kept = pl.concat([self._kept, found], rechunk=True)
         self._keys = self._keyed()
         if not self._keys.is_sorted():  # a code's intervals out of order: put them in order
             self._kept = self._kept.sort("position", "start")
