@@ -22,6 +22,7 @@ import functools
 import io
 import itertools
 import os
+import queue
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -484,7 +485,7 @@ def assess_joined(
     if provenance is not None and columns_path(schedule, rows, views, vectorised):
         fast = Vectorised(schedule, header, rows.extra, tables, fx, provenance, views)
         if rows.blocks is not None:
-            return fast.assess_blocks(rows.blocks, summary)
+            return fast.assess_blocks(rows.blocks, summary, rows.ahead)
         return fast.assess(items, summary)
     joined = Joined(schedule, header, rows.extra, tables, fx, views)
     return joined.assess(items, summary)
@@ -646,11 +647,14 @@ class Vectorised(Joined):
         self._waited = threading.Event()
         """Set while this thread waits for a text made on another (see :func:`_text`)."""
 
-    def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
+    def assess_blocks(
+        self, parts: Iterator[Block | _Item], summary: Summary, ahead: bool = False
+    ) -> Iterator[Output]:
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
         lines (read and checked as columns, never row by row) and single rows. A block's
         text is made on other threads (:data:`TEXT_THREADS`) while the next block is
-        charged; under several regimes a block is charged in slices of about
+        charged, and (``ahead``: a read never waits for a writer) the block after is read
+        (:func:`_read_ahead`); under several regimes a block is charged in slices of about
         :data:`_RESULTS` results."""
         extra_at = tuple(self._at[name] for name in self.extra)
         sums: dict[tuple[str, str], list[int]] = {}
@@ -660,8 +664,10 @@ class Vectorised(Joined):
         per_row = max(1, len(self.views))  # results per row
         threads = TEXT_THREADS if per_row == 1 else 1
         later = ThreadPoolExecutor(threads, thread_name_prefix="tradecalc-text")
+        width = len(self.header)
+        read = _read_ahead(parts, width) if ahead else _read(parts, width)
         try:
-            for part in parts:
+            for part, cells in read:
                 if not isinstance(part, Block):
                     pending.append(part)
                     if len(pending) < self.chunk_size:
@@ -674,7 +680,7 @@ class Vectorised(Joined):
                     pending = []
                 if isinstance(part, Block):
                     most = _RESULTS // per_row if per_row > 1 else None
-                    for charged in self._block(part, later, most):
+                    for charged in self._block(part, cells, later, most):
                         if ready is not None:  # the slice before: its text made meanwhile
                             yield from self._merge(*ready, summary, extra_at, sums)
                         ready = charged
@@ -683,21 +689,21 @@ class Vectorised(Joined):
             if pending:
                 yield from self._chunk(pending, summary, extra_at, sums)
         finally:
+            read.close()  # stopped early: the read in hand ends now, not at exit
             later.shutdown(cancel_futures=True)
             _add_sums(summary, sums)
 
     def _block(
-        self, block: Block, later: Executor, most: int | None
+        self, block: Block, cells: pl.DataFrame | None, later: Executor, most: int | None
     ) -> Iterator[tuple[Charged | None, list[_Item]]]:
-        """A block's rows read into columns (once), charged as in :meth:`_chunk`
-        in slices of ``most`` rows (None: all at once), their text made by ``later``; each
-        slice with the rest of its rows (bad, or left to the reference path) for
-        :meth:`_merge`."""
-        width = len(self.header)
+        """A block's rows, read into columns (``cells``: None where its lines are uneven),
+        charged as in :meth:`_chunk` in slices of ``most`` rows (None: all at once), their
+        text made by ``later``; each slice with the rest of its rows (bad, or left to the
+        reference path) for :meth:`_merge`."""
         bad: list[_Item] = []
-        frame = _even_cells(block, width)
+        frame = cells
         if frame is None:  # a line of another number of cells, or a blank one
-            frame, bad = _cells_line_by_line(block, width)
+            frame, bad = _cells_line_by_line(block, len(self.header))
         step = most or max(1, frame.height)
         numbers = frame.get_column("number")
         for offset in range(0, max(1, frame.height), step):
@@ -1475,6 +1481,58 @@ def _packed_info(packed: SummaryColumns) -> tuple[pl.DataFrame, set[int]]:
 _BLANK_LINE = re.compile("\n\n")
 """A blank line within a block (a pattern's search skips to each ``\\n\\n`` faster than
 ``in`` does on text where every line ends in ``\\n``)."""
+
+
+def _read(
+    parts: Iterator[Block | _Item], width: int
+) -> Iterator[tuple[Block | _Item, pl.DataFrame | None]]:
+    """Each part of ``parts``, a block with its cells (:func:`_even_cells`)."""
+    for part in parts:
+        yield part, _even_cells(part, width) if isinstance(part, Block) else None
+
+
+def _read_ahead(
+    parts: Iterator[Block | _Item], width: int
+) -> Iterator[tuple[Block | _Item, pl.DataFrame | None]]:
+    """As :func:`_read`, with the parts read and each block's cells parsed on a thread of
+    its own, the next while the caller works on the one before; the rows after the blocks
+    come on the caller's thread. For parts whose reads never wait for a writer: a caller
+    that stops early waits for the read in hand to end."""
+    asked: queue.SimpleQueue[bool] = queue.SimpleQueue()
+    done: queue.SimpleQueue[tuple[Block | _Item | None, pl.DataFrame | None] | BaseException]
+    done = queue.SimpleQueue()
+
+    def read() -> None:
+        while asked.get():
+            try:
+                part = next(parts, None)
+                done.put((part, _even_cells(part, width) if isinstance(part, Block) else None))
+            except BaseException as exc:  # raised by the caller, in its own thread
+                done.put(exc)
+                return
+            if not isinstance(part, Block):
+                return
+
+    # a daemon: a caller never closed (at exit) leaves it waiting to be asked
+    reader = threading.Thread(target=read, name="tradecalc-read", daemon=True)
+    reader.start()
+    asked.put(True)
+    try:
+        while True:
+            found = done.get()
+            if isinstance(found, BaseException):
+                raise found
+            part, cells = found
+            if not isinstance(part, Block):
+                break
+            asked.put(True)
+            yield part, cells
+    finally:
+        asked.put(False)
+        reader.join()  # not in polars (nor reading) as the interpreter ends
+    if part is not None:
+        yield part, None
+        yield from ((rest, None) for rest in parts)
 
 
 def _even_cells(block: Block, width: int) -> pl.DataFrame | None:
