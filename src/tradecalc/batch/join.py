@@ -25,7 +25,7 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -1485,7 +1485,7 @@ _BLANK_LINE = re.compile("\n\n")
 
 def _read(
     parts: Iterator[Block | _Item], width: int
-) -> Iterator[tuple[Block | _Item, pl.DataFrame | None]]:
+) -> Generator[tuple[Block | _Item, pl.DataFrame | None]]:
     """Each part of ``parts``, a block with its cells (:func:`_even_cells`)."""
     for part in parts:
         yield part, _even_cells(part, width) if isinstance(part, Block) else None
@@ -1493,7 +1493,7 @@ def _read(
 
 def _read_ahead(
     parts: Iterator[Block | _Item], width: int
-) -> Iterator[tuple[Block | _Item, pl.DataFrame | None]]:
+) -> Generator[tuple[Block | _Item, pl.DataFrame | None]]:
     """As :func:`_read`, with the parts read and each block's cells parsed on a thread of
     its own, the next while the caller works on the one before; the rows after the blocks
     come on the caller's thread. For parts whose reads never wait for a writer: a caller
