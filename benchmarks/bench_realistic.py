@@ -37,6 +37,7 @@ The load average is printed with the figures: on a shared machine, compare CPU s
 from __future__ import annotations
 
 import csv
+import os
 import resource
 import shutil
 import statistics
@@ -98,13 +99,18 @@ by a third within an hour, so one run is not a figure."""
 
 
 def run_batch(
-    shipments: Path, result: Path, env: dict[str, str], piped: bool = False
+    shipments: Path,
+    result: Path,
+    env: dict[str, str],
+    piped: bool = False,
+    errors: Path | None = None,
 ) -> tuple[float, float]:
     """``tradecalc batch`` on the workload: the results written with ``-o`` (atomically:
     fsynced, then renamed over the file), or with ``piped`` to stdout, which the shell
-    has pointed at the file (``> result``: written as the peer writes, not fsynced)."""
+    has pointed at the file (``> result``: written as the peer writes, not fsynced); bad
+    rows to ``errors`` (default: beside the result)."""
     cmd = [sys.executable, "-m", "tradecalc", "batch", str(shipments)]
-    cmd += ["--errors", str(result.with_suffix(".errors.csv"))]
+    cmd += ["--errors", str(errors or result.with_suffix(".errors.csv"))]
     if not piped:
         return _child([*cmd, "-o", str(result)], env)
     with result.open("wb") as handle:
@@ -333,14 +339,28 @@ def generated(rows: int, table: Path | None = None) -> None:
     env["TRADECALC_CACHE_DIR"] = str(OUT / "cache-realistic")
     result = OUT / "generated-out.csv"
     wall, peak = run_batch(target, result, env)
+    cpu, size = CPU[0], result.stat().st_size
+    cores = parallel_capacity()
     print(
         f"generated: {rows:,} rows over {len(codes):,} codes x {len(days)} dates, warm cache: "
         f"{wall:.1f} s, {rows / wall:,.0f} rows/s "
         f"({'meets' if rows / wall >= 1_000_000 else 'MISSES'} >= 1M), peak {peak:.0f} MiB "
-        f"({'meets' if peak <= 1024 else 'MISSES'} <= 1 GiB); CPU {CPU[0]:.1f} s, "
-        f"{rows / CPU[0]:,.0f} rows per CPU-second; load average {_load()}"
+        f"({'meets' if peak <= 1024 else 'MISSES'} <= 1 GiB); CPU {cpu:.1f} s, "
+        f"{rows / cpu:,.0f} rows per CPU-second; load average {_load()}\n"
+        f"  bound by the CPU: this CPU time on both cores kept busy throughout (they do "
+        f"{cores:.2f}x one core's work) is at least {cpu / cores:.1f} s, at most "
+        f"{rows * cores / cpu:,.0f} rows/s"
     )
     result.unlink(missing_ok=True)
+    null = Path(os.devnull)
+    bad = OUT / "generated-null.errors.csv"
+    unwritten, _ = run_batch(target, null, env, piped=True, errors=bad)
+    bad.unlink(missing_ok=True)
+    print(
+        f"  the same to stdout on {null} (the {size / 1e9:.1f} GB of results not written to "
+        f"a file): {unwritten:.1f} s, {rows / unwritten:,.0f} rows/s, CPU {CPU[0]:.1f} s; "
+        f"writing the file cost {wall - unwritten:.1f} s and {cpu - CPU[0]:.1f} CPU-seconds"
+    )
     found = run_peer_end_to_end(target, table) if table is not None else None
     if found is not None:
         print(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import json
+import os
 import random
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -55,14 +58,19 @@ def render(
     vectorised: bool,
     block: int | None = None,
     views: tuple[RegimeView, ...] = (),
+    ahead: bool = True,
 ) -> tuple[str, list[batch.RowError], batch.Summary]:
     """The CSV output, the bad rows and the summary of one path; with ``block``, the input
-    read as the command reads it (simple lines in blocks of about that many bytes)."""
+    read as the command reads it (simple lines in blocks of about that many bytes), each
+    block read ahead of its charge on a thread of its own, unless not ``ahead`` (as from a
+    pipe)."""
     summary = batch.Summary()
     if block is None:
         rows = batch.read_csv(io.StringIO(text))
     else:
         rows = batch.read_csv(LineReader(io.BytesIO(text.encode()), "input", block=block))
+        assert rows.ahead  # bytes in memory: a read never waits
+        rows = dataclasses.replace(rows, ahead=ahead)
     out = io.StringIO()
     writer = batch.ResultWriter(out, "csv", rows.extra, provenance=PROVENANCE)
     errors = []
@@ -135,6 +143,7 @@ def shipments(draw: st.DrawFn, codes: list[str]) -> list[list[str]]:
     size=st.sampled_from([3, 7, 65_536]),
     block=st.sampled_from([None, 60, 500, 1 << 22]),
     end=st.sampled_from(["\n", "\r\n"]),
+    ahead=st.booleans(),
 )
 def test_vectorised_output_is_byte_identical(
     world: tuple[Schedule, Tables, list[str]],
@@ -142,15 +151,16 @@ def test_vectorised_output_is_byte_identical(
     size: int,
     block: int | None,
     end: str,
+    ahead: bool,
 ) -> None:
     """Plain, engine, undated, claimed, ragged, blank and quoted rows interleaved, in chunks
-    and in blocks of simple lines, against the reference path reading the csv module's
-    records."""
+    and in blocks of simple lines (read ahead or not), against the reference path reading
+    the csv module's records."""
     schedule, tables, codes = world
     text = table_text(data.draw(shipments(codes)), end)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batch_join.Vectorised, "chunk_size", size)
-        fast = render(schedule, tables, text, True, block)
+        fast = render(schedule, tables, text, True, block, ahead=ahead)
     reference = render(schedule, tables, text, False)
     assert fast[0] == reference[0]
     assert fast[1] == reference[1]
@@ -626,6 +636,91 @@ def test_a_block_read_by_the_csv_reader_is_the_block_split_at_commas(
         assert fast.rows() == expected
         assert not bad
         assert fast.schema == split.schema
+
+
+PART = st.one_of(
+    st.lists(st.sampled_from(["1,2", "3,4", "5", ",,", ""]), min_size=1, max_size=4).map(
+        lambda lines: "\n".join(lines) + "\n"
+    ),
+    st.integers(1, 10**6).map(lambda n: (n, [str(n), "x"], None)),  # a row after the blocks
+)
+
+
+def _reading() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "tradecalc-read"]
+
+
+@given(
+    parts=st.lists(PART, max_size=8),
+    fail=st.one_of(st.none(), st.integers(0, 8)),
+    stop=st.one_of(st.none(), st.integers(0, 8)),
+)
+def test_reading_ahead_gives_the_parts_in_order_and_stops_with_its_caller(
+    parts: list[str | tuple[int, list[str], None]], fail: int | None, stop: int | None
+) -> None:
+    """Blocks read ahead on a thread come with the cells the caller would parse itself, in
+    order, then the rows after the blocks; an error of the reader comes at its place; a
+    caller that stops early leaves no reading thread behind."""
+    numbered: list[batch.Block | tuple[int, list[str], None]] = []
+    for part in parts:
+        if isinstance(part, str):
+            part = batch.Block(part, len(numbered) + 1, count_lines(part))
+        numbered.append(part)
+    blocks = len(list(itertools.takewhile(lambda p: isinstance(p, batch.Block), numbered)))
+    numbered = [p for i, p in enumerate(numbered) if i < blocks or not isinstance(p, batch.Block)]
+
+    def source() -> Iterator[batch.Block | tuple[int, list[str], None]]:
+        for i, part in enumerate(numbered):
+            if i == fail:
+                raise OSError("disk gone")
+            yield part
+
+    def taken(found: Iterator[tuple[object, object]]) -> list[tuple[object, object]]:
+        kept = []
+        try:
+            for i, item in enumerate(found):
+                if i == stop:
+                    break
+                kept.append(item)
+        finally:
+            found.close()  # type: ignore[attr-defined]
+        return kept
+
+    def same(a: list[tuple[object, object]], b: list[tuple[object, object]]) -> bool:
+        return len(a) == len(b) and all(
+            x[0] == y[0]
+            and (x[1].equals(y[1]) if x[1] is not None and y[1] is not None else x[1] is y[1])
+            for x, y in zip(a, b, strict=True)
+        )
+
+    outcomes = []
+    for read in (batch_join._read, batch_join._read_ahead):
+        try:
+            outcomes.append((taken(read(source(), 2)), None))
+        except OSError as exc:
+            outcomes.append(([], str(exc)))
+        assert not _reading()
+    (plain, plain_error), (ahead, ahead_error) = outcomes
+    assert plain_error == ahead_error
+    assert same(plain, ahead)
+    expected = numbered[: min([len(numbered), *(n for n in (fail, stop) if n is not None)])]
+    if plain_error is None:
+        assert [part for part, _ in plain] == expected
+
+
+def test_reads_from_pipes_are_not_read_ahead(tmp_path: Path) -> None:
+    """A pipe's read may wait for its writer (a stop must not wait with it): its blocks are
+    read as they are charged; a regular file's and bytes in memory are read ahead."""
+    shipments = tmp_path / "in.csv"
+    shipments.write_text("hs,value\n9503.00.0073,1000\n", encoding="utf-8")
+    read, write = os.pipe()
+    with open(shipments, "rb") as file, os.fdopen(read, "rb") as pipe:
+        os.write(write, b"hs,value\n")
+        os.close(write)
+        readers = [LineReader(file, "in"), LineReader(pipe, "-"),
+                   LineReader(io.BytesIO(b"hs,value\n"), "-")]  # fmt: skip
+        assert [reader.waits for reader in readers] == [False, True, False]
+        assert [batch.read_csv(reader).ahead for reader in readers] == [True, False, True]
 
 
 @pytest.mark.parametrize(

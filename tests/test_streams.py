@@ -526,6 +526,40 @@ def _wait_for(condition: object, timeout: float = TIMEOUT) -> None:
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+@needs_proc
+def test_a_stop_does_not_wait_for_a_stalled_writer(tmp_path: Path) -> None:
+    """A FIFO whose writer stalls after more than a block: once the batch has worked
+    through what came and waits for more, SIGTERM ends it at once (no read is left waiting
+    for the writer, as a regular file's next block is read ahead of its charge)."""
+    fifo = tmp_path / "in.csv"
+    os.mkfifo(fifo)
+    proc = _child(["batch", str(fifo), "-o", str(tmp_path / "out.csv"), *GENEVA])
+    with fifo.open("w", encoding="utf-8") as writer:
+        writer.write(_rows(300_000))  # about 6 MB: returns once the batch has read it
+        writer.flush()
+        seen = [-1]
+
+        def idle() -> bool:
+            ticks, seen[0] = seen[0], _cpu_ticks(proc.pid)
+            time.sleep(0.3)
+            return ticks == seen[0]
+
+        _wait_for(idle)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=TIMEOUT)  # the writer still holds the FIFO
+        finally:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert err.endswith(b"tradecalc: error: stopped by SIGTERM\n")
+    assert not (tmp_path / "out.csv").exists()
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.01, 0.03, 0.06, 0.1, 0.2, 0.4, 0.8])
 def test_sigint_at_any_moment_is_one_line(delay: float) -> None:
     """Item 18: Ctrl-C in the first 50 ms printed a raw traceback."""

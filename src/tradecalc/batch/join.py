@@ -22,9 +22,10 @@ import functools
 import io
 import itertools
 import os
+import queue
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -484,7 +485,7 @@ def assess_joined(
     if provenance is not None and columns_path(schedule, rows, views, vectorised):
         fast = Vectorised(schedule, header, rows.extra, tables, fx, provenance, views)
         if rows.blocks is not None:
-            return fast.assess_blocks(rows.blocks, summary)
+            return fast.assess_blocks(rows.blocks, summary, rows.ahead)
         return fast.assess(items, summary)
     joined = Joined(schedule, header, rows.extra, tables, fx, views)
     return joined.assess(items, summary)
@@ -545,6 +546,9 @@ bench_batch's 1,000,000 rows under two regimes: 20,000 gave a peak of 208 MiB, 1
 196 MiB at 1.02x the time, 12,000 gave 187 MiB at 1.10x."""
 _INTERVALS_KEPT = 4_000_000
 """Most intervals :class:`Vectorised` keeps across chunks (about 25 bytes each)."""
+_DayColumns = tuple["pl.DataFrame", int, int]
+""":meth:`Vectorised._day_columns`: a frame of the days' fees, its fee slots, the largest
+fee rate numerator."""
 _VALUE_MARK = "\x00"
 """Stands for the customs value in a review text made once for many rows (never in a CSV
 cell of its own: :func:`_cell` quotes the same with the value put in)."""
@@ -611,6 +615,10 @@ class Vectorised(Joined):
             tuple[int, str, bool], tuple[bool | None, tuple[tuple[int, int, int, int], ...]]
         ] = {}
         """:meth:`_day_row` by moment, mode and whether it is an entry's."""
+        self._last_moments: tuple[frozenset[str], pl.DataFrame] | None = None
+        self._last_days: tuple[frozenset[tuple[int, str, bool]], _DayColumns | None] | None = None
+        """The last result of :meth:`_moments` and of :meth:`_day_columns`, by what they were
+        asked (the blocks of a file mostly meet the same dates as the block before)."""
         self._review_frame: pl.DataFrame | None = None
         """:meth:`_review_columns` of the keys met so far."""
         self._info: pl.DataFrame | None = None
@@ -625,6 +633,9 @@ class Vectorised(Joined):
         self._missing_errors: dict[tuple[str, str], str | None] = {}
         """(code as written, HS revision) -> the error of a row of that code under that
         revision, the date as :data:`_DATE_MARK` (None: the reference path decides)."""
+        self._templates: pl.DataFrame | None = None
+        """The errors of :attr:`_missing_errors` that are not None, as a frame (code as
+        written, revision, template), added to as errors are met."""
         self._revisions: dict[int, str] = {}
         """Moment -> the title of the HTS revision in force ("" for none)."""
         self._intervals: _Intervals | None = None
@@ -636,11 +647,14 @@ class Vectorised(Joined):
         self._waited = threading.Event()
         """Set while this thread waits for a text made on another (see :func:`_text`)."""
 
-    def assess_blocks(self, parts: Iterator[Block | _Item], summary: Summary) -> Iterator[Output]:
+    def assess_blocks(
+        self, parts: Iterator[Block | _Item], summary: Summary, ahead: bool = False
+    ) -> Iterator[Output]:
         """As :meth:`assess`, rows read as :class:`tradecalc.batch.rows.Block` runs of simple
         lines (read and checked as columns, never row by row) and single rows. A block's
         text is made on other threads (:data:`TEXT_THREADS`) while the next block is
-        charged; under several regimes a block is charged in slices of about
+        charged, and (``ahead``: a read never waits for a writer) the block after is read
+        (:func:`_read_ahead`); under several regimes a block is charged in slices of about
         :data:`_RESULTS` results."""
         extra_at = tuple(self._at[name] for name in self.extra)
         sums: dict[tuple[str, str], list[int]] = {}
@@ -650,8 +664,10 @@ class Vectorised(Joined):
         per_row = max(1, len(self.views))  # results per row
         threads = TEXT_THREADS if per_row == 1 else 1
         later = ThreadPoolExecutor(threads, thread_name_prefix="tradecalc-text")
+        width = len(self.header)
+        read = _read_ahead(parts, width) if ahead else _read(parts, width)
         try:
-            for part in parts:
+            for part, cells in read:
                 if not isinstance(part, Block):
                     pending.append(part)
                     if len(pending) < self.chunk_size:
@@ -664,7 +680,7 @@ class Vectorised(Joined):
                     pending = []
                 if isinstance(part, Block):
                     most = _RESULTS // per_row if per_row > 1 else None
-                    for charged in self._block(part, later, most):
+                    for charged in self._block(part, cells, later, most):
                         if ready is not None:  # the slice before: its text made meanwhile
                             yield from self._merge(*ready, summary, extra_at, sums)
                         ready = charged
@@ -673,21 +689,21 @@ class Vectorised(Joined):
             if pending:
                 yield from self._chunk(pending, summary, extra_at, sums)
         finally:
+            read.close()  # stopped early: the read in hand ends now, not at exit
             later.shutdown(cancel_futures=True)
             _add_sums(summary, sums)
 
     def _block(
-        self, block: Block, later: Executor, most: int | None
+        self, block: Block, cells: pl.DataFrame | None, later: Executor, most: int | None
     ) -> Iterator[tuple[Charged | None, list[_Item]]]:
-        """A block's rows read into columns (once), charged as in :meth:`_chunk`
-        in slices of ``most`` rows (None: all at once), their text made by ``later``; each
-        slice with the rest of its rows (bad, or left to the reference path) for
-        :meth:`_merge`."""
-        width = len(self.header)
+        """A block's rows, read into columns (``cells``: None where its lines are uneven),
+        charged as in :meth:`_chunk` in slices of ``most`` rows (None: all at once), their
+        text made by ``later``; each slice with the rest of its rows (bad, or left to the
+        reference path) for :meth:`_merge`."""
         bad: list[_Item] = []
-        frame = _even_cells(block, width)
+        frame = cells
         if frame is None:  # a line of another number of cells, or a blank one
-            frame, bad = _cells_line_by_line(block, width)
+            frame, bad = _cells_line_by_line(block, len(self.header))
         step = most or max(1, frame.height)
         numbers = frame.get_column("number")
         for offset in range(0, max(1, frame.height), step):
@@ -812,7 +828,8 @@ class Vectorised(Joined):
         if self._packed is None:
             self._packed = self._packed_codes()
         asked = codes
-        codes = [c for c in asked if c not in self._known and c not in self._unknown]
+        new = set(asked).difference(self._known, self._unknown)
+        codes = [c for c in asked if c in new] if new else []
         route = self._packed[0]
         if codes and not route.is_empty():
             held = pl.DataFrame({"digits": codes}, schema={"digits": pl.String}).join(
@@ -938,6 +955,9 @@ class Vectorised(Joined):
         reference path says why."""
         import polars as pl
 
+        asked = frozenset(days)
+        if self._last_moments is not None and self._last_moments[0] == asked:
+            return self._last_moments[1]
         rows = []
         for day in days:
             entry = self._entry(day) if day else None
@@ -950,7 +970,7 @@ class Vectorised(Joined):
             for place, view in enumerate(self.views):
                 when = (micros_of(view.as_of), format_when(view.as_of))
                 rows.append((day, place, view.id, *when, False, low, len(self.views)))
-        return pl.DataFrame(
+        found = pl.DataFrame(
             rows,
             schema={
                 "day_": pl.String, "view": pl.Int64, "regime": pl.String, "micros": pl.Int64,
@@ -958,6 +978,8 @@ class Vectorised(Joined):
             },
             orient="row",
         )  # fmt: skip
+        self._last_moments = (asked, found)
+        return found
 
     def _day(self, micros: int, mode: str, dated: bool) -> tuple[FeesAt, tuple[str, ...]] | None:
         """The fees at a moment for a mode and the review items they and the day add (an
@@ -977,15 +999,19 @@ class Vectorised(Joined):
             return None
         return found[0], (*found[0][1], *found[1])
 
-    def _day_columns(
-        self, keys: list[tuple[int, str, bool]]
-    ) -> tuple[pl.DataFrame, int, int] | None:
+    def _day_columns(self, keys: list[tuple[int, str, bool]]) -> _DayColumns | None:
         """The fees of each (moment, mode, entry's day or not) of ``keys`` as columns:
         ``micros``, ``mode_``, ``dated``, ``plain_day`` (the day adds no review item) and
         per fee slot ``fnN``, ``fkN``, ``loN``, ``hiN`` (rate ``fn / fk``, minimum and
         maximum cents, -1 for none; an empty slot charges 0); the number of slots and the
         largest fee rate numerator. Days whose fee bounds are not whole cents are left out
         (None: all of them)."""
+        asked = frozenset(keys)
+        if self._last_days is None or self._last_days[0] != asked:
+            self._last_days = (asked, self._new_day_columns(keys))
+        return self._last_days[1]
+
+    def _new_day_columns(self, keys: list[tuple[int, str, bool]]) -> _DayColumns | None:
         import polars as pl
 
         if len(self._day_rows) > 100_000:
@@ -1059,7 +1085,7 @@ class Vectorised(Joined):
                 orient="row",
             )  # fmt: skip
             found = pl.concat([found, by_review]) if by_review is not None else found
-            kept = found if kept is None else pl.concat([kept, found])
+            kept = found if kept is None else pl.concat([kept, found], rechunk=True)
         self._review_frame = kept
         return kept
 
@@ -1362,6 +1388,7 @@ class Vectorised(Joined):
         code = f"c{self._at['hs']}"
         if len(self._missing_errors) > 200_000:
             self._missing_errors.clear()
+            self._templates = None
         if len(self._revisions) > 100_000:
             self._revisions.clear()
         try:
@@ -1377,6 +1404,7 @@ class Vectorised(Joined):
             on="micros",
         ).filter((pl.col("rev") != "") & (pl.col("as_of").str.len_chars() == len(_DATE_MARK)))
         keys = frame.group_by(code, "digits", "rev").agg(pl.col("micros").first())
+        new: list[tuple[str, str, str]] = []
         for text, digits, rev, micros in keys.iter_rows():
             if (text, rev) in self._missing_errors:
                 continue
@@ -1391,11 +1419,14 @@ class Vectorised(Joined):
                 if failure_reason(UsageError(reason)) != reason:
                     reason = None  # shortened: each row its own
             self._missing_errors[(text, rev)] = reason
-        templates = pl.DataFrame(
-            [(*k, t) for k, t in self._missing_errors.items() if t is not None],
-            schema={code: pl.String, "rev": pl.String, "template": pl.String},
-            orient="row",
-        )
+            if reason is not None:
+                new.append((text, rev, reason))
+        templates = self._templates
+        if new or templates is None:
+            schema = {code: pl.String, "rev": pl.String, "template": pl.String}
+            added = pl.DataFrame(new, schema=schema, orient="row")
+            templates = added if templates is None else pl.concat([templates, added], rechunk=True)
+            self._templates = templates
         found_errors = (
             frame.join(templates, on=[code, "rev"])
             .select(
@@ -1450,6 +1481,58 @@ def _packed_info(packed: SummaryColumns) -> tuple[pl.DataFrame, set[int]]:
 _BLANK_LINE = re.compile("\n\n")
 """A blank line within a block (a pattern's search skips to each ``\\n\\n`` faster than
 ``in`` does on text where every line ends in ``\\n``)."""
+
+
+def _read(
+    parts: Iterator[Block | _Item], width: int
+) -> Generator[tuple[Block | _Item, pl.DataFrame | None]]:
+    """Each part of ``parts``, a block with its cells (:func:`_even_cells`)."""
+    for part in parts:
+        yield part, _even_cells(part, width) if isinstance(part, Block) else None
+
+
+def _read_ahead(
+    parts: Iterator[Block | _Item], width: int
+) -> Generator[tuple[Block | _Item, pl.DataFrame | None]]:
+    """As :func:`_read`, with the parts read and each block's cells parsed on a thread of
+    its own, the next while the caller works on the one before; the rows after the blocks
+    come on the caller's thread. For parts whose reads never wait for a writer: a caller
+    that stops early waits for the read in hand to end."""
+    asked: queue.SimpleQueue[bool] = queue.SimpleQueue()
+    done: queue.SimpleQueue[tuple[Block | _Item | None, pl.DataFrame | None] | BaseException]
+    done = queue.SimpleQueue()
+
+    def read() -> None:
+        while asked.get():
+            try:
+                part = next(parts, None)
+                done.put((part, _even_cells(part, width) if isinstance(part, Block) else None))
+            except BaseException as exc:  # raised by the caller, in its own thread
+                done.put(exc)
+                return
+            if not isinstance(part, Block):
+                return
+
+    # a daemon: a caller never closed (at exit) leaves it waiting to be asked
+    reader = threading.Thread(target=read, name="tradecalc-read", daemon=True)
+    reader.start()
+    asked.put(True)
+    try:
+        while True:
+            found = done.get()
+            if isinstance(found, BaseException):
+                raise found
+            part, cells = found
+            if not isinstance(part, Block):
+                break
+            asked.put(True)
+            yield part, cells
+    finally:
+        asked.put(False)
+        reader.join()  # not in polars (nor reading) as the interpreter ends
+    if part is not None:
+        yield part, None
+        yield from ((rest, None) for rest in parts)
 
 
 def _even_cells(block: Block, width: int) -> pl.DataFrame | None:
@@ -1569,10 +1652,11 @@ class _Intervals:
                     {"digits": codes, "position": range(first, first + len(codes))},
                     schema={"digits": pl.String, "position": pl.Int64},
                 ),
-            ]
+            ],
+            rechunk=True,
         )
         found = found.select((pl.col("code") + first).alias("position"), "start", "layer")
-        self._kept = pl.concat([self._kept, found])
+        self._kept = pl.concat([self._kept, found], rechunk=True)
         self._keys = self._keyed()
         if not self._keys.is_sorted():  # a code's intervals out of order: put them in order
             self._kept = self._kept.sort("position", "start")

@@ -214,6 +214,8 @@ class Rows:
     order of ``header``: the batch reads those (cheaper than a mapping per row); and, read
     from a :class:`tradecalc.core.files.LineReader`, as ``blocks``: :class:`Block` runs of
     simple lines, then the rest as in ``cells`` (for a columnar reader). Read one of them.
+    ``ahead``: ``blocks`` may be read ahead of their use (from a regular file or memory, a
+    read never waits for a writer, so a stop never waits for a read).
     """
 
     extra: tuple[str, ...]
@@ -221,6 +223,7 @@ class Rows:
     header: tuple[str, ...] = ()
     cells: Iterator[_Item] | None = None
     blocks: Iterator[Block | _Item] | None = None
+    ahead: bool = False
 
 
 def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
@@ -291,7 +294,8 @@ def read_csv(handle: Iterable[str], what: str | None = None) -> Rows:
             )
 
     rows = cells()
-    return Rows(extra, items(rows), tuple(names), rows, source())
+    ahead = isinstance(handle, LineReader) and not handle.waits
+    return Rows(extra, items(rows), tuple(names), rows, source(), ahead)
 
 
 def simple_cells(line: str) -> list[str]:

@@ -236,7 +236,7 @@ def _progress(size: int, show: bool) -> "Iterator[Callable[[LineReader], None] |
 
     With the input's ``size`` known (a regular file) the bar is the share of its bytes read;
     otherwise (a pipe) it counts the lines read. Input is read as rows are assessed (ahead
-    by at most a few chunks with ``--jobs``), so either follows the work done. Nothing is
+    by a block, or a few chunks with ``--jobs``), so either follows the work done. Nothing is
     shown when ``show`` is false (stderr is not a terminal).
     """
     if not show:

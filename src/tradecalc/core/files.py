@@ -308,6 +308,16 @@ class LineReader:
         self._sniff = True  # the byte-order mark is still to be looked for
         self._eof = False
 
+    @property
+    def waits(self) -> bool:
+        """Whether a read may wait for a writer: the stream is a pipe, a FIFO, a socket or a
+        terminal, not a regular file (nor bytes in memory)."""
+        try:
+            mode = os.fstat(self.stream.fileno()).st_mode
+        except (OSError, ValueError, io.UnsupportedOperation):
+            return False  # no descriptor: in memory
+        return not (stat.S_ISREG(mode) or stat.S_ISBLK(mode))
+
     def _read(self) -> bytes:
         if self._eof:
             return b""
