@@ -1012,6 +1012,7 @@ class Vectorised(Joined):
         return self._last_days[1]
 
     def _new_day_columns(self, keys: list[tuple[int, str, bool]]) -> _DayColumns | None:
+        """:meth:`_day_columns` of keys other than those asked just before."""
         import polars as pl
 
         if len(self._day_rows) > 100_000:
@@ -1485,7 +1486,7 @@ _BLANK_LINE = re.compile("\n\n")
 
 def _read(
     parts: Iterator[Block | _Item], width: int
-) -> Generator[tuple[Block | _Item, pl.DataFrame | None]]:
+) -> Generator[tuple[Block | _Item, pl.DataFrame | None], None, None]:
     """Each part of ``parts``, a block with its cells (:func:`_even_cells`)."""
     for part in parts:
         yield part, _even_cells(part, width) if isinstance(part, Block) else None
@@ -1493,7 +1494,7 @@ def _read(
 
 def _read_ahead(
     parts: Iterator[Block | _Item], width: int
-) -> Generator[tuple[Block | _Item, pl.DataFrame | None]]:
+) -> Generator[tuple[Block | _Item, pl.DataFrame | None], None, None]:
     """As :func:`_read`, with the parts read and each block's cells parsed on a thread of
     its own, the next while the caller works on the one before; the rows after the blocks
     come on the caller's thread. For parts whose reads never wait for a writer: a caller
