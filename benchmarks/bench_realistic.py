@@ -94,8 +94,12 @@ def _child(cmd: list[str], env: dict[str, str], stdout: int | None = None) -> tu
 
 
 WARM_RUNS = 5
-"""Warm runs of the batch, and rounds of batch against the peer: the machine's speed drifts
-by a third within an hour, so one run is not a figure."""
+"""Warm runs of the batch: the machine's speed drifts by a third within an hour, so one run
+is not a figure."""
+PEER_ROUNDS = 15
+"""Rounds of batch against the peer (each runs batch with ``-o``, the peer and batch to
+stdout): a round's ratio varies by about a tenth on this machine, so the median of five
+rounds read anywhere from 0.98x to 1.21x across runs of the same code."""
 
 
 def run_batch(
@@ -446,7 +450,7 @@ def main(check_all: bool = True, generated_rows: int = 0) -> None:
     if peer and whole:
         rounds = []  # batch and peer alternated, a ratio per round: drift in speed cancels
         piped = []  # and batch writing to stdout, the file not fsynced (as the peer's)
-        for _ in range(WARM_RUNS):
+        for _ in range(PEER_ROUNDS):
             ours, _ = run_batch(shipments, result, env)
             ours_cpu = CPU[0]
             written = result.read_bytes()
@@ -467,7 +471,7 @@ def main(check_all: bool = True, generated_rows: int = 0) -> None:
         print(
             f"peer end to end (a fresh process: DuckDB imported, the shipments read, the "
             f"recipe run, its result file written, as batch is measured), median of "
-            f"{WARM_RUNS} rounds alternating with batch: {peer_wall:.2f} s wall, CPU "
+            f"{PEER_ROUNDS} rounds alternating with batch: {peer_wall:.2f} s wall, CPU "
             f"{peer_cpu:.2f} s\n"
             f"  ratio tradecalc batch (warm) / peer, both end to end, median of the rounds' "
             f"ratios: {ratio:.2f}x wall ({verdict} <= 1x; fastest round "
