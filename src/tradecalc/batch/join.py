@@ -953,11 +953,15 @@ class Vectorised(Joined):
         left to the reference path); with it, every row under each regime, at the regime's
         own moment. Dates not parsed (or before the table's start) are left out: the
         reference path says why."""
+        asked = frozenset(days)
+        if self._last_moments is None or self._last_moments[0] != asked:
+            self._last_moments = (asked, self._new_moments(days))
+        return self._last_moments[1]
+
+    def _new_moments(self, days: list[str]) -> pl.DataFrame:
+        """:meth:`_moments` of days other than those asked just before."""
         import polars as pl
 
-        asked = frozenset(days)
-        if self._last_moments is not None and self._last_moments[0] == asked:
-            return self._last_moments[1]
         rows = []
         for day in days:
             entry = self._entry(day) if day else None
@@ -970,7 +974,7 @@ class Vectorised(Joined):
             for place, view in enumerate(self.views):
                 when = (micros_of(view.as_of), format_when(view.as_of))
                 rows.append((day, place, view.id, *when, False, low, len(self.views)))
-        found = pl.DataFrame(
+        return pl.DataFrame(
             rows,
             schema={
                 "day_": pl.String, "view": pl.Int64, "regime": pl.String, "micros": pl.Int64,
@@ -978,8 +982,6 @@ class Vectorised(Joined):
             },
             orient="row",
         )  # fmt: skip
-        self._last_moments = (asked, found)
-        return found
 
     def _day(self, micros: int, mode: str, dated: bool) -> tuple[FeesAt, tuple[str, ...]] | None:
         """The fees at a moment for a mode and the review items they and the day add (an
@@ -1489,7 +1491,12 @@ def _read(
 ) -> Generator[tuple[Block | _Item, pl.DataFrame | None], None, None]:
     """Each part of ``parts``, a block with its cells (:func:`_even_cells`)."""
     for part in parts:
-        yield part, _even_cells(part, width) if isinstance(part, Block) else None
+        yield _with_cells(part, width)
+
+
+def _with_cells(part: Block | _Item, width: int) -> tuple[Block | _Item, pl.DataFrame | None]:
+    """``part``, with its cells if it is a block (:func:`_even_cells`)."""
+    return part, _even_cells(part, width) if isinstance(part, Block) else None
 
 
 def _read_ahead(
@@ -1507,7 +1514,7 @@ def _read_ahead(
         while asked.get():
             try:
                 part = next(parts, None)
-                done.put((part, _even_cells(part, width) if isinstance(part, Block) else None))
+                done.put(_with_cells(part, width) if part is not None else (None, None))
             except BaseException as exc:  # raised by the caller, in its own thread
                 done.put(exc)
                 return
