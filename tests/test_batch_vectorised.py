@@ -77,13 +77,7 @@ def render(
     found = batch_join.assess_joined(
         schedule, rows, tables, FxTable(), summary, views, PROVENANCE, vectorised
     )
-    for item in found:
-        if isinstance(item, batch.RowError):
-            errors.append(item)
-        elif isinstance(item, bytes):
-            out.write(item.decode())
-        else:
-            writer.write(item)
+    batch.write_results(found, writer, errors.append)
     return out.getvalue(), errors, summary
 
 
@@ -104,6 +98,11 @@ def charge_rows(schedule: Schedule, tables: Tables, rows: list[list[str]]) -> ba
     charged = joined._charge(items)  # type: ignore[arg-type]
     assert charged is not None
     return charged
+
+
+def text_data(charged: batch_join.Charged) -> bytes:
+    """The CSV lines of the rows ``charged``, their text's parts made and joined."""
+    return b"".join(batch_join._wait_text(made, None).data for made in charged.made)
 
 
 DAY = st.integers(0, 800).map(lambda n: (date(2024, 12, 1) + timedelta(days=n)).isoformat())
@@ -144,6 +143,7 @@ def shipments(draw: st.DrawFn, codes: list[str]) -> list[list[str]]:
     block=st.sampled_from([None, 60, 500, 1 << 22]),
     end=st.sampled_from(["\n", "\r\n"]),
     ahead=st.booleans(),
+    part=st.sampled_from([1, 2, 5, 16_384]),
 )
 def test_vectorised_output_is_byte_identical(
     world: tuple[Schedule, Tables, list[str]],
@@ -152,14 +152,16 @@ def test_vectorised_output_is_byte_identical(
     block: int | None,
     end: str,
     ahead: bool,
+    part: int,
 ) -> None:
     """Plain, engine, undated, claimed, ragged, blank and quoted rows interleaved, in chunks
-    and in blocks of simple lines (read ahead or not), against the reference path reading
-    the csv module's records."""
+    and in blocks of simple lines (read ahead or not), the text in parts of ``part`` rows,
+    against the reference path reading the csv module's records."""
     schedule, tables, codes = world
     text = table_text(data.draw(shipments(codes)), end)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batch_join.Vectorised, "chunk_size", size)
+        patch.setattr(batch_join, "_TEXT_ROWS", part)
         fast = render(schedule, tables, text, True, block, ahead=ahead)
     reference = render(schedule, tables, text, False)
     assert fast[0] == reference[0]
@@ -211,7 +213,7 @@ def test_vectorised_sample_of_every_date(world: tuple[Schedule, Tables, list[str
     ]
     text = table_text(rows)
     charged = charge_rows(schedule, tables, rows)
-    assert charged.text().numbers.len() >= len(rows) // 2
+    assert charged.charged.height >= len(rows) // 2
     fast = render(schedule, tables, text, True)
     assert fast == render(schedule, tables, text, False)
     assert render(schedule, tables, text, True, 1 << 16) == fast
@@ -248,7 +250,7 @@ def test_jsonl_input_takes_the_reference_path(world: tuple[Schedule, Tables, lis
             )
         )
     assert found[0] == found[1]
-    assert not any(isinstance(item, bytes) for item in found[0])
+    assert all(isinstance(item, (batch.ResultRow, batch.RowError)) for item in found[0])
 
 
 def test_a_cached_table_charges_from_its_columns_and_summaries(
@@ -356,7 +358,7 @@ def test_the_join_prices_only_what_its_one_rule_allows(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batch_join, "join_rule", lambda: strict)
         charged = charge_rows(schedule, tables, rows)
-        priced = set(charged.text().numbers.to_list())
+        priced = set(charged.charged.get_column("number").to_list())
         assert priced and all(rows[n - 1][4] == "800.01" and rows[n - 1][6] == "" for n in priced)
         assert render(schedule, tables, text, True) == reference
         assert render(schedule, tables, text, False) == reference
@@ -375,13 +377,13 @@ def test_values_of_trillions_are_charged_as_columns_and_summed_exactly(
         for i in range(count)
     ]
     charged = charge_rows(schedule, tables, rows)
-    text = charged.text()
-    assert text.numbers.len() == count and not charged.errors
-    lines = list(csv.reader(io.StringIO(text.data.decode())))
+    assert charged.charged.height == count and not charged.errors
+    assert len(charged.made) == -(-count // batch_join._TEXT_ROWS)  # in parts
+    lines = list(csv.reader(io.StringIO(text_data(charged).decode())))
     at = {name: i for i, name in enumerate(["row", "sku", "note", *batch.RESULT_COLUMNS])}
     duty = sum(int(line[at["duty"]].replace(".", "")) for line in lines)
     assert sum(int(line[at["customs_value"]].replace(".", "")) for line in lines) > 2**63
-    ((_, results, _, customs, charged_duty),) = text.totals
+    ((_, results, _, customs, charged_duty),) = charged.counts.totals
     assert (results, customs, charged_duty) == (count, count * value * 100, duty)
 
 
@@ -485,7 +487,7 @@ def test_reference_lines_go_where_a_stable_sort_by_number_puts_them(
     merged = text.with_lines([n for n, _ in others], lines)
     both = [(n, f"{n},{c},é\n") for n, c in charged] + [(n, f"{n},{c}\n") for n, c in others]
     assert merged.decode() == "".join(line for _, line in sorted(both, key=lambda p: p[0]))
-    assert text.rows == len({n for n, _ in charged})
+    assert batch_join._counts(frame).rows == len({n for n, _ in charged})
 
 
 @given(st.lists(st.integers(0, 10**17), max_size=50))
@@ -520,7 +522,7 @@ def test_rows_within_de_minimis_and_codes_not_in_force_are_columns_work(
     unknown = {n for n, row in enumerate(rows, start=1) if row[1] == "0708209010"}
     assert {e.row for e in charged.errors} == unknown
     assert all("is not in the US tariff schedule in force on" in e.reason for e in charged.errors)
-    lines = charged.text().data.decode().split("\n")[:-1]
+    lines = text_data(charged).decode().split("\n")[:-1]
     within = [line for line in lines if "is within de minimis" in line]
     assert within and all(",2025-01-15," in line or ",2025-04-10," in line for line in within)
     assert "value 12.34 USD is within de minimis" in "".join(within)
@@ -706,6 +708,67 @@ def test_reading_ahead_gives_the_parts_in_order_and_stops_with_its_caller(
     expected = numbered[: min([len(numbered), *(n for n in (fail, stop) if n is not None)])]
     if plain_error is None:
         assert [part for part, _ in plain] == expected
+
+
+def _writing() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "tradecalc-write"]
+
+
+@given(
+    chunks=st.lists(
+        st.tuples(st.binary(max_size=12), st.sampled_from(["bytes", "made", "fails"])),
+        max_size=12,
+    ),
+    early=st.booleans(),
+    queued=st.integers(1, 3),
+)
+def test_the_writer_writes_chunks_in_order_and_raises_the_first_error(
+    chunks: list[tuple[bytes, str]], early: bool, queued: int
+) -> None:
+    """Chunks given as bytes or as what makes them (or fails to) are written in order, on a
+    thread of their own, up to the first failure, whose error the caller gets (from a later
+    chunk or from the finish); stopped early, a prefix of them is written; no writing
+    thread is left."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    writer = batch.ResultWriter(stream, "csv", (), header=False, queued=queued)
+    failures: list[OSError] = []
+
+    def chunk(data: bytes, kind: str) -> batch.Chunk:
+        if kind == "bytes":
+            return data
+        if kind == "made":
+            return lambda: data
+        failure = OSError(f"chunk {len(failures)} failed")
+        failures.append(failure)
+
+        def fails() -> bytes:
+            raise failure
+
+        return fails
+
+    given_chunks = [chunk(data, kind) for data, kind in chunks]
+    first = next((i for i, (_, kind) in enumerate(chunks) if kind == "fails"), len(chunks))
+    expected = b"".join(data for data, _ in chunks[:first])
+    raised: BaseException | None = None
+    try:
+        for made in given_chunks:
+            writer.write_chunk(made)
+        if early:
+            raised = writer.wait()
+        else:
+            writer.finish()
+    except OSError as exc:
+        raised = exc
+    finally:
+        writer.wait()
+    assert not _writing()
+    if early:
+        assert expected.startswith(raw.getvalue())
+        assert raised is None or raised is failures[0]
+    else:
+        assert raw.getvalue() == expected
+        assert raised is (failures[0] if failures else None)
 
 
 def test_reads_from_pipes_are_not_read_ahead(tmp_path: Path) -> None:

@@ -106,7 +106,8 @@ def run_columns(
     a block (or a run of single rows) per task; same output, order and summary as one
     process. The workers are forked before this process has used polars."""
     summary = Summary()
-    writer = ResultWriter(out, "csv", extra, provenance=provenance)
+    # a block's output is tens of MB: one waiting at most
+    writer = ResultWriter(out, "csv", extra, provenance=provenance, queued=1)
 
     def take(data: bytes, errors: list[RowError], part: Summary) -> None:
         writer.write_chunk(data)
@@ -115,7 +116,7 @@ def run_columns(
 
     job = _Job(schedule, views, rates, header, extra)
     pool = _pool(jobs, _start_columns, (job, provenance, data_sha256), "fork")
-    try:  # a block's output is tens of MB: one waiting at most
+    try:
         _in_order(pool, _charge_columns, _tasks(parts, CHUNK_ROWS), jobs + 1, take)
         writer.finish()
     finally:

@@ -35,6 +35,7 @@ import csv
 import itertools
 import json
 import os
+import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -897,6 +898,10 @@ def _named_views(schedule: Schedule) -> tuple[RegimeView, ...]:
 # ----------------------------------------------------------------------------- writing
 
 
+Chunk = bytes | Callable[[], bytes]
+"""UTF-8 CSV text of whole rows, or what makes it (or waits for it to be made)."""
+
+
 class ResultWriter:
     """Write result rows as CSV or JSONL to an open text stream."""
 
@@ -907,45 +912,48 @@ class ResultWriter:
         extra: Sequence[str],
         header: bool = True,
         provenance: tuple[str, str] = ("", ""),
+        queued: int = 8,
     ) -> None:
-        """``provenance``: the data version and sha256 (:data:`PROVENANCE_COLUMNS`)."""
+        """``provenance``: the data version and sha256 (:data:`PROVENANCE_COLUMNS`);
+        ``queued``: the most chunks waiting to be written (see :meth:`write_chunk`)."""
         self._stream = stream
         self._provenance = provenance
         self._jsonl = fmt == "jsonl"
         self._columns = output_columns(extra)
         self._bytes = _utf8_bytes(stream)
-        self._writing: _Write | None = None
+        self._writing: _Writer | None = None
+        self._queued = queued
         self._csv: Any = None
         if not self._jsonl:
             self._csv = csv.writer(stream, lineterminator="\n")
             if header:
                 self._csv.writerow(self._columns)
 
-    def write_chunk(self, data: bytes) -> None:
+    def write_chunk(self, data: Chunk) -> None:
         """Write UTF-8 CSV text of whole rows made elsewhere (the vectorised path's): onto
         the byte stream under the text stream when that is what the text would become, by
-        a thread of its own while the next rows are assessed (one write at a time:
-        :meth:`finish` waits for it and raises its error); else as text."""
+        a thread of its own while the next rows are assessed (:class:`_Writer`: an earlier
+        chunk's error is raised here); else as text."""
         if self._bytes is None:
-            self._stream.write(data.decode())
+            self._stream.write((data if isinstance(data, bytes) else data()).decode())
             return
-        self.finish()
-        self._stream.flush()
-        self._writing = _Write(self._bytes, data)
+        if self._writing is None:
+            self._stream.flush()
+            self._writing = _Writer(self._bytes, self._queued)
+        self._writing.put(data)
 
     def finish(self) -> None:
-        """Wait for the write in flight; raise its error."""
-        error = self.wait()
+        """Wait for the chunks given to be written; raise a write's error."""
+        writing, self._writing = self._writing, None
+        error = None if writing is None else writing.end(drop=False)
         if error is not None:
             raise error
 
     def wait(self) -> BaseException | None:
-        """Wait for the write in flight; its error, if any."""
+        """Wait for the write in flight, dropping the chunks not yet written (stopped
+        early); a write's error, if any."""
         writing, self._writing = self._writing, None
-        if writing is None:
-            return None
-        writing.join()
-        return writing.error
+        return None if writing is None else writing.end(drop=True)
 
     def write(self, row: ResultRow) -> None:
         """Write one result row."""
@@ -959,23 +967,42 @@ class ResultWriter:
             self._csv.writerow((row.row, *row.passthrough, *row.values, *self._provenance))
 
 
-class _Write(threading.Thread):
-    """One write of bytes, by a thread of its own (the file system's time overlaps the
-    next rows' assessment); the error, if any, is kept for the caller to raise."""
+class _Writer(threading.Thread):
+    """Writes chunks in order, on a thread of its own (the file system's time overlaps the
+    making of the next rows; a chunk still to be made is made or waited for here), at most
+    ``queued`` chunks waiting; the first error is kept for the caller to raise, and the
+    chunks after it are dropped."""
 
-    def __init__(self, stream: IO[bytes], data: bytes) -> None:
+    def __init__(self, stream: IO[bytes], queued: int) -> None:
         super().__init__(name="tradecalc-write", daemon=True)
         self.stream = stream
-        self.data = data
+        self.chunks: queue.Queue[Chunk | None] = queue.Queue(queued)
         self.error: BaseException | None = None
+        self.dropping = False
         self.start()
 
+    def put(self, data: Chunk) -> None:
+        """``data`` to be written after the chunks before it (a write's error raised)."""
+        if self.error is not None:
+            raise self.error
+        self.chunks.put(data)
+
+    def end(self, drop: bool) -> BaseException | None:
+        """Wait for the chunks to be written (``drop``: for the write in flight, the others
+        dropped); the error, if any."""
+        self.dropping = drop
+        self.chunks.put(None)
+        self.join()
+        return self.error
+
     def run(self) -> None:
-        try:
-            self.stream.write(self.data)
-        except BaseException as exc:  # raised by the caller, in its own thread
-            self.error = exc
-        self.data = b""
+        while (data := self.chunks.get()) is not None:
+            if self.error is not None or self.dropping:
+                continue
+            try:
+                self.stream.write(data if isinstance(data, bytes) else data())
+            except BaseException as exc:  # raised by the caller, in its own thread
+                self.error = exc
 
 
 def _utf8_bytes(stream: IO[str]) -> IO[bytes] | None:
@@ -1042,7 +1069,7 @@ def run(
     summary = Summary()
     writer = ResultWriter(out, fmt, rows.extra, provenance=provenance)
     tables = _open_tables(schedule, base_rates, data_sha256)
-    results: Iterator[ResultRow | RowError | bytes]
+    results: Iterator[ResultRow | RowError | Chunk]
     if any(view.overrides or view.added for view in views):
         results = assess_rows(schedule, rows, views, fx, summary, base_rates, tables)
     else:
@@ -1058,7 +1085,7 @@ def run(
 
 
 def write_results(
-    results: Iterable[ResultRow | RowError | bytes],
+    results: Iterable[ResultRow | RowError | Chunk],
     writer: ResultWriter,
     on_error: Callable[[RowError], object] | None,
 ) -> None:
@@ -1069,10 +1096,10 @@ def write_results(
             if isinstance(item, RowError):
                 if on_error is not None:
                     on_error(item)
-            elif isinstance(item, bytes):
-                writer.write_chunk(item)
-            else:
+            elif isinstance(item, ResultRow):
                 writer.write(item)
+            else:
+                writer.write_chunk(item)
         writer.finish()
     finally:
         writer.wait()  # stopped by an error: the write in flight ends before the file goes
