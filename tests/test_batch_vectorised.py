@@ -102,7 +102,7 @@ def charge_rows(schedule: Schedule, tables: Tables, rows: list[list[str]]) -> ba
 
 def text_data(charged: batch_join.Charged) -> bytes:
     """The CSV lines of the rows ``charged``, their text's parts made and joined."""
-    return b"".join(batch_join._wait_text(made, None).data for made in charged.made)
+    return b"".join(batch_join._part_data(made, [], []) for made in charged.made)
 
 
 DAY = st.integers(0, 800).map(lambda n: (date(2024, 12, 1) + timedelta(days=n)).isoformat())
@@ -449,18 +449,13 @@ _CELL = st.text(st.characters(blacklist_characters="\n", blacklist_categories=["
 @given(
     st.lists(st.tuples(st.integers(1, 30), _CELL), max_size=12),
     st.lists(st.tuples(st.integers(1, 30), _CELL), max_size=6),
-    st.sampled_from(["always one expression", "while charged", "waited for"]),
 )
 def test_reference_lines_go_where_a_stable_sort_by_number_puts_them(
-    charged: list[tuple[int, str]], others: list[tuple[int, str]], made: str
+    charged: list[tuple[int, str]], others: list[tuple[int, str]]
 ) -> None:
     """The charged lines' text with other rows' lines spliced in at byte offsets (cells of
     any width in UTF-8) equals the lines of both sorted by row number, charged lines first
-    among equals: as a stable sort of the two runs concatenated. The same however the
-    text is made (as one expression, always or while the next rows are charged; or as
-    columns, when waited for)."""
-    import threading
-
+    among equals: as a stable sort of the two runs concatenated."""
     import polars as pl
 
     charged.sort(key=lambda pair: pair[0])
@@ -478,11 +473,7 @@ def test_reference_lines_go_where_a_stable_sort_by_number_puts_them(
                 "needs": pl.Int64, "cents": pl.Int64, "duty": pl.Int64},
     )  # fmt: skip
     parts = [pl.col("number").cast(pl.String), pl.col("cell"), pl.lit("é")]  # a literal too
-    waited = None if made == "always one expression" else threading.Event()
-    if made == "waited for":
-        assert waited is not None
-        waited.set()
-    text = batch_join._text(frame, parts, waited)
+    text = batch_join._text(frame, parts)
     lines = [f"{n},{c}\n" for n, c in others]
     merged = text.with_lines([n for n, _ in others], lines)
     both = [(n, f"{n},{c},é\n") for n, c in charged] + [(n, f"{n},{c}\n") for n, c in others]

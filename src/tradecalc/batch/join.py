@@ -651,8 +651,6 @@ class Vectorised(Joined):
         self._known: set[str] = set()
         self._packed: tuple[pl.DataFrame, pl.Series, pl.Series] | None = None
         """:meth:`_packed_codes`, read when first needed."""
-        self._waited = threading.Event()
-        """Set while this thread waits for a text made on another (see :func:`_text`)."""
 
     def assess_blocks(
         self, parts: Iterator[Block | _Item], summary: Summary, ahead: bool = False
@@ -795,7 +793,7 @@ class Vectorised(Joined):
         for made, start, end in zip(charged.made, starts, ends, strict=True):
             if charged.charged.height or end > start:
                 between = numbers[start:end], lines[start:end]
-                yield functools.partial(_part_data, made, charged.waited, *between)
+                yield functools.partial(_part_data, made, *between)
 
     def _tally_counts(
         self, counts: Counts, summary: Summary, sums: dict[tuple[str, str], list[int]]
@@ -1324,16 +1322,14 @@ class Vectorised(Joined):
             pl.lit("US"),
             pl.lit(self.tail),
         ]
-        single = len(self.views) < 2
-        waited = self._waited if single else None
-        step = _TEXT_ROWS if single else frame.height  # several regimes: slices already
+        step = _TEXT_ROWS if len(self.views) < 2 else frame.height  # else: slices already
         numbers = frame.get_column("number")
         made = tuple(
-            functools.partial(_text, frame.slice(start, step), parts, waited)
+            functools.partial(_text, frame.slice(start, step), parts)
             for start in range(0, frame.height, step)
         )
         splits = tuple(numbers.gather(list(range(step, frame.height, step))).to_list())
-        return Charged(numbers.to_frame(), made, _counts(frame), errors, waited, splits)
+        return Charged(numbers.to_frame(), made, _counts(frame), errors, splits)
 
     def _layer_info(self, layer_ids: list[int]) -> tuple[pl.DataFrame | None, list[int], int]:
         """What the money needs of the layer sets the table charges (of ``layer_ids`` and of
@@ -1777,55 +1773,27 @@ def _counts(frame: pl.DataFrame) -> Counts:
     return Counts(frame.get_column("number").n_unique(), found)
 
 
-def _text(frame: pl.DataFrame, parts: list[pl.Expr], waited: threading.Event | None) -> Text:
+def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
     """:class:`Text` of the charged rows of ``frame`` (by number), a line of ``parts`` each
-    (each part is already a CSV cell).
-
-    Started while the main thread charges the next rows (``waited`` not set; None: always,
-    as for the small slices of several regimes), the lines are one expression joined into
-    one string on this thread, leaving polars' threads to the charging. Started once the
-    writer waits for it, each part is a column, made side by side on polars' threads, and
-    polars' CSV writer writes them without quoting (the realistic file's last block)."""
+    (each part is already a CSV cell): one expression joined into one string on this
+    thread, leaving polars' threads to the charging."""
     import polars as pl
 
+    joined = pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")])
+    line = frame.select(joined).to_series()
     numbers = frame.get_column("number")
-    if waited is None or not waited.is_set():
-        end = pl.lit("\n")
-        line = frame.select(pl.concat_str([pl.concat_str(parts, separator=","), end])).to_series()
-        ends = line.str.len_bytes().cast(pl.Int64).cum_sum()
-        data = bytes(line.str.join("").cast(pl.Binary).item())
-    else:
-        cells = frame.select(part.alias(f"p{i}") for i, part in enumerate(parts))
-        widths = pl.sum_horizontal(pl.col(name).str.len_bytes() for name in cells.columns)
-        ends = cells.select((widths.cast(pl.Int64) + len(parts)).cum_sum()).to_series()
-        written = io.BytesIO()
-        cells.write_csv(written, include_header=False, quote_style="never", line_terminator="\n")
-        data = written.getvalue()
+    ends = line.str.len_bytes().cast(pl.Int64).cum_sum()
+    data = bytes(line.str.join("").cast(pl.Binary).item())
     return Text(numbers, ends, data)
 
 
-def _wait_text(made: Future[Text] | Callable[[], Text], waited: threading.Event | None) -> Text:
-    """The :class:`Text` ``made``: made now, or waited for (``waited`` set meanwhile, unless
-    it is already made)."""
-    make = made.result if isinstance(made, Future) else made
-    if waited is None or (isinstance(made, Future) and made.done()):
-        return make()
-    waited.set()
-    try:
-        return make()
-    finally:
-        waited.clear()
-
-
 def _part_data(
-    made: Future[Text] | Callable[[], Text],
-    waited: threading.Event | None,
-    numbers: list[int],
-    lines: list[str],
+    made: Future[Text] | Callable[[], Text], numbers: list[int], lines: list[str]
 ) -> bytes:
-    """The data of the :class:`Text` ``made`` (:func:`_wait_text`) with ``lines`` of the
-    reference path (rows ``numbers``) in their places (:meth:`Text.with_lines`)."""
-    return _wait_text(made, waited).with_lines(numbers, lines)
+    """The data of the :class:`Text` ``made`` (made now, or waited for) with ``lines`` of
+    the reference path (rows ``numbers``) in their places (:meth:`Text.with_lines`)."""
+    text = made.result() if isinstance(made, Future) else made()
+    return text.with_lines(numbers, lines)
 
 
 def _done(made: _T) -> Future[_T]:
@@ -1846,8 +1814,6 @@ class Charged(NamedTuple):
     """The text's parts, in row order (a part can be written while the next is made)."""
     counts: Counts
     errors: list[RowError]
-    waited: threading.Event | None = None
-    """Set while a part of the text is waited for (see :func:`_text`)."""
     splits: tuple[int, ...] = ()
     """The first row number of each part after the first."""
 
