@@ -539,9 +539,9 @@ _SPECIALS_CLASS = (
 )
 """A regular expression of one character of :data:`_SPECIALS`."""
 TEXT_THREADS = 2
-"""Threads making the charged blocks' text while the next blocks are charged (one under
-several regimes, whose slices keep memory bounded): with two, two parts of a text are made
-side by side once the charging is done."""
+"""Threads making the charged blocks' text, part by part, while the next blocks are charged
+(one under several regimes, whose slices keep memory bounded): with two, the last block's
+parts are made two at a time once the charging is done."""
 
 _TEXT_ROWS = 16_384
 """Rows of a part of a block's text: a part is written while the next is made. On the

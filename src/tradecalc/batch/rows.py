@@ -902,6 +902,11 @@ Chunk = bytes | Callable[[], bytes]
 """UTF-8 CSV text of whole rows, or what makes it (or waits for it to be made)."""
 
 
+def _made(chunk: Chunk) -> bytes:
+    """The text of ``chunk``, made now if it is not yet."""
+    return chunk if isinstance(chunk, bytes) else chunk()
+
+
 class ResultWriter:
     """Write result rows as CSV or JSONL to an open text stream."""
 
@@ -935,7 +940,7 @@ class ResultWriter:
         a thread of its own while the next rows are assessed (:class:`_Writer`: an earlier
         chunk's error is raised here); else as text."""
         if self._bytes is None:
-            self._stream.write((data if isinstance(data, bytes) else data()).decode())
+            self._stream.write(_made(data).decode())
             return
         if self._writing is None:
             self._stream.flush()
@@ -1000,7 +1005,7 @@ class _Writer(threading.Thread):
             if self.error is not None or self.dropping:
                 continue
             try:
-                self.stream.write(data if isinstance(data, bytes) else data())
+                self.stream.write(_made(data))
             except BaseException as exc:  # raised by the caller, in its own thread
                 self.error = exc
 
