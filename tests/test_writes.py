@@ -336,13 +336,13 @@ def test_a_failed_write_says_why_and_keeps_the_previous_file(
     assert _temps(tmp_path) == []
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 256 KiB tmpfs of the test's own (root, where ``mount`` works), unmounted after."""
-    folder = tmp_path / "disk"
+@contextlib.contextmanager
+def _tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` of the test's own at ``folder`` (root, where ``mount`` works),
+    unmounted after."""
     folder.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
         capture_output=True,
         check=False,
     )
@@ -352,6 +352,13 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs of the test's own."""
+    with _tmpfs(tmp_path / "disk", "256k") as folder:
+        yield folder
 
 
 def _fill(folder: Path) -> None:
@@ -528,3 +535,26 @@ def test_a_batch_onto_a_really_full_disk_is_one_line(small_disk: Path, tmp_path:
     assert "Traceback" not in done.stderr
     assert target.read_text(encoding="utf-8") == "previous\n"
     assert _temps(small_disk) == []
+
+
+def test_a_batch_whose_disk_fills_after_some_parts_is_one_line(tmp_path: Path) -> None:
+    """The results of one block are written part by part while later parts are made: a
+    disk that fills up after the first parts is the command's one line, the parts after
+    it are not written, and the previous results stay."""
+    pytest.importorskip("polars", reason="the parts are the vectorised path's")
+    from tradecalc.batch.join import _TEXT_ROWS
+
+    shipments = _batch_input(tmp_path, 4 * _TEXT_ROWS)  # one block, four parts of ~3.5 MB
+    env = {**os.environ, "TRADECALC_CACHE_DIR": str(tmp_path / "cache")}
+    with _tmpfs(tmp_path / "disk", "6m") as disk:
+        target = disk / "out.csv"
+        target.write_text("previous\n", encoding="utf-8")
+        done = run_child(["batch", str(shipments), "-o", str(target)], env=env)
+        assert done.returncode == 1, done
+        assert done.stderr.startswith(f"tradecalc: error: cannot write {target}: the disk is full")
+        assert done.stderr.count("\n") == 1
+        assert target.read_text(encoding="utf-8") == "previous\n"
+        assert _temps(disk) == []
+        free = run_child(["batch", str(shipments), "-o", str(tmp_path / "all.csv")], env=env)
+        assert free.returncode == 0, free  # the same run where there is room
+        assert (tmp_path / "all.csv").stat().st_size > 2 * 6 * 2**20
