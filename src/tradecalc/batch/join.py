@@ -1231,7 +1231,8 @@ class Vectorised(Joined):
         fee_days = self._day_columns(frame.select("micros", "mode_", "dated").unique().rows())
         unknown = pl.col("layer").is_null() | pl.col("layer").is_in(no_base)
         errors = self._missing(frame.filter(unknown & pl.col("dated")))
-        frame = frame.filter(~unknown)  # under a regime: the row goes to the reference path
+        # the other rows of unknown layer sets (under a regime: the reference path's) are
+        # left out by the join with ``info``, which holds none of them
         if info is None or fee_days is None:
             return Charged.bad(errors) if errors else None
         days_ok, fee_width, biggest = fee_days
