@@ -1201,15 +1201,14 @@ class Vectorised(Joined):
         if frame.is_empty():
             return None
         mode = col["mode"].replace("", "ocean") if "mode" in col else pl.lit("ocean")
-        whole = col["value"].str.split_exact(".", 1)
+        # a plain value is at most 13 digits and 2 decimals: exactly a decimal of scale 2,
+        # whose integer form is the cents
+        cents = col["value"].cast(pl.Decimal(15, 2)).to_physical().cast(pl.Int64)
         frame = frame.with_columns(
             col["hs"].str.replace_all(".", "", literal=True).alias("digits"),
             mode.alias("mode_"),
             day.alias("day_"),
-            (
-                whole.struct.field("field_0").cast(pl.Int64) * 100
-                + whole.struct.field("field_1").fill_null("").str.pad_end(2, "0").cast(pl.Int64)
-            ).alias("cents"),
+            cents.alias("cents"),
         ).filter((pl.col("cents") <= _PY_LIMIT) & (pl.col("cents") >= self.rule.min_cents))
         # the moments each row is charged at: its entry's, or each regime's (:meth:`_moments`)
         moments = self._moments(frame.get_column("day_").unique().to_list())
