@@ -30,7 +30,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple
 
 from tradecalc.batch.rows import (
     _DATED_VIEW,
@@ -90,7 +90,6 @@ if TYPE_CHECKING:
 Output = ResultRow | RowError | Chunk
 """A result row, a bad row, or UTF-8 CSV text of whole rows (the vectorised path; made, or
 made by the writer)."""
-_T = TypeVar("_T")
 
 _CODE = re.compile(r"\d\d(?:\.?\d\d){1,4}\Z", re.ASCII)
 _VALUE = re.compile(r"\d{1,13}(?:\.\d{1,2})?\Z")
@@ -1796,10 +1795,10 @@ def _part_data(
     return text.with_lines(numbers, lines)
 
 
-def _done(made: _T) -> Future[_T]:
-    """``made`` as a finished future."""
-    found: Future[_T] = Future()
-    found.set_result(made)
+def _done(text: Text) -> Future[Text]:
+    """``text`` as a finished future."""
+    found: Future[Text] = Future()
+    found.set_result(text)
     return found
 
 
