@@ -281,6 +281,35 @@ def test_a_replacing_output_is_flushed_to_disk_as_it_is_written(
     assert synced == expected and len(synced) >= 10
 
 
+def test_what_a_replacing_output_flushed_leaves_the_page_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After each flush, the bytes flushed since the one before (and only those) are
+    advised out of the page cache, so ranges follow each other from the start of the file;
+    the content is intact, and an error of the advice is not an error of the write."""
+    calls: list[tuple[str, int, int]] = []
+    monkeypatch.setattr(files, "SYNC_AHEAD_BYTES", 1000)
+    monkeypatch.setattr(os, "fdatasync", lambda fd: calls.append(("sync", os.fstat(fd).st_size, 0)))
+
+    def advise(fd: int, offset: int, length: int, advice: int) -> None:
+        assert advice == os.POSIX_FADV_DONTNEED
+        calls.append(("drop", offset, length))
+        raise OSError(errno.ESPIPE, os.strerror(errno.ESPIPE))  # advice refused: no matter
+
+    monkeypatch.setattr(os, "posix_fadvise", advise)
+    target = tmp_path / "out.csv"
+    pieces = [bytes([97 + i % 26]) * (200 + 7 * i) for i in range(50)]
+    with open_output(target) as stream:
+        for piece in pieces:
+            stream.write(piece)
+    assert target.read_bytes() == b"".join(pieces)
+    syncs = [size for kind, size, _ in calls if kind == "sync"]
+    drops = [(offset, length) for kind, offset, length in calls if kind == "drop"]
+    assert [kind for kind, _, _ in calls] == ["sync", "drop"] * len(syncs) and len(syncs) >= 10
+    starts = [0, *syncs[:-1]]
+    assert drops == [(start, end - start) for start, end in zip(starts, syncs, strict=True)]
+
+
 def test_a_device_output_is_never_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[int] = []
     monkeypatch.setattr(files, "SYNC_AHEAD_BYTES", 1000)

@@ -3,7 +3,8 @@
 Every regular file tradecalc writes (caches, batch output, imported HTS tables) is built
 under a temporary name in the target's folder, fsynced and renamed over the target, so a
 crash or an interrupt leaves the previous file intact (a large output is flushed to disk as
-it is written, so the last fsync does not wait for all of it at the end). What is not a
+it is written, so the last fsync does not wait for all of it at the end, and what is flushed
+leaves the page cache). What is not a
 plain file is never renamed over: a device, a FIFO or ``/dev/stdout`` is written directly;
 a symbolic link is followed and its target replaced; a file with several hard links is
 refused (see :func:`open_output`).
@@ -591,7 +592,8 @@ def replace_file(target: Path, data: bytes) -> None:
 
 SYNC_AHEAD_BYTES = 16 << 20
 """A file that is fsynced before it replaces its target is flushed to disk every this many
-bytes as it is written (by the thread that writes it), so the final fsync has little left."""
+bytes as it is written (by the thread that writes it), so the final fsync has little left;
+what is flushed then leaves the page cache (:meth:`_Sink.write`)."""
 
 
 class _Sink(io.FileIO):
@@ -602,18 +604,34 @@ class _Sink(io.FileIO):
         super().__init__(fd, "wb", closefd=True)
         self.output = name
         self._unsynced = 0 if sync_ahead else None
+        self._synced = 0
+        """Bytes flushed to disk so far (and dropped from the page cache)."""
 
     def write(self, data: Buffer, /) -> int:
+        """Write ``data``; every :data:`SYNC_AHEAD_BYTES`, flush what was written and drop
+        it from the page cache: an output of gigabytes written once is not read back by
+        tradecalc, and the pages it freed are reused for the next, where fresh pages cost
+        the kernel far more to fill (3.3 GB took 5.8-9.8 CPU-seconds to write and flush
+        on the benchmark machine, 1.3-1.7 with the drop)."""
         try:
             written = super().write(data)
             if self._unsynced is not None and written:
                 self._unsynced += written
                 if self._unsynced >= SYNC_AHEAD_BYTES:
                     os.fdatasync(self.fileno())
+                    self._drop_synced(self._unsynced)
                     self._unsynced = 0
         except OSError as exc:
             raise write_error(self.output, exc) from None
         return written
+
+    def _drop_synced(self, size: int) -> None:
+        """Drop the ``size`` bytes just flushed from the page cache (advice: ignored where
+        the system does not take it)."""
+        if hasattr(os, "posix_fadvise"):
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(self.fileno(), self._synced, size, os.POSIX_FADV_DONTNEED)
+        self._synced += size
 
 
 @contextlib.contextmanager
