@@ -121,6 +121,8 @@ def _records(handle: object) -> list[object]:
     header=st.sampled_from(["hs,value", "hs,value,note", "hs", '"hs",value', ""]),
     sizes=st.lists(st.integers(1, 70), min_size=1, max_size=5),
     block=st.sampled_from([1, 16, 200, 1 << 20]),
+    later_block=st.sampled_from([1, 16, 200, 1 << 20]),
+    block_lines=st.sampled_from([1, 3, 1 << 20]),
     max_line=st.sampled_from([24, 1 << 20]),
     bom=st.booleans(),
     bad_byte=st.booleans(),
@@ -130,13 +132,16 @@ def test_simple_blocks_read_what_the_csv_reader_reads(
     header: str,
     sizes: list[int],
     block: int,
+    later_block: int,
+    block_lines: int,
     max_line: int,
     bom: bool,
     bad_byte: bool,
 ) -> None:
     """The batch splits runs of simple lines at their commas (no csv parser per row) and
     hands the rest to the csv reader: the same header, rows, bad rows, line numbers and
-    errors as the csv reader alone, however the bytes arrive and wherever a block ends.
+    errors as the csv reader alone, however the bytes arrive and wherever a block ends
+    (the first block's size, the later ones', their most lines).
 
     Bytes that stop the reading (not UTF-8, a line over the limit) stop both with the same
     message; the rows read before it may differ in number (each reads ahead by its own
@@ -147,7 +152,14 @@ def test_simple_blocks_read_what_the_csv_reader_reads(
     ) + f"{header if not stopping else 'hs,value'}\n{text}".encode()
     if bad_byte:
         raw = raw[: len(raw) // 2] + b"\xff" + raw[len(raw) // 2 :]
-    lines = files.LineReader(_Trickle(raw, sizes), "x", max_line=max_line, block=block)
+    lines = files.LineReader(
+        _Trickle(raw, sizes),
+        "x",
+        max_line=max_line,
+        block=block,
+        later_block=later_block,
+        block_lines=block_lines,
+    )
     plain = files.LineReader(_Trickle(raw, sizes), "x", max_line=max_line)
     found, expected = _records(lines), _records(iter(plain))
     if isinstance(expected[-1], str) and expected[-1].startswith("DataError"):
@@ -167,6 +179,27 @@ def test_a_bad_byte_after_carriage_return_line_ends_names_its_line() -> None:
 
 def codecs_bom() -> bytes:
     return "\ufeff".encode()
+
+
+@pytest.mark.parametrize(
+    ("later_block", "block_lines", "later_lines"), [(1000, 50, 50), (300, 1000, 30)]
+)
+def test_blocks_start_small_then_grow_with_at_most_about_so_many_lines(
+    monkeypatch: pytest.MonkeyPatch, later_block: int, block_lines: int, later_lines: int
+) -> None:
+    """The first block is about ``block`` bytes; each later one about ``later_block``
+    bytes or ``block_lines`` lines, whichever comes first (a read's worth over, at most);
+    together they are the stream."""
+    monkeypatch.setattr(files, "_READ_CHUNK", 16)
+    raw = b"".join(b"%09d\n" % i for i in range(2000))  # 10 bytes a line
+    reader = files.LineReader(
+        _Trickle(raw, [16]), "x", block=100, later_block=later_block, block_lines=block_lines
+    )
+    blocks = list(reader.simple_blocks())
+    assert "".join(text for text, _ in blocks).encode() == raw
+    counts = [lines for _, lines in blocks]
+    assert counts[0] in (10, 11)
+    assert all(later_lines <= n <= later_lines + 2 for n in counts[1:-1]) and len(counts) > 10
 
 
 class _Trickle(io.RawIOBase):

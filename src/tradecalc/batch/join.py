@@ -609,6 +609,8 @@ class Vectorised(Joined):
         provenance: tuple[str, str],
         views: Sequence[RegimeView] = (),
     ) -> None:
+        import polars as pl
+
         super().__init__(schedule, header, extra, tables, fx, views)
         self.provenance = provenance
         self.tail = ",".join(_cell(p) for p in provenance)
@@ -630,7 +632,12 @@ class Vectorised(Joined):
         self._info: pl.DataFrame | None = None
         """:meth:`_layer_info` of the layer sets seen so far."""
         self._layers_seen: set[int] = set()
+        self._seen_below = 0
+        """Every layer set below this index is in :attr:`_layers_seen` (read from the cache
+        at once), so a chunk's are looked for among the others only."""
         self._no_base: set[int] = set()
+        self._no_base_ids: pl.Series | None = None
+        """:attr:`_no_base` as a column (None: to be made again)."""
         self._packed_reviews: tuple[list[int], list[tuple[str, ...]]] | None = None
         """The review of each layer set read from the cache: an index per layer set, and
         the reviews (set by :meth:`_layer_info`, read by :meth:`_reviews_read`)."""
@@ -648,6 +655,9 @@ class Vectorised(Joined):
         """The intervals of the codes in :attr:`_known` (chunks repeat codes: each code's
         intervals are read off the table once, not once per chunk)."""
         self._known: set[str] = set()
+        self._asked = pl.Series("digits", [], dtype=pl.String)
+        """Codes in :attr:`_known` or :attr:`_unknown`, as a column: a chunk's codes are
+        looked for among the others only."""
         self._packed: tuple[pl.DataFrame, pl.Series, pl.Series] | None = None
         """:meth:`_packed_codes`, read when first needed."""
 
@@ -809,17 +819,18 @@ class Vectorised(Joined):
         """Forget what referred to layer indexes of a table since dropped."""
         self._unknown.clear()
         self._review_frame = None
-        self._info, self._layers_seen, self._no_base = None, set(), set()
+        self._forget_layers()
         self._packed_reviews = None
         self._intervals = None
         self._known.clear()
+        self._asked = self._asked.clear()
         self._packed = None
         self._generation = self.tables.generation
 
-    def _table_intervals(self, codes: list[str]) -> _Intervals:
-        """The intervals of ``codes`` in the table (and of codes of earlier chunks), read off
-        the table's columns; codes not compiled yet are compiled on the way
-        (DamagedTableError for a damaged table)."""
+    def _table_intervals(self, digits: pl.Series) -> _Intervals:
+        """The intervals of the codes ``digits`` (distinct) in the table (and of codes of
+        earlier chunks), read off the table's columns; codes not compiled yet are compiled
+        on the way (DamagedTableError for a damaged table)."""
         import polars as pl
 
         if self.tables.generation != self._generation:
@@ -827,13 +838,29 @@ class Vectorised(Joined):
         if self._intervals is not None and self._intervals.height > _INTERVALS_KEPT:
             self._intervals = None  # a stream of ever new codes: start over
             self._known.clear()
+            self._asked = self._asked.clear()
         if self._intervals is None:
             self._intervals = _Intervals()
         if self._packed is None:
             self._packed = self._packed_codes()
-        asked = codes
-        new = set(asked).difference(self._known, self._unknown)
-        codes = [c for c in asked if c in new] if new else []
+        fresh = digits.rename("digits")
+        if not self._asked.is_empty():
+            fresh = fresh.to_frame().join(
+                self._asked.to_frame(), on="digits", how="anti", maintain_order="left"
+            )["digits"]
+        codes = [c for c in fresh.to_list() if c not in self._known and c not in self._unknown]
+        if codes:
+            self._add_intervals(codes, asked=digits)
+            seen = [c for c in codes if c in self._known or c in self._unknown]
+            self._asked.append(pl.Series("digits", seen, dtype=pl.String))
+        return self._intervals
+
+    def _add_intervals(self, codes: list[str], asked: pl.Series) -> None:
+        """Read (or compile) the intervals of ``codes``, new to :attr:`_intervals`, of a
+        chunk whose codes are ``asked``."""
+        import polars as pl
+
+        assert self._intervals is not None and self._packed is not None
         route = self._packed[0]
         if codes and not route.is_empty():
             held = pl.DataFrame({"digits": codes}, schema={"digits": pl.String}).join(
@@ -845,7 +872,7 @@ class Vectorised(Joined):
                 self._known.update(packed)
                 codes = [c for c in codes if c not in self._known]
         if not codes:
-            return self._intervals
+            return
         self.tables.prepare("US", "CN", codes)  # many new codes: on both cores
         digits, starts, ids = self.tables.columns("US", "CN", codes)
         found = set(digits)
@@ -855,10 +882,12 @@ class Vectorised(Joined):
             spans = self.tables.spans("US", "CN", code)
             if self.tables.generation != self._generation:
                 self._reset()  # dropped on the way: read the table again
-                return self._table_intervals(asked)
+                self._table_intervals(asked)
+                return
             if spans is None:
                 if len(self._unknown) > 1_000_000:  # a stream of made-up codes
                     self._unknown.clear()
+                    self._asked = self._asked.clear()
                 self._unknown.add(code)
                 continue
             digits.extend([code] * len(spans[0]))
@@ -874,7 +903,6 @@ class Vectorised(Joined):
             ),
         )
         self._known.update(c for c in codes if c not in self._unknown)
-        return self._intervals
 
     def _packed_codes(self) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
         """The route's codes the cached table holds packed (``digits``, and ``low`` and
@@ -1218,14 +1246,12 @@ class Vectorised(Joined):
             pl.col("dated") | ~pl.col("low_")  # within de minimis under a regime: the engine's
         )
         # each row's layer set: an as-of lookup by code and instant (_Intervals)
-        codes = frame.get_column("digits").unique(maintain_order=True).to_list()
-        intervals = self._table_intervals(codes)
+        intervals = self._table_intervals(frame.get_column("digits").unique(maintain_order=True))
         frame = frame.with_columns(
             intervals.layers(frame.get_column("digits"), frame.get_column("micros"))
         )
         # the layer sets (their summaries, never the layers) and the days' fees
-        layer_ids = frame.get_column("layer").drop_nulls().unique().to_list()
-        info, no_base, width = self._layer_info(layer_ids)
+        info, no_base, width = self._layer_info(frame.get_column("layer").drop_nulls().unique())
         fee_days = self._day_columns(frame.select("micros", "mode_", "dated").unique().rows())
         unknown = pl.col("layer").is_null() | pl.col("layer").is_in(no_base)
         errors = self._missing(frame.filter(unknown & pl.col("dated")))
@@ -1330,21 +1356,28 @@ class Vectorised(Joined):
         splits = tuple(numbers.gather(list(range(step, frame.height, step))).to_list())
         return Charged(numbers.to_frame(), made, _counts(frame), errors, splits)
 
-    def _layer_info(self, layer_ids: list[int]) -> tuple[pl.DataFrame | None, list[int], int]:
-        """What the money needs of the layer sets the table charges (of ``layer_ids`` and of
-        earlier chunks: ``layer``, ``metals``, ``claimable``, ``biggest`` rate numerator
-        and each duty line in slots ``n0, k0, r0``... of :attr:`LayerSummary.lines`, a
-        missing one ``0, 1, False``), the ids of ``layer_ids`` whose code the schedule
-        has no line for (:data:`NO_BASE`), and the number of slots."""
+    def _forget_layers(self) -> None:
+        """Forget the layer sets seen (and what :meth:`_layer_info` made of them)."""
+        self._info, self._layers_seen, self._no_base = None, set(), set()
+        self._seen_below, self._no_base_ids = 0, None
+
+    def _layer_info(self, layers: pl.Series) -> tuple[pl.DataFrame | None, pl.Series, int]:
+        """What the money needs of the layer sets the table charges (of ``layers``, distinct
+        indexes, and of earlier chunks: ``layer``, ``metals``, ``claimable``, ``biggest``
+        rate numerator and each duty line in slots ``n0, k0, r0``... of
+        :attr:`LayerSummary.lines`, a missing one ``0, 1, False``), the ids of those seen
+        whose code the schedule has no line for (:data:`NO_BASE`), and the number of
+        slots."""
         import polars as pl
 
         if len(self._layers_seen) > 1_000_000:  # a stream of ever new layer sets
-            self._info, self._layers_seen, self._no_base = None, set(), set()
+            self._forget_layers()
         if self._info is None and not self._layers_seen:
             packed = self.tables.summary_columns()
             if packed is not None:  # every layer set read from the cache, at once
                 self._info, self._no_base = _packed_info(packed)
                 self._layers_seen.update(range(packed.count))
+                self._seen_below, self._no_base_ids = packed.count, None
                 self._packed_reviews = (packed.column(SUMMARY_FIELDS.index("review")).tolist(),
                                         packed.reviews)  # fmt: skip
         columns: dict[str, list[object]] = {
@@ -1354,7 +1387,7 @@ class Vectorised(Joined):
             "claimable": [],
         }
         lines: list[tuple[tuple[int, int, bool], ...]] = []
-        for index in layer_ids:
+        for index in layers.filter(layers >= self._seen_below).to_list():
             if index in self._layers_seen:
                 continue
             self._layers_seen.add(index)
@@ -1362,6 +1395,7 @@ class Vectorised(Joined):
             if not summary.columns:
                 if self.tables.layer(index).engine == NO_BASE:
                     self._no_base.add(index)
+                    self._no_base_ids = None
                 continue
             columns["layer"].append(index)
             columns["metals"].append(summary.metals)
@@ -1385,7 +1419,9 @@ class Vectorised(Joined):
             )
         info = self._info
         width = 0 if info is None else sum(1 for name in info.columns if name[0] == "n")
-        return info, [i for i in layer_ids if i in self._no_base], width
+        if self._no_base_ids is None:
+            self._no_base_ids = pl.Series("layer", sorted(self._no_base), dtype=pl.Int64)
+        return info, self._no_base_ids, width
 
     def _missing(self, frame: pl.DataFrame) -> list[RowError]:
         """The errors of the rows of ``frame``, whose code the table has no base rate for at

@@ -49,6 +49,7 @@ from typing import IO, Any, NamedTuple
 from tradecalc.core.errors import DataError, TradecalcError, UsageError, failure_reason, shorten
 from tradecalc.core.files import (
     BLOCK_BYTES,
+    LATER_BLOCK_BYTES,
     MAX_COLUMNS,
     CsvRecords,
     LineReader,
@@ -358,10 +359,14 @@ SLICED_BLOCK_BYTES = 1 << 20
 cells stay in memory while its slices are charged."""
 
 
-def block_bytes(regimes: int) -> int:
-    """How many bytes of input a block of simple lines takes when ``regimes`` named regimes
-    are charged (0: each row at its entry date)."""
-    return SLICED_BLOCK_BYTES if regimes > 1 else BLOCK_BYTES
+def block_bytes(regimes: int, jobs: int = 1) -> tuple[int, int]:
+    """How many bytes of input the first block of simple lines takes, and each later one,
+    when ``regimes`` named regimes are charged (0: each row at its entry date) in ``jobs``
+    processes. Later blocks are larger in one process charging each row once; under
+    ``--jobs`` each block is a task, and they stay as small as the first."""
+    if regimes > 1:
+        return SLICED_BLOCK_BYTES, SLICED_BLOCK_BYTES
+    return BLOCK_BYTES, LATER_BLOCK_BYTES if jobs == 1 else BLOCK_BYTES
 
 
 def read_rows(handle: Iterable[str], fmt: str) -> Rows:

@@ -146,8 +146,9 @@ def batch(
             on_error = _error_writer(stack.enter_context(atomic_text(errors)))
         out = sys.stdout if output is None else stack.enter_context(atomic_text(output))
         with _progress(size, sys.stderr.isatty()) as on_read:
-            name, block = "stdin" if input_ == "-" else input_, block_bytes(len(views))
-            lines = LineReader(stream, name, on_read=on_read, block=block)
+            name = "stdin" if input_ == "-" else input_
+            first, later = block_bytes(len(views), jobs)
+            lines = LineReader(stream, name, on_read=on_read, block=first, later_block=later)
             summary = _run(loaded, lines, in_fmt, out, out_fmt, views, rates, on_error, jobs)
     _print_summary(summary)
     if not summary.ok:

@@ -223,7 +223,14 @@ MAX_LINE_CHARS = 1 << 20
 _READ_CHUNK = 1 << 16
 _LINE_END = re.compile(r"(\r\n|\r|\n)")
 BLOCK_BYTES = 4 << 20
-"""About how many bytes :meth:`LineReader.simple_blocks` gives at a time."""
+"""About how many bytes :meth:`LineReader.simple_blocks` gives in its first block."""
+LATER_BLOCK_BYTES = 16 << 20
+"""About how many bytes it gives in each later block, with at most about
+:data:`BLOCK_LINES` lines: the work on a block of rows has a cost of its own, whatever
+its size, and the first block is small so that the work on the next starts early."""
+BLOCK_LINES = 256_000
+"""About how many lines a block holds at most (what a block's rows take in memory while
+they are charged is about proportional to their number)."""
 
 
 def count_lines(text: str) -> int:
@@ -294,10 +301,16 @@ class LineReader:
         max_line: int = MAX_LINE_CHARS,
         on_read: Callable[[LineReader], object] | None = None,
         block: int = BLOCK_BYTES,
+        later_block: int | None = None,
+        block_lines: int = BLOCK_LINES,
     ) -> None:
-        """``block``: about how many bytes :meth:`simple_blocks` reads ahead."""
+        """``block``: about how many bytes :meth:`simple_blocks` reads ahead for its first
+        block; ``later_block`` (default: the same), for the others; ``block_lines``: at
+        most about how many lines a block holds."""
         self.stream = stream
         self.block = block
+        self.later_block = block if later_block is None else later_block
+        self.block_lines = block_lines
         self.name = name
         self.max_line = max_line
         self.on_read = on_read
@@ -334,8 +347,9 @@ class LineReader:
         """The leading lines of the stream as blocks of text, each with how many lines it
         holds, while they are *simple*.
 
-        A block is about :attr:`block` bytes of whole lines (from a pipe, what has come so
-        far; the last line of the stream may lack its ``\\n``), UTF-8 and simple: no ``"``,
+        A block is about :attr:`block` bytes of whole lines, then :attr:`later_block`, and
+        at most about :attr:`block_lines` lines (from a pipe, what has come so far; the
+        last line of the stream may lack its ``\\n``), UTF-8 and simple: no ``"``,
         no NUL, no ``\\r`` but in ``\\r\\n`` (given back as ``\\n``), no line longer than
         the line-length limit. On such lines
         :mod:`csv` splits every line at its commas, so a caller may too. The blocks stop at
@@ -344,15 +358,15 @@ class LineReader:
         buffer = self._pending
         self._pending = b""
         while True:
-            parts, size, ended = [buffer], len(buffer), b"\n" in buffer
+            parts, size, ends = [buffer], len(buffer), buffer.count(b"\n")
             while not self._eof and size <= self.block + self.max_line:
-                if ended and size >= self.block:
+                if ends and (size >= self.block or ends >= self.block_lines):
                     break
                 chunk = self._read()
                 parts.append(chunk)
                 size += len(chunk)
-                ended = ended or b"\n" in chunk
-                if ended and len(chunk) < _READ_CHUNK:
+                ends += chunk.count(b"\n")
+                if ends and len(chunk) < _READ_CHUNK:
                     break  # a pipe with nothing more for now: what has come goes on
             buffer = b"".join(parts)
             if self._sniff:
@@ -369,6 +383,7 @@ class LineReader:
             buffer = buffer[end:]
             lines = count_lines(text)
             self.lines += lines
+            self.block = self.later_block
             yield text, lines
         self._pending = buffer
 
