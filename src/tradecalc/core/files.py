@@ -4,7 +4,7 @@ Every regular file tradecalc writes (caches, batch output, imported HTS tables) 
 under a temporary name in the target's folder, fsynced and renamed over the target, so a
 crash or an interrupt leaves the previous file intact (a large output is flushed to disk as
 it is written, so the last fsync does not wait for all of it at the end, and what is flushed
-leaves the page cache). What is not a
+beyond its first :data:`CACHED_BYTES` leaves the page cache). What is not a
 plain file is never renamed over: a device, a FIFO or ``/dev/stdout`` is written directly;
 a symbolic link is followed and its target replaced; a file with several hard links is
 refused (see :func:`open_output`).
@@ -608,7 +608,10 @@ def replace_file(target: Path, data: bytes) -> None:
 SYNC_AHEAD_BYTES = 16 << 20
 """A file that is fsynced before it replaces its target is flushed to disk every this many
 bytes as it is written (by the thread that writes it), so the final fsync has little left;
-what is flushed then leaves the page cache (:meth:`_Sink.write`)."""
+what is flushed beyond :data:`CACHED_BYTES` then leaves the page cache (:meth:`_Sink.write`)."""
+CACHED_BYTES = 64 << 20
+"""The first bytes of such a file, left in the page cache: a file of a usual size is read
+back from memory by whatever reads it next."""
 
 
 class _Sink(io.FileIO):
@@ -623,11 +626,12 @@ class _Sink(io.FileIO):
         """Bytes flushed to disk so far (and dropped from the page cache)."""
 
     def write(self, data: Buffer, /) -> int:
-        """Write ``data``; every :data:`SYNC_AHEAD_BYTES`, flush what was written and drop
-        it from the page cache: an output of gigabytes written once is not read back by
-        tradecalc, and the pages it freed are reused for the next, where fresh pages cost
-        the kernel far more to fill (3.3 GB took 5.8-9.8 CPU-seconds to write and flush
-        on the benchmark machine, 1.3-1.7 with the drop)."""
+        """Write ``data``; every :data:`SYNC_AHEAD_BYTES`, flush what was written and, past
+        the first :data:`CACHED_BYTES`, drop it from the page cache: an output of
+        gigabytes does not push the rest of memory out of the cache, and the pages it
+        freed are reused for the next, where fresh pages cost the kernel far more to fill
+        (3.3 GB took 5.8-9.8 CPU-seconds to write and flush on the benchmark machine,
+        1.3-1.7 with the drop)."""
         try:
             written = super().write(data)
             if self._unsynced is not None and written:
@@ -641,12 +645,13 @@ class _Sink(io.FileIO):
         return written
 
     def _drop_synced(self, size: int) -> None:
-        """Drop the ``size`` bytes just flushed from the page cache (advice: ignored where
-        the system does not take it)."""
-        if hasattr(os, "posix_fadvise"):
+        """Drop the ``size`` bytes just flushed, those past :data:`CACHED_BYTES`, from the
+        page cache (advice: ignored where the system does not take it)."""
+        start, end = max(self._synced, CACHED_BYTES), self._synced + size
+        if end > start and hasattr(os, "posix_fadvise"):
             with contextlib.suppress(OSError):
-                os.posix_fadvise(self.fileno(), self._synced, size, os.POSIX_FADV_DONTNEED)
-        self._synced += size
+                os.posix_fadvise(self.fileno(), start, end - start, os.POSIX_FADV_DONTNEED)
+        self._synced = end
 
 
 @contextlib.contextmanager
