@@ -1345,7 +1345,7 @@ class Vectorised(Joined):
             pl.col("claimable"),
             pl.lit("CN"),
             pl.lit("US"),
-            pl.lit(self.tail),
+            pl.lit(self.tail + "\n"),  # the line's end with its last cells
         ]
         step = _TEXT_ROWS if len(self.views) < 2 else frame.height  # else: slices already
         numbers = frame.get_column("number")
@@ -1810,12 +1810,11 @@ def _counts(frame: pl.DataFrame) -> Counts:
 
 def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> Text:
     """:class:`Text` of the charged rows of ``frame`` (by number), a line of ``parts`` each
-    (each part is already a CSV cell): one expression joined into one string on this
-    thread, leaving polars' threads to the charging."""
+    (each part is already a CSV cell, the last ending the line): one expression joined into
+    one string on this thread, leaving polars' threads to the charging."""
     import polars as pl
 
-    joined = pl.concat_str([pl.concat_str(parts, separator=","), pl.lit("\n")])
-    line = frame.select(joined).to_series()
+    line = frame.select(pl.concat_str(parts, separator=",")).to_series()
     numbers = frame.get_column("number")
     ends = line.str.len_bytes().cast(pl.Int64).cum_sum()
     data = bytes(line.str.join("").cast(pl.Binary).item())
