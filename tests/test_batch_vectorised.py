@@ -472,7 +472,7 @@ def test_reference_lines_go_where_a_stable_sort_by_number_puts_them(
         schema={"number": pl.Int64, "cell": pl.String, "regime": pl.String,
                 "needs": pl.Int64, "cents": pl.Int64, "duty": pl.Int64},
     )  # fmt: skip
-    parts = [pl.col("number").cast(pl.String), pl.col("cell"), pl.lit("é")]  # a literal too
+    parts = [pl.col("number").cast(pl.String), pl.col("cell"), pl.lit("é\n")]  # a literal too
     text = batch_join._text(frame, parts)
     lines = [f"{n},{c}\n" for n, c in others]
     merged = text.with_lines([n for n, _ in others], lines)
