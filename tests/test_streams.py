@@ -687,6 +687,65 @@ def test_jobs_charge_blocks_as_columns_where_one_process_would(tmp_path: Path, o
     assert found[0][1].count(b"\n") == 2  # the header and the bad row
 
 
+def test_a_stop_waits_for_a_stuck_pool_at_most_terminate_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CPython's Pool.terminate kills the workers, then joins the thread that feeds them
+    tasks, which a Ctrl-C in the middle of sending a block can leave stuck for ever (2 runs
+    of ``batch - --jobs 2`` in 40 hung so): the batch's stop gives up waiting after
+    TERMINATE_WAIT (the workers already dead, or dying with the batch)."""
+    import threading
+
+    from tradecalc.batch import jobs
+
+    monkeypatch.setattr(jobs, "TERMINATE_WAIT", 0.5)
+    never = threading.Event()
+
+    class StuckPool:
+        def terminate(self) -> None:
+            never.wait()
+
+    stopped = threading.Event()
+
+    def stop() -> None:
+        jobs._terminate(StuckPool())  # type: ignore[arg-type]
+        stopped.set()
+
+    threading.Thread(target=stop, daemon=True).start()
+    try:
+        assert stopped.wait(10)
+    finally:
+        never.set()
+
+
+def _idle_worker(parent: int) -> None:
+    """A worker that is set up with nothing."""
+
+
+def test_a_ctrl_c_let_through_after_the_fork_stops_the_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C that came while the workers were forked is raised as SIGINT is let through
+    again, before any task: the workers are stopped then, not left to the pool's finalizer
+    (which could wait for them for ever)."""
+    import multiprocessing
+
+    from tradecalc.batch import jobs
+
+    real = signal.pthread_sigmask
+
+    def let_through(how: int, mask: object) -> object:
+        found = real(how, mask)  # type: ignore[arg-type]
+        if how == signal.SIG_SETMASK:
+            raise KeyboardInterrupt
+        return found
+
+    monkeypatch.setattr(signal, "pthread_sigmask", let_through)
+    with pytest.raises(KeyboardInterrupt), jobs._pool(2, _idle_worker, (), "fork"):
+        pytest.fail("the workers' context was entered")
+    assert multiprocessing.active_children() == []
+
+
 @needs_proc
 def test_ctrl_c_with_jobs_is_one_line() -> None:
     """Item 18: Ctrl-C (SIGINT to the whole group) made every worker print a traceback."""

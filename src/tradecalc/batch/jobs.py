@@ -13,6 +13,7 @@ killed, it leaves no orphan behind and no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing
 import os
@@ -84,8 +85,8 @@ def run_parallel(
         _merge(summary, part)
 
     job = _Job(schedule, views, rates, header, extra)
-    pool = _pool(jobs, _start, (job, (fmt, provenance)))
-    _in_order(pool, _assess_chunk, _tasks(items, CHUNK_ROWS), 2 * jobs, take)
+    with _pool(jobs, _start, (job, (fmt, provenance))) as pool:
+        _in_order(pool, _assess_chunk, _tasks(items, CHUNK_ROWS), 2 * jobs, take)
     return summary
 
 
@@ -115,9 +116,9 @@ def run_columns(
         _merge(summary, part)
 
     job = _Job(schedule, views, rates, header, extra)
-    pool = _pool(jobs, _start_columns, (job, provenance, data_sha256), "fork")
     try:
-        _in_order(pool, _charge_columns, _tasks(parts, CHUNK_ROWS), jobs + 1, take)
+        with _pool(jobs, _start_columns, (job, provenance, data_sha256), "fork") as pool:
+            _in_order(pool, _charge_columns, _tasks(parts, CHUNK_ROWS), jobs + 1, take)
         writer.finish()
     finally:
         writer.wait()
@@ -136,21 +137,30 @@ def _in_order(
     take: Callable[[_R, list[RowError], Summary], None],
 ) -> None:
     """``work`` on each task in ``pool``, each result given to ``take`` in task order, at
-    most ``most`` tasks in flight; on any error the workers die at once (their signals are
-    the defaults) and it is raised. Done, the workers leave when the queue is empty."""
+    most ``most`` tasks in flight (an error is raised: :func:`_pool` stops the workers)."""
     pending: deque[AsyncResult[tuple[_R, list[RowError], Summary]]] = deque()
-    try:
-        for task in tasks:
-            pending.append(pool.apply_async(work, (task,)))
-            if len(pending) >= most:
-                take(*pending.popleft().get())
-        while pending:
+    for task in tasks:
+        pending.append(pool.apply_async(work, (task,)))
+        if len(pending) >= most:
             take(*pending.popleft().get())
-    except BaseException:
-        pool.terminate()
-        raise
-    pool.close()
-    pool.join()
+    while pending:
+        take(*pending.popleft().get())
+
+
+TERMINATE_WAIT = 2.0
+"""Seconds a stopped run waits for its pool to end (:func:`_terminate`)."""
+
+
+def _terminate(pool: Pool) -> None:
+    """Stop ``pool`` at once: its workers killed, then its ``terminate`` on a thread of its
+    own, waited for at most :data:`TERMINATE_WAIT` seconds. CPython's pool joins the thread
+    that feeds tasks to the workers, which can be stuck for ever sending a block to workers
+    that are gone (a Ctrl-C in the middle of a send hung 2 runs in 40 so)."""
+    for worker in multiprocessing.active_children():  # this process's: the pool's workers
+        worker.kill()
+    stopping = threading.Thread(target=pool.terminate, name="tradecalc-stop", daemon=True)
+    stopping.start()
+    stopping.join(TERMINATE_WAIT)
 
 
 def _report(errors: list[RowError], on_error: Callable[[RowError], object] | None) -> None:
@@ -187,20 +197,32 @@ def can_fork_columns() -> bool:
     return "polars" not in sys.modules and "fork" in multiprocessing.get_all_start_methods()
 
 
+@contextlib.contextmanager
 def _pool(
     jobs: int, start: Callable[..., None], args: tuple[object, ...], method: str | None = None
-) -> Pool:
+) -> Iterator[Pool]:
     """``jobs`` worker processes, each set up by ``start(parent's pid, *args)``, started by
-    ``method`` (None: the system's default)."""
+    ``method`` (None: the system's default); on any error (a Ctrl-C that came while they
+    were forked is raised as it is let through) they are stopped at once
+    (:func:`_terminate`), else they leave when the work is done."""
+    pool: Pool | None = None
     blocked = hasattr(signal, "pthread_sigmask")
-    if blocked:  # a Ctrl-C while forking waits for the parent; workers never see it
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        context = multiprocessing.get_context(method)
-        return context.Pool(jobs, initializer=start, initargs=(os.getpid(), *args))
-    finally:
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if blocked:  # a Ctrl-C while forking waits for the parent; workers never see it
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            context = multiprocessing.get_context(method)
+            pool = context.Pool(jobs, initializer=start, initargs=(os.getpid(), *args))
+        finally:
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        yield pool
+    except BaseException:
+        if pool is not None:
+            _terminate(pool)
+        raise
+    pool.close()
+    pool.join()
 
 
 def _become_worker(parent: int) -> None:
