@@ -123,9 +123,19 @@ def shipments(draw: st.DrawFn, codes: list[str]) -> list[list[str]]:
     rows = []
     notes = draw(st.sampled_from([NOTE, PLAIN_NOTE]))  # quoted cells end the simple lines
     for n in range(draw(st.integers(0, 30))):
-        hs = draw(st.sampled_from([*codes, "12345", "0708209010", "99"]))
+        odd_code = st.sampled_from(
+            ["12345", "0708209010", "99", "0101.2", "\u0660\u0661\u0660\u0661"]
+        )
+        hs = draw(st.one_of(st.sampled_from(codes), st.sampled_from(codes), odd_code))
         origin, dest = draw(st.sampled_from([("", ""), ("CN", "US"), ("US", "CN"), ("HK", "")]))
-        day = draw(st.one_of(DAY, DAY, st.sampled_from(["", "2025-04-09T12:00", "2025-02-30"])))
+        odd_day = [
+            "",
+            "2025-04-09T12:00",
+            "2025-02-30",
+            "2025-5-20",
+            "\uff12\uff10\uff12\uff15-05-20",
+        ]
+        day = draw(st.one_of(DAY, DAY, st.sampled_from(odd_day)))
         mode = draw(st.sampled_from(["", "ocean", "air", "truck", "boat"]))
         claims = draw(st.sampled_from(["", "", "", "s301-exclusion"]))
         freight = draw(st.sampled_from(["", "", "", "12.50"]))
