@@ -623,7 +623,8 @@ class _Sink(io.FileIO):
         self.output = name
         self._unsynced = 0 if sync_ahead else None
         self._synced = 0
-        """Bytes flushed to disk so far (and dropped from the page cache)."""
+        """Bytes flushed to disk so far (those past :data:`CACHED_BYTES` dropped from the
+        page cache)."""
 
     def write(self, data: Buffer, /) -> int:
         """Write ``data``; every :data:`SYNC_AHEAD_BYTES`, flush what was written and, past
