@@ -632,9 +632,10 @@ class Vectorised(Joined):
         self._info: pl.DataFrame | None = None
         """:meth:`_layer_info` of the layer sets seen so far."""
         self._layers_seen: set[int] = set()
+        """The layer sets seen from :attr:`_seen_below` on."""
         self._seen_below = 0
-        """Every layer set below this index is in :attr:`_layers_seen` (read from the cache
-        at once), so a chunk's are looked for among the others only."""
+        """Every layer set below this index has been seen (read from the cache at once), so
+        a chunk's are looked for among the others only."""
         self._no_base: set[int] = set()
         self._no_base_ids: pl.Series | None = None
         """:attr:`_no_base` as a column (None: to be made again)."""
@@ -1376,7 +1377,6 @@ class Vectorised(Joined):
             packed = self.tables.summary_columns()
             if packed is not None:  # every layer set read from the cache, at once
                 self._info, self._no_base = _packed_info(packed)
-                self._layers_seen.update(range(packed.count))
                 self._seen_below, self._no_base_ids = packed.count, None
                 self._packed_reviews = (packed.column(SUMMARY_FIELDS.index("review")).tolist(),
                                         packed.reviews)  # fmt: skip
